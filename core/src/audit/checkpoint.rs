@@ -1,0 +1,140 @@
+//! Signed checkpoints. The audit key (Ed25519, PKCS#8, made by `init`, mode 0600) signs
+//! `(seq, hash)` of the chain's head. Someone who can write to the database but does not hold
+//! the key cannot recompute a chain that still matches the signed checkpoints.
+
+use super::{append_in, AuditRow, Event};
+use crate::store::{Store, StoreError};
+use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    pub ts: i64,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// The message a checkpoint signs.
+pub fn checkpoint_message(seq: i64, hash: &str) -> Vec<u8> {
+    format!("portcullis-checkpoint-v1\n{seq}\n{hash}\n").into_bytes()
+}
+
+/// Holds the audit key; clonable.
+#[derive(Clone)]
+pub struct AuditSigner {
+    key: Arc<Ed25519KeyPair>,
+    key_id: String,
+}
+
+impl std::fmt::Debug for AuditSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSigner").field("key_id", &self.key_id).finish()
+    }
+}
+
+impl AuditSigner {
+    /// Loads a PKCS#8 Ed25519 key.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, StoreError> {
+        let key = Ed25519KeyPair::from_pkcs8(der).map_err(|e| StoreError::Corrupt(format!("audit key: {e}")))?;
+        let key_id = key_id_of(key.public_key().as_ref());
+        Ok(Self { key: Arc::new(key), key_id })
+    }
+
+    /// Makes a new key, returned as PKCS#8 DER.
+    pub fn generate_pkcs8() -> Result<Vec<u8>, StoreError> {
+        let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+            .map_err(|e| StoreError::Corrupt(format!("key generation: {e}")))?;
+        Ok(doc.as_ref().to_vec())
+    }
+
+    /// The raw public key.
+    pub fn public_key(&self) -> Vec<u8> {
+        self.key.public_key().as_ref().to_vec()
+    }
+
+    /// Short identifier of the key (first 16 hex digits of its SHA-256).
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Checks a checkpoint's signature against this key.
+    pub fn verifies(&self, cp: &Checkpoint) -> bool {
+        let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(&cp.signature) else { return false };
+        UnparsedPublicKey::new(&signature::ED25519, self.public_key())
+            .verify(&checkpoint_message(cp.seq, &cp.hash), &sig)
+            .is_ok()
+    }
+
+    /// Signs the current head unless it is already checkpointed; returns the new checkpoint.
+    pub async fn checkpoint_head(&self, store: &Store) -> Result<Option<Checkpoint>, StoreError> {
+        let mut tx = store.begin_write().await?;
+        let head: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((seq, hash)) = head else { return Ok(None) };
+        let last_cp: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_checkpoints").fetch_one(&mut *tx).await?;
+        if last_cp.is_some_and(|s| s >= seq) {
+            return Ok(None);
+        }
+        let sig = self.key.sign(&checkpoint_message(seq, &hash));
+        let cp = Checkpoint {
+            seq,
+            hash,
+            ts: crate::clock::now_ms(),
+            key_id: self.key_id.clone(),
+            signature: base64::engine::general_purpose::STANDARD.encode(sig.as_ref()),
+        };
+        sqlx::query("INSERT INTO audit_checkpoints (seq, hash, ts, key_id, signature) VALUES ($1, $2, $3, $4, $5)")
+            .bind(cp.seq)
+            .bind(&cp.hash)
+            .bind(cp.ts)
+            .bind(&cp.key_id)
+            .bind(&cp.signature)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(cp))
+    }
+
+    /// Appends an event, then checkpoints when `every` rows have passed since the last one.
+    pub async fn append_and_maybe_checkpoint(&self, store: &Store, ev: &Event, every: u64) -> Result<i64, StoreError> {
+        let mut tx = store.begin_write().await?;
+        let seq = append_in(store, &mut tx, ev).await?;
+        tx.commit().await?;
+        if every > 0 && seq as u64 % every == 0 {
+            self.checkpoint_head(store).await?;
+        }
+        Ok(seq)
+    }
+}
+
+fn key_id_of(public: &[u8]) -> String {
+    hex::encode(&Sha256::digest(public)[..8])
+}
+
+/// All checkpoints, oldest first.
+pub async fn checkpoints(store: &Store) -> Result<Vec<Checkpoint>, StoreError> {
+    let rows: Vec<(i64, String, i64, String, String)> =
+        sqlx::query_as("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints ORDER BY seq")
+            .fetch_all(store.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, hash, ts, key_id, signature)| Checkpoint { seq, hash, ts, key_id, signature })
+        .collect())
+}
+
+/// Reads a row by sequence number.
+pub(super) async fn row_at(store: &Store, seq: i64) -> Result<Option<AuditRow>, StoreError> {
+    let row = sqlx::query("SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(store.pool())
+        .await?;
+    row.as_ref().map(AuditRow::from_row).transpose()
+}

@@ -1,0 +1,179 @@
+//! The append-only, hash-chained audit log. Every decision and change is one row whose hash
+//! covers its own fields and the previous row's hash; the database refuses UPDATE and DELETE
+//! on the table (triggers), and checkpoints signed with the audit Ed25519 key pin the chain's
+//! head so that a rewritten chain or a cut-off tail is detected by [`verify`].
+//!
+//! Appends are serialised: on SQLite by the write transaction itself (`BEGIN IMMEDIATE`), on
+//! PostgreSQL by a transaction-scoped advisory lock, so two nodes never fork the chain. An
+//! append is always the last statement of its transaction, so the lock is held briefly.
+
+mod checkpoint;
+mod hash;
+mod verify;
+
+pub use checkpoint::{AuditSigner, Checkpoint};
+pub use hash::{row_hash, GENESIS_HASH};
+pub use verify::{verify, VerifyReport};
+
+use crate::store::{Backend, Store, StoreError};
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+/// Advisory lock key that serialises appends on PostgreSQL ("PCAU" in ASCII).
+const PG_APPEND_LOCK: i64 = 0x5043_4155;
+
+/// One thing that happened.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Who did it: a user name, `system`, or `cli:NAME` for the command line.
+    pub actor: String,
+    /// Dotted kind, e.g. `request.approved`.
+    pub kind: &'static str,
+    /// What it was done to, e.g. `request:42` or `user:jdoe`.
+    pub subject: String,
+    /// Further facts as a JSON object.
+    pub detail: serde_json::Value,
+}
+
+impl Event {
+    /// Builds an event.
+    pub fn new(actor: impl Into<String>, kind: &'static str, subject: impl Into<String>, detail: serde_json::Value) -> Self {
+        Self { actor: actor.into(), kind, subject: subject.into(), detail }
+    }
+}
+
+/// A stored row.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub ts: i64,
+    pub actor: String,
+    pub kind: String,
+    pub subject: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRow {
+    pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            seq: r.try_get("seq")?,
+            ts: r.try_get("ts")?,
+            actor: r.try_get("actor")?,
+            kind: r.try_get("kind")?,
+            subject: r.try_get("subject")?,
+            detail: r.try_get("detail")?,
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        })
+    }
+
+    /// The hash this row should carry given its fields.
+    pub fn expected_hash(&self) -> String {
+        row_hash(self.seq, self.ts, &self.actor, &self.kind, &self.subject, &self.detail, &self.prev_hash)
+    }
+}
+
+/// Appends inside the caller's write transaction; returns the new row's sequence number.
+pub async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> Result<i64, StoreError> {
+    if store.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_APPEND_LOCK).execute(&mut *conn).await?;
+    }
+    let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS_HASH.to_owned()),
+    };
+    let ts = crate::clock::now_ms();
+    let detail = serde_json::to_string(&ev.detail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let hash = row_hash(seq, ts, &ev.actor, ev.kind, &ev.subject, &detail, &prev);
+    sqlx::query("INSERT INTO audit_log (seq, ts, actor, kind, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(seq)
+        .bind(ts)
+        .bind(&ev.actor)
+        .bind(ev.kind)
+        .bind(&ev.subject)
+        .bind(detail)
+        .bind(prev)
+        .bind(hash)
+        .execute(&mut *conn)
+        .await?;
+    tracing::debug!(seq, kind = ev.kind, subject = %ev.subject, "audit");
+    Ok(seq)
+}
+
+/// Appends in a transaction of its own.
+pub async fn append(store: &Store, ev: &Event) -> Result<i64, StoreError> {
+    let mut tx = store.begin_write().await?;
+    let seq = append_in(store, &mut tx, ev).await?;
+    tx.commit().await?;
+    Ok(seq)
+}
+
+/// The audit log as services use it: appends, with a signed checkpoint every `every` rows.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    store: Store,
+    signer: AuditSigner,
+    every: u64,
+}
+
+impl AuditLog {
+    /// Builds the handle.
+    pub fn new(store: Store, signer: AuditSigner, every: u64) -> Self {
+        Self { store, signer, every }
+    }
+
+    /// The signer (for verification and periodic checkpoints).
+    pub fn signer(&self) -> &AuditSigner {
+        &self.signer
+    }
+
+    /// Appends in a transaction of its own, checkpointing when due.
+    pub async fn record(&self, ev: Event) -> Result<i64, StoreError> {
+        self.signer.append_and_maybe_checkpoint(&self.store, &ev, self.every).await
+    }
+
+    /// Appends inside the caller's transaction; call [`AuditLog::committed`] after commit.
+    pub async fn record_in(&self, conn: &mut AnyConnection, ev: Event) -> Result<i64, StoreError> {
+        append_in(&self.store, conn, &ev).await
+    }
+
+    /// Checkpoints if `seq` (a row just committed) reached the interval.
+    pub async fn committed(&self, seq: i64) -> Result<(), StoreError> {
+        if self.every > 0 && seq as u64 % self.every == 0 {
+            self.signer.checkpoint_head(&self.store).await?;
+        }
+        Ok(())
+    }
+
+    /// Signs the current head now (periodic task, shutdown, end of a CLI command).
+    pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.signer.checkpoint_head(&self.store).await
+    }
+}
+
+/// The last `n` rows, oldest first.
+pub async fn tail(store: &Store, n: i64) -> Result<Vec<AuditRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT $1",
+    )
+    .bind(n)
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = rows.iter().map(AuditRow::from_row).collect::<Result<Vec<_>, _>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+/// Highest sequence number (0 when empty). Cheap; used to notice that something changed.
+pub async fn head_seq(store: &Store) -> Result<i64, StoreError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log").fetch_one(store.pool()).await?;
+    Ok(v.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::testdb::{audit_log, stores};
+use serde_json::json;
+use sqlx::Executor;
+
+async fn fill(log: &AuditLog, n: usize) {
+    for i in 0..n {
+        log.record(Event::new("tester", "test.event", format!("thing:{i}"), json!({ "i": i }))).await.unwrap();
+    }
+}
+
+/// Removes the append-only guard, as an attacker with database admin rights could.
+async fn drop_guards(store: &Store) {
+    let sql = match store.backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+        Backend::Postgres => "DROP TRIGGER audit_log_append_only ON audit_log;",
+    };
+    store.pool().execute(sql).await.unwrap();
+}
+
+#[tokio::test]
+async fn intact_chain_verifies_and_guards_refuse_changes() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 4);
+        fill(&log, 10).await;
+        let report = verify(&t.store, log.signer()).await.unwrap();
+        assert!(report.ok, "{}: {report:?}", t.name);
+        assert_eq!(report.rows, 10);
+        assert_eq!(report.checkpoints, 2, "{}: checkpoints every 4 rows", t.name);
+        assert_eq!(report.last_checkpoint_seq, Some(8));
+        assert_eq!(report.unsigned_tail, 2);
+        let upd = t.store.pool().execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2").await;
+        assert!(upd.is_err(), "{}: UPDATE must be refused", t.name);
+        let del = t.store.pool().execute("DELETE FROM audit_log WHERE seq = 2").await;
+        assert!(del.is_err(), "{}: DELETE must be refused", t.name);
+        if t.store.backend() == Backend::Postgres {
+            assert!(t.store.pool().execute("TRUNCATE audit_log").await.is_err());
+        }
+        assert!(verify(&t.store, log.signer()).await.unwrap().ok);
+    }
+}
+
+#[tokio::test]
+async fn edited_row_is_named() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 100);
+        fill(&log, 6).await;
+        drop_guards(&t.store).await;
+        t.store.pool().execute("UPDATE audit_log SET detail = '{\"i\":99}' WHERE seq = 4").await.unwrap();
+        let r = verify(&t.store, log.signer()).await.unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.first_bad_seq, Some(4), "{}: {r:?}", t.name);
+        assert!(r.problem.unwrap().contains("row 4"));
+    }
+}
+
+#[tokio::test]
+async fn deleted_row_is_named() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 100);
+        fill(&log, 6).await;
+        drop_guards(&t.store).await;
+        t.store.pool().execute("DELETE FROM audit_log WHERE seq = 3").await.unwrap();
+        let r = verify(&t.store, log.signer()).await.unwrap();
+        assert_eq!(r.first_bad_seq, Some(3), "{}: {r:?}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn reordered_rows_are_named() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 100);
+        fill(&log, 6).await;
+        drop_guards(&t.store).await;
+        // Swap the contents of rows 2 and 3, keeping their numbers.
+        for sql in [
+            "UPDATE audit_log SET seq = 1000 WHERE seq = 2",
+            "UPDATE audit_log SET seq = 2 WHERE seq = 3",
+            "UPDATE audit_log SET seq = 3 WHERE seq = 1000",
+        ] {
+            t.store.pool().execute(sql).await.unwrap();
+        }
+        let r = verify(&t.store, log.signer()).await.unwrap();
+        assert_eq!(r.first_bad_seq, Some(2), "{}: {r:?}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn truncated_tail_is_caught_by_checkpoint() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 100);
+        fill(&log, 6).await;
+        log.checkpoint().await.unwrap();
+        drop_guards(&t.store).await;
+        t.store.pool().execute("DELETE FROM audit_log WHERE seq >= 5").await.unwrap();
+        let r = verify(&t.store, log.signer()).await.unwrap();
+        assert!(!r.ok, "{}", t.name);
+        assert_eq!(r.first_bad_seq, Some(5), "{}: {r:?}", t.name);
+        assert!(r.problem.unwrap().contains("truncated"));
+    }
+}
+
+#[tokio::test]
+async fn recomputed_chain_without_key_is_caught() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 100);
+        fill(&log, 5).await;
+        log.checkpoint().await.unwrap();
+        drop_guards(&t.store).await;
+        // Rewrite row 2 and recompute every hash after it, as a forger without the key would.
+        let rows = tail(&t.store, 100).await.unwrap();
+        let mut prev = rows[0].hash.clone();
+        for mut row in rows.into_iter().skip(1) {
+            if row.seq == 2 {
+                row.actor = "someone-else".into();
+            }
+            row.prev_hash = prev.clone();
+            row.hash = row.expected_hash();
+            sqlx::query("UPDATE audit_log SET actor = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
+                .bind(&row.actor)
+                .bind(&row.prev_hash)
+                .bind(&row.hash)
+                .bind(row.seq)
+                .execute(t.store.pool())
+                .await
+                .unwrap();
+            prev = row.hash;
+        }
+        let r = verify(&t.store, log.signer()).await.unwrap();
+        assert!(!r.ok, "{}: rewritten chain accepted", t.name);
+        assert_eq!(r.first_bad_seq, Some(5), "{}: {r:?}", t.name);
+        // A different key does not verify the genuine checkpoints either.
+        let other = audit_log(&t.store, 100);
+        assert!(!verify(&t.store, other.signer()).await.unwrap().ok);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_appends_keep_one_chain() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 0);
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move { fill(&log, 10).await }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let r = verify(&t.store, log.signer()).await.unwrap();
+        assert!(r.ok, "{}: {r:?}", t.name);
+        assert_eq!(r.rows, 40);
+    }
+}

@@ -1,0 +1,160 @@
+//! Sign-in checks shared by SSH (and later the web page): is the key enrolled for this
+//! account, and is this TOTP code right, fresh and not yet used. Failures are counted in the
+//! database so the lockout holds across connections, source addresses and nodes, and every
+//! refusal is written to the audit log with the source address.
+
+use crate::audit::{AuditLog, Event};
+use crate::clock;
+use crate::config::AuthConfig;
+use crate::domain::{Role, Username};
+use crate::store::{Store, StoreError, UserRecord};
+use crate::totp::Totp;
+use crate::vault::{Vault, VaultError};
+use serde_json::json;
+
+/// Infrastructure failures (the caller must refuse: fail closed).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("TOTP setup: {0}")]
+    Totp(String),
+}
+
+/// Why a sign-in step was refused. Shown to operators, never in detail to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownUser,
+    Disabled,
+    WrongRole,
+    KeyNotEnrolled,
+    Locked,
+    WrongCode,
+    Replayed,
+}
+
+impl Refusal {
+    /// Short word for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::UnknownUser => "unknown-user",
+            Refusal::Disabled => "disabled",
+            Refusal::WrongRole => "wrong-role",
+            Refusal::KeyNotEnrolled => "key-not-enrolled",
+            Refusal::Locked => "locked",
+            Refusal::WrongCode => "wrong-code",
+            Refusal::Replayed => "replayed-code",
+        }
+    }
+}
+
+/// The sign-in service; clonable.
+#[derive(Clone, Debug)]
+pub struct AuthService {
+    store: Store,
+    vault: Vault,
+    audit: AuditLog,
+    cfg: AuthConfig,
+}
+
+/// The owner string a user's TOTP secret is sealed for.
+pub fn totp_owner(user: &Username) -> String {
+    format!("totp:{user}")
+}
+
+impl AuthService {
+    /// Builds the service.
+    pub fn new(store: Store, vault: Vault, audit: AuditLog, cfg: AuthConfig) -> Self {
+        Self { store, vault, audit, cfg }
+    }
+
+    /// First factor over SSH: `fingerprint` (SHA256:…) of a key whose possession russh has
+    /// verified. Only vendor accounts connect over SSH.
+    pub async fn check_ssh_key(&self, name: &Username, fingerprint: &str, peer: &str) -> Result<Result<UserRecord, Refusal>, AuthError> {
+        let Some(user) = self.store.user_by_name(name).await? else {
+            self.refused(name.as_str(), Refusal::UnknownUser, peer, "publickey").await?;
+            return Ok(Err(Refusal::UnknownUser));
+        };
+        let refusal = if user.disabled {
+            Some(Refusal::Disabled)
+        } else if user.role != Role::Vendor {
+            Some(Refusal::WrongRole)
+        } else if !self.store.user_key_fingerprints(user.id).await?.iter().any(|f| f == fingerprint) {
+            Some(Refusal::KeyNotEnrolled)
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            self.refused(name.as_str(), r, peer, "publickey").await?;
+            return Ok(Err(r));
+        }
+        Ok(Ok(user))
+    }
+
+    /// Second factor: the TOTP code. On success the step is consumed.
+    pub async fn check_totp(&self, name: &Username, code: &str, peer: &str, via: &str) -> Result<Result<UserRecord, Refusal>, AuthError> {
+        let now = clock::now();
+        let Some(user) = self.store.user_by_name(name).await? else {
+            return Ok(Err(Refusal::UnknownUser));
+        };
+        if user.disabled {
+            self.refused(name.as_str(), Refusal::Disabled, peer, via).await?;
+            return Ok(Err(Refusal::Disabled));
+        }
+        if user.locked_at(now) {
+            self.audit
+                .record(Event::new(name.as_str(), "auth.locked", format!("user:{name}"), json!({
+                    "peer": peer, "via": via, "attempt_while_locked": true, "locked_until": user.locked_until,
+                })))
+                .await?;
+            return Ok(Err(Refusal::Locked));
+        }
+        let secret = self.vault.open_bytes(&totp_owner(name), &user.totp_secret)?;
+        let totp = Totp::new(secret, &self.cfg.totp_issuer, name.as_str()).map_err(|e| AuthError::Totp(e.to_string()))?;
+        let step = totp.matching_step(code, now.max(0) as u64, self.cfg.totp_skew);
+        let refusal = match step {
+            Some(step) if self.store.accept_totp_step(user.id, step as i64, now).await? => None,
+            Some(_) => Some(Refusal::Replayed),
+            None => Some(Refusal::WrongCode),
+        };
+        let Some(refusal) = refusal else {
+            self.audit
+                .record(Event::new(name.as_str(), "auth.login", format!("user:{name}"), json!({ "peer": peer, "via": via })))
+                .await?;
+            return Ok(Ok(user));
+        };
+        self.count_failure(&user, refusal, peer, via, now).await?;
+        Ok(Err(refusal))
+    }
+
+    async fn count_failure(&self, user: &UserRecord, refusal: Refusal, peer: &str, via: &str, now: i64) -> Result<(), AuthError> {
+        let lock_until = now + self.cfg.lockout.0.as_secs() as i64;
+        let count = self.store.record_auth_failure(user.id, i64::from(self.cfg.max_failures), lock_until).await?;
+        let kind = if refusal == Refusal::Replayed { "auth.totp.replayed" } else { "auth.totp.failed" };
+        let name = user.username.as_str();
+        self.audit
+            .record(Event::new(name, kind, format!("user:{name}"), json!({
+                "peer": peer, "via": via, "failures": count.failed_attempts,
+            })))
+            .await?;
+        if count.failed_attempts == i64::from(self.cfg.max_failures) {
+            self.audit
+                .record(Event::new("system", "auth.locked", format!("user:{name}"), json!({
+                    "peer": peer, "via": via, "failures": count.failed_attempts, "locked_until": count.locked_until,
+                })))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn refused(&self, name: &str, r: Refusal, peer: &str, via: &str) -> Result<(), AuthError> {
+        self.audit
+            .record(Event::new(name, "auth.refused", format!("user:{name}"), json!({
+                "peer": peer, "via": via, "reason": r.as_str(),
+            })))
+            .await?;
+        Ok(())
+    }
+}

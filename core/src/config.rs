@@ -1,0 +1,312 @@
+//! The typed configuration: one TOML file, then `PORTCULLIS_<SECTION>_<KEY>` environment
+//! variables on top. Unknown keys in the file and unknown `PORTCULLIS_*` variables are errors,
+//! so a typo never silently falls back to a default. Relative paths are resolved against the
+//! folder holding the file. Secrets (the store URL may carry a password) are not printed by
+//! `Debug`.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod dur;
+mod env;
+pub use dur::Dur;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Folder the relative paths below were resolved against (not a file key).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    #[serde(default)]
+    pub ssh: SshConfig,
+    #[serde(default)]
+    pub web: WebConfig,
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub vault: VaultConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub approval: ApprovalConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub session: SessionConfig,
+    #[serde(default)]
+    pub recording: RecordingConfig,
+}
+
+/// The vendors' SSH listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SshConfig {
+    pub listen: SocketAddr,
+    /// OpenSSH private key file of the broker's host key.
+    pub host_key: PathBuf,
+    /// Time a connection has to finish authenticating.
+    pub preauth_timeout: Dur,
+    /// Connections allowed at once that have not authenticated yet.
+    pub max_unauthenticated: usize,
+    /// Authenticated connections allowed at once.
+    pub max_sessions: usize,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 2222)),
+            host_key: PathBuf::from("keys/ssh_host_ed25519"),
+            preauth_timeout: Dur(Duration::from_secs(60)),
+            max_unauthenticated: 64,
+            max_sessions: 1000,
+        }
+    }
+}
+
+/// The HTTPS listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    pub listen: SocketAddr,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls_cert: PathBuf::from("tls/cert.pem"),
+            tls_key: PathBuf::from("tls/key.pem"),
+        }
+    }
+}
+
+/// Where the database is.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.url.split("://").next().unwrap_or("?");
+        f.debug_struct("StoreConfig").field("url", &format!("{scheme}://…")).finish()
+    }
+}
+
+/// The credential vault's key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    pub key_file: PathBuf,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        Self { key_file: PathBuf::from("keys/vault.key") }
+    }
+}
+
+/// The audit log's signed checkpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// PKCS#8 Ed25519 key that signs checkpoints.
+    pub signing_key: PathBuf,
+    /// A checkpoint is signed after this many new rows …
+    pub checkpoint_every: u64,
+    /// … or after this much time with at least one new row.
+    pub checkpoint_interval: Dur,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            signing_key: PathBuf::from("keys/audit_ed25519.pk8"),
+            checkpoint_every: 100,
+            checkpoint_interval: Dur(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// Sign-in rules shared by SSH and the web page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Wrong codes in a row before the account is locked.
+    pub max_failures: u32,
+    /// How long a locked account stays locked.
+    pub lockout: Dur,
+    /// TOTP steps of clock skew accepted either side.
+    pub totp_skew: u8,
+    /// Issuer shown in authenticator apps.
+    pub totp_issuer: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            lockout: Dur(Duration::from_secs(15 * 60)),
+            totp_skew: 1,
+            totp_issuer: "Portcullis".into(),
+        }
+    }
+}
+
+/// How vendors wait for approval.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalConfig {
+    /// How long an interactive SSH session waits for a decision.
+    pub wait_timeout: Dur,
+    /// A pending request nobody decided expires after this.
+    pub request_ttl: Dur,
+    /// Window length offered when the vendor just presses Enter.
+    pub default_minutes: u32,
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        Self {
+            wait_timeout: Dur(Duration::from_secs(30 * 60)),
+            request_ttl: Dur(Duration::from_secs(24 * 3600)),
+            default_minutes: 60,
+        }
+    }
+}
+
+/// Approval policy per device criticality.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    pub life_critical_approvals: u32,
+    pub high_approvals: u32,
+    pub standard_approvals: u32,
+    /// Longest window an approval may grant, in minutes.
+    pub max_minutes: u32,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self { life_critical_approvals: 2, high_approvals: 1, standard_approvals: 1, max_minutes: 480 }
+    }
+}
+
+/// Running sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Warnings shown to the vendor this long before the window ends.
+    pub warn_before: Vec<Dur>,
+    /// How often the broker looks for revocations and stop requests made elsewhere.
+    pub control_poll: Dur,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            warn_before: vec![Dur(Duration::from_secs(300)), Dur(Duration::from_secs(60))],
+            control_poll: Dur(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// Where recordings go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    pub dir: PathBuf,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("recordings") }
+    }
+}
+
+impl Config {
+    /// Reads the file, applies the process environment, resolves relative paths and checks it.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::from_parts(&text, path, &vars)
+    }
+
+    /// As `load`, with the file text and environment given (for tests).
+    pub fn from_parts(text: &str, path: &Path, vars: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), source: Box::new(e) })?;
+        for (var, value) in vars {
+            env::apply(&mut config, var, value)?;
+        }
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.resolve_paths();
+        config.check()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self) {
+        let base = self.base_dir.clone();
+        for p in [
+            &mut self.ssh.host_key,
+            &mut self.web.tls_cert,
+            &mut self.web.tls_key,
+            &mut self.vault.key_file,
+            &mut self.audit.signing_key,
+            &mut self.recording.dir,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.auth.max_failures == 0 {
+            return Err(ConfigError::Invalid("auth.max_failures must be at least 1".into()));
+        }
+        if self.policy.max_minutes == 0 || self.approval.default_minutes == 0 {
+            return Err(ConfigError::Invalid("window lengths must be at least 1 minute".into()));
+        }
+        if self.approval.default_minutes > self.policy.max_minutes {
+            return Err(ConfigError::Invalid(
+                "approval.default_minutes exceeds policy.max_minutes".into(),
+            ));
+        }
+        if self.policy.life_critical_approvals < 2 {
+            return Err(ConfigError::Invalid(
+                "policy.life_critical_approvals must be at least 2 (separation of duties)".into(),
+            ));
+        }
+        if self.ssh.max_unauthenticated == 0 || self.ssh.max_sessions == 0 {
+            return Err(ConfigError::Invalid("ssh connection caps must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

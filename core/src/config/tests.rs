@@ -1,0 +1,59 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+const MINIMAL: &str = "[store]\nurl = \"sqlite://x.db\"\n";
+
+fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[test]
+fn defaults_and_relative_paths() {
+    let c = Config::from_parts(MINIMAL, Path::new("/etc/p/portcullis.toml"), &[]).unwrap();
+    assert_eq!(c.ssh.listen.port(), 2222);
+    assert_eq!(c.vault.key_file, PathBuf::from("/etc/p/keys/vault.key"));
+    assert_eq!(c.auth.max_failures, 5);
+    assert_eq!(c.policy.life_critical_approvals, 2);
+}
+
+#[test]
+fn environment_overrides_file() {
+    let text = format!("{MINIMAL}[ssh]\nlisten = \"127.0.0.1:1\"\n");
+    let env = vars(&[
+        ("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0"),
+        ("PORTCULLIS_WEB_LISTEN", "127.0.0.1:9"),
+        ("PORTCULLIS_SESSION_WARN_BEFORE", "10s, 5s"),
+        ("PORTCULLIS_CONFIG", "ignored"),
+        ("HOME", "/root"),
+    ]);
+    let c = Config::from_parts(&text, Path::new("p.toml"), &env).unwrap();
+    assert_eq!(c.ssh.listen.port(), 0);
+    assert_eq!(c.web.listen.port(), 9);
+    assert_eq!(c.session.warn_before, vec![Dur(Duration::from_secs(10)), Dur(Duration::from_secs(5))]);
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    let text = format!("{MINIMAL}[ssh]\nlisten_port = 22\n");
+    assert!(Config::from_parts(&text, Path::new("p.toml"), &[]).is_err());
+    let text = format!("{MINIMAL}[nonsense]\n");
+    assert!(Config::from_parts(&text, Path::new("p.toml"), &[]).is_err());
+    let err = Config::from_parts(MINIMAL, Path::new("p.toml"), &vars(&[("PORTCULLIS_SSH_LSTEN", "x")]));
+    assert!(err.unwrap_err().to_string().contains("PORTCULLIS_SSH_LSTEN"));
+}
+
+#[test]
+fn bad_values_are_errors() {
+    let bad = vars(&[("PORTCULLIS_AUTH_LOCKOUT", "forever")]);
+    assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &bad).is_err());
+    let bad = vars(&[("PORTCULLIS_POLICY_LIFE_CRITICAL_APPROVALS", "1")]);
+    assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &bad).is_err());
+}
+
+#[test]
+fn debug_hides_store_secrets() {
+    let text = "[store]\nurl = \"postgres://u:hunter2@db/p\"\n";
+    let c = Config::from_parts(text, Path::new("p.toml"), &[]).unwrap();
+    assert!(!format!("{c:?}").contains("hunter2"));
+}

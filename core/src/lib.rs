@@ -1,0 +1,25 @@
+//! The shared domain of Portcullis: typed values (user and device names, roles, request
+//! states), the layered configuration, the store (SQLite or PostgreSQL through one code path),
+//! the hash-chained audit log, the credential vault, TOTP checking and the approval policy.
+//!
+//! Both the SSH broker and the web side call the services here, so that every decision
+//! (who may log in, who may approve, when a window ends) is made in exactly one place.
+
+pub mod approvals;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod feed;
+pub mod keyfile;
+pub mod policy;
+pub mod store;
+pub mod totp;
+pub mod vault;
+
+#[cfg(test)]
+pub(crate) mod testdb;
+
+pub use config::Config;
+pub use store::{Store, StoreError};

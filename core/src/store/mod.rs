@@ -1,0 +1,148 @@
+//! The store: one `sqlx` code path over SQLite (default, embedded) and PostgreSQL (several
+//! nodes), chosen by the URL. Queries use `$N` placeholders in first-use order, which both
+//! back ends accept, and integer columns only (no database-specific types), so behaviour is
+//! the same on both. Migrations of the matching folder are applied at open.
+//!
+//! Write transactions go through [`Store::begin_write`], which on SQLite takes the write lock
+//! at `BEGIN` (so two processes never deadlock upgrading a read lock) and on PostgreSQL is a
+//! plain transaction whose row locks come from the first `UPDATE`.
+
+mod devices;
+mod records;
+mod requests;
+mod sessions;
+mod users;
+
+pub use records::*;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
+    UnsupportedUrl,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A cheap, clonable handle to the database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.inner.backend).finish()
+    }
+}
+
+struct Inner {
+    /// Pool of connections; every query goes through it.
+    pool: AnyPool,
+    /// Fixed for the life of the pool.
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Store {
+    /// Opens (creating an SQLite file if needed) and migrates.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { inner: Arc::new(Inner { pool, backend }) })
+    }
+
+    /// The pool, for read queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    /// Which back end this is.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Starts a transaction that will write.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Any>, StoreError> {
+        let tx = match self.inner.backend {
+            Backend::Sqlite => self.inner.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.inner.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    /// Cheap liveness probe: fails when the database cannot answer.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+}
+
+/// True when the error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_unique_violation() || d.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}

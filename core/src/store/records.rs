@@ -1,0 +1,216 @@
+//! What the store hands back: one plain struct per table (with the names of related rows
+//! joined in where callers always need them), built from rows with typed validation so that a
+//! corrupt row is an error, not a panic.
+
+use super::StoreError;
+use crate::domain::{Criticality, DeviceName, GrantId, RequestId, RequestState, Role, SessionId, SessionState, Username, Zone};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// An account.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: Username,
+    pub role: Role,
+    pub org: String,
+    pub disabled: bool,
+    /// Vault-sealed TOTP secret; never serialised.
+    #[serde(skip)]
+    pub totp_secret: Vec<u8>,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    pub password_must_change: bool,
+    pub totp_last_step: Option<i64>,
+    pub failed_attempts: i64,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+}
+
+impl UserRecord {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            username: Username::parse(&r.try_get::<String, _>("username")?).map_err(|e| corrupt("user", e))?,
+            role: Role::parse(&r.try_get::<String, _>("role")?).map_err(|e| corrupt("user", e))?,
+            org: r.try_get("org")?,
+            disabled: r.try_get::<i64, _>("disabled")? != 0,
+            totp_secret: r.try_get("totp_secret")?,
+            password_hash: r.try_get("password_hash")?,
+            password_must_change: r.try_get::<i64, _>("password_must_change")? != 0,
+            totp_last_step: r.try_get("totp_last_step")?,
+            failed_attempts: r.try_get("failed_attempts")?,
+            locked_until: r.try_get("locked_until")?,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+
+    /// Whether the account is locked at `now`.
+    pub fn locked_at(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+}
+
+/// A device.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRecord {
+    pub id: i64,
+    pub name: DeviceName,
+    pub address: String,
+    pub login: String,
+    /// Vault-sealed credential; never serialised.
+    #[serde(skip)]
+    pub credential: Vec<u8>,
+    /// Pinned host key, OpenSSH one-line form.
+    pub host_key: String,
+    pub criticality: Criticality,
+    pub zone: Zone,
+    pub tcp_ports: Vec<u16>,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+impl DeviceRecord {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        let ports: String = r.try_get("tcp_ports")?;
+        let tcp_ports = ports
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse::<u16>().map_err(|e| corrupt("device ports", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            id: r.try_get("id")?,
+            name: DeviceName::parse(&r.try_get::<String, _>("name")?).map_err(|e| corrupt("device", e))?,
+            address: r.try_get("address")?,
+            login: r.try_get("login")?,
+            credential: r.try_get("credential")?,
+            host_key: r.try_get("host_key")?,
+            criticality: Criticality::parse(&r.try_get::<String, _>("criticality")?).map_err(|e| corrupt("device", e))?,
+            zone: Zone::parse(&r.try_get::<String, _>("zone")?).map_err(|e| corrupt("device", e))?,
+            tcp_ports,
+            disabled: r.try_get::<i64, _>("disabled")? != 0,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+}
+
+/// An access request, with the vendor's and device's names and who has approved so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    pub id: RequestId,
+    pub vendor_id: i64,
+    pub vendor: Username,
+    pub org: String,
+    pub device_id: i64,
+    pub device: DeviceName,
+    pub criticality: Criticality,
+    pub zone: Zone,
+    pub reason: String,
+    pub minutes: i64,
+    pub state: RequestState,
+    pub required_approvals: i64,
+    pub approvals: Vec<Username>,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub decision_note: Option<String>,
+}
+
+impl RequestRecord {
+    /// Builds the record; `approvals` is filled in separately.
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: RequestId(r.try_get("id")?),
+            vendor_id: r.try_get("vendor_id")?,
+            vendor: Username::parse(&r.try_get::<String, _>("vendor")?).map_err(|e| corrupt("request", e))?,
+            org: r.try_get("org")?,
+            device_id: r.try_get("device_id")?,
+            device: DeviceName::parse(&r.try_get::<String, _>("device")?).map_err(|e| corrupt("request", e))?,
+            criticality: Criticality::parse(&r.try_get::<String, _>("criticality")?).map_err(|e| corrupt("request", e))?,
+            zone: Zone::parse(&r.try_get::<String, _>("zone")?).map_err(|e| corrupt("request", e))?,
+            reason: r.try_get("reason")?,
+            minutes: r.try_get("minutes")?,
+            state: RequestState::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("request", e))?,
+            required_approvals: r.try_get("required_approvals")?,
+            approvals: Vec::new(),
+            created_at: r.try_get("created_at")?,
+            decided_at: r.try_get("decided_at")?,
+            decided_by: r.try_get("decided_by")?,
+            decision_note: r.try_get("decision_note")?,
+        })
+    }
+}
+
+/// A time-bound grant.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantRecord {
+    pub id: GrantId,
+    pub request_id: RequestId,
+    pub vendor_id: i64,
+    pub device_id: i64,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+}
+
+impl GrantRecord {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: GrantId(r.try_get("id")?),
+            request_id: RequestId(r.try_get("request_id")?),
+            vendor_id: r.try_get("vendor_id")?,
+            device_id: r.try_get("device_id")?,
+            starts_at: r.try_get("starts_at")?,
+            ends_at: r.try_get("ends_at")?,
+            revoked_at: r.try_get("revoked_at")?,
+            revoked_by: r.try_get("revoked_by")?,
+        })
+    }
+
+    /// Whether the grant covers `now`.
+    pub fn is_current(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.starts_at <= now && now < self.ends_at
+    }
+}
+
+/// A brokered session, with names joined in.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub grant_id: GrantId,
+    pub request_id: RequestId,
+    pub vendor: Username,
+    pub device: DeviceName,
+    pub peer: String,
+    pub state: SessionState,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+    pub stop_requested_at: Option<i64>,
+    pub stop_requested_by: Option<String>,
+}
+
+impl SessionRecord {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: SessionId(r.try_get("id")?),
+            grant_id: GrantId(r.try_get("grant_id")?),
+            request_id: RequestId(r.try_get("request_id")?),
+            vendor: Username::parse(&r.try_get::<String, _>("vendor")?).map_err(|e| corrupt("session", e))?,
+            device: DeviceName::parse(&r.try_get::<String, _>("device")?).map_err(|e| corrupt("session", e))?,
+            peer: r.try_get("peer")?,
+            state: SessionState::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("session", e))?,
+            started_at: r.try_get("started_at")?,
+            ended_at: r.try_get("ended_at")?,
+            end_reason: r.try_get("end_reason")?,
+            stop_requested_at: r.try_get("stop_requested_at")?,
+            stop_requested_by: r.try_get("stop_requested_by")?,
+        })
+    }
+}

@@ -1,0 +1,213 @@
+//! Access requests, the approvals recorded against them, and the grants they produce.
+//! Decisions start with [`Store::lock_pending_request`], an `UPDATE` that both checks the
+//! request is still pending and takes its row lock, so concurrent decisions serialise and
+//! exactly one of an approve/deny race wins.
+
+use super::{is_unique_violation, GrantRecord, RequestRecord, Store, StoreError};
+use crate::domain::{RequestId, RequestState, Username};
+use sqlx::AnyConnection;
+
+const REQUEST_SELECT: &str = "SELECT r.id, r.vendor_id, u.username AS vendor, u.org, r.device_id, \
+    d.name AS device, d.criticality, d.zone, r.reason, r.minutes, r.state, r.required_approvals, \
+    r.created_at, r.decided_at, r.decided_by, r.decision_note \
+    FROM access_requests r JOIN users u ON u.id = r.vendor_id JOIN devices d ON d.id = r.device_id";
+
+const GRANT_COLUMNS: &str = "id, request_id, vendor_id, device_id, starts_at, ends_at, revoked_at, revoked_by";
+
+impl Store {
+    /// Creates a pending request.
+    pub async fn insert_request(
+        &self,
+        conn: &mut AnyConnection,
+        vendor_id: i64,
+        device_id: i64,
+        reason: &str,
+        minutes: i64,
+        required_approvals: i64,
+        now: i64,
+    ) -> Result<RequestId, StoreError> {
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO access_requests (vendor_id, device_id, reason, minutes, state, required_approvals, created_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id",
+        )
+        .bind(vendor_id)
+        .bind(device_id)
+        .bind(reason)
+        .bind(minutes)
+        .bind(required_approvals)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
+        Ok(RequestId(id))
+    }
+
+    /// One request with its approvers.
+    pub async fn request(&self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+        let q = format!("{REQUEST_SELECT} WHERE r.id = $1");
+        let Some(row) = sqlx::query(&q).bind(id.0).fetch_optional(self.pool()).await? else {
+            return Ok(None);
+        };
+        let mut rec = RequestRecord::from_row(&row)?;
+        rec.approvals = self.approvers_of(id).await?;
+        Ok(Some(rec))
+    }
+
+    /// Like `request`, but a missing request is an error.
+    pub async fn require_request(&self, id: RequestId) -> Result<RequestRecord, StoreError> {
+        self.request(id).await?.ok_or_else(|| StoreError::NotFound(format!("request #{id}")))
+    }
+
+    /// Requests, newest first, optionally of one state and/or one vendor.
+    pub async fn list_requests(&self, state: Option<RequestState>, vendor_id: Option<i64>, limit: i64) -> Result<Vec<RequestRecord>, StoreError> {
+        let q = format!(
+            "{REQUEST_SELECT} WHERE ($1 = '' OR r.state = $1) AND ($2 = 0 OR r.vendor_id = $2) ORDER BY r.id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(&q)
+            .bind(state.map(|s| s.as_str()).unwrap_or(""))
+            .bind(vendor_id.unwrap_or(0))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut rec = RequestRecord::from_row(row)?;
+            rec.approvals = self.approvers_of(rec.id).await?;
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
+    async fn approvers_of(&self, id: RequestId) -> Result<Vec<Username>, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT u.username FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.request_id = $1 ORDER BY a.created_at, u.username",
+        )
+        .bind(id.0)
+        .fetch_all(self.pool())
+        .await?;
+        names
+            .iter()
+            .map(|n| Username::parse(n).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Takes the request's row lock if it is still pending; false otherwise.
+    pub async fn lock_pending_request(&self, conn: &mut AnyConnection, id: RequestId) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE access_requests SET version = version + 1 WHERE id = $1 AND state = 'pending'")
+            .bind(id.0)
+            .execute(conn)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records one approver's approval; `Exists` if this approver already approved.
+    pub async fn insert_approval(&self, conn: &mut AnyConnection, id: RequestId, approver_id: i64, seconds: Option<i64>, now: i64) -> Result<(), StoreError> {
+        let r = sqlx::query("INSERT INTO approvals (request_id, approver_id, seconds, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.0)
+            .bind(approver_id)
+            .bind(seconds)
+            .bind(now)
+            .execute(conn)
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Exists("approval by this approver".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Number of distinct approvers so far and the shortest window any of them chose.
+    pub async fn approval_tally(&self, conn: &mut AnyConnection, id: RequestId) -> Result<(i64, Option<i64>), StoreError> {
+        let row: (i64, Option<i64>) = sqlx::query_as("SELECT COUNT(*), MIN(seconds) FROM approvals WHERE request_id = $1")
+            .bind(id.0)
+            .fetch_one(conn)
+            .await?;
+        Ok(row)
+    }
+
+    /// Moves a request from `from` to `to`; false if it was not in `from`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_request_state(
+        &self,
+        conn: &mut AnyConnection,
+        id: RequestId,
+        from: RequestState,
+        to: RequestState,
+        by: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE access_requests SET state = $1, decided_at = $2, decided_by = $3, decision_note = $4, version = version + 1 \
+             WHERE id = $5 AND state = $6",
+        )
+        .bind(to.as_str())
+        .bind(now)
+        .bind(by)
+        .bind(note.map(str::to_owned))
+        .bind(id.0)
+        .bind(from.as_str())
+        .execute(conn)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Creates the grant of a fully approved request.
+    pub async fn insert_grant(&self, conn: &mut AnyConnection, req: &RequestRecord, starts_at: i64, ends_at: i64) -> Result<GrantRecord, StoreError> {
+        let q = format!(
+            "INSERT INTO grants (request_id, vendor_id, device_id, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5) RETURNING {GRANT_COLUMNS}"
+        );
+        let row = sqlx::query(&q)
+            .bind(req.id.0)
+            .bind(req.vendor_id)
+            .bind(req.device_id)
+            .bind(starts_at)
+            .bind(ends_at)
+            .fetch_one(conn)
+            .await?;
+        GrantRecord::from_row(&row)
+    }
+
+    /// The grant covering `now` for this vendor and device, if any (latest ending first).
+    pub async fn current_grant(&self, vendor_id: i64, device_id: i64, now: i64) -> Result<Option<GrantRecord>, StoreError> {
+        let q = format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE vendor_id = $1 AND device_id = $2 AND revoked_at IS NULL \
+             AND starts_at <= $3 AND ends_at > $3 ORDER BY ends_at DESC LIMIT 1"
+        );
+        let row = sqlx::query(&q).bind(vendor_id).bind(device_id).bind(now).fetch_optional(self.pool()).await?;
+        row.as_ref().map(GrantRecord::from_row).transpose()
+    }
+
+    /// A grant by id.
+    pub async fn grant(&self, id: crate::domain::GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        let q = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1");
+        let row = sqlx::query(&q).bind(id.0).fetch_optional(self.pool()).await?;
+        row.as_ref().map(GrantRecord::from_row).transpose()
+    }
+
+    /// The grant of a request, if it has one.
+    pub async fn grant_of_request(&self, id: RequestId) -> Result<Option<GrantRecord>, StoreError> {
+        let q = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE request_id = $1");
+        let row = sqlx::query(&q).bind(id.0).fetch_optional(self.pool()).await?;
+        row.as_ref().map(GrantRecord::from_row).transpose()
+    }
+
+    /// Marks the grant of a request revoked; false if it had none or was already revoked.
+    pub async fn revoke_grant(&self, conn: &mut AnyConnection, id: RequestId, by: &str, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE grants SET revoked_at = $1, revoked_by = $2 WHERE request_id = $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(by)
+            .bind(id.0)
+            .execute(conn)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Pending requests created before `cutoff`.
+    pub async fn stale_pending_requests(&self, cutoff: i64) -> Result<Vec<RequestId>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM access_requests WHERE state = 'pending' AND created_at < $1")
+            .bind(cutoff)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(ids.into_iter().map(RequestId).collect())
+    }
+}

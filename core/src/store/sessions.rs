@@ -1,0 +1,100 @@
+//! Brokered sessions and their recordings: start, end, stop requests made from elsewhere
+//! (another process or node), and the sealed SHA-256 of each recording.
+
+use super::{SessionRecord, Store, StoreError};
+use crate::domain::{GrantId, SessionId};
+use sqlx::AnyConnection;
+
+const SESSION_SELECT: &str = "SELECT s.id, s.grant_id, g.request_id, u.username AS vendor, d.name AS device, \
+    s.peer, s.state, s.started_at, s.ended_at, s.end_reason, s.stop_requested_at, s.stop_requested_by \
+    FROM sessions s JOIN grants g ON g.id = s.grant_id JOIN users u ON u.id = s.vendor_id JOIN devices d ON d.id = s.device_id";
+
+impl Store {
+    /// Records a session as started.
+    pub async fn insert_session(
+        &self,
+        conn: &mut AnyConnection,
+        grant: GrantId,
+        vendor_id: i64,
+        device_id: i64,
+        peer: &str,
+        now: i64,
+    ) -> Result<SessionId, StoreError> {
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO sessions (grant_id, vendor_id, device_id, peer, state, started_at) \
+             VALUES ($1, $2, $3, $4, 'active', $5) RETURNING id",
+        )
+        .bind(grant.0)
+        .bind(vendor_id)
+        .bind(device_id)
+        .bind(peer)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
+        Ok(SessionId(id))
+    }
+
+    /// Marks a session ended; false if it already was.
+    pub async fn end_session(&self, conn: &mut AnyConnection, id: SessionId, reason: &str, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE sessions SET state = 'ended', ended_at = $1, end_reason = $2 WHERE id = $3 AND state = 'active'")
+            .bind(now)
+            .bind(reason)
+            .bind(id.0)
+            .execute(conn)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Asks whichever node holds the session to stop it; false if not active.
+    pub async fn request_session_stop(&self, conn: &mut AnyConnection, id: SessionId, by: &str, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE sessions SET stop_requested_at = $1, stop_requested_by = $2 WHERE id = $3 AND state = 'active' AND stop_requested_at IS NULL",
+        )
+        .bind(now)
+        .bind(by)
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// One session.
+    pub async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let q = format!("{SESSION_SELECT} WHERE s.id = $1");
+        let row = sqlx::query(&q).bind(id.0).fetch_optional(self.pool()).await?;
+        row.as_ref().map(SessionRecord::from_row).transpose()
+    }
+
+    /// Sessions, newest first.
+    pub async fn list_sessions(&self, active_only: bool, limit: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let q = format!("{SESSION_SELECT} WHERE ($1 = 0 OR s.state = 'active') ORDER BY s.id DESC LIMIT $2");
+        let rows = sqlx::query(&q).bind(i64::from(active_only)).bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(SessionRecord::from_row).collect()
+    }
+
+    /// Registers a recording file before it is written.
+    pub async fn insert_recording(&self, session: SessionId, channel: i64, kind: &str, path: &str, now: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "INSERT INTO recordings (session_id, channel, kind, path, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(session.0)
+        .bind(channel)
+        .bind(kind)
+        .bind(path)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Stores a finished recording's hash and size.
+    pub async fn seal_recording(&self, conn: &mut AnyConnection, id: i64, sha256: &str, bytes: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE recordings SET sha256 = $1, bytes = $2, sealed_at = $3 WHERE id = $4 AND sealed_at IS NULL")
+            .bind(sha256)
+            .bind(bytes)
+            .bind(now)
+            .bind(id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
