@@ -1,0 +1,112 @@
+//! Moving bytes between the vendor's channel and the device's, recording both directions.
+//! Each direction is its own loop so a slow reader on one side never blocks the other; both
+//! loops await the peer's flow-control window, so memory stays bounded by the channel
+//! buffers. Pty size changes, signals, EOF and exit status pass through.
+
+use crate::conn::Conn;
+use portcullis_recorder::Recorder;
+use russh::{client, server, Channel, ChannelMsg};
+use std::time::Duration;
+
+/// How the bridge ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    VendorClosed,
+    DeviceClosed,
+    Cancelled,
+    RecordingFailed,
+}
+
+/// Bridges until one side closes, the session is cancelled or the recording fails.
+pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Channel<client::Msg>, rec: Recorder) -> Ended {
+    let id = vendor.id();
+    let (mut vr, vw) = vendor.split();
+    let (mut dr, dw) = device.split();
+    let up = async {
+        loop {
+            match vr.wait().await {
+                Some(ChannelMsg::Data { data }) => {
+                    if rec.input(&data).await.is_err() {
+                        return Ended::RecordingFailed;
+                    }
+                    if dw.data_bytes(data).await.is_err() {
+                        return Ended::DeviceClosed;
+                    }
+                }
+                Some(ChannelMsg::Eof) => {
+                    let _ = dw.eof().await;
+                }
+                Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                    let _ = rec.resize(col_width.min(u32::from(u16::MAX)) as u16, row_height.min(u32::from(u16::MAX)) as u16).await;
+                    let _ = dw.window_change(col_width, row_height, pix_width, pix_height).await;
+                }
+                Some(ChannelMsg::Signal { signal }) => {
+                    let _ = dw.signal(signal).await;
+                }
+                Some(ChannelMsg::Close) | None => return Ended::VendorClosed,
+                Some(_) => {}
+            }
+        }
+    };
+    let down = async {
+        loop {
+            match dr.wait().await {
+                Some(ChannelMsg::Data { data }) => {
+                    if rec.output(&data).await.is_err() {
+                        return Ended::RecordingFailed;
+                    }
+                    if vw.data_bytes(data).await.is_err() {
+                        return Ended::VendorClosed;
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, ext }) => {
+                    if rec.output(&data).await.is_err() {
+                        return Ended::RecordingFailed;
+                    }
+                    if vw.extended_data_bytes(ext, data).await.is_err() {
+                        return Ended::VendorClosed;
+                    }
+                }
+                Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    let _ = vw.exit_status(exit_status).await;
+                }
+                Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
+                    let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
+                }
+                Some(ChannelMsg::Eof) => {
+                    let _ = vw.eof().await;
+                }
+                Some(ChannelMsg::Failure) => {
+                    let _ = vw.extended_data_bytes(1, &b"portcullis: the device refused the request.\r\n"[..]).await;
+                    let _ = vw.exit_status(1).await;
+                    return Ended::DeviceClosed;
+                }
+                Some(ChannelMsg::Close) | None => return Ended::DeviceClosed,
+                Some(_) => {}
+            }
+        }
+    };
+    tokio::pin!(up, down);
+    let failed = rec.failed();
+    let ended = tokio::select! {
+        e = &mut down => e,
+        e = &mut up => {
+            if e == Ended::VendorClosed {
+                let _ = dw.eof().await;
+                let _ = dw.close().await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), &mut down).await;
+            }
+            e
+        }
+        _ = conn.cancel.cancelled() => Ended::Cancelled,
+        _ = failed => Ended::RecordingFailed,
+    };
+    if ended == Ended::RecordingFailed {
+        let _ = vw.extended_data_bytes(1, &b"\r\n[portcullis] recording failed; the session is closed.\r\n"[..]).await;
+        conn.end("recording failed");
+    }
+    let _ = dw.close().await;
+    let _ = vw.eof().await;
+    let _ = vw.close().await;
+    ended
+}

@@ -1,0 +1,122 @@
+//! The client towards a device. The broker connects to the address stored for the device
+//! (never one the vendor supplied), accepts only the pinned host key, and logs in with the
+//! vaulted credential, which stays inside this process.
+
+use portcullis_core::store::DeviceRecord;
+use portcullis_core::vault::Credential;
+use russh::client::{self, Handle};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey};
+use russh::Disconnect;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long connecting and logging in to a device may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why the device could not be reached. Vendors only ever hear "unavailable".
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("no such enabled device")]
+    Unknown,
+    #[error("the device credential cannot be opened")]
+    Vault,
+    #[error("the stored host key is not valid")]
+    BadPin,
+    #[error("host key mismatch: device presented {presented}")]
+    HostKeyMismatch { presented: String },
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("the device refused the stored credential")]
+    AuthFailed,
+    #[error("timed out")]
+    Timeout,
+}
+
+/// The SHA-256 fingerprint of an OpenSSH public key line, or `?`.
+pub fn fingerprint_of_line(line: &str) -> String {
+    PublicKey::from_openssh(line).map(|k| k.fingerprint(HashAlg::Sha256).to_string()).unwrap_or_else(|_| "?".into())
+}
+
+struct Pinned {
+    pin: PublicKey,
+    /// What the device presented when it did not match.
+    presented: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for Pinned {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let ok = match key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key.key_data() == self.pin.key_data(),
+            russh::keys::PublicKeyOrCertificate::Certificate(_) => false,
+        };
+        if !ok {
+            let shown = match key {
+                russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key.fingerprint(HashAlg::Sha256).to_string(),
+                russh::keys::PublicKeyOrCertificate::Certificate(_) => "certificate".into(),
+            };
+            if let Ok(mut slot) = self.presented.lock() {
+                *slot = Some(shown);
+            }
+        }
+        Ok(ok)
+    }
+}
+
+/// An authenticated connection to a device.
+pub struct DeviceLink {
+    handle: Handle<Pinned>,
+}
+
+impl DeviceLink {
+    /// Opens a session channel on the device.
+    pub async fn open_session(&self) -> Result<russh::Channel<client::Msg>, russh::Error> {
+        self.handle.channel_open_session().await
+    }
+
+    /// Closes the connection.
+    pub async fn disconnect(&self) {
+        let _ = self.handle.disconnect(Disconnect::ByApplication, "session ended".into(), "en".into()).await;
+    }
+}
+
+/// Connects and logs in.
+pub async fn connect(dev: &DeviceRecord, cred: Credential) -> Result<DeviceLink, DeviceError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(dev, cred)).await.map_err(|_| DeviceError::Timeout)?
+}
+
+async fn connect_inner(dev: &DeviceRecord, cred: Credential) -> Result<DeviceLink, DeviceError> {
+    let pin = PublicKey::from_openssh(&dev.host_key).map_err(|_| DeviceError::BadPin)?;
+    let presented = Arc::new(Mutex::new(None));
+    let handler = Pinned { pin, presented: presented.clone() };
+    let config = Arc::new(client::Config {
+        inactivity_timeout: None,
+        keepalive_interval: Some(Duration::from_secs(30)),
+        nodelay: true,
+        ..Default::default()
+    });
+    let mut handle = match client::connect(config, dev.address.as_str(), handler).await {
+        Ok(h) => h,
+        Err(e) => {
+            if let Some(p) = presented.lock().ok().and_then(|s| s.clone()) {
+                return Err(DeviceError::HostKeyMismatch { presented: p });
+            }
+            return Err(DeviceError::Connect(e.to_string()));
+        }
+    };
+    let result = match cred {
+        Credential::Password(pw) => handle.authenticate_password(dev.login.clone(), pw).await,
+        Credential::PrivateKey(pem) => {
+            let key = russh::keys::decode_secret_key(&pem, None).map_err(|_| DeviceError::Vault)?;
+            let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+            handle.authenticate_publickey(dev.login.clone(), key).await
+        }
+    };
+    match result {
+        Ok(r) if r.success() => Ok(DeviceLink { handle }),
+        Ok(_) => Err(DeviceError::AuthFailed),
+        Err(e) => Err(DeviceError::Connect(e.to_string())),
+    }
+}

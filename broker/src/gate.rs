@@ -1,0 +1,142 @@
+//! The approval gate. A channel to a device passes only with a grant that covers it now.
+//! Without one, an interactive terminal asks for a reason and a duration, files the request
+//! and waits — showing the request number and each approval as it lands — until an approver
+//! decides, the wait times out, or the vendor presses Ctrl-C. Anything non-interactive is
+//! refused with the command that files a request. No connection to the device is made here.
+
+use crate::conn::Conn;
+use crate::prompt::{Line, Term};
+use portcullis_core::clock;
+use portcullis_core::domain::{RequestId, RequestState};
+use portcullis_core::store::{DeviceRecord, GrantRecord};
+use tracing::{error, info};
+
+/// Returns the grant to use, or `None` after telling the vendor why not.
+pub(crate) async fn ensure_grant(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord, interactive: bool) -> Option<GrantRecord> {
+    let ctx = conn.broker.ctx();
+    match ctx.store.current_grant(conn.user.id, dev.id, clock::now()).await {
+        Ok(Some(g)) => return Some(g),
+        Ok(None) => {}
+        Err(e) => {
+            error!(error = %e, "store unavailable at the gate");
+            term.warn("portcullis: the service is unavailable; try again later.\n").await;
+            return None;
+        }
+    }
+    if !interactive {
+        term.warn(&format!(
+            "portcullis: you have no current access to {dev}.\nRequest it with:\n  ssh {user}@BROKER request {dev} --minutes 60 --reason \"TICKET and what you will do\"\nor connect interactively (ssh -t {user}:{dev}@BROKER) to be asked.\n",
+            dev = dev.name,
+            user = conn.user.username
+        ))
+        .await;
+        return None;
+    }
+    let id = match existing_request(conn, dev).await {
+        Some(id) => {
+            term.say(&format!("Your request #{id} for {} is already pending.\n", dev.name)).await;
+            id
+        }
+        None => new_request(conn, term, dev).await?,
+    };
+    wait_for_decision(conn, term, id).await
+}
+
+async fn existing_request(conn: &Conn, dev: &DeviceRecord) -> Option<RequestId> {
+    let reqs = conn.broker.ctx().store.list_requests(Some(RequestState::Pending), Some(conn.user.id), 50).await.ok()?;
+    reqs.into_iter().find(|r| r.device_id == dev.id).map(|r| r.id)
+}
+
+async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Option<RequestId> {
+    let ctx = conn.broker.ctx();
+    let default = ctx.config.approval.default_minutes;
+    term.say(&format!("You have no current access to {} ({}, zone {}). An approver must grant it.\n", dev.name, dev.criticality, dev.zone)).await;
+    term.say("Reason (ticket number and what you will do): ").await;
+    let Line::Text(reason) = term.read_line().await else { return None };
+    let mut minutes = None;
+    for _ in 0..3 {
+        term.say(&format!("Minutes needed [{default}]: ")).await;
+        let Line::Text(m) = term.read_line().await else { return None };
+        let m = m.trim();
+        if m.is_empty() {
+            minutes = Some(i64::from(default));
+            break;
+        }
+        match m.parse::<i64>() {
+            Ok(n) if n >= 1 && n <= ctx.approvals.policy().max_minutes() => {
+                minutes = Some(n);
+                break;
+            }
+            _ => term.say(&format!("Please enter a number of minutes from 1 to {}.\n", ctx.approvals.policy().max_minutes())).await,
+        }
+    }
+    let minutes = minutes?;
+    match ctx.approvals.create_request(&conn.user.username, &dev.name, &reason, minutes, &conn.peer).await {
+        Ok(r) => {
+            info!(request = %r.id, "request filed at the gate");
+            Some(r.id)
+        }
+        Err(e) => {
+            term.warn(&format!("portcullis: {e}\n")).await;
+            None
+        }
+    }
+}
+
+async fn wait_for_decision(conn: &Conn, term: &mut Term<'_>, id: RequestId) -> Option<GrantRecord> {
+    let ctx = conn.broker.ctx();
+    let wait = ctx.config.approval.wait_timeout.0;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = conn.broker.changes();
+    let mut shown_approvals = usize::MAX;
+    term.say(&format!("request #{id} is waiting for approval… (Ctrl-C to give up; waiting up to {})\n", humantime::format_duration(wait))).await;
+    loop {
+        let req = match ctx.store.request(id).await {
+            Ok(Some(r)) => r,
+            _ => {
+                term.warn("portcullis: the service is unavailable; try again later.\n").await;
+                return None;
+            }
+        };
+        match req.state {
+            RequestState::Approved => {
+                let grant = ctx.store.grant_of_request(id).await.ok().flatten().filter(|g| g.is_current(clock::now()));
+                if let Some(g) = &grant {
+                    term.say(&format!("request #{id} approved; access until {}. Connecting…\n", clock::rfc3339(g.ends_at))).await;
+                }
+                return grant;
+            }
+            RequestState::Denied => {
+                let why = req.decision_note.unwrap_or_default();
+                term.warn(&format!("request #{id} was denied by {}: {why}\n", req.decided_by.unwrap_or_default())).await;
+                return None;
+            }
+            RequestState::Expired | RequestState::Revoked => {
+                term.warn(&format!("request #{id} is {}.\n", req.state)).await;
+                return None;
+            }
+            RequestState::Pending => {
+                if req.approvals.len() != shown_approvals && !req.approvals.is_empty() {
+                    term.say(&format!("request #{id}: {} of {} approvals\n", req.approvals.len(), req.required_approvals)).await;
+                }
+                shown_approvals = req.approvals.len();
+            }
+        }
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return None },
+            _ = tokio::time::sleep_until(deadline) => {
+                let _ = ctx.approvals.expire(id, "no decision while the vendor waited").await;
+                term.warn(&format!("No decision within {}; request #{id} expired.\n", humantime::format_duration(wait))).await;
+                return None;
+            }
+            line = term.interrupted() => {
+                if line == Line::Interrupted || line == Line::Closed {
+                    let _ = ctx.approvals.expire(id, "withdrawn by the vendor").await;
+                    term.warn(&format!("request #{id} withdrawn.\n")).await;
+                }
+                return None;
+            }
+            _ = conn.cancel.cancelled() => return None,
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The russh `Handler`: an adapter. It runs the two authentication steps against the core
+//! `AuthService` (public key, then a keyboard-interactive TOTP prompt; `none` and `password`
+//! are never accepted), hands accepted session channels to the connection task over a bounded
+//! channel, and refuses — and reports for auditing — everything a vendor must not have:
+//! agent forwarding, X11, remote and local port forwarding, environment variables and
+//! subsystems.
+
+use crate::target::Target;
+use crate::Broker;
+use portcullis_core::audit::Event;
+use portcullis_core::store::UserRecord;
+use russh::keys::HashAlg;
+use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
+use serde_json::json;
+use std::borrow::Cow;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+/// Most session channels one connection may open.
+const MAX_CHANNELS: usize = 8;
+
+/// What the handler tells the connection task.
+pub(crate) enum ConnEvent {
+    /// Both factors passed.
+    Authenticated { user: UserRecord, target: Target },
+    /// A session channel was opened and accepted.
+    Channel(Channel<Msg>),
+    /// Something forbidden was asked for; the connection task audits it.
+    Refused { what: &'static str, detail: serde_json::Value },
+}
+
+enum Stage {
+    /// Nothing proven yet.
+    Start,
+    /// The key is enrolled for this account; the TOTP code is next.
+    KeyAccepted { target: Target },
+    /// Fully authenticated.
+    Done,
+}
+
+/// One connection's handler.
+pub(crate) struct VendorHandler {
+    broker: Broker,
+    peer: String,
+    events: mpsc::Sender<ConnEvent>,
+    stage: Stage,
+    channels: usize,
+}
+
+impl VendorHandler {
+    pub(crate) fn new(broker: Broker, peer: String, events: mpsc::Sender<ConnEvent>) -> Self {
+        Self { broker, peer, events, stage: Stage::Start, channels: 0 }
+    }
+
+    fn only(kind: MethodKind) -> Option<MethodSet> {
+        Some(MethodSet::from(&[kind][..]))
+    }
+
+    async fn refuse(&self, what: &'static str, detail: serde_json::Value) {
+        // Bounded channel: a flood of refusals slows this connection, never grows memory.
+        let _ = self.events.send(ConnEvent::Refused { what, detail }).await;
+    }
+
+    async fn audit_bad_name(&self, raw: &str) {
+        let shown: String = raw.chars().take(64).collect();
+        let ev = Event::new("unknown", "auth.refused", "user:?", json!({ "peer": self.peer, "via": "ssh", "reason": "invalid-user-name", "name": shown }));
+        if let Err(e) = self.broker.ctx().audit.record(ev).await {
+            error!(error = %e, "cannot audit a refused login");
+        }
+    }
+}
+
+impl russh::server::Handler for VendorHandler {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false })
+    }
+
+    async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false })
+    }
+
+    async fn auth_publickey_offered(&mut self, user: &str, _offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+        // Ownership is proven in `auth_publickey`; only refuse names that cannot exist.
+        match Target::parse(user) {
+            Ok(_) => Ok(Auth::Accept),
+            Err(_) => Ok(Auth::reject()),
+        }
+    }
+
+    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        let Ok(target) = Target::parse(user) else {
+            self.audit_bad_name(user).await;
+            return Ok(Auth::reject());
+        };
+        let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
+        match self.broker.ctx().auth.check_ssh_key(&target.user, &fingerprint, &self.peer).await {
+            Ok(Ok(_)) => {
+                info!(user = %target.user, %fingerprint, "key accepted; asking for the code");
+                self.stage = Stage::KeyAccepted { target };
+                Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: true })
+            }
+            Ok(Err(refusal)) => {
+                info!(user = %target.user, reason = refusal.as_str(), "key refused");
+                Ok(Auth::reject())
+            }
+            Err(e) => {
+                // Fail closed: the store or vault cannot answer.
+                error!(error = %e, "authentication unavailable");
+                Ok(Auth::reject())
+            }
+        }
+    }
+
+    async fn auth_keyboard_interactive<'a>(&'a mut self, user: &str, _sub: &str, response: Option<Response<'a>>) -> Result<Auth, Self::Error> {
+        let Stage::KeyAccepted { target } = &self.stage else {
+            return Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false });
+        };
+        if Target::parse(user).ok().as_ref() != Some(target) {
+            return Ok(Auth::reject());
+        }
+        let Some(mut response) = response else {
+            return Ok(Auth::Partial {
+                name: Cow::Borrowed("Portcullis"),
+                instructions: Cow::Borrowed("Enter the 6-digit code from your authenticator app."),
+                prompts: Cow::Owned(vec![(Cow::Borrowed("Verification code: "), false)]),
+            });
+        };
+        let code = response.next().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let target = target.clone();
+        match self.broker.ctx().auth.check_totp(&target.user, &code, &self.peer, "ssh").await {
+            Ok(Ok(user)) => {
+                self.stage = Stage::Done;
+                if self.events.send(ConnEvent::Authenticated { user, target }).await.is_err() {
+                    return Ok(Auth::reject());
+                }
+                Ok(Auth::Accept)
+            }
+            Ok(Err(refusal)) => {
+                info!(user = %target.user, reason = refusal.as_str(), "code refused");
+                Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false })
+            }
+            Err(e) => {
+                error!(error = %e, "authentication unavailable");
+                Ok(Auth::reject())
+            }
+        }
+    }
+
+    async fn channel_open_session(&mut self, channel: Channel<Msg>, reply: ChannelOpenHandle, _s: &mut Session) -> Result<(), Self::Error> {
+        if !matches!(self.stage, Stage::Done) || self.channels >= MAX_CHANNELS {
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
+        self.channels += 1;
+        reply.accept().await;
+        if self.events.send(ConnEvent::Channel(channel)).await.is_err() {
+            warn!("connection task gone; channel dropped");
+        }
+        Ok(())
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        _channel: Channel<Msg>,
+        host: &str,
+        port: u32,
+        _orig: &str,
+        _orig_port: u32,
+        reply: ChannelOpenHandle,
+        _s: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let host: String = host.chars().take(255).collect();
+        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        self.refuse("direct-tcpip", json!({ "host": host, "port": port })).await;
+        Ok(())
+    }
+
+    async fn channel_open_direct_streamlocal(&mut self, _c: Channel<Msg>, path: &str, reply: ChannelOpenHandle, _s: &mut Session) -> Result<(), Self::Error> {
+        let path: String = path.chars().take(255).collect();
+        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        self.refuse("direct-streamlocal", json!({ "path": path })).await;
+        Ok(())
+    }
+
+    async fn tcpip_forward(&mut self, address: &str, port: &mut u32, _s: &mut Session) -> Result<bool, Self::Error> {
+        let address: String = address.chars().take(255).collect();
+        self.refuse("remote-forward", json!({ "address": address, "port": *port })).await;
+        Ok(false)
+    }
+
+    async fn streamlocal_forward(&mut self, path: &str, _s: &mut Session) -> Result<bool, Self::Error> {
+        let path: String = path.chars().take(255).collect();
+        self.refuse("remote-forward", json!({ "path": path })).await;
+        Ok(false)
+    }
+
+    async fn agent_request(&mut self, channel: ChannelId, _s: &mut Session) -> Result<bool, Self::Error> {
+        self.refuse("agent", json!({ "channel": u32::from(channel) })).await;
+        Ok(false)
+    }
+
+    async fn x11_request(&mut self, channel: ChannelId, _single: bool, _proto: &str, _cookie: &str, _screen: u32, s: &mut Session) -> Result<(), Self::Error> {
+        s.channel_failure(channel)?;
+        self.refuse("x11", json!({ "channel": u32::from(channel) })).await;
+        Ok(())
+    }
+
+    async fn env_request(&mut self, channel: ChannelId, name: &str, _value: &str, _s: &mut Session) -> Result<(), Self::Error> {
+        // The value is not recorded: clients send locale and sometimes secrets this way.
+        let name: String = name.chars().take(64).collect();
+        self.refuse("env", json!({ "channel": u32::from(channel), "name": name })).await;
+        Ok(())
+    }
+
+    async fn subsystem_request(&mut self, channel: ChannelId, name: &str, s: &mut Session) -> Result<(), Self::Error> {
+        s.channel_failure(channel)?;
+        let name: String = name.chars().take(64).collect();
+        self.refuse("subsystem", json!({ "channel": u32::from(channel), "name": name })).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,213 @@
+//! The lobby: what a vendor gets with a plain `VENDOR` user name. A few commands, usable
+//! interactively (`ssh VENDOR@broker`) or one at a time (`ssh VENDOR@broker request …`):
+//! list devices, see my requests and grants, and file a request. ssh joins the words of a
+//! remote command with spaces, so `--reason` takes every following word up to the next flag.
+
+use crate::channel::Kind;
+use crate::conn::Conn;
+use crate::prompt::{Line, Term};
+use portcullis_core::clock;
+use portcullis_core::domain::DeviceName;
+
+const HELP: &str = "Commands:
+  devices                                       devices you can ask for, and your current access
+  status                                        your requests and their state
+  request DEVICE --minutes N --reason TEXT...   ask for access to DEVICE for N minutes
+  help                                          this text
+  exit                                          leave
+Once a request is approved, connect with: ssh YOU:DEVICE@BROKER
+";
+
+/// A lobby command's result.
+struct Reply {
+    text: String,
+    status: u32,
+}
+
+impl Reply {
+    fn ok(text: String) -> Self {
+        Self { text, status: 0 }
+    }
+    fn err(text: String) -> Self {
+        Self { text, status: 1 }
+    }
+}
+
+/// Runs the lobby on one channel.
+pub(crate) async fn run(conn: &Conn, mut term: Term<'_>, kind: Kind) {
+    match kind {
+        Kind::Exec(cmd) => {
+            let reply = execute(conn, &String::from_utf8_lossy(&cmd)).await;
+            if reply.status == 0 {
+                term.say(&reply.text).await;
+            } else {
+                term.warn(&reply.text).await;
+            }
+            term.exit(reply.status).await;
+        }
+        Kind::Shell => {
+            term.say(&format!("Portcullis — signed in as {}. Type 'help' for commands.\n", conn.user.username)).await;
+            loop {
+                term.say("portcullis> ").await;
+                let line = tokio::select! {
+                    l = term.read_line() => l,
+                    _ = conn.cancel.cancelled() => Line::Closed,
+                };
+                match line {
+                    Line::Text(l) if matches!(l.trim(), "exit" | "quit" | "logout") => break,
+                    Line::Text(l) if l.trim().is_empty() => {}
+                    Line::Text(l) => {
+                        let reply = execute(conn, &l).await;
+                        term.say(&reply.text).await;
+                    }
+                    Line::Interrupted => {}
+                    Line::Closed => break,
+                }
+            }
+            term.exit(0).await;
+        }
+    }
+}
+
+/// A parsed `request` command.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct RequestArgs {
+    pub device: String,
+    pub minutes: i64,
+    pub reason: String,
+}
+
+/// Parses the words after `request`.
+pub(crate) fn parse_request(words: &[String]) -> Result<RequestArgs, String> {
+    let mut device = None;
+    let mut minutes = None;
+    let mut reason: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        match words[i].as_str() {
+            "--minutes" | "-m" => {
+                let v = words.get(i + 1).ok_or("--minutes needs a number")?;
+                minutes = Some(v.parse::<i64>().map_err(|_| format!("--minutes: {v:?} is not a number"))?);
+                i += 2;
+            }
+            "--reason" | "-r" => {
+                i += 1;
+                while i < words.len() && !words[i].starts_with("--") {
+                    reason.push(words[i].clone());
+                    i += 1;
+                }
+            }
+            w if w.starts_with('-') => return Err(format!("unknown option {w}")),
+            w if device.is_none() => {
+                device = Some(w.to_owned());
+                i += 1;
+            }
+            w => return Err(format!("unexpected word {w:?} (put the reason after --reason)")),
+        }
+    }
+    Ok(RequestArgs {
+        device: device.ok_or("which device? usage: request DEVICE --minutes N --reason TEXT")?,
+        minutes: minutes.ok_or("--minutes N is required")?,
+        reason: reason.join(" "),
+    })
+}
+
+async fn execute(conn: &Conn, line: &str) -> Reply {
+    let words = match shell_words::split(line) {
+        Ok(w) => w,
+        Err(_) => return Reply::err("error: unbalanced quotes\n".into()),
+    };
+    let Some((cmd, rest)) = words.split_first() else { return Reply::ok(HELP.into()) };
+    match cmd.as_str() {
+        "help" | "--help" | "-h" => Reply::ok(HELP.into()),
+        "devices" => devices(conn).await,
+        "status" | "requests" => status(conn).await,
+        "request" => match parse_request(rest) {
+            Ok(args) => request(conn, args).await,
+            Err(e) => Reply::err(format!("error: {e}\n")),
+        },
+        other => Reply { text: format!("unknown command {other:?}; type 'help'\n"), status: 127 },
+    }
+}
+
+async fn devices(conn: &Conn) -> Reply {
+    let ctx = conn.broker.ctx();
+    let Ok(devices) = ctx.store.list_devices().await else { return Reply::err("error: service unavailable\n".into()) };
+    let now = clock::now();
+    let mut out = format!("{:<28} {:<14} {:<14} {}\n", "DEVICE", "CRITICALITY", "ZONE", "ACCESS");
+    for d in devices.iter().filter(|d| !d.disabled) {
+        let access = match ctx.store.current_grant(conn.user.id, d.id, now).await {
+            Ok(Some(g)) => format!("granted until {}", clock::rfc3339(g.ends_at)),
+            _ => "-".into(),
+        };
+        out.push_str(&format!("{:<28} {:<14} {:<14} {}\n", d.name, d.criticality, d.zone, access));
+    }
+    Reply::ok(out)
+}
+
+async fn status(conn: &Conn) -> Reply {
+    let ctx = conn.broker.ctx();
+    let Ok(reqs) = ctx.store.list_requests(None, Some(conn.user.id), 20).await else {
+        return Reply::err("error: service unavailable\n".into());
+    };
+    if reqs.is_empty() {
+        return Reply::ok("No requests yet. Ask with: request DEVICE --minutes N --reason TEXT\n".into());
+    }
+    let mut out = String::new();
+    for r in reqs {
+        let mut line = format!("request #{} {} {} ({} min): {}", r.id, r.device, r.state, r.minutes, r.reason);
+        if r.state == portcullis_core::domain::RequestState::Pending {
+            line.push_str(&format!(" [{} of {} approvals]", r.approvals.len(), r.required_approvals));
+        }
+        if let Ok(Some(g)) = ctx.store.grant_of_request(r.id).await {
+            if g.is_current(clock::now()) {
+                line.push_str(&format!(" — access until {}", clock::rfc3339(g.ends_at)));
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    Reply::ok(out)
+}
+
+async fn request(conn: &Conn, args: RequestArgs) -> Reply {
+    let device = match DeviceName::parse(&args.device) {
+        Ok(d) => d,
+        Err(e) => return Reply::err(format!("error: {e}\n")),
+    };
+    let ctx = conn.broker.ctx();
+    match ctx.approvals.create_request(&conn.user.username, &device, &args.reason, args.minutes, &conn.peer).await {
+        Ok(r) => Reply::ok(format!(
+            "request #{} created for {} ({} min), waiting for {} approval(s).\nOnce approved, connect with: ssh {}:{}@BROKER\n",
+            r.id, r.device, r.minutes, r.required_approvals, conn.user.username, r.device
+        )),
+        Err(e) => Reply::err(format!("error: {e}\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn reason_takes_all_following_words() {
+        let a = parse_request(&words("pump-1 --minutes 90 --reason INC-4411 firmware update"));
+        assert_eq!(a, Ok(RequestArgs { device: "pump-1".into(), minutes: 90, reason: "INC-4411 firmware update".into() }));
+        let b = parse_request(&words("pump-1 --reason INC-1 check --minutes 5"));
+        assert_eq!(b.map(|a| (a.reason, a.minutes)), Ok(("INC-1 check".into(), 5)));
+    }
+
+    #[test]
+    fn refuses_bad_forms() {
+        assert!(parse_request(&words("--minutes 5 --reason x")).is_err());
+        assert!(parse_request(&words("pump --minutes five --reason x")).is_err());
+        assert!(parse_request(&words("pump --reason x")).is_err());
+        assert!(parse_request(&words("pump --minutes")).is_err());
+        assert!(parse_request(&words("pump extra --minutes 5")).is_err());
+        assert!(parse_request(&words("pump --minutes 5 --force")).is_err());
+    }
+}

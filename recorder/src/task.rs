@@ -1,0 +1,256 @@
+//! The writer task: owns the recording file, turns queued events into asciicast lines, hashes
+//! what it writes, flushes periodically and on finish, and reports its outcome.
+//!
+//! It runs off the data path (spawned by [`crate::Recorder::create`]) and ends when the
+//! [`crate::RecordingHandle`] asks it to finish or when every `Recorder` clone is gone; either
+//! way it writes any held UTF-8 tails, flushes, fsyncs and closes the file. On an I/O error it
+//! publishes [`State::Failed`] and stops taking events, so the broker can end the session.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::fs::File;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::MissedTickBehavior;
+
+use crate::escape::{escape_str, StreamEncoder};
+use crate::seal::SealHasher;
+use crate::{RecorderError, Seal};
+
+/// How often buffered lines are handed to the operating system when events keep coming slowly.
+pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Size of the write buffer in front of the file.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// Which byte stream a data event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Output,
+    Input,
+}
+
+impl Stream {
+    fn code(self) -> &'static str {
+        match self {
+            Stream::Output => "o",
+            Stream::Input => "i",
+        }
+    }
+}
+
+/// One queued event; `at` is the time since the recording started, taken on the data path.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Data {
+        stream: Stream,
+        at: Duration,
+        bytes: Vec<u8>,
+    },
+    Resize {
+        at: Duration,
+        cols: u16,
+        rows: u16,
+    },
+    Marker {
+        at: Duration,
+        label: String,
+    },
+}
+
+/// What the writer task publishes about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum State {
+    Running,
+    Finished,
+    /// The text of the I/O error that stopped the writer.
+    Failed(String),
+}
+
+pub(crate) struct Writer {
+    out: BufWriter<File>,
+    path: PathBuf,
+    seal: SealHasher,
+    output: StreamEncoder,
+    input: StreamEncoder,
+    last_micros: u64,
+    line: String,
+    dirty: bool,
+}
+
+impl Writer {
+    /// `seal` already holds the header line, which was written before the task started.
+    pub(crate) fn new(file: File, path: PathBuf, seal: SealHasher) -> Self {
+        Writer {
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            path,
+            seal,
+            output: StreamEncoder::default(),
+            input: StreamEncoder::default(),
+            last_micros: 0,
+            line: String::new(),
+            dirty: false,
+        }
+    }
+
+    /// The task body: writes until told to finish or until all senders are gone, then closes
+    /// the file, publishes the state and hands the result to the `RecordingHandle`.
+    pub(crate) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        finish: oneshot::Receiver<()>,
+        state: watch::Sender<State>,
+        done: oneshot::Sender<Result<Seal, RecorderError>>,
+    ) {
+        let path = self.path.clone();
+        let result = match self.pump(&mut rx, finish).await {
+            Ok(()) => self.close().await,
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(seal) => {
+                tracing::debug!(path = %path.display(), sha256 = %seal.sha256, events = seal.events, "recording sealed");
+                state.send_replace(State::Finished);
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "recording writer failed");
+                state.send_replace(State::Failed(e.to_string()));
+            }
+        }
+        // Senders see the failure state before they see the closed queue.
+        drop(rx);
+        // The handle may have been dropped; the outcome is in the state and the log then.
+        let _ = done.send(result);
+    }
+
+    async fn pump(
+        &mut self,
+        rx: &mut mpsc::Receiver<Command>,
+        mut finish: oneshot::Receiver<()>,
+    ) -> Result<(), RecorderError> {
+        let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut finish_pending = true;
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.apply(cmd).await?,
+                    None => return Ok(()),
+                },
+                asked = &mut finish, if finish_pending => {
+                    finish_pending = false;
+                    // A dropped handle is not a finish request: keep going until the
+                    // recorders are gone.
+                    if asked.is_ok() {
+                        rx.close();
+                        while let Some(cmd) = rx.recv().await {
+                            self.apply(cmd).await?;
+                        }
+                        return Ok(());
+                    }
+                }
+                _ = ticker.tick() => self.flush_if_dirty().await?,
+            }
+        }
+    }
+
+    fn encoder(&mut self, stream: Stream) -> &mut StreamEncoder {
+        match stream {
+            Stream::Output => &mut self.output,
+            Stream::Input => &mut self.input,
+        }
+    }
+
+    async fn apply(&mut self, cmd: Command) -> Result<(), RecorderError> {
+        let mut data = String::new();
+        let (at, code) = match cmd {
+            Command::Data { stream, at, bytes } => {
+                self.encoder(stream).encode(&bytes, &mut data);
+                if data.is_empty() {
+                    // Nothing to show yet (empty chunk, or only a held partial character).
+                    return Ok(());
+                }
+                (at, stream.code())
+            }
+            Command::Resize { at, cols, rows } => {
+                data = format!("{cols}x{rows}");
+                (at, "r")
+            }
+            Command::Marker { at, label } => {
+                escape_str(&label, &mut data);
+                (at, "m")
+            }
+        };
+        self.write_event(at, code, &data).await
+    }
+
+    /// Writes `[S.UUUUUU, "code", "data"]\n`; `data` is already escaped. Times never go back
+    /// (events from different clones may be queued slightly out of order).
+    async fn write_event(
+        &mut self,
+        at: Duration,
+        code: &str,
+        data: &str,
+    ) -> Result<(), RecorderError> {
+        let micros = u64::try_from(at.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(self.last_micros);
+        self.last_micros = micros;
+        self.line.clear();
+        let _ = write!(
+            self.line,
+            "[{}.{:06}, \"{code}\", \"",
+            micros / 1_000_000,
+            micros % 1_000_000
+        );
+        self.line.push_str(data);
+        self.line.push_str("\"]\n");
+        self.out
+            .write_all(self.line.as_bytes())
+            .await
+            .map_err(|e| RecorderError::io("write", &self.path, e))?;
+        self.seal.update(self.line.as_bytes());
+        self.dirty = true;
+        Ok(())
+    }
+
+    async fn flush_if_dirty(&mut self) -> Result<(), RecorderError> {
+        if self.dirty {
+            self.out
+                .flush()
+                .await
+                .map_err(|e| RecorderError::io("write", &self.path, e))?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Writes held tails as escaped bytes, flushes, fsyncs and closes; returns the seal.
+    async fn close(mut self) -> Result<Seal, RecorderError> {
+        let at = Duration::from_micros(self.last_micros);
+        for stream in [Stream::Output, Stream::Input] {
+            let mut data = String::new();
+            self.encoder(stream).flush(&mut data);
+            if !data.is_empty() {
+                self.write_event(at, stream.code(), &data).await?;
+            }
+        }
+        let path = self.path;
+        self.out
+            .flush()
+            .await
+            .map_err(|e| RecorderError::io("write", &path, e))?;
+        let file = self.out.into_inner();
+        file.sync_all()
+            .await
+            .map_err(|e| RecorderError::io("fsync", &path, e))?;
+        // Waits for any operation still in flight; dropping the std file closes it.
+        drop(file.into_std().await);
+        Ok(self.seal.finish(path))
+    }
+}
+
+#[cfg(test)]
+#[path = "task_tests.rs"]
+mod tests;
