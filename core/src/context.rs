@@ -1,0 +1,49 @@
+//! Everything a process needs to act on Portcullis data, opened from the configuration in
+//! one place: the store (migrated), the vault key, the audit signer, and the services built
+//! on them. Each member is itself a small clonable handle.
+
+use crate::approvals::Approvals;
+use crate::audit::{AuditLog, AuditSigner};
+use crate::auth::AuthService;
+use crate::config::Config;
+use crate::keyfile;
+use crate::policy::Policy;
+use crate::store::Store;
+use crate::vault::Vault;
+use std::sync::Arc;
+
+/// Why the context could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("vault: {0}")]
+    Vault(#[from] crate::vault::VaultError),
+    #[error("audit key: {0}")]
+    Key(#[from] keyfile::KeyFileError),
+}
+
+/// The opened services.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub vault: Vault,
+    pub audit: AuditLog,
+    pub auth: AuthService,
+    pub approvals: Approvals,
+}
+
+impl Context {
+    /// Opens the database (applying migrations) and loads the keys named by `config`.
+    pub async fn open(config: Config) -> Result<Context, ContextError> {
+        let config = Arc::new(config);
+        let vault = Vault::open(&config.vault.key_file)?;
+        let signer = AuditSigner::from_pkcs8(&keyfile::read(&config.audit.signing_key)?)?;
+        let store = Store::open(&config.store.url).await?;
+        let audit = AuditLog::new(store.clone(), signer, config.audit.checkpoint_every);
+        let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
+        let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
+        Ok(Context { config, store, vault, audit, auth, approvals })
+    }
+}
