@@ -77,7 +77,7 @@ impl DeviceLink {
 
     /// Closes the connection.
     pub async fn disconnect(&self) {
-        let _ = self.handle.disconnect(Disconnect::ByApplication, "session ended".into(), "en".into()).await;
+        let _ = self.handle.disconnect(Disconnect::ByApplication, "session ended", "en").await;
     }
 }
 

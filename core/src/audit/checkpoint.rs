@@ -107,7 +107,7 @@ impl AuditSigner {
         let mut tx = store.begin_write().await?;
         let seq = append_in(store, &mut tx, ev).await?;
         tx.commit().await?;
-        if every > 0 && seq as u64 % every == 0 {
+        if every > 0 && (seq as u64).is_multiple_of(every) {
             self.checkpoint_head(store).await?;
         }
         Ok(seq)

@@ -144,7 +144,7 @@ impl AuditLog {
 
     /// Checkpoints if `seq` (a row just committed) reached the interval.
     pub async fn committed(&self, seq: i64) -> Result<(), StoreError> {
-        if self.every > 0 && seq as u64 % self.every == 0 {
+        if self.every > 0 && (seq as u64).is_multiple_of(self.every) {
             self.signer.checkpoint_head(&self.store).await?;
         }
         Ok(())

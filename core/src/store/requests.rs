@@ -16,6 +16,7 @@ const GRANT_COLUMNS: &str = "id, request_id, vendor_id, device_id, starts_at, en
 
 impl Store {
     /// Creates a pending request.
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_request(
         &self,
         conn: &mut AnyConnection,
