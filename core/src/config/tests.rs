@@ -57,3 +57,11 @@ fn debug_hides_store_secrets() {
     let c = Config::from_parts(text, Path::new("p.toml"), &[]).unwrap();
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn shipped_example_parses() {
+    let text = include_str!("../../../deploy/portcullis.example.toml");
+    let c = Config::from_parts(text, Path::new("/var/lib/portcullis/portcullis.toml"), &[]).unwrap();
+    assert_eq!(c.ssh.listen.port(), 2222);
+    assert_eq!(c.session.warn_before.len(), 2);
+}
