@@ -51,7 +51,7 @@ async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Op
     let ctx = conn.broker.ctx();
     let default = ctx.config.approval.default_minutes;
     term.say(&format!("You have no current access to {} ({}, zone {}). An approver must grant it.\n", dev.name, dev.criticality, dev.zone)).await;
-    term.say("Reason (ticket number and what you will do): ").await;
+    term.say("Give the ticket number and what you will do.\nReason: ").await;
     let Line::Text(reason) = term.read_line().await else { return None };
     let mut minutes = None;
     for _ in 0..3 {

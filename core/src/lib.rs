@@ -5,11 +5,13 @@
 //! Both the SSH broker and the web side call the services here, so that every decision
 //! (who may log in, who may approve, when a window ends) is made in exactly one place.
 
+pub mod admin;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod domain;
 pub mod feed;
 pub mod keyfile;
@@ -22,4 +24,5 @@ pub mod vault;
 pub(crate) mod testdb;
 
 pub use config::Config;
+pub use context::Context;
 pub use store::{Store, StoreError};

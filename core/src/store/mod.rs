@@ -13,7 +13,9 @@ mod requests;
 mod sessions;
 mod users;
 
+pub use devices::NewDevice;
 pub use records::*;
+pub use users::{FailureCount, NewUser};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};

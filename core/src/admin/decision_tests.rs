@@ -1,0 +1,166 @@
+//! The decisions that enrolment feeds, on SQLite and PostgreSQL: separation of duties in
+//! [`Approvals`](crate::approvals::Approvals) (no self-approval, two distinct approvers for
+//! life-critical devices, vendors never approve, exactly one winner of an approve/deny race)
+//! and the TOTP rules of [`AuthService`](crate::auth::AuthService) (single use, counted
+//! failures, lockout, unlock).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::fixture::{current_step, wrong_code, World, ACTOR};
+use crate::approvals::{ApprovalError, ApproveOutcome};
+use crate::auth::Refusal;
+use crate::domain::{Criticality, RequestState, Role};
+use crate::testdb::stores;
+
+const PEER: &str = "127.0.0.1:50000";
+
+#[tokio::test]
+async fn nobody_approves_their_own_request() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let boss = w.user("boss", Role::Admin).await;
+        let dev = w.device("pump-1", Criticality::Standard).await;
+
+        let req = w.approvals.create_request(&vendor, &dev, "INC-1 check", 30, PEER).await.unwrap();
+        let err = w.approvals.approve(req.id, &vendor, None, "test").await.unwrap_err();
+        assert!(matches!(err, ApprovalError::NotAllowed(_)), "{}: {err:?}", w.name);
+
+        // An account that may approve still may not approve its own request.
+        let own = w.approvals.create_request(&boss, &dev, "INC-2 own", 30, PEER).await.unwrap();
+        let err = w.approvals.approve(own.id, &boss, None, "test").await.unwrap_err();
+        assert!(err.to_string().contains("own request"), "{}: {err}", w.name);
+        for id in [req.id, own.id] {
+            let r = w.store.require_request(id).await.unwrap();
+            assert_eq!(r.state, RequestState::Pending, "{}", w.name);
+            assert!(r.approvals.is_empty());
+        }
+        assert_eq!(w.audit_of("request.approval_refused").await.len(), 2, "{}", w.name);
+        assert!(w.audit_of("request.approval_recorded").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn vendors_cannot_approve_or_deny() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let other = w.user("mallory", Role::Vendor).await;
+        let auditor = w.user("audrey", Role::Auditor).await;
+        let dev = w.device("pump-1", Criticality::Standard).await;
+        let req = w.approvals.create_request(&vendor, &dev, "INC-3", 30, PEER).await.unwrap();
+        for who in [&other, &auditor] {
+            let err = w.approvals.approve(req.id, who, None, "test").await.unwrap_err();
+            assert!(matches!(err, ApprovalError::NotAllowed(_)), "{}: {who}: {err:?}", w.name);
+            let err = w.approvals.deny(req.id, who, "no", "test").await.unwrap_err();
+            assert!(matches!(err, ApprovalError::NotAllowed(_)), "{}: {who}: {err:?}", w.name);
+        }
+        assert_eq!(w.store.require_request(req.id).await.unwrap().state, RequestState::Pending);
+    }
+}
+
+#[tokio::test]
+async fn life_critical_needs_two_distinct_approvers() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let alice = w.user("alice", Role::Approver).await;
+        let bob = w.user("bob", Role::Approver).await;
+        let dev = w.device("ventilator-3", Criticality::LifeCritical).await;
+        let req = w.approvals.create_request(&vendor, &dev, "INC-4 firmware", 20, PEER).await.unwrap();
+        assert_eq!(req.required_approvals, 2);
+
+        let first = w.approvals.approve(req.id, &alice, None, "test").await.unwrap();
+        assert!(matches!(first, ApproveOutcome::Recorded { have: 1, need: 2 }), "{}: {first:?}", w.name);
+        let now = crate::clock::now();
+        assert!(w.store.current_grant(req.vendor_id, req.device_id, now).await.unwrap().is_none(), "{}: granted after one", w.name);
+
+        let again = w.approvals.approve(req.id, &alice, None, "test").await.unwrap_err();
+        assert!(matches!(again, ApprovalError::NotAllowed(_)), "{}: {again:?}", w.name);
+        let r = w.store.require_request(req.id).await.unwrap();
+        assert_eq!((r.state, r.approvals.len()), (RequestState::Pending, 1), "{}", w.name);
+
+        let second = w.approvals.approve(req.id, &bob, None, "test").await.unwrap();
+        let ApproveOutcome::Granted(grant) = second else { panic!("{}: second approval did not grant: {second:?}", w.name) };
+        assert_eq!(grant.ends_at - grant.starts_at, 20 * 60);
+        let r = w.store.require_request(req.id).await.unwrap();
+        assert_eq!(r.state, RequestState::Approved);
+        assert_eq!(r.approvals.len(), 2);
+        assert!(w.store.current_grant(req.vendor_id, req.device_id, crate::clock::now()).await.unwrap().is_some());
+        assert_eq!(w.audit_of("request.approved").await.len(), 1, "{}", w.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_deny_race_has_exactly_one_winner() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let alice = w.user("alice", Role::Approver).await;
+        let bob = w.user("bob", Role::Approver).await;
+        let dev = w.device("pump-1", Criticality::Standard).await;
+        for round in 0..12 {
+            let req = w.approvals.create_request(&vendor, &dev, &format!("INC-race-{round}"), 10, PEER).await.unwrap();
+            let (a, b) = (w.approvals.clone(), w.approvals.clone());
+            let (alice, bob) = (alice.clone(), bob.clone());
+            let approve = tokio::spawn(async move { a.approve(req.id, &alice, None, "test").await });
+            let deny = tokio::spawn(async move { b.deny(req.id, &bob, "not now", "test").await });
+            let (approved, denied) = (approve.await.unwrap(), deny.await.unwrap());
+            assert!(approved.is_ok() != denied.is_ok(), "{} round {round}: approve {approved:?}, deny {denied:?}", w.name);
+            let loser = approved.as_ref().err().or(denied.as_ref().err());
+            assert!(matches!(loser, Some(ApprovalError::Conflict(_))), "{}: loser {loser:?}", w.name);
+            let state = w.store.require_request(req.id).await.unwrap().state;
+            let expected = if approved.is_ok() { RequestState::Approved } else { RequestState::Denied };
+            assert_eq!(state, expected, "{} round {round}", w.name);
+            let grant = w.store.grant_of_request(req.id).await.unwrap();
+            assert_eq!(grant.is_some(), approved.is_ok(), "{} round {round}: grant without approval", w.name);
+        }
+        assert!(crate::audit::verify(&w.store, w.audit.signer()).await.unwrap().ok);
+    }
+}
+
+#[tokio::test]
+async fn totp_code_is_accepted_once_and_failures_are_counted() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let jdoe = w.user("jdoe", Role::Vendor).await;
+        let totp = w.totp(&jdoe).await;
+        let code = totp.code_at_step(current_step());
+
+        let first = w.auth.check_totp(&jdoe, &code, PEER, "ssh").await.unwrap();
+        assert!(first.is_ok(), "{}: right code refused: {first:?}", w.name);
+        let replay = w.auth.check_totp(&jdoe, &code, PEER, "ssh").await.unwrap();
+        assert_eq!(replay.err(), Some(Refusal::Replayed), "{}", w.name);
+        let wrong = w.auth.check_totp(&jdoe, &wrong_code(&totp), PEER, "ssh").await.unwrap();
+        assert_eq!(wrong.err(), Some(Refusal::WrongCode), "{}", w.name);
+        assert_eq!(w.store.require_user(&jdoe).await.unwrap().failed_attempts, 2, "{}", w.name);
+        assert_eq!(w.audit_of("auth.login").await.len(), 1);
+        assert_eq!(w.audit_of("auth.totp.replayed").await.len(), 1);
+        assert_eq!(w.audit_of("auth.totp.failed").await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn five_failures_lock_until_unlocked() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let jdoe = w.user("jdoe", Role::Vendor).await;
+        let totp = w.totp(&jdoe).await;
+        for attempt in 1..=5 {
+            let r = w.auth.check_totp(&jdoe, &wrong_code(&totp), PEER, "ssh").await.unwrap();
+            assert_eq!(r.err(), Some(Refusal::WrongCode), "{}: attempt {attempt}", w.name);
+        }
+        let user = w.store.require_user(&jdoe).await.unwrap();
+        assert!(user.locked_at(crate::clock::now()), "{}: not locked after 5 failures", w.name);
+        assert_eq!(w.audit_of("auth.locked").await.len(), 1, "{}", w.name);
+
+        let right = totp.code_at_step(current_step());
+        let locked = w.auth.check_totp(&jdoe, &right, PEER, "ssh").await.unwrap();
+        assert_eq!(locked.err(), Some(Refusal::Locked), "{}: right code accepted while locked", w.name);
+
+        w.admin.unlock_user(ACTOR, &jdoe).await.unwrap();
+        let user = w.store.require_user(&jdoe).await.unwrap();
+        assert_eq!((user.failed_attempts, user.locked_until), (0, None));
+        let ok = w.auth.check_totp(&jdoe, &right, PEER, "ssh").await.unwrap();
+        assert!(ok.is_ok(), "{}: unlock did not restore sign-in: {ok:?}", w.name);
+    }
+}

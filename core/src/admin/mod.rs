@@ -1,0 +1,264 @@
+//! Administration as domain code: enrolling users (TOTP secret sealed by the vault, SSH keys
+//! with their fingerprints, a one-time password for web-page accounts) and devices (sealed
+//! credential, pinned host key), disabling, enabling and unlocking them. The CLI and the web
+//! page both call this, so an enrolment is checked and audited the same way wherever it is
+//! made. Each change is one write transaction that also appends its audit row; secrets never
+//! reach the audit log, only kinds and fingerprints.
+
+pub mod input;
+pub mod password;
+
+use crate::audit::{AuditLog, Event};
+use crate::auth::totp_owner;
+use crate::clock;
+use crate::config::AuthConfig;
+use crate::context::Context;
+use crate::domain::{Criticality, DeviceName, Role, Username, Zone};
+use crate::store::{DeviceRecord, NewDevice, NewUser, Store, StoreError, UserRecord};
+use crate::totp::{self, Totp};
+use crate::vault::{Credential, Vault, VaultError};
+use serde_json::json;
+
+/// Why an administrative change was refused or failed. Messages are for the administrator.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The input was refused; nothing changed.
+    #[error("{0}")]
+    Invalid(String),
+    /// A user, key or device of that name already exists.
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("vault: {0}")]
+    Vault(#[from] VaultError),
+    /// TOTP setup or password hashing failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Exists(what) => AdminError::Exists(what),
+            StoreError::NotFound(what) => AdminError::NotFound(what),
+            other => AdminError::Store(other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AdminError {
+    fn from(e: sqlx::Error) -> Self {
+        AdminError::Store(StoreError::Db(e))
+    }
+}
+
+/// What a new account holder must be given, once: the TOTP secret (and its `otpauth://` URI
+/// for a QR code) and, for web-page accounts, a one-time password. `Debug` shows none of it.
+#[derive(Clone)]
+pub struct Enrolment {
+    /// Base32 TOTP secret, for manual entry in an authenticator app.
+    pub totp_secret_base32: String,
+    /// `otpauth://totp/…` URI carrying the same secret.
+    pub otpauth_uri: String,
+    /// Set for approver, auditor and admin accounts: must be changed at first web sign-in.
+    pub one_time_password: Option<String>,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Enrolment(<secrets>)")
+    }
+}
+
+/// A device to enrol.
+#[derive(Debug, Clone)]
+pub struct NewDeviceSpec {
+    pub name: DeviceName,
+    /// `HOST:PORT` of the device's SSH service.
+    pub address: String,
+    /// Account the broker logs in with.
+    pub login: String,
+    /// How the broker authenticates; sealed before it is stored.
+    pub credential: Credential,
+    /// OpenSSH public key line the device must present (`TYPE BASE64[ comment]`).
+    pub host_key: String,
+    pub criticality: Criticality,
+    pub zone: Zone,
+    /// Ports a grant may open with `ssh -L` (besides the shell and file transfer).
+    pub tcp_ports: Vec<u16>,
+}
+
+/// The administration service; clonable.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    store: Store,
+    vault: Vault,
+    audit: AuditLog,
+    auth_cfg: AuthConfig,
+}
+
+impl Admin {
+    /// Builds the service.
+    pub fn new(store: Store, vault: Vault, audit: AuditLog, auth_cfg: AuthConfig) -> Self {
+        Self { store, vault, audit, auth_cfg }
+    }
+
+    /// Builds the service from an opened context.
+    pub fn from_context(ctx: &Context) -> Self {
+        Self::new(ctx.store.clone(), ctx.vault.clone(), ctx.audit.clone(), ctx.config.auth.clone())
+    }
+
+    /// Enrols an account. Vendors get their SSH keys (OpenSSH public key lines) and a TOTP
+    /// secret; the other roles get a TOTP secret and a one-time password for the web page
+    /// (stored as an Argon2id hash, to be changed at first sign-in) and may not have SSH keys.
+    pub async fn create_user(
+        &self,
+        actor: &str,
+        name: &Username,
+        role: Role,
+        org: &str,
+        ssh_keys: &[String],
+    ) -> Result<(UserRecord, Enrolment), AdminError> {
+        let org = input::check_org(org).map_err(AdminError::Invalid)?;
+        if role != Role::Vendor && !ssh_keys.is_empty() {
+            return Err(AdminError::Invalid(format!(
+                "only vendor accounts connect over SSH; a {role} account signs in on the web page and takes no SSH key"
+            )));
+        }
+        let keys = ssh_keys
+            .iter()
+            .enumerate()
+            .map(|(i, line)| input::parse_public_key(line, &format!("SSH key #{}", i + 1)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AdminError::Invalid)?;
+        let secret = totp::generate_secret();
+        let generator = Totp::new(secret.clone(), &self.auth_cfg.totp_issuer, name.as_str())
+            .map_err(|e| AdminError::Internal(e.to_string()))?;
+        let sealed = self.vault.seal(&totp_owner(name), &secret)?;
+        let one_time = (role != Role::Vendor).then(password::one_time_password);
+        let hash = match &one_time {
+            Some(p) => Some(password::hash(p.clone()).await.map_err(AdminError::Internal)?),
+            None => None,
+        };
+        let now = clock::now();
+        let mut tx = self.store.begin_write().await?;
+        let new = NewUser {
+            username: name,
+            role,
+            org: &org,
+            sealed_totp_secret: &sealed,
+            password_hash: hash.as_deref(),
+            password_must_change: one_time.is_some(),
+        };
+        let id = self.store.insert_user(&mut tx, new, now).await?;
+        for k in &keys {
+            self.store.insert_user_key(&mut tx, id, &k.line, &k.fingerprint, now).await?;
+        }
+        let fingerprints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
+        let detail = json!({ "role": role, "org": org, "ssh_keys": fingerprints, "one_time_password": one_time.is_some() });
+        let seq = self.audit.record_in(&mut tx, Event::new(actor, "user.created", format!("user:{name}"), detail)).await?;
+        tx.commit().await?;
+        self.audit.committed(seq).await?;
+        let user = self.store.require_user(name).await?;
+        let enrolment = Enrolment { totp_secret_base32: generator.secret_base32(), otpauth_uri: generator.uri(), one_time_password: one_time };
+        Ok((user, enrolment))
+    }
+
+    /// Adds an SSH public key to a vendor account; returns its fingerprint.
+    pub async fn add_user_key(&self, actor: &str, name: &Username, line: &str) -> Result<String, AdminError> {
+        let key = input::parse_public_key(line, "SSH key").map_err(AdminError::Invalid)?;
+        let user = self.store.require_user(name).await?;
+        if user.role != Role::Vendor {
+            return Err(AdminError::Invalid(format!("{name} is a {} account; only vendor accounts take SSH keys", user.role)));
+        }
+        let mut tx = self.store.begin_write().await?;
+        self.store.insert_user_key(&mut tx, user.id, &key.line, &key.fingerprint, clock::now()).await?;
+        let detail = json!({ "fingerprint": key.fingerprint });
+        let seq = self.audit.record_in(&mut tx, Event::new(actor, "user.key_added", format!("user:{name}"), detail)).await?;
+        tx.commit().await?;
+        self.audit.committed(seq).await?;
+        Ok(key.fingerprint)
+    }
+
+    /// Disables (`true`) or re-enables (`false`) an account.
+    pub async fn set_user_disabled(&self, actor: &str, name: &Username, disabled: bool) -> Result<(), AdminError> {
+        let mut tx = self.store.begin_write().await?;
+        if !self.store.set_user_disabled(&mut tx, name, disabled).await? {
+            return Err(AdminError::NotFound(format!("user {name}")));
+        }
+        let kind = if disabled { "user.disabled" } else { "user.enabled" };
+        let seq = self.audit.record_in(&mut tx, Event::new(actor, kind, format!("user:{name}"), json!({}))).await?;
+        tx.commit().await?;
+        self.audit.committed(seq).await?;
+        Ok(())
+    }
+
+    /// Clears an account's lockout and failure count.
+    pub async fn unlock_user(&self, actor: &str, name: &Username) -> Result<(), AdminError> {
+        let before = self.store.require_user(name).await?;
+        let mut tx = self.store.begin_write().await?;
+        if !self.store.unlock_user(&mut tx, name).await? {
+            return Err(AdminError::NotFound(format!("user {name}")));
+        }
+        let detail = json!({ "failed_attempts": before.failed_attempts, "was_locked": before.locked_at(clock::now()) });
+        let seq = self.audit.record_in(&mut tx, Event::new(actor, "user.unlocked", format!("user:{name}"), detail)).await?;
+        tx.commit().await?;
+        self.audit.committed(seq).await?;
+        Ok(())
+    }
+
+    /// Enrols a device: checks every field, seals the credential, pins the host key.
+    pub async fn create_device(&self, actor: &str, spec: NewDeviceSpec) -> Result<DeviceRecord, AdminError> {
+        let address = input::check_address(&spec.address).map_err(AdminError::Invalid)?;
+        let login = input::check_login(&spec.login).map_err(AdminError::Invalid)?;
+        let host_key = input::parse_public_key(&spec.host_key, "host key").map_err(AdminError::Invalid)?;
+        input::check_credential(&spec.credential).map_err(AdminError::Invalid)?;
+        let ports = input::check_ports(&spec.tcp_ports).map_err(AdminError::Invalid)?;
+        let sealed = self.vault.seal_credential(spec.name.as_str(), &spec.credential)?;
+        let mut tx = self.store.begin_write().await?;
+        let new = NewDevice {
+            name: &spec.name,
+            address: &address,
+            login: &login,
+            sealed_credential: &sealed,
+            host_key: &host_key.normalised,
+            criticality: spec.criticality,
+            zone: &spec.zone,
+            tcp_ports: &ports,
+        };
+        self.store.insert_device(&mut tx, new, clock::now()).await?;
+        let detail = json!({
+            "address": address, "login": login, "credential": spec.credential.kind(),
+            "host_key_fingerprint": host_key.fingerprint, "criticality": spec.criticality,
+            "zone": spec.zone, "tcp_ports": ports,
+        });
+        let event = Event::new(actor, "device.created", format!("device:{}", spec.name), detail);
+        let seq = self.audit.record_in(&mut tx, event).await?;
+        tx.commit().await?;
+        self.audit.committed(seq).await?;
+        Ok(self.store.require_device(&spec.name).await?)
+    }
+
+    /// Disables (`true`) or re-enables (`false`) a device.
+    pub async fn set_device_disabled(&self, actor: &str, name: &DeviceName, disabled: bool) -> Result<(), AdminError> {
+        let mut tx = self.store.begin_write().await?;
+        if !self.store.set_device_disabled(&mut tx, name, disabled).await? {
+            return Err(AdminError::NotFound(format!("device {name}")));
+        }
+        let kind = if disabled { "device.disabled" } else { "device.enabled" };
+        let seq = self.audit.record_in(&mut tx, Event::new(actor, kind, format!("device:{name}"), json!({}))).await?;
+        tx.commit().await?;
+        self.audit.committed(seq).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod decision_tests;
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+//! The command line, as clap derive types: what each command accepts and its help text.
+//! Parsing only; the commands themselves live in `commands/`. Usage errors exit with 2
+//! (clap's default); nothing here ever prompts.
+
+use clap::{Args, Parser, Subcommand};
+use portcullis_core::domain::{Criticality, DeviceName, RequestId, RequestState, Role, SessionId, Username, Zone};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Vendor remote-access broker for hospital networks.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration file (every key can be overridden by a PORTCULLIS_<SECTION>_<KEY> variable).
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", default_value = "portcullis.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a data folder: configuration, keys, TLS certificate, database and first admin.
+    Init(InitArgs),
+    /// Run the SSH broker and the web page until SIGINT or SIGTERM.
+    Serve,
+    /// Try Portcullis on this machine: a simulated device, a vendor and approvers, all set up.
+    Demo(DemoArgs),
+    /// Accounts: vendors, approvers, auditors, admins.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Devices vendors may reach.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// Access requests: list, approve, deny, revoke.
+    #[command(subcommand)]
+    Request(RequestCmd),
+    /// Brokered sessions: list, stop.
+    #[command(subcommand)]
+    Session(SessionCmd),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+/// `--json` on listing commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to create (refused if it already holds a portcullis.toml).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's data here instead of a temporary folder removed at exit.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Enrol an account; prints its TOTP secret (and a one-time password for web accounts) once.
+    Add {
+        name: Username,
+        #[arg(long)]
+        role: Role,
+        /// Organisation, e.g. the vendor's company.
+        #[arg(long, default_value = "")]
+        org: String,
+        /// OpenSSH public key file (vendors); may be given several times.
+        #[arg(long = "ssh-key", value_name = "FILE.pub")]
+        ssh_keys: Vec<PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show one account.
+    Show {
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Disable an account (it can no longer sign in or approve).
+    Disable { name: Username },
+    /// Re-enable a disabled account.
+    Enable { name: Username },
+    /// Clear a lockout after repeated wrong codes.
+    Unlock { name: Username },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Enrol a device.
+    Add(Box<DeviceAddArgs>),
+    /// List devices (never their credentials).
+    List {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show one device (never its credential).
+    Show {
+        name: DeviceName,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Disable a device (no new requests or sessions).
+    Disable { name: DeviceName },
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("credential").required(true).args(["password_file", "key_file"]))]
+#[command(group = clap::ArgGroup::new("hostkey").required(true).args(["host_key", "fetch_host_key"]))]
+pub struct DeviceAddArgs {
+    pub name: DeviceName,
+    /// HOST:PORT of the device's SSH service.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub address: String,
+    /// Account the broker logs in to the device with.
+    #[arg(long, value_name = "USER")]
+    pub login: String,
+    /// File holding the device password (one line).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// File holding an unencrypted private key (OpenSSH or PEM) the device accepts.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The device's host key, as "TYPE BASE64" (e.g. from its ssh_host_ed25519_key.pub).
+    #[arg(long, value_name = "TYPE BASE64")]
+    pub host_key: Option<String>,
+    /// Connect once and pin the key the device presents (trust on first use).
+    #[arg(long)]
+    pub fetch_host_key: bool,
+    #[arg(long)]
+    pub criticality: Criticality,
+    #[arg(long)]
+    pub zone: Zone,
+    /// TCP port a grant may open with `ssh -L`; may be given several times.
+    #[arg(long = "tcp-port", value_name = "N")]
+    pub tcp_ports: Vec<u16>,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCmd {
+    /// List requests, newest first.
+    List {
+        #[arg(long)]
+        state: Option<RequestState>,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Approve a pending request (optionally for a shorter window than asked).
+    Approve {
+        id: RequestId,
+        #[arg(long = "as", value_name = "APPROVER")]
+        approver: Username,
+        /// Window length in minutes.
+        #[arg(long, conflicts_with = "window")]
+        minutes: Option<u64>,
+        /// Window length, e.g. 20s, 15m, 1h.
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        window: Option<Duration>,
+    },
+    /// Deny a pending request.
+    Deny {
+        id: RequestId,
+        #[arg(long = "as", value_name = "APPROVER")]
+        approver: Username,
+        /// Why (several words allowed).
+        #[arg(long, required = true, num_args = 1.., value_name = "TEXT")]
+        reason: Vec<String>,
+    },
+    /// Revoke an approved request; its running sessions are ended.
+    Revoke {
+        id: RequestId,
+        #[arg(long = "as", value_name = "USER")]
+        by: Username,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// List sessions, newest first.
+    List {
+        /// Only running sessions.
+        #[arg(long)]
+        active: bool,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Ask the node holding a session to end it.
+    Stop {
+        id: SessionId,
+        #[arg(long = "as", value_name = "USER")]
+        by: Option<Username>,
+        /// Why (several words allowed).
+        #[arg(long, num_args = 1.., value_name = "TEXT")]
+        reason: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Check the hash chain and the signed checkpoints; exit 1 if anything is wrong.
+    Verify {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Print the last rows, oldest first.
+    Tail {
+        #[arg(short = 'n', default_value_t = 20)]
+        n: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// Words given after `--reason`, as one line.
+pub fn join_words(words: &[String]) -> String {
+    words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("portcullis").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn reason_words_are_joined_and_config_may_follow() {
+        let cli = parse(&["request", "deny", "7", "--as", "bob", "--reason", "not", "during", " rounds", "--config", "/x.toml"]).unwrap();
+        assert_eq!(cli.config, PathBuf::from("/x.toml"));
+        let Command::Request(RequestCmd::Deny { id, reason, .. }) = cli.command else { panic!("wrong command") };
+        assert_eq!(id, RequestId(7));
+        assert_eq!(join_words(&reason), "not during rounds");
+        assert_eq!(join_words(&["a".into(), String::new(), "b".into()]), "a b");
+    }
+
+    #[test]
+    fn approve_takes_minutes_or_a_duration_not_both() {
+        let cli = parse(&["request", "approve", "#3", "--as", "alice", "--for", "20s"]).unwrap();
+        let Command::Request(RequestCmd::Approve { window, minutes, .. }) = cli.command else { panic!() };
+        assert_eq!((window, minutes), (Some(Duration::from_secs(20)), None));
+        assert!(parse(&["request", "approve", "3", "--as", "alice", "--for", "1m", "--minutes", "2"]).is_err());
+        assert!(parse(&["request", "approve", "3", "--as", "Not A User"]).is_err());
+    }
+
+    #[test]
+    fn device_add_needs_one_credential_and_one_host_key_source() {
+        let base = ["device", "add", "pump", "--address", "h:22", "--login", "svc", "--criticality", "high", "--zone", "icu"];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        assert!(with(&["--password-file", "p", "--fetch-host-key"]).is_ok());
+        assert!(with(&["--key-file", "k", "--host-key", "ssh-ed25519 AAAA"]).is_ok());
+        assert!(with(&["--password-file", "p", "--key-file", "k", "--fetch-host-key"]).is_err());
+        assert!(with(&["--password-file", "p"]).is_err());
+        let bad = ["device", "add", "pump", "--address", "h:22", "--login", "svc", "--criticality", "extreme", "--zone", "icu", "--password-file", "p", "--fetch-host-key"];
+        assert!(parse(&bad).unwrap_err().to_string().contains("unknown criticality"));
+        let err = with(&["--key-file", "k"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+}

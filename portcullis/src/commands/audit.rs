@@ -1,0 +1,130 @@
+//! `portcullis audit …`: verify the hash chain and signed checkpoints (exit 1 when broken,
+//! naming the first bad row), and print the log's tail with each row's detail as JSON.
+
+use crate::cli::AuditCmd;
+use crate::output::{self, Table};
+use portcullis_core::audit::{self, AuditRow, VerifyReport};
+use portcullis_core::clock;
+use portcullis_core::Context;
+use serde::Serialize;
+
+/// One audit row as printed by `audit tail --json`.
+#[derive(Debug, Serialize)]
+struct TailRow<'a> {
+    seq: i64,
+    ts: String,
+    actor: &'a str,
+    kind: &'a str,
+    subject: &'a str,
+    /// The stored detail, parsed; kept as a string if it somehow is not JSON.
+    detail: serde_json::Value,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+impl<'a> TailRow<'a> {
+    fn of(r: &'a AuditRow) -> Self {
+        TailRow {
+            seq: r.seq,
+            ts: clock::rfc3339_ms(r.ts),
+            actor: &r.actor,
+            kind: &r.kind,
+            subject: &r.subject,
+            detail: serde_json::from_str(&r.detail).unwrap_or_else(|_| serde_json::Value::String(r.detail.clone())),
+            prev_hash: &r.prev_hash,
+            hash: &r.hash,
+        }
+    }
+}
+
+/// Runs one `audit` command.
+pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
+    match cmd {
+        AuditCmd::Verify { out } => {
+            let report = audit::verify(&ctx.store, ctx.audit.signer()).await?;
+            if out.json {
+                output::json(&report)?;
+            } else {
+                output::line(&verify_text(&report))?;
+            }
+            match report.first_bad_seq {
+                _ if report.ok => Ok(()),
+                Some(seq) => anyhow::bail!("the audit log is not intact (first bad row: {seq})"),
+                None => anyhow::bail!("the audit log is not intact"),
+            }
+        }
+        AuditCmd::Tail { n, out } => {
+            let rows = audit::tail(&ctx.store, n.max(0)).await?;
+            if out.json {
+                let rows: Vec<TailRow> = rows.iter().map(TailRow::of).collect();
+                return output::json(&rows);
+            }
+            let mut t = Table::new(&["SEQ", "TIME", "ACTOR", "KIND", "SUBJECT", "DETAIL"]);
+            for r in &rows {
+                t.row(vec![r.seq.to_string(), clock::rfc3339_ms(r.ts), r.actor.clone(), r.kind.clone(), r.subject.clone(), r.detail.clone()]);
+            }
+            output::print(&t.render("(the audit log is empty)"))?;
+            Ok(())
+        }
+    }
+}
+
+/// The one-line text verdict.
+fn verify_text(r: &VerifyReport) -> String {
+    if r.ok {
+        let latest = r.last_checkpoint_seq.map_or_else(|| "none yet".to_owned(), |s| format!("latest at row {s}"));
+        let tail = if r.unsigned_tail > 0 { format!("; {} newer rows not yet signed", r.unsigned_tail) } else { String::new() };
+        return format!("audit log intact: {} rows, {} signed checkpoints ({latest}){tail}", r.rows, r.checkpoints);
+    }
+    let problem = r.problem.as_deref().unwrap_or("unknown problem");
+    match r.first_bad_seq {
+        Some(seq) => format!("audit log BROKEN at row {seq}: {problem}"),
+        None => format!("audit log BROKEN: {problem}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(ok: bool) -> VerifyReport {
+        VerifyReport {
+            ok,
+            rows: 12,
+            checkpoints: 3,
+            last_checkpoint_seq: Some(12),
+            unsigned_tail: 0,
+            first_bad_seq: (!ok).then_some(4),
+            problem: (!ok).then(|| "row 4 was altered: its content does not match its hash".to_owned()),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verify_text(&report(true)), "audit log intact: 12 rows, 3 signed checkpoints (latest at row 12)");
+        assert_eq!(
+            verify_text(&report(false)),
+            "audit log BROKEN at row 4: row 4 was altered: its content does not match its hash"
+        );
+        let fresh = VerifyReport { last_checkpoint_seq: None, unsigned_tail: 2, ..report(true) };
+        assert!(verify_text(&fresh).contains("(none yet); 2 newer rows not yet signed"));
+    }
+
+    #[test]
+    fn tail_rows_carry_parsed_detail() {
+        let row = AuditRow {
+            seq: 3,
+            ts: 1_500,
+            actor: "cli:root".into(),
+            kind: "user.created".into(),
+            subject: "user:jdoe".into(),
+            detail: "{\"role\":\"vendor\"}".into(),
+            prev_hash: "a".into(),
+            hash: "b".into(),
+        };
+        let v = serde_json::to_value(TailRow::of(&row)).unwrap_or_default();
+        assert_eq!(v["detail"]["role"], "vendor");
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["ts"], "1970-01-01T00:00:01.5Z");
+    }
+}

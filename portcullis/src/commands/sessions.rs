@@ -1,0 +1,80 @@
+//! `portcullis session …`: list brokered sessions and ask for one to be stopped. A stop is a
+//! request recorded in the store; whichever broker node holds the session sees it and ends
+//! the session (after the life-critical grace period where that applies).
+
+use crate::cli::{join_words, SessionCmd};
+use crate::output::{self, Table};
+use portcullis_core::domain::{DeviceName, RequestId, SessionId, SessionState, Username};
+use portcullis_core::store::SessionRecord;
+use portcullis_core::Context;
+use serde::Serialize;
+
+/// Reason recorded when `--reason` is not given.
+const DEFAULT_REASON: &str = "stopped from the command line";
+
+/// One session as listed.
+#[derive(Debug, Serialize)]
+struct SessionRow<'a> {
+    id: SessionId,
+    vendor: &'a Username,
+    device: &'a DeviceName,
+    request_id: RequestId,
+    state: SessionState,
+    started_at: String,
+    ended_at: Option<String>,
+    end_reason: Option<&'a str>,
+    peer: &'a str,
+}
+
+impl<'a> SessionRow<'a> {
+    fn of(s: &'a SessionRecord) -> Self {
+        SessionRow {
+            id: s.id,
+            vendor: &s.vendor,
+            device: &s.device,
+            request_id: s.request_id,
+            state: s.state,
+            started_at: output::time(s.started_at),
+            ended_at: output::opt_time(s.ended_at),
+            end_reason: s.end_reason.as_deref(),
+            peer: &s.peer,
+        }
+    }
+}
+
+/// Runs one `session` command.
+pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
+    match cmd {
+        SessionCmd::List { active, limit, out } => {
+            let sessions = ctx.store.list_sessions(active, limit.max(1)).await?;
+            let rows: Vec<SessionRow> = sessions.iter().map(SessionRow::of).collect();
+            if out.json {
+                return output::json(&rows);
+            }
+            let mut t = Table::new(&["ID", "VENDOR", "DEVICE", "REQUEST", "STATE", "STARTED", "ENDED", "PEER", "END REASON"]);
+            for r in &rows {
+                t.row(vec![
+                    r.id.to_string(),
+                    r.vendor.to_string(),
+                    r.device.to_string(),
+                    r.request_id.to_string(),
+                    r.state.to_string(),
+                    r.started_at.clone(),
+                    r.ended_at.clone().unwrap_or_else(|| "-".into()),
+                    r.peer.to_owned(),
+                    r.end_reason.unwrap_or("-").to_owned(),
+                ]);
+            }
+            output::print(&t.render("(no sessions)"))?;
+            Ok(())
+        }
+        SessionCmd::Stop { id, by, reason } => {
+            let by = by.map_or_else(|| "cli".to_owned(), |u| u.to_string());
+            let reason = join_words(&reason);
+            let reason = if reason.is_empty() { DEFAULT_REASON.to_owned() } else { reason };
+            ctx.approvals.stop_session(id, &by, &reason).await?;
+            output::line(&format!("stop requested for session {id}; the broker holding it will end it"))?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `portcullis user …`: enrol an account (showing its TOTP secret and, for web accounts, its
+//! one-time password exactly once), list and show accounts, disable, enable and unlock them.
+
+use super::{cli_actor, read_arg_file};
+use crate::cli::UserCmd;
+use crate::output::{self, Table};
+use portcullis_core::admin::{input, Admin, Enrolment};
+use portcullis_core::domain::{Role, Username};
+use portcullis_core::store::UserRecord;
+use portcullis_core::{clock, Context};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// One account as listed.
+#[derive(Debug, Serialize)]
+struct UserRow<'a> {
+    username: &'a Username,
+    role: Role,
+    org: &'a str,
+    disabled: bool,
+    /// Set only while the account is locked.
+    locked_until: Option<String>,
+    created_at: String,
+}
+
+impl<'a> UserRow<'a> {
+    fn of(u: &'a UserRecord, now: i64) -> Self {
+        UserRow {
+            username: &u.username,
+            role: u.role,
+            org: &u.org,
+            disabled: u.disabled,
+            locked_until: u.locked_until.filter(|_| u.locked_at(now)).map(output::time),
+            created_at: output::time(u.created_at),
+        }
+    }
+
+    fn status(&self) -> String {
+        match (&self.locked_until, self.disabled) {
+            (_, true) => "disabled".to_owned(),
+            (Some(t), false) => format!("locked until {t}"),
+            (None, false) => "active".to_owned(),
+        }
+    }
+}
+
+/// What `user add --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Created<'a> {
+    pub username: &'a Username,
+    pub role: Role,
+    pub org: &'a str,
+    pub totp_secret: &'a str,
+    pub otpauth_uri: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<&'a str>,
+}
+
+/// Runs one `user` command.
+pub async fn run(ctx: &Context, cmd: UserCmd) -> anyhow::Result<()> {
+    let admin = Admin::from_context(ctx);
+    match cmd {
+        UserCmd::Add { name, role, org, ssh_keys, out } => add(&admin, &name, role, &org, &ssh_keys, out.json).await,
+        UserCmd::List { out } => list(ctx, out.json).await,
+        UserCmd::Show { name, out } => show(ctx, &name, out.json).await,
+        UserCmd::Disable { name } => {
+            admin.set_user_disabled(&cli_actor(), &name, true).await?;
+            output::line(&format!("user {name} disabled"))?;
+            Ok(())
+        }
+        UserCmd::Enable { name } => {
+            admin.set_user_disabled(&cli_actor(), &name, false).await?;
+            output::line(&format!("user {name} enabled"))?;
+            Ok(())
+        }
+        UserCmd::Unlock { name } => {
+            admin.unlock_user(&cli_actor(), &name).await?;
+            output::line(&format!("user {name} unlocked (failure count cleared)"))?;
+            Ok(())
+        }
+    }
+}
+
+/// Every non-empty, non-comment line of the key files.
+fn key_lines(files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for file in files {
+        let text = read_arg_file(file, "SSH key file")?;
+        let found: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        anyhow::ensure!(!found.is_empty(), "SSH key file {} holds no key", file.display());
+        for (i, line) in found.iter().enumerate() {
+            let what = format!("key #{} in SSH key file {}", i + 1, file.display());
+            input::parse_public_key(line, &what).map_err(anyhow::Error::msg)?;
+        }
+        lines.extend(found);
+    }
+    Ok(lines)
+}
+
+async fn add(admin: &Admin, name: &Username, role: Role, org: &str, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let keys = key_lines(files)?;
+    let (user, enrol) = admin.create_user(&cli_actor(), name, role, org, &keys).await?;
+    if json {
+        return output::json(&created(&user, &enrol));
+    }
+    output::print(&enrolment_text(&user, &enrol))?;
+    Ok(())
+}
+
+/// The `--json` shape of a new account.
+pub fn created<'a>(user: &'a UserRecord, enrol: &'a Enrolment) -> Created<'a> {
+    Created {
+        username: &user.username,
+        role: user.role,
+        org: &user.org,
+        totp_secret: &enrol.totp_secret_base32,
+        otpauth_uri: &enrol.otpauth_uri,
+        password: enrol.one_time_password.as_deref(),
+    }
+}
+
+/// The human text shown once for a new account.
+pub fn enrolment_text(user: &UserRecord, enrol: &Enrolment) -> String {
+    let org = if user.org.is_empty() { String::new() } else { format!(", {}", user.org) };
+    let mut text = format!(
+        "user {} created ({}{org})\n\
+         Give these to the account holder now; they are not shown again:\n  \
+         TOTP secret:        {}\n  \
+         otpauth URI:        {}\n",
+        user.username, user.role, enrol.totp_secret_base32, enrol.otpauth_uri
+    );
+    if let Some(pw) = &enrol.one_time_password {
+        text.push_str(&format!("  one-time password:  {pw}  (must be changed at the first web sign-in)\n"));
+    }
+    text
+}
+
+async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
+    let users = ctx.store.list_users().await?;
+    let now = clock::now();
+    let rows: Vec<UserRow> = users.iter().map(|u| UserRow::of(u, now)).collect();
+    if json {
+        return output::json(&rows);
+    }
+    let mut t = Table::new(&["USER", "ROLE", "ORG", "STATUS", "CREATED"]);
+    for r in &rows {
+        t.row(vec![r.username.to_string(), r.role.to_string(), r.org.to_owned(), r.status(), r.created_at.clone()]);
+    }
+    output::print(&t.render("(no users)"))?;
+    Ok(())
+}
+
+async fn show(ctx: &Context, name: &Username, json: bool) -> anyhow::Result<()> {
+    let user = ctx.store.require_user(name).await?;
+    let keys = ctx.store.user_key_fingerprints(user.id).await?;
+    let row = UserRow::of(&user, clock::now());
+    if json {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            #[serde(flatten)]
+            row: &'a UserRow<'a>,
+            failed_attempts: i64,
+            password_must_change: bool,
+            ssh_keys: &'a [String],
+        }
+        let shown = Shown { row: &row, failed_attempts: user.failed_attempts, password_must_change: user.password_must_change, ssh_keys: &keys };
+        return output::json(&shown);
+    }
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    t.row(vec!["user".into(), row.username.to_string()]);
+    t.row(vec!["role".into(), row.role.to_string()]);
+    t.row(vec!["org".into(), row.org.to_owned()]);
+    t.row(vec!["status".into(), row.status()]);
+    t.row(vec!["failed codes".into(), user.failed_attempts.to_string()]);
+    t.row(vec!["created".into(), row.created_at.clone()]);
+    for k in &keys {
+        t.row(vec!["ssh key".into(), k.clone()]);
+    }
+    output::print(&t.render(""))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const KEY_A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGTVRpWbUzHHjUfJOT6sTbMJ/5Q2wQsvL41eenCzMebD";
+    const KEY_B: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGUS0t+hhuwqwtZmyhnmq7/mzkQUcPDIzHWaJF1w7wkU";
+
+    #[test]
+    fn key_files_may_hold_several_keys_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("k.pub");
+        let (a, b) = (format!("{KEY_A} a"), format!("{KEY_B} b"));
+        std::fs::write(&f, format!("# mine\n{a}\n\n  {b}  \n")).unwrap();
+        assert_eq!(key_lines(std::slice::from_ref(&f)).unwrap(), vec![a, b]);
+        std::fs::write(&f, format!("{KEY_A}\nssh-ed25519 AAAAbroken\n")).unwrap();
+        let err = key_lines(&[f]).unwrap_err().to_string();
+        assert!(err.contains("key #2 in SSH key file") && err.contains("k.pub"), "{err}");
+        let empty = dir.path().join("e.pub");
+        std::fs::write(&empty, "\n# nothing\n").unwrap();
+        assert!(key_lines(&[empty]).unwrap_err().to_string().contains("holds no key"));
+        assert!(key_lines(&[dir.path().join("missing")]).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! The demo's cast, enrolled through the same services as a real install: the vendor
+//! `demo-vendor` (org "Acme Medical") with a fresh key pair written next to the data, two
+//! approvers, and a simulated device (started here on 127.0.0.1, with a random password and
+//! a fresh host key) enrolled twice: as the high-criticality `infusion-pump-12` and as the
+//! life-critical `ventilator-3`, which needs two approvers.
+
+use crate::commands::init::Initialised;
+use crate::keys;
+use crate::simdevice::{self, SimDeviceConfig};
+use anyhow::Context as _;
+use portcullis_core::admin::{password, Admin, Enrolment, NewDeviceSpec};
+use portcullis_core::domain::{Criticality, DeviceName, Role, Username, Zone};
+use portcullis_core::vault::Credential;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub const VENDOR: &str = "demo-vendor";
+pub const VENDOR_ORG: &str = "Acme Medical";
+pub const APPROVERS: [&str; 2] = ["demo-approver", "demo-approver2"];
+pub const PUMP: &str = "infusion-pump-12";
+pub const VENTILATOR: &str = "ventilator-3";
+/// The simulated device's service account.
+const DEVICE_LOGIN: &str = "service";
+/// Audit actor of the demo's own set-up.
+const ACTOR: &str = "demo";
+
+/// What the demo set up.
+pub struct Cast {
+    pub vendor: Username,
+    pub vendor_enrolment: Enrolment,
+    /// Private key file of the vendor (its `.pub` is beside it).
+    pub vendor_key: PathBuf,
+    /// Where the simulated device listens.
+    pub device_addr: SocketAddr,
+}
+
+/// Enrols everyone and starts the simulated device on `tracker`.
+pub async fn enrol(init: &Initialised, tracker: &TaskTracker, shutdown: &CancellationToken) -> anyhow::Result<Cast> {
+    let admin = Admin::from_context(&init.ctx);
+    let vendor_key = init.layout.dir.join("demo-vendor-key");
+    let key = keys::new_ed25519("demo-vendor@portcullis-demo");
+    keys::write_pair(&key, &vendor_key)?;
+    let vendor = Username::parse(VENDOR)?;
+    let (_, vendor_enrolment) = admin.create_user(ACTOR, &vendor, Role::Vendor, VENDOR_ORG, &[keys::public_line(&key)?]).await?;
+    for name in APPROVERS {
+        admin.create_user(ACTOR, &Username::parse(name)?, Role::Approver, "Clinical Engineering", &[]).await?;
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot start the simulated device")?;
+    let device_addr = listener.local_addr()?;
+    let host_key = keys::new_ed25519("simulated-device");
+    let host_line = keys::public_line(&host_key)?;
+    let device_password = password::one_time_password();
+    let config = SimDeviceConfig {
+        login: DEVICE_LOGIN.to_owned(),
+        password: device_password.clone(),
+        host_key,
+        name: PUMP.to_owned(),
+    };
+    let device_shutdown = shutdown.clone();
+    tracker.spawn(async move {
+        if let Err(e) = simdevice::run(listener, config, device_shutdown).await {
+            tracing::error!(error = %e, "the simulated device stopped");
+        }
+    });
+
+    for (name, criticality) in [(PUMP, Criticality::High), (VENTILATOR, Criticality::LifeCritical)] {
+        let spec = NewDeviceSpec {
+            name: DeviceName::parse(name)?,
+            address: device_addr.to_string(),
+            login: DEVICE_LOGIN.to_owned(),
+            credential: Credential::Password(device_password.clone()),
+            host_key: host_line.clone(),
+            criticality,
+            zone: Zone::parse("icu")?,
+            tcp_ports: Vec::new(),
+        };
+        admin.create_device(ACTOR, spec).await?;
+    }
+    Ok(Cast { vendor, vendor_enrolment, vendor_key, device_addr })
+}

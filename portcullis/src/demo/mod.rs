@@ -1,0 +1,117 @@
+//! `portcullis demo`: the vendor's whole path on one machine, with nothing to install. It
+//! initialises a data folder (a temporary one, removed at exit, unless `--data` is given),
+//! enrols a vendor, two approvers and a simulated device, starts the broker and the web page
+//! like `serve`, and prints exactly what to type in other terminals: the `ssh` command of
+//! the vendor, the `request approve` command of an approver, and the vendor's TOTP code
+//! every 30 seconds, until Ctrl-C. Every path printed is absolute.
+
+mod cast;
+mod ticker;
+
+use crate::cli::DemoArgs;
+use crate::commands::init::{self, Initialised};
+use crate::datadir::Layout;
+use crate::output;
+use crate::serve::{self, Listeners};
+use anyhow::Context as _;
+use cast::Cast;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokio_util::task::TaskTracker;
+
+/// The demo's SSH listener unless `PORTCULLIS_SSH_LISTEN` says otherwise (loopback only).
+const DEMO_SSH_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 2222);
+
+/// Runs `demo`.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    crate::logging::init("warn");
+    // Held until the end of the demo: dropping it removes the temporary folder.
+    let (layout, temp_guard) = match args.data {
+        Some(dir) => (Layout::new(&dir)?, None),
+        None => {
+            let temp = tempfile::Builder::new().prefix("portcullis-demo-").tempdir().context("cannot make a temporary folder")?;
+            (Layout::new(temp.path())?, Some(temp))
+        }
+    };
+    let init = init::initialise(layout, DEMO_SSH_LISTEN).await?;
+    let shutdown = crate::shutdown::on_signals();
+    let tracker = TaskTracker::new();
+    let cast = cast::enrol(&init, &tracker, &shutdown).await?;
+    init.ctx.audit.checkpoint().await.context("signing the audit checkpoint")?;
+    let host_key = serve::load_host_key(&init.ctx)?;
+    let listeners = Listeners::bind(&init.ctx).await?;
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("portcullis"));
+    let ssh = listeners.ssh.local_addr()?;
+    let web = listeners.web.local_addr()?;
+    output::print(&instructions(&init, &cast, &exe, ssh, web, temp_guard.is_some()))?;
+
+    let config = init.layout.config();
+    let hint = move |id: portcullis_core::domain::RequestId| approve_command(&exe, &id.to_string(), cast::APPROVERS[0], &config);
+    tracker.spawn(ticker::requests(init.ctx.clone(), hint, shutdown.clone()));
+    tracker.spawn(ticker::codes(init.ctx.clone(), cast.vendor.clone(), shutdown.clone()));
+    serve::run_node(init.ctx.clone(), host_key, listeners, shutdown, tracker).await
+}
+
+/// `EXE request approve ID --as WHO --config CONFIG`.
+fn approve_command(exe: &Path, id: &str, who: &str, config: &Path) -> String {
+    format!("{} request approve {id} --as {who} --config {}", exe.display(), config.display())
+}
+
+/// The text printed once at start.
+fn instructions(init: &Initialised, cast: &Cast, exe: &Path, ssh: SocketAddr, web: SocketAddr, temporary: bool) -> String {
+    let dir = init.layout.dir.display();
+    let config = init.layout.config();
+    let kept = if temporary { " (a temporary folder, removed when the demo stops)" } else { "" };
+    let admin_pw = init.enrolment.one_time_password.as_deref().unwrap_or("-");
+    format!(
+        "\nPortcullis demo: data in {dir}{kept}\n\
+         \n\
+         A simulated infusion pump listens on {device}; it is enrolled twice:\n  \
+         {pump} (high: one approver) and {vent} (life-critical: two distinct approvers).\n\
+         Broker SSH: {ssh} (host key {fp})    web page: https://{web}/\n\
+         \n\
+         1. In another terminal, connect as the vendor:\n\
+         \n    \
+         ssh -p {port} -i {key} -o IdentitiesOnly=yes {vendor}:{pump}@127.0.0.1\n\
+         \n   \
+         When asked for a verification code, type the current code for {vendor} shown below.\n   \
+         Give a reason and a number of minutes; the connection then waits for approval and\n   \
+         says which request number it is (it is also printed here).\n\
+         \n\
+         2. In a third terminal, approve it as an approver:\n\
+         \n    \
+         {approve}\n\
+         \n   \
+         (for {vent}, a second approval with --as {second} is needed too)\n\
+         \n\
+         3. Watch the audit log:  {exe} audit tail --config {cfg}\n\
+         \n\
+         {vendor}'s TOTP secret, to add to an authenticator app instead: {secret}\n\
+         Web page admin: admin / one-time password {admin_pw}\n\
+         \n\
+         Press Ctrl-C to stop. Current codes for {vendor}:\n",
+        device = cast.device_addr,
+        pump = cast::PUMP,
+        vent = cast::VENTILATOR,
+        fp = init.host_key_fingerprint,
+        port = ssh.port(),
+        key = cast.vendor_key.display(),
+        vendor = cast.vendor,
+        approve = approve_command(exe, "<ID>", cast::APPROVERS[0], &config),
+        second = cast::APPROVERS[1],
+        exe = exe.display(),
+        cfg = config.display(),
+        secret = cast.vendor_enrolment.totp_secret_base32,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approve_command_is_copy_pasteable() {
+        let cmd = approve_command(Path::new("/usr/bin/portcullis"), "7", "demo-approver", Path::new("/tmp/d/portcullis.toml"));
+        assert_eq!(cmd, "/usr/bin/portcullis request approve 7 --as demo-approver --config /tmp/d/portcullis.toml");
+    }
+}

@@ -1,0 +1,37 @@
+//! Periodic work of a running node: sign an audit checkpoint every
+//! `audit.checkpoint_interval` (only when new rows arrived), and expire pending requests that
+//! nobody decided within `approval.request_ttl`. Failures are logged and retried at the next
+//! tick; they never stop the node (sessions fail closed on their own store errors).
+
+use portcullis_core::Context;
+use std::time::Duration;
+use tokio::time::{interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+/// How often stale requests are looked for.
+const EXPIRY_EVERY: Duration = Duration::from_secs(30);
+/// Shortest checkpoint interval honoured (a zero in the configuration would spin).
+const MIN_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs until `shutdown` is cancelled.
+pub async fn run(ctx: Context, shutdown: CancellationToken) {
+    let mut checkpoint = interval(ctx.config.audit.checkpoint_interval.0.max(MIN_CHECKPOINT_EVERY));
+    let mut expiry = interval(EXPIRY_EVERY);
+    checkpoint.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    expiry.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = checkpoint.tick() => match ctx.audit.checkpoint().await {
+                Ok(Some(cp)) => tracing::debug!(seq = cp.seq, "audit checkpoint signed"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot sign an audit checkpoint"),
+            },
+            _ = expiry.tick() => match ctx.approvals.expire_stale().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired requests nobody decided in time"),
+                Err(e) => tracing::warn!(error = %e, "cannot expire stale requests"),
+            },
+        }
+    }
+}

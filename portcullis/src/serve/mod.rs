@@ -1,0 +1,115 @@
+//! `portcullis serve`: one broker node. It opens the services, binds the SSH and HTTPS
+//! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
+//! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
+//! housekeeping, the broker and the web page until SIGINT/SIGTERM or until one of them
+//! fails. Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
+//! bounded by a grace timeout, and a final audit checkpoint is signed on the way out.
+
+mod housekeeping;
+mod services;
+
+use crate::output;
+use anyhow::Context as _;
+use portcullis_core::{feed, Context};
+use russh::keys::PrivateKey;
+use std::path::Path;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long running sessions and requests get to finish after shutdown begins.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(15);
+
+/// The node's bound listeners.
+pub struct Listeners {
+    pub ssh: TcpListener,
+    pub web: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses of the configuration (port 0 picks a free port).
+    pub async fn bind(ctx: &Context) -> anyhow::Result<Listeners> {
+        let (ssh_addr, web_addr) = (ctx.config.ssh.listen, ctx.config.web.listen);
+        let ssh = TcpListener::bind(ssh_addr).await.with_context(|| format!("cannot listen for SSH on {ssh_addr}"))?;
+        let web = TcpListener::bind(web_addr).await.with_context(|| format!("cannot listen for HTTPS on {web_addr}"))?;
+        Ok(Listeners { ssh, web })
+    }
+
+    /// Prints (and flushes) the two `… listening on ADDR` lines.
+    pub fn announce(&self) -> anyhow::Result<()> {
+        output::line(&format!("ssh listening on {}", self.ssh.local_addr()?))?;
+        output::line(&format!("web listening on {}", self.web.local_addr()?))?;
+        Ok(())
+    }
+}
+
+/// Runs `serve`.
+pub async fn run(config: &Path) -> anyhow::Result<()> {
+    crate::logging::init("info");
+    let ctx = crate::commands::open(config).await?;
+    let host_key = load_host_key(&ctx)?;
+    let listeners = Listeners::bind(&ctx).await?;
+    listeners.announce()?;
+    let shutdown = crate::shutdown::on_signals();
+    run_node(ctx, host_key, listeners, shutdown, TaskTracker::new()).await
+}
+
+/// Loads the broker's SSH host key named by the configuration.
+pub fn load_host_key(ctx: &Context) -> anyhow::Result<PrivateKey> {
+    let path = &ctx.config.ssh.host_key;
+    russh::keys::load_secret_key(path, None).with_context(|| format!("cannot load the SSH host key {}", path.display()))
+}
+
+/// Runs the node's tasks on `tracker` (which may already hold others, such as the demo's
+/// simulated device) until `shutdown` is cancelled or the broker or web page stops; then
+/// cancels everything, drains within [`DRAIN_GRACE`] and signs a last checkpoint.
+pub async fn run_node(
+    ctx: Context,
+    host_key: PrivateKey,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) -> anyhow::Result<()> {
+    let (changes, feed_task) = feed::spawn(ctx.store.clone(), ctx.config.session.control_poll.0, shutdown.clone());
+    tracker.spawn(async move {
+        if let Err(e) = feed_task.await {
+            tracing::warn!(error = %e, "change feed task failed");
+        }
+    });
+    tracker.spawn(housekeeping::run(ctx.clone(), shutdown.clone()));
+    let mut broker = tracker.spawn(services::run_broker(listeners.ssh, ctx.clone(), host_key, changes, shutdown.clone()));
+    let mut web = tracker.spawn(services::run_web(listeners.web, ctx.clone(), shutdown.clone()));
+    tracker.close();
+
+    // Biased: when shutdown was asked for, the services ending is the expected outcome.
+    let outcome = tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => Ok(()),
+        ended = &mut broker => stopped("the SSH broker", ended, &shutdown),
+        ended = &mut web => stopped("the web page", ended, &shutdown),
+    };
+    shutdown.cancel();
+    let drained = tokio::time::timeout(DRAIN_GRACE, tracker.wait()).await.is_ok();
+    if !drained {
+        tracing::warn!(grace = ?DRAIN_GRACE, "some tasks did not finish in time");
+    }
+    if let Err(e) = ctx.audit.checkpoint().await {
+        tracing::warn!(error = %e, "cannot sign the final audit checkpoint");
+    }
+    if drained {
+        // Waits for pooled connections to come back, so only once every task is done.
+        ctx.store.close().await;
+    }
+    outcome
+}
+
+/// A service that stopped before shutdown was asked for is an error, even if it said Ok.
+fn stopped(what: &str, ended: Result<anyhow::Result<()>, tokio::task::JoinError>, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    match ended {
+        Ok(Ok(())) if shutdown.is_cancelled() => Ok(()),
+        Ok(Ok(())) => anyhow::bail!("{what} stopped unexpectedly"),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(anyhow::anyhow!("{what} task failed: {e}")),
+    }
+}

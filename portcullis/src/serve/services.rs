@@ -1,0 +1,29 @@
+//! The two network services of a node, behind one small adapter so that `serve` and `demo`
+//! depend on nothing else of the broker and web crates: the vendors' SSH broker and the
+//! approvers' HTTPS page, each `run(listener, state, shutdown)`.
+
+use anyhow::Context as _;
+use portcullis_core::feed::ChangeRx;
+use portcullis_core::Context;
+use russh::keys::PrivateKey;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the SSH broker until `shutdown`.
+pub async fn run_broker(
+    listener: TcpListener,
+    ctx: Context,
+    host_key: PrivateKey,
+    changes: ChangeRx,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let broker = portcullis_broker::Broker::new(ctx, host_key, changes);
+    portcullis_broker::run(listener, broker, shutdown).await.context("SSH broker")
+}
+
+/// Runs the HTTPS page until `shutdown`.
+pub async fn run_web(listener: TcpListener, ctx: Context, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let tls = portcullis_web::TlsFiles { cert_pem: ctx.config.web.tls_cert.clone(), key_pem: ctx.config.web.tls_key.clone() };
+    let state = portcullis_web::WebState { version: env!("CARGO_PKG_VERSION"), name: "Portcullis".to_owned() };
+    portcullis_web::run(listener, tls, state, shutdown).await.context("web page")
+}

@@ -1,0 +1,174 @@
+//! A built-in simulated medical device for `portcullis demo`.
+//!
+//! It is a small SSH server that looks like the service port of an infusion
+//! pump: password login for one account, and a toy service shell (`help`,
+//! `status`, `rate`, `start`, `stop`, `log`, ...) reachable interactively or
+//! through `exec`. It lets people try the broker end to end without any
+//! hardware. It is a toy: it never touches a real device.
+
+mod auth;
+mod channel;
+mod handler;
+mod lineedit;
+mod shell;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::{HashAlg, PrivateKey};
+use russh::server::Config;
+use russh::{Disconnect, MethodKind, MethodSet};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use self::auth::Credentials;
+use self::handler::{Device, DeviceHandler};
+
+/// Most connections served at once; more are dropped on accept.
+const MAX_CONNECTIONS: usize = 64;
+/// How long open sessions get to close after shutdown is requested.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Pause after a failed `accept` (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
+
+/// How to run the simulated device.
+#[derive(Clone)]
+pub struct SimDeviceConfig {
+    /// The one login name accepted.
+    pub login: String,
+    /// Its password (never printed by `Debug`).
+    pub password: String,
+    /// The device's SSH host key.
+    pub host_key: PrivateKey,
+    /// Device name, shown in the prompt, e.g. `infusion-pump-12`.
+    pub name: String,
+}
+
+impl fmt::Debug for SimDeviceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimDeviceConfig")
+            .field("login", &self.login)
+            .field("password", &"<redacted>")
+            .field(
+                "host_key",
+                &format_args!(
+                    "{}",
+                    self.host_key.public_key().fingerprint(HashAlg::Sha256)
+                ),
+            )
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Serve the simulated device on `listener` until `shutdown` is cancelled.
+///
+/// On shutdown it stops accepting, asks open sessions to disconnect and
+/// waits a few seconds for them before returning.
+pub async fn run(
+    listener: TcpListener,
+    config: SimDeviceConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let ssh_config = Arc::new(ssh_config(config.host_key));
+    let device = Arc::new(Device {
+        credentials: Credentials::new(config.login, config.password),
+        name: config.name,
+    });
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, name = %device.name, "simulated device listening");
+    }
+
+    let mut sessions = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) if sessions.len() < MAX_CONNECTIONS => {
+                    let handler = DeviceHandler::new(device.clone(), peer);
+                    sessions.spawn(serve(tcp, peer, ssh_config.clone(), handler, shutdown.clone()));
+                }
+                Ok((_, peer)) => warn!(%peer, "simulated device busy, connection dropped"),
+                Err(e) => {
+                    warn!(error = %e, "simulated device accept failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    }
+                }
+            },
+        }
+    }
+
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            left = sessions.len(),
+            "simulated device sessions aborted at shutdown"
+        );
+    }
+    sessions.shutdown().await;
+    info!("simulated device stopped");
+    Ok(())
+}
+
+/// The russh server settings: password auth only, one host key.
+fn ssh_config(host_key: PrivateKey) -> Config {
+    Config {
+        server_id: russh::SshId::Standard("SSH-2.0-PortcullisSimDevice".into()),
+        methods: MethodSet::from(&[MethodKind::Password][..]),
+        auth_rejection_time: Duration::from_secs(1),
+        // OpenSSH first probes with "none"; answer that one at once.
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        max_auth_attempts: 6,
+        keys: vec![host_key],
+        inactivity_timeout: Some(Duration::from_secs(30 * 60)),
+        nodelay: true,
+        ..Config::default()
+    }
+}
+
+/// Run one SSH connection until it ends or shutdown is requested.
+async fn serve(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    config: Arc<Config>,
+    handler: DeviceHandler,
+    shutdown: CancellationToken,
+) {
+    let session = tokio::select! {
+        () = shutdown.cancelled() => return,
+        started = russh::server::run_stream(config, tcp, handler) => match started {
+            Ok(session) => session,
+            Err(e) => {
+                debug!(%peer, error = %e, "simulated device handshake failed");
+                return;
+            }
+        },
+    };
+    let handle = session.handle();
+    tokio::pin!(session);
+    tokio::select! {
+        ended = &mut session => {
+            if let Err(e) = ended {
+                debug!(%peer, error = %e, "simulated device session ended with error");
+            }
+        }
+        () = shutdown.cancelled() => {
+            let reason = "simulated device shutting down".to_owned();
+            if handle.disconnect(Disconnect::ByApplication, reason, "en".to_owned()).await.is_err() {
+                debug!(%peer, "simulated device session already gone");
+            }
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, session).await;
+        }
+    }
+}
