@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The test command of Portcullis: installs what the end-to-end tests need, starts a
+# throwaway PostgreSQL for the tests that run against it, and runs the whole workspace test
+# suite. Made for a fresh Debian 12 machine (run as root, as CI does) and for a developer's
+# machine alike; exits non-zero if anything fails.
+#
+# What the tests need besides the Rust toolchain:
+#   - OpenSSH server and client: the tests' "device" is a real sshd, the vendor a real ssh;
+#   - the sqlite3 and psql clients, for the audit tamper tests;
+#   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+# --- packages ---------------------------------------------------------------------------
+missing=()
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    missing+=(postgresql)
+fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "test.sh: missing packages: ${missing[*]} (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "test.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q </dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# sshd, when run as root, needs its privilege separation directory (normally made by the
+# service unit, which the tests do not use).
+if [[ $(id -u) -eq 0 ]]; then
+    mkdir -p /run/sshd
+    chmod 0755 /run/sshd
+fi
+
+# --- throwaway PostgreSQL ---------------------------------------------------------------
+pg_dir=$(mktemp -d /tmp/portcullis-pg.XXXXXX)
+cleanup() {
+    "$root/scripts/pg-throwaway.sh" stop "$pg_dir" || true
+    rm -rf "$pg_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+PORTCULLIS_TEST_PG_URL=$("$root/scripts/pg-throwaway.sh" start "$pg_dir")
+export PORTCULLIS_TEST_PG_URL
+echo "test.sh: PostgreSQL at $PORTCULLIS_TEST_PG_URL" >&2
+
+# --- the suite --------------------------------------------------------------------------
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast "$@"
+else
+    cargo test --workspace --no-fail-fast "$@"
+fi

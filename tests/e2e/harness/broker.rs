@@ -1,0 +1,394 @@
+//! The broker under test: the real `portcullis` binary, run as a subprocess.
+//!
+//! [`Broker::init`] runs `portcullis init --data DIR --json` in a fresh temporary directory
+//! (optionally against PostgreSQL through `PORTCULLIS_STORE_URL`); CLI commands then run with
+//! `--config DIR/portcullis.toml`, and [`Broker::serve`] starts `portcullis serve` on
+//! 127.0.0.1:0 and reads its stdout until it says which port it got. The server is killed
+//! when the `Broker` is dropped; if the test is panicking, the server's output and the CLI
+//! commands run so far are printed first.
+
+use super::proc::{self, Capture, Output};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long `serve` may take to say it is listening.
+pub const SERVE_STARTUP: Duration = Duration::from_secs(60);
+/// How long one CLI command may take.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `portcullis` binary: the one cargo built for this test, or `PORTCULLIS_TEST_BIN`.
+pub fn portcullis_bin() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_portcullis") {
+        return PathBuf::from(path);
+    }
+    match std::env::var_os("PORTCULLIS_TEST_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => panic!("set PORTCULLIS_TEST_BIN to the portcullis binary"),
+    }
+}
+
+/// Credentials of a user as printed by `init` or `user add`.
+#[derive(Clone, Debug)]
+pub struct UserInfo {
+    pub username: String,
+    pub totp_secret: String,
+    /// Only set for the admin made by `init`.
+    pub password: Option<String>,
+    /// The full JSON object printed.
+    pub json: Value,
+}
+
+/// An initialised broker data directory, and the server when started.
+pub struct Broker {
+    /// Holds the data directory (`_root/data`); removed on drop.
+    _root: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    pub config: PathBuf,
+    pub admin: UserInfo,
+    store_url: Option<String>,
+    server: Option<Server>,
+    /// Every CLI command run, with its output, for the failure report.
+    history: Mutex<Vec<String>>,
+}
+
+struct Server {
+    child: Child,
+    output: Capture,
+    ssh_addr: SocketAddr,
+}
+
+impl Broker {
+    /// `portcullis init` with the default (SQLite) store.
+    pub fn init() -> Broker {
+        Broker::init_with_store(None)
+    }
+
+    /// `portcullis init`, against `store_url` (a PostgreSQL URL) when given.
+    pub fn init_with_store(store_url: Option<String>) -> Broker {
+        let root = tempfile::Builder::new()
+            .prefix("portcullis-broker-")
+            .tempdir()
+            .expect("tempdir");
+        let data_dir = root.path().join("data");
+        let mut cmd = Command::new(portcullis_bin());
+        cmd.arg("init").arg("--data").arg(&data_dir).arg("--json");
+        set_store_env(&mut cmd, store_url.as_deref());
+        let out = proc::run(cmd, CLI_TIMEOUT);
+        out.assert_success();
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("init --json printed no JSON ({e}):\n{}", out.describe()));
+        let config = PathBuf::from(json["config"].as_str().expect("init JSON has config"));
+        assert!(config.exists(), "init did not write {}", config.display());
+        assert_eq!(
+            std::fs::canonicalize(&config).ok(),
+            std::fs::canonicalize(data_dir.join("portcullis.toml")).ok(),
+            "init did not put its config in the data directory: {json}"
+        );
+        let admin = &json["admin"];
+        let admin = UserInfo {
+            username: admin["username"]
+                .as_str()
+                .expect("admin.username")
+                .to_owned(),
+            totp_secret: admin["totp_secret"]
+                .as_str()
+                .expect("admin.totp_secret")
+                .to_owned(),
+            password: admin["password"].as_str().map(str::to_owned),
+            json: admin.clone(),
+        };
+        Broker {
+            _root: root,
+            data_dir,
+            config,
+            admin,
+            store_url,
+            server: None,
+            history: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A `portcullis ARGS --config CONFIG` command, not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(portcullis_bin());
+        cmd.args(args).arg("--config").arg(&self.config);
+        set_store_env(&mut cmd, self.store_url.as_deref());
+        cmd
+    }
+
+    /// Runs a CLI command; the caller checks the outcome.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let out = proc::run(self.command(args), CLI_TIMEOUT);
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.push(format!(
+            "$ {} -> {}\n{}",
+            out.what,
+            out.status,
+            out.describe()
+        ));
+        out
+    }
+
+    /// Runs a CLI command that must succeed; returns its stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        out.assert_success();
+        out.stdout_text()
+    }
+
+    /// Runs a CLI command that must succeed and print JSON (the caller passes `--json`).
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        out.assert_success();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{} printed no JSON ({e}):\n{}", out.what, out.describe()))
+    }
+
+    /// `portcullis serve` with loopback listeners on port 0 and the extra environment given;
+    /// returns once it reports its SSH port.
+    pub fn serve(&mut self, env: &[(&str, &str)]) -> SocketAddr {
+        assert!(self.server.is_none(), "serve already started");
+        let mut cmd = self.command(&["serve"]);
+        cmd.env("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0")
+            .env("PORTCULLIS_WEB_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let what = proc::describe_command(&cmd);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let output = Capture::default();
+        output.pump(child.stdout.take().expect("piped stdout"));
+        output.pump(child.stderr.take().expect("piped stderr"));
+        let marker = "ssh listening on ";
+        let found = output.wait_for(marker, 0, SERVE_STARTUP);
+        let ssh_addr = found.and_then(|end| {
+            let text = output.bytes();
+            let rest = String::from_utf8_lossy(&text[end..]).into_owned();
+            // Stop at anything that cannot be part of an address (space, colour escape...).
+            let addr: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+                .collect();
+            addr.parse::<SocketAddr>().ok()
+        });
+        let Some(ssh_addr) = ssh_addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not report `{marker}ADDR` within {SERVE_STARTUP:?}:\n{}",
+                output.text()
+            );
+        };
+        assert!(
+            ssh_addr.ip().is_loopback(),
+            "broker listens on {ssh_addr}, not loopback"
+        );
+        self.server = Some(Server {
+            child,
+            output,
+            ssh_addr,
+        });
+        ssh_addr
+    }
+
+    /// The SSH address of the running server.
+    pub fn ssh_addr(&self) -> SocketAddr {
+        self.server.as_ref().expect("serve not started").ssh_addr
+    }
+
+    /// Process id of the running server.
+    pub fn server_pid(&self) -> u32 {
+        self.server.as_ref().expect("serve not started").child.id()
+    }
+
+    /// Everything the server printed so far.
+    pub fn server_output(&self) -> String {
+        self.server
+            .as_ref()
+            .map(|s| s.output.text())
+            .unwrap_or_default()
+    }
+
+    /// The SQLite database file (for tamper tests).
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("portcullis.db")
+    }
+
+    /// `user add NAME --role ROLE [--org ORG] [--ssh-key PUB] --json`.
+    pub fn add_user(
+        &self,
+        name: &str,
+        role: &str,
+        org: Option<&str>,
+        key: Option<&Path>,
+    ) -> UserInfo {
+        let mut args = vec!["user", "add", name, "--role", role];
+        if let Some(org) = org {
+            args.extend(["--org", org]);
+        }
+        let key = key.map(|k| k.to_str().expect("utf-8 key path").to_owned());
+        if let Some(key) = &key {
+            args.extend(["--ssh-key", key.as_str()]);
+        }
+        args.push("--json");
+        let json = self.cli_json(&args);
+        assert_eq!(json["username"], name, "user add JSON: {json}");
+        assert_eq!(json["role"], role, "user add JSON: {json}");
+        UserInfo {
+            username: name.to_owned(),
+            totp_secret: json["totp_secret"]
+                .as_str()
+                .expect("totp_secret")
+                .to_owned(),
+            password: None,
+            json,
+        }
+    }
+
+    /// `device add` for a harness device.
+    pub fn add_device(&self, device: &super::device::Device, criticality: &str, zone: &str) {
+        let address = device.addr.to_string();
+        let key = device.key_file.to_str().expect("utf-8 key path").to_owned();
+        let host_key = device.host_key_line();
+        self.cli_ok(&[
+            "device",
+            "add",
+            &device.name,
+            "--address",
+            &address,
+            "--login",
+            &device.login,
+            "--key-file",
+            &key,
+            "--host-key",
+            &host_key,
+            "--criticality",
+            criticality,
+            "--zone",
+            zone,
+        ]);
+    }
+
+    /// `request list --json`, optionally filtered by state.
+    pub fn requests(&self, state: Option<&str>) -> Vec<Value> {
+        let mut args = vec!["request", "list"];
+        if let Some(state) = state {
+            args.extend(["--state", state]);
+        }
+        args.push("--json");
+        as_array(self.cli_json(&args))
+    }
+
+    /// One request from `request list --json`.
+    pub fn request(&self, id: u64) -> Value {
+        self.requests(None)
+            .into_iter()
+            .find(|r| id_of(r) == id)
+            .unwrap_or_else(|| panic!("request #{id} is not in `request list`"))
+    }
+
+    /// `session list [--active] --json`.
+    pub fn sessions(&self, active_only: bool) -> Vec<Value> {
+        let mut args = vec!["session", "list"];
+        if active_only {
+            args.push("--active");
+        }
+        args.push("--json");
+        as_array(self.cli_json(&args))
+    }
+
+    /// `audit tail -n 100000 --json`: the whole log, oldest first as printed.
+    pub fn audit(&self) -> Vec<Value> {
+        as_array(self.cli_json(&["audit", "tail", "-n", "100000", "--json"]))
+    }
+
+    /// Audit rows of one kind.
+    pub fn audit_of_kind(&self, kind: &str) -> Vec<Value> {
+        self.audit()
+            .into_iter()
+            .filter(|r| r["kind"] == kind)
+            .collect()
+    }
+
+    /// Polls the audit log until a row of `kind` matching `pred` appears; returns it.
+    pub fn wait_for_audit(
+        &self,
+        kind: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Vec::new();
+        let hit = proc::poll(timeout, || {
+            let rows = self.audit();
+            let hit = rows.iter().find(|r| r["kind"] == kind && pred(r)).cloned();
+            last = rows;
+            hit
+        });
+        hit.unwrap_or_else(|| {
+            let log: Vec<String> = last.iter().map(|r| r.to_string()).collect();
+            panic!(
+                "no audit row of kind {kind:?} matched within {timeout:?}; the log:\n{}",
+                log.join("\n")
+            )
+        })
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            eprintln!("--- portcullis CLI commands ---\n{}", history.join("\n"));
+            eprintln!("--- portcullis serve output ---\n{}", self.server_output());
+        }
+        if let Some(server) = &mut self.server {
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+        }
+    }
+}
+
+fn set_store_env(cmd: &mut Command, store_url: Option<&str>) {
+    match store_url {
+        Some(url) => cmd.env("PORTCULLIS_STORE_URL", url),
+        None => cmd.env_remove("PORTCULLIS_STORE_URL"),
+    };
+}
+
+/// A JSON array's elements (panics on anything else).
+pub fn as_array(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items,
+        other => panic!("expected a JSON array, got {other}"),
+    }
+}
+
+/// The `id` field of a request or session, as a number (accepts `7` or `"7"`).
+pub fn id_of(v: &Value) -> u64 {
+    number(&v["id"]).unwrap_or_else(|| panic!("no numeric id in {v}"))
+}
+
+/// A JSON number, or a string holding one.
+pub fn number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_str()
+            .and_then(|s| s.trim_start_matches('#').parse().ok())
+    })
+}
+
+/// Parses `request #ID` out of text printed by the broker.
+pub fn parse_request_id(text: &str) -> Option<u64> {
+    let start = text.find("request #")? + "request #".len();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}

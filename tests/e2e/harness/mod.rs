@@ -1,0 +1,17 @@
+//! Test infrastructure for the end-to-end tests: a real sshd as the device ([`device`]),
+//! the real `portcullis` binary as the broker ([`broker`]), the real OpenSSH client as the
+//! vendor ([`vendor`]) with TOTP codes handed out like an authenticator app ([`totp`]),
+//! PostgreSQL databases per test ([`pg`]), an asciicast reader ([`cast`]), and the usual
+//! setup of all of them in one call ([`scenario`]).
+//!
+//! Only std, serde_json, totp-rs and tempfile are used, so the bench driver under bench/
+//! can reuse these files as they are.
+
+pub mod broker;
+pub mod cast;
+pub mod device;
+pub mod pg;
+pub mod proc;
+pub mod scenario;
+pub mod totp;
+pub mod vendor;

@@ -1,0 +1,22 @@
+//! End-to-end tests of Portcullis: the real `portcullis` binary as the broker, a real
+//! OpenSSH `sshd` as the device and the real OpenSSH client as the vendor, all on loopback.
+//! Run them through `scripts/test.sh`, which installs OpenSSH and starts the throwaway
+//! PostgreSQL some of them need. Each test builds its own broker, device and vendor.
+
+// Tests report failure by panicking, with a message saying what was expected.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// The harness is shared with the bench driver under bench/, which uses parts of it that
+// these tests do not.
+#[allow(dead_code)]
+mod harness;
+
+mod approval;
+mod audit_tamper;
+mod forwarding;
+mod harness_selftest;
+mod hostkey;
+mod recording;
+mod session;
+mod totp;
+mod window;

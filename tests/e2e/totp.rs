@@ -1,0 +1,104 @@
+//! The second factor: wrong TOTP codes are refused and audited, a code's time step is
+//! accepted only once, and repeated failures lock the account across connections until an
+//! administrator unlocks it.
+
+use crate::harness::scenario::{Setup, VENDOR};
+use crate::harness::totp::{unix_now, STEP};
+use crate::harness::vendor::Code;
+use std::time::Duration;
+
+const AUDIT_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether an audit row is about the vendor (as actor, subject or in its detail).
+fn mentions_vendor(row: &serde_json::Value) -> bool {
+    row.to_string().contains(VENDOR)
+}
+
+#[test]
+fn wrong_code_is_refused_and_audited() {
+    let s = Setup::new("pump-totp").start();
+    let addr = s.broker.ssh_addr();
+
+    let wrong = s.vendor.totp().wrong_code();
+    let out = s
+        .vendor
+        .exec_with(addr, VENDOR, Code::Exactly(wrong), &[], "status");
+    out.assert_failure();
+    assert!(
+        !s.vendor.prompts().is_empty(),
+        "ssh was never asked for a code:\n{}",
+        out.describe()
+    );
+    s.broker
+        .wait_for_audit("auth.totp.failed", AUDIT_WAIT, mentions_vendor);
+    assert!(
+        s.broker
+            .audit_of_kind("auth.login")
+            .iter()
+            .all(|r| !mentions_vendor(r)),
+        "a login was recorded for a wrong code"
+    );
+
+    let out = s.vendor.exec(addr, VENDOR, &[], "status");
+    out.assert_success();
+    s.broker
+        .wait_for_audit("auth.login", AUDIT_WAIT, mentions_vendor);
+}
+
+#[test]
+fn replayed_code_is_refused_and_audited() {
+    let s = Setup::new("pump-replay").start();
+    let addr = s.broker.ssh_addr();
+    // The next step is valid for the next 30 to 60 seconds: long enough for both attempts,
+    // so the second can only fail because it is a replay.
+    let step = unix_now() / STEP + 1;
+    s.vendor.totp().mark_used(step);
+    let code = s.vendor.totp().code_at_step(step);
+
+    let out = s
+        .vendor
+        .exec_with(addr, VENDOR, Code::Exactly(code.clone()), &[], "status");
+    out.assert_success();
+    let out = s
+        .vendor
+        .exec_with(addr, VENDOR, Code::Exactly(code), &[], "status");
+    out.assert_failure();
+    s.broker
+        .wait_for_audit("auth.totp.replayed", AUDIT_WAIT, mentions_vendor);
+}
+
+#[test]
+fn five_failures_lock_the_account_until_unlocked() {
+    let s = Setup::new("pump-lockout")
+        .serve_env("PORTCULLIS_AUTH_MAX_FAILURES", "5")
+        .serve_env("PORTCULLIS_AUTH_LOCKOUT", "15m")
+        .start();
+    let addr = s.broker.ssh_addr();
+
+    for attempt in 1..=5 {
+        let wrong = s.vendor.totp().wrong_code();
+        let out = s
+            .vendor
+            .exec_with(addr, VENDOR, Code::Exactly(wrong), &[], "status");
+        assert!(
+            !out.success(),
+            "wrong code accepted on attempt {attempt}:\n{}",
+            out.describe()
+        );
+    }
+    s.broker
+        .wait_for_audit("auth.locked", AUDIT_WAIT, mentions_vendor);
+    let failures = s.broker.audit_of_kind("auth.totp.failed");
+    assert!(
+        failures.iter().filter(|r| mentions_vendor(r)).count() >= 5,
+        "{failures:?}"
+    );
+
+    // Locked: even the right code is refused, on a new connection.
+    let out = s.vendor.exec(addr, VENDOR, &[], "status");
+    out.assert_failure();
+
+    s.broker.cli_ok(&["user", "unlock", VENDOR]);
+    let out = s.vendor.exec(addr, VENDOR, &[], "status");
+    out.assert_success();
+}
