@@ -2,7 +2,7 @@
 //! same real sshd device, real OpenSSH vendor client and real `portcullis` binary).
 //!
 //! In one run it measures, through the broker and straight to the same sshd:
-//! - throughput of a large output (`head -c BYTES /dev/zero` on the device), read to the end;
+//! - throughput of a large output (`yes TEXT | head -c BYTES` on the device), read to the end;
 //! - connection setup time, the median of N runs of `ssh ... true` (through the broker this
 //!   includes public key + TOTP authentication and the broker's own connection to the device);
 //! - the broker's memory per session: its RSS with M concurrent `sleep` sessions open, minus
@@ -78,7 +78,8 @@ fn main() {
     eprintln!("broker pid {} listening on {addr}", broker.server_pid());
 
     // Straight to the device first: it needs no enrolment.
-    let command = format!("head -c {} /dev/zero", o.bytes);
+    // Printable text, as a terminal carries: every byte is then recorded as itself.
+    let command = format!("yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c {}", o.bytes);
     let mut direct = device.direct_ssh(&[]);
     direct.arg(&command);
     let (direct_secs, n) = timed_drain(direct);
