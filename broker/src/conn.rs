@@ -58,6 +58,15 @@ pub(crate) struct Conn {
 
 /// Runs one vendor connection from the first byte to the last.
 pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, shutdown: CancellationToken, _tracker: TaskTracker) {
+    // A second handle on the socket, so the connection can be cut even when the SSH layer
+    // is stuck (a client that stalls before key exchange never reads a disconnect message).
+    let (stream, killer) = match split_off_killer(stream) {
+        Ok(x) => x,
+        Err(e) => {
+            debug!(error = %e, "cannot prepare the socket");
+            return;
+        }
+    };
     let (tx, mut rx) = mpsc::channel(32);
     let handler = VendorHandler::new(broker.clone(), peer.to_string(), tx);
     let running = match russh::server::run_stream(broker.inner.ssh.clone(), stream, handler).await {
@@ -75,12 +84,15 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     };
     let Some((user, target)) = authed else {
         let _ = handle.disconnect(Disconnect::ByApplication, "authentication not completed in time".into(), "en".into()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
+        let _ = killer.shutdown(std::net::Shutdown::Both);
         return;
     };
     drop(unauth);
     let Ok(_slot) = broker.inner.sessions.clone().try_acquire_owned() else {
         let _ = handle.disconnect(Disconnect::TooManyConnections, "the broker is at its session limit".into(), "en".into()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
+        let _ = killer.shutdown(std::net::Shutdown::Both);
         return;
     };
     let span = Span::current();
@@ -94,6 +106,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
             Err(e) => {
                 error!(error = %e, "store unavailable");
                 let _ = handle.disconnect(Disconnect::ByApplication, "service unavailable".into(), "en".into()).await;
+                let _ = killer.shutdown(std::net::Shutdown::Both);
                 return;
             }
         },
@@ -141,6 +154,14 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let reason = conn.end_reason().unwrap_or_default();
     let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".into()).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
+    let _ = killer.shutdown(std::net::Shutdown::Both);
+}
+
+/// Returns the stream for russh and a duplicate handle that can shut the socket down.
+fn split_off_killer(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let std_stream = stream.into_std()?;
+    let killer = std_stream.try_clone()?;
+    Ok((TcpStream::from_std(std_stream)?, killer))
 }
 
 async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<(UserRecord, Target)> {

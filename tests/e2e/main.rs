@@ -15,6 +15,7 @@ mod approval;
 mod audit_tamper;
 mod forwarding;
 mod harness_selftest;
+mod hostile;
 mod hostkey;
 mod recording;
 mod session;
