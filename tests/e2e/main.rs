@@ -16,6 +16,7 @@ mod audit_tamper;
 mod forwarding;
 mod harness_selftest;
 mod hostile;
+mod lobby;
 mod hostkey;
 mod recording;
 mod session;
