@@ -75,15 +75,6 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
         term.exit(1).await;
         return;
     };
-    let link = match conn.device_link().await {
-        Ok(l) => l,
-        Err(e) => {
-            warn!(error = %e, "device unavailable");
-            term.warn(&format!("portcullis: device {} is unavailable.\n", dev.name)).await;
-            term.exit(1).await;
-            return;
-        }
-    };
     let Some(session) = conn.session(&grant).await else {
         term.warn("portcullis: the session cannot be recorded, so it is not started.\n").await;
         term.exit(1).await;
@@ -121,13 +112,14 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
             return;
         }
     };
-    let dch = match open_device_channel(&link, pty.as_ref(), &kind).await {
+    // The recording exists before anything reaches the device.
+    let dch = match connect_device(&conn, pty.as_ref(), &kind).await {
         Ok(c) => c,
         Err(e) => {
-            warn!(error = %e, "device channel failed");
+            warn!(error = %e, "device unavailable");
             term.warn(&format!("portcullis: device {} is unavailable.\n", dev.name)).await;
             term.exit(1).await;
-            let _ = handle.finish().await;
+            seal(&conn, session.id, n, rec_id, handle).await;
             return;
         }
     };
@@ -139,6 +131,11 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
     conn.unregister(id);
     info!(channel = n, ?ended, "channel closed");
     seal(&conn, session.id, n, rec_id, handle).await;
+}
+
+async fn connect_device(conn: &Conn, pty: Option<&PtyInfo>, kind: &Kind) -> Result<russh::Channel<russh::client::Msg>, String> {
+    let link = conn.device_link().await.map_err(|e| e.to_string())?;
+    open_device_channel(&link, pty, kind).await.map_err(|e| e.to_string())
 }
 
 async fn open_device_channel(link: &crate::device::DeviceLink, pty: Option<&PtyInfo>, kind: &Kind) -> Result<russh::Channel<russh::client::Msg>, russh::Error> {

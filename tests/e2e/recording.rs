@@ -82,3 +82,22 @@ fn recording_plays_back_the_exact_bytes_including_invalid_utf8() {
         "sealed hash differs from the file's: {sealed}"
     );
 }
+
+/// Fail closed: when the recording cannot be created, the session does not start and
+/// nothing reaches the device.
+#[test]
+fn unrecordable_session_is_refused_before_the_device() {
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    // A path below a regular file: no folder can be created there.
+    let dir = blocker.path().join("recordings");
+    let s = Setup::new("pump-norec")
+        .serve_env("PORTCULLIS_RECORDING_DIR", &dir.display().to_string())
+        .start();
+    s.grant(30, "INC-9002 check");
+    let out = s.exec("echo should-not-run");
+    assert!(out.code() != Some(0), "{}", out.describe());
+    assert!(!out.stdout_text().contains("should-not-run"));
+    assert!(out.all_text().contains("cannot be recorded"), "{}", out.describe());
+    assert_eq!(s.device.accepted(), 0, "the device was contacted without a recording");
+    s.broker.wait_for_audit("recording.failed", Duration::from_secs(30), |_| true);
+}
