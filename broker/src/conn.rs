@@ -57,7 +57,7 @@ pub(crate) struct Conn {
 }
 
 /// Runs one vendor connection from the first byte to the last.
-pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, shutdown: CancellationToken, _tracker: TaskTracker) {
+pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, shutdown: CancellationToken) {
     // A second handle on the socket, so the connection can be cut even when the SSH layer
     // is stuck (a client that stalls before key exchange never reads a disconnect message).
     let (stream, killer) = match split_off_killer(stream) {

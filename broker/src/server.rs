@@ -36,7 +36,7 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         };
         let _ = stream.set_nodelay(true);
         let span = tracing::info_span!("conn", %peer, user = tracing::field::Empty, device = tracing::field::Empty, session = tracing::field::Empty);
-        tracker.spawn(conn::serve(broker.clone(), stream, peer, permit, shutdown.child_token(), tracker.clone()).instrument(span));
+        tracker.spawn(conn::serve(broker.clone(), stream, peer, permit, shutdown.child_token()).instrument(span));
     }
     tracker.close();
     info!(connections = tracker.len(), "listener closed; draining sessions");
