@@ -77,25 +77,6 @@ fn main() {
     ]);
     eprintln!("broker pid {} listening on {addr}", broker.server_pid());
 
-    // Straight to the device first: it needs no enrolment.
-    // Printable text, as a terminal carries: every byte is then recorded as itself.
-    let command = format!("yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c {}", o.bytes);
-    let mut direct = device.direct_ssh(&[]);
-    direct.arg(&command);
-    let (direct_secs, n) = timed_drain(direct);
-    check_bytes("direct", n, o.bytes);
-    let mut direct_times = Vec::new();
-    for _ in 0..o.setup_runs {
-        let mut cmd = device.direct_ssh(&[]);
-        cmd.arg("true");
-        direct_times.push(timed_ok(cmd));
-    }
-    eprintln!(
-        "direct: {:.1} MiB/s, setup median {:.1} ms",
-        o.bytes as f64 / (1024.0 * 1024.0) / direct_secs,
-        median(&mut direct_times) * 1000.0
-    );
-
     let total = 1 + o.setup_runs + o.sessions;
     eprintln!("enrolling {total} vendors, each with an approved request ...");
     let vendors = enroll(&broker, total);
@@ -164,14 +145,42 @@ fn main() {
         "-".to_owned(),
     ));
 
-    // Throughput through the broker.
-    let mut via = throughput_vendor.ssh(addr, &login(throughput_vendor), Code::Next);
-    via.arg("127.0.0.1").arg(&command);
-    let (broker_secs, n) = timed_drain(via);
-    check_bytes("broker", n, o.bytes);
+    // Straight to the device, measured in the same conditions as through the broker (after
+    // the memory phase), so both columns see the same machine state.
+    // Printable text, as a terminal carries: every byte is then recorded as itself.
+    let command = format!("yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c {}", o.bytes);
+    // Two alternating rounds, best of each: the first transfer after 200 sessions were torn
+    // down is slowed by the machine settling (processes exiting, page cache), whichever
+    // path it takes.
+    let mut direct_secs = f64::MAX;
+    let mut broker_secs = f64::MAX;
+    for _ in 0..2 {
+        let mut direct = device.direct_ssh(&[]);
+        direct.arg(&command);
+        let (secs, n) = timed_drain(direct);
+        check_bytes("direct", n, o.bytes);
+        direct_secs = direct_secs.min(secs);
+        let mut via = throughput_vendor.ssh(addr, &login(throughput_vendor), Code::Next);
+        via.arg("127.0.0.1").arg(&command);
+        let (secs, n) = timed_drain(via);
+        check_bytes("broker", n, o.bytes);
+        broker_secs = broker_secs.min(secs);
+    }
+    let mut direct_times = Vec::new();
+    for _ in 0..o.setup_runs {
+        let mut cmd = device.direct_ssh(&[]);
+        cmd.arg("true");
+        direct_times.push(timed_ok(cmd));
+    }
+    eprintln!(
+        "direct: {:.1} MiB/s, setup median {:.1} ms",
+        o.bytes as f64 / (1024.0 * 1024.0) / direct_secs,
+        median(&mut direct_times) * 1000.0
+    );
+
     let mib = o.bytes as f64 / (1024.0 * 1024.0);
     rows.push((
-        format!("throughput, {mib:.0} MiB of output (MiB/s)"),
+        format!("throughput, {mib:.0} MiB of output, best of 2 (MiB/s)"),
         format!("{:.1}", mib / broker_secs),
         format!("{:.1}", mib / direct_secs),
     ));
