@@ -46,11 +46,14 @@ pub(crate) struct VendorHandler {
     events: mpsc::Sender<ConnEvent>,
     stage: Stage,
     channels: usize,
+    /// One refused key is audited per connection: clients offer every key they hold, and
+    /// an unbounded number of rows per connection would let anyone flood the audit log.
+    refusal_audited: bool,
 }
 
 impl VendorHandler {
     pub(crate) fn new(broker: Broker, peer: String, events: mpsc::Sender<ConnEvent>) -> Self {
-        Self { broker, peer, events, stage: Stage::Start, channels: 0 }
+        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false }
     }
 
     fn only(kind: MethodKind) -> Option<MethodSet> {
@@ -62,7 +65,32 @@ impl VendorHandler {
         let _ = self.events.send(ConnEvent::Refused { what, detail }).await;
     }
 
-    async fn audit_bad_name(&self, raw: &str) {
+    /// Checks a key; audits the first refusal of the connection. `None` means refuse.
+    async fn key_check(&mut self, target: &Target, fingerprint: &str) -> Option<()> {
+        match self.broker.ctx().auth.check_ssh_key(&target.user, fingerprint).await {
+            Ok(Ok(_)) => Some(()),
+            Ok(Err(refusal)) => {
+                info!(user = %target.user, %fingerprint, reason = refusal.as_str(), "key refused");
+                if !std::mem::replace(&mut self.refusal_audited, true) {
+                    let auth = &self.broker.ctx().auth;
+                    if let Err(e) = auth.audit_refusal(&target.user, refusal, &self.peer, "ssh").await {
+                        error!(error = %e, "cannot audit a refused key");
+                    }
+                }
+                None
+            }
+            Err(e) => {
+                // Fail closed: the store or vault cannot answer.
+                error!(error = %e, "authentication unavailable");
+                None
+            }
+        }
+    }
+
+    async fn audit_bad_name(&mut self, raw: &str) {
+        if std::mem::replace(&mut self.refusal_audited, true) {
+            return;
+        }
         let shown: String = raw.chars().take(64).collect();
         let ev = Event::new("unknown", "auth.refused", "user:?", json!({ "peer": self.peer, "via": "ssh", "reason": "invalid-user-name", "name": shown }));
         if let Err(e) = self.broker.ctx().audit.record(ev).await {
@@ -82,12 +110,18 @@ impl russh::server::Handler for VendorHandler {
         Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false })
     }
 
-    async fn auth_publickey_offered(&mut self, user: &str, _offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        // Ownership is proven in `auth_publickey`; only refuse names that cannot exist.
-        match Target::parse(user) {
-            Ok(_) => Ok(Auth::Accept),
-            Err(_) => Ok(Auth::reject()),
-        }
+    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+        // Say no early to keys that are not enrolled, so the client tries its next one
+        // without signing; ownership of an accepted key is proven in `auth_publickey`.
+        let Ok(target) = Target::parse(user) else {
+            self.audit_bad_name(user).await;
+            return Ok(Auth::reject());
+        };
+        let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
+        Ok(match self.key_check(&target, &fingerprint).await {
+            Some(_) => Auth::Accept,
+            None => Auth::reject(),
+        })
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
@@ -96,22 +130,12 @@ impl russh::server::Handler for VendorHandler {
             return Ok(Auth::reject());
         };
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
-        match self.broker.ctx().auth.check_ssh_key(&target.user, &fingerprint, &self.peer).await {
-            Ok(Ok(_)) => {
-                info!(user = %target.user, %fingerprint, "key accepted; asking for the code");
-                self.stage = Stage::KeyAccepted { target };
-                Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: true })
-            }
-            Ok(Err(refusal)) => {
-                info!(user = %target.user, reason = refusal.as_str(), "key refused");
-                Ok(Auth::reject())
-            }
-            Err(e) => {
-                // Fail closed: the store or vault cannot answer.
-                error!(error = %e, "authentication unavailable");
-                Ok(Auth::reject())
-            }
+        if self.key_check(&target, &fingerprint).await.is_none() {
+            return Ok(Auth::reject());
         }
+        info!(user = %target.user, %fingerprint, "key accepted; asking for the code");
+        self.stage = Stage::KeyAccepted { target };
+        Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: true })
     }
 
     async fn auth_keyboard_interactive<'a>(&'a mut self, user: &str, _sub: &str, response: Option<Response<'a>>) -> Result<Auth, Self::Error> {

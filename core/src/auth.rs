@@ -70,27 +70,29 @@ impl AuthService {
         Self { store, vault, audit, cfg }
     }
 
-    /// First factor over SSH: `fingerprint` (SHA256:…) of a key whose possession russh has
-    /// verified. Only vendor accounts connect over SSH.
-    pub async fn check_ssh_key(&self, name: &Username, fingerprint: &str, peer: &str) -> Result<Result<UserRecord, Refusal>, AuthError> {
+    /// First factor over SSH: is the key with `fingerprint` (SHA256:…) enrolled for this
+    /// active vendor account? Only vendor accounts connect over SSH. Writes nothing: SSH
+    /// clients offer every key they hold, so the caller decides which refusals to audit
+    /// (see [`AuthService::audit_refusal`]).
+    pub async fn check_ssh_key(&self, name: &Username, fingerprint: &str) -> Result<Result<UserRecord, Refusal>, AuthError> {
         let Some(user) = self.store.user_by_name(name).await? else {
-            self.refused(name.as_str(), Refusal::UnknownUser, peer, "publickey").await?;
             return Ok(Err(Refusal::UnknownUser));
         };
-        let refusal = if user.disabled {
-            Some(Refusal::Disabled)
-        } else if user.role != Role::Vendor {
-            Some(Refusal::WrongRole)
-        } else if !self.store.user_key_fingerprints(user.id).await?.iter().any(|f| f == fingerprint) {
-            Some(Refusal::KeyNotEnrolled)
-        } else {
-            None
-        };
-        if let Some(r) = refusal {
-            self.refused(name.as_str(), r, peer, "publickey").await?;
-            return Ok(Err(r));
+        if user.disabled {
+            return Ok(Err(Refusal::Disabled));
+        }
+        if user.role != Role::Vendor {
+            return Ok(Err(Refusal::WrongRole));
+        }
+        if !self.store.user_key_fingerprints(user.id).await?.iter().any(|f| f == fingerprint) {
+            return Ok(Err(Refusal::KeyNotEnrolled));
         }
         Ok(Ok(user))
+    }
+
+    /// Audits a refused sign-in step.
+    pub async fn audit_refusal(&self, name: &Username, r: Refusal, peer: &str, via: &str) -> Result<(), AuthError> {
+        self.refused(name.as_str(), r, peer, via).await
     }
 
     /// Second factor: the TOTP code. On success the step is consumed.

@@ -102,3 +102,22 @@ fn five_failures_lock_the_account_until_unlocked() {
     let out = s.vendor.exec(addr, VENDOR, &[], "status");
     out.assert_success();
 }
+
+/// The first factor: a key that is not enrolled never reaches the code prompt, and the
+/// refusal is audited once per connection, however many keys the client offers.
+#[test]
+fn unenrolled_key_is_refused_before_the_code_and_audited_once() {
+    let s = Setup::new("pump-key").start();
+    let addr = s.broker.ssh_addr();
+    let intruder = crate::harness::vendor::Vendor::new(VENDOR);
+    let out = intruder.exec_with(addr, VENDOR, Code::Exactly("000000".into()), &[], "status");
+    out.assert_failure();
+    assert!(intruder.prompts().is_empty(), "a code was asked for an unenrolled key:\n{}", out.describe());
+    let row = s.broker.wait_for_audit("auth.refused", AUDIT_WAIT, |r| r["detail"]["reason"] == "key-not-enrolled");
+    assert!(mentions_vendor(&row), "{row}");
+    let refusals = s.broker.audit_of_kind("auth.refused");
+    assert_eq!(refusals.len(), 1, "one connection wrote several refusals: {refusals:?}");
+    assert!(s.broker.audit_of_kind("auth.login").is_empty());
+    // The enrolled key still works.
+    s.lobby("status").assert_success();
+}
