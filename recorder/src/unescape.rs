@@ -108,6 +108,8 @@ fn hex4(b: &[u8], i: usize) -> Result<u32, String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
     use crate::escape::{escape_bytes, StreamEncoder};
 
     fn parse(s: &str) -> Result<Vec<u8>, String> {
@@ -175,27 +177,12 @@ mod tests {
         }
     }
 
-    /// Small deterministic PRNG (splitmix64) so the tests need no extra crate.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn random_bytes_round_trip_whole() {
-        let mut rng = Rng(7);
+        let mut rng = StdRng::seed_from_u64(7);
         for _ in 0..500 {
-            let len = rng.below(64);
-            let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let len = rng.gen_range(0..64);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.gen::<u8>()).collect();
             let mut body = String::from("\"");
             escape_bytes(&bytes, &mut body);
             body.push('"');
@@ -217,21 +204,21 @@ mod tests {
             b"plain ascii ",
             "\u{10ffff}€".as_bytes(),
         ];
-        let mut rng = Rng(42);
+        let mut rng = StdRng::seed_from_u64(42);
         for _ in 0..200 {
             let mut stream = Vec::new();
-            for _ in 0..rng.below(40) {
-                if rng.below(3) == 0 {
-                    stream.push(rng.next() as u8);
+            for _ in 0..rng.gen_range(0..40) {
+                if rng.gen_range(0..3) == 0 {
+                    stream.push(rng.gen::<u8>());
                 } else {
-                    stream.extend_from_slice(pieces[rng.below(pieces.len())]);
+                    stream.extend_from_slice(pieces[rng.gen_range(0..pieces.len())]);
                 }
             }
             let mut enc = StreamEncoder::default();
             let mut decoded = Vec::new();
             let mut rest = &stream[..];
             while !rest.is_empty() {
-                let (chunk, tail) = rest.split_at(rng.below(rest.len() + 1));
+                let (chunk, tail) = rest.split_at(rng.gen_range(0..rest.len() + 1));
                 rest = tail;
                 let mut body = String::from("\"");
                 enc.encode(chunk, &mut body);
