@@ -49,7 +49,8 @@ async fn existing_request(conn: &Conn, dev: &DeviceRecord) -> Option<RequestId> 
 
 async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Option<RequestId> {
     let ctx = conn.broker.ctx();
-    let default = ctx.config.approval.default_minutes;
+    let max = ctx.approvals.policy().rule(dev.criticality, &dev.zone).max_minutes;
+    let default = i64::from(ctx.config.approval.default_minutes).min(max);
     term.say(&format!("You have no current access to {} ({}, zone {}). An approver must grant it.\n", dev.name, dev.criticality, dev.zone)).await;
     term.say("Give the ticket number and what you will do.\nReason: ").await;
     let Line::Text(reason) = term.read_line().await else { return None };
@@ -59,15 +60,15 @@ async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Op
         let Line::Text(m) = term.read_line().await else { return None };
         let m = m.trim();
         if m.is_empty() {
-            minutes = Some(i64::from(default));
+            minutes = Some(default);
             break;
         }
         match m.parse::<i64>() {
-            Ok(n) if n >= 1 && n <= ctx.approvals.policy().max_minutes() => {
+            Ok(n) if n >= 1 && n <= max => {
                 minutes = Some(n);
                 break;
             }
-            _ => term.say(&format!("Please enter a number of minutes from 1 to {}.\n", ctx.approvals.policy().max_minutes())).await,
+            _ => term.say(&format!("Please enter a number of minutes from 1 to {max}.\n")).await,
         }
     }
     let minutes = minutes?;
@@ -100,11 +101,21 @@ async fn wait_for_decision(conn: &Conn, term: &mut Term<'_>, id: RequestId) -> O
         };
         match req.state {
             RequestState::Approved => {
-                let grant = ctx.store.grant_of_request(id).await.ok().flatten().filter(|g| g.is_current(clock::now()));
-                if let Some(g) = &grant {
-                    term.say(&format!("request #{id} approved; access until {}. Connecting…\n", clock::rfc3339(g.ends_at))).await;
+                let grant = ctx.store.grant_of_request(id).await.ok().flatten();
+                let now = clock::now();
+                match &grant {
+                    Some(g) if g.is_current(now) => {
+                        term.say(&format!("request #{id} approved; access until {}. Connecting…\n", clock::rfc3339(g.ends_at))).await;
+                    }
+                    Some(g) if g.starts_at > now => {
+                        term.warn(&format!(
+                            "request #{id} approved for a window from {} to {}; connect again then.\n",
+                            clock::rfc3339(g.starts_at), clock::rfc3339(g.ends_at)
+                        )).await;
+                    }
+                    _ => {}
                 }
-                return grant;
+                return grant.filter(|g| g.is_current(now));
             }
             RequestState::Denied => {
                 let why = req.decision_note.unwrap_or_default();

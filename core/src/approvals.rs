@@ -41,6 +41,48 @@ pub enum ApproveOutcome {
     Granted(GrantRecord),
 }
 
+/// The window an approver grants: a length (default: what was asked) and an optional
+/// scheduled start (Unix seconds; default: now).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Window {
+    pub length: Option<Duration>,
+    pub starts_at: Option<i64>,
+}
+
+impl Window {
+    fn check_start(&self, now: i64, max_ahead: i64) -> Result<Option<i64>, ApprovalError> {
+        match self.starts_at {
+            None => Ok(None),
+            // A start a little in the past (clock skew, a slow form) means "now".
+            Some(t) if t < now - 300 => Err(ApprovalError::Invalid("the window cannot start in the past".into())),
+            Some(t) if t > now + max_ahead => Err(ApprovalError::Invalid(format!(
+                "the window can be scheduled at most {} days ahead",
+                max_ahead / 86_400
+            ))),
+            Some(t) => Ok(Some(t.max(now))),
+        }
+    }
+}
+
+/// How a session is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Warn the vendor, close after this long.
+    Graceful(Duration),
+    /// Close now.
+    Immediate,
+}
+
+impl StopMode {
+    /// Word for the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopMode::Graceful(_) => "graceful",
+            StopMode::Immediate => "immediate",
+        }
+    }
+}
+
 /// The decision service; clonable.
 #[derive(Clone, Debug)]
 pub struct Approvals {
@@ -69,6 +111,12 @@ impl Approvals {
 
     /// A vendor asks for `minutes` on `device`.
     pub async fn create_request(&self, vendor: &Username, device: &DeviceName, reason: &str, minutes: i64, peer: &str) -> Result<RequestRecord, ApprovalError> {
+        self.create_request_by(vendor.as_str(), vendor, device, reason, minutes, peer).await
+    }
+
+    /// Files a request for `vendor`; `actor` is who filed it (the vendor, or staff on the
+    /// vendor's behalf, e.g. after a phone call), recorded as the audit row's actor.
+    pub async fn create_request_by(&self, actor: &str, vendor: &Username, device: &DeviceName, reason: &str, minutes: i64, peer: &str) -> Result<RequestRecord, ApprovalError> {
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(ApprovalError::Invalid("a reason is required (e.g. the ticket number and what you will do)".into()));
@@ -76,20 +124,24 @@ impl Approvals {
         if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control()) {
             return Err(ApprovalError::Invalid(format!("the reason must be one line of at most {MAX_REASON_CHARS} characters")));
         }
-        if minutes < 1 || minutes > self.policy.max_minutes() {
-            return Err(ApprovalError::Invalid(format!("minutes must be between 1 and {}", self.policy.max_minutes())));
-        }
         let user = self.store.user_by_name(vendor).await?.ok_or_else(|| ApprovalError::NotFound(format!("user {vendor}")))?;
+        if user.role != crate::domain::Role::Vendor || user.disabled {
+            return Err(ApprovalError::Invalid(format!("{vendor} is not an active vendor account")));
+        }
         let dev = self.store.device_by_name(device).await?.filter(|d| !d.disabled);
         let dev = dev.ok_or_else(|| ApprovalError::NotFound(format!("device {device}")))?;
-        let need = self.policy.required_approvals(dev.criticality);
+        let rule = self.policy.rule(dev.criticality, &dev.zone);
+        if minutes < 1 || minutes > rule.max_minutes {
+            return Err(ApprovalError::Invalid(format!("minutes must be between 1 and {} for {device}", rule.max_minutes)));
+        }
+        let need = rule.approvals;
         let now = clock::now();
         let mut tx = self.store.begin_write().await?;
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;
         let seq = self
             .audit
-            .record_in(&mut tx, Event::new(vendor.as_str(), "request.created", format!("request:{id}"), json!({
-                "device": device, "minutes": minutes, "reason": reason, "required_approvals": need, "peer": peer,
+            .record_in(&mut tx, Event::new(actor, "request.created", format!("request:{id}"), json!({
+                "device": device, "vendor": vendor, "minutes": minutes, "reason": reason, "required_approvals": need, "peer": peer,
             })))
             .await?;
         tx.commit().await?;
@@ -100,10 +152,19 @@ impl Approvals {
     /// Records `approver`'s approval, creating the grant when enough distinct approvers agree.
     /// `window` (if given) shortens the requested window; it never lengthens past the policy.
     pub async fn approve(&self, id: RequestId, approver: &Username, window: Option<Duration>, via: &str) -> Result<ApproveOutcome, ApprovalError> {
+        self.approve_window(id, approver, Window { length: window, starts_at: None }, via).await
+    }
+
+    /// As [`Approvals::approve`], with a window that may also be scheduled to start later.
+    /// With several approvers the grant is what all of them agreed to: the latest start and
+    /// the shortest length any of them set.
+    pub async fn approve_window(&self, id: RequestId, approver: &Username, window: Window, via: &str) -> Result<ApproveOutcome, ApprovalError> {
         let who = self.store.user_by_name(approver).await?.ok_or_else(|| ApprovalError::NotFound(format!("user {approver}")))?;
         let req = self.pending_request(id).await?;
-        let refusal = if who.disabled || !who.role.may_approve() {
-            Some(format!("{approver} may not approve requests (role {}{})", who.role, if who.disabled { ", disabled" } else { "" }))
+        let rule = self.policy.rule(req.criticality, &req.zone);
+        let now = clock::now();
+        let refusal = if who.disabled || !rule.may_approve(who.role) {
+            Some(format!("{approver} may not approve requests for {} (role {}{})", req.device, who.role, if who.disabled { ", disabled" } else { "" }))
         } else if who.id == req.vendor_id {
             Some("nobody may approve their own request".to_owned())
         } else if req.approvals.contains(approver) {
@@ -115,13 +176,13 @@ impl Approvals {
             self.audit_refusal(id, approver, &msg, via).await?;
             return Err(ApprovalError::NotAllowed(msg));
         }
-        let secs = window.map(|w| self.policy.clamp_window(w).as_secs().max(1) as i64);
-        let now = clock::now();
+        let starts_at = window.check_start(now, self.cfg.max_schedule_ahead())?;
+        let secs = window.length.map(|w| rule.clamp_window(w).as_secs().max(1) as i64);
         let mut tx = self.store.begin_write().await?;
         if !self.store.lock_pending_request(&mut tx, id).await? {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
         }
-        match self.store.insert_approval(&mut tx, id, who.id, secs, now).await {
+        match self.store.insert_approval(&mut tx, id, who.id, secs, starts_at, now).await {
             Err(StoreError::Exists(_)) => {
                 drop(tx);
                 let msg = format!("{approver} has already approved request #{id}; another approver is needed");
@@ -130,22 +191,23 @@ impl Approvals {
             }
             other => other?,
         }
-        let (have, min_secs) = self.store.approval_tally(&mut tx, id).await?;
+        let tally = self.store.approval_tally(&mut tx, id).await?;
         let need = req.required_approvals;
         let mut seq = self
             .audit
             .record_in(&mut tx, Event::new(approver.as_str(), "request.approval_recorded", format!("request:{id}"), json!({
-                "approvals": have, "required": need, "via": via, "window_seconds": secs,
+                "approvals": tally.count, "required": need, "via": via, "window_seconds": secs, "starts_at": starts_at,
             })))
             .await?;
-        let outcome = if have >= need {
+        let outcome = if tally.count >= need {
             let requested = req.minutes * 60;
-            let length = min_secs.map_or(requested, |s| s.min(requested)).min(self.policy.max_minutes() * 60);
+            let length = tally.min_seconds.map_or(requested, |s| s.min(requested)).min(rule.max_minutes * 60);
+            let start = tally.latest_start.unwrap_or(now).max(now);
             let moved = self.store.set_request_state(&mut tx, id, RequestState::Pending, RequestState::Approved, approver.as_str(), None, now).await?;
             if !moved {
                 return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
             }
-            let grant = self.store.insert_grant(&mut tx, &req, now, now + length).await?;
+            let grant = self.store.insert_grant(&mut tx, &req, start, start + length).await?;
             seq = self
                 .audit
                 .record_in(&mut tx, Event::new(approver.as_str(), "request.approved", format!("request:{id}"), json!({
@@ -155,7 +217,7 @@ impl Approvals {
                 .await?;
             ApproveOutcome::Granted(grant)
         } else {
-            ApproveOutcome::Recorded { have, need }
+            ApproveOutcome::Recorded { have: tally.count, need }
         };
         tx.commit().await?;
         self.audit.committed(seq).await?;
@@ -165,16 +227,16 @@ impl Approvals {
     /// Denies a pending request.
     pub async fn deny(&self, id: RequestId, approver: &Username, reason: &str, via: &str) -> Result<(), ApprovalError> {
         let who = self.store.user_by_name(approver).await?.ok_or_else(|| ApprovalError::NotFound(format!("user {approver}")))?;
-        if who.disabled || !who.role.may_approve() {
-            let msg = format!("{approver} may not decide requests");
+        let req = self.pending_request(id).await?;
+        if who.disabled || !self.policy.rule(req.criticality, &req.zone).may_approve(who.role) {
+            let msg = format!("{approver} may not decide requests for {}", req.device);
             self.audit_refusal(id, approver, &msg, via).await?;
             return Err(ApprovalError::NotAllowed(msg));
         }
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-            return Err(ApprovalError::Invalid(format!("a denial needs a reason of 1 to {MAX_REASON_CHARS} characters")));
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control()) {
+            return Err(ApprovalError::Invalid(format!("a denial needs a one-line reason of 1 to {MAX_REASON_CHARS} characters")));
         }
-        let req = self.pending_request(id).await?;
         let now = clock::now();
         let mut tx = self.store.begin_write().await?;
         if !self.store.set_request_state(&mut tx, id, RequestState::Pending, RequestState::Denied, approver.as_str(), Some(reason), now).await? {
@@ -247,16 +309,32 @@ impl Approvals {
         Ok(n)
     }
 
-    /// Asks the node holding a session to stop it.
+    /// Asks the node holding a session to stop it: at once, or after warning the vendor.
     pub async fn stop_session(&self, id: SessionId, by: &str, reason: &str) -> Result<(), ApprovalError> {
+        self.stop_session_mode(id, by, reason, StopMode::Immediate).await
+    }
+
+    /// As [`Approvals::stop_session`] with a choice of mode; a graceful stop closes the
+    /// session `grace` after the vendor is warned. A graceful stop may be made immediate.
+    pub async fn stop_session_mode(&self, id: SessionId, by: &str, reason: &str, mode: StopMode) -> Result<(), ApprovalError> {
+        let reason = reason.trim();
+        if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control()) {
+            return Err(ApprovalError::Invalid(format!("the reason must be one line of at most {MAX_REASON_CHARS} characters")));
+        }
         let now = clock::now();
+        let stop_at = match mode {
+            StopMode::Immediate => now,
+            StopMode::Graceful(grace) => now + grace.as_secs() as i64,
+        };
         let mut tx = self.store.begin_write().await?;
-        if !self.store.request_session_stop(&mut tx, id, by, now).await? {
-            return Err(ApprovalError::Conflict(format!("session {id} is not active (or a stop was already requested)")));
+        if !self.store.request_session_stop(&mut tx, id, by, now, stop_at).await? {
+            return Err(ApprovalError::Conflict(format!("session {id} is not active (or is already being stopped)")));
         }
         let seq = self
             .audit
-            .record_in(&mut tx, Event::new(by, "session.stop_requested", format!("session:{id}"), json!({ "reason": reason })))
+            .record_in(&mut tx, Event::new(by, "session.stop_requested", format!("session:{id}"), json!({
+                "reason": reason, "mode": mode.as_str(), "stop_at": stop_at,
+            })))
             .await?;
         tx.commit().await?;
         self.audit.committed(seq).await?;

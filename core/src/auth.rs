@@ -1,4 +1,4 @@
-//! Sign-in checks shared by SSH (and later the web page): is the key enrolled for this
+//! Sign-in checks shared by SSH and the web page: is the key enrolled for this
 //! account, and is this TOTP code right, fresh and not yet used. Failures are counted in the
 //! database so the lockout holds across connections, source addresses and nodes, and every
 //! refusal is written to the audit log with the source address.
@@ -33,6 +33,7 @@ pub enum Refusal {
     Locked,
     WrongCode,
     Replayed,
+    WrongPassword,
 }
 
 impl Refusal {
@@ -46,6 +47,7 @@ impl Refusal {
             Refusal::Locked => "locked",
             Refusal::WrongCode => "wrong-code",
             Refusal::Replayed => "replayed-code",
+            Refusal::WrongPassword => "wrong-password",
         }
     }
 }
@@ -95,6 +97,23 @@ impl AuthService {
         self.refused(name.as_str(), r, peer, via).await
     }
 
+    /// Audits a refused sign-in for a name that is not a valid account name (web form).
+    pub async fn audit_refusal_raw(&self, name: &str, r: Refusal, peer: &str, via: &str) -> Result<(), AuthError> {
+        let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+        self.refused(&shown, r, peer, via).await
+    }
+
+    /// Audits a sign-in locked out before any secret was checked.
+    pub async fn audit_locked(&self, user: &UserRecord, peer: &str, via: &str) -> Result<(), AuthError> {
+        let name = user.username.as_str();
+        self.audit
+            .record(Event::new(name, "auth.locked", format!("user:{name}"), json!({
+                "peer": peer, "via": via, "attempt_while_locked": true, "locked_until": user.locked_until,
+            })))
+            .await?;
+        Ok(())
+    }
+
     /// Second factor: the TOTP code. On success the step is consumed.
     pub async fn check_totp(&self, name: &Username, code: &str, peer: &str, via: &str) -> Result<Result<UserRecord, Refusal>, AuthError> {
         let now = clock::now();
@@ -127,14 +146,19 @@ impl AuthService {
                 .await?;
             return Ok(Ok(user));
         };
-        self.count_failure(&user, refusal, peer, via, now).await?;
+        let kind = if refusal == Refusal::Replayed { "auth.totp.replayed" } else { "auth.totp.failed" };
+        self.count_failure(&user, kind, peer, via, now).await?;
         Ok(Err(refusal))
     }
 
-    async fn count_failure(&self, user: &UserRecord, refusal: Refusal, peer: &str, via: &str, now: i64) -> Result<(), AuthError> {
+    /// Counts a wrong password towards the same lockout as wrong codes, and audits it.
+    pub async fn count_password_failure(&self, user: &UserRecord, peer: &str, via: &str) -> Result<(), AuthError> {
+        self.count_failure(user, "auth.password.failed", peer, via, clock::now()).await
+    }
+
+    async fn count_failure(&self, user: &UserRecord, kind: &'static str, peer: &str, via: &str, now: i64) -> Result<(), AuthError> {
         let lock_until = now + self.cfg.lockout.0.as_secs() as i64;
         let count = self.store.record_auth_failure(user.id, i64::from(self.cfg.max_failures), lock_until).await?;
-        let kind = if refusal == Refusal::Replayed { "auth.totp.replayed" } else { "auth.totp.failed" };
         let name = user.username.as_str();
         self.audit
             .record(Event::new(name, kind, format!("user:{name}"), json!({

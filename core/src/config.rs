@@ -11,7 +11,9 @@ use std::time::Duration;
 
 mod dur;
 mod env;
+mod policy;
 pub use dur::Dur;
+pub use policy::{PolicyConfig, PolicyRule};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,16 @@ pub struct WebConfig {
     pub listen: SocketAddr,
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
+    /// 32-byte key that signs sign-in tokens and CSRF tokens (made by `init`; every node of
+    /// one installation needs the same file).
+    pub token_key: PathBuf,
+    /// Lifetime of one signed token; the page renews it while the sign-in lasts.
+    pub token_ttl: Dur,
+    /// Longest a sign-in lasts before the password and code are asked again.
+    pub session_max: Dur,
+    /// Origins (scheme://host[:port]) allowed to send state-changing requests besides the
+    /// one the browser addressed (`https://` + Host), e.g. behind a reverse proxy.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -96,6 +108,10 @@ impl Default for WebConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             tls_cert: PathBuf::from("tls/cert.pem"),
             tls_key: PathBuf::from("tls/key.pem"),
+            token_key: PathBuf::from("keys/web_token.key"),
+            token_ttl: Dur(Duration::from_secs(15 * 60)),
+            session_max: Dur(Duration::from_secs(12 * 3600)),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -185,6 +201,15 @@ pub struct ApprovalConfig {
     pub request_ttl: Dur,
     /// Window length offered when the vendor just presses Enter.
     pub default_minutes: u32,
+    /// How far ahead an approver may schedule a window to start.
+    pub schedule_ahead: Dur,
+}
+
+impl ApprovalConfig {
+    /// `schedule_ahead` in seconds.
+    pub fn max_schedule_ahead(&self) -> i64 {
+        self.schedule_ahead.0.as_secs() as i64
+    }
 }
 
 impl Default for ApprovalConfig {
@@ -193,24 +218,8 @@ impl Default for ApprovalConfig {
             wait_timeout: Dur(Duration::from_secs(30 * 60)),
             request_ttl: Dur(Duration::from_secs(24 * 3600)),
             default_minutes: 60,
+            schedule_ahead: Dur(Duration::from_secs(14 * 86_400)),
         }
-    }
-}
-
-/// Approval policy per device criticality.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PolicyConfig {
-    pub life_critical_approvals: u32,
-    pub high_approvals: u32,
-    pub standard_approvals: u32,
-    /// Longest window an approval may grant, in minutes.
-    pub max_minutes: u32,
-}
-
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        Self { life_critical_approvals: 2, high_approvals: 1, standard_approvals: 1, max_minutes: 480 }
     }
 }
 
@@ -222,6 +231,8 @@ pub struct SessionConfig {
     pub warn_before: Vec<Dur>,
     /// How often the broker looks for revocations and stop requests made elsewhere.
     pub control_poll: Dur,
+    /// How long a graceful stop (the default on the web page) warns before closing.
+    pub stop_grace: Dur,
 }
 
 impl Default for SessionConfig {
@@ -229,6 +240,7 @@ impl Default for SessionConfig {
         Self {
             warn_before: vec![Dur(Duration::from_secs(300)), Dur(Duration::from_secs(60))],
             control_poll: Dur(Duration::from_millis(500)),
+            stop_grace: Dur(Duration::from_secs(60)),
         }
     }
 }
@@ -274,6 +286,7 @@ impl Config {
             &mut self.ssh.host_key,
             &mut self.web.tls_cert,
             &mut self.web.tls_key,
+            &mut self.web.token_key,
             &mut self.vault.key_file,
             &mut self.audit.signing_key,
             &mut self.recording.dir,
@@ -288,17 +301,16 @@ impl Config {
         if self.auth.max_failures == 0 {
             return Err(ConfigError::Invalid("auth.max_failures must be at least 1".into()));
         }
-        if self.policy.max_minutes == 0 || self.approval.default_minutes == 0 {
+        self.policy.check()?;
+        if self.web.token_ttl.0 < Duration::from_secs(30) || self.web.session_max.0 < self.web.token_ttl.0 {
+            return Err(ConfigError::Invalid("web.token_ttl must be at least 30s and at most web.session_max".into()));
+        }
+        if self.approval.default_minutes == 0 {
             return Err(ConfigError::Invalid("window lengths must be at least 1 minute".into()));
         }
         if self.approval.default_minutes > self.policy.max_minutes {
             return Err(ConfigError::Invalid(
                 "approval.default_minutes exceeds policy.max_minutes".into(),
-            ));
-        }
-        if self.policy.life_critical_approvals < 2 {
-            return Err(ConfigError::Invalid(
-                "policy.life_critical_approvals must be at least 2 (separation of duties)".into(),
             ));
         }
         if self.ssh.max_unauthenticated == 0 || self.ssh.max_sessions == 0 {

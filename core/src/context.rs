@@ -10,6 +10,7 @@ use crate::keyfile;
 use crate::policy::Policy;
 use crate::store::Store;
 use crate::vault::Vault;
+use crate::webauth::WebAuth;
 use std::sync::Arc;
 
 /// Why the context could not be opened.
@@ -32,6 +33,7 @@ pub struct Context {
     pub audit: AuditLog,
     pub auth: AuthService,
     pub approvals: Approvals,
+    pub webauth: WebAuth,
 }
 
 impl Context {
@@ -44,6 +46,7 @@ impl Context {
         let audit = AuditLog::new(store.clone(), signer, config.audit.checkpoint_every);
         let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
-        Ok(Context { config, store, vault, audit, auth, approvals })
+        let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth })
     }
 }

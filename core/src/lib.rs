@@ -19,6 +19,7 @@ pub mod policy;
 pub mod store;
 pub mod totp;
 pub mod vault;
+pub mod webauth;
 
 #[cfg(test)]
 pub(crate) mod testdb;

@@ -1,8 +1,11 @@
-//! Approval policy: how many distinct approvers a device's criticality needs and the longest
-//! window an approval may grant. Enforced here, in the domain, for every way of approving.
+//! Approval policy: for a device's criticality and zone, how many distinct approvers a
+//! request needs, the longest window an approval may grant, and which roles may approve.
+//! Enforced here, in the domain, for every way of deciding (SSH lobby, CLI, web), and shown
+//! to approvers by the same function so the page never disagrees with the rule.
 
-use crate::config::PolicyConfig;
-use crate::domain::Criticality;
+use crate::config::{PolicyConfig, PolicyRule};
+use crate::domain::{Criticality, Role, Zone};
+use serde::Serialize;
 use std::time::Duration;
 
 /// The policy in force.
@@ -11,41 +14,122 @@ pub struct Policy {
     cfg: PolicyConfig,
 }
 
+/// What the policy says for one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Distinct approvers needed before a grant exists.
+    pub approvals: i64,
+    /// Longest window, in minutes.
+    pub max_minutes: i64,
+    /// Roles that may approve or deny.
+    pub approver_roles: Vec<Role>,
+}
+
+impl Rule {
+    /// Whether `role` may decide requests under this rule.
+    pub fn may_approve(&self, role: Role) -> bool {
+        role.may_approve() && self.approver_roles.contains(&role)
+    }
+
+    /// Clamps a chosen window to the maximum.
+    pub fn clamp_window(&self, d: Duration) -> Duration {
+        d.min(Duration::from_secs(self.max_minutes as u64 * 60))
+    }
+}
+
 impl Policy {
-    /// Builds it from configuration (already validated: life-critical needs at least two).
+    /// Builds it from configuration (already checked at load).
     pub fn new(cfg: PolicyConfig) -> Self {
         Self { cfg }
     }
 
-    /// Distinct approvers needed before a grant exists.
-    pub fn required_approvals(&self, c: Criticality) -> i64 {
-        i64::from(match c {
-            Criticality::LifeCritical => self.cfg.life_critical_approvals.max(2),
-            Criticality::High => self.cfg.high_approvals.max(1),
-            Criticality::Standard => self.cfg.standard_approvals.max(1),
-        })
+    /// The rule for a device of `criticality` in `zone`.
+    pub fn rule(&self, criticality: Criticality, zone: &Zone) -> Rule {
+        let mut rule = Rule {
+            approvals: i64::from(match criticality {
+                Criticality::LifeCritical => self.cfg.life_critical_approvals,
+                Criticality::High => self.cfg.high_approvals,
+                Criticality::Standard => self.cfg.standard_approvals,
+            }),
+            max_minutes: i64::from(self.cfg.max_minutes),
+            approver_roles: self.cfg.approver_roles.clone(),
+        };
+        if let Some(o) = self.best_override(criticality, zone) {
+            if let Some(n) = o.approvals {
+                rule.approvals = i64::from(n);
+            }
+            if let Some(m) = o.max_minutes {
+                rule.max_minutes = i64::from(m);
+            }
+            if let Some(r) = &o.approver_roles {
+                rule.approver_roles = r.clone();
+            }
+        }
+        // Separation of duties is not configurable away.
+        let floor = if criticality == Criticality::LifeCritical { 2 } else { 1 };
+        rule.approvals = rule.approvals.max(floor);
+        rule.max_minutes = rule.max_minutes.max(1);
+        rule
     }
 
-    /// Longest window in minutes.
-    pub fn max_minutes(&self) -> i64 {
-        i64::from(self.cfg.max_minutes)
+    /// The longest window any rule allows (bounds input before the device is known).
+    pub fn max_minutes_anywhere(&self) -> i64 {
+        let over = self.cfg.rules.iter().filter_map(|r| r.max_minutes).max().unwrap_or(0);
+        i64::from(self.cfg.max_minutes.max(over))
     }
 
-    /// Clamps a chosen window to the policy maximum.
-    pub fn clamp_window(&self, d: Duration) -> Duration {
-        d.min(Duration::from_secs(self.max_minutes() as u64 * 60))
+    fn best_override(&self, criticality: Criticality, zone: &Zone) -> Option<&PolicyRule> {
+        let mut best: Option<(u8, &PolicyRule)> = None;
+        for r in &self.cfg.rules {
+            let zone_ok = r.zone.as_ref().is_none_or(|z| z == zone);
+            let crit_ok = r.criticality.is_none_or(|c| c == criticality);
+            if !(zone_ok && crit_ok) {
+                continue;
+            }
+            let score = 2 * u8::from(r.zone.is_some()) + u8::from(r.criticality.is_some());
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, r));
+            }
+        }
+        best.map(|(_, r)| r)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn zone(s: &str) -> Zone {
+        Zone::parse(s).unwrap()
+    }
 
     #[test]
     fn life_critical_never_below_two() {
         let p = Policy::new(PolicyConfig { life_critical_approvals: 1, ..PolicyConfig::default() });
-        assert_eq!(p.required_approvals(Criticality::LifeCritical), 2);
-        assert_eq!(p.required_approvals(Criticality::Standard), 1);
-        assert_eq!(p.clamp_window(Duration::from_secs(10 * 3600)), Duration::from_secs(480 * 60));
+        assert_eq!(p.rule(Criticality::LifeCritical, &zone("icu")).approvals, 2);
+        let r = p.rule(Criticality::Standard, &zone("icu"));
+        assert_eq!(r.approvals, 1);
+        assert_eq!(r.clamp_window(Duration::from_secs(10 * 3600)), Duration::from_secs(480 * 60));
+    }
+
+    #[test]
+    fn most_specific_rule_wins() {
+        let rules = vec![
+            PolicyRule { zone: None, criticality: Some(Criticality::High), approvals: Some(2), max_minutes: None, approver_roles: None },
+            PolicyRule { zone: Some(zone("icu")), criticality: None, approvals: None, max_minutes: Some(60), approver_roles: Some(vec![Role::Admin]) },
+            PolicyRule { zone: Some(zone("icu")), criticality: Some(Criticality::High), approvals: Some(3), max_minutes: None, approver_roles: None },
+        ];
+        let p = Policy::new(PolicyConfig { rules, ..PolicyConfig::default() });
+        // zone + criticality beats zone alone: its unset fields fall back to the defaults.
+        let icu_high = p.rule(Criticality::High, &zone("icu"));
+        assert_eq!((icu_high.approvals, icu_high.max_minutes), (3, 480));
+        let icu_std = p.rule(Criticality::Standard, &zone("icu"));
+        assert_eq!((icu_std.approvals, icu_std.max_minutes), (1, 60));
+        assert!(icu_std.may_approve(Role::Admin) && !icu_std.may_approve(Role::Approver));
+        let lab_high = p.rule(Criticality::High, &zone("lab"));
+        assert_eq!(lab_high.approvals, 2);
+        assert!(lab_high.may_approve(Role::Approver) && !lab_high.may_approve(Role::Vendor));
+        assert_eq!(p.max_minutes_anywhere(), 480);
     }
 }

@@ -14,6 +14,7 @@ use crate::store::Store;
 use crate::testdb::{audit_log, TestStore};
 use crate::totp::{Totp, STEP_SECS};
 use crate::vault::{Credential, Vault};
+use crate::webauth::WebAuth;
 
 /// An OpenSSH public key line made by `ssh-keygen -t ed25519 -C x`.
 pub const VENDOR_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGTVRpWbUzHHjUfJOT6sTbMJ/5Q2wQsvL41eenCzMebD x";
@@ -31,6 +32,7 @@ pub struct World {
     pub admin: Admin,
     pub approvals: Approvals,
     pub auth: AuthService,
+    pub webauth: WebAuth,
 }
 
 impl World {
@@ -43,6 +45,14 @@ impl World {
             name: t.name,
             admin: Admin::new(store.clone(), vault.clone(), audit.clone(), cfg.clone()),
             approvals: Approvals::new(store.clone(), audit.clone(), Policy::new(PolicyConfig::default()), ApprovalConfig::default()),
+            webauth: WebAuth::new(
+                store.clone(),
+                vault.clone(),
+                audit.clone(),
+                AuthService::new(store.clone(), vault.clone(), audit.clone(), cfg.clone()),
+                cfg.clone(),
+                std::time::Duration::from_secs(3600),
+            ),
             auth: AuthService::new(store.clone(), vault.clone(), audit.clone(), cfg),
             store,
             vault,

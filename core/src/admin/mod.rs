@@ -122,6 +122,33 @@ impl Admin {
         org: &str,
         ssh_keys: &[String],
     ) -> Result<(UserRecord, Enrolment), AdminError> {
+        self.create_user_with_password(actor, name, role, org, ssh_keys, None).await
+    }
+
+    /// As [`Admin::create_user`]; a given `password` (web roles only) is permanent, for
+    /// automation, instead of a one-time password changed at first sign-in.
+    pub async fn create_user_with_password(
+        &self,
+        actor: &str,
+        name: &Username,
+        role: Role,
+        org: &str,
+        ssh_keys: &[String],
+        password: Option<String>,
+    ) -> Result<(UserRecord, Enrolment), AdminError> {
+        if role == Role::Vendor && password.is_some() {
+            return Err(AdminError::Invalid("vendor accounts sign in over SSH and take no password".into()));
+        }
+        if let Some(p) = &password {
+            let n = p.chars().count();
+            if !(crate::webauth::MIN_PASSWORD_CHARS..=crate::webauth::MAX_PASSWORD_CHARS).contains(&n) || p.chars().any(char::is_control) {
+                return Err(AdminError::Invalid(format!(
+                    "the password must be one line of {} to {} characters",
+                    crate::webauth::MIN_PASSWORD_CHARS,
+                    crate::webauth::MAX_PASSWORD_CHARS
+                )));
+            }
+        }
         let org = input::check_org(org).map_err(AdminError::Invalid)?;
         if role != Role::Vendor && !ssh_keys.is_empty() {
             return Err(AdminError::Invalid(format!(
@@ -138,9 +165,9 @@ impl Admin {
         let generator = Totp::new(secret.clone(), &self.auth_cfg.totp_issuer, name.as_str())
             .map_err(|e| AdminError::Internal(e.to_string()))?;
         let sealed = self.vault.seal(&totp_owner(name), &secret)?;
-        let one_time = (role != Role::Vendor).then(password::one_time_password);
-        let hash = match &one_time {
-            Some(p) => Some(password::hash(p.clone()).await.map_err(AdminError::Internal)?),
+        let one_time = (role != Role::Vendor && password.is_none()).then(password::one_time_password);
+        let hash = match one_time.clone().or(password) {
+            Some(p) => Some(password::hash(p).await.map_err(AdminError::Internal)?),
             None => None,
         };
         let now = clock::now();
@@ -158,7 +185,10 @@ impl Admin {
             self.store.insert_user_key(&mut tx, id, &k.line, &k.fingerprint, now).await?;
         }
         let fingerprints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
-        let detail = json!({ "role": role, "org": org, "ssh_keys": fingerprints, "one_time_password": one_time.is_some() });
+        let detail = json!({
+            "role": role, "org": org, "ssh_keys": fingerprints,
+            "one_time_password": one_time.is_some(), "password": hash.is_some(),
+        });
         let seq = self.audit.record_in(&mut tx, Event::new(actor, "user.created", format!("user:{name}"), detail)).await?;
         tx.commit().await?;
         self.audit.committed(seq).await?;
@@ -188,6 +218,10 @@ impl Admin {
         let mut tx = self.store.begin_write().await?;
         if !self.store.set_user_disabled(&mut tx, name, disabled).await? {
             return Err(AdminError::NotFound(format!("user {name}")));
+        }
+        if disabled {
+            let user = self.store.require_user(name).await?;
+            self.store.revoke_user_web_sessions(&mut tx, user.id, clock::now()).await?;
         }
         let kind = if disabled { "user.disabled" } else { "user.enabled" };
         let seq = self.audit.record_in(&mut tx, Event::new(actor, kind, format!("user:{name}"), json!({}))).await?;
@@ -259,6 +293,6 @@ impl Admin {
 #[cfg(test)]
 mod decision_tests;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;

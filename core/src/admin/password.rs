@@ -25,19 +25,19 @@ pub fn one_time_password() -> String {
 /// Argon2id PHC string of `password` (default parameters, 16-byte random salt), computed on
 /// the blocking pool.
 pub async fn hash(password: String) -> Result<String, String> {
-    let task = tokio::task::spawn_blocking(move || {
-        let salt_bytes: [u8; 16] = rand::rngs::OsRng.gen();
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
-    });
+    let task = tokio::task::spawn_blocking(move || hash_blocking(&password));
     task.await.map_err(|e| format!("password hashing task failed: {e}"))?
 }
 
+/// As [`hash`], on the calling thread (only from the blocking pool or a CLI).
+pub fn hash_blocking(password: &str) -> Result<String, String> {
+    let salt_bytes: [u8; 16] = rand::rngs::OsRng.gen();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
 /// Whether `password` matches a PHC hash made by [`hash`] (blocking; for tests and, later,
-/// the web sign-in, which must call it from the blocking pool).
+/// the web sign-in, which calls it from the blocking pool).
 pub fn verify_blocking(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }

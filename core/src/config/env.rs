@@ -33,6 +33,9 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "WEB_LISTEN" => c.web.listen = parse(var, v)?,
         "WEB_TLS_CERT" => c.web.tls_cert = v.into(),
         "WEB_TLS_KEY" => c.web.tls_key = v.into(),
+        "WEB_TOKEN_KEY" => c.web.token_key = v.into(),
+        "WEB_TOKEN_TTL" => c.web.token_ttl = dur(var, v)?,
+        "WEB_SESSION_MAX" => c.web.session_max = dur(var, v)?,
         "STORE_URL" => c.store.url = v.into(),
         "VAULT_KEY_FILE" => c.vault.key_file = v.into(),
         "AUDIT_SIGNING_KEY" => c.audit.signing_key = v.into(),
@@ -45,6 +48,7 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "APPROVAL_WAIT_TIMEOUT" => c.approval.wait_timeout = dur(var, v)?,
         "APPROVAL_REQUEST_TTL" => c.approval.request_ttl = dur(var, v)?,
         "APPROVAL_DEFAULT_MINUTES" => c.approval.default_minutes = parse(var, v)?,
+        "APPROVAL_SCHEDULE_AHEAD" => c.approval.schedule_ahead = dur(var, v)?,
         "POLICY_LIFE_CRITICAL_APPROVALS" => c.policy.life_critical_approvals = parse(var, v)?,
         "POLICY_HIGH_APPROVALS" => c.policy.high_approvals = parse(var, v)?,
         "POLICY_STANDARD_APPROVALS" => c.policy.standard_approvals = parse(var, v)?,
@@ -54,6 +58,7 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
                 .map_err(|message| ConfigError::Env { var: var.into(), message })?
         }
         "SESSION_CONTROL_POLL" => c.session.control_poll = dur(var, v)?,
+        "SESSION_STOP_GRACE" => c.session.stop_grace = dur(var, v)?,
         "RECORDING_DIR" => c.recording.dir = v.into(),
         _ => {
             return Err(ConfigError::Env {

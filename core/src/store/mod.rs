@@ -12,10 +12,13 @@ mod records;
 mod requests;
 mod sessions;
 mod users;
+mod web_sessions;
 
 pub use devices::NewDevice;
 pub use records::*;
+pub use requests::Tally;
 pub use users::{FailureCount, NewUser};
+pub use web_sessions::WebSessionRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};

@@ -194,6 +194,8 @@ pub struct SessionRecord {
     pub end_reason: Option<String>,
     pub stop_requested_at: Option<i64>,
     pub stop_requested_by: Option<String>,
+    /// When the broker closes a session being stopped (graceful stops warn first).
+    pub stop_at: Option<i64>,
 }
 
 impl SessionRecord {
@@ -211,6 +213,7 @@ impl SessionRecord {
             end_reason: r.try_get("end_reason")?,
             stop_requested_at: r.try_get("stop_requested_at")?,
             stop_requested_by: r.try_get("stop_requested_by")?,
+            stop_at: r.try_get("stop_at")?,
         })
     }
 }

@@ -12,6 +12,14 @@ const REQUEST_SELECT: &str = "SELECT r.id, r.vendor_id, u.username AS vendor, u.
     r.created_at, r.decided_at, r.decided_by, r.decision_note \
     FROM access_requests r JOIN users u ON u.id = r.vendor_id JOIN devices d ON d.id = r.device_id";
 
+/// What the approvers of one request have agreed so far.
+#[derive(Debug, Clone, Copy)]
+pub struct Tally {
+    pub count: i64,
+    pub min_seconds: Option<i64>,
+    pub latest_start: Option<i64>,
+}
+
 const GRANT_COLUMNS: &str = "id, request_id, vendor_id, device_id, starts_at, ends_at, revoked_at, revoked_by";
 
 impl Store {
@@ -101,11 +109,21 @@ impl Store {
     }
 
     /// Records one approver's approval; `Exists` if this approver already approved.
-    pub async fn insert_approval(&self, conn: &mut AnyConnection, id: RequestId, approver_id: i64, seconds: Option<i64>, now: i64) -> Result<(), StoreError> {
-        let r = sqlx::query("INSERT INTO approvals (request_id, approver_id, seconds, created_at) VALUES ($1, $2, $3, $4)")
+    /// `seconds` is the window this approver agreed to, `starts_at` a scheduled start.
+    pub async fn insert_approval(
+        &self,
+        conn: &mut AnyConnection,
+        id: RequestId,
+        approver_id: i64,
+        seconds: Option<i64>,
+        starts_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query("INSERT INTO approvals (request_id, approver_id, seconds, starts_at, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id.0)
             .bind(approver_id)
             .bind(seconds)
+            .bind(starts_at)
             .bind(now)
             .execute(conn)
             .await;
@@ -116,13 +134,14 @@ impl Store {
         }
     }
 
-    /// Number of distinct approvers so far and the shortest window any of them chose.
-    pub async fn approval_tally(&self, conn: &mut AnyConnection, id: RequestId) -> Result<(i64, Option<i64>), StoreError> {
-        let row: (i64, Option<i64>) = sqlx::query_as("SELECT COUNT(*), MIN(seconds) FROM approvals WHERE request_id = $1")
-            .bind(id.0)
-            .fetch_one(conn)
-            .await?;
-        Ok(row)
+    /// Distinct approvers so far, the shortest window and the latest start any of them chose.
+    pub async fn approval_tally(&self, conn: &mut AnyConnection, id: RequestId) -> Result<Tally, StoreError> {
+        let (count, min_seconds, latest_start): (i64, Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(seconds), MAX(starts_at) FROM approvals WHERE request_id = $1")
+                .bind(id.0)
+                .fetch_one(conn)
+                .await?;
+        Ok(Tally { count, min_seconds, latest_start })
     }
 
     /// Moves a request from `from` to `to`; false if it was not in `from`.

@@ -6,7 +6,7 @@ use crate::domain::{GrantId, SessionId};
 use sqlx::AnyConnection;
 
 const SESSION_SELECT: &str = "SELECT s.id, s.grant_id, g.request_id, u.username AS vendor, d.name AS device, \
-    s.peer, s.state, s.started_at, s.ended_at, s.end_reason, s.stop_requested_at, s.stop_requested_by \
+    s.peer, s.state, s.started_at, s.ended_at, s.end_reason, s.stop_requested_at, s.stop_requested_by, s.stop_at \
     FROM sessions s JOIN grants g ON g.id = s.grant_id JOIN users u ON u.id = s.vendor_id JOIN devices d ON d.id = s.device_id";
 
 impl Store {
@@ -45,13 +45,17 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Asks whichever node holds the session to stop it; false if not active.
-    pub async fn request_session_stop(&self, conn: &mut AnyConnection, id: SessionId, by: &str, now: i64) -> Result<bool, StoreError> {
+    /// Asks whichever node holds the session to stop it at `stop_at`; false if not active.
+    /// A stop already asked for may be brought forward (graceful, then immediate), never
+    /// put off.
+    pub async fn request_session_stop(&self, conn: &mut AnyConnection, id: SessionId, by: &str, now: i64, stop_at: i64) -> Result<bool, StoreError> {
         let r = sqlx::query(
-            "UPDATE sessions SET stop_requested_at = $1, stop_requested_by = $2 WHERE id = $3 AND state = 'active' AND stop_requested_at IS NULL",
+            "UPDATE sessions SET stop_requested_at = $1, stop_requested_by = $2, stop_at = $3 \
+             WHERE id = $4 AND state = 'active' AND (stop_at IS NULL OR stop_at > $3)",
         )
         .bind(now)
         .bind(by)
+        .bind(stop_at)
         .bind(id.0)
         .execute(conn)
         .await?;

@@ -23,7 +23,7 @@ pub struct FailureCount {
     pub locked_until: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "id, username, role, org, disabled, totp_secret, password_hash, \
+pub(super) const USER_COLUMNS: &str = "id, username, role, org, disabled, totp_secret, password_hash, \
     password_must_change, totp_last_step, failed_attempts, locked_until, created_at";
 
 impl Store {

@@ -1,0 +1,90 @@
+//! The `[policy]` section: defaults per criticality, the roles that may approve, and
+//! `[[policy.rules]]` that override them for a zone, a criticality, or both. Checked at load
+//! so a rule that could never match or would weaken separation of duties is an error.
+
+use super::ConfigError;
+use crate::domain::{Criticality, Role, Zone};
+use serde::Deserialize;
+
+/// Approval policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    pub life_critical_approvals: u32,
+    pub high_approvals: u32,
+    pub standard_approvals: u32,
+    /// Longest window an approval may grant, in minutes.
+    pub max_minutes: u32,
+    /// Roles whose members may approve and deny.
+    pub approver_roles: Vec<Role>,
+    /// Overrides; the most specific matching rule wins (zone and criticality, then zone, then
+    /// criticality), the first listed among equals.
+    pub rules: Vec<PolicyRule>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            life_critical_approvals: 2,
+            high_approvals: 1,
+            standard_approvals: 1,
+            max_minutes: 480,
+            approver_roles: vec![Role::Approver, Role::Admin],
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// One override. Unset fields keep the defaults above.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRule {
+    pub zone: Option<Zone>,
+    pub criticality: Option<Criticality>,
+    pub approvals: Option<u32>,
+    pub max_minutes: Option<u32>,
+    pub approver_roles: Option<Vec<Role>>,
+}
+
+impl PolicyConfig {
+    /// Refuses settings that could never work or would weaken separation of duties.
+    pub(super) fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.max_minutes == 0 {
+            return bad("policy.max_minutes must be at least 1".into());
+        }
+        if self.life_critical_approvals < 2 {
+            return bad("policy.life_critical_approvals must be at least 2 (separation of duties)".into());
+        }
+        if self.high_approvals == 0 || self.standard_approvals == 0 {
+            return bad("policy approvals must be at least 1".into());
+        }
+        check_roles("policy.approver_roles", &self.approver_roles)?;
+        for (i, r) in self.rules.iter().enumerate() {
+            let at = format!("policy.rules[{i}]");
+            if r.zone.is_none() && r.criticality.is_none() {
+                return bad(format!("{at} must name a zone, a criticality or both"));
+            }
+            if r.approvals == Some(0) || r.max_minutes == Some(0) {
+                return bad(format!("{at}: approvals and max_minutes must be at least 1"));
+            }
+            if r.criticality == Some(Criticality::LifeCritical) && r.approvals.is_some_and(|n| n < 2) {
+                return bad(format!("{at}: life-critical devices need at least 2 approvers"));
+            }
+            if let Some(roles) = &r.approver_roles {
+                check_roles(&format!("{at}.approver_roles"), roles)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_roles(at: &str, roles: &[Role]) -> Result<(), ConfigError> {
+    if roles.is_empty() {
+        return Err(ConfigError::Invalid(format!("{at} must name at least one role")));
+    }
+    if roles.contains(&Role::Vendor) {
+        return Err(ConfigError::Invalid(format!("{at}: vendors may never approve")));
+    }
+    Ok(())
+}
