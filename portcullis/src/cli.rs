@@ -81,6 +81,10 @@ pub enum UserCmd {
         /// OpenSSH public key file (vendors); may be given several times.
         #[arg(long = "ssh-key", value_name = "FILE.pub")]
         ssh_keys: Vec<PathBuf>,
+        /// File holding a permanent web password (first line), for automation; without it a
+        /// web account gets a one-time password and enrols its authenticator at first sign-in.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
         #[command(flatten)]
         out: JsonFlag,
     },

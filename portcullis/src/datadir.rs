@@ -66,6 +66,7 @@ pub fn create_files(layout: &Layout) -> anyhow::Result<String> {
     }
     Vault::create_key_file(&layout.vault_key())?;
     keyfile::write_new(&layout.audit_key(), &AuditSigner::generate_pkcs8()?)?;
+    keyfile::write_new(&layout.dir.join("keys/web_token.key"), &rand::random::<[u8; 32]>())?;
     let host_key = keys::new_ed25519("portcullis-broker");
     keys::write_pair(&host_key, &layout.host_key())?;
     let tls = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])

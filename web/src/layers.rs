@@ -1,5 +1,6 @@
-//! Middleware applied to every response: security headers, a request
-//! body size limit and a request timeout.
+//! Middleware applied to every response: security headers (a script-free CSP: pages load
+//! their script from /static, never inline), a request body size limit, a request timeout,
+//! and renewal of the sign-in cookie while the sign-in lasts.
 
 use std::time::Duration;
 
@@ -9,6 +10,11 @@ use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use portcullis_core::clock;
+use portcullis_core::webauth::Scope;
+
+use crate::AppState;
 
 /// Largest request body accepted, in bytes.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
@@ -18,7 +24,7 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
     (
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; frame-ancestors 'none'",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     ),
     (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -56,4 +62,27 @@ pub(crate) async fn timeout(request: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
+}
+
+/// Re-issues the cookie's token when half its lifetime has passed and the sign-in is still
+/// live, so an open page stays signed in while each token stays short-lived.
+pub(crate) async fn renew_cookie(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let due = crate::auth::cookie::read(request.headers())
+        .and_then(|t| state.keys.verify(&t))
+        .filter(|c| c.scope == "full" && clock::now() - c.iat >= state.keys.ttl().as_secs() as i64 / 2);
+    let mut response = next.run(request).await;
+    let Some(claims) = due else { return response };
+    if response.headers().contains_key(header::SET_COOKIE) {
+        return response; // the handler signed in or out itself
+    }
+    if let Ok(Some(s)) = state.ctx.webauth.session(&claims.sid).await {
+        if s.scope == Scope::Full {
+            if let Ok((token, exp)) = state.keys.issue(&s) {
+                if let Ok(v) = HeaderValue::from_str(&crate::auth::cookie::set(&token, exp - clock::now())) {
+                    response.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+        }
+    }
+    response
 }

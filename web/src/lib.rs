@@ -1,16 +1,19 @@
-//! The HTTPS side of Portcullis: an axum app served over rustls.
+//! The HTTPS side of Portcullis: the approvers' pages and the JSON API they run on, an axum
+//! app served over rustls.
 //!
-//! For now it serves a health check and a small landing page; the approver
-//! web pages will be added here. [`run`] owns the whole listener: it loads
-//! the TLS certificate and key, accepts connections until the shutdown
-//! token is cancelled, then lets in-flight requests finish for a short
-//! grace period.
+//! [`run`] owns the whole listener: it loads the TLS certificate and key, accepts
+//! connections until the shutdown token is cancelled, then lets in-flight requests finish for
+//! a short grace period. Every decision is made by the core services in
+//! [`portcullis_core`]; this crate only authenticates, translates and renders.
 
+pub mod api;
+pub mod auth;
 mod error;
 mod layers;
-mod page;
+pub mod pages;
 mod routes;
 mod serve;
+pub mod state;
 mod tls;
 
 use std::path::PathBuf;
@@ -19,6 +22,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use error::WebError;
+pub use routes::router;
+pub use state::AppState;
 
 /// Where the server's TLS certificate chain and private key live (PEM).
 #[derive(Debug, Clone)]
@@ -29,25 +34,11 @@ pub struct TlsFiles {
     pub key_pem: PathBuf,
 }
 
-/// What the handlers can see.
-#[derive(Debug, Clone)]
-pub struct WebState {
-    /// Portcullis version, reported by `/healthz`.
-    pub version: &'static str,
-    /// Name of this broker installation, shown on the landing page.
-    pub name: String,
-}
-
 /// Serve HTTPS on `listener` until `shutdown` is cancelled.
 ///
 /// Fails only if the TLS files cannot be loaded; once serving, bad
 /// connections are logged and dropped, never fatal.
-pub async fn run(
-    listener: TcpListener,
-    tls: TlsFiles,
-    state: WebState,
-    shutdown: CancellationToken,
-) -> Result<(), WebError> {
+pub async fn run(listener: TcpListener, tls: TlsFiles, state: AppState, shutdown: CancellationToken) -> Result<(), WebError> {
     let acceptor = tls::acceptor(&tls).await?;
     let app = routes::router(state);
     serve::serve(listener, acceptor, app, shutdown).await;

@@ -1,18 +1,20 @@
-//! The HTTP routes and the middleware stack around them.
+//! The whole app: API, pages, static assets and health check, wrapped in the middleware
+//! every response gets (security headers, body limit, timeout, token renewal).
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::response::Html;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde::Serialize;
 
-use crate::{layers, page, WebState};
+use crate::{api, layers, pages, AppState};
 
 /// The app: routes plus middleware (outermost last).
-pub(crate) fn router(state: WebState) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/healthz", get(healthz))
+        .merge(api::router().router)
+        .merge(pages::router())
+        .layer(middleware::from_fn_with_state(state.clone(), layers::renew_cookie))
         .with_state(state)
         .layer(DefaultBodyLimit::max(layers::BODY_LIMIT))
         .layer(middleware::from_fn(layers::limit_body))
@@ -26,13 +28,6 @@ struct Health {
     version: &'static str,
 }
 
-async fn healthz(State(state): State<WebState>) -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        version: state.version,
-    })
-}
-
-async fn index(State(state): State<WebState>) -> Html<String> {
-    Html(page::landing(&state))
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health { status: "ok", version: state.version })
 }

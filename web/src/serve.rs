@@ -112,6 +112,8 @@ async fn connection(
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(MAX_STREAMS);
+    // Every request learns the client's address (for the audit log).
+    let app = app.layer(axum::Extension(crate::auth::Peer(peer)));
     let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
     tokio::pin!(conn);
     let result = tokio::select! {

@@ -1,6 +1,7 @@
 //! `portcullis user …`: enrol an account (showing its TOTP secret and, for web accounts, its
 //! one-time password exactly once), list and show accounts, disable, enable and unlock them.
 
+use anyhow::Context as _;
 use super::{cli_actor, read_arg_file};
 use crate::cli::UserCmd;
 use crate::output::{self, Table};
@@ -60,7 +61,10 @@ pub struct Created<'a> {
 pub async fn run(ctx: &Context, cmd: UserCmd) -> anyhow::Result<()> {
     let admin = Admin::from_context(ctx);
     match cmd {
-        UserCmd::Add { name, role, org, ssh_keys, out } => add(&admin, &name, role, &org, &ssh_keys, out.json).await,
+        UserCmd::Add { name, role, org, ssh_keys, password_file, out } => {
+            let password = password_file.as_deref().map(read_password).transpose()?;
+            add(&admin, &name, role, &org, &ssh_keys, password, out.json).await
+        }
         UserCmd::List { out } => list(ctx, out.json).await,
         UserCmd::Show { name, out } => show(ctx, &name, out.json).await,
         UserCmd::Disable { name } => {
@@ -102,9 +106,15 @@ fn key_lines(files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
-async fn add(admin: &Admin, name: &Username, role: Role, org: &str, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+/// The first line of a password file, without its line ending.
+fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+async fn add(admin: &Admin, name: &Username, role: Role, org: &str, files: &[PathBuf], password: Option<String>, json: bool) -> anyhow::Result<()> {
     let keys = key_lines(files)?;
-    let (user, enrol) = admin.create_user(&cli_actor(), name, role, org, &keys).await?;
+    let (user, enrol) = admin.create_user_with_password(&cli_actor(), name, role, org, &keys, password).await?;
     if json {
         return output::json(&created(&user, &enrol));
     }
@@ -127,15 +137,14 @@ pub fn created<'a>(user: &'a UserRecord, enrol: &'a Enrolment) -> Created<'a> {
 /// The human text shown once for a new account.
 pub fn enrolment_text(user: &UserRecord, enrol: &Enrolment) -> String {
     let org = if user.org.is_empty() { String::new() } else { format!(", {}", user.org) };
-    let mut text = format!(
-        "user {} created ({}{org})\n\
-         Give these to the account holder now; they are not shown again:\n  \
-         TOTP secret:        {}\n  \
-         otpauth URI:        {}\n",
-        user.username, user.role, enrol.totp_secret_base32, enrol.otpauth_uri
-    );
+    let mut text = format!("user {} created ({}{org})\nGive these to the account holder now; they are not shown again:\n", user.username, user.role);
     if let Some(pw) = &enrol.one_time_password {
-        text.push_str(&format!("  one-time password:  {pw}  (must be changed at the first web sign-in)\n"));
+        // The authenticator is enrolled on the page at the first sign-in, with a new secret.
+        text.push_str(&format!(
+            "  one-time password:  {pw}\n  At the first web sign-in (user name and this password, no code) the page asks for\n  a new password and shows a QR code to enrol an authenticator app.\n"
+        ));
+    } else {
+        text.push_str(&format!("  TOTP secret:        {}\n  otpauth URI:        {}\n", enrol.totp_secret_base32, enrol.otpauth_uri));
     }
     text
 }

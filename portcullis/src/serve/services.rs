@@ -24,6 +24,8 @@ pub async fn run_broker(
 /// Runs the HTTPS page until `shutdown`.
 pub async fn run_web(listener: TcpListener, ctx: Context, shutdown: CancellationToken) -> anyhow::Result<()> {
     let tls = portcullis_web::TlsFiles { cert_pem: ctx.config.web.tls_cert.clone(), key_pem: ctx.config.web.tls_key.clone() };
-    let state = portcullis_web::WebState { version: env!("CARGO_PKG_VERSION"), name: "Portcullis".to_owned() };
+    let web = &ctx.config.web;
+    let keys = portcullis_web::auth::token::TokenKeys::load_or_create(&web.token_key, web.token_ttl.0).context("web token key")?;
+    let state = portcullis_web::AppState::new(ctx.clone(), keys, "Portcullis".to_owned(), env!("CARGO_PKG_VERSION"));
     portcullis_web::run(listener, tls, state, shutdown).await.context("web page")
 }

@@ -1,0 +1,76 @@
+//! Devices: list and show for everyone who decides or audits (with the policy that applies
+//! to each), enrol and disable for admins. Credentials go in, never out.
+
+use super::error::{ApiError, ErrorBody};
+use super::views::{DeviceView, NewDeviceBody};
+use super::{ApiJson, ApiPath};
+use crate::auth::Authed;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use portcullis_core::admin::NewDeviceSpec;
+use portcullis_core::domain::{Criticality, DeviceName, Role, Zone};
+use portcullis_core::store::DeviceRecord;
+use portcullis_core::vault::Credential;
+
+fn view(state: &AppState, d: &DeviceRecord) -> DeviceView {
+    DeviceView::new(d, &state.ctx.approvals.policy().rule(d.criticality, &d.zone))
+}
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(e.to_string())
+}
+
+/// List devices.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+    responses((status = 200, body = [DeviceView]), (status = 403, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    a.require(super::requests::READERS, "read devices")?;
+    Ok(Json(state.ctx.store.list_devices().await?.iter().map(|d| view(&state, d)).collect()))
+}
+
+/// One device.
+#[utoipa::path(get, path = "/api/v1/devices/{name}", tag = "devices", params(("name" = String, Path, description = "device name")),
+    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
+pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
+    a.require(super::requests::READERS, "read devices")?;
+    let name = DeviceName::parse(&n).map_err(bad)?;
+    let d = state.ctx.store.device_by_name(&name).await?.ok_or_else(|| ApiError::not_found(format!("device {n} not found")))?;
+    Ok(Json(view(&state, &d)))
+}
+
+/// Enrol a device.
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = NewDeviceBody,
+    responses((status = 201, body = DeviceView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewDeviceBody>) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
+    a.require(&[Role::Admin], "manage devices")?;
+    let credential = match (b.password, b.private_key) {
+        (Some(p), None) => Credential::Password(p),
+        (None, Some(k)) => Credential::PrivateKey(k),
+        _ => return Err(ApiError::bad_request("give exactly one of password and private_key")),
+    };
+    let spec = NewDeviceSpec {
+        name: DeviceName::parse(&b.name).map_err(bad)?,
+        address: b.address,
+        login: b.login,
+        credential,
+        host_key: b.host_key,
+        criticality: Criticality::parse(&b.criticality).map_err(bad)?,
+        zone: Zone::parse(&b.zone).map_err(bad)?,
+        tcp_ports: b.tcp_ports,
+    };
+    let d = state.admin.create_device(&format!("{} ({})", a.name(), a.via()), spec).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &d))))
+}
+
+/// Disable a device: no new requests or sessions.
+#[utoipa::path(post, path = "/api/v1/devices/{name}/disable", tag = "devices", params(("name" = String, Path, description = "device name")),
+    responses((status = 200, body = DeviceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn disable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
+    a.require(&[Role::Admin], "manage devices")?;
+    let name = DeviceName::parse(&n).map_err(bad)?;
+    state.admin.set_device_disabled(&format!("{} ({})", a.name(), a.via()), &name, true).await?;
+    let d = state.ctx.store.require_device(&name).await?;
+    Ok(Json(view(&state, &d)))
+}

@@ -1,0 +1,99 @@
+//! The JSON API under `/api/v1`. Every route is registered through [`Routes::add`], which
+//! also lists it, so a test can hold the router's routes against the OpenAPI document built
+//! from the handlers' annotations ([`openapi`]). Bodies and path parameters go through
+//! [`ApiJson`] and [`ApiPath`], so malformed input is answered in the API's error shape.
+
+pub mod auth;
+pub mod devices;
+pub mod error;
+pub mod openapi;
+pub mod requests;
+pub mod sessions;
+pub mod users;
+pub mod views;
+
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use error::ApiError;
+use serde::de::DeserializeOwned;
+
+/// The API router and the list of what it serves.
+pub struct Routes {
+    pub router: Router<AppState>,
+    /// `(METHOD, path)` in OpenAPI path syntax.
+    pub list: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn add(mut self, methods: &[&'static str], path: &'static str, route: MethodRouter<AppState>) -> Routes {
+        self.router = self.router.route(path, route);
+        self.list.extend(methods.iter().map(|m| (*m, path)));
+        self
+    }
+}
+
+/// Every API route.
+pub fn router() -> Routes {
+    Routes { router: Router::new(), list: Vec::new() }
+        .add(&["GET"], "/api/v1/openapi.json", get(openapi::serve))
+        .add(&["POST"], "/api/v1/auth/login", post(auth::login))
+        .add(&["POST"], "/api/v1/auth/logout", post(auth::logout))
+        .add(&["POST"], "/api/v1/auth/enrol", post(auth::enrol))
+        .add(&["POST"], "/api/v1/auth/refresh", post(auth::refresh))
+        .add(&["GET"], "/api/v1/me", get(auth::me))
+        .add(&["GET", "POST"], "/api/v1/requests", get(requests::list).post(requests::create))
+        .add(&["GET"], "/api/v1/requests/pending-count", get(requests::pending_count))
+        .add(&["GET"], "/api/v1/requests/{id}", get(requests::show))
+        .add(&["POST"], "/api/v1/requests/{id}/approve", post(requests::approve))
+        .add(&["POST"], "/api/v1/requests/{id}/deny", post(requests::deny))
+        .add(&["POST"], "/api/v1/requests/{id}/revoke", post(requests::revoke))
+        .add(&["GET"], "/api/v1/sessions", get(sessions::list))
+        .add(&["GET"], "/api/v1/sessions/{id}", get(sessions::show))
+        .add(&["POST"], "/api/v1/sessions/{id}/stop", post(sessions::stop))
+        .add(&["GET", "POST"], "/api/v1/users", get(users::list).post(users::create))
+        .add(&["GET"], "/api/v1/users/{name}", get(users::show))
+        .add(&["POST"], "/api/v1/users/{name}/disable", post(users::disable))
+        .add(&["POST"], "/api/v1/users/{name}/enable", post(users::enable))
+        .add(&["GET", "POST"], "/api/v1/devices", get(devices::list).post(devices::create))
+        .add(&["GET"], "/api/v1/devices/{name}", get(devices::show))
+        .add(&["POST"], "/api/v1/devices/{name}/disable", post(devices::disable))
+}
+
+/// A JSON body; malformed JSON, unknown fields and oversized bodies become API errors.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(v) = Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(v))
+    }
+}
+
+/// A path parameter.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(v) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(v))
+    }
+}
+
+/// Query parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(v) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(v))
+    }
+}

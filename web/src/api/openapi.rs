@@ -1,0 +1,47 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and served at
+//! `/api/v1/openapi.json`. Security: the bearer token (scripts) or the sign-in cookie with
+//! the `X-CSRF-Token` header (the page).
+
+use super::views::*;
+use super::{auth, devices, error, requests, sessions, users};
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis API", description = "Approvals, sessions, users and devices of a Portcullis vendor access broker."),
+    paths(
+        serve,
+        auth::login, auth::logout, auth::enrol, auth::refresh, auth::me,
+        requests::list, requests::pending_count, requests::show, requests::create, requests::approve, requests::deny, requests::revoke,
+        sessions::list, sessions::show, sessions::stop,
+        users::list, users::show, users::create, users::disable, users::enable,
+        devices::list, devices::show, devices::create, devices::disable,
+    ),
+    components(schemas(
+        error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView,
+        RequestView, NewRequestBody, ApproveBody, ApproveView, DenyBody, SessionView, StopBody, UserView, NewUserBody,
+        CreatedUserView, DeviceView, NewDeviceBody, CountView,
+    )),
+    modifiers(&Security),
+    security(("bearer" = []), ("cookie" = [])),
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+        c.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::cookie::NAME))));
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()), responses((status = 200, description = "the OpenAPI document")))]
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

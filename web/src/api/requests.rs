@@ -1,0 +1,166 @@
+//! Access requests: list and filter, show, file on a vendor's behalf, approve (now or
+//! scheduled, up to the policy maximum), deny with a reason, revoke. Every decision is the
+//! core's `Approvals` service, the same one the SSH lobby and the CLI call.
+
+use super::error::{ApiError, ErrorBody};
+use super::views::{ApproveBody, ApproveView, CountView, DenyBody, GrantView, NewRequestBody, RequestView};
+use super::{ApiJson, ApiPath, ApiQuery};
+use crate::auth::Authed;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use portcullis_core::approvals::{ApproveOutcome, Window};
+use portcullis_core::domain::{DeviceName, RequestId, RequestState, Role, Username};
+use portcullis_core::store::RequestRecord;
+use serde::Deserialize;
+use std::time::Duration;
+use utoipa::IntoParams;
+
+/// Roles that may read requests.
+pub const READERS: &[Role] = &[Role::Approver, Role::Admin, Role::Auditor];
+/// Roles that may decide (the policy may narrow this per device).
+pub const DECIDERS: &[Role] = &[Role::Approver, Role::Admin];
+
+/// Filters of the request list.
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `pending`, `approved`, `denied`, `expired` or `revoked`.
+    pub state: Option<String>,
+    /// Only this vendor's requests.
+    pub vendor: Option<String>,
+    /// Only requests for this device.
+    pub device: Option<String>,
+    /// At most this many (default 100, at most 500).
+    pub limit: Option<i64>,
+}
+
+/// Builds the view of one request (grant and policy joined in).
+pub async fn view(state: &AppState, r: &RequestRecord) -> Result<RequestView, ApiError> {
+    let grant = if r.state == RequestState::Approved || r.state == RequestState::Revoked {
+        state.ctx.store.grant_of_request(r.id).await?
+    } else {
+        None
+    };
+    let rule = state.ctx.approvals.policy().rule(r.criticality, &r.zone);
+    Ok(RequestView::new(r, grant.as_ref(), &rule))
+}
+
+/// Lists requests matching the filters, newest first.
+pub async fn find(state: &AppState, q: &ListQuery) -> Result<Vec<RequestView>, ApiError> {
+    let st = q.state.as_deref().filter(|s| !s.is_empty()).map(RequestState::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let vendor_id = match q.vendor.as_deref().filter(|s| !s.is_empty()) {
+        Some(v) => {
+            let name = Username::parse(v).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            match state.ctx.store.user_by_name(&name).await? {
+                Some(u) => Some(u.id),
+                None => return Ok(Vec::new()),
+            }
+        }
+        None => None,
+    };
+    let device = q.device.as_deref().filter(|s| !s.is_empty()).map(DeviceName::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let mut out = Vec::new();
+    for r in state.ctx.store.list_requests(st, vendor_id, limit).await? {
+        if device.as_ref().is_none_or(|d| *d == r.device) {
+            out.push(view(state, &r).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// List requests.
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(ListQuery),
+    responses((status = 200, body = [RequestView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<RequestView>>, ApiError> {
+    a.require(READERS, "read requests")?;
+    Ok(Json(find(&state, &q).await?))
+}
+
+/// Number of pending requests (the page's badge).
+#[utoipa::path(get, path = "/api/v1/requests/pending-count", tag = "requests",
+    responses((status = 200, body = CountView), (status = 401, body = ErrorBody)))]
+pub async fn pending_count(State(state): State<AppState>, a: Authed) -> Result<Json<CountView>, ApiError> {
+    a.require(READERS, "read requests")?;
+    let n = state.ctx.store.list_requests(Some(RequestState::Pending), None, 1000).await?.len();
+    Ok(Json(CountView { count: n as i64 }))
+}
+
+/// One request.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = i64, Path, description = "request number")),
+    responses((status = 200, body = RequestView), (status = 404, body = ErrorBody)))]
+pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
+    a.require(READERS, "read requests")?;
+    let r = state.ctx.store.request(RequestId(id)).await?.ok_or_else(|| ApiError::not_found(format!("request #{id} not found")))?;
+    Ok(Json(view(&state, &r).await?))
+}
+
+/// File a request on a vendor's behalf (e.g. after a phone call).
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", request_body = NewRequestBody,
+    responses((status = 201, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewRequestBody>) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    a.require(DECIDERS, "file requests")?;
+    let vendor = Username::parse(&b.vendor).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let device = DeviceName::parse(&b.device).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let r = state.ctx.approvals.create_request_by(a.name().as_str(), &vendor, &device, &b.reason, b.minutes, &a.via()).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &r).await?)))
+}
+
+/// Parses an approval's window.
+pub fn window(minutes: Option<i64>, starts_at: Option<&str>) -> Result<Window, ApiError> {
+    let length = match minutes {
+        None => None,
+        Some(m) if m >= 1 => Some(Duration::from_secs(m as u64 * 60)),
+        Some(_) => return Err(ApiError::bad_request("minutes must be at least 1")),
+    };
+    let starts_at = match starts_at.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::bad_request("starts_at must be an RFC 3339 time, e.g. 2026-12-01T08:00:00Z"))?
+                .unix_timestamp(),
+        ),
+    };
+    Ok(Window { length, starts_at })
+}
+
+/// Approve, with a window of at most what was asked (and the policy maximum), starting now or
+/// at `starts_at`. With several approvers required the approval is recorded until the last.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "requests", params(("id" = i64, Path, description = "request number")),
+    request_body = ApproveBody,
+    responses((status = 200, body = ApproveView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn approve(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ApproveBody>) -> Result<Json<ApproveView>, ApiError> {
+    a.require(DECIDERS, "approve requests")?;
+    let w = window(b.minutes, b.starts_at.as_deref())?;
+    let out = state.ctx.approvals.approve_window(RequestId(id), a.name(), w, &a.via()).await?;
+    Ok(Json(match out {
+        ApproveOutcome::Recorded { have, need } => ApproveView { outcome: "recorded".into(), approvals: have, approvals_required: need, grant: None },
+        ApproveOutcome::Granted(g) => {
+            let r = state.ctx.store.require_request(RequestId(id)).await?;
+            ApproveView { outcome: "granted".into(), approvals: r.approvals.len() as i64, approvals_required: r.required_approvals, grant: Some(GrantView::from(&g)) }
+        }
+    }))
+}
+
+/// Deny, with a reason the vendor sees.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/deny", tag = "requests", params(("id" = i64, Path, description = "request number")),
+    request_body = DenyBody,
+    responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn deny(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<DenyBody>) -> Result<Json<RequestView>, ApiError> {
+    a.require(DECIDERS, "deny requests")?;
+    state.ctx.approvals.deny(RequestId(id), a.name(), &b.reason, &a.via()).await?;
+    let r = state.ctx.store.require_request(RequestId(id)).await?;
+    Ok(Json(view(&state, &r).await?))
+}
+
+/// Revoke an approved request's grant; its sessions are cut at once.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/revoke", tag = "requests", params(("id" = i64, Path, description = "request number")),
+    responses((status = 200, body = RequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn revoke(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
+    a.require(DECIDERS, "revoke access")?;
+    state.ctx.approvals.revoke(RequestId(id), a.name(), &a.via()).await?;
+    let r = state.ctx.store.require_request(RequestId(id)).await?;
+    Ok(Json(view(&state, &r).await?))
+}

@@ -1,0 +1,83 @@
+//! Accounts, for admins: list, show, enrol (the answer carries the TOTP secret or one-time
+//! password, shown once), disable and enable. Disabling ends the account's web sign-ins and
+//! SSH logins at once.
+
+use super::error::{ApiError, ErrorBody};
+use super::views::{CreatedUserView, NewUserBody, UserView};
+use super::{ApiJson, ApiPath};
+use crate::auth::Authed;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use portcullis_core::domain::{Role, Username};
+
+const ADMINS: &[Role] = &[Role::Admin];
+
+fn name(s: &str) -> Result<Username, ApiError> {
+    Username::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// List accounts.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, body = [UserView]), (status = 403, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<UserView>>, ApiError> {
+    a.require(ADMINS, "manage users")?;
+    Ok(Json(state.ctx.store.list_users().await?.iter().map(UserView::from).collect()))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path, description = "user name")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+    a.require(ADMINS, "manage users")?;
+    let u = state.ctx.store.user_by_name(&name(&n)?).await?.ok_or_else(|| ApiError::not_found(format!("user {n} not found")))?;
+    Ok(Json(UserView::from(&u)))
+}
+
+/// Enrol an account.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserBody,
+    responses((status = 201, body = CreatedUserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewUserBody>) -> Result<(StatusCode, Json<CreatedUserView>), ApiError> {
+    a.require(ADMINS, "manage users")?;
+    let n = name(&b.username)?;
+    let role = Role::parse(&b.role).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let actor = format!("{} ({})", a.name(), a.via());
+    let (user, e) = state.admin.create_user(&actor, &n, role, &b.org, &b.ssh_keys).await?;
+    let vendor = role == Role::Vendor;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUserView {
+            user: UserView::from(&user),
+            // A web account's secret is replaced at its first sign-in, so only vendors get one here.
+            totp_secret: vendor.then(|| e.totp_secret_base32.clone()),
+            otpauth_uri: vendor.then(|| e.otpauth_uri.clone()),
+            one_time_password: e.one_time_password,
+        }),
+    ))
+}
+
+async fn set_disabled(state: &AppState, a: &Authed, n: &str, disabled: bool) -> Result<Json<UserView>, ApiError> {
+    a.require(ADMINS, "manage users")?;
+    let n = name(n)?;
+    if disabled && &n == a.name() {
+        return Err(ApiError::bad_request("you cannot disable your own account"));
+    }
+    state.admin.set_user_disabled(&format!("{} ({})", a.name(), a.via()), &n, disabled).await?;
+    let u = state.ctx.store.require_user(&n).await?;
+    Ok(Json(UserView::from(&u)))
+}
+
+/// Disable an account.
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path, description = "user name")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn disable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+    set_disabled(&state, &a, &n, true).await
+}
+
+/// Enable an account again.
+#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path, description = "user name")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn enable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+    set_disabled(&state, &a, &n, false).await
+}

@@ -1,0 +1,246 @@
+//! Who is asking. A request is signed in when it carries a valid token — as
+//! `Authorization: Bearer` (scripts) or in the sign-in cookie (the page) — whose sign-in row
+//! is still live. Requests made with the cookie that change state must also come from this
+//! site (Origin) and carry the sign-in's CSRF token: in the `X-CSRF-Token` header for the
+//! API ([`Authed`]), or in the `_csrf` form field for pages ([`PageForm`]). Bearer requests
+//! need no CSRF token: a browser never attaches one by itself.
+
+pub mod cookie;
+pub mod origin;
+pub mod token;
+
+use crate::api::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use portcullis_core::domain::Role;
+use portcullis_core::webauth::{Scope, WebSession};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// The client's address, put on every request by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// Header carrying the CSRF token on API calls made with the cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A signed-in user with a full sign-in.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub session: WebSession,
+    /// Client address, for the audit log.
+    pub peer: String,
+    /// This sign-in's CSRF token (for pages to embed).
+    pub csrf: String,
+    /// Whether the token came from the cookie (so the page may refresh it).
+    pub by_cookie: bool,
+}
+
+impl Authed {
+    /// The user name.
+    pub fn name(&self) -> &portcullis_core::domain::Username {
+        &self.session.user.username
+    }
+
+    /// The role.
+    pub fn role(&self) -> Role {
+        self.session.user.role
+    }
+
+    /// `via` for audit rows of decisions made here.
+    pub fn via(&self) -> String {
+        format!("web {}", self.peer)
+    }
+
+    /// Refuses unless the user has one of `roles`.
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
+        if roles.contains(&self.role()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("a {} may not {what}", self.role())))
+        }
+    }
+}
+
+/// Why a request is not signed in; pages turn it into a redirect, the API into JSON.
+#[derive(Debug)]
+pub enum Refused {
+    NotSignedIn(&'static str),
+    Forbidden(&'static str),
+    Internal(String),
+}
+
+impl From<Refused> for ApiError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::NotSignedIn(m) => ApiError::unauthenticated(m),
+            Refused::Forbidden(m) => ApiError::forbidden(m),
+            Refused::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
+
+fn peer_of(parts: &Parts) -> String {
+    parts.extensions.get::<Peer>().map(|p| p.0.to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+/// Checks the token and its sign-in row; `scope` is the scope the route needs.
+pub async fn authenticate(parts: &Parts, state: &AppState, scope: Scope) -> Result<Authed, Refused> {
+    let (token, by_cookie) = match bearer(parts) {
+        Some(t) => (t, false),
+        None => match cookie::read(&parts.headers) {
+            Some(t) => (t, true),
+            None => return Err(Refused::NotSignedIn("sign in first")),
+        },
+    };
+    let claims = state.keys.verify(&token).ok_or(Refused::NotSignedIn("the sign-in token is invalid or has expired"))?;
+    let session = state
+        .ctx
+        .webauth
+        .session(&claims.sid)
+        .await
+        .map_err(|e| Refused::Internal(e.to_string()))?
+        .ok_or(Refused::NotSignedIn("this sign-in has ended; sign in again"))?;
+    if session.user.username.as_str() != claims.sub {
+        return Err(Refused::NotSignedIn("the sign-in token is invalid or has expired"));
+    }
+    if session.scope != scope {
+        return Err(match session.scope {
+            Scope::Enrol => Refused::Forbidden("finish your first sign-in (new password and authenticator) first"),
+            Scope::Full => Refused::Forbidden("already enrolled"),
+        });
+    }
+    let csrf = state.keys.csrf(&session.id);
+    Ok(Authed { session, peer: peer_of(parts), csrf, by_cookie })
+}
+
+fn unsafe_method(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Origin and CSRF header checks for API calls made with the cookie.
+fn check_api_csrf(parts: &Parts, state: &AppState, a: &Authed) -> Result<(), ApiError> {
+    if !a.by_cookie || !unsafe_method(&parts.method) {
+        return Ok(());
+    }
+    if !origin::allowed(&parts.headers, &state.ctx.config.web.allowed_origins) {
+        return Err(ApiError::forbidden("cross-origin request refused"));
+    }
+    let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !state.keys.csrf_ok(&a.session.id, given) {
+        return Err(ApiError::forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)"));
+    }
+    Ok(())
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let a = authenticate(parts, state, Scope::Full).await?;
+        check_api_csrf(parts, state, &a)?;
+        Ok(a)
+    }
+}
+
+/// A signed-in user whose sign-in may only finish enrolment.
+#[derive(Debug, Clone)]
+pub struct Enrolling(pub Authed);
+
+impl FromRequestParts<AppState> for Enrolling {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let a = authenticate(parts, state, Scope::Enrol).await?;
+        check_api_csrf(parts, state, &a)?;
+        Ok(Enrolling(a))
+    }
+}
+
+/// A page visitor who must be signed in: otherwise sent to the sign-in page (or, mid
+/// enrolment, to the enrolment page). Only for GET pages; forms use [`PageForm`].
+#[derive(Debug, Clone)]
+pub struct PageUser(pub Authed);
+
+/// Where a page visitor who may not see the page goes.
+pub struct PageRedirect(Response);
+
+impl IntoResponse for PageRedirect {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+fn page_refusal(r: Refused) -> PageRedirect {
+    PageRedirect(match r {
+        Refused::NotSignedIn(_) => Redirect::to("/login").into_response(),
+        Refused::Forbidden(_) => Redirect::to("/enrol").into_response(),
+        Refused::Internal(m) => ApiError::internal(m).into_response(),
+    })
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = PageRedirect;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if unsafe_method(&parts.method) {
+            return Err(PageRedirect(ApiError::forbidden("use a form").into_response()));
+        }
+        authenticate(parts, state, Scope::Full).await.map(PageUser).map_err(page_refusal)
+    }
+}
+
+/// Form fields that carry the CSRF token.
+pub trait HasCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// A page form post: signed in (scope as `S` says), from this site, with the right `_csrf`.
+pub struct PageForm<T> {
+    pub user: Authed,
+    pub form: T,
+}
+
+/// Which sign-in scope a page form needs.
+pub async fn page_form<T: DeserializeOwned + HasCsrf>(req: Request, state: &AppState, scope: Scope) -> Result<PageForm<T>, Response> {
+    let (parts, body) = req.into_parts();
+    let user = authenticate(&parts, state, scope).await.map_err(|r| page_refusal(r).into_response())?;
+    if !origin::allowed(&parts.headers, &state.ctx.config.web.allowed_origins) {
+        return Err(ApiError::forbidden("cross-origin request refused").into_response());
+    }
+    let req = Request::from_parts(parts, body);
+    let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| ApiError::bad_request(e.body_text()).into_response())?;
+    if !state.keys.csrf_ok(&user.session.id, form.csrf()) {
+        return Err(ApiError::forbidden("missing or wrong CSRF token; reload the page and try again").into_response());
+    }
+    Ok(PageForm { user, form })
+}
+
+impl<T: DeserializeOwned + HasCsrf + Send> FromRequest<AppState> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        page_form(req, state, Scope::Full).await
+    }
+}
+
+/// A form post during enrolment.
+pub struct EnrolForm<T>(pub PageForm<T>);
+
+impl<T: DeserializeOwned + HasCsrf + Send> FromRequest<AppState> for EnrolForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        page_form(req, state, Scope::Enrol).await.map(EnrolForm)
+    }
+}
