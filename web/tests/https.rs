@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_web::{run, TlsFiles, WebError, WebState};
+use portcullis_web::{run, TlsFiles, WebError};
+
+mod support;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -38,10 +40,9 @@ impl Reply {
     }
 
     fn assert_security_headers(&self) {
-        assert_eq!(
-            self.header("content-security-policy"),
-            Some("default-src 'self'; frame-ancestors 'none'")
-        );
+        let csp = self.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
         assert!(self
             .header("strict-transport-security")
             .is_some_and(|v| v.starts_with("max-age=")));
@@ -71,10 +72,8 @@ async fn start() -> Server {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = WebState {
-        version: "9.9.9-test",
-        name: "Ward <B>".to_owned(),
-    };
+    let ctx = support::sqlite_context(dir.path()).await;
+    let state = support::state(ctx, "Ward <B>");
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(run(listener, tls, state, shutdown.clone()));
     Server {
@@ -173,18 +172,15 @@ async fn healthz_reports_ok_and_version() {
 }
 
 #[tokio::test]
-async fn landing_page_is_html_with_escaped_name() {
+async fn visitors_who_are_not_signed_in_are_sent_to_sign_in() {
     let server = start().await;
     let reply = server.get("/").await;
-    assert_eq!(reply.status, 200);
-    assert!(reply
-        .header("content-type")
-        .unwrap()
-        .starts_with("text/html"));
-    assert!(reply.body.contains("<title>Portcullis</title>"));
-    assert!(reply.body.contains("portcullis request approve"));
-    assert!(reply.body.contains("Ward &lt;B&gt;"));
-    assert!(!reply.body.contains("<script"));
+    assert!(reply.status == 303 || reply.status == 302 || reply.status == 307, "{}", reply.status);
+    assert_eq!(reply.header("location"), Some("/login"));
+    let api = server.get("/api/v1/requests").await;
+    assert_eq!(api.status, 401);
+    assert!(api.body.contains("\"unauthenticated\""), "{}", api.body);
+    assert_eq!(api.header("cache-control"), Some("no-store"));
     reply.assert_security_headers();
     server.stop().await;
 }
@@ -257,10 +253,7 @@ async fn bad_tls_files_are_reported() {
         cert_pem: dir.path().join("missing.pem"),
         key_pem: dir.path().join("missing-key.pem"),
     };
-    let state = WebState {
-        version: "0",
-        name: String::new(),
-    };
+    let state = support::state(support::sqlite_context(&dir.path().join("ctx")).await, "");
     let err = run(listener, tls, state, CancellationToken::new())
         .await
         .unwrap_err();
@@ -272,10 +265,7 @@ async fn bad_tls_files_are_reported() {
         cert_pem: dir.path().join("empty.pem"),
         key_pem: dir.path().join("empty.pem"),
     };
-    let state = WebState {
-        version: "0",
-        name: String::new(),
-    };
+    let state = support::state(support::sqlite_context(&dir.path().join("ctx2")).await, "");
     let err = run(listener, tls, state, CancellationToken::new())
         .await
         .unwrap_err();
