@@ -34,6 +34,12 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
 
+# The OpenAPI document is checked by a real validator (PyPI).
+if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+    echo "test.sh: installing openapi-spec-validator" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'openapi-spec-validator==0.9.0' </dev/null
+fi
+
 # sshd, when run as root, needs its privilege separation directory (normally made by the
 # service unit, which the tests do not use).
 if [[ $(id -u) -eq 0 ]]; then

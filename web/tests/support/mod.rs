@@ -68,3 +68,5 @@ pub fn rand_key() -> [u8; 32] {
     }
     k
 }
+
+pub mod client;

@@ -1,0 +1,287 @@
+//! The JSON API against a real store (SQLite and PostgreSQL): the happy path of an
+//! approver's day, and the hostile cases — forged, stale and revoked tokens, missing CSRF
+//! tokens and foreign origins, separation of duties, an approve/deny race, and SQL
+//! metacharacters and oversized values in every field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use portcullis_core::domain::{Criticality, Role};
+use portcullis_web::auth::token::{Claims, AUDIENCE, ISSUER};
+use serde_json::json;
+use support::client::{assert_error, Api, Signed, ORIGIN};
+
+fn b64(v: &serde_json::Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+fn claims(s: &Signed, sid: &str, iat: i64, exp: i64, aud: &str) -> Claims {
+    Claims { sub: s.name.clone(), sid: sid.into(), scope: "full".into(), iat, exp, aud: aud.into(), iss: ISSUER.into() }
+}
+
+fn sign(c: &Claims, key: &[u8]) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), c, &EncodingKey::from_secret(key).unwrap()).unwrap()
+}
+
+fn sid_of(api: &Api, s: &Signed) -> String {
+    // The token is ours: read its sid the way the server does.
+    api.state.keys.verify(&s.token).unwrap().sid
+}
+
+#[tokio::test]
+async fn forged_stale_and_ended_tokens_are_refused() {
+    for api in Api::both().await {
+        api.user("nurse", Role::Approver).await;
+        let s = api.login("nurse").await;
+        assert_eq!(api.bearer(&s, Method::GET, "/api/v1/me", None).await.status, StatusCode::OK);
+        let sid = sid_of(&api, &s);
+        let now = portcullis_core::clock::now();
+        let good = claims(&s, &sid, now, now + 600, AUDIENCE);
+
+        let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&serde_json::to_value(&good).unwrap()));
+        let hs512 = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &good, &EncodingKey::from_secret(&api.key).unwrap()).unwrap();
+        let forged = [
+            ("alg none", none),
+            ("another algorithm", hs512),
+            ("wrong key", sign(&good, &[7u8; 32])),
+            ("expired", sign(&claims(&s, &sid, now - 3600, now - 120, AUDIENCE), &api.key)),
+            ("wrong audience", sign(&claims(&s, &sid, now, now + 600, "somebody-else"), &api.key)),
+            ("unknown sign-in", sign(&claims(&s, "00112233445566778899aabbccddeeff", now, now + 600, AUDIENCE), &api.key)),
+            ("garbage", "not.a.token".to_owned()),
+        ];
+        for (what, token) in forged {
+            let t = Signed { token, ..s.clone() };
+            let a = api.bearer(&t, Method::GET, "/api/v1/me", None).await;
+            assert_error(&a, 401, "unauthenticated");
+            let cookie = format!("__Host-portcullis={}", t.token);
+            let c = api.call(Method::GET, "/api/v1/requests", &[("cookie", &cookie)], None).await;
+            assert_eq!(c.status, StatusCode::UNAUTHORIZED, "{}: {what} as cookie", api.backend);
+        }
+        // A correctly re-signed token still works (so the cases above failed for their reason).
+        let resigned = Signed { token: sign(&good, &api.key), ..s.clone() };
+        assert_eq!(api.bearer(&resigned, Method::GET, "/api/v1/me", None).await.status, StatusCode::OK);
+
+        // Sign-out ends the token at once, though it has not expired.
+        assert_eq!(api.bearer(&s, Method::POST, "/api/v1/auth/logout", None).await.status, StatusCode::NO_CONTENT);
+        assert_error(&api.bearer(&s, Method::GET, "/api/v1/me", None).await, 401, "unauthenticated");
+        assert_error(&api.bearer(&resigned, Method::GET, "/api/v1/me", None).await, 401, "unauthenticated");
+
+        // Disabling the account ends its sign-ins at once.
+        api.user("boss", Role::Admin).await;
+        api.user("charge", Role::Approver).await;
+        let boss = api.login("boss").await;
+        let charge = api.login("charge").await;
+        let a = api.bearer(&boss, Method::POST, "/api/v1/users/charge/disable", None).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        assert_error(&api.bearer(&charge, Method::GET, "/api/v1/requests", None).await, 401, "unauthenticated");
+        assert_eq!(api.audit_of("user.disabled").await.len(), 1);
+        assert!(api.audit_of("auth.logout").await[0].detail.contains("\"via\":\"web\""));
+    }
+}
+
+#[tokio::test]
+async fn cookie_requests_need_the_csrf_token_and_this_origin() {
+    let api = Api::new("sqlite").await;
+    let vendor = api.user("jdoe", Role::Vendor).await;
+    api.user("nurse", Role::Approver).await;
+    let dev = api.device("pump-1", Criticality::High).await;
+    let id = api.request(&vendor, &dev).await;
+    let s = api.login("nurse").await;
+    let path = format!("/api/v1/requests/{id}/approve");
+    let cookie = format!("__Host-portcullis={}", s.token);
+
+    let no_csrf = api.call(Method::POST, &path, &[("cookie", &cookie), ("origin", ORIGIN)], Some(json!({}))).await;
+    assert_error(&no_csrf, 403, "forbidden");
+    let wrong_csrf = api.call(Method::POST, &path, &[("cookie", &cookie), ("origin", ORIGIN), ("x-csrf-token", "AAAA")], Some(json!({}))).await;
+    assert_error(&wrong_csrf, 403, "forbidden");
+    for origin in ["https://evil.example", "http://portcullis.test:8443", "null"] {
+        let foreign = api.call(Method::POST, &path, &[("cookie", &cookie), ("origin", origin), ("x-csrf-token", &s.csrf)], Some(json!({}))).await;
+        assert_error(&foreign, 403, "forbidden");
+    }
+    let no_origin = api.call(Method::POST, &path, &[("cookie", &cookie), ("x-csrf-token", &s.csrf)], Some(json!({}))).await;
+    assert_error(&no_origin, 403, "forbidden");
+    // Nothing was decided by any of those.
+    assert!(api.audit_of("request.approval_recorded").await.is_empty());
+
+    let ok = api.page_post(&s, &path, json!({})).await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.body["outcome"], "granted");
+    // A cross-site sign-in attempt is refused too.
+    let code = api.code("nurse").await;
+    let login = api.call(Method::POST, "/api/v1/auth/login", &[("origin", "https://evil.example")], Some(json!({"username": "nurse", "password": support::client::PASSWORD, "code": code}))).await;
+    assert_error(&login, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn separation_of_duties_holds_over_the_api() {
+    for api in Api::both().await {
+        let vendor = api.user("jdoe", Role::Vendor).await;
+        api.user("nurse", Role::Approver).await;
+        api.user("qa", Role::Auditor).await;
+        let vent = api.device("vent-3", Criticality::LifeCritical).await;
+        let id = api.request(&vendor, &vent).await;
+        let nurse = api.login("nurse").await;
+        let qa = api.login("qa").await;
+
+        // Vendors never sign in on the web, so they cannot approve their own request here.
+        let code = api.code("jdoe").await;
+        let v = api.call(Method::POST, "/api/v1/auth/login", &[], Some(json!({"username": "jdoe", "password": "x", "code": code}))).await;
+        assert_error(&v, 401, "unauthenticated");
+        // Nor can an approver file a request for itself.
+        let own = api.bearer(&nurse, Method::POST, "/api/v1/requests", Some(json!({"vendor": "nurse", "device": "vent-3", "reason": "mine", "minutes": 10}))).await;
+        assert_error(&own, 400, "invalid");
+
+        let first = api.bearer(&nurse, Method::POST, &format!("/api/v1/requests/{id}/approve"), Some(json!({"minutes": 20}))).await;
+        assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+        assert_eq!((first.body["outcome"].as_str(), first.body["approvals"].as_i64(), first.body["approvals_required"].as_i64()), (Some("recorded"), Some(1), Some(2)));
+        let again = api.bearer(&nurse, Method::POST, &format!("/api/v1/requests/{id}/approve"), Some(json!({}))).await;
+        assert_error(&again, 403, "forbidden");
+        assert!(again.body["error"]["message"].as_str().unwrap().contains("another approver"), "{:?}", again.body);
+        let auditor = api.bearer(&qa, Method::POST, &format!("/api/v1/requests/{id}/approve"), Some(json!({}))).await;
+        assert_error(&auditor, 403, "forbidden");
+        let shown = api.bearer(&qa, Method::GET, &format!("/api/v1/requests/{id}"), None).await;
+        assert_eq!(shown.body["state"], "pending", "{}", api.backend);
+        assert_eq!(shown.body["approvals"], json!(["nurse"]));
+        assert_eq!(shown.body["policy"]["approvals_required"], 2);
+        // The refusals are in the audit log with who and from where.
+        let refused = api.audit_of("request.approval_refused").await;
+        assert_eq!(refused.len(), 1, "{}: {refused:?}", api.backend);
+        assert_eq!(refused[0].actor, "nurse");
+        assert!(refused[0].detail.contains("web "), "{}", refused[0].detail);
+    }
+}
+
+#[tokio::test]
+async fn an_approve_deny_race_has_exactly_one_winner() {
+    for api in Api::both().await {
+        let vendor = api.user("jdoe", Role::Vendor).await;
+        api.user("alice", Role::Approver).await;
+        api.user("bob", Role::Approver).await;
+        let dev = api.device("pump-1", Criticality::Standard).await;
+        let (alice, bob) = (api.login("alice").await, api.login("bob").await);
+        for round in 0..5 {
+            let id = api.request(&vendor, &dev).await;
+            let (ap, dp) = (format!("/api/v1/requests/{id}/approve"), format!("/api/v1/requests/{id}/deny"));
+            let approve = api.bearer(&alice, Method::POST, &ap, Some(json!({})));
+            let deny = api.bearer(&bob, Method::POST, &dp, Some(json!({"reason": "not today"})));
+            let (a, d) = tokio::join!(approve, deny);
+            let wins = [a.status, d.status].iter().filter(|s| **s == StatusCode::OK).count();
+            assert_eq!(wins, 1, "{} round {round}: approve {:?} deny {:?}", api.backend, a.body, d.body);
+            let loser = if a.status == StatusCode::OK { &d } else { &a };
+            assert_error(loser, 409, "conflict");
+            let r = api.state.ctx.store.require_request(portcullis_core::domain::RequestId(id)).await.unwrap();
+            let grant = api.state.ctx.store.grant_of_request(r.id).await.unwrap();
+            assert_eq!(r.state.as_str() == "approved", grant.is_some(), "{}", api.backend);
+        }
+    }
+}
+
+#[tokio::test]
+async fn approvals_set_windows_and_decisions_are_audited_with_identity_and_address() {
+    let api = Api::new("postgres").await;
+    let vendor = api.user("jdoe", Role::Vendor).await;
+    api.user("nurse", Role::Approver).await;
+    let dev = api.device("pump-1", Criticality::High).await;
+    let s = api.login("nurse").await;
+
+    let pending = api.bearer(&s, Method::GET, "/api/v1/requests/pending-count", None).await;
+    assert_eq!(pending.body["count"], 0);
+    let id = api.request(&vendor, &dev).await;
+    let list = api.bearer(&s, Method::GET, "/api/v1/requests?state=pending", None).await;
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    assert_eq!(list.body[0]["reason"], "INC-7 firmware check");
+    assert_eq!(list.body[0]["minutes"], 30);
+
+    // Scheduled and shortened: the grant starts at the chosen time and lasts 10 minutes.
+    let start = portcullis_core::clock::now() + 3600;
+    let at = portcullis_core::clock::rfc3339(start);
+    let a = api.bearer(&s, Method::POST, &format!("/api/v1/requests/{id}/approve"), Some(json!({"minutes": 10, "starts_at": at}))).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["grant"]["starts_at"], at);
+    assert_eq!(a.body["grant"]["ends_at"], portcullis_core::clock::rfc3339(start + 600));
+    let past = api.bearer(&s, Method::POST, &format!("/api/v1/requests/{}/approve", api.request(&vendor, &dev).await), Some(json!({"starts_at": "2001-01-01T00:00:00Z"}))).await;
+    assert_error(&past, 400, "invalid");
+
+    let revoked = api.bearer(&s, Method::POST, &format!("/api/v1/requests/{id}/revoke"), None).await;
+    assert_eq!(revoked.body["state"], "revoked", "{:?}", revoked.body);
+    let again = api.bearer(&s, Method::POST, &format!("/api/v1/requests/{id}/revoke"), None).await;
+    assert_error(&again, 409, "conflict");
+    assert_error(&api.bearer(&s, Method::GET, "/api/v1/requests/999999", None).await, 404, "not_found");
+    assert_error(&api.bearer(&s, Method::POST, "/api/v1/sessions/999999/stop", Some(json!({}))).await, 404, "not_found");
+
+    for kind in ["auth.login", "request.approved", "request.revoked"] {
+        let rows = api.audit_of(kind).await;
+        assert!(!rows.is_empty(), "{kind}");
+        assert!(rows.iter().any(|r| r.actor == "nurse"), "{kind}: {rows:?}");
+    }
+    // Users and devices are for admins.
+    assert_error(&api.bearer(&s, Method::GET, "/api/v1/users", None).await, 403, "forbidden");
+    api.user("boss", Role::Admin).await;
+    let boss = api.login("boss").await;
+    let made = api.bearer(&boss, Method::POST, "/api/v1/users", Some(json!({"username": "newnurse", "role": "approver", "org": "ICU"}))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    assert!(made.body["one_time_password"].as_str().is_some_and(|p| p.len() >= 16));
+    assert!(made.body["totp_secret"].is_null());
+    let vend = api.bearer(&boss, Method::POST, "/api/v1/users", Some(json!({"username": "vend2", "role": "vendor", "ssh_keys": [support::client::KEY]}))).await;
+    assert!(vend.body["otpauth_uri"].as_str().is_some_and(|u| u.starts_with("otpauth://")), "{:?}", vend.body);
+    let devs = api.bearer(&boss, Method::GET, "/api/v1/devices", None).await;
+    assert_eq!(devs.body[0]["name"], "pump-1");
+    assert!(!devs.body.to_string().contains("device-secret-pw"), "credentials never leave");
+}
+
+#[tokio::test]
+async fn hostile_values_in_every_field_are_refused_or_stored_verbatim() {
+    let api = Api::new("sqlite").await;
+    let vendor = api.user("jdoe", Role::Vendor).await;
+    api.user("boss", Role::Admin).await;
+    let dev = api.device("pump-1", Criticality::Standard).await;
+    let id = api.request(&vendor, &dev).await;
+    let boss = api.login("boss").await;
+    let sql = "x'); DROP TABLE users; --";
+    const FREE_TEXT: &[&str] = &["reason", "org", "password"];
+    let huge = "A".repeat(70 * 1024);
+    let bodies: Vec<(String, serde_json::Value)> = vec![
+        ("/api/v1/requests".into(), json!({"vendor": "jdoe", "device": "pump-1", "reason": "r", "minutes": 5})),
+        (format!("/api/v1/requests/{id}/approve"), json!({"minutes": 5, "starts_at": "2030-01-01T00:00:00Z"})),
+        (format!("/api/v1/requests/{id}/deny"), json!({"reason": "r"})),
+        ("/api/v1/users".into(), json!({"username": "u1", "role": "approver", "org": "o", "ssh_keys": []})),
+        ("/api/v1/devices".into(), json!({"name": "d1", "address": "10.0.0.1:22", "login": "svc", "password": "p", "host_key": support::client::KEY, "criticality": "high", "zone": "icu", "tcp_ports": []})),
+        ("/api/v1/auth/login".into(), json!({"username": "boss", "password": "p", "code": "123456"})),
+    ];
+    for (path, template) in &bodies {
+        for field in template.as_object().unwrap().keys() {
+            for bad in [sql, huge.as_str()] {
+                let mut body = template.clone();
+                body[field] = json!(bad);
+                let a = api.bearer(&boss, Method::POST, path, Some(body)).await;
+                let s = a.status.as_u16();
+                // Too large, refused as invalid, or (free text only) stored as given.
+                assert!(matches!(s, 400 | 401 | 403 | 404 | 409 | 413 | 422) || ((s == 200 || s == 201) && FREE_TEXT.contains(&field.as_str()) && bad == sql), "{path} {field}: {s} {:?}", a.body);
+                if s >= 400 {
+                    assert!(a.body["error"]["code"].is_string(), "{path} {field}: {:?}", a.body);
+                    assert!(!a.body.to_string().contains("sqlx") && !a.body.to_string().contains("SQLITE"), "no internals: {:?}", a.body);
+                }
+            }
+        }
+    }
+    // Unknown fields and wrong types are refused with a clear message; malformed JSON too.
+    let extra = api.bearer(&boss, Method::POST, &format!("/api/v1/requests/{id}/deny"), Some(json!({"reason": "r", "admin": true}))).await;
+    assert_error(&extra, 422, "invalid");
+    let typed = api.bearer(&boss, Method::POST, "/api/v1/requests", Some(json!({"vendor": "jdoe", "device": "pump-1", "reason": "r", "minutes": "five"}))).await;
+    assert_error(&typed, 422, "invalid");
+    let auth = format!("Bearer {}", boss.token);
+    let raw = axum::http::Request::builder().method("POST").uri("/api/v1/requests").header("host", support::client::HOST)
+        .header("authorization", &auth).header("content-type", "application/json").body(axum::body::Body::from("{\"vendor\": ")).unwrap();
+    assert_error(&api.send(raw).await, 400, "invalid");
+    assert_error(&api.bearer(&boss, Method::GET, "/api/v1/requests/1%27%20OR%201=1", None).await, 400, "invalid");
+    assert_error(&api.bearer(&boss, Method::GET, "/api/v1/requests?state=pending%27--", None).await, 400, "invalid");
+    // The database is intact and the SQL text was stored verbatim where it was accepted.
+    let users = api.state.ctx.store.list_users().await.unwrap();
+    assert!(users.iter().any(|u| u.org == sql), "{users:?}");
+    let stored = api.state.ctx.store.list_requests(None, None, 100).await.unwrap();
+    assert!(stored.iter().any(|r| r.reason == sql), "{stored:?}");
+    assert!(portcullis_core::audit::verify(&api.state.ctx.store, api.state.ctx.audit.signer()).await.unwrap().ok);
+}
