@@ -246,7 +246,7 @@ impl WebAuth {
 /// The rules a chosen password must meet; the error says which one failed.
 pub fn password_rules(p: &str, user: &UserRecord) -> Result<(), String> {
     let n = p.chars().count();
-    if n < MIN_PASSWORD_CHARS || n > MAX_PASSWORD_CHARS {
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
         return Err(format!("the password must have {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"));
     }
     if p.chars().any(char::is_control) {

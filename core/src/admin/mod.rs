@@ -296,3 +296,5 @@ mod decision_tests;
 pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;

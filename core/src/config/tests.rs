@@ -65,3 +65,22 @@ fn shipped_example_parses() {
     assert_eq!(c.ssh.listen.port(), 2222);
     assert_eq!(c.session.warn_before.len(), 2);
 }
+
+#[test]
+fn policy_rules_parse_and_unsafe_ones_are_refused() {
+    let ok = format!(
+        "{MINIMAL}[policy]\napprover_roles = [\"approver\"]\n[[policy.rules]]\nzone = \"icu\"\nmax_minutes = 60\napprover_roles = [\"admin\"]\n[[policy.rules]]\ncriticality = \"life-critical\"\napprovals = 3\n"
+    );
+    let c = Config::from_parts(&ok, Path::new("p.toml"), &[]).unwrap();
+    assert_eq!(c.policy.rules.len(), 2);
+    for (bad, why) in [
+        ("[[policy.rules]]\nmax_minutes = 5\n", "must name a zone"),
+        ("[[policy.rules]]\nzone = \"icu\"\napprover_roles = [\"vendor\"]\n", "vendors may never approve"),
+        ("[[policy.rules]]\ncriticality = \"life-critical\"\napprovals = 1\n", "at least 2"),
+        ("[policy]\napprover_roles = []\n", "at least one role"),
+        ("[[policy.rules]]\nzone = \"icu\"\nunknown = 1\n", "unknown field"),
+    ] {
+        let err = Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}

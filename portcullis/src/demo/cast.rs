@@ -31,6 +31,8 @@ const ACTOR: &str = "demo";
 pub struct Cast {
     pub vendor: Username,
     pub vendor_enrolment: Enrolment,
+    /// The approvers' web password (random, shared by both demo approvers).
+    pub approver_password: String,
     /// Private key file of the vendor (its `.pub` is beside it).
     pub vendor_key: PathBuf,
     /// Where the simulated device listens.
@@ -45,8 +47,11 @@ pub async fn enrol(init: &Initialised, tracker: &TaskTracker, shutdown: &Cancell
     keys::write_pair(&key, &vendor_key)?;
     let vendor = Username::parse(VENDOR)?;
     let (_, vendor_enrolment) = admin.create_user(ACTOR, &vendor, Role::Vendor, VENDOR_ORG, &[keys::public_line(&key)?]).await?;
+    // A permanent password (not a one-time one), so the page signs them in at once.
+    let approver_password = password::one_time_password();
     for name in APPROVERS {
-        admin.create_user(ACTOR, &Username::parse(name)?, Role::Approver, "Clinical Engineering", &[]).await?;
+        let n = Username::parse(name)?;
+        admin.create_user_with_password(ACTOR, &n, Role::Approver, "Clinical Engineering", &[], Some(approver_password.clone())).await?;
     }
 
     let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot start the simulated device")?;
@@ -80,5 +85,5 @@ pub async fn enrol(init: &Initialised, tracker: &TaskTracker, shutdown: &Cancell
         };
         admin.create_device(ACTOR, spec).await?;
     }
-    Ok(Cast { vendor, vendor_enrolment, vendor_key, device_addr })
+    Ok(Cast { vendor, vendor_enrolment, approver_password, vendor_key, device_addr })
 }

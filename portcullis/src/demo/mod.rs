@@ -2,8 +2,8 @@
 //! initialises a data folder (a temporary one, removed at exit, unless `--data` is given),
 //! enrols a vendor, two approvers and a simulated device, starts the broker and the web page
 //! like `serve`, and prints exactly what to type in other terminals: the `ssh` command of
-//! the vendor, the `request approve` command of an approver, and the vendor's TOTP code
-//! every 30 seconds, until Ctrl-C. Every path printed is absolute.
+//! the vendor, the web page and password of the approvers (or the `request approve` command),
+//! and the vendor's and approvers' TOTP codes every 30 seconds, until Ctrl-C. Every path printed is absolute.
 
 mod cast;
 mod ticker;
@@ -48,7 +48,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config = init.layout.config();
     let hint = move |id: portcullis_core::domain::RequestId| approve_command(&exe, &id.to_string(), cast::APPROVERS[0], &config);
     tracker.spawn(ticker::requests(init.ctx.clone(), hint, shutdown.clone()));
-    tracker.spawn(ticker::codes(init.ctx.clone(), cast.vendor.clone(), shutdown.clone()));
+    let mut names = vec![cast.vendor.clone()];
+    for a in cast::APPROVERS {
+        names.push(portcullis_core::domain::Username::parse(a)?);
+    }
+    tracker.spawn(ticker::codes(init.ctx.clone(), names, shutdown.clone()));
     serve::run_node(init.ctx.clone(), host_key, listeners, shutdown, tracker).await
 }
 
@@ -78,18 +82,19 @@ fn instructions(init: &Initialised, cast: &Cast, exe: &Path, ssh: SocketAddr, we
          Give a reason and a number of minutes; the connection then waits for approval and\n   \
          says which request number it is (it is also printed here).\n\
          \n\
-         2. In a third terminal, approve it as an approver:\n\
+         2. Approve it on the web page https://{web}/ (accept the self-signed certificate):\n   \
+         sign in as {first} with password {approver_pw} and {first}'s current code below.\n   \
+         (For {vent}, a second approval, by {second} with the same password, is needed too.)\n   \
+         Or approve it from a terminal:\n\
          \n    \
          {approve}\n\
-         \n   \
-         (for {vent}, a second approval with --as {second} is needed too)\n\
          \n\
          3. Watch the audit log:  {exe} audit tail --config {cfg}\n\
          \n\
          {vendor}'s TOTP secret, to add to an authenticator app instead: {secret}\n\
          Web page admin: admin / one-time password {admin_pw}\n\
          \n\
-         Press Ctrl-C to stop. Current codes for {vendor}:\n",
+         Press Ctrl-C to stop. Current codes (what the authenticator apps would show):\n",
         device = cast.device_addr,
         pump = cast::PUMP,
         vent = cast::VENTILATOR,
@@ -99,6 +104,8 @@ fn instructions(init: &Initialised, cast: &Cast, exe: &Path, ssh: SocketAddr, we
         vendor = cast.vendor,
         approve = approve_command(exe, "<ID>", cast::APPROVERS[0], &config),
         second = cast::APPROVERS[1],
+        first = cast::APPROVERS[0],
+        approver_pw = cast.approver_password,
         exe = exe.display(),
         cfg = config.display(),
         secret = cast.vendor_enrolment.totp_secret_base32,

@@ -1,6 +1,6 @@
-//! What the demo keeps printing while it runs: the vendor's current TOTP code at the start of
-//! every 30-second step (what an authenticator app would show), and each new pending request
-//! with the exact command that approves it.
+//! What the demo keeps printing while it runs: the current TOTP codes of the vendor and the
+//! approvers at the start of every 30-second step (what their authenticator apps would show),
+//! and each new pending request with where to approve it.
 
 use crate::output;
 use portcullis_core::auth::totp_owner;
@@ -14,24 +14,29 @@ use tokio_util::sync::CancellationToken;
 /// How often the demo looks for new requests.
 const REQUEST_POLL: Duration = Duration::from_secs(1);
 
-/// The line printed for a code: `code for NAME: 123456 (valid ~Ns)`.
-pub fn code_line(name: &Username, code: &str, now_secs: u64) -> String {
+/// The line printed for the codes: `codes: NAME 123456 · NAME2 654321 (valid ~Ns)`.
+pub fn code_line(codes: &[(Username, String)], now_secs: u64) -> String {
     let left = STEP_SECS - now_secs % STEP_SECS;
-    format!("code for {name}: {code} (valid ~{left}s)")
+    let list: Vec<String> = codes.iter().map(|(n, c)| format!("{n} {c}")).collect();
+    format!("codes: {} (valid ~{left}s)", list.join(" · "))
 }
 
-/// Prints `name`'s current code at every step until `shutdown`.
-pub async fn codes(ctx: Context, name: Username, shutdown: CancellationToken) {
-    let totp = match generator(&ctx, &name).await {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot compute the demo vendor's codes");
-            return;
+/// Prints the current codes of `names` at every step until `shutdown`.
+pub async fn codes(ctx: Context, names: Vec<Username>, shutdown: CancellationToken) {
+    let mut generators = Vec::new();
+    for name in names {
+        match generator(&ctx, &name).await {
+            Ok(t) => generators.push((name, t)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot compute the demo users' codes");
+                return;
+            }
         }
-    };
+    }
     loop {
         let now = clock::now().max(0) as u64;
-        let line = code_line(&name, &totp.code_at_step(now / STEP_SECS), now);
+        let current: Vec<(Username, String)> = generators.iter().map(|(n, t)| (n.clone(), t.code_at_step(now / STEP_SECS))).collect();
+        let line = code_line(&current, now);
         if output::line(&line).is_err() {
             return;
         }
@@ -67,7 +72,7 @@ pub async fn requests(ctx: Context, approve_hint: impl Fn(RequestId) -> String +
         };
         for r in pending.iter().rev().filter(|r| seen.insert(r.id)) {
             let text = format!(
-                "request #{} from {} for {} ({}, needs {} approval(s)): {}\n  approve it with:\n    {}",
+                "request #{} from {} for {} ({}, needs {} approval(s)): {}\n  approve it on the web page, or with:\n    {}",
                 r.id, r.vendor, r.device, r.criticality, r.required_approvals, output::one_line(&r.reason), approve_hint(r.id)
             );
             if output::line(&text).is_err() {
@@ -84,8 +89,9 @@ mod tests {
 
     #[test]
     fn code_line_counts_down_to_the_next_step() {
-        let name = Username::parse("demo-vendor").unwrap();
-        assert_eq!(code_line(&name, "123456", 60), "code for demo-vendor: 123456 (valid ~30s)");
-        assert_eq!(code_line(&name, "123456", 89), "code for demo-vendor: 123456 (valid ~1s)");
+        let v = (Username::parse("demo-vendor").unwrap(), "123456".to_owned());
+        let a = (Username::parse("demo-approver").unwrap(), "654321".to_owned());
+        assert_eq!(code_line(&[v.clone()], 60), "codes: demo-vendor 123456 (valid ~30s)");
+        assert_eq!(code_line(&[v, a], 89), "codes: demo-vendor 123456 · demo-approver 654321 (valid ~1s)");
     }
 }
