@@ -183,6 +183,9 @@ pub enum RequestCmd {
         /// Window length, e.g. 20s, 15m, 1h.
         #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
         window: Option<Duration>,
+        /// Scheduled start, RFC 3339 (e.g. 2026-12-01T08:00:00Z); default now.
+        #[arg(long, value_name = "TIME", value_parser = parse_rfc3339)]
+        starts_at: Option<i64>,
     },
     /// Deny a pending request.
     Deny {
@@ -221,6 +224,9 @@ pub enum SessionCmd {
         /// Why (several words allowed).
         #[arg(long, num_args = 1.., value_name = "TEXT")]
         reason: Vec<String>,
+        /// Warn the vendor and close after `session.stop_grace` instead of at once.
+        #[arg(long)]
+        graceful: bool,
     },
 }
 
@@ -243,6 +249,13 @@ pub enum AuditCmd {
 /// Words given after `--reason`, as one line.
 pub fn join_words(words: &[String]) -> String {
     words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Parses an RFC 3339 time into Unix seconds.
+fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| "expected an RFC 3339 time such as 2026-12-01T08:00:00Z".to_owned())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use crate::cli::{join_words, RequestCmd};
 use crate::output::{self, Table};
-use portcullis_core::approvals::ApproveOutcome;
+use portcullis_core::approvals::{ApproveOutcome, Window};
 use portcullis_core::domain::{Criticality, DeviceName, RequestId, RequestState, Username, Zone};
 use portcullis_core::store::RequestRecord;
 use portcullis_core::Context;
@@ -81,9 +81,9 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
             output::print(&t.render("(no requests)"))?;
             Ok(())
         }
-        RequestCmd::Approve { id, approver, minutes, window } => {
-            let window = window.or(minutes.map(|m| Duration::from_secs(m.saturating_mul(60))));
-            let outcome = ctx.approvals.approve(id, &approver, window, VIA).await?;
+        RequestCmd::Approve { id, approver, minutes, window, starts_at } => {
+            let length = window.or(minutes.map(|m| Duration::from_secs(m.saturating_mul(60))));
+            let outcome = ctx.approvals.approve_window(id, &approver, Window { length, starts_at }, VIA).await?;
             output::line(&approve_text(id, &outcome))?;
             Ok(())
         }
@@ -104,6 +104,9 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
 fn approve_text(id: RequestId, outcome: &ApproveOutcome) -> String {
     match outcome {
         ApproveOutcome::Recorded { have, need } => format!("approval recorded ({have} of {need})"),
+        ApproveOutcome::Granted(g) if g.starts_at > portcullis_core::clock::now() => {
+            format!("request #{id} approved: window from {} until {}", output::time(g.starts_at), output::time(g.ends_at))
+        }
         ApproveOutcome::Granted(g) => format!("request #{id} approved: window until {}", output::time(g.ends_at)),
     }
 }

@@ -1,9 +1,10 @@
 //! `portcullis session …`: list brokered sessions and ask for one to be stopped. A stop is a
 //! request recorded in the store; whichever broker node holds the session sees it and ends
-//! the session (after the life-critical grace period where that applies).
+//! the session: at once, or with `--graceful` after warning the vendor for `session.stop_grace`.
 
 use crate::cli::{join_words, SessionCmd};
 use crate::output::{self, Table};
+use portcullis_core::approvals::StopMode;
 use portcullis_core::domain::{DeviceName, RequestId, SessionId, SessionState, Username};
 use portcullis_core::store::SessionRecord;
 use portcullis_core::Context;
@@ -68,11 +69,12 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             output::print(&t.render("(no sessions)"))?;
             Ok(())
         }
-        SessionCmd::Stop { id, by, reason } => {
+        SessionCmd::Stop { id, by, reason, graceful } => {
             let by = by.map_or_else(|| "cli".to_owned(), |u| u.to_string());
             let reason = join_words(&reason);
             let reason = if reason.is_empty() { DEFAULT_REASON.to_owned() } else { reason };
-            ctx.approvals.stop_session(id, &by, &reason).await?;
+            let mode = if graceful { StopMode::Graceful(ctx.config.session.stop_grace.0) } else { StopMode::Immediate };
+            ctx.approvals.stop_session_mode(id, &by, &reason, mode).await?;
             output::line(&format!("stop requested for session {id}; the broker holding it will end it"))?;
             Ok(())
         }
