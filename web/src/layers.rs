@@ -36,6 +36,10 @@ const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
 pub(crate) async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
+        // A handler that chose its own caching (the static files) keeps it.
+        if name == header::CACHE_CONTROL && headers.contains_key(&name) {
+            continue;
+        }
         headers.insert(name, HeaderValue::from_static(value));
     }
     response

@@ -1,9 +1,45 @@
-//! The approvers' pages (server-rendered HTML).
+//! The approvers' pages: server-rendered HTML (maud) over the same core services as the JSON
+//! API, for approvers, auditors and admins. Every page works without JavaScript: reading is a
+//! GET, every change is a plain form post checked for origin and CSRF token
+//! ([`crate::auth::PageForm`]) and answered with a redirect carrying a short flash code, or
+//! with the page again and a clear message when the domain refuses. Roles are enforced here
+//! on the server, not only by leaving buttons out. Styles and the small script that refreshes
+//! the pending badge are compiled into the binary and served from `/static/`.
+
+mod admin_devices;
+mod admin_users;
+mod assets;
+mod enrol;
+mod error;
+mod flash;
+mod format;
+mod history;
+mod layout;
+mod login;
+mod requests;
+mod sessions;
+mod visitor;
 
 use crate::state::AppState;
+use axum::routing::{get, post};
 use axum::Router;
 
-/// Page routes.
+/// Page routes (merged with the API by [`crate::router`]).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(login::root))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/enrol", get(enrol::form).post(enrol::submit))
+        .route("/requests", get(requests::list))
+        .route("/requests/{id}/approve", post(requests::approve))
+        .route("/requests/{id}/deny", post(requests::deny))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}/stop", get(sessions::confirm).post(sessions::stop))
+        .route("/history", get(history::list))
+        .route("/admin/users", get(admin_users::list).post(admin_users::create))
+        .route("/admin/users/{name}/{action}", post(admin_users::set_disabled))
+        .route("/admin/devices", get(admin_devices::list).post(admin_devices::create))
+        .route("/admin/devices/{name}/{action}", post(admin_devices::set_disabled))
+        .route("/static/{file}", get(assets::serve))
 }

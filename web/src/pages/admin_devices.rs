@@ -1,0 +1,173 @@
+//! Devices, for admins: the list with the policy that applies to each, adding a device (its
+//! address, login, password credential and pinned host key line) and disabling or enabling
+//! one. Credentials go in and are sealed by the core; they are never shown.
+
+use super::error::PageError;
+use super::flash::FlashQuery;
+use super::layout::{self, Notice, Tab};
+use super::login::CsrfOnly;
+use super::requests::criticality;
+use super::visitor::require;
+use crate::api::error::ApiError;
+use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use portcullis_core::admin::input::host_key_fingerprint;
+use portcullis_core::admin::NewDeviceSpec;
+use portcullis_core::domain::{Criticality, DeviceName, Role, Zone};
+use portcullis_core::store::DeviceRecord;
+use portcullis_core::vault::Credential;
+use serde::Deserialize;
+
+const ADMINS: &[Role] = &[Role::Admin];
+
+fn device_row(state: &AppState, admin: &Authed, d: &DeviceRecord) -> Markup {
+    let rule = state.ctx.approvals.policy().rule(d.criticality, &d.zone);
+    let (action, label) = if d.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
+    let ports: Vec<String> = d.tcp_ports.iter().map(u16::to_string).collect();
+    html! {
+        tr data-device=(d.name.as_str()) {
+            td { (d.name.as_str()) br; small { (d.login) "@" (d.address) } }
+            td { (criticality(d.criticality.as_str())) br; small { "zone " (d.zone.as_str()) } }
+            td { (rule.approvals) " approver" @if rule.approvals != 1 { "s" } br; small { "≤ " (rule.max_minutes) " min" } }
+            td { @if ports.is_empty() { "—" } @else { (ports.join(", ")) } }
+            td { small.mono { (host_key_fingerprint(&d.host_key).unwrap_or_default()) } }
+            td { span class={ "state state-" (if d.disabled { "disabled" } else { "active" }) } { (if d.disabled { "disabled" } else { "active" }) } }
+            td {
+                form.inline method="post" action={ "/admin/devices/" (d.name.as_str()) "/" (action) } {
+                    (layout::csrf(admin))
+                    button.small type="submit" { (label) }
+                }
+            }
+        }
+    }
+}
+
+fn add_form(admin: &Authed) -> Markup {
+    html! {
+        form #add-device .card method="post" action="/admin/devices" {
+            h2 { "Add a device" }
+            (layout::csrf(admin))
+            div.row {
+                label { "Name" input name="name" type="text" required placeholder="infusion-pump-12" autocapitalize="none"; }
+                label { "Address" input name="address" type="text" required placeholder="10.20.0.12:22"; }
+                label { "Login" input name="login" type="text" required placeholder="service" autocapitalize="none"; }
+            }
+            div.row {
+                label { "Password" input name="password" type="password" required autocomplete="off"; }
+                label {
+                    "Criticality"
+                    select name="criticality" {
+                        @for c in Criticality::ALL { option value=(c.as_str()) selected[*c == Criticality::Standard] { (c.as_str()) } }
+                    }
+                }
+                label { "Zone" input name="zone" type="text" required placeholder="icu" autocapitalize="none"; }
+            }
+            label { "Host key line (as in known_hosts, without the host name)" textarea name="host_key" rows="2" required placeholder="ssh-ed25519 AAAA…" {} }
+            label { "TCP ports a grant may forward (comma separated, optional)" input name="tcp_ports" type="text" placeholder="443, 8080"; }
+            button.primary type="submit" { "Add device" }
+        }
+    }
+}
+
+async fn render(state: &AppState, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
+    let devices = state.ctx.store.list_devices().await.map_err(ApiError::from)?;
+    let body = html! {
+        h1 { "Devices" }
+        div.scroll {
+            table.devices {
+                thead { tr { th { "Device" } th { "Criticality" } th { "Policy" } th { "Ports" } th { "Host key" } th { "State" } th {} } }
+                tbody { @for d in &devices { (device_row(state, admin, d)) } }
+            }
+        }
+        (add_form(admin))
+    };
+    Ok((status, layout::page(state, admin, Tab::Devices, "Devices", notice, body).await).into_response())
+}
+
+/// `GET /admin/devices`.
+pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage devices")?;
+    render(&state, &user, Notice::flash(flash.ok().and_then(|Query(f)| f.message())), StatusCode::OK).await
+}
+
+/// The new-device form.
+#[derive(Deserialize)]
+pub struct NewDevice {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    address: String,
+    login: String,
+    password: String,
+    host_key: String,
+    criticality: String,
+    zone: String,
+    #[serde(default)]
+    tcp_ports: String,
+}
+
+impl HasCsrf for NewDevice {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl NewDevice {
+    fn spec(self) -> Result<NewDeviceSpec, String> {
+        let ports = self
+            .tcp_ports
+            .split([',', ' '])
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse::<u16>().map_err(|_| format!("{p:?} is not a TCP port")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NewDeviceSpec {
+            name: DeviceName::parse(self.name.trim()).map_err(|e| e.to_string())?,
+            address: self.address,
+            login: self.login,
+            credential: Credential::Password(self.password),
+            host_key: self.host_key,
+            criticality: Criticality::parse(&self.criticality).map_err(|e| e.to_string())?,
+            zone: Zone::parse(self.zone.trim()).map_err(|e| e.to_string())?,
+            tcp_ports: ports,
+        })
+    }
+}
+
+async fn refused(state: &AppState, admin: &Authed, e: ApiError) -> Result<Response, PageError> {
+    if e.status.is_server_error() {
+        return Err(e.into());
+    }
+    render(state, admin, Notice::error(e.message), e.status).await
+}
+
+/// `POST /admin/devices`.
+pub async fn create(State(state): State<AppState>, PageForm { user, form }: PageForm<NewDevice>) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage devices")?;
+    let spec = match form.spec() {
+        Ok(s) => s,
+        Err(m) => return refused(&state, &user, ApiError::bad_request(m)).await,
+    };
+    let name = spec.name.clone();
+    match state.admin.create_device(&format!("{} ({})", user.name(), user.via()), spec).await {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/devices?done=device-added&id={name}")).into_response()),
+        Err(e) => refused(&state, &user, e.into()).await,
+    }
+}
+
+/// `POST /admin/devices/{name}/{disable|enable}`.
+pub async fn set_disabled(State(state): State<AppState>, Path((name, action)): Path<(String, String)>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage devices")?;
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(PageError::not_found("no such action")),
+    };
+    let name = DeviceName::parse(&name).map_err(|_| PageError::not_found("no such device"))?;
+    state.admin.set_device_disabled(&format!("{} ({})", user.name(), user.via()), &name, disabled).await.map_err(ApiError::from)?;
+    Ok(Redirect::to(&format!("/admin/devices?done=device-{action}d&id={name}")).into_response())
+}

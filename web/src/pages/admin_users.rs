@@ -1,0 +1,178 @@
+//! Accounts, for admins: the list with each account's state, adding an account, and
+//! disabling or enabling one. A new vendor's TOTP secret (QR code and text) or a new web
+//! account's one-time password is shown once, on the page that answers the form, and never
+//! again.
+
+use super::enrol::secret_block;
+use super::error::PageError;
+use super::flash::FlashQuery;
+use super::format;
+use super::layout::{self, Notice, Tab};
+use super::login::CsrfOnly;
+use super::visitor::require;
+use crate::api::error::ApiError;
+use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use portcullis_core::clock;
+use portcullis_core::domain::{Role, Username};
+use portcullis_core::store::UserRecord;
+use portcullis_core::webauth::TotpEnrolment;
+use serde::Deserialize;
+
+const ADMINS: &[Role] = &[Role::Admin];
+
+fn status(u: &UserRecord) -> &'static str {
+    if u.disabled {
+        "disabled"
+    } else if u.locked_at(clock::now()) {
+        "locked"
+    } else if u.password_must_change {
+        "first sign-in pending"
+    } else {
+        "active"
+    }
+}
+
+fn user_row(admin: &Authed, u: &UserRecord) -> Markup {
+    let (action, label) = if u.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
+    html! {
+        tr data-user=(u.username.as_str()) {
+            td { (u.username.as_str()) }
+            td { (u.role.as_str()) }
+            td { (u.org) }
+            td { span class={ "state state-" (status(u).split(' ').next().unwrap_or("")) } { (status(u)) } }
+            td { (format::utc(&clock::rfc3339(u.created_at))) }
+            td {
+                @if &u.username != admin.name() {
+                    form.inline method="post" action={ "/admin/users/" (u.username.as_str()) "/" (action) } {
+                        (layout::csrf(admin))
+                        button.small type="submit" { (label) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn add_form(admin: &Authed) -> Markup {
+    html! {
+        form #add-user .card method="post" action="/admin/users" {
+            h2 { "Add an account" }
+            (layout::csrf(admin))
+            div.row {
+                label { "User name" input name="username" type="text" required autocapitalize="none" spellcheck="false"; }
+                label {
+                    "Role"
+                    select name="role" {
+                        @for r in Role::ALL { option value=(r.as_str()) { (r.as_str()) } }
+                    }
+                }
+                label { "Organisation" input name="org" type="text" placeholder="e.g. Acme Medical"; }
+            }
+            label { "SSH public key (vendors only)" textarea name="ssh_key" rows="2" placeholder="ssh-ed25519 AAAA… jdoe@laptop" {} }
+            button.primary type="submit" { "Add account" }
+        }
+    }
+}
+
+async fn render(state: &AppState, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
+    let users = state.ctx.store.list_users().await.map_err(ApiError::from)?;
+    let body = html! {
+        h1 { "Accounts" }
+        div.scroll {
+            table.users {
+                thead { tr { th { "User" } th { "Role" } th { "Organisation" } th { "State" } th { "Created" } th {} } }
+                tbody { @for u in &users { (user_row(admin, u)) } }
+            }
+        }
+        (add_form(admin))
+    };
+    Ok((status, layout::page(state, admin, Tab::Users, "Accounts", notice, body).await).into_response())
+}
+
+/// `GET /admin/users`.
+pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage users")?;
+    render(&state, &user, Notice::flash(flash.ok().and_then(|Query(f)| f.message())), StatusCode::OK).await
+}
+
+/// The new-account form.
+#[derive(Deserialize)]
+pub struct NewUser {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    username: String,
+    role: String,
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    ssh_key: String,
+}
+
+impl HasCsrf for NewUser {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /admin/users`: creates the account and shows its secrets once.
+pub async fn create(State(state): State<AppState>, PageForm { user, form }: PageForm<NewUser>) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage users")?;
+    let parsed = Username::parse(form.username.trim()).map_err(|e| e.to_string()).and_then(|n| Role::parse(&form.role).map(|r| (n, r)).map_err(|e| e.to_string()));
+    let (name, role) = match parsed {
+        Ok(v) => v,
+        Err(m) => return render(&state, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
+    };
+    let keys: Vec<String> = form.ssh_key.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    let actor = format!("{} ({})", user.name(), user.via());
+    let (created, e) = match state.admin.create_user(&actor, &name, role, &form.org, &keys).await {
+        Ok(v) => v,
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_server_error() {
+                return Err(e.into());
+            }
+            return render(&state, &user, Notice::error(e.message), e.status).await;
+        }
+    };
+    let body = html! {
+        h1 { "Account " (created.username.as_str()) " created" }
+        p.flash role="status" { (created.role.as_str()) @if !created.org.is_empty() { ", " (created.org) } ". Hand this to the account holder now: it is not shown again." }
+        @if role == Role::Vendor {
+            section.card {
+                h2 { "Authenticator for SSH sign-in" }
+                (secret_block(&TotpEnrolment { secret_base32: e.totp_secret_base32.clone(), otpauth_uri: e.otpauth_uri.clone() }))
+            }
+        } @else if let Some(otp) = &e.one_time_password {
+            section.card {
+                h2 { "One-time password" }
+                p { code #one-time-password { (otp) } }
+                p.hint { "At the first sign-in (code left empty) they choose their own password and set up their authenticator." }
+            }
+        }
+        p { a.button href="/admin/users" { "Back to the accounts" } }
+    };
+    Ok((StatusCode::CREATED, layout::page(&state, &user, Tab::Users, "Account created", Notice::default(), body).await).into_response())
+}
+
+/// `POST /admin/users/{name}/{disable|enable}`.
+pub async fn set_disabled(State(state): State<AppState>, Path((name, action)): Path<(String, String)>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage users")?;
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(PageError::not_found("no such action")),
+    };
+    let name = Username::parse(&name).map_err(|_| PageError::not_found("no such account"))?;
+    if disabled && &name == user.name() {
+        return render(&state, &user, Notice::error("You cannot disable your own account."), StatusCode::BAD_REQUEST).await;
+    }
+    let actor = format!("{} ({})", user.name(), user.via());
+    state.admin.set_user_disabled(&actor, &name, disabled).await.map_err(ApiError::from)?;
+    Ok(Redirect::to(&format!("/admin/users?done=user-{action}d&id={name}")).into_response())
+}

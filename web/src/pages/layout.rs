@@ -1,0 +1,133 @@
+//! The frame of every page: head (stylesheet and script from `/static/`, phone-width
+//! viewport), the navigation bar with the pending-request badge, the signed-in user and the
+//! sign-out form, and the flash and error lines above the content.
+
+use crate::auth::Authed;
+use crate::state::AppState;
+use maud::{html, Markup, DOCTYPE};
+use portcullis_core::domain::{RequestState, Role};
+
+/// Appended to asset URLs so a new build is fetched despite the long cache.
+const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Which navigation entry is the current page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Requests,
+    Sessions,
+    History,
+    Users,
+    Devices,
+}
+
+/// The lines shown above a page's content.
+#[derive(Debug, Default)]
+pub struct Notice {
+    /// Confirmation of what was just done (`.flash`).
+    pub flash: Option<String>,
+    /// Why what was just tried did not happen (`.error`).
+    pub error: Option<String>,
+}
+
+impl Notice {
+    pub fn flash(flash: Option<String>) -> Notice {
+        Notice { flash, error: None }
+    }
+    pub fn error(error: impl Into<String>) -> Notice {
+        Notice { flash: None, error: Some(error.into()) }
+    }
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="referrer" content="no-referrer";
+            title { (title) " · Portcullis" }
+            link rel="icon" type="image/svg+xml" href={ "/static/favicon.svg?v=" (ASSET_VERSION) };
+            link rel="stylesheet" href={ "/static/app.css?v=" (ASSET_VERSION) };
+            script src={ "/static/app.js?v=" (ASSET_VERSION) } defer {}
+        }
+    }
+}
+
+/// A page without navigation (sign-in, enrolment, errors).
+pub fn bare(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body.bare {
+                main.narrow {
+                    p.brand { span.logo aria-hidden="true" { "▥" } " Portcullis" }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The number of pending requests, for the badge (none shown if it cannot be read).
+async fn pending(state: &AppState) -> Option<usize> {
+    state.ctx.store.list_requests(Some(RequestState::Pending), None, 1000).await.ok().map(|v| v.len())
+}
+
+fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
+    let link = |t: Tab, href: &str, label: &str| {
+        html! { a href=(href) aria-current=[(t == tab).then_some("page")] { (label) } }
+    };
+    html! {
+        header.top {
+            nav.bar aria-label="Main" {
+                a.brand href="/requests" { span.logo aria-hidden="true" { "▥" } " Portcullis" }
+                div.links {
+                    a href="/requests" aria-current=[(tab == Tab::Requests).then_some("page")] {
+                        "Requests "
+                        @if let Some(n) = pending {
+                            span #pending-badge .badge data-count=(n) aria-label={ (n) " pending" } { (n) }
+                        }
+                    }
+                    (link(Tab::Sessions, "/sessions", "Sessions"))
+                    (link(Tab::History, "/history", "History"))
+                    @if user.role() == Role::Admin {
+                        (link(Tab::Users, "/admin/users", "Users"))
+                        (link(Tab::Devices, "/admin/devices", "Devices"))
+                    }
+                }
+                div.who {
+                    span.user { (user.name().as_str()) " " span.role { (user.role().as_str()) } }
+                    form.logout method="post" action="/logout" {
+                        input type="hidden" name="_csrf" value=(user.csrf);
+                        button.link type="submit" { "Sign out" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A page for a signed-in user.
+pub async fn page(state: &AppState, user: &Authed, tab: Tab, title: &str, notice: Notice, body: Markup) -> Markup {
+    let pending = pending(state).await;
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                (nav(user, tab, pending))
+                main {
+                    @if let Some(f) = &notice.flash { p.flash role="status" { (f) } }
+                    @if let Some(e) = &notice.error { p.error role="alert" { (e) } }
+                    (body)
+                }
+                footer { (state.name) }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field of a form.
+pub fn csrf(user: &Authed) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(user.csrf); }
+}

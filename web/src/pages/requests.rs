@@ -1,0 +1,254 @@
+//! Pending requests: who wants which device, why, for how long, how long they have waited,
+//! and how many of the approvals the policy requires are in. Approvers and admins approve in
+//! one action (the window pre-filled with what was asked, an optional scheduled start) or deny
+//! with a reason; auditors see the same list without forms. The core refuses what the rules
+//! forbid (own request, a second approval by the same person, a decided request) and the page
+//! says so in plain words.
+
+use super::error::PageError;
+use super::flash::FlashQuery;
+use super::format;
+use super::layout::{self, Notice, Tab};
+use super::visitor::{decides, require};
+use crate::api::error::ApiError;
+use crate::api::requests::{find, ListQuery, DECIDERS, READERS};
+use crate::api::views::RequestView;
+use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use portcullis_core::approvals::{ApproveOutcome, Window};
+use portcullis_core::domain::RequestId;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The criticality badge of a device.
+pub fn criticality(c: &str) -> Markup {
+    html! { span class={ "crit crit-" (c) } { (c) } }
+}
+
+fn approve_form(user: &Authed, r: &RequestView) -> Markup {
+    let max = r.minutes.min(r.policy.max_minutes).max(1);
+    html! {
+        form.approve method="post" action={ "/requests/" (r.id) "/approve" } {
+            (layout::csrf(user))
+            input type="hidden" name="tz_offset" value="0";
+            div.row {
+                label {
+                    "Minutes"
+                    input name="minutes" type="number" min="1" max=(max) value=(max) required;
+                }
+                label {
+                    "Start " span.tz-hint { "(UTC)" } ", empty for now"
+                    input name="starts_at" type="datetime-local";
+                }
+            }
+            button.primary type="submit" { "Approve" }
+        }
+    }
+}
+
+fn deny_form(user: &Authed, r: &RequestView) -> Markup {
+    html! {
+        form.deny method="post" action={ "/requests/" (r.id) "/deny" } {
+            (layout::csrf(user))
+            label {
+                "Reason for the vendor"
+                input name="reason" type="text" maxlength="500" required placeholder="e.g. not during the night shift";
+            }
+            button.danger type="submit" { "Deny" }
+        }
+    }
+}
+
+fn request_card(user: &Authed, r: &RequestView) -> Markup {
+    let mine = r.approvals.iter().any(|a| a == user.name().as_str());
+    let role_may = r.policy.approver_roles.iter().any(|x| x == user.role().as_str());
+    html! {
+        article.request data-request-id=(r.id) {
+            header {
+                h2 { "#" (r.id) " " (r.device) }
+                (criticality(&r.criticality))
+                span.zone { "zone " (r.zone) }
+            }
+            dl {
+                dt { "Requester" } dd { (r.vendor) @if !r.org.is_empty() { " · " (r.org) } }
+                dt { "Reason" } dd.reason { (r.reason) }
+                dt { "Duration" } dd { (format::minutes(r.minutes)) }
+                dt { "Waiting" } dd { (format::secs(r.waited_seconds)) " (since " (format::utc(&r.created_at)) ")" }
+                dt { "Approvals" }
+                dd {
+                    span.tally { (r.approvals.len()) " of " (r.approvals_required) " approvals" }
+                    @if !r.approvals.is_empty() { " — " span.approvers { (r.approvals.join(", ")) } }
+                }
+            }
+            @if decides(user) {
+                @if !role_may {
+                    p.hint { "The policy for this device lets " (r.policy.approver_roles.join(", ")) " decide." }
+                } @else {
+                    div.actions {
+                        @if mine {
+                            p.hint { "You approved; another approver must approve too." }
+                        } @else {
+                            (approve_form(user, r))
+                        }
+                        (deny_form(user, r))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The requests page with `notice` above it.
+async fn render(state: &AppState, user: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
+    let q = ListQuery { state: Some("pending".into()), ..ListQuery::default() };
+    let mut pending = find(state, &q).await?;
+    pending.reverse(); // oldest first: who has waited longest is on top
+    let body = html! {
+        h1 { "Pending requests" }
+        @if pending.is_empty() {
+            p.empty { "Nothing is waiting for a decision." }
+        }
+        @for r in &pending { (request_card(user, r)) }
+    };
+    Ok((status, layout::page(state, user, Tab::Requests, "Requests", notice, body).await).into_response())
+}
+
+/// `GET /requests`.
+pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+    require(&user, READERS, "read requests")?;
+    let notice = Notice::flash(flash.ok().and_then(|Query(f)| f.message()));
+    render(&state, &user, notice, StatusCode::OK).await
+}
+
+/// A domain refusal shown on the requests page; internal failures stay an error page.
+async fn refused(state: &AppState, user: &Authed, e: ApiError) -> Result<Response, PageError> {
+    if e.status.is_server_error() {
+        return Err(e.into());
+    }
+    render(state, user, Notice::error(e.message), e.status).await
+}
+
+fn request_id(raw: &str) -> Result<RequestId, PageError> {
+    raw.parse::<i64>().map(RequestId).map_err(|_| PageError::not_found(format!("no request {raw:?}")))
+}
+
+/// The approval form.
+#[derive(Deserialize)]
+pub struct ApproveForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    minutes: String,
+    #[serde(default)]
+    starts_at: String,
+    /// The browser's `Date.getTimezoneOffset()` (minutes behind UTC), set by the script;
+    /// without it the start is read as UTC.
+    #[serde(default)]
+    tz_offset: String,
+}
+
+impl HasCsrf for ApproveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl ApproveForm {
+    /// The window the approver chose.
+    fn window(&self) -> Result<Window, String> {
+        let length = match self.minutes.trim() {
+            "" => None,
+            m => match m.parse::<u64>() {
+                Ok(n) if n >= 1 => Some(Duration::from_secs(n * 60)),
+                _ => return Err("The minutes must be a whole number of at least 1.".into()),
+            },
+        };
+        let offset: i64 = self.tz_offset.trim().parse().unwrap_or(0).clamp(-24 * 60, 24 * 60);
+        let starts_at = match self.starts_at.trim() {
+            "" => None,
+            s => Some(local_start(s, offset).ok_or("The start must be a date and time, e.g. 2026-12-01 08:00.")?),
+        };
+        Ok(Window { length, starts_at })
+    }
+}
+
+/// A `datetime-local` value (`YYYY-MM-DDTHH:MM[:SS]`) at `offset` minutes behind UTC, as Unix
+/// seconds.
+fn local_start(s: &str, offset: i64) -> Option<i64> {
+    let long = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let short = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let t = time::PrimitiveDateTime::parse(s, &long).or_else(|_| time::PrimitiveDateTime::parse(s, &short)).ok()?;
+    Some(t.assume_utc().unix_timestamp() + offset * 60)
+}
+
+/// `POST /requests/{id}/approve`.
+pub async fn approve(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<ApproveForm>) -> Result<Response, PageError> {
+    require(&user, DECIDERS, "approve requests")?;
+    let id = request_id(&id)?;
+    let window = match form.window() {
+        Ok(w) => w,
+        Err(m) => return render(&state, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
+    };
+    match state.ctx.approvals.approve_window(id, user.name(), window, &user.via()).await {
+        Ok(ApproveOutcome::Granted(_)) => Ok(Redirect::to(&format!("/requests?done=granted&id={}", id.0)).into_response()),
+        Ok(ApproveOutcome::Recorded { have, need }) => {
+            Ok(Redirect::to(&format!("/requests?done=recorded&id={}&have={have}&need={need}", id.0)).into_response())
+        }
+        Err(e) => refused(&state, &user, e.into()).await,
+    }
+}
+
+/// The denial form.
+#[derive(Deserialize)]
+pub struct DenyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl HasCsrf for DenyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /requests/{id}/deny`.
+pub async fn deny(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<DenyForm>) -> Result<Response, PageError> {
+    require(&user, DECIDERS, "deny requests")?;
+    let id = request_id(&id)?;
+    match state.ctx.approvals.deny(id, user.name(), &form.reason, &user.via()).await {
+        Ok(()) => Ok(Redirect::to(&format!("/requests?done=denied&id={}", id.0)).into_response()),
+        Err(e) => refused(&state, &user, e.into()).await,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn form(minutes: &str, starts_at: &str, tz: &str) -> ApproveForm {
+        ApproveForm { csrf: String::new(), minutes: minutes.into(), starts_at: starts_at.into(), tz_offset: tz.into() }
+    }
+
+    #[test]
+    fn window_from_the_form() {
+        let w = form("", "", "").window().unwrap();
+        assert_eq!((w.length, w.starts_at), (None, None));
+        let w = form("30", "2026-12-01T08:00", "").window().unwrap();
+        assert_eq!(w.length, Some(Duration::from_secs(1800)));
+        assert_eq!(w.starts_at, Some(1_796_112_000));
+        // Central European time (UTC+1): the browser reports -60.
+        let w = form("30", "2026-12-01T09:00:00", "-60").window().unwrap();
+        assert_eq!(w.starts_at, Some(1_796_112_000));
+        assert!(form("0", "", "").window().is_err());
+        assert!(form("ten", "", "").window().is_err());
+        assert!(form("10", "tomorrow", "").window().is_err());
+    }
+}
