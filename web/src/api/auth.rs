@@ -35,7 +35,7 @@ fn failed() -> ApiError {
 }
 
 /// Sign in with user name, password and TOTP code.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+#[utoipa::path(post, operation_id = "auth_login", path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = TokenView), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
 pub async fn login(State(state): State<AppState>, peer: Option<Extension<Peer>>, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
     if headers.contains_key(header::ORIGIN) && !origin::allowed(&headers, &state.ctx.config.web.allowed_origins) {
@@ -50,7 +50,7 @@ pub async fn login(State(state): State<AppState>, peer: Option<Extension<Peer>>,
 }
 
 /// First sign-in: set the permanent password and confirm the authenticator with a code.
-#[utoipa::path(post, path = "/api/v1/auth/enrol", tag = "auth", request_body = EnrolBody,
+#[utoipa::path(post, operation_id = "auth_enrol", path = "/api/v1/auth/enrol", tag = "auth", request_body = EnrolBody,
     responses((status = 200, body = TokenView), (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
 pub async fn enrol(State(state): State<AppState>, Enrolling(a): Enrolling, ApiJson(body): ApiJson<EnrolBody>) -> Result<Response, ApiError> {
     match state.ctx.webauth.finish_enrolment(&a.session, &body.new_password, &body.code, &a.peer).await? {
@@ -62,14 +62,14 @@ pub async fn enrol(State(state): State<AppState>, Enrolling(a): Enrolling, ApiJs
 }
 
 /// A fresh token for the same sign-in (until the sign-in's own end).
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+#[utoipa::path(post, operation_id = "auth_refresh", path = "/api/v1/auth/refresh", tag = "auth",
     responses((status = 200, body = TokenView), (status = 401, body = super::error::ErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, a: Authed) -> Result<Response, ApiError> {
     signed_in(&state, &a.session, None)
 }
 
 /// Sign out: the token and the cookie stop working at once.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, operation_id = "auth_logout", path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, a: Authed) -> Result<Response, ApiError> {
     state.ctx.webauth.sign_out(&a.session, &a.peer).await?;
@@ -79,7 +79,7 @@ pub async fn logout(State(state): State<AppState>, a: Authed) -> Result<Response
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+#[utoipa::path(get, operation_id = "auth_me", path = "/api/v1/me", tag = "auth",
     responses((status = 200, body = MeView), (status = 401, body = super::error::ErrorBody)))]
 pub async fn me(a: Authed) -> Json<MeView> {
     Json(MeView {

@@ -23,7 +23,7 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// List devices.
-#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+#[utoipa::path(get, operation_id = "list_devices", path = "/api/v1/devices", tag = "devices",
     responses((status = 200, body = [DeviceView]), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<DeviceView>>, ApiError> {
     a.require(super::requests::READERS, "read devices")?;
@@ -31,7 +31,7 @@ pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<D
 }
 
 /// One device.
-#[utoipa::path(get, path = "/api/v1/devices/{name}", tag = "devices", params(("name" = String, Path, description = "device name")),
+#[utoipa::path(get, operation_id = "show_devices", path = "/api/v1/devices/{name}", tag = "devices", params(("name" = String, Path, description = "device name")),
     responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
     a.require(super::requests::READERS, "read devices")?;
@@ -41,7 +41,7 @@ pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<
 }
 
 /// Enrol a device.
-#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = NewDeviceBody,
+#[utoipa::path(post, operation_id = "create_devices", path = "/api/v1/devices", tag = "devices", request_body = NewDeviceBody,
     responses((status = 201, body = DeviceView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewDeviceBody>) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
@@ -65,7 +65,7 @@ pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJso
 }
 
 /// Disable a device: no new requests or sessions.
-#[utoipa::path(post, path = "/api/v1/devices/{name}/disable", tag = "devices", params(("name" = String, Path, description = "device name")),
+#[utoipa::path(post, operation_id = "disable_devices", path = "/api/v1/devices/{name}/disable", tag = "devices", params(("name" = String, Path, description = "device name")),
     responses((status = 200, body = DeviceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn disable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
     a.require(&[Role::Admin], "manage devices")?;

@@ -24,6 +24,7 @@ pub const DECIDERS: &[Role] = &[Role::Approver, Role::Admin];
 
 /// Filters of the request list.
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `pending`, `approved`, `denied`, `expired` or `revoked`.
@@ -72,7 +73,7 @@ pub async fn find(state: &AppState, q: &ListQuery) -> Result<Vec<RequestView>, A
 }
 
 /// List requests.
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(ListQuery),
+#[utoipa::path(get, operation_id = "list_requests", path = "/api/v1/requests", tag = "requests", params(ListQuery),
     responses((status = 200, body = [RequestView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<RequestView>>, ApiError> {
     a.require(READERS, "read requests")?;
@@ -80,7 +81,7 @@ pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuer
 }
 
 /// Number of pending requests (the page's badge).
-#[utoipa::path(get, path = "/api/v1/requests/pending-count", tag = "requests",
+#[utoipa::path(get, operation_id = "pending_count_requests", path = "/api/v1/requests/pending-count", tag = "requests",
     responses((status = 200, body = CountView), (status = 401, body = ErrorBody)))]
 pub async fn pending_count(State(state): State<AppState>, a: Authed) -> Result<Json<CountView>, ApiError> {
     a.require(READERS, "read requests")?;
@@ -89,7 +90,7 @@ pub async fn pending_count(State(state): State<AppState>, a: Authed) -> Result<J
 }
 
 /// One request.
-#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = i64, Path, description = "request number")),
+#[utoipa::path(get, operation_id = "show_requests", path = "/api/v1/requests/{id}", tag = "requests", params(("id" = i64, Path, description = "request number")),
     responses((status = 200, body = RequestView), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
     a.require(READERS, "read requests")?;
@@ -98,7 +99,7 @@ pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath
 }
 
 /// File a request on a vendor's behalf (e.g. after a phone call).
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", request_body = NewRequestBody,
+#[utoipa::path(post, operation_id = "create_requests", path = "/api/v1/requests", tag = "requests", request_body = NewRequestBody,
     responses((status = 201, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewRequestBody>) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     a.require(DECIDERS, "file requests")?;
@@ -128,7 +129,7 @@ pub fn window(minutes: Option<i64>, starts_at: Option<&str>) -> Result<Window, A
 
 /// Approve, with a window of at most what was asked (and the policy maximum), starting now or
 /// at `starts_at`. With several approvers required the approval is recorded until the last.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "requests", params(("id" = i64, Path, description = "request number")),
+#[utoipa::path(post, operation_id = "approve_requests", path = "/api/v1/requests/{id}/approve", tag = "requests", params(("id" = i64, Path, description = "request number")),
     request_body = ApproveBody,
     responses((status = 200, body = ApproveView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn approve(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ApproveBody>) -> Result<Json<ApproveView>, ApiError> {
@@ -145,7 +146,7 @@ pub async fn approve(State(state): State<AppState>, a: Authed, ApiPath(id): ApiP
 }
 
 /// Deny, with a reason the vendor sees.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/deny", tag = "requests", params(("id" = i64, Path, description = "request number")),
+#[utoipa::path(post, operation_id = "deny_requests", path = "/api/v1/requests/{id}/deny", tag = "requests", params(("id" = i64, Path, description = "request number")),
     request_body = DenyBody,
     responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn deny(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<DenyBody>) -> Result<Json<RequestView>, ApiError> {
@@ -156,7 +157,7 @@ pub async fn deny(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath
 }
 
 /// Revoke an approved request's grant; its sessions are cut at once.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/revoke", tag = "requests", params(("id" = i64, Path, description = "request number")),
+#[utoipa::path(post, operation_id = "revoke_requests", path = "/api/v1/requests/{id}/revoke", tag = "requests", params(("id" = i64, Path, description = "request number")),
     responses((status = 200, body = RequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn revoke(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
     a.require(DECIDERS, "revoke access")?;

@@ -21,6 +21,7 @@ pub const STOPPERS: &[Role] = &[Role::Approver, Role::Admin];
 
 /// Filters of the session list.
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only active sessions (default true).
@@ -46,7 +47,7 @@ pub async fn find(state: &AppState, active: bool, limit: i64) -> Result<Vec<Sess
 }
 
 /// List sessions.
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
+#[utoipa::path(get, operation_id = "list_sessions", path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
     responses((status = 200, body = [SessionView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<SessionView>>, ApiError> {
     a.require(super::requests::READERS, "read sessions")?;
@@ -54,7 +55,7 @@ pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuer
 }
 
 /// One session.
-#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", params(("id" = i64, Path, description = "session number")),
+#[utoipa::path(get, operation_id = "show_sessions", path = "/api/v1/sessions/{id}", tag = "sessions", params(("id" = i64, Path, description = "session number")),
     responses((status = 200, body = SessionView), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<SessionView>, ApiError> {
     a.require(super::requests::READERS, "read sessions")?;
@@ -72,7 +73,7 @@ pub fn mode(state: &AppState, word: Option<&str>) -> Result<StopMode, ApiError> 
 }
 
 /// Stop a session.
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/stop", tag = "sessions", params(("id" = i64, Path, description = "session number")),
+#[utoipa::path(post, operation_id = "stop_sessions", path = "/api/v1/sessions/{id}/stop", tag = "sessions", params(("id" = i64, Path, description = "session number")),
     request_body = StopBody,
     responses((status = 202, body = SessionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn stop(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<StopBody>) -> Result<(StatusCode, Json<SessionView>), ApiError> {

@@ -19,7 +19,7 @@ fn name(s: &str) -> Result<Username, ApiError> {
 }
 
 /// List accounts.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+#[utoipa::path(get, operation_id = "list_users", path = "/api/v1/users", tag = "users",
     responses((status = 200, body = [UserView]), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<UserView>>, ApiError> {
     a.require(ADMINS, "manage users")?;
@@ -27,7 +27,7 @@ pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<U
 }
 
 /// One account.
-#[utoipa::path(get, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path, description = "user name")),
+#[utoipa::path(get, operation_id = "show_users", path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
     a.require(ADMINS, "manage users")?;
@@ -36,7 +36,7 @@ pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<
 }
 
 /// Enrol an account.
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserBody,
+#[utoipa::path(post, operation_id = "create_users", path = "/api/v1/users", tag = "users", request_body = NewUserBody,
     responses((status = 201, body = CreatedUserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewUserBody>) -> Result<(StatusCode, Json<CreatedUserView>), ApiError> {
     a.require(ADMINS, "manage users")?;
@@ -69,14 +69,14 @@ async fn set_disabled(state: &AppState, a: &Authed, n: &str, disabled: bool) -> 
 }
 
 /// Disable an account.
-#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path, description = "user name")),
+#[utoipa::path(post, operation_id = "disable_users", path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn disable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
     set_disabled(&state, &a, &n, true).await
 }
 
 /// Enable an account again.
-#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path, description = "user name")),
+#[utoipa::path(post, operation_id = "enable_users", path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn enable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
     set_disabled(&state, &a, &n, false).await
