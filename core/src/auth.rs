@@ -21,6 +21,8 @@ pub enum AuthError {
     Vault(#[from] VaultError),
     #[error("TOTP setup: {0}")]
     Totp(String),
+    #[error("too many sign-ins at once; try again in a moment")]
+    Busy,
 }
 
 /// Why a sign-in step was refused. Shown to operators, never in detail to the client.

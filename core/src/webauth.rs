@@ -17,8 +17,15 @@ use crate::totp::{self, Totp};
 use crate::vault::Vault;
 use rand::RngCore;
 use serde_json::json;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Password checks running at once; more wait (up to [`HASH_WAIT`]) so a flood of sign-ins
+/// cannot take every core (each check costs tens of milliseconds of CPU by design).
+const HASH_PERMITS: usize = 4;
+/// Longest wait for a password check slot before the sign-in is refused as busy.
+const HASH_WAIT: Duration = Duration::from_secs(10);
 
 /// Shortest password accepted at enrolment.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -88,6 +95,7 @@ pub struct WebAuth {
     auth: AuthService,
     cfg: AuthConfig,
     session_max: Duration,
+    hashing: Arc<Semaphore>,
 }
 
 const VIA: &str = "web";
@@ -95,12 +103,15 @@ const VIA: &str = "web";
 impl WebAuth {
     /// Builds the service; sign-ins last at most `session_max`.
     pub fn new(store: Store, vault: Vault, audit: AuditLog, auth: AuthService, cfg: AuthConfig, session_max: Duration) -> Self {
-        Self { store, vault, audit, auth, cfg, session_max }
+        Self { store, vault, audit, auth, cfg, session_max, hashing: Arc::new(Semaphore::new(HASH_PERMITS)) }
     }
 
     /// Checks name, password and code. Every refusal is audited with `peer`; the caller shows
     /// the user one message whatever the reason, so accounts cannot be probed.
     pub async fn sign_in(&self, name: &str, pass: &str, code: &str, peer: &str) -> Result<Result<SignIn, Refusal>, AuthError> {
+        let Ok(Ok(_permit)) = tokio::time::timeout(HASH_WAIT, self.hashing.acquire()).await else {
+            return Err(AuthError::Busy);
+        };
         let user = match Username::parse(name.trim()) {
             Ok(n) => self.store.user_by_name(&n).await?,
             Err(_) => None,

@@ -102,7 +102,10 @@ impl From<StoreError> for ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        Self::internal(e)
+        match e {
+            AuthError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+            other => Self::internal(other),
+        }
     }
 }
 
