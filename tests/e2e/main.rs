@@ -21,4 +21,5 @@ mod hostkey;
 mod recording;
 mod session;
 mod totp;
+mod web_browser;
 mod window;

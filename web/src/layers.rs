@@ -45,6 +45,20 @@ pub(crate) async fn security_headers(mut response: Response) -> Response {
     response
 }
 
+/// Gives an HTTP/2 request the `Host` header an HTTP/1.1 request has. HTTP/2 carries the
+/// host in the `:authority` pseudo-header, which hyper puts in the URI and not among the
+/// headers; the Origin checks of state-changing requests compare against `Host`, so without
+/// this every form post from a browser speaking HTTP/2 would be refused as cross-origin.
+pub(crate) async fn host_from_authority(mut request: Request, next: Next) -> Response {
+    if !request.headers().contains_key(header::HOST) {
+        let authority = request.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+        if let Some(host) = authority {
+            request.headers_mut().insert(header::HOST, host);
+        }
+    }
+    next.run(request).await
+}
+
 /// Refuse bodies over [`BODY_LIMIT`]: at once when `Content-Length` says
 /// so, and while reading for bodies that do not announce their size.
 pub(crate) async fn limit_body(request: Request, next: Next) -> Response {

@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(layers::BODY_LIMIT))
         .layer(middleware::from_fn(layers::limit_body))
         .layer(middleware::from_fn(layers::timeout))
+        .layer(middleware::from_fn(layers::host_from_authority))
         .layer(middleware::map_response(layers::security_headers))
 }
 

@@ -59,6 +59,7 @@ struct Server {
     child: Child,
     output: Capture,
     ssh_addr: SocketAddr,
+    web_addr: SocketAddr,
 }
 
 impl Broker {
@@ -166,36 +167,33 @@ impl Broker {
         let output = Capture::default();
         output.pump(child.stdout.take().expect("piped stdout"));
         output.pump(child.stderr.take().expect("piped stderr"));
-        let marker = "ssh listening on ";
-        let found = output.wait_for(marker, 0, SERVE_STARTUP);
-        let ssh_addr = found.and_then(|end| {
-            let text = output.bytes();
-            let rest = String::from_utf8_lossy(&text[end..]).into_owned();
-            // Stop at anything that cannot be part of an address (space, colour escape...).
-            let addr: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
-                .collect();
-            addr.parse::<SocketAddr>().ok()
-        });
-        let Some(ssh_addr) = ssh_addr else {
+        let ssh_addr = announced(&output, "ssh listening on ");
+        // `web listening on` is printed right after the SSH line.
+        let web_addr = ssh_addr.and_then(|_| announced(&output, "web listening on "));
+        let (Some(ssh_addr), Some(web_addr)) = (ssh_addr, web_addr) else {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "{what} did not report `{marker}ADDR` within {SERVE_STARTUP:?}:\n{}",
+                "{what} did not report `ssh listening on ADDR` and `web listening on ADDR` within {SERVE_STARTUP:?}:\n{}",
                 output.text()
             );
         };
         assert!(
-            ssh_addr.ip().is_loopback(),
-            "broker listens on {ssh_addr}, not loopback"
+            ssh_addr.ip().is_loopback() && web_addr.ip().is_loopback(),
+            "broker listens on {ssh_addr} and {web_addr}, not loopback"
         );
         self.server = Some(Server {
             child,
             output,
             ssh_addr,
+            web_addr,
         });
         ssh_addr
+    }
+
+    /// The HTTPS address of the running server (the web page and the API).
+    pub fn web_addr(&self) -> SocketAddr {
+        self.server.as_ref().expect("serve not started").web_addr
     }
 
     /// The SSH address of the running server.
@@ -353,6 +351,19 @@ impl Drop for Broker {
             let _ = server.child.wait();
         }
     }
+}
+
+/// The address printed after `marker` (waiting up to [`SERVE_STARTUP`] for it).
+fn announced(output: &Capture, marker: &str) -> Option<SocketAddr> {
+    let end = output.wait_for(marker, 0, SERVE_STARTUP)?;
+    let text = output.bytes();
+    let rest = String::from_utf8_lossy(&text[end..]).into_owned();
+    // Stop at anything that cannot be part of an address (space, colour escape...).
+    let addr: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+        .collect();
+    addr.parse::<SocketAddr>().ok()
 }
 
 fn set_store_env(cmd: &mut Command, store_url: Option<&str>) {

@@ -1,5 +1,6 @@
 //! Test infrastructure for the end-to-end tests: a real sshd as the device ([`device`]),
-//! the real `portcullis` binary as the broker ([`broker`]), the real OpenSSH client as the
+//! the real `portcullis` binary as the broker ([`broker`]), a real browser on its web page
+//! ([`browser`]), the real OpenSSH client as the
 //! vendor ([`vendor`]) with TOTP codes handed out like an authenticator app ([`totp`]),
 //! PostgreSQL databases per test ([`pg`]), an asciicast reader ([`cast`]), and the usual
 //! setup of all of them in one call ([`scenario`]).
@@ -8,6 +9,7 @@
 //! can reuse these files as they are.
 
 pub mod broker;
+pub mod browser;
 pub mod cast;
 pub mod device;
 pub mod pg;

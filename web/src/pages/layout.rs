@@ -43,7 +43,10 @@ fn head(title: &str) -> Markup {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
-            meta name="referrer" content="no-referrer";
+            // The server's header says `no-referrer`; under it a browser sends `Origin: null`
+            // on form posts, which the Origin check must refuse. `same-origin` keeps the
+            // Referer and Origin inside this site only, so our own forms pass.
+            meta name="referrer" content="same-origin";
             title { (title) " · Portcullis" }
             link rel="icon" type="image/svg+xml" href={ "/static/favicon.svg?v=" (ASSET_VERSION) };
             link rel="stylesheet" href={ "/static/app.css?v=" (ASSET_VERSION) };

@@ -1,0 +1,53 @@
+// First sign-in with a one-time password: the enrolment page shows the QR code and the
+// secret; the script reads #totp-secret, refuses to proceed on mismatched passwords once,
+// then sets a new password with a code from that secret and lands on the requests page.
+// As an admin it then adds a vendor account on the accounts page, whose TOTP secret is shown
+// once. Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD (one-time), NEW_PASSWORD, NEW_VENDOR.
+import { BASE, fillSignIn, main, need, newPage, shot, textOf, totp } from './lib.mjs';
+
+main(async (browser) => {
+  const page = await newPage(browser);
+  await fillSignIn(page, need('WEB_USER'), need('WEB_PASSWORD'), '');
+  await page.waitForURL(`${BASE}/enrol`);
+  const secret = await textOf(page, '#totp-secret');
+  const qr = await page.locator('img.qr').getAttribute('src');
+  await shot(page, 'enrol', { phone: true });
+
+  const form = page.locator('form#enrol');
+  const newPassword = need('NEW_PASSWORD');
+  await form.locator('input[name="new_password"]').fill(newPassword);
+  await form.locator('input[name="new_password2"]').fill(`${newPassword}x`);
+  await form.locator('input[name="code"]').fill('000000');
+  await form.locator('button[type="submit"]').click();
+  await page.locator('.error').waitFor();
+  const mismatch = await textOf(page, '.error');
+
+  await form.locator('input[name="new_password"]').fill(newPassword);
+  await form.locator('input[name="new_password2"]').fill(newPassword);
+  await form.locator('input[name="code"]').fill(totp(secret));
+  await form.locator('button[type="submit"]').click();
+  await page.waitForURL((u) => u.pathname === '/requests');
+  const landed = { path: new URL(page.url()).pathname, flash: await textOf(page, '.flash') };
+
+  // The accounts page, and a new vendor whose secret is shown once.
+  await page.goto(`${BASE}/admin/users`);
+  await shot(page, 'admin-users', { phone: true });
+  const add = page.locator('form#add-user');
+  await add.locator('input[name="username"]').fill(need('NEW_VENDOR'));
+  await add.locator('select[name="role"]').selectOption('vendor');
+  await add.locator('input[name="org"]').fill('Acme Medical');
+  await add.locator('button[type="submit"]').click();
+  await page.locator('#totp-secret').waitFor();
+  const vendorSecret = await textOf(page, '#totp-secret');
+  await shot(page, 'admin-user-created');
+  await page.goto(`${BASE}/admin/devices`);
+  await shot(page, 'admin-devices');
+
+  return {
+    secret,
+    qr_is_svg: typeof qr === 'string' && qr.startsWith('data:image/svg+xml;base64,'),
+    mismatch,
+    landed,
+    vendor_secret: vendorSecret,
+  };
+});
