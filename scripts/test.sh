@@ -7,7 +7,9 @@
 # What the tests need besides the Rust toolchain:
 #   - OpenSSH server and client: the tests' "device" is a real sshd, the vendor a real ssh;
 #   - the sqlite3 and psql clients, for the audit tamper tests;
-#   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh.
+#   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh;
+#   - Debian's Chromium and Node.js with the npm package playwright-core (pinned in
+#     tests/browser/package-lock.json), for the browser tests of the approver pages.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +25,9 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
+[[ -x /usr/bin/chromium ]] || missing+=(chromium fonts-dejavu-core)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [[ ${#missing[@]} -gt 0 ]]; then
     if [[ $(id -u) -ne 0 ]]; then
         echo "test.sh: missing packages: ${missing[*]} (run as root, or install them)" >&2
@@ -46,6 +51,10 @@ if [[ $(id -u) -eq 0 ]]; then
     mkdir -p /run/sshd
     chmod 0755 /run/sshd
 fi
+
+# --- browser driver ----------------------------------------------------------------------
+# playwright-core drives the system's Chromium (/usr/bin/chromium); it downloads no browser.
+(cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- throwaway PostgreSQL ---------------------------------------------------------------
 pg_dir=$(mktemp -d /tmp/portcullis-pg.XXXXXX)

@@ -31,7 +31,6 @@ main(async (browser) => {
 
   // The accounts page, and a new vendor whose secret is shown once.
   await page.goto(`${BASE}/admin/users`);
-  await shot(page, 'admin-users', { phone: true });
   const add = page.locator('form#add-user');
   await add.locator('input[name="username"]').fill(need('NEW_VENDOR'));
   await add.locator('select[name="role"]').selectOption('vendor');
@@ -40,6 +39,9 @@ main(async (browser) => {
   await page.locator('#totp-secret').waitFor();
   const vendorSecret = await textOf(page, '#totp-secret');
   await shot(page, 'admin-user-created');
+  await page.goto(`${BASE}/admin/users`);
+  const listed = await page.locator(`tr[data-user="${need('NEW_VENDOR')}"]`).count();
+  await shot(page, 'admin-users', { phone: true });
   await page.goto(`${BASE}/admin/devices`);
   await shot(page, 'admin-devices');
 
@@ -49,5 +51,6 @@ main(async (browser) => {
     mismatch,
     landed,
     vendor_secret: vendorSecret,
+    listed,
   };
 });

@@ -125,6 +125,8 @@ fn approver_stops_a_live_life_critical_session_from_the_page() {
 #[test]
 fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor() {
     let mut broker = Broker::init();
+    broker.add_user("nurse-kim", "approver", Some("ICU"), None);
+    broker.add_user("audit-lee", "auditor", Some("Compliance"), None);
     broker.serve(&[]);
     let admin = broker.admin.clone();
     let one_time = admin.password.clone().expect("init prints the admin's one-time password");
@@ -145,6 +147,7 @@ fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor() {
     assert_eq!(out["landed"]["path"], "/requests", "{out}");
     assert!(text(&out["landed"]["flash"]).contains("authenticator"), "{out}");
     assert!(text(&out["vendor_secret"]).len() >= 16, "{out}");
+    assert_eq!(out["listed"], 1, "the new vendor is not on the accounts page: {out}");
     assert_no_page_problems(&out);
 
     let users = crate::harness::broker::as_array(broker.cli_json(&["user", "list", "--json"]));
