@@ -11,7 +11,9 @@ use std::time::Duration;
 
 mod dur;
 mod env;
+mod notify;
 pub use dur::Dur;
+pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,8 @@ pub struct Config {
     pub session: SessionConfig,
     #[serde(default)]
     pub recording: RecordingConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
 }
 
 /// The vendors' SSH listener.

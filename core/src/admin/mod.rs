@@ -259,6 +259,6 @@ impl Admin {
 #[cfg(test)]
 mod decision_tests;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;
