@@ -17,6 +17,7 @@ mod forwarding;
 mod harness_selftest;
 mod hostile;
 mod lobby;
+mod notify;
 mod hostkey;
 mod recording;
 mod session;
