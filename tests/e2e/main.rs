@@ -13,6 +13,7 @@ mod harness;
 
 mod approval;
 mod audit_tamper;
+mod feed;
 mod forwarding;
 mod harness_selftest;
 mod hostile;
