@@ -71,14 +71,11 @@ async fn sqlite_safety_net_poll_sees_other_processes() {
     task.await.unwrap();
 }
 
-/// How many connections of this test's database are listening for audit notifications.
+/// The other connections of this test's database that are listening for notifications.
+const LISTENING: &str = "FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()";
+
 async fn listeners(store: &Store) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-    )
-    .fetch_one(store.pool())
-    .await
-    .unwrap()
+    sqlx::query_scalar(&format!("SELECT COUNT(*) {LISTENING}")).fetch_one(store.pool()).await.unwrap()
 }
 
 async fn wait_listening(store: &Store) {
@@ -103,12 +100,8 @@ async fn postgres_listen_sees_other_nodes_and_survives_a_dropped_connection() {
     wait_for(&mut rx, seq).await;
 
     // The database drops the listening connection; the feed reconnects and keeps working.
-    let killed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(t.store.pool())
-    .await
-    .unwrap_or_default();
+    let killed: Vec<bool> =
+        sqlx::query_scalar(&format!("SELECT pg_terminate_backend(pid) {LISTENING}")).fetch_all(t.store.pool()).await.unwrap();
     assert!(!killed.is_empty());
     for i in 2..5 {
         let seq = other.record(event(i)).await.unwrap();
