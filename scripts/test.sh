@@ -10,6 +10,8 @@
 #   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh;
 #   - Debian's Chromium and Node.js with the npm package playwright-core (pinned in
 #     tests/browser/package-lock.json), for the browser tests of the approver pages.
+#   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
+#     e-mail notification tests send to on loopback.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +24,7 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi

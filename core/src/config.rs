@@ -11,8 +11,10 @@ use std::time::Duration;
 
 mod dur;
 mod env;
+mod notify;
 mod policy;
 pub use dur::Dur;
+pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use policy::{PolicyConfig, PolicyRule};
 
 /// Why the configuration could not be loaded.
@@ -54,6 +56,8 @@ pub struct Config {
     pub session: SessionConfig,
     #[serde(default)]
     pub recording: RecordingConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
 }
 
 /// The vendors' SSH listener.
@@ -302,6 +306,7 @@ impl Config {
             return Err(ConfigError::Invalid("auth.max_failures must be at least 1".into()));
         }
         self.policy.check()?;
+        self.notify.check()?;
         if self.web.token_ttl.0 < Duration::from_secs(30) || self.web.session_max.0 < self.web.token_ttl.0 {
             return Err(ConfigError::Invalid("web.token_ttl must be at least 30s and at most web.session_max".into()));
         }

@@ -15,6 +15,7 @@ pub mod context;
 pub mod domain;
 pub mod feed;
 pub mod keyfile;
+pub mod notify;
 pub mod policy;
 pub mod store;
 pub mod totp;

@@ -13,10 +13,12 @@ mod harness;
 
 mod approval;
 mod audit_tamper;
+mod feed;
 mod forwarding;
 mod harness_selftest;
 mod hostile;
 mod lobby;
+mod notify;
 mod hostkey;
 mod recording;
 mod session;

@@ -2,7 +2,7 @@
 //! `(seq, hash)` of the chain's head. Someone who can write to the database but does not hold
 //! the key cannot recompute a chain that still matches the signed checkpoints.
 
-use super::{append_in, AuditRow, Event};
+use super::AuditRow;
 use crate::store::{Store, StoreError};
 use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
@@ -100,17 +100,6 @@ impl AuditSigner {
             .await?;
         tx.commit().await?;
         Ok(Some(cp))
-    }
-
-    /// Appends an event, then checkpoints when `every` rows have passed since the last one.
-    pub async fn append_and_maybe_checkpoint(&self, store: &Store, ev: &Event, every: u64) -> Result<i64, StoreError> {
-        let mut tx = store.begin_write().await?;
-        let seq = append_in(store, &mut tx, ev).await?;
-        tx.commit().await?;
-        if every > 0 && (seq as u64).is_multiple_of(every) {
-            self.checkpoint_head(store).await?;
-        }
-        Ok(seq)
     }
 }
 

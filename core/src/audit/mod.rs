@@ -6,6 +6,11 @@
 //! Appends are serialised: on SQLite by the write transaction itself (`BEGIN IMMEDIATE`), on
 //! PostgreSQL by a transaction-scoped advisory lock, so two nodes never fork the chain. An
 //! append is always the last statement of its transaction, so the lock is held briefly.
+//!
+//! Each committed row moves the change feed ([`crate::feed`]): [`AuditLog`] publishes it in
+//! this process right after the commit, and on PostgreSQL the append also queues
+//! `pg_notify('portcullis_audit', seq)`, which the database delivers to every listening node
+//! when (and only if) the transaction commits.
 
 mod checkpoint;
 mod hash;
@@ -15,6 +20,7 @@ pub use checkpoint::{AuditSigner, Checkpoint};
 pub use hash::{row_hash, GENESIS_HASH};
 pub use verify::{verify, VerifyReport};
 
+use crate::feed::{Feed, PG_CHANNEL};
 use crate::store::{Backend, Store, StoreError};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -101,6 +107,14 @@ pub async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> R
         .bind(hash)
         .execute(&mut *conn)
         .await?;
+    if store.backend() == Backend::Postgres {
+        // `pg_notify` returns `void`, which the `Any` driver cannot decode: select a constant.
+        sqlx::query("SELECT 1 AS queued FROM pg_notify($1, $2)")
+            .bind(PG_CHANNEL)
+            .bind(seq.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
     tracing::debug!(seq, kind = ev.kind, subject = %ev.subject, "audit");
     Ok(seq)
 }
@@ -113,18 +127,27 @@ pub async fn append(store: &Store, ev: &Event) -> Result<i64, StoreError> {
     Ok(seq)
 }
 
-/// The audit log as services use it: appends, with a signed checkpoint every `every` rows.
+/// The audit log as services use it: appends, with a signed checkpoint every `every` rows,
+/// announcing each committed row on the process's change feed.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     store: Store,
     signer: AuditSigner,
+    /// Rows between signed checkpoints (0: only explicit checkpoints).
     every: u64,
+    /// This process's change feed; shared by every clone of the handle.
+    feed: Feed,
 }
 
 impl AuditLog {
-    /// Builds the handle.
+    /// Builds the handle, with a change feed of its own.
     pub fn new(store: Store, signer: AuditSigner, every: u64) -> Self {
-        Self { store, signer, every }
+        Self { store, signer, every, feed: Feed::new() }
+    }
+
+    /// The change feed this log publishes committed rows on.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     /// The signer (for verification and periodic checkpoints).
@@ -132,9 +155,11 @@ impl AuditLog {
         &self.signer
     }
 
-    /// Appends in a transaction of its own, checkpointing when due.
+    /// Appends in a transaction of its own, announces it, and checkpoints when due.
     pub async fn record(&self, ev: Event) -> Result<i64, StoreError> {
-        self.signer.append_and_maybe_checkpoint(&self.store, &ev, self.every).await
+        let seq = append(&self.store, &ev).await?;
+        self.committed(seq).await?;
+        Ok(seq)
     }
 
     /// Appends inside the caller's transaction; call [`AuditLog::committed`] after commit.
@@ -142,8 +167,10 @@ impl AuditLog {
         append_in(&self.store, conn, &ev).await
     }
 
-    /// Checkpoints if `seq` (a row just committed) reached the interval.
+    /// Announces `seq` (a row just committed) on the change feed, then checkpoints if it
+    /// reached the interval.
     pub async fn committed(&self, seq: i64) -> Result<(), StoreError> {
+        self.feed.publish(seq);
         if self.every > 0 && (seq as u64).is_multiple_of(self.every) {
             self.signer.checkpoint_head(&self.store).await?;
         }

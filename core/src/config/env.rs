@@ -2,7 +2,7 @@
 //! any other `PORTCULLIS_*` variable is refused, except the few that are not configuration
 //! keys (`PORTCULLIS_CONFIG`, `PORTCULLIS_LOG`, and those of the test harness).
 
-use super::{Config, ConfigError, Dur};
+use super::{Config, ConfigError, Dur, MailAddress, PublicUrl, SmtpConfig, WebhookUrl};
 use std::str::FromStr;
 
 const NOT_KEYS: &[&str] = &["PORTCULLIS_CONFIG", "PORTCULLIS_LOG"];
@@ -60,11 +60,40 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "SESSION_CONTROL_POLL" => c.session.control_poll = dur(var, v)?,
         "SESSION_STOP_GRACE" => c.session.stop_grace = dur(var, v)?,
         "RECORDING_DIR" => c.recording.dir = v.into(),
+        k if k.starts_with("NOTIFY_") => notify(c, k, var, v)?,
+        _ => return Err(unknown(var)),
+    }
+    Ok(())
+}
+
+fn unknown(var: &str) -> ConfigError {
+    ConfigError::Env { var: var.into(), message: "not a configuration key (see the configuration reference in README.md)".into() }
+}
+
+/// `PORTCULLIS_NOTIFY_*`. An empty webhook URL turns the webhook off; any `SMTP_*` key makes
+/// the `[notify.smtp]` section exist.
+fn notify(c: &mut Config, key: &str, var: &str, v: &str) -> Result<(), ConfigError> {
+    let env = |message: String| ConfigError::Env { var: var.into(), message };
+    let n = &mut c.notify;
+    match key {
+        "NOTIFY_WEBHOOK_URL" if v.trim().is_empty() => n.webhook_url = None,
+        "NOTIFY_WEBHOOK_URL" => n.webhook_url = Some(WebhookUrl::parse(v).map_err(env)?),
+        "NOTIFY_PUBLIC_URL" => n.public_url = Some(PublicUrl::parse(v).map_err(env)?),
+        "NOTIFY_TIMEOUT" => n.timeout = dur(var, v)?,
+        "NOTIFY_RETRY_BACKOFF" => n.retry_backoff = dur(var, v)?,
+        "NOTIFY_GIVE_UP_AFTER" => n.give_up_after = dur(var, v)?,
         _ => {
-            return Err(ConfigError::Env {
-                var: var.into(),
-                message: "not a configuration key (see the configuration reference in README.md)".into(),
-            })
+            let smtp = n.smtp.get_or_insert_with(SmtpConfig::default);
+            match key {
+                "NOTIFY_SMTP_HOST" => smtp.host = v.trim().into(),
+                "NOTIFY_SMTP_PORT" => smtp.port = Some(parse(var, v)?),
+                "NOTIFY_SMTP_MODE" => smtp.mode = parse(var, v)?,
+                "NOTIFY_SMTP_FROM" => smtp.from = Some(MailAddress::parse(v).map_err(env)?),
+                "NOTIFY_SMTP_TO" => smtp.to = MailAddress::parse_list(v).map_err(env)?,
+                "NOTIFY_SMTP_USERNAME" => smtp.username = Some(v.trim().into()),
+                "NOTIFY_SMTP_PASSWORD_FILE" => smtp.password_file = Some(v.into()),
+                _ => return Err(unknown(var)),
+            }
         }
     }
     Ok(())

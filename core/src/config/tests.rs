@@ -64,6 +64,9 @@ fn shipped_example_parses() {
     let c = Config::from_parts(text, Path::new("/var/lib/portcullis/portcullis.toml"), &[]).unwrap();
     assert_eq!(c.ssh.listen.port(), 2222);
     assert_eq!(c.session.warn_before.len(), 2);
+    assert_eq!(c.notify.public_url.as_ref().map(|u| u.requests_page()).as_deref(), Some("https://broker.hospital.org:8443/requests"));
+    assert!(!c.notify.enabled(), "the example sends nothing until a channel is set");
+    c.notify.check().unwrap();
 }
 
 #[test]

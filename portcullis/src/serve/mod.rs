@@ -1,7 +1,8 @@
 //! `portcullis serve`: one broker node. It opens the services, binds the SSH and HTTPS
 //! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
 //! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
-//! housekeeping, the broker and the web page until SIGINT/SIGTERM or until one of them
+//! housekeeping, the approvers' notifier (when `[notify]` configures a channel), the broker
+//! and the web page until SIGINT/SIGTERM or until one of them
 //! fails. Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
 //! bounded by a grace timeout, and a final audit checkpoint is signed on the way out.
 
@@ -10,6 +11,7 @@ mod services;
 
 use crate::output;
 use anyhow::Context as _;
+use portcullis_core::notify::Notifier;
 use portcullis_core::{feed, Context};
 use russh::keys::PrivateKey;
 use std::path::Path;
@@ -49,6 +51,7 @@ pub async fn run(config: &Path) -> anyhow::Result<()> {
     crate::logging::init("info");
     let ctx = crate::commands::open(config).await?;
     let host_key = load_host_key(&ctx)?;
+    ctx.config.notify.check().context("notifications ([notify])")?;
     let listeners = Listeners::bind(&ctx).await?;
     listeners.announce()?;
     let shutdown = crate::shutdown::on_signals();
@@ -71,13 +74,20 @@ pub async fn run_node(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> anyhow::Result<()> {
-    let (changes, feed_task) = feed::spawn(ctx.store.clone(), ctx.config.session.control_poll.0, shutdown.clone());
+    let notifier = Notifier::from_config(&ctx.config, ctx.store.clone(), ctx.audit.clone()).context("notifications ([notify])")?;
+    let feed = ctx.audit.feed().clone();
+    let changes = feed.subscribe();
+    let feed_task = feed::spawn(ctx.store.clone(), feed, ctx.config.store.url.clone(), ctx.config.session.control_poll.0, shutdown.clone());
     tracker.spawn(async move {
         if let Err(e) = feed_task.await {
             tracing::warn!(error = %e, "change feed task failed");
         }
     });
     tracker.spawn(housekeeping::run(ctx.clone(), shutdown.clone()));
+    if let Some(notifier) = notifier {
+        tracing::info!(channels = ?notifier.channels(), "notifying approvers of new requests");
+        tracker.spawn(notifier.run(changes.clone(), shutdown.clone()));
+    }
     let mut broker = tracker.spawn(services::run_broker(listeners.ssh, ctx.clone(), host_key, changes, shutdown.clone()));
     let mut web = tracker.spawn(services::run_web(listeners.web, ctx.clone(), shutdown.clone()));
     tracker.close();

@@ -20,6 +20,7 @@ pub struct Setup {
     device_name: String,
     criticality: String,
     serve_env: Vec<(String, String)>,
+    store_url: Option<String>,
 }
 
 impl Setup {
@@ -35,7 +36,14 @@ impl Setup {
                     "120s".to_owned(),
                 ),
             ],
+            store_url: None,
         }
+    }
+
+    /// Uses this store (a PostgreSQL URL) instead of the default SQLite file.
+    pub fn store(mut self, url: &str) -> Setup {
+        self.store_url = Some(url.to_owned());
+        self
     }
 
     pub fn criticality(mut self, criticality: &str) -> Setup {
@@ -52,7 +60,7 @@ impl Setup {
 
     pub fn start(self) -> Scenario {
         let device = Device::start(&self.device_name);
-        let mut broker = Broker::init();
+        let mut broker = Broker::init_with_store(self.store_url.clone());
         broker.add_device(&device, &self.criticality, ZONE);
         let mut vendor = Vendor::new(VENDOR);
         let info = broker.add_user(

@@ -1,0 +1,110 @@
+//! The change feed: every decision and change appends an audit row, so "something happened"
+//! is "the audit head moved". A [`Feed`] holds the highest committed sequence number this
+//! process knows of on a `watch` channel; waiting SSH sessions, window enforcement and the
+//! notifier wake on it instead of each polling the database.
+//!
+//! Three sources move it, from the fastest to the slowest:
+//! - **this process**: [`crate::audit::AuditLog`] publishes each row right after its
+//!   transaction commits, so a decision made here wakes its waiters at once;
+//! - **other processes on PostgreSQL**: every append also runs `pg_notify('portcullis_audit',
+//!   seq)` in its transaction (delivered at commit), and [`spawn`] keeps a `LISTEN`
+//!   connection that publishes what arrives, reconnecting with backoff when it drops
+//!   ([`listen`]);
+//! - **the safety net**: [`spawn`] also reads `MAX(seq)` every `session.control_poll`. It is
+//!   the only way a change made by *another process* on SQLite (a CLI command, say) is
+//!   noticed, and it covers a notification lost while the `LISTEN` connection was down.
+
+mod listen;
+
+use crate::audit;
+use crate::store::{Backend, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Receives the latest audit sequence number.
+pub type ChangeRx = watch::Receiver<i64>;
+
+/// The channel PostgreSQL notifications of new audit rows are sent on.
+pub const PG_CHANNEL: &str = "portcullis_audit";
+
+/// Publishes the audit head to every waiter of this process; cheap to clone (one shared
+/// channel). The published value only ever moves forward.
+#[derive(Clone, Debug)]
+pub struct Feed {
+    tx: Arc<watch::Sender<i64>>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Feed {
+    /// A feed at sequence 0.
+    pub fn new() -> Feed {
+        Feed { tx: Arc::new(watch::Sender::new(0)) }
+    }
+
+    /// Announces that rows up to `seq` are committed; wakes waiters if that is news.
+    pub fn publish(&self, seq: i64) {
+        self.tx.send_if_modified(|cur| {
+            let news = seq > *cur;
+            if news {
+                *cur = seq;
+            }
+            news
+        });
+    }
+
+    /// A receiver that wakes on every advance.
+    pub fn subscribe(&self) -> ChangeRx {
+        self.tx.subscribe()
+    }
+
+    /// The highest sequence number published so far.
+    pub fn head(&self) -> i64 {
+        *self.tx.borrow()
+    }
+}
+
+/// Starts the watchers of changes made by other processes: on PostgreSQL a `LISTEN` on
+/// `store_url` (the store's own URL), and everywhere the safety-net poll every `poll`. The
+/// task ends when `shutdown` is cancelled. A database that cannot be read is logged and
+/// retried; the feed keeps its last value meanwhile.
+pub fn spawn(store: Store, feed: Feed, store_url: String, poll: Duration, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let listen = async {
+            if store.backend() == Backend::Postgres {
+                listen::run(&store_url, &store, &feed, &shutdown).await;
+            }
+        };
+        tokio::join!(poll_head(&store, &feed, poll, &shutdown), listen);
+    })
+}
+
+/// The safety net: reads the head every `every` (the first time at once).
+async fn poll_head(store: &Store, feed: &Feed, every: Duration, shutdown: &CancellationToken) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        catch_up(store, feed).await;
+    }
+}
+
+/// Reads the head once and publishes it.
+async fn catch_up(store: &Store, feed: &Feed) {
+    match audit::head_seq(store).await {
+        Ok(seq) => feed.publish(seq),
+        Err(e) => tracing::warn!(error = %e, "change feed cannot read the audit head"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
