@@ -1,0 +1,245 @@
+//! The approver pages in process (router and a real context over SQLite, no browser): roles
+//! are enforced on the server, form posts need this site's Origin and the sign-in's CSRF
+//! token, domain refusals come back as a page with a clear message, and the static files have
+//! their content types and a long cache. The browser-driven tests are in tests/e2e.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use portcullis_core::admin::NewDeviceSpec;
+use portcullis_core::domain::{Criticality, DeviceName, RequestId, RequestState, Role, Username, Zone};
+use portcullis_core::totp::Totp;
+use portcullis_core::vault::Credential;
+use portcullis_core::webauth::SignIn;
+use portcullis_web::AppState;
+use tower::ServiceExt;
+
+const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJZEQfikHFM1diPcvO4jLYg9gdY56d7xc3Y83ov/rpzK";
+
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    content_type: String,
+    cache: String,
+    body: String,
+}
+
+struct World {
+    state: AppState,
+    app: Router,
+    _dir: tempfile::TempDir,
+}
+
+/// A signed-in page visitor: the cookie header and the CSRF token pages embed.
+struct Visitor {
+    cookie: String,
+    csrf: String,
+}
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
+    for c in s.bytes() {
+        let Some(v) = alphabet.iter().position(|a| *a == c) else { continue };
+        value = (value << 5) | v as u32;
+        bits += 5;
+        if bits >= 8 {
+            out.push((value >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = support::sqlite_context(dir.path()).await;
+        let state = support::state(ctx, "Ward 3");
+        let app = portcullis_web::router(state.clone());
+        World { state, app, _dir: dir }
+    }
+
+    /// A web account with a permanent password, signed in (password + TOTP) directly.
+    async fn visitor(&self, name: &str, role: Role) -> Visitor {
+        let user = Username::parse(name).unwrap();
+        let password = format!("{name}-long-enough-password");
+        let (_, e) = self.state.admin.create_user_with_password("test", &user, role, "", &[], Some(password.clone())).await.unwrap();
+        let totp = Totp::new(base32_decode(&e.totp_secret_base32), "Portcullis", name).unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let code = totp.code_at_step(now / 30);
+        let s = match self.state.ctx.webauth.sign_in(name, &password, &code, "127.0.0.1:1").await.unwrap() {
+            Ok(SignIn::Done(s)) => s,
+            other => panic!("sign-in of {name}: {other:?}"),
+        };
+        let (token, _) = self.state.keys.issue(&s).unwrap();
+        Visitor { cookie: format!("{}={token}", portcullis_web::auth::cookie::NAME), csrf: self.state.keys.csrf(&s.id) }
+    }
+
+    /// A vendor, a device and a pending request; returns the request id.
+    async fn pending_request(&self, criticality: Criticality) -> RequestId {
+        let vendor = Username::parse("acme-vic").unwrap();
+        if self.state.ctx.store.user_by_name(&vendor).await.unwrap().is_none() {
+            self.state.admin.create_user("test", &vendor, Role::Vendor, "Acme", &[]).await.unwrap();
+        }
+        let device = DeviceName::parse(&format!("pump-{}", criticality.as_str())).unwrap();
+        let spec = NewDeviceSpec {
+            name: device.clone(),
+            address: "127.0.0.1:22".into(),
+            login: "service".into(),
+            credential: Credential::Password("device-secret".into()),
+            host_key: HOST_KEY.into(),
+            criticality,
+            zone: Zone::parse("icu").unwrap(),
+            tcp_ports: vec![],
+        };
+        self.state.admin.create_device("test", spec).await.unwrap();
+        self.state.ctx.approvals.create_request(&vendor, &device, "INC-9 check", 30, "127.0.0.1:2").await.unwrap().id
+    }
+
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let h = |n: header::HeaderName| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (status, location, content_type, cache) =
+            (resp.status(), h(header::LOCATION), h(header::CONTENT_TYPE).unwrap_or_default(), h(header::CACHE_CONTROL).unwrap_or_default());
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        Reply { status, location, content_type, cache, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, path: &str, who: Option<&Visitor>) -> Reply {
+        let mut b = Request::get(path).header(header::HOST, "localhost");
+        if let Some(v) = who {
+            b = b.header(header::COOKIE, &v.cookie);
+        }
+        self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    /// A form post from `origin` (None: no Origin header).
+    async fn post(&self, path: &str, who: Option<&Visitor>, origin: Option<&str>, form: &str) -> Reply {
+        let mut b = Request::post(path).header(header::HOST, "localhost").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(o) = origin {
+            b = b.header(header::ORIGIN, o);
+        }
+        if let Some(v) = who {
+            b = b.header(header::COOKIE, &v.cookie);
+        }
+        self.send(b.body(Body::from(form.to_owned())).unwrap()).await
+    }
+
+    async fn state_of(&self, id: RequestId) -> RequestState {
+        self.state.ctx.store.request(id).await.unwrap().unwrap().state
+    }
+}
+
+const SITE: &str = "https://localhost";
+
+#[tokio::test]
+async fn visitors_are_sent_to_sign_in_and_a_failed_sign_in_says_one_thing() {
+    let w = World::new().await;
+    let r = w.get("/requests", None).await;
+    assert_eq!((r.status, r.location.as_deref()), (StatusCode::SEE_OTHER, Some("/login")));
+    let r = w.get("/login", None).await;
+    assert!(r.body.contains("form class=\"card\" id=\"login\"") || r.body.contains("id=\"login\""), "{}", r.body);
+
+    let r = w.post("/login", None, Some("https://evil.example"), "username=x&password=y&code=1").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = w.post("/login", None, Some(SITE), "username=nobody&password=wrong-password&code=123456").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("class=\"error\"") && r.body.contains("Sign-in failed"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn auditors_read_but_cannot_decide_even_by_posting() {
+    let w = World::new().await;
+    let id = w.pending_request(Criticality::Standard).await;
+    let auditor = w.visitor("otto", Role::Auditor).await;
+
+    let r = w.get("/requests", Some(&auditor)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(&format!("data-request-id=\"{}\"", id.0)), "{}", r.body);
+    assert!(!r.body.contains("class=\"approve\"") && !r.body.contains("class=\"deny\""), "an auditor sees decision forms");
+
+    let form = format!("_csrf={}&minutes=10", auditor.csrf);
+    let r = w.post(&format!("/requests/{}/approve", id.0), Some(&auditor), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(w.state_of(id).await, RequestState::Pending);
+    let r = w.get("/admin/users", Some(&auditor)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn approve_needs_origin_and_csrf_and_refusals_read_plainly() {
+    let w = World::new().await;
+    let id = w.pending_request(Criticality::LifeCritical).await;
+    let nina = w.visitor("nina", Role::Approver).await;
+    let path = format!("/requests/{}/approve", id.0);
+
+    let r = w.post(&path, Some(&nina), Some(SITE), "minutes=10").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "no _csrf field: {}", r.body);
+    let r = w.post(&path, Some(&nina), Some(SITE), "_csrf=forged&minutes=10").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let form = format!("_csrf={}&minutes=10", nina.csrf);
+    let r = w.post(&path, Some(&nina), Some("https://evil.example"), &form).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = w.post(&path, Some(&nina), None, &form).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(w.state.ctx.store.request(id).await.unwrap().unwrap().approvals.len(), 0);
+
+    // Life-critical: one approval is recorded, the page says how many are in.
+    let r = w.post(&path, Some(&nina), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let to = r.location.unwrap();
+    assert!(to.starts_with("/requests?done=recorded"), "{to}");
+    let r = w.get(&to, Some(&nina)).await;
+    assert!(r.body.contains("class=\"flash\"") && r.body.contains("(1 of 2)"), "{}", r.body);
+    assert!(r.body.contains("1 of 2 approvals"), "{}", r.body);
+
+    // The same approver again: refused by the core, shown as a message, still pending.
+    let r = w.post(&path, Some(&nina), Some(SITE), &form).await;
+    assert!(r.status.is_client_error(), "{}: {}", r.status, r.body);
+    assert!(r.body.contains("class=\"error\"") && r.body.contains("already approved"), "{}", r.body);
+    assert_eq!(w.state_of(id).await, RequestState::Pending);
+
+    // A bad window is refused before the core is asked.
+    let form = format!("_csrf={}&minutes=0", nina.csrf);
+    let r = w.post(&path, Some(&nina), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("at least 1"), "{}", r.body);
+
+    // Deny with a reason.
+    let form = format!("_csrf={}&reason=not+during+the+night+shift", nina.csrf);
+    let r = w.post(&format!("/requests/{}/deny", id.0), Some(&nina), Some(SITE), &form).await;
+    assert_eq!(r.location.as_deref(), Some(format!("/requests?done=denied&id={}", id.0).as_str()), "{}", r.body);
+    assert_eq!(w.state_of(id).await, RequestState::Denied);
+    let r = w.get("/history?state=denied", Some(&nina)).await;
+    assert!(r.body.contains("not during the night shift"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_sign_in() {
+    let w = World::new().await;
+    let nina = w.visitor("nina", Role::Approver).await;
+    assert_eq!(w.get("/sessions", Some(&nina)).await.status, StatusCode::OK);
+    let r = w.post("/logout", Some(&nina), Some(SITE), &format!("_csrf={}", nina.csrf)).await;
+    assert_eq!(r.location.as_deref(), Some("/login"));
+    let r = w.get("/sessions", Some(&nina)).await;
+    assert_eq!(r.location.as_deref(), Some("/login"), "the old cookie still works");
+}
+
+#[tokio::test]
+async fn static_files_have_types_and_a_long_cache() {
+    let w = World::new().await;
+    for (path, ty) in [("/static/app.css", "text/css"), ("/static/app.js", "text/javascript"), ("/static/favicon.svg", "image/svg+xml")] {
+        let r = w.get(path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(r.content_type.starts_with(ty), "{path}: {}", r.content_type);
+        assert!(r.cache.contains("max-age=31536000"), "{path}: {}", r.cache);
+    }
+    assert_eq!(w.get("/static/../Cargo.toml", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(w.get("/static/nope.js", None).await.status, StatusCode::NOT_FOUND);
+    // Pages themselves are never cached.
+    assert_eq!(w.get("/login", None).await.cache, "no-store");
+}
