@@ -2,7 +2,8 @@
 // secret; the script reads #totp-secret, refuses to proceed on mismatched passwords once,
 // then sets a new password with a code from that secret and lands on the requests page.
 // As an admin it then adds a vendor account on the accounts page, whose TOTP secret is shown
-// once. Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD (one-time), NEW_PASSWORD, NEW_VENDOR.
+// once, and a device. Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD (one-time), NEW_PASSWORD,
+// NEW_VENDOR, NEW_DEVICE, HOST_KEY (an OpenSSH public key line).
 import { BASE, fillSignIn, main, need, newPage, shot, textOf, totp } from './lib.mjs';
 
 main(async (browser) => {
@@ -42,7 +43,22 @@ main(async (browser) => {
   await page.goto(`${BASE}/admin/users`);
   const listed = await page.locator(`tr[data-user="${need('NEW_VENDOR')}"]`).count();
   await shot(page, 'admin-users', { phone: true });
+
+  // A life-critical device with a password credential and a pinned host key.
   await page.goto(`${BASE}/admin/devices`);
+  const dev = page.locator('form#add-device');
+  const deviceName = need('NEW_DEVICE');
+  await dev.locator('input[name="name"]').fill(deviceName);
+  await dev.locator('input[name="address"]').fill('10.20.0.31:22');
+  await dev.locator('input[name="login"]').fill('service');
+  await dev.locator('input[name="password"]').fill('device-credential-1');
+  await dev.locator('select[name="criticality"]').selectOption('life-critical');
+  await dev.locator('input[name="zone"]').fill('icu');
+  await dev.locator('textarea[name="host_key"]').fill(need('HOST_KEY'));
+  await dev.locator('button[type="submit"]').click();
+  await page.waitForURL((u) => u.pathname === '/admin/devices' && u.searchParams.get('done') === 'device-added');
+  const deviceFlash = await textOf(page, '.flash');
+  const deviceRow = await textOf(page, `tr[data-device="${deviceName}"]`);
   await shot(page, 'admin-devices');
 
   return {
@@ -52,5 +68,7 @@ main(async (browser) => {
     landed,
     vendor_secret: vendorSecret,
     listed,
+    device_flash: deviceFlash,
+    device_row: deviceRow,
   };
 });

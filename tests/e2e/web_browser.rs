@@ -2,7 +2,8 @@
 //! `harness::browser`), against the real broker with a real `sshd` device and a real `ssh`
 //! vendor: approving a waiting vendor from the page lets the vendor's session reach the
 //! device; stopping a live session from the page ends the vendor's ssh; a first sign-in
-//! with a one-time password enrols an authenticator. Each test has its own web users, so no
+//! with a one-time password enrols an authenticator, after which the admin adds a vendor and
+//! a device on the admin pages. Each test has its own web users, so no
 //! TOTP code is used twice.
 
 use crate::harness::broker::Broker;
@@ -39,6 +40,9 @@ fn sign_in_env(broker: &Broker, u: &WebUser) -> Vec<(&'static str, String)> {
         ("WEB_TOTP_SECRET", u.totp_secret.clone()),
     ]
 }
+
+/// A valid OpenSSH host key line for a device that is only enrolled, never contacted.
+const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJZEQfikHFM1diPcvO4jLYg9gdY56d7xc3Y83ov/rpzK";
 
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("expected text, got {v}"))
@@ -123,7 +127,7 @@ fn approver_stops_a_live_life_critical_session_from_the_page() {
 }
 
 #[test]
-fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor() {
+fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor_and_a_device() {
     let mut broker = Broker::init();
     broker.add_user("nurse-kim", "approver", Some("ICU"), None);
     broker.add_user("audit-lee", "auditor", Some("Compliance"), None);
@@ -136,6 +140,8 @@ fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor() {
         ("WEB_PASSWORD", one_time),
         ("NEW_PASSWORD", "a-long-new-passphrase-42".to_owned()),
         ("NEW_VENDOR", "acme-newhire".to_owned()),
+        ("NEW_DEVICE", "ventilator-3".to_owned()),
+        ("HOST_KEY", HOST_KEY.to_owned()),
     ];
     let out = browser::run("enrol.mjs", &env);
 
@@ -148,8 +154,13 @@ fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor() {
     assert!(text(&out["landed"]["flash"]).contains("authenticator"), "{out}");
     assert!(text(&out["vendor_secret"]).len() >= 16, "{out}");
     assert_eq!(out["listed"], 1, "the new vendor is not on the accounts page: {out}");
+    assert!(text(&out["device_flash"]).contains("ventilator-3"), "{out}");
+    let row = text(&out["device_row"]).to_lowercase();
+    assert!(row.contains("life-critical") && row.contains("2 approvers"), "the device row lacks its policy: {row}");
     assert_no_page_problems(&out);
 
+    let devices = crate::harness::broker::as_array(broker.cli_json(&["device", "list", "--json"]));
+    assert!(devices.iter().any(|d| d["name"] == "ventilator-3"), "the device added on the page is not listed: {devices:?}");
     let users = crate::harness::broker::as_array(broker.cli_json(&["user", "list", "--json"]));
     let vendor = users.iter().find(|u| u["username"] == "acme-newhire").unwrap_or_else(|| panic!("no new vendor: {users:?}"));
     assert_eq!(vendor["role"], "vendor", "{vendor}");

@@ -29,13 +29,19 @@ fn device_row(state: &AppState, admin: &Authed, d: &DeviceRecord) -> Markup {
     let rule = state.ctx.approvals.policy().rule(d.criticality, &d.zone);
     let (action, label) = if d.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
     let ports: Vec<String> = d.tcp_ports.iter().map(u16::to_string).collect();
+    // The full fingerprint is in the tooltip; the column shows its start.
+    let fingerprint = host_key_fingerprint(&d.host_key).unwrap_or_default();
+    let short_fingerprint = match fingerprint.char_indices().nth(19) {
+        Some((i, _)) => format!("{}…", &fingerprint[..i]),
+        None => fingerprint.clone(),
+    };
     html! {
         tr data-device=(d.name.as_str()) {
             td { (d.name.as_str()) br; small { (d.login) "@" (d.address) } }
             td { (criticality(d.criticality.as_str())) br; small { "zone " (d.zone.as_str()) } }
             td { (rule.approvals) " approver" @if rule.approvals != 1 { "s" } br; small { "≤ " (rule.max_minutes) " min" } }
             td { @if ports.is_empty() { "—" } @else { (ports.join(", ")) } }
-            td { small.mono { (host_key_fingerprint(&d.host_key).unwrap_or_default()) } }
+            td { small.mono title=(fingerprint) { (short_fingerprint) } }
             td { span class={ "state state-" (if d.disabled { "disabled" } else { "active" }) } { (if d.disabled { "disabled" } else { "active" }) } }
             td {
                 form.inline method="post" action={ "/admin/devices/" (d.name.as_str()) "/" (action) } {
