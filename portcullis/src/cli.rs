@@ -3,7 +3,7 @@
 //! (clap's default); nothing here ever prompts.
 
 use clap::{Args, Parser, Subcommand};
-use portcullis_core::domain::{Criticality, DeviceName, RequestId, RequestState, Role, SessionId, Username, Zone};
+use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, RequestState, Role, SessionId, Username, Zone};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -168,7 +168,13 @@ pub enum RequestCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Approve a pending request (optionally for a shorter window than asked).
+    /// Show one request: who, what device, which channels asked for and granted.
+    Show {
+        id: RequestId,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Approve a pending request (optionally for a shorter window, or fewer channels, than asked).
     Approve {
         id: RequestId,
         #[arg(long = "as", value_name = "APPROVER")]
@@ -179,6 +185,9 @@ pub enum RequestCmd {
         /// Window length, e.g. 20s, 15m, 1h.
         #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
         window: Option<Duration>,
+        /// Grant only these of the channels asked for, e.g. `shell` or `files,tcp:104`.
+        #[arg(long, value_name = "LIST")]
+        channels: Option<ChannelSet>,
     },
     /// Deny a pending request.
     Deny {

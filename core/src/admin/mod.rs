@@ -259,6 +259,8 @@ impl Admin {
 #[cfg(test)]
 mod decision_tests;
 #[cfg(test)]
+mod channel_tests;
+#[cfg(test)]
 mod fixture;
 #[cfg(test)]
 mod tests;

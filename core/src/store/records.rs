@@ -3,13 +3,17 @@
 //! corrupt row is an error, not a panic.
 
 use super::StoreError;
-use crate::domain::{Criticality, DeviceName, GrantId, RequestId, RequestState, Role, SessionId, SessionState, Username, Zone};
+use crate::domain::{ChannelSet, Criticality, DeviceName, GrantId, RequestId, RequestState, Role, SessionId, SessionState, Username, Zone};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn channels_of(r: &AnyRow, what: &str) -> Result<ChannelSet, StoreError> {
+    ChannelSet::parse(&r.try_get::<String, _>("channels")?).map_err(|e| corrupt(what, e))
 }
 
 /// An account.
@@ -112,6 +116,8 @@ pub struct RequestRecord {
     pub zone: Zone,
     pub reason: String,
     pub minutes: i64,
+    /// The channels asked for.
+    pub channels: ChannelSet,
     pub state: RequestState,
     pub required_approvals: i64,
     pub approvals: Vec<Username>,
@@ -135,6 +141,7 @@ impl RequestRecord {
             zone: Zone::parse(&r.try_get::<String, _>("zone")?).map_err(|e| corrupt("request", e))?,
             reason: r.try_get("reason")?,
             minutes: r.try_get("minutes")?,
+            channels: channels_of(r, "request")?,
             state: RequestState::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("request", e))?,
             required_approvals: r.try_get("required_approvals")?,
             approvals: Vec::new(),
@@ -155,6 +162,8 @@ pub struct GrantRecord {
     pub device_id: i64,
     pub starts_at: i64,
     pub ends_at: i64,
+    /// The channels granted (never more than were asked for).
+    pub channels: ChannelSet,
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<String>,
 }
@@ -168,6 +177,7 @@ impl GrantRecord {
             device_id: r.try_get("device_id")?,
             starts_at: r.try_get("starts_at")?,
             ends_at: r.try_get("ends_at")?,
+            channels: channels_of(r, "grant")?,
             revoked_at: r.try_get("revoked_at")?,
             revoked_by: r.try_get("revoked_by")?,
         })
