@@ -49,6 +49,10 @@ pub(crate) async fn run(conn: &Conn, mut term: Term<'_>, kind: Kind) {
             }
             term.exit(reply.status).await;
         }
+        Kind::Sftp => {
+            term.warn("portcullis: name the device for file transfer: sftp -o User=YOU:DEVICE BROKER\n").await;
+            term.exit(1).await;
+        }
         Kind::Shell => {
             term.say(&format!("Portcullis — signed in as {}. Type 'help' for commands.\n", conn.user.username)).await;
             loop {
