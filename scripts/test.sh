@@ -7,6 +7,7 @@
 # What the tests need besides the Rust toolchain:
 #   - OpenSSH server and client: the tests' "device" is a real sshd, the vendor a real ssh;
 #   - the sqlite3 and psql clients, for the audit tamper tests;
+#   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
 #   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh.
 set -euo pipefail
 
@@ -20,6 +21,7 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
@@ -30,6 +32,8 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     fi
     echo "test.sh: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # tshark's wireshark-common asks whether to install dumpcap setuid; the tests read files only.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -q </dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi

@@ -21,4 +21,6 @@ mod hostkey;
 mod recording;
 mod session;
 mod totp;
+mod tunnel;
+mod files;
 mod window;

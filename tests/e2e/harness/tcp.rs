@@ -1,0 +1,103 @@
+//! TCP services on the device's address, as the targets of tunnels: a real listener on
+//! 127.0.0.1 (the harness device's host) that counts every connection it accepts, so a test
+//! can prove that a refused tunnel never reached it. Echo sends every byte back (and closes
+//! its side when the client has finished sending); Sink reads and counts; Hold echoes like
+//! Echo and is used to keep a tunnel open until the broker closes it.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+/// What a service does with each connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    Echo,
+    Sink,
+}
+
+/// A running TCP service.
+pub struct Service {
+    pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    received: Arc<AtomicU64>,
+    /// Connections whose client finished or vanished.
+    closed: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    accept_loop: Option<JoinHandle<()>>,
+}
+
+impl Service {
+    /// Listens on 127.0.0.1, port chosen by the system.
+    pub fn start(behaviour: Behaviour) -> Service {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a TCP service");
+        let addr = listener.local_addr().expect("service address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let received = Arc::new(AtomicU64::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accept_loop = {
+            let (accepted, received, closed, stop) = (accepted.clone(), received.clone(), closed.clone(), stop.clone());
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    let (received, closed) = (received.clone(), closed.clone());
+                    thread::spawn(move || {
+                        serve(stream, behaviour, &received);
+                        closed.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+            })
+        };
+        Service { addr, accepted, received, closed, stop, accept_loop: Some(accept_loop) }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Bytes read from all connections so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
+    /// Connections that have ended.
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+fn serve(mut stream: TcpStream, behaviour: Behaviour, received: &AtomicU64) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        received.fetch_add(n as u64, Ordering::SeqCst);
+        if behaviour == Behaviour::Echo && stream.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(h) = self.accept_loop.take() {
+            let _ = h.join();
+        }
+    }
+}
