@@ -76,6 +76,11 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     };
     let Some(session) = conn.session(&grant, &dev).await else {
         reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
+            "what": "direct-tcpip", "host": host, "port": port, "device": dev.name,
+            "reason": "this connection serves another grant (or its session cannot be recorded); reconnect",
+        }))
+        .await;
         return;
     };
     let Some(target) = device_target(&dev, port) else {
