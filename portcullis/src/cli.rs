@@ -218,6 +218,12 @@ pub enum SessionCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Show one session with its recordings (terminal .cast, tunnel and SFTP .pcap).
+    Show {
+        id: SessionId,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Ask the node holding a session to end it.
     Stop {
         id: SessionId,

@@ -180,6 +180,13 @@ fn granted_port_carries_data_and_everything_else_is_refused() {
     let path = s.broker.data_dir.join(sealed["detail"]["path"].as_str().unwrap());
     let sha = proc::tool("sha256sum", &[path.to_str().unwrap()]);
     assert_eq!(sealed["detail"]["sha256"], sha.split_whitespace().next().unwrap(), "sealed hash differs from the file's");
+    // Listed with its session.
+    let session = sealed["subject"].as_str().unwrap().trim_start_matches("session:").to_owned();
+    let shown = s.broker.cli_json(&["session", "show", &session, "--json"]);
+    assert!(
+        shown["recordings"].as_array().unwrap().iter().any(|r| r["kind"] == "pcap" && r["sha256"] == sealed["detail"]["sha256"]),
+        "the tunnel recording is not listed with session {session}: {shown}"
+    );
     let (to_device, from_device) = tshark_streams(&path);
     assert_eq!(to_device.len(), data.len());
     assert!(to_device == data, "tshark's reassembled vendor→device stream differs from what was sent");

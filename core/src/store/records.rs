@@ -224,3 +224,35 @@ impl SessionRecord {
         })
     }
 }
+
+/// One recording of a session: an asciicast (`asciicast`) or a capture (`pcap`) file.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingRecord {
+    pub id: i64,
+    pub session_id: SessionId,
+    /// Its number within the session (the file is `N.cast` or `N.pcap`).
+    pub channel: i64,
+    pub kind: String,
+    pub path: String,
+    /// Set when sealed.
+    pub sha256: Option<String>,
+    pub bytes: Option<i64>,
+    pub created_at: i64,
+    pub sealed_at: Option<i64>,
+}
+
+impl RecordingRecord {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            session_id: SessionId(r.try_get("session_id")?),
+            channel: r.try_get("channel")?,
+            kind: r.try_get("kind")?,
+            path: r.try_get("path")?,
+            sha256: r.try_get("sha256")?,
+            bytes: r.try_get("bytes")?,
+            created_at: r.try_get("created_at")?,
+            sealed_at: r.try_get("sealed_at")?,
+        })
+    }
+}
