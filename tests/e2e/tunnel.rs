@@ -243,7 +243,7 @@ fn tunnel_before_the_grant_stays_refused_and_files_need_their_own_grant() {
 fn window_end_closes_an_open_tunnel() {
     let svc = Service::start(Behaviour::Echo);
     let s = Setup::new("pacs-gw-1").tcp_ports(&[svc.port()]).start();
-    let id = s.grant_channels(5, "INC-7003 short query", &format!("--tcp {}", svc.port()), &["--for", "20s"]);
+    let id = s.grant_channels(5, "INC-7003 short query", &format!("--tcp {}", svc.port()), &["--for", "30s"]);
     let spec = format!("{}:{}", s.device.name, svc.port());
     let fwd = Forward::start(&s, &s.vendor.name, &[&spec]);
     let mut stream = UnixStream::connect(fwd.socket(0)).unwrap();
