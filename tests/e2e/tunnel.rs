@@ -311,3 +311,55 @@ fn large_tunnel_transfer_keeps_broker_memory_bounded() {
     let closed = s.broker.wait_for_audit("tunnel.closed", Duration::from_secs(60), |_| true);
     assert_eq!(number(&closed["detail"]["bytes_to_device"]), Some(total), "{closed}");
 }
+
+/// A device that stops reading: the vendor's client keeps writing, and everything upstream
+/// (the broker included) must fill its bounded buffers and stop taking more, instead of
+/// holding what the vendor sends. The test waits until the writer is held back (no progress
+/// between two looks), then checks how much got through and the broker's memory, releases
+/// the device and checks that every byte arrives.
+#[test]
+fn device_that_stops_reading_holds_the_vendor_back() {
+    const MIB: u64 = 1024 * 1024;
+    let total = 192 * MIB;
+    let svc = Service::start(Behaviour::Stall);
+    let s = Setup::new("dialysis-5").tcp_ports(&[svc.port()]).start();
+    s.grant_channels(30, "INC-7006 log upload", &format!("--tcp {}", svc.port()), &[]);
+    let pid = s.broker.server_pid();
+    let before = memory_kib(pid, "VmRSS");
+
+    let mut cmd = s.vendor.ssh(s.broker.ssh_addr(), &s.vendor.name, crate::harness::vendor::Code::Next);
+    cmd.args(["-W", &format!("{}:{}", s.device.name, svc.port()), "127.0.0.1"]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let err = Capture::default();
+    err.pump(child.stderr.take().unwrap());
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writer = {
+        let written = written.clone();
+        std::thread::spawn(move || {
+            let chunk = sample(256 * 1024);
+            while written.load(std::sync::atomic::Ordering::SeqCst) < total {
+                stdin.write_all(&chunk).unwrap();
+                written.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    let held = proc::poll_until("the vendor's writes to be held back", Duration::from_secs(120), || {
+        let a = written.load(std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(700));
+        let b = written.load(std::sync::atomic::Ordering::SeqCst);
+        (a == b && a > 0 && a < total).then_some(a)
+    });
+    let rss = memory_kib(pid, "VmRSS");
+    eprintln!("held back after {} KiB written; broker RSS {} KiB → {} KiB", held / 1024, before, rss);
+    assert!(held < 64 * MIB, "{} MiB went in while the device read nothing", held / MIB);
+    assert!(rss.saturating_sub(before) < 64 * 1024, "broker RSS grew from {before} to {rss} KiB while the device read nothing");
+    assert_eq!(svc.received(), 0);
+
+    svc.release();
+    writer.join().unwrap();
+    let status = proc::wait_child(&mut child, Duration::from_secs(600)).expect("ssh -W finished");
+    assert!(status.success(), "ssh -W failed: {status}\n{}", err.text());
+    proc::poll_until("every byte at the device", Duration::from_secs(60), || (svc.received() == total).then_some(()));
+}

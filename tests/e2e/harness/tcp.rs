@@ -1,8 +1,8 @@
 //! TCP services on the device's address, as the targets of tunnels: a real listener on
 //! 127.0.0.1 (the harness device's host) that counts every connection it accepts, so a test
 //! can prove that a refused tunnel never reached it. Echo sends every byte back (and closes
-//! its side when the client has finished sending); Sink reads and counts; Hold echoes like
-//! Echo and is used to keep a tunnel open until the broker closes it.
+//! its side when the client has finished sending); Sink reads and counts; Stall reads nothing
+//! until [`Service::release`], then behaves like Sink (a device that stops reading).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -15,6 +15,7 @@ use std::thread::{self, JoinHandle};
 pub enum Behaviour {
     Echo,
     Sink,
+    Stall,
 }
 
 /// A running TCP service.
@@ -24,6 +25,8 @@ pub struct Service {
     received: Arc<AtomicU64>,
     /// Connections whose client finished or vanished.
     closed: Arc<AtomicUsize>,
+    /// Lets Stall connections start reading.
+    released: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     accept_loop: Option<JoinHandle<()>>,
 }
@@ -37,8 +40,10 @@ impl Service {
         let received = Arc::new(AtomicU64::new(0));
         let closed = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let released = Arc::new(AtomicBool::new(false));
         let accept_loop = {
             let (accepted, received, closed, stop) = (accepted.clone(), received.clone(), closed.clone(), stop.clone());
+            let released = released.clone();
             thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -46,15 +51,20 @@ impl Service {
                     }
                     let Ok(stream) = stream else { continue };
                     accepted.fetch_add(1, Ordering::SeqCst);
-                    let (received, closed) = (received.clone(), closed.clone());
+                    let (received, closed, released) = (received.clone(), closed.clone(), released.clone());
                     thread::spawn(move || {
+                        if behaviour == Behaviour::Stall {
+                            while !released.load(Ordering::SeqCst) {
+                                thread::sleep(std::time::Duration::from_millis(20));
+                            }
+                        }
                         serve(stream, behaviour, &received);
                         closed.fetch_add(1, Ordering::SeqCst);
                     });
                 }
             })
         };
-        Service { addr, accepted, received, closed, stop, accept_loop: Some(accept_loop) }
+        Service { addr, accepted, received, closed, released, stop, accept_loop: Some(accept_loop) }
     }
 
     pub fn port(&self) -> u16 {
@@ -69,6 +79,11 @@ impl Service {
     /// Bytes read from all connections so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::SeqCst)
+    }
+
+    /// Lets Stall connections read from now on.
+    pub fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
     }
 
     /// Connections that have ended.
@@ -95,6 +110,7 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, received: &AtomicU64) {
 impl Drop for Service {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.release();
         let _ = TcpStream::connect(self.addr);
         if let Some(h) = self.accept_loop.take() {
             let _ = h.join();
