@@ -363,3 +363,49 @@ fn device_that_stops_reading_holds_the_vendor_back() {
     assert!(status.success(), "ssh -W failed: {status}\n{}", err.text());
     proc::poll_until("every byte at the device", Duration::from_secs(60), || (svc.received() == total).then_some(()));
 }
+
+/// The other way: a vendor whose client stops reading. The device's service keeps sending;
+/// the broker must stop reading from it once the vendor's SSH window is used up, not hold
+/// what the device sends. The test does not read ssh's output until the device is held back.
+#[test]
+fn vendor_that_stops_reading_holds_the_device_back() {
+    const MIB: u64 = 1024 * 1024;
+    let total = 192 * MIB;
+    let svc = Service::start(Behaviour::Source(total));
+    let s = Setup::new("ventilator-9").tcp_ports(&[svc.port()]).start();
+    s.grant_channels(30, "INC-7007 log download", &format!("--tcp {}", svc.port()), &[]);
+    let pid = s.broker.server_pid();
+    let before = memory_kib(pid, "VmRSS");
+
+    let mut cmd = s.vendor.ssh(s.broker.ssh_addr(), &s.vendor.name, crate::harness::vendor::Code::Next);
+    cmd.args(["-W", &format!("{}:{}", s.device.name, svc.port()), "127.0.0.1"]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Keep stdin open (no EOF) and do not read stdout yet.
+    let stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let err = Capture::default();
+    err.pump(child.stderr.take().unwrap());
+    let held = proc::poll_until("the device's sends to be held back", Duration::from_secs(120), || {
+        let a = svc.received();
+        std::thread::sleep(Duration::from_millis(700));
+        let b = svc.received();
+        (a == b && a > 0 && a < total).then_some(a)
+    });
+    let rss = memory_kib(pid, "VmRSS");
+    eprintln!("device held back after {} KiB sent; broker RSS {} KiB → {} KiB", held / 1024, before, rss);
+    assert!(held < 64 * MIB, "{} MiB left the device while the vendor read nothing", held / MIB);
+    assert!(rss.saturating_sub(before) < 64 * 1024, "broker RSS grew from {before} to {rss} KiB while the vendor read nothing");
+
+    let mut got = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match stdout.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n as u64,
+        }
+    }
+    drop(stdin);
+    let status = proc::wait_child(&mut child, Duration::from_secs(600)).expect("ssh -W finished");
+    assert_eq!(got, total, "the vendor did not get every byte ({status})\n{}", err.text());
+}

@@ -2,7 +2,8 @@
 //! 127.0.0.1 (the harness device's host) that counts every connection it accepts, so a test
 //! can prove that a refused tunnel never reached it. Echo sends every byte back (and closes
 //! its side when the client has finished sending); Sink reads and counts; Stall reads nothing
-//! until [`Service::release`], then behaves like Sink (a device that stops reading).
+//! until [`Service::release`], then behaves like Sink (a device that stops reading); Source
+//! sends a given number of bytes and closes (counted as they are handed to the socket).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -16,6 +17,8 @@ pub enum Behaviour {
     Echo,
     Sink,
     Stall,
+    /// Sends this many bytes, then closes (reads nothing).
+    Source(u64),
 }
 
 /// A running TCP service.
@@ -58,7 +61,10 @@ impl Service {
                                 thread::sleep(std::time::Duration::from_millis(20));
                             }
                         }
-                        serve(stream, behaviour, &received);
+                        match behaviour {
+                            Behaviour::Source(n) => send(stream, n, &received),
+                            _ => serve(stream, behaviour, &received),
+                        }
                         closed.fetch_add(1, Ordering::SeqCst);
                     });
                 }
@@ -76,7 +82,7 @@ impl Service {
         self.accepted.load(Ordering::SeqCst)
     }
 
-    /// Bytes read from all connections so far.
+    /// Bytes read from all connections so far (for Source: bytes sent).
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::SeqCst)
     }
@@ -103,6 +109,20 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, received: &AtomicU64) {
         if behaviour == Behaviour::Echo && stream.write_all(&buf[..n]).is_err() {
             break;
         }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+fn send(mut stream: TcpStream, total: u64, sent: &AtomicU64) {
+    let chunk: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        if stream.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        sent.fetch_add(n as u64, Ordering::SeqCst);
+        left -= n as u64;
     }
     let _ = stream.shutdown(Shutdown::Both);
 }
