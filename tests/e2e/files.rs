@@ -2,7 +2,8 @@
 //! real sftp-server: uploads and downloads arrive intact, and each is in the audit log with
 //! its path, direction, size and SHA-256 (the hash of the bytes that actually went through,
 //! computed by the broker in passing), along with the other file operations; the raw channel
-//! is recorded and sealed. Legacy `scp -O` is refused with a clear message.
+//! is recorded and sealed. Legacy `scp -O` is refused with a clear message. (Each test
+//! makes at most three connections, the number of TOTP codes usable without waiting.)
 
 use crate::harness::broker::number;
 use crate::harness::proc;
@@ -81,10 +82,19 @@ fn sftp_upload_and_download_are_logged_with_their_sha256() {
     // The raw channel holds the image bytes (uploaded, then downloaded).
     let raw = std::fs::read(&rec).unwrap();
     assert!(raw.len() > 2 * 700_000, "the recording is too small to hold the transfer: {} bytes", raw.len());
+
+    // scp -O runs `scp -t` on the far side: refused, with a message saying what to use.
+    let mut legacy = s.vendor.file_client("scp", s.broker.ssh_addr(), &s.device_login());
+    legacy.arg("-O").arg(&image).arg(format!("127.0.0.1:{}-legacy.bin", remote_dir.display()));
+    let out = proc::run(legacy, Duration::from_secs(120));
+    out.assert_failure();
+    assert!(out.all_text().contains("legacy scp"), "{}", out.describe());
+    assert!(!Path::new(&format!("{}-legacy.bin", remote_dir.display())).exists(), "legacy scp wrote to the device");
+    s.broker.wait_for_audit("channel.refused", Duration::from_secs(60), |r| r["detail"]["what"] == "scp-legacy");
 }
 
 #[test]
-fn scp_uses_sftp_and_is_logged_and_legacy_scp_is_refused() {
+fn scp_uses_sftp_and_is_logged() {
     let s = Setup::new("lab-analyzer-7").start();
     s.grant_channels(30, "INC-4412 config backup", "--files --shell", &[]);
     let work = tempfile::tempdir().unwrap();
@@ -107,13 +117,4 @@ fn scp_uses_sftp_and_is_logged_and_legacy_scp_is_refused() {
     assert_eq!(sha256_of(&back), want);
     let row = wait_file_row(&s, "/config.tar", "download");
     assert_eq!(row["detail"]["sha256"], want, "{row}");
-
-    // scp -O runs `scp -t` on the far side: refused, with a message saying what to use.
-    let mut legacy = s.vendor.file_client("scp", s.broker.ssh_addr(), &s.device_login());
-    legacy.arg("-O").arg(&local).arg(format!("127.0.0.1:{}.legacy", remote.display()));
-    let out = proc::run(legacy, Duration::from_secs(120));
-    out.assert_failure();
-    assert!(out.all_text().contains("legacy scp"), "{}", out.describe());
-    assert!(!Path::new(&format!("{}.legacy", remote.display())).exists(), "legacy scp wrote to the device");
-    s.broker.wait_for_audit("channel.refused", Duration::from_secs(60), |r| r["detail"]["what"] == "scp-legacy");
 }

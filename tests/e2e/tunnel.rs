@@ -320,7 +320,7 @@ fn large_tunnel_transfer_keeps_broker_memory_bounded() {
 #[test]
 fn device_that_stops_reading_holds_the_vendor_back() {
     const MIB: u64 = 1024 * 1024;
-    let total = 192 * MIB;
+    let total = 96 * MIB;
     let svc = Service::start(Behaviour::Stall);
     let s = Setup::new("dialysis-5").tcp_ports(&[svc.port()]).start();
     s.grant_channels(30, "INC-7006 log upload", &format!("--tcp {}", svc.port()), &[]);
@@ -370,7 +370,7 @@ fn device_that_stops_reading_holds_the_vendor_back() {
 #[test]
 fn vendor_that_stops_reading_holds_the_device_back() {
     const MIB: u64 = 1024 * 1024;
-    let total = 192 * MIB;
+    let total = 96 * MIB;
     let svc = Service::start(Behaviour::Source(total));
     let s = Setup::new("ventilator-9").tcp_ports(&[svc.port()]).start();
     s.grant_channels(30, "INC-7007 log download", &format!("--tcp {}", svc.port()), &[]);
