@@ -6,20 +6,25 @@
 //! - connection setup time, the median of N runs of `ssh ... true` (through the broker this
 //!   includes public key + TOTP authentication and the broker's own connection to the device);
 //! - the broker's memory per session: its RSS with M concurrent `sleep` sessions open, minus
-//!   its RSS before, divided by M.
+//!   its RSS before, divided by M;
+//! - tunnel throughput: TUNNEL bytes through `ssh -L` via the broker vs. via the device's sshd
+//!   as an OpenSSH jump host, and the broker's peak memory during it;
+//! - SFTP upload throughput of a SFTP-byte file, via the broker vs. straight to the device.
 //!
 //! Every broker connection uses a vendor of its own, so no connection waits for a fresh TOTP
 //! time step. It sends traffic to loopback only and stops by itself. Usage:
 //! `PORTCULLIS_TEST_BIN=target/release/portcullis portcullis-bench [--bytes N] [--setup-runs N]
-//! [--sessions N]` (bench/run.sh does this).
+//! [--sessions N] [--tunnel-bytes N] [--sftp-bytes N]` (bench/run.sh does this).
 
 #[allow(dead_code)]
 #[path = "../tests/e2e/harness/mod.rs"]
 mod harness;
+mod transfer;
 
 use harness::broker::{self, Broker};
 use harness::device::Device;
 use harness::proc::{self, Capture};
+use harness::tcp::{Behaviour, Service};
 use harness::vendor::{Code, Vendor};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -32,6 +37,8 @@ const APPROVER: &str = "bench-approver";
 
 struct Options {
     bytes: u64,
+    tunnel_bytes: u64,
+    sftp_bytes: u64,
     setup_runs: usize,
     sessions: usize,
 }
@@ -39,6 +46,8 @@ struct Options {
 fn parse_options() -> Options {
     let mut o = Options {
         bytes: 1 << 30,
+        tunnel_bytes: 1 << 30,
+        sftp_bytes: 256 << 20,
         setup_runs: 21,
         sessions: 200,
     };
@@ -55,8 +64,10 @@ fn parse_options() -> Options {
             "--bytes" => o.bytes = value(),
             "--setup-runs" => o.setup_runs = value() as usize,
             "--sessions" => o.sessions = value() as usize,
+            "--tunnel-bytes" => o.tunnel_bytes = value(),
+            "--sftp-bytes" => o.sftp_bytes = value(),
             _ => {
-                eprintln!("usage: portcullis-bench [--bytes N] [--setup-runs N] [--sessions N]");
+                eprintln!("usage: portcullis-bench [--bytes N] [--setup-runs N] [--sessions N] [--tunnel-bytes N] [--sftp-bytes N]");
                 std::process::exit(2)
             }
         }
@@ -67,8 +78,9 @@ fn parse_options() -> Options {
 fn main() {
     let o = parse_options();
     let device = Device::start(DEVICE);
+    let sink = Service::start(Behaviour::Sink);
     let mut broker = Broker::init();
-    broker.add_device(&device, "standard", "bench");
+    broker.add_device_with_ports(&device, "standard", "bench", &[sink.port()]);
     broker.add_user(APPROVER, "approver", None, None);
     let addr = broker.serve(&[
         ("PORTCULLIS_APPROVAL_WAIT_TIMEOUT", "600s"),
@@ -79,7 +91,7 @@ fn main() {
 
     let total = 1 + o.setup_runs + o.sessions;
     eprintln!("enrolling {total} vendors, each with an approved request ...");
-    let vendors = enroll(&broker, total);
+    let vendors = enroll(&broker, total, sink.port());
     let (throughput_vendor, rest) = vendors.split_first().expect("at least one vendor");
     let (setup_vendors, session_vendors) = rest.split_at(o.setup_runs);
     let login = |v: &Vendor| format!("{}:{DEVICE}", v.name);
@@ -198,12 +210,58 @@ fn main() {
         format!("{:.1}", median(&mut direct_times) * 1000.0),
     ));
 
+    transfers(&o, &device, &broker, throughput_vendor, &sink, &mut rows);
     print_table(&rows);
+}
+
+/// Tunnel and SFTP throughput rows, alternating direct and brokered runs, best of 2.
+fn transfers(o: &Options, device: &Device, broker: &Broker, vendor: &Vendor, sink: &Service, rows: &mut Vec<(String, String, String)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut direct, mut via) = (f64::MAX, f64::MAX);
+    let pid = broker.server_pid();
+    let before = rss_kib(pid);
+    for round in 0..2 {
+        let sock = dir.path().join(format!("direct-{round}"));
+        direct = direct.min(transfer::tunnel_secs(transfer::direct_forward(device, &sock, sink.port()), &sock, sink, o.tunnel_bytes));
+        let sock = dir.path().join(format!("broker-{round}"));
+        via = via.min(transfer::tunnel_secs(transfer::broker_forward(vendor, broker, DEVICE, &sock, sink.port()), &sock, sink, o.tunnel_bytes));
+    }
+    let peak = hwm_kib(pid);
+    let mib = o.tunnel_bytes as f64 / (1024.0 * 1024.0);
+    rows.push((format!("tunnel (ssh -L), {mib:.0} MiB to a TCP sink, best of 2 (MiB/s)"), format!("{:.1}", mib / via), format!("{:.1}", mib / direct)));
+    rows.push((
+        "broker RSS before / peak during tunnels (MiB)".to_owned(),
+        format!("{:.1} / {:.1}", before as f64 / 1024.0, peak as f64 / 1024.0),
+        "-".to_owned(),
+    ));
+
+    let file = dir.path().join("image.bin");
+    transfer::make_file(&file, o.sftp_bytes);
+    let remote = device.dir().join("upload.bin");
+    let (mut direct, mut via) = (f64::MAX, f64::MAX);
+    for _ in 0..2 {
+        direct = direct.min(transfer::sftp_put_secs(transfer::direct_sftp(device), &file, &remote));
+        let cmd = vendor.file_client("sftp", broker.ssh_addr(), &format!("{}:{DEVICE}", vendor.name));
+        via = via.min(transfer::sftp_put_secs(cmd, &file, &remote));
+    }
+    let mib = o.sftp_bytes as f64 / (1024.0 * 1024.0);
+    rows.push((format!("sftp upload, {mib:.0} MiB file, best of 2 (MiB/s)"), format!("{:.1}", mib / via), format!("{:.1}", mib / direct)));
+}
+
+/// Peak resident set size (`VmHWM`) of a process, in KiB.
+fn hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM in /proc status")
 }
 
 /// Enrols `n` vendors in parallel: key pair, `user add`, a request through the lobby, and its
 /// approval. Returns them in a fixed order.
-fn enroll(broker: &Broker, n: usize) -> Vec<Vendor> {
+fn enroll(broker: &Broker, n: usize, tcp_port: u16) -> Vec<Vendor> {
     let slots: Vec<Mutex<Option<Vendor>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let next = Mutex::new(0usize);
     let addr = broker.ssh_addr();
@@ -232,7 +290,7 @@ fn enroll(broker: &Broker, n: usize) -> Vec<Vendor> {
                     addr,
                     &name,
                     &[],
-                    &format!("request {DEVICE} --minutes 120 --reason 'benchmark run'"),
+                    &format!("request {DEVICE} --minutes 120 --shell --files --tcp {tcp_port} --reason 'benchmark run'"),
                 );
                 out.assert_success();
                 let id = broker::parse_request_id(&out.all_text())

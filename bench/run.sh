@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks the Portcullis broker against plain sshd on this machine and prints a table:
 # throughput of 1 GiB of output, median connection setup time, broker RSS per session with
-# 200 concurrent sessions. Builds the release binary and the driver (bench/main.rs) first.
-# Extra arguments go to the driver: --bytes N, --setup-runs N, --sessions N.
+# 200 concurrent sessions, 1 GiB through ssh -L (broker vs. sshd as jump host) and an SFTP
+# upload. Builds the release binary and the driver (bench/main.rs) first.
+# Extra arguments go to the driver: --bytes N, --setup-runs N, --sessions N,
+# --tunnel-bytes N, --sftp-bytes N.
 # Loopback only; it stops by itself. Not part of the test suite.
 set -euo pipefail
 

@@ -12,6 +12,7 @@
 #     tests/browser/package-lock.json), for the browser tests of the approver pages.
 #   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
 #     e-mail notification tests send to on loopback.
+#   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +26,7 @@ command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
@@ -38,6 +40,8 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     fi
     echo "test.sh: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # tshark's wireshark-common asks whether to install dumpcap setuid; the tests read files only.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -q </dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi

@@ -1,12 +1,55 @@
 //! Moving bytes between the vendor's channel and the device's, recording both directions.
 //! Each direction is its own loop so a slow reader on one side never blocks the other; both
 //! loops await the peer's flow-control window, so memory stays bounded by the channel
-//! buffers. Pty size changes, signals, EOF and exit status pass through.
+//! buffers. Pty size changes, signals, EOF and exit status pass through. What records the
+//! bytes is a [`Tap`]: an asciicast recorder for terminals and commands, or the SFTP watcher
+//! (pcap recording plus per-file audit) for file transfer.
 
 use crate::conn::Conn;
+use crate::sftp::SftpTap;
 use portcullis_recorder::Recorder;
 use russh::{client, server, Channel, ChannelMsg};
 use std::time::Duration;
+
+/// Where a bridged channel's bytes are recorded.
+pub(crate) enum Tap {
+    Cast(Recorder),
+    Sftp(SftpTap),
+}
+
+impl Tap {
+    /// Records bytes from the vendor; an error ends the channel (fail closed).
+    async fn input(&self, data: &[u8]) -> Result<(), ()> {
+        match self {
+            Tap::Cast(r) => r.input(data).await.map_err(|_| ()),
+            Tap::Sftp(t) => t.vendor_bytes(data).await,
+        }
+    }
+
+    /// Records bytes from the device.
+    async fn output(&self, data: &[u8]) -> Result<(), ()> {
+        match self {
+            Tap::Cast(r) => r.output(data).await.map_err(|_| ()),
+            Tap::Sftp(t) => t.device_bytes(data).await,
+        }
+    }
+
+    async fn resize(&self, cols: u32, rows: u32) {
+        if let Tap::Cast(r) = self {
+            let _ = r.resize(cols.min(u32::from(u16::MAX)) as u16, rows.min(u32::from(u16::MAX)) as u16).await;
+        }
+    }
+
+    /// Resolves when the recording failed on its own (storage error).
+    async fn failed(&self) {
+        match self {
+            Tap::Cast(r) => {
+                r.failed().await;
+            }
+            Tap::Sftp(_) => std::future::pending::<()>().await,
+        }
+    }
+}
 
 /// How the bridge ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +61,7 @@ pub(crate) enum Ended {
 }
 
 /// Bridges until one side closes, the session is cancelled or the recording fails.
-pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Channel<client::Msg>, rec: Recorder) -> Ended {
+pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Channel<client::Msg>, rec: &Tap) -> Ended {
     let id = vendor.id();
     let (mut vr, vw) = vendor.split();
     let (mut dr, dw) = device.split();
@@ -37,7 +80,7 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
                     let _ = dw.eof().await;
                 }
                 Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                    let _ = rec.resize(col_width.min(u32::from(u16::MAX)) as u16, row_height.min(u32::from(u16::MAX)) as u16).await;
+                    rec.resize(col_width, row_height).await;
                     let _ = dw.window_change(col_width, row_height, pix_width, pix_height).await;
                 }
                 Some(ChannelMsg::Signal { signal }) => {
@@ -88,6 +131,7 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
     };
     tokio::pin!(up, down);
     let failed = rec.failed();
+    tokio::pin!(failed);
     let ended = tokio::select! {
         e = &mut down => e,
         e = &mut up => {
@@ -99,7 +143,7 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
             e
         }
         _ = conn.cancel.cancelled() => Ended::Cancelled,
-        _ = failed => Ended::RecordingFailed,
+        _ = &mut failed => Ended::RecordingFailed,
     };
     if ended == Ended::RecordingFailed {
         let _ = vw.extended_data_bytes(1, &b"\r\n[portcullis] recording failed; the session is closed.\r\n"[..]).await;

@@ -1,23 +1,53 @@
-//! One session channel: collects the pty request, waits for `shell` or `exec`, then either
-//! runs the lobby (plain `VENDOR` user name) or, for `VENDOR:DEVICE`, passes the approval gate,
-//! connects to the device, starts the recording (no recording, no session) and bridges.
+//! One session channel: collects the pty request, waits for `shell`, `exec` or the `sftp`
+//! subsystem, then either runs the lobby (plain `VENDOR` user name) or, for `VENDOR:DEVICE`,
+//! passes the approval gate, checks that the grant names the channel (`shell` for a terminal
+//! or command, `files` for SFTP), starts the recording (no recording, no session), connects
+//! to the device and bridges. Legacy `scp -O` (`scp -t`/`scp -f` as a command) is refused
+//! with a message: its transfers could not be logged file by file.
 
+use crate::bridge::Tap;
 use crate::conn::Conn;
 use crate::prompt::{PtyInfo, Term};
-use crate::{bridge, gate, lobby};
+use crate::sftp::SftpTap;
+use crate::{bridge, gate, lobby, recording};
 use portcullis_core::clock;
-use portcullis_recorder::{CastHeader, Recorder};
+use portcullis_core::domain::Channel as Granted;
+use portcullis_recorder::pcap::FlowEnds;
+use portcullis_recorder::CastHeader;
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg};
 use serde_json::json;
 use std::sync::Arc;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 /// What the vendor asked the channel to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
     Shell,
     Exec(Vec<u8>),
+    /// The `sftp` subsystem.
+    Sftp,
+}
+
+impl Kind {
+    /// The grant channel this needs.
+    fn needs(&self) -> Granted {
+        match self {
+            Kind::Shell | Kind::Exec(_) => Granted::Shell,
+            Kind::Sftp => Granted::Files,
+        }
+    }
+}
+
+/// Whether a command is the server side of legacy scp (`scp -t …` upload, `scp -f …` download).
+pub(crate) fn is_legacy_scp(cmd: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(cmd);
+    let mut words = text.split_whitespace();
+    let Some(prog) = words.next() else { return false };
+    if prog != "scp" && !prog.ends_with("/scp") {
+        return false;
+    }
+    words.take_while(|w| w.starts_with('-')).any(|w| w.contains('t') || w.contains('f'))
 }
 
 /// Runs one channel to its end.
@@ -51,8 +81,13 @@ pub(crate) async fn run(conn: Arc<Conn>, mut ch: Channel<Msg>) {
                 let _ = conn.handle.channel_success(id).await;
                 break Kind::Exec(command);
             }
+            // Other subsystems are refused (and audited) by the handler.
+            Some(ChannelMsg::RequestSubsystem { name, .. }) if name == "sftp" => {
+                let _ = conn.handle.channel_success(id).await;
+                break Kind::Sftp;
+            }
             Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => return,
-            // Forbidden requests (agent, X11, env, subsystem) are answered by the handler.
+            // Forbidden requests (agent, X11, env, other subsystems) are answered by the handler.
             Some(_) => {}
         }
     };
@@ -71,47 +106,61 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
         term.exit(1).await;
         return;
     };
-    let Some(grant) = gate::ensure_grant(&conn, &mut term, &dev, interactive).await else {
+    if let Kind::Exec(cmd) = &kind {
+        if is_legacy_scp(cmd) {
+            term.warn("portcullis: legacy scp (scp -O) is not supported, because its transfers cannot be logged file by file.\nUse scp without -O (it uses SFTP), or sftp.\n").await;
+            let shown: String = String::from_utf8_lossy(cmd).chars().take(256).collect();
+            conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({ "what": "scp-legacy", "command": shown })).await;
+            term.exit(1).await;
+            return;
+        }
+    }
+    let Some(grant) = gate::ensure_grant(&conn, &mut term, &dev, interactive, kind.needs()).await else {
         term.exit(1).await;
         return;
     };
-    let Some(session) = conn.session(&grant).await else {
+    if !grant.channels.contains(kind.needs()) {
+        let what = kind.needs();
+        term.warn(&format!(
+            "portcullis: your access to {} (request #{}) allows {}, not {what}.\nAsk for it with: ssh {}@BROKER request {} --minutes 60 --reason TEXT {}\n",
+            dev.name, grant.request_id, grant.channels, conn.user.username, dev.name, gate::flag_of(what)
+        ))
+        .await;
+        conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
+            "what": what.to_string(), "reason": "not granted", "granted": grant.channels, "request": grant.request_id,
+        }))
+        .await;
+        term.exit(1).await;
+        return;
+    }
+    let Some(session) = conn.session(&grant, &dev).await else {
         term.warn("portcullis: the session cannot be recorded, so it is not started.\n").await;
         term.exit(1).await;
         return;
     };
     let pty = term.pty.clone();
-    let n = conn.next_channel_number();
-    let ctx = conn.broker.ctx();
-    let dir = ctx.config.recording.dir.join(session.id.to_string());
-    let path = dir.join(format!("{n}.cast"));
-    let mut header = CastHeader::new(
-        pty.as_ref().map_or(80, |p| p.cols.clamp(1, 1000) as u16),
-        pty.as_ref().map_or(24, |p| p.rows.clamp(1, 1000) as u16),
-        clock::now(),
-    );
-    header.term = pty.as_ref().map(|p| p.term.chars().take(64).collect());
-    if let Kind::Exec(cmd) = &kind {
-        header.command = Some(String::from_utf8_lossy(cmd).chars().take(4096).collect());
-    }
-    header.title = Some(format!("{} on {} (session {})", conn.user.username, dev.name, session.id));
-    let started = async {
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| e.to_string())?;
-        let rec_id = ctx.store.insert_recording(session.id, i64::from(n), "asciicast", &path.display().to_string(), clock::now()).await.map_err(|e| e.to_string())?;
-        let (rec, handle) = Recorder::create(&path, header).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((rec_id, rec, handle))
-    }
-    .await;
-    let (rec_id, rec, handle) = match started {
+    let started = match &kind {
+        Kind::Sftp => {
+            let ends = FlowEnds { client: recording::vendor_end(&conn, 0), server: device_end(&dev) };
+            recording::start_pcap(&conn, session.id, "sftp", ends).await.map(|(rec, s)| {
+                let (tap, rows) = SftpTap::new(rec);
+                (Tap::Sftp(tap), Some(rows), s)
+            })
+        }
+        _ => {
+            let header = cast_header(&conn, pty.as_ref(), &kind, &dev.name, session.id);
+            recording::start_cast(&conn, session.id, header).await.map(|(rec, s)| (Tap::Cast(rec), None, s))
+        }
+    };
+    let (tap, rows, started) = match started {
         Ok(x) => x,
-        Err(e) => {
-            error!(error = %e, "recording cannot start; refusing the channel");
-            conn.audit("recording.failed", format!("session:{}", session.id), json!({ "channel": n, "error": e })).await;
+        Err(_) => {
             term.warn("portcullis: the session cannot be recorded, so it is not started.\n").await;
             term.exit(1).await;
             return;
         }
     };
+    let n = started.n;
     // The recording exists before anything reaches the device.
     let dch = match connect_device(&conn, pty.as_ref(), &kind).await {
         Ok(c) => c,
@@ -119,7 +168,8 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
             warn!(error = %e, "device unavailable");
             term.warn(&format!("portcullis: device {} is unavailable.\n", dev.name)).await;
             term.exit(1).await;
-            seal(&conn, session.id, n, rec_id, handle).await;
+            drop(tap);
+            started.seal(&conn).await;
             return;
         }
     };
@@ -127,10 +177,53 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
     drop(term);
     conn.register(id, pty.is_some());
     info!(channel = n, "bridging");
-    let ended = bridge::run(&conn, ch, dch, rec).await;
+    let subject = format!("session:{}", session.id);
+    let bridged = async {
+        let ended = bridge::run(&conn, ch, dch, &tap).await;
+        if let Tap::Sftp(t) = tap {
+            t.finish().await;
+        }
+        ended
+    };
+    let audited = async {
+        if let Some(mut rows) = rows {
+            while let Some((kind, detail)) = rows.recv().await {
+                conn.audit(kind, subject.clone(), with_channel(detail, n)).await;
+            }
+        }
+    };
+    let (ended, ()) = tokio::join!(bridged, audited);
     conn.unregister(id);
     info!(channel = n, ?ended, "channel closed");
-    seal(&conn, session.id, n, rec_id, handle).await;
+    started.seal(&conn).await;
+}
+
+/// Adds the recording number to an audit detail.
+fn with_channel(mut detail: serde_json::Value, n: u32) -> serde_json::Value {
+    if let Some(obj) = detail.as_object_mut() {
+        obj.insert("channel".into(), json!(n));
+    }
+    detail
+}
+
+/// The device's end of an SFTP capture: its address and SSH port.
+fn device_end(dev: &portcullis_core::store::DeviceRecord) -> (std::net::Ipv4Addr, u16) {
+    let addr = dev.address.parse::<std::net::SocketAddr>().ok();
+    (recording::shown_v4(addr.map(|a| a.ip()), std::net::Ipv4Addr::new(192, 0, 2, 2)), addr.map_or(22, |a| a.port()))
+}
+
+fn cast_header(conn: &Conn, pty: Option<&PtyInfo>, kind: &Kind, dev: &portcullis_core::domain::DeviceName, session: portcullis_core::domain::SessionId) -> CastHeader {
+    let mut header = CastHeader::new(
+        pty.map_or(80, |p| p.cols.clamp(1, 1000) as u16),
+        pty.map_or(24, |p| p.rows.clamp(1, 1000) as u16),
+        clock::now(),
+    );
+    header.term = pty.map(|p| p.term.chars().take(64).collect());
+    if let Kind::Exec(cmd) = kind {
+        header.command = Some(String::from_utf8_lossy(cmd).chars().take(4096).collect());
+    }
+    header.title = Some(format!("{} on {} (session {})", conn.user.username, dev, session));
+    header
 }
 
 async fn connect_device(conn: &Conn, pty: Option<&PtyInfo>, kind: &Kind) -> Result<russh::Channel<russh::client::Msg>, String> {
@@ -146,34 +239,22 @@ async fn open_device_channel(link: &crate::device::DeviceLink, pty: Option<&PtyI
     match kind {
         Kind::Shell => dch.request_shell(true).await?,
         Kind::Exec(cmd) => dch.exec(true, cmd.clone()).await?,
+        Kind::Sftp => dch.request_subsystem(true, "sftp").await?,
     }
     Ok(dch)
 }
 
-async fn seal(conn: &Conn, session: portcullis_core::domain::SessionId, n: u32, rec_id: i64, handle: portcullis_recorder::RecordingHandle) {
-    let ctx = conn.broker.ctx();
-    match handle.finish().await {
-        Ok(seal) => {
-            let sealed = async {
-                let mut tx = ctx.store.begin_write().await?;
-                ctx.store.seal_recording(&mut tx, rec_id, &seal.sha256, seal.bytes as i64, clock::now()).await?;
-                let seq = ctx
-                    .audit
-                    .record_in(&mut tx, portcullis_core::audit::Event::new(conn.user.username.as_str(), "recording.sealed", format!("session:{session}"), json!({
-                        "channel": n, "path": seal.path.display().to_string(), "sha256": seal.sha256, "bytes": seal.bytes, "events": seal.events,
-                    })))
-                    .await?;
-                tx.commit().await?;
-                ctx.audit.committed(seq).await
-            }
-            .await;
-            if let Err(e) = sealed {
-                error!(error = %e, "cannot seal the recording in the audit log");
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_legacy_scp() {
+        for cmd in ["scp -t /tmp", "scp -f /etc/passwd", "scp -v -t -- /x", "/usr/bin/scp -r -t dir", "scp -pt ."] {
+            assert!(is_legacy_scp(cmd.as_bytes()), "{cmd}");
         }
-        Err(e) => {
-            error!(error = %e, "recording did not finish cleanly");
-            conn.audit("recording.failed", format!("session:{session}"), json!({ "channel": n, "error": e.to_string() })).await;
+        for cmd in ["scpx -t", "echo scp -t", "cat /tmp/scp -t", "scp", ""] {
+            assert!(!is_legacy_scp(cmd.as_bytes()), "{cmd}");
         }
     }
 }

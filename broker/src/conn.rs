@@ -7,7 +7,7 @@
 use crate::device::{self, DeviceError, DeviceLink};
 use crate::handler::{ConnEvent, VendorHandler};
 use crate::target::Target;
-use crate::{channel, window, Broker};
+use crate::{channel, tunnel, window, Broker};
 use portcullis_core::audit::Event;
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
@@ -21,10 +21,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, Instrument, Span};
+
+/// Most tunnels open at once on one connection (a browser through a tunnel opens several).
+const MAX_TUNNELS: usize = 32;
 
 /// A running brokered session.
 #[derive(Clone)]
@@ -46,8 +49,10 @@ pub(crate) struct Conn {
     pub cancel: CancellationToken,
     /// Connected lazily, once, after a grant covers the device.
     link: tokio::sync::Mutex<Option<Arc<DeviceLink>>>,
-    /// Created with the first bridged channel.
+    /// Created with the first bridged channel or tunnel; one grant per connection.
     session: tokio::sync::Mutex<Option<ActiveSession>>,
+    /// Slots for tunnels open at once on this connection.
+    tunnels: Arc<Semaphore>,
     /// Open bridged channels and whether each has a terminal (for warnings). Short
     /// critical sections only, never across an `.await`.
     open: Mutex<HashMap<ChannelId, bool>>,
@@ -123,6 +128,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
         cancel: shutdown,
         link: tokio::sync::Mutex::new(None),
         session: tokio::sync::Mutex::new(None),
+        tunnels: Arc::new(Semaphore::new(MAX_TUNNELS)),
         open: Mutex::new(HashMap::new()),
         end_reason: Mutex::new(None),
         next_channel: AtomicU32::new(0),
@@ -133,6 +139,9 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
             ev = rx.recv() => match ev {
                 Some(ConnEvent::Channel(ch)) => {
                     channels.spawn(channel::run(conn.clone(), ch).instrument(Span::current()));
+                }
+                Some(ConnEvent::Tunnel(req)) => {
+                    channels.spawn(tunnel::run(conn.clone(), *req).instrument(Span::current()));
                 }
                 Some(ConnEvent::Refused { what, detail }) => conn.audit_refusal(what, detail).await,
                 Some(ConnEvent::Authenticated { .. }) => {}
@@ -268,13 +277,23 @@ impl Conn {
         }
     }
 
-    /// The brokered session, created (and its window enforced) with the first bridged channel.
-    pub async fn session(self: &Arc<Self>, grant: &GrantRecord) -> Option<ActiveSession> {
+    /// A slot for one more open tunnel, if the connection has one free.
+    pub fn tunnel_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.tunnels.clone().try_acquire_owned().ok()
+    }
+
+    /// The brokered session under `grant` on `dev`, created (and its window enforced) with the
+    /// first bridged channel or tunnel. A connection serves one grant: a channel under
+    /// another grant (another device, or a newer grant) gets `None`.
+    pub async fn session(self: &Arc<Self>, grant: &GrantRecord, dev: &DeviceRecord) -> Option<ActiveSession> {
         let mut slot = self.session.lock().await;
         if let Some(s) = slot.as_ref() {
+            if s.grant.id != grant.id {
+                info!(session = %s.id, "a channel under another grant was refused; reconnect to use it");
+                return None;
+            }
             return Some(s.clone());
         }
-        let dev = self.device.as_ref()?;
         let ctx = self.broker.ctx();
         let id = match self.insert_session(grant, dev).await {
             Ok(id) => id,

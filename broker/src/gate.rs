@@ -7,12 +7,22 @@
 use crate::conn::Conn;
 use crate::prompt::{Line, Term};
 use portcullis_core::clock;
-use portcullis_core::domain::{RequestId, RequestState};
+use portcullis_core::domain::{Channel, RequestId, RequestState};
 use portcullis_core::store::{DeviceRecord, GrantRecord};
 use tracing::{error, info};
 
-/// Returns the grant to use, or `None` after telling the vendor why not.
-pub(crate) async fn ensure_grant(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord, interactive: bool) -> Option<GrantRecord> {
+/// The lobby's `request` option that asks for `c`.
+pub(crate) fn flag_of(c: Channel) -> String {
+    match c {
+        Channel::Shell => "--shell".into(),
+        Channel::Files => "--files".into(),
+        Channel::Tcp(p) => format!("--tcp {p}"),
+    }
+}
+
+/// Returns the grant to use, or `None` after telling the vendor why not. `needs` is the
+/// channel the caller will open (for the hint on how to ask; the caller checks the grant).
+pub(crate) async fn ensure_grant(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord, interactive: bool, needs: Channel) -> Option<GrantRecord> {
     let ctx = conn.broker.ctx();
     match ctx.store.current_grant(conn.user.id, dev.id, clock::now()).await {
         Ok(Some(g)) => return Some(g),
@@ -25,9 +35,10 @@ pub(crate) async fn ensure_grant(conn: &Conn, term: &mut Term<'_>, dev: &DeviceR
     }
     if !interactive {
         term.warn(&format!(
-            "portcullis: you have no current access to {dev}.\nRequest it with:\n  ssh {user}@BROKER request {dev} --minutes 60 --reason \"TICKET and what you will do\"\nor connect interactively (ssh -t {user}:{dev}@BROKER) to be asked.\n",
+            "portcullis: you have no current access to {dev}.\nRequest it with:\n  ssh {user}@BROKER request {dev} --minutes 60 --reason \"TICKET and what you will do\" {flag}\nor connect interactively (ssh -t {user}:{dev}@BROKER) to be asked.\n",
             dev = dev.name,
-            user = conn.user.username
+            user = conn.user.username,
+            flag = flag_of(needs),
         ))
         .await;
         return None;

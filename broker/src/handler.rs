@@ -1,11 +1,13 @@
 //! The russh `Handler`: an adapter. It runs the two authentication steps against the core
 //! `AuthService` (public key, then a keyboard-interactive TOTP prompt; `none` and `password`
 //! are never accepted), hands accepted session channels to the connection task over a bounded
-//! channel, and refuses — and reports for auditing — everything a vendor must not have:
-//! agent forwarding, X11, remote and local port forwarding, environment variables and
-//! subsystems.
+//! channel, hands `direct-tcpip` (tunnel) requests to the connection task to decide, and
+//! refuses — and reports for auditing — everything a vendor must never have: agent
+//! forwarding, X11, remote forwarding, Unix-socket forwarding, environment variables and
+//! subsystems other than `sftp` (which the channel task checks against the grant).
 
 use crate::target::Target;
+use crate::tunnel::TunnelRequest;
 use crate::Broker;
 use portcullis_core::audit::Event;
 use portcullis_core::store::UserRecord;
@@ -26,6 +28,8 @@ pub(crate) enum ConnEvent {
     Authenticated { user: UserRecord, target: Target },
     /// A session channel was opened and accepted.
     Channel(Channel<Msg>),
+    /// A tunnel was asked for; the connection task accepts or refuses it.
+    Tunnel(Box<TunnelRequest>),
     /// Something forbidden was asked for; the connection task audits it.
     Refused { what: &'static str, detail: serde_json::Value },
 }
@@ -188,17 +192,23 @@ impl russh::server::Handler for VendorHandler {
 
     async fn channel_open_direct_tcpip(
         &mut self,
-        _channel: Channel<Msg>,
+        channel: Channel<Msg>,
         host: &str,
         port: u32,
-        _orig: &str,
-        _orig_port: u32,
+        orig: &str,
+        orig_port: u32,
         reply: ChannelOpenHandle,
         _s: &mut Session,
     ) -> Result<(), Self::Error> {
         let host: String = host.chars().take(255).collect();
-        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
-        self.refuse("direct-tcpip", json!({ "host": host, "port": port })).await;
+        if !matches!(self.stage, Stage::Done) {
+            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            return Ok(());
+        }
+        let originator: String = orig.chars().take(64).collect();
+        let req = TunnelRequest { channel, reply, host, port, originator, originator_port: orig_port };
+        // If the connection task is gone, dropping the request refuses the channel.
+        let _ = self.events.send(ConnEvent::Tunnel(Box::new(req))).await;
         Ok(())
     }
 
@@ -240,6 +250,10 @@ impl russh::server::Handler for VendorHandler {
     }
 
     async fn subsystem_request(&mut self, channel: ChannelId, name: &str, s: &mut Session) -> Result<(), Self::Error> {
+        if name == "sftp" {
+            // The channel task answers, after checking the grant.
+            return Ok(());
+        }
         s.channel_failure(channel)?;
         let name: String = name.chars().take(64).collect();
         self.refuse("subsystem", json!({ "channel": u32::from(channel), "name": name })).await;

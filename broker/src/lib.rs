@@ -8,7 +8,9 @@
 //! russh adapter (authentication, refusals); [`conn`] is the per-connection task that owns
 //! the session state; [`channel`] sets up each session channel; [`gate`] is the approval
 //! wait; [`lobby`] is the vendor's small command shell; [`device`] is the client towards the
-//! device; [`bridge`] moves and records bytes; [`window`] enforces the grant's end.
+//! device; [`bridge`] moves and records bytes; [`recording`] starts and seals recordings;
+//! [`sftp`] watches file transfers; [`tunnel`] decides and bridges `ssh -L` tunnels;
+//! [`window`] enforces the grant's end.
 
 mod bridge;
 mod channel;
@@ -18,8 +20,11 @@ mod gate;
 mod handler;
 mod lobby;
 mod prompt;
+mod recording;
 mod server;
+mod sftp;
 mod target;
+mod tunnel;
 mod window;
 
 pub use server::run;

@@ -7,15 +7,19 @@ use crate::channel::Kind;
 use crate::conn::Conn;
 use crate::prompt::{Line, Term};
 use portcullis_core::clock;
-use portcullis_core::domain::DeviceName;
+use portcullis_core::domain::{Channel, ChannelSet, DeviceName};
 
 const HELP: &str = "Commands:
   devices                                       devices you can ask for, and your current access
   status                                        your requests and their state
-  request DEVICE --minutes N --reason TEXT...   ask for access to DEVICE for N minutes
+  request DEVICE --minutes N --reason TEXT... [--shell] [--files] [--tcp PORT]...
+                                                ask for access to DEVICE for N minutes: a terminal
+                                                (the default), file transfer (sftp/scp), TCP ports
   help                                          this text
   exit                                          leave
 Once a request is approved, connect with: ssh YOU:DEVICE@BROKER
+  files:   sftp -o User=YOU:DEVICE BROKER    (or scp -o User=YOU:DEVICE FILE BROKER:PATH)
+  tunnels: ssh -N -L LOCALPORT:DEVICE:PORT YOU@BROKER
 ";
 
 /// A lobby command's result.
@@ -44,6 +48,10 @@ pub(crate) async fn run(conn: &Conn, mut term: Term<'_>, kind: Kind) {
                 term.warn(&reply.text).await;
             }
             term.exit(reply.status).await;
+        }
+        Kind::Sftp => {
+            term.warn("portcullis: name the device for file transfer: sftp -o User=YOU:DEVICE BROKER\n").await;
+            term.exit(1).await;
         }
         Kind::Shell => {
             term.say(&format!("Portcullis — signed in as {}. Type 'help' for commands.\n", conn.user.username)).await;
@@ -75,6 +83,8 @@ pub(crate) struct RequestArgs {
     pub device: String,
     pub minutes: i64,
     pub reason: String,
+    /// `shell` when no channel option was given.
+    pub channels: ChannelSet,
 }
 
 /// Parses the words after `request`.
@@ -82,6 +92,7 @@ pub(crate) fn parse_request(words: &[String]) -> Result<RequestArgs, String> {
     let mut device = None;
     let mut minutes = None;
     let mut reason: Vec<String> = Vec::new();
+    let mut channels: Vec<Channel> = Vec::new();
     let mut i = 0;
     while i < words.len() {
         match words[i].as_str() {
@@ -97,6 +108,19 @@ pub(crate) fn parse_request(words: &[String]) -> Result<RequestArgs, String> {
                     i += 1;
                 }
             }
+            "--shell" => {
+                channels.push(Channel::Shell);
+                i += 1;
+            }
+            "--files" => {
+                channels.push(Channel::Files);
+                i += 1;
+            }
+            "--tcp" => {
+                let v = words.get(i + 1).ok_or("--tcp needs a port number")?;
+                channels.push(Channel::parse(&format!("tcp:{v}")).map_err(|e| format!("--tcp: {e}"))?);
+                i += 2;
+            }
             w if w.starts_with('-') => return Err(format!("unknown option {w}")),
             w if device.is_none() => {
                 device = Some(w.to_owned());
@@ -109,6 +133,7 @@ pub(crate) fn parse_request(words: &[String]) -> Result<RequestArgs, String> {
         device: device.ok_or("which device? usage: request DEVICE --minutes N --reason TEXT")?,
         minutes: minutes.ok_or("--minutes N is required")?,
         reason: reason.join(" "),
+        channels: if channels.is_empty() { ChannelSet::shell() } else { ChannelSet::from_channels(channels).map_err(|e| e.0)? },
     })
 }
 
@@ -137,7 +162,7 @@ async fn devices(conn: &Conn) -> Reply {
     let mut out = format!("{:<28} {:<14} {:<14} {}\n", "DEVICE", "CRITICALITY", "ZONE", "ACCESS");
     for d in devices.iter().filter(|d| !d.disabled) {
         let access = match ctx.store.current_grant(conn.user.id, d.id, now).await {
-            Ok(Some(g)) => format!("granted until {}", clock::rfc3339(g.ends_at)),
+            Ok(Some(g)) => format!("{} until {}", g.channels, clock::rfc3339(g.ends_at)),
             _ => "-".into(),
         };
         out.push_str(&format!("{:<28} {:<14} {:<14} {}\n", d.name, d.criticality, d.zone, access));
@@ -155,13 +180,13 @@ async fn status(conn: &Conn) -> Reply {
     }
     let mut out = String::new();
     for r in reqs {
-        let mut line = format!("request #{} {} {} ({} min): {}", r.id, r.device, r.state, r.minutes, r.reason);
+        let mut line = format!("request #{} {} {} ({} min, {}): {}", r.id, r.device, r.state, r.minutes, r.channels, r.reason);
         if r.state == portcullis_core::domain::RequestState::Pending {
             line.push_str(&format!(" [{} of {} approvals]", r.approvals.len(), r.required_approvals));
         }
         if let Ok(Some(g)) = ctx.store.grant_of_request(r.id).await {
             if g.is_current(clock::now()) {
-                line.push_str(&format!(" — access until {}", clock::rfc3339(g.ends_at)));
+                line.push_str(&format!(" — {} until {}", g.channels, clock::rfc3339(g.ends_at)));
             }
         }
         out.push_str(&line);
@@ -176,10 +201,10 @@ async fn request(conn: &Conn, args: RequestArgs) -> Reply {
         Err(e) => return Reply::err(format!("error: {e}\n")),
     };
     let ctx = conn.broker.ctx();
-    match ctx.approvals.create_request(&conn.user.username, &device, &args.reason, args.minutes, &conn.peer).await {
+    match ctx.approvals.create_request_channels(&conn.user.username, &device, &args.reason, args.minutes, &args.channels, &conn.peer).await {
         Ok(r) => Reply::ok(format!(
-            "request #{} created for {} ({} min), waiting for {} approval(s).\nOnce approved, connect with: ssh {}:{}@BROKER\n",
-            r.id, r.device, r.minutes, r.required_approvals, conn.user.username, r.device
+            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\nOnce approved, connect with: ssh {}:{}@BROKER\n",
+            r.id, r.device, r.minutes, r.channels, r.required_approvals, conn.user.username, r.device
         )),
         Err(e) => Reply::err(format!("error: {e}\n")),
     }
@@ -196,7 +221,7 @@ mod tests {
     #[test]
     fn reason_takes_all_following_words() {
         let a = parse_request(&words("pump-1 --minutes 90 --reason INC-4411 firmware update"));
-        assert_eq!(a, Ok(RequestArgs { device: "pump-1".into(), minutes: 90, reason: "INC-4411 firmware update".into() }));
+        assert_eq!(a, Ok(RequestArgs { device: "pump-1".into(), minutes: 90, reason: "INC-4411 firmware update".into(), channels: ChannelSet::shell() }));
         let b = parse_request(&words("pump-1 --reason INC-1 check --minutes 5"));
         assert_eq!(b.map(|a| (a.reason, a.minutes)), Ok(("INC-1 check".into(), 5)));
     }
@@ -209,5 +234,16 @@ mod tests {
         assert!(parse_request(&words("pump --minutes")).is_err());
         assert!(parse_request(&words("pump extra --minutes 5")).is_err());
         assert!(parse_request(&words("pump --minutes 5 --force")).is_err());
+        assert!(parse_request(&words("pump --minutes 5 --tcp")).is_err());
+        assert!(parse_request(&words("pump --minutes 5 --tcp 0")).is_err());
+        assert!(parse_request(&words("pump --minutes 5 --tcp http")).is_err());
+    }
+
+    #[test]
+    fn channel_options() {
+        let a = parse_request(&words("pump --minutes 5 --reason INC-1 dicom --tcp 104 --files --tcp 443"));
+        assert_eq!(a.map(|a| (a.reason, a.channels.to_string())), Ok(("INC-1 dicom".into(), "files,tcp:104,tcp:443".into())));
+        let b = parse_request(&words("pump --shell --minutes 5 --reason x"));
+        assert_eq!(b.map(|a| a.channels), Ok(ChannelSet::shell()));
     }
 }

@@ -8,7 +8,7 @@
 use crate::audit::{AuditLog, Event};
 use crate::clock;
 use crate::config::ApprovalConfig;
-use crate::domain::{DeviceName, RequestId, RequestState, SessionId, Username};
+use crate::domain::{ChannelSet, DeviceName, RequestId, RequestState, SessionId, Username};
 use crate::policy::Policy;
 use crate::store::{GrantRecord, RequestRecord, Store, StoreError};
 use serde_json::json;
@@ -109,14 +109,38 @@ impl Approvals {
         &self.policy
     }
 
-    /// A vendor asks for `minutes` on `device`.
+    /// A vendor asks for `minutes` of a terminal on `device`.
     pub async fn create_request(&self, vendor: &Username, device: &DeviceName, reason: &str, minutes: i64, peer: &str) -> Result<RequestRecord, ApprovalError> {
-        self.create_request_by(vendor.as_str(), vendor, device, reason, minutes, peer).await
+        self.create_request_full(vendor.as_str(), vendor, device, reason, minutes, &ChannelSet::shell(), peer).await
+    }
+
+    /// A vendor asks for `minutes` of `channels` on `device`; TCP ports must be ones the
+    /// device lists.
+    pub async fn create_request_channels(
+        &self,
+        vendor: &Username,
+        device: &DeviceName,
+        reason: &str,
+        minutes: i64,
+        channels: &ChannelSet,
+        peer: &str,
+    ) -> Result<RequestRecord, ApprovalError> {
+        self.create_request_full(vendor.as_str(), vendor, device, reason, minutes, channels, peer).await
     }
 
     /// Files a request for `vendor`; `actor` is who filed it (the vendor, or staff on the
     /// vendor's behalf, e.g. after a phone call), recorded as the audit row's actor.
-    pub async fn create_request_by(&self, actor: &str, vendor: &Username, device: &DeviceName, reason: &str, minutes: i64, peer: &str) -> Result<RequestRecord, ApprovalError> {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_request_full(
+        &self,
+        actor: &str,
+        vendor: &Username,
+        device: &DeviceName,
+        reason: &str,
+        minutes: i64,
+        channels: &ChannelSet,
+        peer: &str,
+    ) -> Result<RequestRecord, ApprovalError> {
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(ApprovalError::Invalid("a reason is required (e.g. the ticket number and what you will do)".into()));
@@ -130,6 +154,7 @@ impl Approvals {
         }
         let dev = self.store.device_by_name(device).await?.filter(|d| !d.disabled);
         let dev = dev.ok_or_else(|| ApprovalError::NotFound(format!("device {device}")))?;
+        channels.check_ports(&dev.tcp_ports).map_err(|e| ApprovalError::Invalid(e.0))?;
         let rule = self.policy.rule(dev.criticality, &dev.zone);
         if minutes < 1 || minutes > rule.max_minutes {
             return Err(ApprovalError::Invalid(format!("minutes must be between 1 and {} for {device}", rule.max_minutes)));
@@ -138,10 +163,12 @@ impl Approvals {
         let now = clock::now();
         let mut tx = self.store.begin_write().await?;
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;
+        self.store.set_request_channels(&mut tx, id, channels).await?;
         let seq = self
             .audit
             .record_in(&mut tx, Event::new(actor, "request.created", format!("request:{id}"), json!({
-                "device": device, "vendor": vendor, "minutes": minutes, "reason": reason, "required_approvals": need, "peer": peer,
+                "device": device, "vendor": vendor, "minutes": minutes, "reason": reason, "channels": channels,
+                "required_approvals": need, "peer": peer,
             })))
             .await?;
         tx.commit().await?;
@@ -149,16 +176,42 @@ impl Approvals {
         self.store.require_request(id).await.map_err(Into::into)
     }
 
-    /// Records `approver`'s approval, creating the grant when enough distinct approvers agree.
-    /// `window` (if given) shortens the requested window; it never lengthens past the policy.
+    /// Records `approver`'s approval of everything asked for, creating the grant when enough
+    /// distinct approvers agree. `window` (if given) shortens the requested window; it never
+    /// lengthens past the policy.
     pub async fn approve(&self, id: RequestId, approver: &Username, window: Option<Duration>, via: &str) -> Result<ApproveOutcome, ApprovalError> {
-        self.approve_window(id, approver, Window { length: window, starts_at: None }, via).await
+        self.approve_with(id, approver, Window { length: window, starts_at: None }, None, via).await
     }
 
     /// As [`Approvals::approve`], with a window that may also be scheduled to start later.
-    /// With several approvers the grant is what all of them agreed to: the latest start and
-    /// the shortest length any of them set.
     pub async fn approve_window(&self, id: RequestId, approver: &Username, window: Window, via: &str) -> Result<ApproveOutcome, ApprovalError> {
+        self.approve_with(id, approver, window, None, via).await
+    }
+
+    /// Like [`Approvals::approve`], and `channels` (if given) grants only some of the channels
+    /// asked for.
+    pub async fn approve_channels(
+        &self,
+        id: RequestId,
+        approver: &Username,
+        window: Option<Duration>,
+        channels: Option<ChannelSet>,
+        via: &str,
+    ) -> Result<ApproveOutcome, ApprovalError> {
+        self.approve_with(id, approver, Window { length: window, starts_at: None }, channels, via).await
+    }
+
+    /// Records one approval with its window (length, scheduled start) and channels. With
+    /// several approvers the grant is what all of them agreed to: the latest start, the
+    /// shortest length and the channels common to all.
+    pub async fn approve_with(
+        &self,
+        id: RequestId,
+        approver: &Username,
+        window: Window,
+        channels: Option<ChannelSet>,
+        via: &str,
+    ) -> Result<ApproveOutcome, ApprovalError> {
         let who = self.store.user_by_name(approver).await?.ok_or_else(|| ApprovalError::NotFound(format!("user {approver}")))?;
         let req = self.pending_request(id).await?;
         let rule = self.policy.rule(req.criticality, &req.zone);
@@ -176,6 +229,14 @@ impl Approvals {
             self.audit_refusal(id, approver, &msg, via).await?;
             return Err(ApprovalError::NotAllowed(msg));
         }
+        if let Some(c) = &channels {
+            if !c.is_subset(&req.channels) {
+                return Err(ApprovalError::Invalid(format!(
+                    "request #{id} asks for {}; an approval may grant those or fewer, not {c}",
+                    req.channels
+                )));
+            }
+        }
         let starts_at = window.check_start(now, self.cfg.max_schedule_ahead())?;
         let secs = window.length.map(|w| rule.clamp_window(w).as_secs().max(1) as i64);
         let mut tx = self.store.begin_write().await?;
@@ -191,12 +252,16 @@ impl Approvals {
             }
             other => other?,
         }
+        if let Some(c) = &channels {
+            self.store.set_approval_channels(&mut tx, id, who.id, c).await?;
+        }
         let tally = self.store.approval_tally(&mut tx, id).await?;
         let need = req.required_approvals;
         let mut seq = self
             .audit
             .record_in(&mut tx, Event::new(approver.as_str(), "request.approval_recorded", format!("request:{id}"), json!({
                 "approvals": tally.count, "required": need, "via": via, "window_seconds": secs, "starts_at": starts_at,
+                "channels": channels.as_ref().unwrap_or(&req.channels),
             })))
             .await?;
         let outcome = if tally.count >= need {
@@ -207,11 +272,18 @@ impl Approvals {
             if !moved {
                 return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
             }
-            let grant = self.store.insert_grant(&mut tx, &req, start, start + length).await?;
+            let mut granted = req.channels.clone();
+            for narrowed in self.store.approval_channels(&mut tx, id).await? {
+                granted = granted.intersection(&narrowed).ok_or_else(|| {
+                    ApprovalError::Conflict(format!("the approvers of request #{id} agreed to no common channel"))
+                })?;
+            }
+            let grant = self.store.insert_grant_channels(&mut tx, &req, start, start + length, &granted).await?;
             seq = self
                 .audit
                 .record_in(&mut tx, Event::new(approver.as_str(), "request.approved", format!("request:{id}"), json!({
                     "grant": grant.id, "vendor": req.vendor, "device": req.device,
+                    "channels": grant.channels, "requested_channels": req.channels,
                     "starts_at": grant.starts_at, "ends_at": grant.ends_at, "via": via,
                 })))
                 .await?;

@@ -3,7 +3,7 @@
 //! (clap's default); nothing here ever prompts.
 
 use clap::{Args, Parser, Subcommand};
-use portcullis_core::domain::{Criticality, DeviceName, RequestId, RequestState, Role, SessionId, Username, Zone};
+use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, RequestState, Role, SessionId, Username, Zone};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -172,7 +172,13 @@ pub enum RequestCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Approve a pending request (optionally for a shorter window than asked).
+    /// Show one request: who, what device, which channels asked for and granted.
+    Show {
+        id: RequestId,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Approve a pending request (optionally for a shorter window, or fewer channels, than asked).
     Approve {
         id: RequestId,
         #[arg(long = "as", value_name = "APPROVER")]
@@ -186,6 +192,9 @@ pub enum RequestCmd {
         /// Scheduled start, RFC 3339 (e.g. 2026-12-01T08:00:00Z); default now.
         #[arg(long, value_name = "TIME", value_parser = parse_rfc3339)]
         starts_at: Option<i64>,
+        /// Grant only these of the channels asked for, e.g. `shell` or `files,tcp:104`.
+        #[arg(long, value_name = "LIST")]
+        channels: Option<ChannelSet>,
     },
     /// Deny a pending request.
     Deny {
@@ -213,6 +222,12 @@ pub enum SessionCmd {
         active: bool,
         #[arg(long, default_value_t = 1000)]
         limit: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show one session with its recordings (terminal .cast, tunnel and SFTP .pcap).
+    Show {
+        id: SessionId,
         #[command(flatten)]
         out: JsonFlag,
     },

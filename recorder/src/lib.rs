@@ -1,4 +1,5 @@
-//! Session recordings for Portcullis: every vendor session is written as an asciicast v2 file
+//! Session recordings for Portcullis: terminals as asciicast v2, tunnels and file transfers as
+//! pcap ([`pcap`]). Every vendor terminal session is written as an asciicast v2 file
 //! (playable in asciinema-player) that keeps the exact bytes of both directions, and is sealed
 //! with SHA-256 when it ends.
 //!
@@ -15,6 +16,7 @@
 mod error;
 mod escape;
 mod header;
+pub mod pcap;
 mod reader;
 mod recorder;
 mod seal;

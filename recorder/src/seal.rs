@@ -20,7 +20,8 @@ pub struct Seal {
     pub sha256: String,
     /// File length in bytes.
     pub bytes: u64,
-    /// Number of newline-terminated lines after the header line, i.e. the event count.
+    /// Asciicast: newline-terminated lines after the header line, i.e. the event count.
+    /// Pcap: packets written (set by the pcap writer; `seal_file` cannot count them).
     pub events: u64,
 }
 

@@ -24,4 +24,6 @@ mod recording;
 mod session;
 mod totp;
 mod web_browser;
+mod tunnel;
+mod files;
 mod window;

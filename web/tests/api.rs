@@ -244,8 +244,8 @@ async fn hostile_values_in_every_field_are_refused_or_stored_verbatim() {
     const FREE_TEXT: &[&str] = &["reason", "org", "password"];
     let huge = "A".repeat(70 * 1024);
     let bodies: Vec<(String, serde_json::Value)> = vec![
-        ("/api/v1/requests".into(), json!({"vendor": "jdoe", "device": "pump-1", "reason": "r", "minutes": 5})),
-        (format!("/api/v1/requests/{id}/approve"), json!({"minutes": 5, "starts_at": "2030-01-01T00:00:00Z"})),
+        ("/api/v1/requests".into(), json!({"vendor": "jdoe", "device": "pump-1", "reason": "r", "minutes": 5, "channels": "shell"})),
+        (format!("/api/v1/requests/{id}/approve"), json!({"minutes": 5, "starts_at": "2030-01-01T00:00:00Z", "channels": "shell"})),
         (format!("/api/v1/requests/{id}/deny"), json!({"reason": "r"})),
         ("/api/v1/users".into(), json!({"username": "u1", "role": "approver", "org": "o", "ssh_keys": []})),
         ("/api/v1/devices".into(), json!({"name": "d1", "address": "10.0.0.1:22", "login": "svc", "password": "p", "host_key": support::client::KEY, "criticality": "high", "zone": "icu", "tcp_ports": []})),

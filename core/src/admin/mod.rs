@@ -293,6 +293,8 @@ impl Admin {
 #[cfg(test)]
 mod decision_tests;
 #[cfg(test)]
+mod channel_tests;
+#[cfg(test)]
 pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;

@@ -3,13 +3,17 @@
 //! corrupt row is an error, not a panic.
 
 use super::StoreError;
-use crate::domain::{Criticality, DeviceName, GrantId, RequestId, RequestState, Role, SessionId, SessionState, Username, Zone};
+use crate::domain::{ChannelSet, Criticality, DeviceName, GrantId, RequestId, RequestState, Role, SessionId, SessionState, Username, Zone};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn channels_of(r: &AnyRow, what: &str) -> Result<ChannelSet, StoreError> {
+    ChannelSet::parse(&r.try_get::<String, _>("channels")?).map_err(|e| corrupt(what, e))
 }
 
 /// An account.
@@ -112,6 +116,8 @@ pub struct RequestRecord {
     pub zone: Zone,
     pub reason: String,
     pub minutes: i64,
+    /// The channels asked for.
+    pub channels: ChannelSet,
     pub state: RequestState,
     pub required_approvals: i64,
     pub approvals: Vec<Username>,
@@ -135,6 +141,7 @@ impl RequestRecord {
             zone: Zone::parse(&r.try_get::<String, _>("zone")?).map_err(|e| corrupt("request", e))?,
             reason: r.try_get("reason")?,
             minutes: r.try_get("minutes")?,
+            channels: channels_of(r, "request")?,
             state: RequestState::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("request", e))?,
             required_approvals: r.try_get("required_approvals")?,
             approvals: Vec::new(),
@@ -155,6 +162,8 @@ pub struct GrantRecord {
     pub device_id: i64,
     pub starts_at: i64,
     pub ends_at: i64,
+    /// The channels granted (never more than were asked for).
+    pub channels: ChannelSet,
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<String>,
 }
@@ -168,6 +177,7 @@ impl GrantRecord {
             device_id: r.try_get("device_id")?,
             starts_at: r.try_get("starts_at")?,
             ends_at: r.try_get("ends_at")?,
+            channels: channels_of(r, "grant")?,
             revoked_at: r.try_get("revoked_at")?,
             revoked_by: r.try_get("revoked_by")?,
         })
@@ -214,6 +224,38 @@ impl SessionRecord {
             stop_requested_at: r.try_get("stop_requested_at")?,
             stop_requested_by: r.try_get("stop_requested_by")?,
             stop_at: r.try_get("stop_at")?,
+        })
+    }
+}
+
+/// One recording of a session: an asciicast (`asciicast`) or a capture (`pcap`) file.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordingRecord {
+    pub id: i64,
+    pub session_id: SessionId,
+    /// Its number within the session (the file is `N.cast` or `N.pcap`).
+    pub channel: i64,
+    pub kind: String,
+    pub path: String,
+    /// Set when sealed.
+    pub sha256: Option<String>,
+    pub bytes: Option<i64>,
+    pub created_at: i64,
+    pub sealed_at: Option<i64>,
+}
+
+impl RecordingRecord {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            session_id: SessionId(r.try_get("session_id")?),
+            channel: r.try_get("channel")?,
+            kind: r.try_get("kind")?,
+            path: r.try_get("path")?,
+            sha256: r.try_get("sha256")?,
+            bytes: r.try_get("bytes")?,
+            created_at: r.try_get("created_at")?,
+            sealed_at: r.try_get("sealed_at")?,
         })
     }
 }

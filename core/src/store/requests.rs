@@ -4,11 +4,11 @@
 //! exactly one of an approve/deny race wins.
 
 use super::{is_unique_violation, GrantRecord, RequestRecord, Store, StoreError};
-use crate::domain::{RequestId, RequestState, Username};
+use crate::domain::{ChannelSet, RequestId, RequestState, Username};
 use sqlx::AnyConnection;
 
 const REQUEST_SELECT: &str = "SELECT r.id, r.vendor_id, u.username AS vendor, u.org, r.device_id, \
-    d.name AS device, d.criticality, d.zone, r.reason, r.minutes, r.state, r.required_approvals, \
+    d.name AS device, d.criticality, d.zone, r.reason, r.minutes, r.channels, r.state, r.required_approvals, \
     r.created_at, r.decided_at, r.decided_by, r.decision_note \
     FROM access_requests r JOIN users u ON u.id = r.vendor_id JOIN devices d ON d.id = r.device_id";
 
@@ -20,7 +20,7 @@ pub struct Tally {
     pub latest_start: Option<i64>,
 }
 
-const GRANT_COLUMNS: &str = "id, request_id, vendor_id, device_id, starts_at, ends_at, revoked_at, revoked_by";
+const GRANT_COLUMNS: &str = "id, request_id, vendor_id, device_id, starts_at, ends_at, channels, revoked_at, revoked_by";
 
 impl Store {
     /// Creates a pending request.
@@ -48,6 +48,12 @@ impl Store {
         .fetch_one(conn)
         .await?;
         Ok(RequestId(id))
+    }
+
+    /// Sets the channels a request asks for (in the transaction that created it).
+    pub async fn set_request_channels(&self, conn: &mut AnyConnection, id: RequestId, channels: &ChannelSet) -> Result<(), StoreError> {
+        sqlx::query("UPDATE access_requests SET channels = $1 WHERE id = $2").bind(channels.to_string()).bind(id.0).execute(conn).await?;
+        Ok(())
     }
 
     /// One request with its approvers.
@@ -134,6 +140,27 @@ impl Store {
         }
     }
 
+    /// Narrows what one approver agrees to (in the transaction that recorded the approval).
+    pub async fn set_approval_channels(&self, conn: &mut AnyConnection, id: RequestId, approver_id: i64, channels: &ChannelSet) -> Result<(), StoreError> {
+        sqlx::query("UPDATE approvals SET channels = $1 WHERE request_id = $2 AND approver_id = $3")
+            .bind(channels.to_string())
+            .bind(id.0)
+            .bind(approver_id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The channels each approver so far narrowed the request to (approvers who granted
+    /// everything asked for are not listed).
+    pub async fn approval_channels(&self, conn: &mut AnyConnection, id: RequestId) -> Result<Vec<ChannelSet>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT channels FROM approvals WHERE request_id = $1 AND channels IS NOT NULL")
+            .bind(id.0)
+            .fetch_all(conn)
+            .await?;
+        rows.iter().map(|c| ChannelSet::parse(c).map_err(|e| StoreError::Corrupt(format!("approval channels: {e}")))).collect()
+    }
+
     /// Distinct approvers so far, the shortest window and the latest start any of them chose.
     pub async fn approval_tally(&self, conn: &mut AnyConnection, id: RequestId) -> Result<Tally, StoreError> {
         let (count, min_seconds, latest_start): (i64, Option<i64>, Option<i64>) =
@@ -171,10 +198,22 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Creates the grant of a fully approved request.
+    /// Creates the grant of a fully approved request, for the channels it asked for.
     pub async fn insert_grant(&self, conn: &mut AnyConnection, req: &RequestRecord, starts_at: i64, ends_at: i64) -> Result<GrantRecord, StoreError> {
+        self.insert_grant_channels(conn, req, starts_at, ends_at, &req.channels).await
+    }
+
+    /// Creates the grant of a fully approved request, for `channels`.
+    pub async fn insert_grant_channels(
+        &self,
+        conn: &mut AnyConnection,
+        req: &RequestRecord,
+        starts_at: i64,
+        ends_at: i64,
+        channels: &ChannelSet,
+    ) -> Result<GrantRecord, StoreError> {
         let q = format!(
-            "INSERT INTO grants (request_id, vendor_id, device_id, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5) RETURNING {GRANT_COLUMNS}"
+            "INSERT INTO grants (request_id, vendor_id, device_id, starts_at, ends_at, channels) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {GRANT_COLUMNS}"
         );
         let row = sqlx::query(&q)
             .bind(req.id.0)
@@ -182,6 +221,7 @@ impl Store {
             .bind(req.device_id)
             .bind(starts_at)
             .bind(ends_at)
+            .bind(channels.to_string())
             .fetch_one(conn)
             .await?;
         GrantRecord::from_row(&row)

@@ -1,7 +1,7 @@
 //! Brokered sessions and their recordings: start, end, stop requests made from elsewhere
 //! (another process or node), and the sealed SHA-256 of each recording.
 
-use super::{SessionRecord, Store, StoreError};
+use super::{RecordingRecord, SessionRecord, Store, StoreError};
 use crate::domain::{GrantId, SessionId};
 use sqlx::AnyConnection;
 
@@ -88,6 +88,15 @@ impl Store {
         .bind(now)
         .fetch_one(self.pool())
         .await?)
+    }
+
+    /// A session's recordings, in the order they were made.
+    pub async fn recordings_of(&self, session: SessionId) -> Result<Vec<RecordingRecord>, StoreError> {
+        let rows = sqlx::query("SELECT id, session_id, channel, kind, path, sha256, bytes, created_at, sealed_at FROM recordings WHERE session_id = $1 ORDER BY channel, id")
+            .bind(session.0)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(RecordingRecord::from_row).collect()
     }
 
     /// Stores a finished recording's hash and size.

@@ -33,12 +33,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             finish(&ctx, writes, devices::run(&ctx, cmd).await).await
         }
         Command::Request(cmd) => {
-            let writes = !matches!(cmd, RequestCmd::List { .. });
+            let writes = !matches!(cmd, RequestCmd::List { .. } | RequestCmd::Show { .. });
             let ctx = open(&config).await?;
             finish(&ctx, writes, requests::run(&ctx, cmd).await).await
         }
         Command::Session(cmd) => {
-            let writes = !matches!(cmd, SessionCmd::List { .. });
+            let writes = !matches!(cmd, SessionCmd::List { .. } | SessionCmd::Show { .. });
             let ctx = open(&config).await?;
             finish(&ctx, writes, sessions::run(&ctx, cmd).await).await
         }

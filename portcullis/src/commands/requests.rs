@@ -5,7 +5,7 @@
 use crate::cli::{join_words, RequestCmd};
 use crate::output::{self, Table};
 use portcullis_core::approvals::{ApproveOutcome, Window};
-use portcullis_core::domain::{Criticality, DeviceName, RequestId, RequestState, Username, Zone};
+use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, RequestState, Username, Zone};
 use portcullis_core::store::RequestRecord;
 use portcullis_core::Context;
 use serde::Serialize;
@@ -25,6 +25,10 @@ pub struct RequestRow<'a> {
     pub state: RequestState,
     pub reason: &'a str,
     pub minutes: i64,
+    /// Channels asked for.
+    pub channels: &'a ChannelSet,
+    /// Channels granted, once a grant exists.
+    pub granted_channels: Option<ChannelSet>,
     pub approvals: &'a [Username],
     pub required_approvals: i64,
     pub created_at: String,
@@ -42,6 +46,8 @@ impl<'a> RequestRow<'a> {
             state: r.state,
             reason: &r.reason,
             minutes: r.minutes,
+            channels: &r.channels,
+            granted_channels: None,
             approvals: &r.approvals,
             required_approvals: r.required_approvals,
             created_at: output::time(r.created_at),
@@ -60,11 +66,14 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
     match cmd {
         RequestCmd::List { state, limit, out } => {
             let requests = ctx.store.list_requests(state, None, limit.max(1)).await?;
-            let rows: Vec<RequestRow> = requests.iter().map(RequestRow::of).collect();
+            let mut rows: Vec<RequestRow> = Vec::with_capacity(requests.len());
+            for r in &requests {
+                rows.push(row_with_grant(ctx, r).await?);
+            }
             if out.json {
                 return output::json(&rows);
             }
-            let mut t = Table::new(&["ID", "VENDOR", "DEVICE", "CRITICALITY", "STATE", "APPROVALS", "MINUTES", "CREATED", "REASON"]);
+            let mut t = Table::new(&["ID", "VENDOR", "DEVICE", "CRITICALITY", "STATE", "APPROVALS", "MINUTES", "CHANNELS", "CREATED", "REASON"]);
             for r in &rows {
                 t.row(vec![
                     r.id.to_string(),
@@ -74,6 +83,7 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
                     r.state.to_string(),
                     approvals_text(r),
                     r.minutes.to_string(),
+                    channels_text(r),
                     r.created_at.clone(),
                     r.reason.to_owned(),
                 ]);
@@ -81,9 +91,31 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
             output::print(&t.render("(no requests)"))?;
             Ok(())
         }
-        RequestCmd::Approve { id, approver, minutes, window, starts_at } => {
+        RequestCmd::Show { id, out } => {
+            let r = ctx.store.require_request(id).await?;
+            let row = row_with_grant(ctx, &r).await?;
+            if out.json {
+                return output::json(&row);
+            }
+            let fields = [
+                ("request", format!("#{}", row.id)),
+                ("vendor", format!("{} ({})", row.vendor, row.org)),
+                ("device", format!("{} ({}, zone {})", row.device, row.criticality, row.zone)),
+                ("state", row.state.to_string()),
+                ("minutes", row.minutes.to_string()),
+                ("channels asked", row.channels.to_string()),
+                ("channels granted", row.granted_channels.as_ref().map_or("-".to_owned(), ChannelSet::to_string)),
+                ("approvals", approvals_text(&row)),
+                ("created", row.created_at.clone()),
+                ("reason", row.reason.to_owned()),
+            ];
+            let text: String = fields.iter().map(|(k, v)| format!("{k:<17} {v}\n")).collect();
+            output::print(&text)?;
+            Ok(())
+        }
+        RequestCmd::Approve { id, approver, minutes, window, starts_at, channels } => {
             let length = window.or(minutes.map(|m| Duration::from_secs(m.saturating_mul(60))));
-            let outcome = ctx.approvals.approve_window(id, &approver, Window { length, starts_at }, VIA).await?;
+            let outcome = ctx.approvals.approve_with(id, &approver, Window { length, starts_at }, channels, VIA).await?;
             output::line(&approve_text(id, &outcome))?;
             Ok(())
         }
@@ -100,14 +132,34 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
     }
 }
 
+/// The row, with the granted channels filled in when a grant exists.
+async fn row_with_grant<'a>(ctx: &Context, r: &'a RequestRecord) -> anyhow::Result<RequestRow<'a>> {
+    let mut row = RequestRow::of(r);
+    if matches!(r.state, RequestState::Approved | RequestState::Revoked) {
+        row.granted_channels = ctx.store.grant_of_request(r.id).await?.map(|g| g.channels);
+    }
+    Ok(row)
+}
+
+/// `files,tcp:104`, or `asked → granted` when an approver granted less.
+fn channels_text(r: &RequestRow) -> String {
+    match &r.granted_channels {
+        Some(g) if g != r.channels => format!("{} → {g}", r.channels),
+        _ => r.channels.to_string(),
+    }
+}
+
 /// What `request approve` prints.
 fn approve_text(id: RequestId, outcome: &ApproveOutcome) -> String {
     match outcome {
         ApproveOutcome::Recorded { have, need } => format!("approval recorded ({have} of {need})"),
-        ApproveOutcome::Granted(g) if g.starts_at > portcullis_core::clock::now() => {
-            format!("request #{id} approved: window from {} until {}", output::time(g.starts_at), output::time(g.ends_at))
-        }
-        ApproveOutcome::Granted(g) => format!("request #{id} approved: window until {}", output::time(g.ends_at)),
+        ApproveOutcome::Granted(g) if g.starts_at > portcullis_core::clock::now() => format!(
+            "request #{id} approved: window from {} until {}, channels {}",
+            output::time(g.starts_at),
+            output::time(g.ends_at),
+            g.channels
+        ),
+        ApproveOutcome::Granted(g) => format!("request #{id} approved: window until {}, channels {}", output::time(g.ends_at), g.channels),
     }
 }
 
@@ -121,8 +173,8 @@ mod tests {
     #[test]
     fn approval_messages() {
         assert_eq!(approve_text(RequestId(4), &ApproveOutcome::Recorded { have: 1, need: 2 }), "approval recorded (1 of 2)");
-        let g = GrantRecord { id: GrantId(1), request_id: RequestId(4), vendor_id: 1, device_id: 1, starts_at: 0, ends_at: 1200, revoked_at: None, revoked_by: None };
-        assert_eq!(approve_text(RequestId(4), &ApproveOutcome::Granted(g)), "request #4 approved: window until 1970-01-01T00:20:00Z");
+        let g = GrantRecord { id: GrantId(1), request_id: RequestId(4), vendor_id: 1, device_id: 1, starts_at: 0, ends_at: 1200, channels: ChannelSet::shell(), revoked_at: None, revoked_by: None };
+        assert_eq!(approve_text(RequestId(4), &ApproveOutcome::Granted(g)), "request #4 approved: window until 1970-01-01T00:20:00Z, channels shell");
     }
 
     #[test]
@@ -138,6 +190,7 @@ mod tests {
             zone: Zone::parse("icu").unwrap(),
             reason: "INC-1".into(),
             minutes: 30,
+            channels: ChannelSet::parse("shell,tcp:104").unwrap(),
             state: RequestState::Pending,
             required_approvals: 2,
             approvals: vec![Username::parse("alice").unwrap()],
@@ -150,7 +203,7 @@ mod tests {
         assert_eq!(approvals_text(&row), "1/2 alice");
         let v = serde_json::to_value(&row).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        let expected = ["id", "vendor", "org", "device", "criticality", "zone", "state", "reason", "minutes", "approvals", "required_approvals", "created_at"];
+        let expected = ["id", "vendor", "org", "device", "criticality", "zone", "state", "reason", "minutes", "channels", "granted_channels", "approvals", "required_approvals", "created_at"];
         assert_eq!(keys.len(), expected.len());
         for k in expected {
             assert!(v.get(k).is_some(), "{k} missing: {v}");
@@ -159,5 +212,7 @@ mod tests {
         assert_eq!(v["criticality"], "life-critical");
         assert_eq!(v["approvals"], serde_json::json!(["alice"]));
         assert_eq!(v["created_at"], "1970-01-01T00:00:00Z");
+        assert_eq!(v["channels"], "shell,tcp:104");
+        assert_eq!(channels_text(&row), "shell,tcp:104");
     }
 }

@@ -1,4 +1,5 @@
-//! `portcullis session …`: list brokered sessions and ask for one to be stopped. A stop is a
+//! `portcullis session …`: list brokered sessions, show one with its recordings, and ask for
+//! one to be stopped. A stop is a
 //! request recorded in the store; whichever broker node holds the session sees it and ends
 //! the session: at once, or with `--graceful` after warning the vendor for `session.stop_grace`.
 
@@ -6,7 +7,7 @@ use crate::cli::{join_words, SessionCmd};
 use crate::output::{self, Table};
 use portcullis_core::approvals::StopMode;
 use portcullis_core::domain::{DeviceName, RequestId, SessionId, SessionState, Username};
-use portcullis_core::store::SessionRecord;
+use portcullis_core::store::{RecordingRecord, SessionRecord};
 use portcullis_core::Context;
 use serde::Serialize;
 
@@ -67,6 +68,44 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
                 ]);
             }
             output::print(&t.render("(no sessions)"))?;
+            Ok(())
+        }
+        SessionCmd::Show { id, out } => {
+            let s = ctx.store.session(id).await?.ok_or_else(|| anyhow::anyhow!("session {id} not found"))?;
+            let recordings = ctx.store.recordings_of(id).await?;
+            if out.json {
+                #[derive(Serialize)]
+                struct Shown<'a> {
+                    #[serde(flatten)]
+                    session: SessionRow<'a>,
+                    recordings: &'a [RecordingRecord],
+                }
+                return output::json(&Shown { session: SessionRow::of(&s), recordings: &recordings });
+            }
+            let row = SessionRow::of(&s);
+            let mut text = format!(
+                "session {} — {} on {} (request #{}), {}, from {} to {}{}\n",
+                row.id,
+                row.vendor,
+                row.device,
+                row.request_id,
+                row.state,
+                row.started_at,
+                row.ended_at.clone().unwrap_or_else(|| "-".into()),
+                row.end_reason.map(|r| format!(" ({r})")).unwrap_or_default()
+            );
+            let mut t = Table::new(&["N", "KIND", "BYTES", "SHA256", "PATH"]);
+            for r in &recordings {
+                t.row(vec![
+                    r.channel.to_string(),
+                    r.kind.clone(),
+                    r.bytes.map_or_else(|| "-".into(), |b| b.to_string()),
+                    r.sha256.clone().unwrap_or_else(|| "(not sealed)".into()),
+                    r.path.clone(),
+                ]);
+            }
+            text.push_str(&t.render("(no recordings)"));
+            output::print(&text)?;
             Ok(())
         }
         SessionCmd::Stop { id, by, reason, graceful } => {

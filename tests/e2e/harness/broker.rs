@@ -252,10 +252,16 @@ impl Broker {
 
     /// `device add` for a harness device.
     pub fn add_device(&self, device: &super::device::Device, criticality: &str, zone: &str) {
+        self.add_device_with_ports(device, criticality, zone, &[]);
+    }
+
+    /// `device add` for a harness device that lists `tcp_ports` for tunnels.
+    pub fn add_device_with_ports(&self, device: &super::device::Device, criticality: &str, zone: &str, tcp_ports: &[u16]) {
         let address = device.addr.to_string();
         let key = device.key_file.to_str().expect("utf-8 key path").to_owned();
         let host_key = device.host_key_line();
-        self.cli_ok(&[
+        let ports: Vec<String> = tcp_ports.iter().map(u16::to_string).collect();
+        let mut args = vec![
             "device",
             "add",
             &device.name,
@@ -271,7 +277,11 @@ impl Broker {
             criticality,
             "--zone",
             zone,
-        ]);
+        ];
+        for p in &ports {
+            args.extend(["--tcp-port", p.as_str()]);
+        }
+        self.cli_ok(&args);
     }
 
     /// `request list --json`, optionally filtered by state.

@@ -15,5 +15,6 @@ pub mod device;
 pub mod pg;
 pub mod proc;
 pub mod scenario;
+pub mod tcp;
 pub mod totp;
 pub mod vendor;

@@ -19,6 +19,7 @@ pub const ZONE: &str = "icu";
 pub struct Setup {
     device_name: String,
     criticality: String,
+    tcp_ports: Vec<u16>,
     serve_env: Vec<(String, String)>,
     store_url: Option<String>,
 }
@@ -29,6 +30,7 @@ impl Setup {
         Setup {
             device_name: device_name.to_owned(),
             criticality: "standard".to_owned(),
+            tcp_ports: Vec::new(),
             serve_env: vec![
                 // Bound every wait, so a broker that never answers fails the test in time.
                 (
@@ -51,6 +53,12 @@ impl Setup {
         self
     }
 
+    /// TCP ports the device lists (grants may open them with `ssh -L`).
+    pub fn tcp_ports(mut self, ports: &[u16]) -> Setup {
+        self.tcp_ports = ports.to_vec();
+        self
+    }
+
     /// Sets an environment variable for `portcullis serve`.
     pub fn serve_env(mut self, key: &str, value: &str) -> Setup {
         self.serve_env.retain(|(k, _)| k != key);
@@ -61,7 +69,7 @@ impl Setup {
     pub fn start(self) -> Scenario {
         let device = Device::start(&self.device_name);
         let mut broker = Broker::init_with_store(self.store_url.clone());
-        broker.add_device(&device, &self.criticality, ZONE);
+        broker.add_device_with_ports(&device, &self.criticality, ZONE, &self.tcp_ports);
         let mut vendor = Vendor::new(VENDOR);
         let info = broker.add_user(
             VENDOR,
@@ -132,8 +140,20 @@ impl Scenario {
 
     /// A request made through the lobby and approved by the first approver; returns its id.
     pub fn grant(&self, minutes: u32, reason: &str) -> u64 {
-        let id = self.request_via_lobby(minutes, reason);
-        self.approve(id, APPROVERS[0], &[]).assert_success();
+        self.grant_channels(minutes, reason, "", &[])
+    }
+
+    /// Like [`Scenario::grant`], asking with lobby options such as `--files --tcp 104` and
+    /// approving with extra `request approve` options such as `--channels files`.
+    pub fn grant_channels(&self, minutes: u32, reason: &str, ask: &str, approve: &[&str]) -> u64 {
+        let out = self.lobby(&format!(
+            "request {} --minutes {minutes} {ask} --reason '{reason}'",
+            self.device.name
+        ));
+        out.assert_success();
+        let id = broker::parse_request_id(&out.all_text())
+            .unwrap_or_else(|| panic!("no `request #ID` in the lobby's answer:\n{}", out.describe()));
+        self.approve(id, APPROVERS[0], approve).assert_success();
         self.wait_request_state(id, "approved", Duration::from_secs(30));
         id
     }

@@ -89,6 +89,17 @@ impl Vendor {
     /// An `ssh` command to the broker at `broker` as `login` (`vendor` for the lobby,
     /// `vendor:device` for a device), with the TOTP answer `code` ready for askpass.
     pub fn ssh(&self, broker: SocketAddr, login: &str, code: Code) -> Command {
+        self.client("ssh", "-p", broker, login, code)
+    }
+
+    /// An `sftp` or `scp` command to the broker as `login` (given as `-o User=`, since the
+    /// `VENDOR:DEVICE` form would be read as host:path), with the TOTP answer ready; the
+    /// caller adds the host `127.0.0.1` (sftp) or the `127.0.0.1:PATH` operands (scp).
+    pub fn file_client(&self, program: &str, broker: SocketAddr, login: &str) -> Command {
+        self.client(program, "-P", broker, login, Code::Next)
+    }
+
+    fn client(&self, program: &str, port_flag: &str, broker: SocketAddr, login: &str, code: Code) -> Command {
         let answer = match code {
             Code::Next => self.totp().next_code(),
             Code::Exactly(c) => c,
@@ -97,8 +108,8 @@ impl Vendor {
         let answer_file = self.dir.path().join(format!("answer-{n}"));
         fs::write(&answer_file, format!("{answer}\n")).expect("write askpass answer");
 
-        let mut cmd = Command::new("ssh");
-        cmd.args(["-F", "/dev/null", "-p", &broker.port().to_string(), "-i"])
+        let mut cmd = Command::new(program);
+        cmd.args(["-F", "/dev/null", port_flag, &broker.port().to_string(), "-i"])
             .arg(&self.key)
             .args([
                 "-o",
@@ -117,9 +128,9 @@ impl Vendor {
                 "ConnectTimeout=30",
                 "-o",
                 "ServerAliveInterval=0",
-                "-l",
-                login,
+                "-o",
             ])
+            .arg(format!("User={login}"))
             .env("SSH_ASKPASS", self.dir.path().join("askpass"))
             .env("SSH_ASKPASS_REQUIRE", "force")
             .env("DISPLAY", ":0")

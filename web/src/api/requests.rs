@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use portcullis_core::approvals::{ApproveOutcome, Window};
-use portcullis_core::domain::{DeviceName, RequestId, RequestState, Role, Username};
+use portcullis_core::domain::{ChannelSet, DeviceName, RequestId, RequestState, Role, Username};
 use portcullis_core::store::RequestRecord;
 use serde::Deserialize;
 use std::time::Duration;
@@ -105,8 +105,17 @@ pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJso
     a.require(DECIDERS, "file requests")?;
     let vendor = Username::parse(&b.vendor).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let device = DeviceName::parse(&b.device).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let r = state.ctx.approvals.create_request_by(a.name().as_str(), &vendor, &device, &b.reason, b.minutes, &a.via()).await?;
+    let channels = channels(b.channels.as_deref())?.unwrap_or_else(ChannelSet::shell);
+    let r = state.ctx.approvals.create_request_full(a.name().as_str(), &vendor, &device, &b.reason, b.minutes, &channels, &a.via()).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &r).await?)))
+}
+
+/// Parses a channel list (`shell,files,tcp:104`); empty or absent is `None`.
+pub fn channels(list: Option<&str>) -> Result<Option<ChannelSet>, ApiError> {
+    match list.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => ChannelSet::parse(s).map(Some).map_err(|e| ApiError::bad_request(e.to_string())),
+    }
 }
 
 /// Parses an approval's window.
@@ -128,14 +137,16 @@ pub fn window(minutes: Option<i64>, starts_at: Option<&str>) -> Result<Window, A
 }
 
 /// Approve, with a window of at most what was asked (and the policy maximum), starting now or
-/// at `starts_at`. With several approvers required the approval is recorded until the last.
+/// at `starts_at`, for the channels asked or fewer. With several approvers required the
+/// approval is recorded until the last; the grant is what all of them agreed to.
 #[utoipa::path(post, operation_id = "approve_requests", path = "/api/v1/requests/{id}/approve", tag = "requests", params(("id" = i64, Path, description = "request number")),
     request_body = ApproveBody,
     responses((status = 200, body = ApproveView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn approve(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ApproveBody>) -> Result<Json<ApproveView>, ApiError> {
     a.require(DECIDERS, "approve requests")?;
     let w = window(b.minutes, b.starts_at.as_deref())?;
-    let out = state.ctx.approvals.approve_window(RequestId(id), a.name(), w, &a.via()).await?;
+    let c = channels(b.channels.as_deref())?;
+    let out = state.ctx.approvals.approve_with(RequestId(id), a.name(), w, c, &a.via()).await?;
     Ok(Json(match out {
         ApproveOutcome::Recorded { have, need } => ApproveView { outcome: "recorded".into(), approvals: have, approvals_required: need, grant: None },
         ApproveOutcome::Granted(g) => {

@@ -66,6 +66,8 @@ pub struct MeView {
 #[derive(Serialize, ToSchema)]
 pub struct GrantView {
     pub id: i64,
+    /// Channels granted, e.g. `shell,files,tcp:104`.
+    pub channels: String,
     pub starts_at: String,
     pub ends_at: String,
     pub revoked_at: Option<String>,
@@ -76,6 +78,7 @@ impl From<&GrantRecord> for GrantView {
     fn from(g: &GrantRecord) -> Self {
         GrantView {
             id: g.id.0,
+            channels: g.channels.to_string(),
             starts_at: time(g.starts_at),
             ends_at: time(g.ends_at),
             revoked_at: g.revoked_at.map(time),
@@ -113,6 +116,8 @@ pub struct RequestView {
     pub criticality: String,
     pub reason: String,
     pub minutes: i64,
+    /// Channels asked for, e.g. `shell,files,tcp:104`.
+    pub channels: String,
     pub state: String,
     /// Who has approved so far.
     pub approvals: Vec<String>,
@@ -138,6 +143,7 @@ impl RequestView {
             criticality: r.criticality.to_string(),
             reason: r.reason.clone(),
             minutes: r.minutes,
+            channels: r.channels.to_string(),
             state: r.state.to_string(),
             approvals: r.approvals.iter().map(|a| a.to_string()).collect(),
             approvals_required: r.required_approvals,
@@ -160,6 +166,9 @@ pub struct NewRequestBody {
     pub device: String,
     pub reason: String,
     pub minutes: i64,
+    /// Channels asked for (`shell`, `files`, `tcp:PORT` from the device's list), comma
+    /// separated; default `shell`.
+    pub channels: Option<String>,
 }
 
 /// An approval: the window (default: what was asked) and an optional scheduled start.
@@ -170,6 +179,8 @@ pub struct ApproveBody {
     pub minutes: Option<i64>,
     /// RFC 3339 start of the window; omitted means now.
     pub starts_at: Option<String>,
+    /// Grant only these of the channels asked for (comma separated); default all asked.
+    pub channels: Option<String>,
 }
 
 /// What an approval led to.

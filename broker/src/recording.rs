@@ -1,0 +1,128 @@
+//! Recordings of bridged channels: created before anything reaches the device (no recording,
+//! no channel), registered in the store, and sealed when the channel ends — the file's
+//! SHA-256 and size stored with it and written to the audit log as `recording.sealed`.
+//! Terminals and commands are asciicast (`N.cast`); tunnels and SFTP channels are pcap
+//! (`N.pcap`), numbered within the session.
+
+use crate::conn::Conn;
+use portcullis_core::audit::Event;
+use portcullis_core::clock;
+use portcullis_core::domain::SessionId;
+use portcullis_recorder::pcap::{FlowEnds, PcapHandle, PcapRecorder};
+use portcullis_recorder::{CastHeader, Recorder, RecorderError, RecordingHandle, Seal};
+use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use tracing::error;
+
+/// What finishes a recording.
+pub(crate) enum Finisher {
+    Cast(RecordingHandle),
+    Pcap(PcapHandle),
+}
+
+/// A started recording, to be sealed with [`Started::seal`].
+pub(crate) struct Started {
+    pub session: SessionId,
+    /// The recording's number within the session.
+    pub n: u32,
+    /// Its row in the store.
+    rec_id: i64,
+    /// What it records, for the audit row (`terminal`, `tunnel`, `sftp`).
+    what: &'static str,
+    finisher: Finisher,
+}
+
+async fn register(conn: &Conn, session: SessionId, ext: &str, kind: &str) -> Result<(u32, i64, PathBuf), String> {
+    let ctx = conn.broker.ctx();
+    let n = conn.next_channel_number();
+    let dir = ctx.config.recording.dir.join(session.to_string());
+    let path = dir.join(format!("{n}.{ext}"));
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| e.to_string())?;
+    let rec_id = ctx.store.insert_recording(session, i64::from(n), kind, &path.display().to_string(), clock::now()).await.map_err(|e| e.to_string())?;
+    Ok((n, rec_id, path))
+}
+
+/// Starts an asciicast recording.
+pub(crate) async fn start_cast(conn: &Conn, session: SessionId, header: CastHeader) -> Result<(Recorder, Started), String> {
+    let (n, rec_id, path) = match register(conn, session, "cast", "asciicast").await {
+        Ok(x) => x,
+        Err(e) => return Err(failed(conn, session, None, e).await),
+    };
+    match Recorder::create(&path, header).await {
+        Ok((rec, handle)) => Ok((rec, Started { session, n, rec_id, what: "terminal", finisher: Finisher::Cast(handle) })),
+        Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
+    }
+}
+
+/// Starts a pcap recording of a byte-stream pair shown as a TCP connection between `ends`.
+pub(crate) async fn start_pcap(conn: &Conn, session: SessionId, what: &'static str, ends: FlowEnds) -> Result<(PcapRecorder, Started), String> {
+    let (n, rec_id, path) = match register(conn, session, "pcap", "pcap").await {
+        Ok(x) => x,
+        Err(e) => return Err(failed(conn, session, None, e).await),
+    };
+    match PcapRecorder::create(&path, ends).await {
+        Ok((rec, handle)) => Ok((rec, Started { session, n, rec_id, what, finisher: Finisher::Pcap(handle) })),
+        Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
+    }
+}
+
+/// Logs and audits a recording that could not start; returns the error text.
+async fn failed(conn: &Conn, session: SessionId, n: Option<u32>, e: String) -> String {
+    error!(error = %e, "recording cannot start; refusing the channel");
+    conn.audit("recording.failed", format!("session:{session}"), json!({ "channel": n, "error": e })).await;
+    e
+}
+
+impl Started {
+    /// Finishes the file and seals it in the store and the audit log.
+    pub(crate) async fn seal(self, conn: &Conn) {
+        let result: Result<Seal, RecorderError> = match self.finisher {
+            Finisher::Cast(h) => h.finish().await,
+            Finisher::Pcap(h) => h.finish().await,
+        };
+        let session = self.session;
+        let ctx = conn.broker.ctx();
+        match result {
+            Ok(seal) => {
+                let sealed = async {
+                    let mut tx = ctx.store.begin_write().await?;
+                    ctx.store.seal_recording(&mut tx, self.rec_id, &seal.sha256, seal.bytes as i64, clock::now()).await?;
+                    let seq = ctx
+                        .audit
+                        .record_in(&mut tx, Event::new(conn.user.username.as_str(), "recording.sealed", format!("session:{session}"), json!({
+                            "channel": self.n, "what": self.what, "path": seal.path.display().to_string(), "sha256": seal.sha256,
+                            "bytes": seal.bytes, "events": seal.events,
+                        })))
+                        .await?;
+                    tx.commit().await?;
+                    ctx.audit.committed(seq).await
+                }
+                .await;
+                if let Err(e) = sealed {
+                    error!(error = %e, "cannot seal the recording in the audit log");
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "recording did not finish cleanly");
+                conn.audit("recording.failed", format!("session:{session}"), json!({ "channel": self.n, "error": e.to_string() })).await;
+            }
+        }
+    }
+}
+
+/// An IPv4 address to show in a capture for `ip`; captures of IPv6 or named hosts use
+/// documentation addresses (RFC 5737), since the frames are IPv4.
+pub(crate) fn shown_v4(ip: Option<IpAddr>, fallback: Ipv4Addr) -> Ipv4Addr {
+    match ip {
+        Some(IpAddr::V4(v4)) => v4,
+        Some(IpAddr::V6(v6)) => v6.to_ipv4_mapped().unwrap_or(fallback),
+        None => fallback,
+    }
+}
+
+/// The vendor's end of a capture: their address and a port (their source port if known).
+pub(crate) fn vendor_end(conn: &Conn, port: u16) -> (Ipv4Addr, u16) {
+    let ip = conn.peer.parse::<SocketAddr>().ok().map(|a| a.ip());
+    (shown_v4(ip, Ipv4Addr::new(192, 0, 2, 1)), port)
+}

@@ -1,0 +1,291 @@
+//! TCP tunnels (`ssh -L LOCAL:DEVICE:PORT`, `ssh -W DEVICE:PORT`): a `direct-tcpip` channel
+//! is opened only when DEVICE is the Portcullis name of a device the vendor holds a current
+//! grant for, and `tcp:PORT` is in that grant and in the device's port list. The broker then
+//! connects to the device's stored address with that port — never to a name or address the
+//! vendor supplied, which is not even resolved. Everything else is refused as
+//! administratively prohibited and audited (`channel.refused`, `what = direct-tcpip`) before
+//! any connection is attempted.
+//!
+//! An admitted tunnel is recorded as pcap (created before the connection), both directions
+//! are counted, and it closes with the session (window end, revocation, stop).
+//! Back-pressure: each direction reads a bounded chunk, records it (bounded queue) and
+//! writes it (the SSH window or the socket) before reading the next.
+
+use crate::conn::Conn;
+use crate::recording;
+use portcullis_core::clock;
+use portcullis_core::domain::{Channel as Granted, DeviceName};
+use portcullis_core::store::{DeviceRecord, GrantRecord};
+use portcullis_recorder::pcap::{Direction, FlowEnds, PcapRecorder};
+use russh::server::{ChannelOpenHandle, Msg};
+use russh::{Channel, ChannelMsg, ChannelOpenFailure};
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{info, warn, Instrument};
+
+/// How long connecting to the device's port may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes read from the device's socket at a time.
+const CHUNK: usize = 32 * 1024;
+
+/// A `direct-tcpip` open request, handed over by the handler.
+pub(crate) struct TunnelRequest {
+    pub channel: Channel<Msg>,
+    pub reply: ChannelOpenHandle,
+    /// As the vendor wrote it (capped), for the audit log only.
+    pub host: String,
+    pub port: u32,
+    pub originator: String,
+    pub originator_port: u32,
+}
+
+/// Why a tunnel is refused.
+struct Refusal {
+    reason: String,
+    device: Option<DeviceName>,
+}
+
+fn refuse(reason: impl Into<String>) -> Refusal {
+    Refusal { reason: reason.into(), device: None }
+}
+
+/// Decides, opens, bridges and closes one tunnel.
+pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
+    let TunnelRequest { channel, reply, host, port, originator, originator_port } = req;
+    let (dev, grant, port) = match decide(&conn, &host, port).await {
+        Ok(x) => x,
+        Err(r) => {
+            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            info!(%host, port, reason = %r.reason, "tunnel refused");
+            conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
+                "what": "direct-tcpip", "host": host, "port": port, "reason": r.reason, "device": r.device,
+                "originator": originator, "originator_port": originator_port,
+            }))
+            .await;
+            return;
+        }
+    };
+    let Some(_slot) = conn.tunnel_slot() else {
+        reply.reject(ChannelOpenFailure::ResourceShortage).await;
+        return;
+    };
+    let Some(session) = conn.session(&grant, &dev).await else {
+        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
+            "what": "direct-tcpip", "host": host, "port": port, "device": dev.name,
+            "reason": "this connection serves another grant (or its session cannot be recorded); reconnect",
+        }))
+        .await;
+        return;
+    };
+    let Some(target) = device_target(&dev, port) else {
+        warn!(address = %dev.address, "the device's stored address has no host part");
+        reply.reject(ChannelOpenFailure::ConnectFailed).await;
+        return;
+    };
+    let vendor_port = u16::try_from(originator_port).unwrap_or(0);
+    let ends = FlowEnds {
+        client: recording::vendor_end(&conn, vendor_port),
+        server: (recording::shown_v4(target.parse::<SocketAddr>().ok().map(|a| a.ip()), std::net::Ipv4Addr::new(192, 0, 2, 2)), port),
+    };
+    let Ok((rec, started)) = recording::start_pcap(&conn, session.id, "tunnel", ends).await else {
+        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        return;
+    };
+    let n = started.n;
+    let subject = format!("session:{}", session.id);
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&target)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tunnel_failed(&conn, &subject, &dev, port, n, e.to_string()).await;
+            reply.reject(ChannelOpenFailure::ConnectFailed).await;
+            drop(rec);
+            started.seal(&conn).await;
+            return;
+        }
+        Err(_) => {
+            tunnel_failed(&conn, &subject, &dev, port, n, "timed out".into()).await;
+            reply.reject(ChannelOpenFailure::ConnectFailed).await;
+            drop(rec);
+            started.seal(&conn).await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    reply.accept().await;
+    info!(device = %dev.name, port, channel = n, "tunnel open");
+    conn.audit("tunnel.opened", subject.clone(), json!({
+        "device": dev.name, "port": port, "channel": n, "grant": grant.id, "request": grant.request_id,
+        "originator": originator, "originator_port": originator_port,
+    }))
+    .await;
+    let counts = Counts::default();
+    let reason = bridge(&conn, channel, stream, &rec, &counts).instrument(tracing::Span::current()).await;
+    drop(rec);
+    conn.audit("tunnel.closed", subject, json!({
+        "device": dev.name, "port": port, "channel": n, "reason": reason,
+        "bytes_to_device": counts.to_device.load(Ordering::Relaxed),
+        "bytes_from_device": counts.from_device.load(Ordering::Relaxed),
+    }))
+    .await;
+    started.seal(&conn).await;
+}
+
+async fn tunnel_failed(conn: &Conn, subject: &str, dev: &DeviceRecord, port: u16, n: u32, error: String) {
+    warn!(device = %dev.name, port, %error, "cannot reach the device's port");
+    conn.audit("tunnel.failed", subject.to_owned(), json!({ "device": dev.name, "port": port, "channel": n, "error": error })).await;
+}
+
+/// Applies the rules; nothing here touches the network.
+async fn decide(conn: &Conn, host: &str, port: u32) -> Result<(DeviceRecord, GrantRecord, u16), Refusal> {
+    if host.parse::<IpAddr>().is_ok() || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok() {
+        return Err(refuse("an address, not a device name (use the Portcullis device name)"));
+    }
+    let name = DeviceName::parse(host).map_err(|_| refuse("not a device name"))?;
+    if let Some(d) = &conn.target.device {
+        if *d != name {
+            return Err(Refusal { reason: format!("this connection is for device {d}"), device: Some(name) });
+        }
+    }
+    let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| refuse("not a TCP port"))?;
+    let store = &conn.broker.ctx().store;
+    let dev = match store.device_by_name(&name).await {
+        Ok(Some(d)) if !d.disabled => d,
+        Ok(_) => return Err(refuse("no such enabled device")),
+        Err(_) => return Err(refuse("service unavailable")),
+    };
+    let with = |reason: &str| Refusal { reason: reason.to_owned(), device: Some(dev.name.clone()) };
+    if !dev.tcp_ports.contains(&port) {
+        return Err(with("port not open on this device"));
+    }
+    let grant = match store.current_grant(conn.user.id, dev.id, clock::now()).await {
+        Ok(Some(g)) => g,
+        Ok(None) => return Err(with("no current grant for this device")),
+        Err(_) => return Err(with("service unavailable")),
+    };
+    if !grant.channels.contains(Granted::Tcp(port)) {
+        return Err(with("port not granted"));
+    }
+    Ok((dev, grant, port))
+}
+
+/// The device's stored host with `port`: `10.20.0.12:22` → `10.20.0.12:104`.
+fn device_target(dev: &DeviceRecord, port: u16) -> Option<String> {
+    let host = match dev.address.parse::<SocketAddr>() {
+        Ok(a) => return Some(SocketAddr::new(a.ip(), port).to_string()),
+        Err(_) => dev.address.rsplit_once(':').map_or(dev.address.as_str(), |(h, _)| h),
+    };
+    (!host.is_empty()).then(|| format!("{host}:{port}"))
+}
+
+#[derive(Default)]
+struct Counts {
+    to_device: AtomicU64,
+    from_device: AtomicU64,
+}
+
+/// Moves bytes both ways until both sides have finished, either side closes, the recording
+/// fails or the session ends. Returns why it ended.
+async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &PcapRecorder, counts: &Counts) -> &'static str {
+    let (mut vr, vw) = channel.split();
+    let (mut tr, mut tw) = stream.into_split();
+    let up = async {
+        loop {
+            match vr.wait().await {
+                Some(ChannelMsg::Data { data }) => {
+                    if rec.data(Direction::ToDevice, &data).await.is_err() {
+                        return "recording failed";
+                    }
+                    if tw.write_all(&data).await.is_err() {
+                        return "device closed";
+                    }
+                    counts.to_device.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Some(ChannelMsg::Eof) => {
+                    let _ = rec.fin(Direction::ToDevice).await;
+                    let _ = tw.shutdown().await;
+                    return "eof";
+                }
+                Some(ChannelMsg::Close) | None => return "vendor closed",
+                Some(_) => {}
+            }
+        }
+    };
+    let down = async {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match tr.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = rec.fin(Direction::FromDevice).await;
+                    let _ = vw.eof().await;
+                    return "eof";
+                }
+                Ok(n) => n,
+            };
+            let chunk = buf.get(..n).unwrap_or_default();
+            if rec.data(Direction::FromDevice, chunk).await.is_err() {
+                return "recording failed";
+            }
+            if vw.data_bytes(chunk.to_vec()).await.is_err() {
+                return "vendor closed";
+            }
+            counts.from_device.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    };
+    tokio::pin!(up, down);
+    let (mut up_done, mut down_done) = (false, false);
+    let reason = loop {
+        tokio::select! {
+            r = &mut up, if !up_done => {
+                if r != "eof" { break r }
+                up_done = true;
+            }
+            r = &mut down, if !down_done => {
+                if r != "eof" { break r }
+                down_done = true;
+            }
+            _ = conn.cancel.cancelled() => break "session ended",
+        }
+        if up_done && down_done {
+            break "closed";
+        }
+    };
+    if reason == "recording failed" {
+        conn.end("recording failed");
+    }
+    let _ = vw.eof().await;
+    let _ = vw.close().await;
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_keeps_the_stored_host() {
+        let mut d = DeviceRecord {
+            id: 1,
+            name: DeviceName::parse("pump").unwrap_or_else(|_| unreachable!()),
+            address: "10.20.0.12:22".into(),
+            login: "svc".into(),
+            credential: vec![],
+            host_key: String::new(),
+            criticality: portcullis_core::domain::Criticality::High,
+            zone: portcullis_core::domain::Zone::parse("icu").unwrap_or_else(|_| unreachable!()),
+            tcp_ports: vec![104],
+            disabled: false,
+            created_at: 0,
+        };
+        assert_eq!(device_target(&d, 104).as_deref(), Some("10.20.0.12:104"));
+        d.address = "[fd00::5]:2222".into();
+        assert_eq!(device_target(&d, 443).as_deref(), Some("[fd00::5]:443"));
+        d.address = "pump12.ward.example:22".into();
+        assert_eq!(device_target(&d, 104).as_deref(), Some("pump12.ward.example:104"));
+    }
+}

@@ -1,0 +1,70 @@
+//! Channels through the decision service, on SQLite and PostgreSQL: a request names channels
+//! (validated against the device's TCP ports), an approver may grant fewer but never more,
+//! two approvers' narrowings combine, and old-style calls mean "shell".
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::fixture::World;
+use crate::approvals::{ApprovalError, ApproveOutcome};
+use crate::domain::{Channel, ChannelSet, Criticality, Role};
+use crate::testdb::stores;
+
+const PEER: &str = "127.0.0.1:50000";
+
+fn set(s: &str) -> ChannelSet {
+    ChannelSet::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn approver_grants_what_was_asked_or_less() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let alice = w.user("alice", Role::Approver).await;
+        let dev = w.device("pump-1", Criticality::Standard).await; // lists tcp 443
+
+        // Old signature: shell only.
+        let plain = w.approvals.create_request(&vendor, &dev, "INC-1", 30, PEER).await.unwrap();
+        assert_eq!(plain.channels, ChannelSet::shell(), "{}", w.name);
+
+        // A port the device does not list is refused and nothing is stored.
+        let err = w.approvals.create_request_channels(&vendor, &dev, "INC-2", 30, &set("tcp:104"), PEER).await.unwrap_err();
+        assert!(matches!(err, ApprovalError::Invalid(_)) && err.to_string().contains("443"), "{}: {err}", w.name);
+
+        let req = w.approvals.create_request_channels(&vendor, &dev, "INC-3", 30, &set("files,tcp:443"), PEER).await.unwrap();
+        assert_eq!(req.channels.to_string(), "files,tcp:443");
+        // More than asked is refused.
+        let err = w.approvals.approve_channels(req.id, &alice, None, Some(set("shell,files")), "test").await.unwrap_err();
+        assert!(matches!(err, ApprovalError::Invalid(_)), "{}: {err:?}", w.name);
+        let ApproveOutcome::Granted(g) = w.approvals.approve_channels(req.id, &alice, None, Some(set("tcp:443")), "test").await.unwrap() else {
+            panic!("{}: not granted", w.name)
+        };
+        assert_eq!(g.channels, set("tcp:443"), "{}", w.name);
+        assert!(!g.channels.contains(Channel::Files));
+        let stored = w.store.grant_of_request(req.id).await.unwrap().unwrap();
+        assert_eq!(stored.channels, set("tcp:443"), "{}", w.name);
+        let approved = w.audit_of("request.approved").await;
+        let detail: serde_json::Value = serde_json::from_str(&approved[0].detail).unwrap();
+        assert_eq!(detail["channels"], "tcp:443", "{}", w.name);
+        assert_eq!(detail["requested_channels"], "files,tcp:443", "{}", w.name);
+
+        // The old approve grants everything asked for.
+        let ApproveOutcome::Granted(g) = w.approvals.approve(plain.id, &alice, None, "test").await.unwrap() else { panic!() };
+        assert_eq!(g.channels, ChannelSet::shell());
+    }
+}
+
+#[tokio::test]
+async fn two_approvers_narrowings_combine() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let alice = w.user("alice", Role::Approver).await;
+        let bob = w.user("bob", Role::Approver).await;
+        let dev = w.device("vent-1", Criticality::LifeCritical).await;
+        let req = w.approvals.create_request_channels(&vendor, &dev, "INC-4", 30, &set("shell,files,tcp:443"), PEER).await.unwrap();
+        let first = w.approvals.approve_channels(req.id, &alice, None, Some(set("shell,files")), "test").await.unwrap();
+        assert!(matches!(first, ApproveOutcome::Recorded { have: 1, need: 2 }));
+        let ApproveOutcome::Granted(g) = w.approvals.approve_channels(req.id, &bob, None, None, "test").await.unwrap() else { panic!() };
+        assert_eq!(g.channels, set("shell,files"), "{}", w.name);
+    }
+}
