@@ -84,7 +84,8 @@ export function watch(page) {
 export async function newPage(browser) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: DESKTOP });
   const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+  // Generous: a debug build checks Argon2 passwords slowly on a busy 2-core machine.
+  page.setDefaultTimeout(45_000);
   watch(page);
   return page;
 }

@@ -78,6 +78,7 @@ fn request_card(user: &Authed, r: &RequestView) -> Markup {
                 dt { "Requester" } dd { (r.vendor) @if !r.org.is_empty() { " · " (r.org) } }
                 dt { "Reason" } dd.reason { (r.reason) }
                 dt { "Duration" } dd { (format::minutes(r.minutes)) }
+                dt { "Access" } dd.channels { (r.channels) }
                 dt { "Waiting" } dd { (format::secs(r.waited_seconds)) " (since " (format::utc(&r.created_at)) ")" }
                 dt { "Approvals" }
                 dd {
