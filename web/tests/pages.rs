@@ -39,21 +39,6 @@ struct Visitor {
     csrf: String,
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
-    for c in s.bytes() {
-        let Some(v) = alphabet.iter().position(|a| *a == c) else { continue };
-        value = (value << 5) | v as u32;
-        bits += 5;
-        if bits >= 8 {
-            out.push((value >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
-}
-
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
@@ -67,8 +52,11 @@ impl World {
     async fn visitor(&self, name: &str, role: Role) -> Visitor {
         let user = Username::parse(name).unwrap();
         let password = format!("{name}-long-enough-password");
-        let (_, e) = self.state.admin.create_user_with_password("test", &user, role, "", &[], Some(password.clone())).await.unwrap();
-        let totp = Totp::new(base32_decode(&e.totp_secret_base32), "Portcullis", name).unwrap();
+        self.state.admin.create_user_with_password("test", &user, role, "", &[], Some(password.clone())).await.unwrap();
+        // The secret as an authenticator holds it: opened from the vault like the broker does.
+        let rec = self.state.ctx.store.require_user(&user).await.unwrap();
+        let secret = self.state.ctx.vault.open_bytes(&portcullis_core::auth::totp_owner(&user), &rec.totp_secret).unwrap();
+        let totp = Totp::new(secret, "Portcullis", name).unwrap();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let code = totp.code_at_step(now / 30);
         let s = match self.state.ctx.webauth.sign_in(name, &password, &code, "127.0.0.1:1").await.unwrap() {
@@ -242,4 +230,64 @@ async fn static_files_have_types_and_a_long_cache() {
     assert_eq!(w.get("/static/nope.js", None).await.status, StatusCode::NOT_FOUND);
     // Pages themselves are never cached.
     assert_eq!(w.get("/login", None).await.cache, "no-store");
+}
+
+#[tokio::test]
+async fn an_approver_may_grant_fewer_channels_than_asked() {
+    let w = World::new().await;
+    let vendor = Username::parse("acme-vic").unwrap();
+    w.state.admin.create_user("test", &vendor, Role::Vendor, "Acme", &[]).await.unwrap();
+    let device = DeviceName::parse("dicom-node").unwrap();
+    let spec = NewDeviceSpec {
+        name: device.clone(),
+        address: "127.0.0.1:22".into(),
+        login: "service".into(),
+        credential: Credential::Password("device-secret".into()),
+        host_key: HOST_KEY.into(),
+        criticality: Criticality::High,
+        zone: Zone::parse("radiology").unwrap(),
+        tcp_ports: vec![104],
+    };
+    w.state.admin.create_device("test", spec).await.unwrap();
+    let asked = portcullis_core::domain::ChannelSet::parse("shell,files,tcp:104").unwrap();
+    let id = w.state.ctx.approvals.create_request_channels(&vendor, &device, "INC-5 DICOM echo", 30, &asked, "127.0.0.1:2").await.unwrap().id;
+    let nina = w.visitor("nina", Role::Approver).await;
+    let page = w.get("/requests", Some(&nina)).await;
+    assert!(page.body.contains("name=\"offered\"") && page.body.contains("tcp:104"), "{}", page.body);
+
+    let path = format!("/requests/{}/approve", id.0);
+    let none = format!("_csrf={}&minutes=10&offered=shell%2Cfiles%2Ctcp%3A104", nina.csrf);
+    let r = w.post(&path, Some(&nina), Some(SITE), &none).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "nothing ticked: {}", r.body);
+    let more = format!("_csrf={}&minutes=10&offered=shell&grant_0=tcp%3A22", nina.csrf);
+    let r = w.post(&path, Some(&nina), Some(SITE), &more).await;
+    assert!(r.status.is_client_error(), "more than asked: {}", r.body);
+    let some = format!("_csrf={}&minutes=10&offered=shell%2Cfiles%2Ctcp%3A104&grant_0=shell&grant_2=tcp%3A104", nina.csrf);
+    let r = w.post(&path, Some(&nina), Some(SITE), &some).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let grant = w.state.ctx.store.grant_of_request(id).await.unwrap().unwrap();
+    assert_eq!(grant.channels.to_string(), "shell,tcp:104");
+}
+
+#[tokio::test]
+async fn an_approver_revokes_a_window_from_the_history() {
+    let w = World::new().await;
+    let id = w.pending_request(Criticality::High).await;
+    let nina = w.visitor("nina", Role::Approver).await;
+    let qa = w.visitor("quinn", Role::Auditor).await;
+    w.state.ctx.approvals.approve(id, &Username::parse("nina").unwrap(), None, "test").await.unwrap();
+    let page = w.get("/history", Some(&nina)).await;
+    assert!(page.body.contains(&format!("action=\"/requests/{}/revoke\"", id.0)), "{}", page.body);
+    assert!(!w.get("/history", Some(&qa)).await.body.contains("/revoke\""), "auditors get no revoke button");
+
+    let path = format!("/requests/{}/revoke", id.0);
+    let r = w.post(&path, Some(&qa), Some(SITE), &format!("_csrf={}", qa.csrf)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = w.post(&path, Some(&nina), Some(SITE), "_csrf=forged").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = w.post(&path, Some(&nina), Some(SITE), &format!("_csrf={}", nina.csrf)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(w.state_of(id).await, RequestState::Revoked);
+    let r = w.get(r.location.as_deref().unwrap(), Some(&nina)).await;
+    assert!(r.body.contains("revoked") && !r.body.contains(&format!("action=\"/requests/{}/revoke\"", id.0)), "{}", r.body);
 }

@@ -29,6 +29,7 @@ impl FlashQuery {
                 self.need.unwrap_or(0)
             ),
             ("denied", Some(id)) => format!("Request #{id} denied; the vendor sees your reason."),
+            ("revoked", Some(id)) => format!("Access of request #{id} revoked; its sessions are being closed."),
             ("stopping", Some(id)) => format!(
                 "Session {id} is stopping: the vendor was warned and it closes in {}.",
                 super::format::secs(self.secs.unwrap_or(0) as i64)

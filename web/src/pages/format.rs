@@ -58,3 +58,8 @@ mod tests {
         assert_eq!(utc("garbage"), "garbage");
     }
 }
+
+/// Whether an RFC 3339 time is after `now` (Unix seconds); unreadable times count as past.
+pub fn ends_after(rfc3339: &str, now: i64) -> bool {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).is_ok_and(|t| t.unix_timestamp() > now)
+}

@@ -1,12 +1,14 @@
 //! Request history: decided requests (approved, denied, expired, revoked), newest first,
-//! filtered by state, vendor and device, with who decided, when, and the window granted.
+//! filtered by state, vendor and device, with who decided, when, and the window granted;
+//! approvers and admins can revoke a window that has not ended yet.
 
 use super::error::PageError;
 use super::format;
 use super::layout::{self, Notice, Tab};
 use super::requests::criticality;
 use super::visitor::require;
-use crate::api::requests::{find, ListQuery, READERS};
+use super::flash::FlashQuery;
+use crate::api::requests::{find, ListQuery, DECIDERS, READERS};
 use crate::auth::PageUser;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
@@ -28,9 +30,17 @@ pub struct Filters {
 }
 
 /// `GET /history`.
-pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, filters: Result<Query<Filters>, QueryRejection>) -> Result<Response, PageError> {
+pub async fn list(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    filters: Result<Query<Filters>, QueryRejection>,
+    flash: Result<Query<FlashQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     require(&user, READERS, "read requests")?;
     let f = filters.map(|Query(f)| f).unwrap_or_default();
+    let done = flash.ok().and_then(|Query(q)| q.message());
+    let may_revoke = DECIDERS.contains(&user.role());
+    let now = portcullis_core::clock::now();
     let q = ListQuery {
         state: Some(f.state.clone()).filter(|s| !s.is_empty()),
         vendor: Some(f.vendor.trim().to_owned()).filter(|s| !s.is_empty()),
@@ -38,7 +48,7 @@ pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, filte
         limit: Some(300),
     };
     let (rows, notice) = match find(&state, &q).await {
-        Ok(rows) => (rows, Notice::default()),
+        Ok(rows) => (rows, Notice::flash(done)),
         Err(e) if e.status.is_client_error() => (Vec::new(), Notice::error(e.message)),
         Err(e) => return Err(e.into()),
     };
@@ -85,6 +95,12 @@ pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, filte
                                     @if let Some(g) = &r.grant {
                                         (format::utc(&g.starts_at)) " – " (format::utc(&g.ends_at))
                                         @if let Some(by) = &g.revoked_by { br; small { "revoked by " (by) } }
+                                        @if may_revoke && r.state == "approved" && g.revoked_at.is_none() && format::ends_after(&g.ends_at, now) {
+                                            form.revoke method="post" action={ "/requests/" (r.id) "/revoke" } {
+                                                (layout::csrf(&user))
+                                                button.danger type="submit" { "Revoke" }
+                                            }
+                                        }
                                     } @else { "—" }
                                 }
                             }

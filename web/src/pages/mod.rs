@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/requests", get(requests::list))
         .route("/requests/{id}/approve", post(requests::approve))
         .route("/requests/{id}/deny", post(requests::deny))
+        .route("/requests/{id}/revoke", post(requests::revoke))
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}/stop", get(sessions::confirm).post(sessions::stop))
         .route("/history", get(history::list))

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use portcullis_core::approvals::{ApproveOutcome, Window};
-use portcullis_core::domain::RequestId;
+use portcullis_core::domain::{ChannelSet, RequestId};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -44,6 +44,20 @@ fn approve_form(user: &Authed, r: &RequestView) -> Markup {
                 label {
                     "Start " span.tz-hint { "(UTC)" } ", empty for now"
                     input name="starts_at" type="datetime-local";
+                }
+            }
+            @let asked: Vec<String> = r.channels.split(',').map(str::to_owned).collect();
+            @if asked.len() > 1 {
+                // Several channels asked for: the approver may grant fewer.
+                fieldset.channels {
+                    legend { "Grant" }
+                    input type="hidden" name="offered" value=(r.channels);
+                    @for (i, c) in asked.iter().enumerate() {
+                        label.check {
+                            input type="checkbox" name={ "grant_" (i) } value=(c) checked;
+                            " " (c)
+                        }
+                    }
                 }
             }
             button.primary type="submit" { "Approve" }
@@ -151,6 +165,11 @@ pub struct ApproveForm {
     /// without it the start is read as UTC.
     #[serde(default)]
     tz_offset: String,
+    /// The channels asked for, when there was a choice; `grant_N` fields hold those ticked.
+    #[serde(default)]
+    offered: String,
+    #[serde(flatten)]
+    ticked: std::collections::BTreeMap<String, String>,
 }
 
 impl HasCsrf for ApproveForm {
@@ -176,6 +195,18 @@ impl ApproveForm {
         };
         Ok(Window { length, starts_at })
     }
+
+    /// The channels ticked, when the form offered a choice (`None`: grant what was asked).
+    fn channels(&self) -> Result<Option<ChannelSet>, String> {
+        if self.offered.trim().is_empty() {
+            return Ok(None);
+        }
+        let ticked: Vec<&str> = self.ticked.iter().filter(|(k, _)| k.starts_with("grant_")).map(|(_, v)| v.as_str()).collect();
+        if ticked.is_empty() {
+            return Err("Tick at least one kind of access to grant, or deny the request.".into());
+        }
+        ChannelSet::parse(&ticked.join(",")).map(Some).map_err(|e| e.to_string())
+    }
 }
 
 /// A `datetime-local` value (`YYYY-MM-DDTHH:MM[:SS]`) at `offset` minutes behind UTC, as Unix
@@ -191,11 +222,11 @@ fn local_start(s: &str, offset: i64) -> Option<i64> {
 pub async fn approve(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<ApproveForm>) -> Result<Response, PageError> {
     require(&user, DECIDERS, "approve requests")?;
     let id = request_id(&id)?;
-    let window = match form.window() {
-        Ok(w) => w,
+    let (window, channels) = match form.window().and_then(|w| form.channels().map(|c| (w, c))) {
+        Ok(v) => v,
         Err(m) => return render(&state, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
     };
-    match state.ctx.approvals.approve_window(id, user.name(), window, &user.via()).await {
+    match state.ctx.approvals.approve_with(id, user.name(), window, channels, &user.via()).await {
         Ok(ApproveOutcome::Granted(_)) => Ok(Redirect::to(&format!("/requests?done=granted&id={}", id.0)).into_response()),
         Ok(ApproveOutcome::Recorded { have, need }) => {
             Ok(Redirect::to(&format!("/requests?done=recorded&id={}&have={have}&need={need}", id.0)).into_response())
@@ -229,13 +260,36 @@ pub async fn deny(State(state): State<AppState>, Path(id): Path<String>, PageFor
     }
 }
 
+/// A form that carries nothing but the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+impl HasCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /requests/{id}/revoke`: ends an approved request's access at once.
+pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+    require(&user, DECIDERS, "revoke access")?;
+    let id = request_id(&id)?;
+    match state.ctx.approvals.revoke(id, user.name(), &user.via()).await {
+        Ok(()) => Ok(Redirect::to(&format!("/history?done=revoked&id={}", id.0)).into_response()),
+        Err(e) => refused(&state, &user, e.into()).await,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn form(minutes: &str, starts_at: &str, tz: &str) -> ApproveForm {
-        ApproveForm { csrf: String::new(), minutes: minutes.into(), starts_at: starts_at.into(), tz_offset: tz.into() }
+        ApproveForm { csrf: String::new(), minutes: minutes.into(), starts_at: starts_at.into(), tz_offset: tz.into(), offered: String::new(), ticked: Default::default() }
     }
 
     #[test]
