@@ -37,6 +37,11 @@ pub fn minutes(m: i64) -> String {
     secs(m.saturating_mul(60))
 }
 
+/// Whether an RFC 3339 time is after `now` (Unix seconds); unreadable times count as past.
+pub fn ends_after(rfc3339: &str, now: i64) -> bool {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).is_ok_and(|t| t.unix_timestamp() > now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,9 +62,4 @@ mod tests {
         assert_eq!(utc("2026-11-29T12:30:00+01:00"), "2026-11-29 11:30 UTC");
         assert_eq!(utc("garbage"), "garbage");
     }
-}
-
-/// Whether an RFC 3339 time is after `now` (Unix seconds); unreadable times count as past.
-pub fn ends_after(rfc3339: &str, now: i64) -> bool {
-    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).is_ok_and(|t| t.unix_timestamp() > now)
 }
