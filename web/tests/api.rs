@@ -285,3 +285,44 @@ async fn hostile_values_in_every_field_are_refused_or_stored_verbatim() {
     assert!(stored.iter().any(|r| r.reason == sql), "{stored:?}");
     assert!(portcullis_core::audit::verify(&api.state.ctx.store, api.state.ctx.audit.signer()).await.unwrap().ok);
 }
+
+#[tokio::test]
+async fn auditors_search_and_verify_the_audit_log() {
+    for api in Api::both().await {
+        let vendor = api.user("jdoe", Role::Vendor).await;
+        api.user("nurse", Role::Approver).await;
+        api.user("qa", Role::Auditor).await;
+        let dev = api.device("pump-1", Criticality::High).await;
+        let id = api.request(&vendor, &dev).await;
+        let (nurse, qa) = (api.login("nurse").await, api.login("qa").await);
+        api.bearer(&nurse, Method::POST, &format!("/api/v1/requests/{id}/approve"), Some(json!({}))).await;
+
+        assert_error(&api.bearer(&nurse, Method::GET, "/api/v1/audit", None).await, 403, "forbidden");
+        let all = api.bearer(&qa, Method::GET, "/api/v1/audit?limit=500", None).await;
+        let rows = all.body.as_array().unwrap();
+        let seqs: Vec<i64> = rows.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+        assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {seqs:?}");
+        assert!(rows.iter().all(|r| r["hash"].as_str().is_some_and(|h| h.len() == 64)));
+        let approved = api.bearer(&qa, Method::GET, "/api/v1/audit?kind=request.approved&device=pump-1&actor=nurse", None).await;
+        assert_eq!(approved.body.as_array().unwrap().len(), 1, "{}: {:?}", api.backend, approved.body);
+        assert_eq!(approved.body[0]["detail"]["device"], "pump-1");
+        let family = api.bearer(&qa, Method::GET, "/api/v1/audit?kind=auth.", None).await;
+        assert!(family.body.as_array().unwrap().iter().all(|r| r["kind"].as_str().unwrap().starts_with("auth.")));
+        assert_error(&api.bearer(&qa, Method::GET, "/api/v1/audit?since=yesterday", None).await, 400, "invalid");
+        assert_error(&api.bearer(&qa, Method::GET, "/api/v1/audit?kind=x%27%20OR%201=1", None).await, 400, "invalid");
+
+        let ok = api.bearer(&qa, Method::POST, "/api/v1/audit/verify", None).await;
+        assert_eq!(ok.body["ok"], true, "{:?}", ok.body);
+        assert_eq!(ok.body["rows"].as_i64(), Some(*seqs.iter().max().unwrap()));
+    }
+    // An edited row (the append-only trigger dropped by someone with database access) is named.
+    let api = Api::new("sqlite").await;
+    api.user("qa", Role::Auditor).await;
+    let qa = api.login("qa").await;
+    let pool = api.state.ctx.store.pool();
+    sqlx::query("DROP TRIGGER audit_log_no_update").execute(pool).await.unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'somebody-else' WHERE seq = 1").execute(pool).await.unwrap();
+    let bad = api.bearer(&qa, Method::POST, "/api/v1/audit/verify", None).await;
+    assert_eq!((bad.body["ok"].as_bool(), bad.body["first_bad_seq"].as_i64()), (Some(false), Some(1)), "{:?}", bad.body);
+    assert!(bad.body["problem"].as_str().is_some_and(|p| !p.is_empty()));
+}

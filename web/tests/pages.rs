@@ -291,3 +291,23 @@ async fn an_approver_revokes_a_window_from_the_history() {
     let r = w.get(r.location.as_deref().unwrap(), Some(&nina)).await;
     assert!(r.body.contains("revoked") && !r.body.contains(&format!("action=\"/requests/{}/revoke\"", id.0)), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_audit_page_lists_rows_and_verifies_the_chain() {
+    let w = World::new().await;
+    let id = w.pending_request(Criticality::High).await;
+    let qa = w.visitor("quinn", Role::Auditor).await;
+    let nina = w.visitor("nina", Role::Approver).await;
+    assert_eq!(w.get("/audit", Some(&nina)).await.status, StatusCode::FORBIDDEN);
+    let page = w.get("/audit?kind=request.", Some(&qa)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("request.created") && page.body.contains(&format!("request:{}", id.0)), "{}", page.body);
+    assert!(!page.body.contains("<code>auth.login</code>"), "filtered by kind");
+    let r = w.post("/audit/verify", Some(&qa), Some(SITE), "_csrf=forged").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = w.post("/audit/verify", Some(&qa), Some(SITE), &format!("_csrf={}", qa.csrf)).await;
+    assert!(r.body.contains("class=\"verified\"") && r.body.contains("No signed checkpoint yet"), "{}", r.body);
+    let cp = w.state.ctx.audit.checkpoint().await.unwrap().unwrap();
+    let r = w.post("/audit/verify", Some(&qa), Some(SITE), &format!("_csrf={}", qa.csrf)).await;
+    assert!(r.body.contains(&format!("Latest signed checkpoint: row {}", cp.seq)), "{}", r.body);
+}

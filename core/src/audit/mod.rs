@@ -14,10 +14,12 @@
 
 mod checkpoint;
 mod hash;
+mod search;
 mod verify;
 
 pub use checkpoint::{AuditSigner, Checkpoint};
 pub use hash::{row_hash, GENESIS_HASH};
+pub use search::{latest_checkpoint, search, Search, MAX_ROWS};
 pub use verify::{verify, VerifyReport};
 
 use crate::feed::{Feed, PG_CHANNEL};

@@ -3,6 +3,7 @@
 //! from the handlers' annotations ([`openapi`]). Bodies and path parameters go through
 //! [`ApiJson`] and [`ApiPath`], so malformed input is answered in the API's error shape.
 
+pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod error;
@@ -60,6 +61,8 @@ pub fn router() -> Routes {
         .add(&["GET", "POST"], "/api/v1/devices", get(devices::list).post(devices::create))
         .add(&["GET"], "/api/v1/devices/{name}", get(devices::show))
         .add(&["POST"], "/api/v1/devices/{name}/disable", post(devices::disable))
+        .add(&["GET"], "/api/v1/audit", get(audit::list))
+        .add(&["POST"], "/api/v1/audit/verify", post(audit::verify))
 }
 
 /// A JSON body; malformed JSON, unknown fields and oversized bodies become API errors.

@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header (the page).
 
 use super::views::*;
-use super::{auth, devices, error, requests, sessions, users};
+use super::{audit, auth, devices, error, requests, sessions, users};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -19,11 +19,12 @@ use utoipa::{Modify, OpenApi};
         sessions::list, sessions::show, sessions::stop,
         users::list, users::show, users::create, users::disable, users::enable,
         devices::list, devices::show, devices::create, devices::disable,
+        audit::list, audit::verify,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView,
         RequestView, NewRequestBody, ApproveBody, ApproveView, DenyBody, SessionView, StopBody, UserView, NewUserBody,
-        CreatedUserView, DeviceView, NewDeviceBody, CountView,
+        CreatedUserView, DeviceView, NewDeviceBody, CountView, audit::AuditRowView, audit::VerifyView,
     )),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = [])),

@@ -18,6 +18,7 @@ pub enum Tab {
     History,
     Users,
     Devices,
+    Audit,
 }
 
 /// The lines shown above a page's content.
@@ -93,6 +94,9 @@ fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
                     }
                     (link(Tab::Sessions, "/sessions", "Sessions"))
                     (link(Tab::History, "/history", "History"))
+                    @if matches!(user.role(), Role::Auditor | Role::Admin) {
+                        (link(Tab::Audit, "/audit", "Audit log"))
+                    }
                     @if user.role() == Role::Admin {
                         (link(Tab::Users, "/admin/users", "Users"))
                         (link(Tab::Devices, "/admin/devices", "Devices"))

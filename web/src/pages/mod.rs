@@ -9,6 +9,7 @@
 mod admin_devices;
 mod admin_users;
 mod assets;
+mod audit;
 mod enrol;
 mod error;
 mod flash;
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}/stop", get(sessions::confirm).post(sessions::stop))
         .route("/history", get(history::list))
+        .route("/audit", get(audit::list))
+        .route("/audit/verify", post(audit::verify))
         .route("/admin/users", get(admin_users::list).post(admin_users::create))
         .route("/admin/users/{name}/{action}", post(admin_users::set_disabled))
         .route("/admin/devices", get(admin_devices::list).post(admin_devices::create))
