@@ -60,6 +60,9 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "SESSION_CONTROL_POLL" => c.session.control_poll = dur(var, v)?,
         "SESSION_STOP_GRACE" => c.session.stop_grace = dur(var, v)?,
         "RECORDING_DIR" => c.recording.dir = v.into(),
+        "EXPORT_BATCH_SIZE" => c.export.batch_size = parse(var, v)?,
+        "EXPORT_TIMEOUT" => c.export.timeout = dur(var, v)?,
+        "EXPORT_RETRY_BACKOFF" => c.export.retry_backoff = dur(var, v)?,
         k if k.starts_with("NOTIFY_") => notify(c, k, var, v)?,
         _ => return Err(unknown(var)),
     }
