@@ -85,8 +85,12 @@ impl Conn {
     /// Closes a network connection politely (TLS close_notify, TCP FIN); errors do not matter.
     pub async fn close(mut self) {
         match &mut self {
-            Conn::Tcp(s) => drop(s.shutdown().await),
-            Conn::Tls(s) => drop(s.shutdown().await),
+            Conn::Tcp(s) => {
+                let _ = s.shutdown().await;
+            }
+            Conn::Tls(s) => {
+                let _ = s.shutdown().await;
+            }
             Conn::File(_) | Conn::Stdout(_) => {}
         }
     }
