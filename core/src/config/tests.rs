@@ -94,7 +94,7 @@ fn export_sinks_parse_and_bad_ones_are_refused() {
     let example = include_str!("../../../deploy/portcullis.example.toml");
     let on: String = example
         .split_once("[export]")
-        .map(|(_, rest)| rest.lines().map(|l| l.strip_prefix("# ").filter(|l| !l.starts_with(' ')).unwrap_or(l)).collect::<Vec<_>>().join("\n"))
+        .map(|(_, rest)| rest.lines().map(uncomment_setting).collect::<Vec<_>>().join("\n"))
         .unwrap();
     let vars = [("PORTCULLIS_EXPORT_BATCH_SIZE".to_owned(), "50".to_owned())];
     let c = Config::from_parts(&format!("{MINIMAL}[export]{on}"), Path::new("/etc/portcullis/p.toml"), &vars).unwrap();
@@ -115,5 +115,13 @@ fn export_sinks_parse_and_bad_ones_are_refused() {
     ] {
         let err = Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+/// `# key = value` or `# [[table]]` without the `# `; any other line as it is.
+fn uncomment_setting(line: &str) -> &str {
+    match line.strip_prefix("# ") {
+        Some(rest) if rest.starts_with("[[") || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')) => rest,
+        _ => line,
     }
 }
