@@ -1,6 +1,7 @@
 //! `PORTCULLIS_<SECTION>_<KEY>` overrides. Each known key is listed here with its type;
 //! any other `PORTCULLIS_*` variable is refused, except the few that are not configuration
-//! keys (`PORTCULLIS_CONFIG`, `PORTCULLIS_LOG`, and those of the test harness).
+//! keys (`PORTCULLIS_CONFIG`, `PORTCULLIS_LOG`, and those of the test harness). Lists of
+//! tables (`[[policy.rules]]`, `[[export.sinks]]`) are set in the file only.
 
 use super::{Config, ConfigError, Dur, MailAddress, PublicUrl, SmtpConfig, WebhookUrl};
 use std::str::FromStr;

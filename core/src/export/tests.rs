@@ -2,6 +2,7 @@
 //! octet-counted RFC 5424 messages; the receiver is stopped while rows are added and started
 //! again on the same address; the exporter is stopped and started again (a broker restart).
 //! Nothing may be lost, the order is the chain's, and any repeat carries a `seq` already seen.
+//! Also: a `tls://` sink trusting a private CA file, and a JSON-lines file sink.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// Only to fail a hung test; nothing waits for it in a passing run.
@@ -56,7 +57,7 @@ impl Receiver {
 }
 
 /// Reads `LEN SP MSG` frames until the peer closes or the receiver stops.
-async fn read_frames(mut sock: TcpStream, frames: mpsc::UnboundedSender<String>, stop: CancellationToken) {
+async fn read_frames<S: tokio::io::AsyncRead + Unpin>(mut sock: S, frames: mpsc::UnboundedSender<String>, stop: CancellationToken) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -220,4 +221,43 @@ async fn wait_cursor(store: &Store, name: &str, seq: i64) {
         assert!(tokio::time::Instant::now() < deadline, "cursor {name} never reached {seq}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test]
+async fn syslog_over_tls_with_a_private_ca() {
+    let t = stores().await.remove(0);
+    let audit = audit_log(&t.store, 0);
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), certified.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let tls = acceptor.accept(sock).await.unwrap();
+        read_frames(tls, tx, token).await;
+    });
+    let text = format!(
+        "[store]\nurl = \"sqlite://unused.db\"\n[[export.sinks]]\nname = \"tls\"\nformat = \"cef\"\ntarget = \"tls://localhost:{port}\"\nca_file = \"ca.pem\"\n"
+    );
+    let cfg = Config::from_parts(&text, &dir.path().join("portcullis.toml"), &[]).unwrap();
+    let node = start(&cfg, &t.store, &audit);
+    let head = add(&audit, 3, "tls").await;
+    let mut got = Vec::new();
+    receive_until(&mut rx, &mut got, head).await;
+    node.stop().await;
+    stop.cancel();
+    assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=head).collect::<Vec<_>>());
 }
