@@ -11,9 +11,11 @@ use std::time::Duration;
 
 mod dur;
 mod env;
+mod export;
 mod notify;
 mod policy;
 pub use dur::Dur;
+pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use policy::{PolicyConfig, PolicyRule};
 
@@ -58,6 +60,8 @@ pub struct Config {
     pub recording: RecordingConfig,
     #[serde(default)]
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub export: ExportConfig,
 }
 
 /// The vendors' SSH listener.
@@ -299,6 +303,11 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        for ca in self.export.sinks.iter_mut().filter_map(|s| s.ca_file.as_mut()) {
+            if ca.is_relative() {
+                *ca = base.join(&*ca);
+            }
+        }
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -307,6 +316,7 @@ impl Config {
         }
         self.policy.check()?;
         self.notify.check()?;
+        self.export.check()?;
         if self.web.token_ttl.0 < Duration::from_secs(30) || self.web.session_max.0 < self.web.token_ttl.0 {
             return Err(ConfigError::Invalid("web.token_ttl must be at least 30s and at most web.session_max".into()));
         }

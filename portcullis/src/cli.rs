@@ -252,6 +252,18 @@ pub enum AuditCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Write the log (or the rows after --since) once, oldest first, for a SIEM or an
+    /// investigator: JSON lines, RFC 5424 syslog or CEF, one record per line. Keeps no cursor.
+    Export {
+        #[arg(long, value_parser = parse_format)]
+        format: portcullis_core::config::ExportFormat,
+        /// Only rows after this chain position (sequence number).
+        #[arg(long, value_name = "SEQ", default_value_t = 0)]
+        since: i64,
+        /// Write to this file (created or truncated) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Print the last rows, oldest first.
     Tail {
         #[arg(short = 'n', default_value_t = 20)]
@@ -264,6 +276,11 @@ pub enum AuditCmd {
 /// Words given after `--reason`, as one line.
 pub fn join_words(words: &[String]) -> String {
     words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Parses `jsonl`, `cef` or `syslog`.
+fn parse_format(s: &str) -> Result<portcullis_core::config::ExportFormat, String> {
+    s.parse()
 }
 
 /// Parses an RFC 3339 time into Unix seconds.

@@ -1,6 +1,7 @@
 //! `PORTCULLIS_<SECTION>_<KEY>` overrides. Each known key is listed here with its type;
 //! any other `PORTCULLIS_*` variable is refused, except the few that are not configuration
-//! keys (`PORTCULLIS_CONFIG`, `PORTCULLIS_LOG`, and those of the test harness).
+//! keys (`PORTCULLIS_CONFIG`, `PORTCULLIS_LOG`, and those of the test harness). Lists of
+//! tables (`[[policy.rules]]`, `[[export.sinks]]`) are set in the file only.
 
 use super::{Config, ConfigError, Dur, MailAddress, PublicUrl, SmtpConfig, WebhookUrl};
 use std::str::FromStr;
@@ -60,6 +61,9 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "SESSION_CONTROL_POLL" => c.session.control_poll = dur(var, v)?,
         "SESSION_STOP_GRACE" => c.session.stop_grace = dur(var, v)?,
         "RECORDING_DIR" => c.recording.dir = v.into(),
+        "EXPORT_BATCH_SIZE" => c.export.batch_size = parse(var, v)?,
+        "EXPORT_TIMEOUT" => c.export.timeout = dur(var, v)?,
+        "EXPORT_RETRY_BACKOFF" => c.export.retry_backoff = dur(var, v)?,
         k if k.starts_with("NOTIFY_") => notify(c, k, var, v)?,
         _ => return Err(unknown(var)),
     }

@@ -87,3 +87,41 @@ fn policy_rules_parse_and_unsafe_ones_are_refused() {
         assert!(err.contains(why), "{bad}: {err}");
     }
 }
+
+#[test]
+fn export_sinks_parse_and_bad_ones_are_refused() {
+    // The example's commented sinks, switched on.
+    let example = include_str!("../../../deploy/portcullis.example.toml");
+    let on: String = example
+        .split_once("[export]")
+        .map(|(_, rest)| rest.lines().map(uncomment_setting).collect::<Vec<_>>().join("\n"))
+        .unwrap();
+    let vars = [("PORTCULLIS_EXPORT_BATCH_SIZE".to_owned(), "50".to_owned())];
+    let c = Config::from_parts(&format!("{MINIMAL}[export]{on}"), Path::new("/etc/portcullis/p.toml"), &vars).unwrap();
+    assert_eq!(c.export.batch_size, 50);
+    assert_eq!(c.export.sinks.len(), 2);
+    assert_eq!(c.export.sinks[0].format, crate::config::ExportFormat::Syslog);
+    assert_eq!(c.export.sinks[0].ca_file.as_deref(), Some(Path::new("/etc/portcullis/tls/siem-ca.pem")));
+    assert_eq!(c.export.sinks[1].target, crate::config::ExportTarget::File("/var/log/portcullis/audit.jsonl".into()));
+    let sink = |name: &str, rest: &str| format!("[[export.sinks]]\nname = \"{name}\"\nformat = \"jsonl\"\n{rest}\n");
+    for (bad, why) in [
+        (sink("a", "target = \"udp://h:514\""), "expected tcp://"),
+        (sink("a", "target = \"stdout\"\nextra = 1"), "unknown field"),
+        (format!("{}{}", sink("a", "target = \"stdout\""), sink("a", "target = \"tcp://h:1\"")), "two sinks are named"),
+        (sink("a b", "target = \"stdout\""), "letters, digits"),
+        (sink("a", "target = \"tcp://h:1\"\nca_file = \"ca.pem\""), "only applies to a tls://"),
+        ("[[export.sinks]]\nname = \"a\"\nformat = \"xml\"\ntarget = \"stdout\"\n".to_owned(), "unknown variant"),
+        ("[export]\nbatch_size = 0\n".to_owned(), "batch_size"),
+    ] {
+        let err = Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+/// `# key = value` or `# [[table]]` without the `# `; any other line as it is.
+fn uncomment_setting(line: &str) -> &str {
+    match line.strip_prefix("# ") {
+        Some(rest) if rest.starts_with("[[") || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')) => rest,
+        _ => line,
+    }
+}

@@ -8,7 +8,7 @@
 //! When nothing is left, the loop sleeps until the change feed moves (or, when another node
 //! holds the lease, until that lease runs out).
 
-use super::cursor::{self, Claim};
+use crate::cursor::{self, Claim};
 use super::notice::Notice;
 use super::{Channel, SendError};
 use crate::audit::{AuditLog, Event};

@@ -1,7 +1,7 @@
 //! Telling approvers that a vendor is waiting. When an access request is created, its audit
 //! row (`request.created`) is the queue: each configured channel — a JSON webhook
 //! ([`webhook`]), e-mail over SMTP ([`email`]) — follows those rows from a cursor kept in the
-//! database ([`cursor`]) and sends a [`notice`] for each ([`deliver`]).
+//! database ([`crate::cursor`]) and sends a [`notice`] for each ([`deliver`]).
 //!
 //! Guarantees: a notification is sent after its request committed (the row is its proof),
 //! in request order, at least once. A restart resumes from the cursor; with several nodes,
@@ -13,18 +13,18 @@
 //! after the channel first ran: a cursor is created at the audit head, never at zero, so
 //! turning notifications on does not replay history.
 
-mod cursor;
 mod deliver;
 mod email;
 mod notice;
 mod webhook;
 
-pub use cursor::position;
+pub use crate::cursor::position;
 pub use email::Email;
 pub use notice::{chat_escape, one_line, Notice};
 pub use webhook::Webhook;
 
 use crate::audit::{self, AuditLog};
+use crate::cursor;
 use crate::config::{Config, ConfigError, NotifyConfig, PublicUrl};
 use crate::store::{Store, StoreError};
 use crate::clock;

@@ -1,41 +1,16 @@
 //! `portcullis audit …`: verify the hash chain and signed checkpoints (exit 1 when broken,
-//! naming the first bad row), and print the log's tail with each row's detail as JSON.
+//! naming the first bad row), print the log's tail with each row's detail as JSON, and
+//! export it once in a SIEM format ([`export`]).
+
+mod export;
 
 use crate::cli::AuditCmd;
 use crate::output::{self, Table};
-use portcullis_core::audit::{self, AuditRow, VerifyReport};
+use portcullis_core::audit::{self, VerifyReport};
 use portcullis_core::clock;
 use portcullis_core::Context;
-use serde::Serialize;
 
-/// One audit row as printed by `audit tail --json`.
-#[derive(Debug, Serialize)]
-struct TailRow<'a> {
-    seq: i64,
-    ts: String,
-    actor: &'a str,
-    kind: &'a str,
-    subject: &'a str,
-    /// The stored detail, parsed; kept as a string if it somehow is not JSON.
-    detail: serde_json::Value,
-    prev_hash: &'a str,
-    hash: &'a str,
-}
-
-impl<'a> TailRow<'a> {
-    fn of(r: &'a AuditRow) -> Self {
-        TailRow {
-            seq: r.seq,
-            ts: clock::rfc3339_ms(r.ts),
-            actor: &r.actor,
-            kind: &r.kind,
-            subject: &r.subject,
-            detail: serde_json::from_str(&r.detail).unwrap_or_else(|_| serde_json::Value::String(r.detail.clone())),
-            prev_hash: &r.prev_hash,
-            hash: &r.hash,
-        }
-    }
-}
+use portcullis_core::export::format::jsonl::JsonRow as TailRow;
 
 /// Runs one `audit` command.
 pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
@@ -53,6 +28,7 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
                 None => anyhow::bail!("the audit log is not intact"),
             }
         }
+        AuditCmd::Export { format, since, output } => export::run(ctx, format, since, output.as_deref()).await,
         AuditCmd::Tail { n, out } => {
             let rows = audit::tail(&ctx.store, n.max(0)).await?;
             if out.json {
@@ -86,6 +62,7 @@ fn verify_text(r: &VerifyReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_core::audit::AuditRow;
 
     fn report(ok: bool) -> VerifyReport {
         VerifyReport {

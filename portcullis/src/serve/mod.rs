@@ -1,7 +1,8 @@
 //! `portcullis serve`: one broker node. It opens the services, binds the SSH and HTTPS
 //! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
 //! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
-//! housekeeping, the approvers' notifier (when `[notify]` configures a channel), the broker
+//! housekeeping, the approvers' notifier (when `[notify]` configures a channel), the SIEM
+//! exporter (one task per `[[export.sinks]]` entry), the broker
 //! and the web page until SIGINT/SIGTERM or until one of them
 //! fails. Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
 //! bounded by a grace timeout, and a final audit checkpoint is signed on the way out.
@@ -11,6 +12,7 @@ mod services;
 
 use crate::output;
 use anyhow::Context as _;
+use portcullis_core::export::Exporter;
 use portcullis_core::notify::Notifier;
 use portcullis_core::{feed, Context};
 use russh::keys::PrivateKey;
@@ -75,6 +77,7 @@ pub async fn run_node(
     tracker: TaskTracker,
 ) -> anyhow::Result<()> {
     let notifier = Notifier::from_config(&ctx.config, ctx.store.clone(), ctx.audit.clone()).context("notifications ([notify])")?;
+    let exporter = Exporter::from_config(&ctx.config, ctx.store.clone()).context("SIEM export ([export])")?;
     let feed = ctx.audit.feed().clone();
     let changes = feed.subscribe();
     let feed_task = feed::spawn(ctx.store.clone(), feed, ctx.config.store.url.clone(), ctx.config.session.control_poll.0, shutdown.clone());
@@ -87,6 +90,10 @@ pub async fn run_node(
     if let Some(notifier) = notifier {
         tracing::info!(channels = ?notifier.channels(), "notifying approvers of new requests");
         tracker.spawn(notifier.run(changes.clone(), shutdown.clone()));
+    }
+    if let Some(exporter) = exporter {
+        tracing::info!(sinks = ?exporter.sinks(), "exporting the audit log");
+        tracker.spawn(exporter.run(changes.clone(), shutdown.clone()));
     }
     let mut broker = tracker.spawn(services::run_broker(listeners.ssh, ctx.clone(), host_key, changes, shutdown.clone()));
     let mut web = tracker.spawn(services::run_web(listeners.web, ctx.clone(), shutdown.clone()));

@@ -214,6 +214,20 @@ impl Broker {
             .unwrap_or_default()
     }
 
+    /// Stops the server the way an operator does (SIGTERM) and waits for it to exit, so that
+    /// `serve` can be started again on the same data (a restart).
+    pub fn stop(&mut self) {
+        let mut server = self.server.take().expect("serve not started");
+        let pid = server.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "cannot send SIGTERM to {pid}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while server.child.try_wait().expect("wait for serve").is_none() {
+            assert!(std::time::Instant::now() < deadline, "serve did not exit after SIGTERM:\n{}", server.output.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The SQLite database file (for tamper tests).
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("portcullis.db")

@@ -1,5 +1,7 @@
-//! A channel's place in the audit log (`delivery_cursors`, migration 0004) and the lease that
-//! lets exactly one node send at a time. A node [`claim`]s the lease before each attempt
+//! A follower's place in the audit log (`delivery_cursors`, migration 0004) and the lease that
+//! lets exactly one node send at a time. Every task that follows the audit log and delivers
+//! it somewhere uses it: the approvers' notifier ([`crate::notify`], cursors `webhook` and
+//! `email`) and the SIEM exporter ([`crate::export`], cursors `export:NAME`). A node [`claim`]s the lease before each attempt
 //! (renewing it if it holds it already), sends, then [`advance`]s the cursor with a
 //! compare-and-swap on the old position and its own lease: if another node took over
 //! meanwhile, the update changes nothing and this node stands back. A node that dies keeps
