@@ -91,7 +91,7 @@ mod tests {
     fn code_line_counts_down_to_the_next_step() {
         let v = (Username::parse("demo-vendor").unwrap(), "123456".to_owned());
         let a = (Username::parse("demo-approver").unwrap(), "654321".to_owned());
-        assert_eq!(code_line(&[v.clone()], 60), "codes: demo-vendor 123456 (valid ~30s)");
+        assert_eq!(code_line(std::slice::from_ref(&v), 60), "codes: demo-vendor 123456 (valid ~30s)");
         assert_eq!(code_line(&[v, a], 89), "codes: demo-vendor 123456 · demo-approver 654321 (valid ~1s)");
     }
 }
