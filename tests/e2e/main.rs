@@ -12,6 +12,7 @@
 mod harness;
 
 mod approval;
+mod evidence;
 mod audit_tamper;
 mod feed;
 mod forwarding;

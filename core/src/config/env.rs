@@ -60,6 +60,11 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "SESSION_CONTROL_POLL" => c.session.control_poll = dur(var, v)?,
         "SESSION_STOP_GRACE" => c.session.stop_grace = dur(var, v)?,
         "RECORDING_DIR" => c.recording.dir = v.into(),
+        "RETENTION_RECORDINGS_AFTER" if v.trim().is_empty() => c.retention.recordings_after = None,
+        "RETENTION_RECORDINGS_AFTER" => c.retention.recordings_after = Some(dur(var, v)?),
+        "RETENTION_ACTION" => c.retention.action = parse(var, v)?,
+        "RETENTION_ARCHIVE_DIR" => c.retention.archive_dir = v.into(),
+        "RETENTION_CHECK_EVERY" => c.retention.check_every = dur(var, v)?,
         k if k.starts_with("NOTIFY_") => notify(c, k, var, v)?,
         _ => return Err(unknown(var)),
     }

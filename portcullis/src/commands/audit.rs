@@ -2,6 +2,7 @@
 //! naming the first bad row), and print the log's tail with each row's detail as JSON.
 
 use crate::cli::AuditCmd;
+use base64::Engine;
 use crate::output::{self, Table};
 use portcullis_core::audit::{self, AuditRow, VerifyReport};
 use portcullis_core::clock;
@@ -52,6 +53,15 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
                 Some(seq) => anyhow::bail!("the audit log is not intact (first bad row: {seq})"),
                 None => anyhow::bail!("the audit log is not intact"),
             }
+        }
+        AuditCmd::PublicKey { out } => {
+            let signer = ctx.audit.signer();
+            let key = base64::engine::general_purpose::STANDARD.encode(signer.public_key());
+            if out.json {
+                return output::json(&serde_json::json!({ "key_id": signer.key_id(), "public_key": key }));
+            }
+            output::line(&key)?;
+            Ok(())
         }
         AuditCmd::Tail { n, out } => {
             let rows = audit::tail(&ctx.store, n.max(0)).await?;
