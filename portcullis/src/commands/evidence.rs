@@ -115,7 +115,7 @@ mod tests {
         let t = report_text(&r);
         assert!(t.starts_with("evidence bundle OK: session 3"));
         assert!(t.contains("abcd was NOT pinned"));
-        let bad = BundleReport { failures: vec!["manifest signature invalid".into()], key_pinned: true, ..r };
+        let bad = BundleReport { ok: false, failures: vec!["manifest signature invalid".into()], key_pinned: true, ..r };
         let t = report_text(&bad);
         assert!(t.contains("FAILED (1 problems)") && t.contains("  - manifest signature invalid") && t.contains("checked against the pinned key"));
     }
