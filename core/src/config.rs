@@ -14,10 +14,12 @@ mod env;
 mod export;
 mod notify;
 mod policy;
+mod retention;
 pub use dur::Dur;
 pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use policy::{PolicyConfig, PolicyRule};
+pub use retention::{RetentionAction, RetentionConfig};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub export: ExportConfig,
+    pub retention: RetentionConfig,
 }
 
 /// The vendors' SSH listener.
@@ -298,6 +301,7 @@ impl Config {
             &mut self.vault.key_file,
             &mut self.audit.signing_key,
             &mut self.recording.dir,
+            &mut self.retention.archive_dir,
         ] {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -317,6 +321,7 @@ impl Config {
         self.policy.check()?;
         self.notify.check()?;
         self.export.check()?;
+        self.retention.check()?;
         if self.web.token_ttl.0 < Duration::from_secs(30) || self.web.session_max.0 < self.web.token_ttl.0 {
             return Err(ConfigError::Invalid("web.token_ttl must be at least 30s and at most web.session_max".into()));
         }

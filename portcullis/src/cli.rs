@@ -42,6 +42,12 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Evidence bundles: export a session as one signed archive, verify one offline.
+    #[command(subcommand)]
+    Evidence(EvidenceCmd),
+    /// Recording retention: archive or delete recordings older than `retention.recordings_after`.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
 }
 
 /// `--json` on listing commands.
@@ -231,6 +237,12 @@ pub enum SessionCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Recompute each recording's SHA-256 and compare it with the sealed value; exit 1 on a mismatch.
+    Verify {
+        id: SessionId,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Ask the node holding a session to end it.
     Stop {
         id: SessionId,
@@ -268,6 +280,46 @@ pub enum AuditCmd {
     Tail {
         #[arg(short = 'n', default_value_t = 20)]
         n: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Print the audit public key (base64) and its key id, to pin in `evidence verify`.
+    PublicKey {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCmd {
+    /// Write one .tar.gz with the session, its request, approvals, grant, recordings, audit
+    /// rows linked to a signed checkpoint, and a manifest signed with the audit key.
+    Export {
+        #[arg(long, value_name = "ID")]
+        session: SessionId,
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Check a bundle offline (no database); exit 1 naming every part that does not match.
+    Verify {
+        file: PathBuf,
+        /// File holding the expected audit public key (base64, as `audit public-key` prints).
+        #[arg(long, value_name = "FILE", conflicts_with = "key_id")]
+        public_key: Option<PathBuf>,
+        /// Expected audit key id (16 hex digits).
+        #[arg(long, value_name = "HEX")]
+        key_id: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCmd {
+    /// Archive or delete the recordings due now (each one audited), then exit.
+    Run {
         #[command(flatten)]
         out: JsonFlag,
     },

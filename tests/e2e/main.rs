@@ -13,6 +13,7 @@ mod harness;
 
 mod approval;
 mod export;
+mod evidence;
 mod audit_tamper;
 mod feed;
 mod forwarding;

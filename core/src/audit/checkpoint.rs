@@ -6,12 +6,12 @@ use super::AuditRow;
 use crate::store::{Store, StoreError};
 use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// A stored checkpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Checkpoint {
     pub seq: i64,
     pub hash: String,
@@ -63,6 +63,11 @@ impl AuditSigner {
         &self.key_id
     }
 
+    /// Signs `message` with the audit key; the signature in standard base64.
+    pub fn sign_b64(&self, message: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.key.sign(message).as_ref())
+    }
+
     /// Checks a checkpoint's signature against this key.
     pub fn verifies(&self, cp: &Checkpoint) -> bool {
         let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(&cp.signature) else { return false };
@@ -103,7 +108,19 @@ impl AuditSigner {
     }
 }
 
-fn key_id_of(public: &[u8]) -> String {
+/// Whether `signature_b64` is an Ed25519 signature of `message` by the raw `public` key.
+pub fn ed25519_verifies(public: &[u8], message: &[u8], signature_b64: &str) -> bool {
+    let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else { return false };
+    UnparsedPublicKey::new(&signature::ED25519, public).verify(message, &sig).is_ok()
+}
+
+/// Whether `cp` is signed by the raw `public` key (offline check, no signer needed).
+pub fn checkpoint_verifies(public: &[u8], cp: &Checkpoint) -> bool {
+    ed25519_verifies(public, &checkpoint_message(cp.seq, &cp.hash), &cp.signature)
+}
+
+/// Short identifier of a raw public key (first 16 hex digits of its SHA-256).
+pub fn key_id_of(public: &[u8]) -> String {
     hex::encode(&Sha256::digest(public)[..8])
 }
 
@@ -126,4 +143,14 @@ pub(super) async fn row_at(store: &Store, seq: i64) -> Result<Option<AuditRow>, 
         .fetch_optional(store.pool())
         .await?;
     row.as_ref().map(AuditRow::from_row).transpose()
+}
+
+/// The first checkpoint at or after row `seq`.
+pub async fn checkpoint_covering(store: &Store, seq: i64) -> Result<Option<Checkpoint>, StoreError> {
+    let row: Option<(i64, String, i64, String, String)> =
+        sqlx::query_as("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints WHERE seq >= $1 ORDER BY seq LIMIT 1")
+            .bind(seq)
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(row.map(|(seq, hash, ts, key_id, signature)| Checkpoint { seq, hash, ts, key_id, signature }))
 }

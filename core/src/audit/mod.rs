@@ -17,14 +17,14 @@ mod hash;
 mod search;
 mod verify;
 
-pub use checkpoint::{AuditSigner, Checkpoint};
+pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
 pub use hash::{row_hash, GENESIS_HASH};
 pub use search::{latest_checkpoint, search, Search, MAX_ROWS};
 pub use verify::{verify, VerifyReport};
 
 use crate::feed::{Feed, PG_CHANNEL};
 use crate::store::{Backend, Store, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
 /// Advisory lock key that serialises appends on PostgreSQL ("PCAU" in ASCII).
@@ -51,7 +51,7 @@ impl Event {
 }
 
 /// A stored row.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditRow {
     pub seq: i64,
     pub ts: i64,
@@ -196,6 +196,23 @@ pub async fn tail(store: &Store, n: i64) -> Result<Vec<AuditRow>, StoreError> {
     let mut out = rows.iter().map(AuditRow::from_row).collect::<Result<Vec<_>, _>>()?;
     out.reverse();
     Ok(out)
+}
+
+const ROW_COLUMNS: &str = "seq, ts, actor, kind, subject, detail, prev_hash, hash";
+
+/// Rows `from..=to`, oldest first.
+pub async fn range(store: &Store, from: i64, to: i64) -> Result<Vec<AuditRow>, StoreError> {
+    let q = format!("SELECT {ROW_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq");
+    let rows = sqlx::query(&q).bind(from).bind(to).fetch_all(store.pool()).await?;
+    rows.iter().map(AuditRow::from_row).collect()
+}
+
+/// Rows whose subject is one of `subjects` (at most two: a session's and its request's),
+/// oldest first.
+pub async fn about(store: &Store, subjects: [&str; 2]) -> Result<Vec<AuditRow>, StoreError> {
+    let q = format!("SELECT {ROW_COLUMNS} FROM audit_log WHERE subject = $1 OR subject = $2 ORDER BY seq");
+    let rows = sqlx::query(&q).bind(subjects[0]).bind(subjects[1]).fetch_all(store.pool()).await?;
+    rows.iter().map(AuditRow::from_row).collect()
 }
 
 /// Highest sequence number (0 when empty). Cheap; used to notice that something changed.

@@ -64,6 +64,11 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "EXPORT_BATCH_SIZE" => c.export.batch_size = parse(var, v)?,
         "EXPORT_TIMEOUT" => c.export.timeout = dur(var, v)?,
         "EXPORT_RETRY_BACKOFF" => c.export.retry_backoff = dur(var, v)?,
+        "RETENTION_RECORDINGS_AFTER" if v.trim().is_empty() => c.retention.recordings_after = None,
+        "RETENTION_RECORDINGS_AFTER" => c.retention.recordings_after = Some(dur(var, v)?),
+        "RETENTION_ACTION" => c.retention.action = parse(var, v)?,
+        "RETENTION_ARCHIVE_DIR" => c.retention.archive_dir = v.into(),
+        "RETENTION_CHECK_EVERY" => c.retention.check_every = dur(var, v)?,
         k if k.starts_with("NOTIFY_") => notify(c, k, var, v)?,
         _ => return Err(unknown(var)),
     }

@@ -67,6 +67,22 @@ fn shipped_example_parses() {
     assert_eq!(c.notify.public_url.as_ref().map(|u| u.requests_page()).as_deref(), Some("https://broker.hospital.org:8443/requests"));
     assert!(!c.notify.enabled(), "the example sends nothing until a channel is set");
     c.notify.check().unwrap();
+    assert_eq!(c.retention.recordings_after, None, "the example keeps recordings until told otherwise");
+    assert_eq!(c.retention.archive_dir, Path::new("/var/lib/portcullis/archive"));
+}
+
+#[test]
+fn retention_section_and_environment() {
+    let text = format!("{MINIMAL}[retention]\nrecordings_after = \"180d\"\naction = \"delete\"\n");
+    let c = Config::from_parts(&text, Path::new("/d/p.toml"), &[]).unwrap();
+    assert_eq!(c.retention.recordings_after, Some(Dur(Duration::from_secs(180 * 86_400))));
+    assert_eq!(c.retention.action, RetentionAction::Delete);
+    let vars = [("PORTCULLIS_RETENTION_ACTION".to_owned(), "archive".to_owned()), ("PORTCULLIS_RETENTION_RECORDINGS_AFTER".to_owned(), "0s".to_owned())];
+    let c = Config::from_parts(&text, Path::new("/d/p.toml"), &vars).unwrap();
+    assert_eq!(c.retention.action, RetentionAction::Archive);
+    assert_eq!(c.retention.recordings_after, Some(Dur(Duration::ZERO)));
+    let bad = format!("{MINIMAL}[retention]\naction = \"shred\"\n");
+    assert!(Config::from_parts(&bad, Path::new("p.toml"), &[]).is_err());
 }
 
 #[test]

@@ -10,6 +10,7 @@
 mod devices;
 mod records;
 mod requests;
+mod retention;
 mod sessions;
 mod users;
 mod web_sessions;

@@ -242,6 +242,11 @@ pub struct RecordingRecord {
     pub bytes: Option<i64>,
     pub created_at: i64,
     pub sealed_at: Option<i64>,
+    /// `archived` or `deleted` once retention acted on the file; `None` while it is at `path`.
+    pub retained: Option<String>,
+    pub retained_at: Option<i64>,
+    /// Where an archived file now is.
+    pub archive_path: Option<String>,
 }
 
 impl RecordingRecord {
@@ -256,6 +261,20 @@ impl RecordingRecord {
             bytes: r.try_get("bytes")?,
             created_at: r.try_get("created_at")?,
             sealed_at: r.try_get("sealed_at")?,
+            retained: r.try_get("retained")?,
+            retained_at: r.try_get("retained_at")?,
+            archive_path: r.try_get("archive_path")?,
         })
+    }
+}
+
+impl RecordingRecord {
+    /// Where the file is now: the archive copy once archived, `None` once deleted.
+    pub fn current_path(&self) -> Option<&str> {
+        match self.retained.as_deref() {
+            None => Some(&self.path),
+            Some("archived") => self.archive_path.as_deref(),
+            Some(_) => None,
+        }
     }
 }

@@ -9,6 +9,10 @@ const SESSION_SELECT: &str = "SELECT s.id, s.grant_id, g.request_id, u.username 
     s.peer, s.state, s.started_at, s.ended_at, s.end_reason, s.stop_requested_at, s.stop_requested_by, s.stop_at \
     FROM sessions s JOIN grants g ON g.id = s.grant_id JOIN users u ON u.id = s.vendor_id JOIN devices d ON d.id = s.device_id";
 
+/// The columns [`RecordingRecord::from_row`] reads.
+pub(crate) const RECORDING_COLUMNS: &str =
+    "id, session_id, channel, kind, path, sha256, bytes, created_at, sealed_at, retained, retained_at, archive_path";
+
 impl Store {
     /// Records a session as started.
     pub async fn insert_session(
@@ -92,7 +96,8 @@ impl Store {
 
     /// A session's recordings, in the order they were made.
     pub async fn recordings_of(&self, session: SessionId) -> Result<Vec<RecordingRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, session_id, channel, kind, path, sha256, bytes, created_at, sealed_at FROM recordings WHERE session_id = $1 ORDER BY channel, id")
+        let q = format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE session_id = $1 ORDER BY channel, id");
+        let rows = sqlx::query(&q)
             .bind(session.0)
             .fetch_all(self.pool())
             .await?;

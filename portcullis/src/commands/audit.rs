@@ -5,6 +5,7 @@
 mod export;
 
 use crate::cli::AuditCmd;
+use base64::Engine;
 use crate::output::{self, Table};
 use portcullis_core::audit::{self, VerifyReport};
 use portcullis_core::clock;
@@ -29,6 +30,15 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
             }
         }
         AuditCmd::Export { format, since, output } => export::run(ctx, format, since, output.as_deref()).await,
+        AuditCmd::PublicKey { out } => {
+            let signer = ctx.audit.signer();
+            let key = base64::engine::general_purpose::STANDARD.encode(signer.public_key());
+            if out.json {
+                return output::json(&serde_json::json!({ "key_id": signer.key_id(), "public_key": key }));
+            }
+            output::line(&key)?;
+            Ok(())
+        }
         AuditCmd::Tail { n, out } => {
             let rows = audit::tail(&ctx.store, n.max(0)).await?;
             if out.json {

@@ -5,12 +5,14 @@
 
 mod audit;
 mod devices;
+mod evidence;
 pub mod init;
 mod requests;
+mod retention;
 mod sessions;
 mod users;
 
-use crate::cli::{Cli, Command, DeviceCmd, RequestCmd, SessionCmd, UserCmd};
+use crate::cli::{Cli, Command, DeviceCmd, EvidenceCmd, RequestCmd, SessionCmd, UserCmd};
 use anyhow::Context as _;
 use portcullis_core::{Config, Context};
 use std::path::Path;
@@ -38,13 +40,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             finish(&ctx, writes, requests::run(&ctx, cmd).await).await
         }
         Command::Session(cmd) => {
-            let writes = !matches!(cmd, SessionCmd::List { .. } | SessionCmd::Show { .. });
+            let writes = !matches!(cmd, SessionCmd::List { .. } | SessionCmd::Show { .. } | SessionCmd::Verify { .. });
             let ctx = open(&config).await?;
             finish(&ctx, writes, sessions::run(&ctx, cmd).await).await
         }
         Command::Audit(cmd) => {
             let ctx = open(&config).await?;
             finish(&ctx, false, audit::run(&ctx, cmd).await).await
+        }
+        // Offline: no configuration, no database.
+        Command::Evidence(EvidenceCmd::Verify { file, public_key, key_id, out }) => evidence::verify(&file, public_key.as_deref(), key_id, out),
+        Command::Evidence(EvidenceCmd::Export { session, output, out }) => {
+            let ctx = open(&config).await?;
+            finish(&ctx, true, evidence::export(&ctx, session, &output, out).await).await
+        }
+        Command::Retention(cmd) => {
+            let ctx = open(&config).await?;
+            finish(&ctx, true, retention::run(&ctx, cmd).await).await
         }
     }
 }

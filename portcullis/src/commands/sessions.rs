@@ -8,6 +8,7 @@ use crate::output::{self, Table};
 use portcullis_core::approvals::StopMode;
 use portcullis_core::domain::{DeviceName, RequestId, SessionId, SessionState, Username};
 use portcullis_core::store::{RecordingRecord, SessionRecord};
+use portcullis_core::evidence::integrity::{self, RecordingStatus};
 use portcullis_core::Context;
 use serde::Serialize;
 
@@ -108,6 +109,7 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             output::print(&text)?;
             Ok(())
         }
+        SessionCmd::Verify { id, out } => verify(ctx, id, out.json).await,
         SessionCmd::Stop { id, by, reason, graceful } => {
             let by = by.map_or_else(|| "cli".to_owned(), |u| u.to_string());
             let reason = join_words(&reason);
@@ -117,5 +119,36 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             output::line(&format!("stop requested for session {id}; the broker holding it will end it"))?;
             Ok(())
         }
+    }
+}
+
+/// Recomputes each recording's SHA-256 against its sealed value; fails naming mismatches.
+async fn verify(ctx: &Context, id: SessionId, json: bool) -> anyhow::Result<()> {
+    let checks = integrity::check_session(&ctx.store, id).await?;
+    let bad: Vec<&str> = checks
+        .iter()
+        .filter(|c| matches!(c.status, RecordingStatus::Mismatch | RecordingStatus::Missing))
+        .filter_map(|c| c.problem.as_deref())
+        .collect();
+    if json {
+        output::json(&checks)?;
+    } else {
+        let mut t = Table::new(&["N", "KIND", "STATUS", "SEALED IN ROW", "PATH / PROBLEM"]);
+        for c in &checks {
+            let status = serde_json::to_value(c.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            t.row(vec![
+                c.channel.to_string(),
+                c.kind.clone(),
+                status,
+                c.sealed_in_row.map_or_else(|| "-".into(), |s| s.to_string()),
+                c.problem.clone().or_else(|| c.path.clone()).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        output::print(&t.render("(no recordings)"))?;
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("session {id}: recordings do not match their sealed hashes: {}", bad.join("; "))
     }
 }

@@ -1,9 +1,11 @@
 //! Periodic work of a running node: sign an audit checkpoint every
 //! `audit.checkpoint_interval` (only when new rows arrived), and expire pending requests that
-//! nobody decided within `approval.request_ttl`. Failures are logged and retried at the next
+//! nobody decided within `approval.request_ttl`, and — when `retention.recordings_after` is
+//! set — archive or delete recordings that old every `retention.check_every` (each one an
+//! audit row; see `portcullis_core::retention`). Failures are logged and retried at the next
 //! tick; they never stop the node (sessions fail closed on their own store errors).
 
-use portcullis_core::Context;
+use portcullis_core::{clock, retention, Context};
 use std::time::Duration;
 use tokio::time::{interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,9 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
     let mut expiry = interval(EXPIRY_EVERY);
     checkpoint.set_missed_tick_behavior(MissedTickBehavior::Delay);
     expiry.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut retain = interval(ctx.config.retention.check_every.0);
+    retain.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let retention_on = ctx.config.retention.recordings_after.is_some();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -32,6 +37,13 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
                 Ok(n) => tracing::info!(expired = n, "expired requests nobody decided in time"),
                 Err(e) => tracing::warn!(error = %e, "cannot expire stale requests"),
             },
+            _ = retain.tick(), if retention_on => {
+                match retention::run(&ctx.store, &ctx.audit, &ctx.config.retention, "system", clock::now()).await {
+                    Ok(done) if done.is_empty() => {}
+                    Ok(done) => tracing::info!(recordings = done.len(), "retention acted on old recordings"),
+                    Err(e) => tracing::warn!(error = %e, "cannot apply recording retention"),
+                }
+            }
         }
     }
 }

@@ -1,0 +1,36 @@
+//! Evidence bundles: one `.tar.gz` an auditor can hand to an investigator, holding a session,
+//! its request and grant, its recordings, the audit rows about it with the chain segment that
+//! links them to a signed checkpoint, and a manifest of SHA-256 hashes signed with the audit
+//! key. [`build`] needs the store and the audit signer; [`verify`] needs nothing but the file,
+//! so it runs offline. [`integrity`] checks a session's recordings on disk against their seals.
+//! The CLI and the web side both call these.
+
+mod archive;
+mod build;
+mod digest;
+pub mod integrity;
+mod layout;
+mod manifest;
+mod verify;
+
+pub use archive::{read as read_archive, write as write_archive, Members};
+pub use build::build;
+pub use digest::{sha256_file, sha256_hex};
+pub use manifest::{FileEntry, Manifest, MANIFEST, SIGNATURE};
+pub use verify::{verify, BundleReport, KeyPin};
+
+/// Why a bundle could not be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("archive: {0}")]
+    Archive(String),
+    #[error("encoding: {0}")]
+    Encode(String),
+}
+
+#[cfg(test)]
+mod tests;
