@@ -64,6 +64,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     #[serde(default)]
     pub export: ExportConfig,
+    #[serde(default)]
     pub retention: RetentionConfig,
 }
 
