@@ -262,6 +262,11 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// How many requests are in `state`.
+    pub async fn count_requests(&self, state: RequestState) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM access_requests WHERE state = $1").bind(state.as_str()).fetch_one(self.pool()).await?)
+    }
+
     /// Pending requests created before `cutoff`.
     pub async fn stale_pending_requests(&self, cutoff: i64) -> Result<Vec<RequestId>, StoreError> {
         let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM access_requests WHERE state = 'pending' AND created_at < $1")

@@ -85,8 +85,7 @@ pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuer
     responses((status = 200, body = CountView), (status = 401, body = ErrorBody)))]
 pub async fn pending_count(State(state): State<AppState>, a: Authed) -> Result<Json<CountView>, ApiError> {
     a.require(READERS, "read requests")?;
-    let n = state.ctx.store.list_requests(Some(RequestState::Pending), None, 1000).await?.len();
-    Ok(Json(CountView { count: n as i64 }))
+    Ok(Json(CountView { count: state.ctx.store.count_requests(RequestState::Pending).await? }))
 }
 
 /// One request.

@@ -74,7 +74,7 @@ pub fn bare(title: &str, body: Markup) -> Markup {
 
 /// The number of pending requests, for the badge (none shown if it cannot be read).
 async fn pending(state: &AppState) -> Option<usize> {
-    state.ctx.store.list_requests(Some(RequestState::Pending), None, 1000).await.ok().map(|v| v.len())
+    state.ctx.store.count_requests(RequestState::Pending).await.ok().map(|n| n.max(0) as usize)
 }
 
 fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
