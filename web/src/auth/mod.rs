@@ -205,6 +205,19 @@ pub trait HasCsrf {
     fn csrf(&self) -> &str;
 }
 
+/// A form whose only field is the CSRF token (sign-out, revoke, verify).
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+impl HasCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// A page form post: signed in (scope as `S` says), from this site, with the right `_csrf`.
 pub struct PageForm<T> {
     pub user: Authed,

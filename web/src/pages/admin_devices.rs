@@ -5,7 +5,7 @@
 use super::error::PageError;
 use super::flash::FlashQuery;
 use super::layout::{self, Notice, Tab};
-use super::login::CsrfOnly;
+use crate::auth::CsrfOnly;
 use super::requests::criticality;
 use super::visitor::require;
 use crate::api::error::ApiError;

@@ -8,7 +8,7 @@ use super::error::PageError;
 use super::flash::FlashQuery;
 use super::format;
 use super::layout::{self, Notice, Tab};
-use super::login::CsrfOnly;
+use crate::auth::CsrfOnly;
 use super::visitor::require;
 use crate::api::error::ApiError;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};

@@ -5,10 +5,9 @@
 
 use super::error::PageError;
 use super::layout::{self, Notice, Tab};
-use super::requests::CsrfOnly;
 use super::visitor::require;
 use crate::api::audit::{run_verify, to_search, AuditQuery, AuditRowView, VerifyView, AUDITORS};
-use crate::auth::{PageForm, PageUser};
+use crate::auth::{CsrfOnly, PageForm, PageUser};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

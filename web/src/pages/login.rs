@@ -7,7 +7,7 @@ use super::error::PageError;
 use super::layout;
 use super::visitor::MaybeUser;
 use crate::api::error::ApiError;
-use crate::auth::{cookie, origin, HasCsrf, PageForm, Peer};
+use crate::auth::{cookie, origin, CsrfOnly, PageForm, Peer};
 use crate::state::AppState;
 use axum::extract::rejection::FormRejection;
 use axum::extract::State;
@@ -90,19 +90,6 @@ pub async fn submit(State(state): State<AppState>, peer: Option<Extension<Peer>>
         Ok(SignIn::Done(s)) => with_cookie(&state, &s, "/requests"),
         Ok(SignIn::MustEnrol(s, _)) => with_cookie(&state, &s, "/enrol"),
         Err(_) => Ok((StatusCode::UNAUTHORIZED, login_page(f.username.trim(), Some(FAILED))).into_response()),
-    }
-}
-
-/// A form whose only field is the CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
-impl HasCsrf for CsrfOnly {
-    fn csrf(&self) -> &str {
-        &self.csrf
     }
 }
 

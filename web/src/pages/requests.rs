@@ -13,7 +13,7 @@ use super::visitor::{decides, require};
 use crate::api::error::ApiError;
 use crate::api::requests::{find, ListQuery, DECIDERS, READERS};
 use crate::api::views::RequestView;
-use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
+use crate::auth::{Authed, CsrfOnly, HasCsrf, PageForm, PageUser};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -257,19 +257,6 @@ pub async fn deny(State(state): State<AppState>, Path(id): Path<String>, PageFor
     match state.ctx.approvals.deny(id, user.name(), &form.reason, &user.via()).await {
         Ok(()) => Ok(Redirect::to(&format!("/requests?done=denied&id={}", id.0)).into_response()),
         Err(e) => refused(&state, &user, e.into()).await,
-    }
-}
-
-/// A form that carries nothing but the CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
-impl HasCsrf for CsrfOnly {
-    fn csrf(&self) -> &str {
-        &self.csrf
     }
 }
 
