@@ -33,11 +33,8 @@ impl Forward {
         for (i, spec) in specs.iter().enumerate() {
             cmd.arg("-L").arg(format!("{}:{spec}", dir.path().join(i.to_string()).display()));
         }
-        cmd.arg("127.0.0.1").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start ssh -N -L");
-        let output = Capture::default();
-        output.pump(child.stdout.take().unwrap());
-        output.pump(child.stderr.take().unwrap());
+        cmd.arg("127.0.0.1").stdin(Stdio::null());
+        let (child, output) = Capture::spawn(&mut cmd);
         let f = Forward { child, output, dir };
         proc::poll_until("the forwarded sockets", Duration::from_secs(90), || {
             (0..specs.len()).all(|i| f.socket(i).exists()).then_some(())

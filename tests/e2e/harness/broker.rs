@@ -157,16 +157,9 @@ impl Broker {
         cmd.env("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0")
             .env("PORTCULLIS_WEB_LISTEN", "127.0.0.1:0")
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::null());
         let what = proc::describe_command(&cmd);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let output = Capture::default();
-        output.pump(child.stdout.take().expect("piped stdout"));
-        output.pump(child.stderr.take().expect("piped stderr"));
+        let (mut child, output) = Capture::spawn(&mut cmd);
         let ssh_addr = announced(&output, "ssh listening on ");
         // `web listening on` is printed right after the SSH line.
         let web_addr = ssh_addr.and_then(|_| announced(&output, "web listening on "));

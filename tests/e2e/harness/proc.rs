@@ -29,6 +29,20 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Starts `cmd` (stdout and stderr piped) and captures both into one buffer.
+    pub fn spawn(cmd: &mut Command) -> (std::process::Child, Capture) {
+        let what = describe_command(cmd);
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let output = Capture::default();
+        output.pump(child.stdout.take().expect("piped stdout"));
+        output.pump(child.stderr.take().expect("piped stderr"));
+        (child, output)
+    }
+
     /// Starts a thread that copies `pipe` into this buffer until end of file.
     pub fn pump(&self, mut pipe: impl Read + Send + 'static) {
         let inner = Arc::clone(&self.inner);

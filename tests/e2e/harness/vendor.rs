@@ -195,15 +195,8 @@ pub struct Interactive {
 impl Interactive {
     pub fn spawn(mut cmd: Command) -> Interactive {
         let what = proc::describe_command(&cmd);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let output = Capture::default();
-        output.pump(child.stdout.take().expect("piped stdout"));
-        output.pump(child.stderr.take().expect("piped stderr"));
+        cmd.stdin(Stdio::piped());
+        let (mut child, output) = Capture::spawn(&mut cmd);
         let stdin = child.stdin.take();
         Interactive {
             what,
