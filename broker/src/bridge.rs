@@ -2,18 +2,18 @@
 //! Each direction is its own loop so a slow reader on one side never blocks the other; both
 //! loops await the peer's flow-control window, so memory stays bounded by the channel
 //! buffers. Pty size changes, signals, EOF and exit status pass through. What records the
-//! bytes is a [`Tap`]: an asciicast recorder for terminals and commands, or the SFTP watcher
-//! (pcap recording plus per-file audit) for file transfer.
+//! bytes is a [`Tap`]: an asciicast recorder and live feed for terminals and commands, or the
+//! SFTP watcher (pcap recording plus per-file audit) for file transfer.
 
 use crate::conn::Conn;
+use crate::recording::CastTap;
 use crate::sftp::SftpTap;
-use portcullis_recorder::Recorder;
 use russh::{client, server, Channel, ChannelMsg};
 use std::time::Duration;
 
 /// Where a bridged channel's bytes are recorded.
 pub(crate) enum Tap {
-    Cast(Recorder),
+    Cast(CastTap),
     Sftp(SftpTap),
 }
 
@@ -36,7 +36,7 @@ impl Tap {
 
     async fn resize(&self, cols: u32, rows: u32) {
         if let Tap::Cast(r) = self {
-            let _ = r.resize(cols.min(u32::from(u16::MAX)) as u16, rows.min(u32::from(u16::MAX)) as u16).await;
+            r.resize(cols.min(u32::from(u16::MAX)) as u16, rows.min(u32::from(u16::MAX)) as u16).await;
         }
     }
 
@@ -44,7 +44,7 @@ impl Tap {
     async fn failed(&self) {
         match self {
             Tap::Cast(r) => {
-                r.failed().await;
+                r.rec.failed().await;
             }
             Tap::Sftp(_) => std::future::pending::<()>().await,
         }
@@ -58,6 +58,18 @@ pub(crate) enum Ended {
     DeviceClosed,
     Cancelled,
     RecordingFailed,
+}
+
+impl Ended {
+    /// In words, for the recording's end marker.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Ended::VendorClosed => "the vendor closed the channel",
+            Ended::DeviceClosed => "the device closed the channel",
+            Ended::Cancelled => "the session ended",
+            Ended::RecordingFailed => "recording failed",
+        }
+    }
 }
 
 /// Bridges until one side closes, the session is cancelled or the recording fails.

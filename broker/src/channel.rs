@@ -149,7 +149,7 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
         }
         _ => {
             let header = cast_header(&conn, pty.as_ref(), &kind, &dev.name, session.id);
-            recording::start_cast(&conn, session.id, header).await.map(|(rec, s)| (Tap::Cast(rec), None, s))
+            recording::start_cast(&conn, session.id, header).await.map(|(tap, s)| (Tap::Cast(tap), None, s))
         }
     };
     let (tap, rows, started) = match started {
@@ -175,13 +175,17 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
     };
     let id = term.ch.id();
     drop(term);
-    conn.register(id, pty.is_some());
+    conn.register(id, pty.is_some(), match &tap {
+        Tap::Cast(c) => Some(c.clone()),
+        Tap::Sftp(_) => None,
+    });
     info!(channel = n, "bridging");
     let subject = format!("session:{}", session.id);
     let bridged = async {
         let ended = bridge::run(&conn, ch, dch, &tap).await;
-        if let Tap::Sftp(t) = tap {
-            t.finish().await;
+        match tap {
+            Tap::Sftp(t) => t.finish().await,
+            Tap::Cast(c) => c.end(&conn.end_reason().unwrap_or_else(|| ended.describe().to_owned())).await,
         }
         ended
     };

@@ -6,6 +6,7 @@
 
 use crate::device::{self, DeviceError, DeviceLink};
 use crate::handler::{ConnEvent, VendorHandler};
+use crate::recording::CastTap;
 use crate::target::Target;
 use crate::{channel, tunnel, window, Broker};
 use portcullis_core::audit::Event;
@@ -55,10 +56,18 @@ pub(crate) struct Conn {
     tunnels: Arc<Semaphore>,
     /// Open bridged channels and whether each has a terminal (for warnings). Short
     /// critical sections only, never across an `.await`.
-    open: Mutex<HashMap<ChannelId, bool>>,
+    open: Mutex<HashMap<ChannelId, OpenChannel>>,
     /// Why the session ended, set by whoever ended it first.
     end_reason: Mutex<Option<String>>,
     next_channel: AtomicU32,
+}
+
+/// A bridged channel, as warnings need it.
+struct OpenChannel {
+    /// Whether it has a terminal (warnings go to stdout) or not (stderr).
+    pty: bool,
+    /// Its recording and live feed, for terminals and commands: warnings are kept there too.
+    cast: Option<CastTap>,
 }
 
 /// Runs one vendor connection from the first byte to the last.
@@ -204,9 +213,9 @@ impl Conn {
     }
 
     /// Registers a bridged channel for warnings.
-    pub fn register(&self, id: ChannelId, pty: bool) {
+    pub fn register(&self, id: ChannelId, pty: bool, cast: Option<CastTap>) {
         if let Ok(mut m) = self.open.lock() {
-            m.insert(id, pty);
+            m.insert(id, OpenChannel { pty, cast });
         }
     }
 
@@ -217,11 +226,16 @@ impl Conn {
         }
     }
 
-    /// Writes a notice to every bridged channel (stdout for terminals, stderr otherwise).
+    /// Writes a notice to every bridged channel (stdout for terminals, stderr otherwise),
+    /// keeping it in terminal recordings as output and as a marker.
     pub async fn notify_all(&self, text: &str) {
-        let targets: Vec<(ChannelId, bool)> = self.open.lock().map(|m| m.iter().map(|(k, v)| (*k, *v)).collect()).unwrap_or_default();
-        for (id, pty) in targets {
+        let targets: Vec<(ChannelId, bool, Option<CastTap>)> =
+            self.open.lock().map(|m| m.iter().map(|(k, v)| (*k, v.pty, v.cast.clone())).collect()).unwrap_or_default();
+        for (id, pty, cast) in targets {
             let msg = format!("\r\n[portcullis] {text}\r\n").into_bytes();
+            if let Some(c) = &cast {
+                c.notice(&msg, text).await;
+            }
             let _ = if pty { self.handle.data(id, msg).await } else { self.handle.extended_data(id, 1, msg).await };
         }
     }

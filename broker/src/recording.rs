@@ -8,12 +8,60 @@ use crate::conn::Conn;
 use portcullis_core::audit::Event;
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
+use portcullis_core::live::LiveTap;
 use portcullis_recorder::pcap::{FlowEnds, PcapHandle, PcapRecorder};
 use portcullis_recorder::{CastHeader, Recorder, RecorderError, RecordingHandle, Seal};
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use tracing::error;
+
+/// A terminal's recording and its live feed, fed together: the recording first, so nothing
+/// is shown live that was not recorded. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct CastTap {
+    pub rec: Recorder,
+    pub live: LiveTap,
+}
+
+impl CastTap {
+    /// Bytes from the vendor.
+    pub async fn input(&self, data: &[u8]) -> Result<(), RecorderError> {
+        self.rec.input(data).await?;
+        self.live.input(data);
+        Ok(())
+    }
+
+    /// Bytes from the device.
+    pub async fn output(&self, data: &[u8]) -> Result<(), RecorderError> {
+        self.rec.output(data).await?;
+        self.live.output(data);
+        Ok(())
+    }
+
+    /// The vendor's terminal changed size.
+    pub async fn resize(&self, cols: u16, rows: u16) {
+        let _ = self.rec.resize(cols, rows).await;
+        self.live.resize(cols, rows);
+    }
+
+    /// A notice the broker shows the vendor (`line`, as written to the terminal), kept as
+    /// output and as a marker named `label`, so a replay can jump to it.
+    pub async fn notice(&self, line: &[u8], label: &str) {
+        let _ = self.rec.output(line).await;
+        let _ = self.rec.marker(label).await;
+        self.live.output(line);
+        self.live.marker(label);
+    }
+
+    /// Marks the end of the channel and closes the live feed.
+    pub async fn end(&self, why: &str) {
+        let label = format!("end: {why}");
+        let _ = self.rec.marker(&label).await;
+        self.live.marker(&label);
+        self.live.end();
+    }
+}
 
 /// What finishes a recording.
 pub(crate) enum Finisher {
@@ -43,14 +91,18 @@ async fn register(conn: &Conn, session: SessionId, ext: &str, kind: &str) -> Res
     Ok((n, rec_id, path))
 }
 
-/// Starts an asciicast recording.
-pub(crate) async fn start_cast(conn: &Conn, session: SessionId, header: CastHeader) -> Result<(Recorder, Started), String> {
+/// Starts an asciicast recording and its live feed.
+pub(crate) async fn start_cast(conn: &Conn, session: SessionId, header: CastHeader) -> Result<(CastTap, Started), String> {
     let (n, rec_id, path) = match register(conn, session, "cast", "asciicast").await {
         Ok(x) => x,
         Err(e) => return Err(failed(conn, session, None, e).await),
     };
+    let (cols, rows, at) = (header.width, header.height, header.timestamp);
     match Recorder::create(&path, header).await {
-        Ok((rec, handle)) => Ok((rec, Started { session, n, rec_id, what: "terminal", finisher: Finisher::Cast(handle) })),
+        Ok((rec, handle)) => {
+            let live = conn.broker.ctx().live.start(session, n, cols, rows, at);
+            Ok((CastTap { rec, live }, Started { session, n, rec_id, what: "terminal", finisher: Finisher::Cast(handle) }))
+        }
         Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
     }
 }

@@ -7,6 +7,7 @@ use crate::audit::{AuditLog, AuditSigner};
 use crate::auth::AuthService;
 use crate::config::Config;
 use crate::keyfile;
+use crate::live::LiveHub;
 use crate::policy::Policy;
 use crate::store::Store;
 use crate::vault::Vault;
@@ -34,6 +35,8 @@ pub struct Context {
     pub auth: AuthService,
     pub approvals: Approvals,
     pub webauth: WebAuth,
+    /// Running terminals of this process, for the live view.
+    pub live: LiveHub,
 }
 
 impl Context {
@@ -47,6 +50,6 @@ impl Context {
         let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth })
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth, live: LiveHub::default() })
     }
 }

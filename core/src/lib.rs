@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod export;
 pub mod feed;
 pub mod keyfile;
+pub mod live;
 pub mod notify;
 pub mod policy;
 pub mod retention;

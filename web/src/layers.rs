@@ -16,16 +16,22 @@ use portcullis_core::webauth::Scope;
 
 use crate::AppState;
 
+/// The Content-Security-Policy of every response: scripts and styles from this site only,
+/// never inline.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The policy of the pages with the session player: the same, plus compiling WebAssembly
+/// (the player's terminal emulator is WebAssembly shipped inside its script). It does not
+/// allow `eval` of JavaScript.
+pub(crate) const PLAYER_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// Largest request body accepted, in bytes.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// Longest time a handler may take.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
-    (
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    ),
+    (header::CONTENT_SECURITY_POLICY, CSP),
     (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "no-referrer"),
@@ -36,8 +42,9 @@ const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
 pub(crate) async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        // A handler that chose its own caching (the static files) keeps it.
-        if name == header::CACHE_CONTROL && headers.contains_key(&name) {
+        // A handler that chose its own caching (the static files) or policy (the player's
+        // pages) keeps it.
+        if (name == header::CACHE_CONTROL || name == header::CONTENT_SECURITY_POLICY) && headers.contains_key(&name) {
             continue;
         }
         headers.insert(name, HeaderValue::from_static(value));

@@ -114,7 +114,8 @@ async fn connection(
         .max_concurrent_streams(MAX_STREAMS);
     // Every request learns the client's address (for the audit log).
     let app = app.layer(axum::Extension(crate::auth::Peer(peer)));
-    let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
+    // With upgrades: the live view's websocket (HTTP/1.1 Upgrade).
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app));
     tokio::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,

@@ -5,7 +5,7 @@
 
 use super::AuditRow;
 use crate::domain::DeviceName;
-use crate::store::{Store, StoreError};
+use crate::store::{like_escape, Store, StoreError};
 
 /// Most rows one search returns.
 pub const MAX_ROWS: i64 = 500;
@@ -23,16 +23,6 @@ pub struct Search {
     /// Only rows before this sequence number (the next page).
     pub before_seq: Option<i64>,
     pub limit: i64,
-}
-
-fn like_escape(s: &str) -> String {
-    s.chars().fold(String::with_capacity(s.len()), |mut out, c| {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
 }
 
 /// The matching rows, newest first.

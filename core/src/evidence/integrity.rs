@@ -30,6 +30,8 @@ pub enum RecordingStatus {
 pub struct RecordingCheck {
     pub channel: i64,
     pub kind: String,
+    /// Size when sealed.
+    pub bytes: Option<i64>,
     /// Where the file was read from (`None` once deleted).
     pub path: Option<String>,
     /// From the `recording.sealed` audit row (the value the chain protects).
@@ -45,11 +47,20 @@ pub struct RecordingCheck {
 
 /// Checks every recording of `session`.
 pub async fn check_session(store: &Store, session: SessionId) -> Result<Vec<RecordingCheck>, EvidenceError> {
+    check(store, session, None).await
+}
+
+/// Checks recording `channel` of `session`; `None` if the session has no such recording.
+pub async fn check_recording(store: &Store, session: SessionId, channel: i64) -> Result<Option<RecordingCheck>, EvidenceError> {
+    Ok(check(store, session, Some(channel)).await?.pop())
+}
+
+async fn check(store: &Store, session: SessionId, only: Option<i64>) -> Result<Vec<RecordingCheck>, EvidenceError> {
     store.session(session).await?.ok_or_else(|| EvidenceError::NotFound(format!("session {session}")))?;
     let subject = format!("session:{session}");
     let rows = audit::about(store, [&subject, &subject]).await?;
     let mut out = Vec::new();
-    for rec in store.recordings_of(session).await? {
+    for rec in store.recordings_of(session).await?.into_iter().filter(|r| only.is_none_or(|c| r.channel == c)) {
         let sealed = rows.iter().filter(|r| r.kind == "recording.sealed").find_map(|r| {
             let d: serde_json::Value = serde_json::from_str(&r.detail).ok()?;
             (d["channel"].as_i64() == Some(rec.channel)).then(|| (r.seq, d["sha256"].as_str().unwrap_or_default().to_owned()))
@@ -64,6 +75,7 @@ async fn check_one(rec: RecordingRecord, sealed: Option<(i64, String)>) -> Recor
     let mut c = RecordingCheck {
         channel: rec.channel,
         kind: rec.kind.clone(),
+        bytes: rec.bytes,
         path: path.clone(),
         sealed_sha256: sealed.as_ref().map(|s| s.1.clone()),
         sealed_in_row: sealed.as_ref().map(|s| s.0),

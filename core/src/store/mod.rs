@@ -11,6 +11,7 @@ mod devices;
 mod records;
 mod requests;
 mod retention;
+mod session_search;
 mod sessions;
 mod users;
 mod web_sessions;
@@ -18,6 +19,7 @@ mod web_sessions;
 pub use devices::NewDevice;
 pub use records::*;
 pub use requests::Tally;
+pub use session_search::{SessionSearch, MAX_SESSIONS};
 pub use users::{FailureCount, NewUser};
 pub use web_sessions::WebSessionRecord;
 
@@ -151,4 +153,16 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// `s` with LIKE's wildcards (and the escape character itself) escaped with a backslash,
+/// for patterns written with `ESCAPE '\\'`.
+pub(crate) fn like_escape(s: &str) -> String {
+    s.chars().fold(String::with_capacity(s.len()), |mut out, c| {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }

@@ -196,7 +196,13 @@ pub struct SessionRecord {
     pub grant_id: GrantId,
     pub request_id: RequestId,
     pub vendor: Username,
+    /// The vendor's organisation.
+    pub vendor_org: String,
     pub device: DeviceName,
+    /// The device's zone.
+    pub zone: String,
+    /// The reason the vendor gave in the request.
+    pub reason: String,
     pub peer: String,
     pub state: SessionState,
     pub started_at: i64,
@@ -215,7 +221,10 @@ impl SessionRecord {
             grant_id: GrantId(r.try_get("grant_id")?),
             request_id: RequestId(r.try_get("request_id")?),
             vendor: Username::parse(&r.try_get::<String, _>("vendor")?).map_err(|e| corrupt("session", e))?,
+            vendor_org: r.try_get("vendor_org")?,
             device: DeviceName::parse(&r.try_get::<String, _>("device")?).map_err(|e| corrupt("session", e))?,
+            zone: r.try_get("zone")?,
+            reason: r.try_get("reason")?,
             peer: r.try_get("peer")?,
             state: SessionState::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("session", e))?,
             started_at: r.try_get("started_at")?,

@@ -80,7 +80,8 @@ pub struct VerifyView {
     pub problem: Option<String>,
 }
 
-fn ms(s: Option<&str>, what: &str) -> Result<Option<i64>, ApiError> {
+/// Parses an optional RFC 3339 time into Unix milliseconds.
+pub(crate) fn ms(s: Option<&str>, what: &str) -> Result<Option<i64>, ApiError> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(t) => time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)

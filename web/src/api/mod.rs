@@ -3,11 +3,15 @@
 //! from the handlers' annotations ([`openapi`]). Bodies and path parameters go through
 //! [`ApiJson`] and [`ApiPath`], so malformed input is answered in the API's error shape.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod error;
+pub mod evidence;
+pub mod live;
 pub mod openapi;
+pub mod recordings;
 pub mod requests;
 pub mod sessions;
 pub mod users;
@@ -54,6 +58,11 @@ pub fn router() -> Routes {
         .add(&["GET"], "/api/v1/sessions", get(sessions::list))
         .add(&["GET"], "/api/v1/sessions/{id}", get(sessions::show))
         .add(&["POST"], "/api/v1/sessions/{id}/stop", post(sessions::stop))
+        .add(&["GET"], "/api/v1/sessions/{id}/audit", get(sessions::audit))
+        .add(&["GET"], "/api/v1/sessions/{id}/recordings", get(recordings::list))
+        .add(&["GET"], "/api/v1/sessions/{id}/recordings/{channel}", get(recordings::download))
+        .add(&["POST"], "/api/v1/sessions/{id}/evidence", post(evidence::create))
+        .add(&["GET"], "/api/v1/sessions/{id}/live", get(live::watch))
         .add(&["GET", "POST"], "/api/v1/users", get(users::list).post(users::create))
         .add(&["GET"], "/api/v1/users/{name}", get(users::show))
         .add(&["POST"], "/api/v1/users/{name}/disable", post(users::disable))

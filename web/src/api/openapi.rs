@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header (the page).
 
 use super::views::*;
-use super::{audit, auth, devices, error, requests, sessions, users};
+use super::{audit, auth, devices, error, evidence, live, recordings, requests, sessions, users};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -11,12 +11,12 @@ use utoipa::{Modify, OpenApi};
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Portcullis API", description = "Approvals, sessions, users and devices of a Portcullis vendor access broker."),
+    info(title = "Portcullis API", description = "Approvals, sessions and their recordings, users, devices and the audit log of a Portcullis vendor access broker."),
     paths(
         serve,
         auth::login, auth::logout, auth::enrol, auth::refresh, auth::me,
         requests::list, requests::pending_count, requests::show, requests::create, requests::approve, requests::deny, requests::revoke,
-        sessions::list, sessions::show, sessions::stop,
+        sessions::list, sessions::show, sessions::stop, sessions::audit, recordings::list, recordings::download, evidence::create, live::watch,
         users::list, users::show, users::create, users::disable, users::enable,
         devices::list, devices::show, devices::create, devices::disable,
         audit::list, audit::verify,
@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView,
         RequestView, NewRequestBody, ApproveBody, ApproveView, DenyBody, SessionView, StopBody, UserView, NewUserBody,
         CreatedUserView, DeviceView, NewDeviceBody, CountView, audit::AuditRowView, audit::VerifyView,
+        recordings::RecordingView,
     )),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = [])),

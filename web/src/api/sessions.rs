@@ -1,7 +1,11 @@
-//! Brokered sessions: active and recent, one session, and stop — graceful by default (the
-//! vendor is warned and the session closes after `session.stop_grace`), immediate on
-//! request. The broker holding the session learns of the stop through the change feed.
+//! Brokered sessions: the running ones, a search over all of them (vendor, organisation,
+//! device, zone, time, state, text in the reason), one session, and stop — graceful by
+//! default (the vendor is warned and the session closes after `session.stop_grace`),
+//! immediate on request. The broker holding the session learns of the stop through the
+//! change feed. Who may see which session is decided in [`super::access`].
 
+use super::access;
+use super::audit::AuditRowView;
 use super::error::{ApiError, ErrorBody};
 use super::views::{SessionView, StopBody};
 use super::{ApiJson, ApiPath, ApiQuery};
@@ -11,23 +15,62 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use portcullis_core::approvals::StopMode;
-use portcullis_core::domain::{Role, SessionId};
-use portcullis_core::store::SessionRecord;
-use serde::Deserialize;
+use portcullis_core::domain::{Role, SessionState};
+use portcullis_core::store::{SessionRecord, SessionSearch};
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 /// Roles that may stop sessions.
 pub const STOPPERS: &[Role] = &[Role::Approver, Role::Admin];
 
 /// Filters of the session list.
-#[derive(Deserialize, IntoParams, Default)]
+#[derive(Deserialize, Serialize, IntoParams, Default, Clone)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Only active sessions (default true).
+    /// Only active sessions (`true`, the default when no other filter is given) or every
+    /// session (`false`). Same as `state=active` / no `state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
+    /// `active` or `ended`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Part of the vendor's user name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// The vendor's organisation, exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Part of the device's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The device's zone, exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// RFC 3339: sessions running at or after this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// RFC 3339: sessions started at or before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Text in the request's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Sessions numbered below this one (the next page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
     /// At most this many (default 100, at most 500).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+}
+
+impl ListQuery {
+    /// Whether anything but paging is set (a search rather than the list of running sessions).
+    pub fn is_search(&self) -> bool {
+        [&self.state, &self.vendor, &self.org, &self.device, &self.zone, &self.since, &self.until, &self.q]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    }
 }
 
 /// The view of one session (grant and device joined in).
@@ -37,29 +80,60 @@ pub async fn view(state: &AppState, s: &SessionRecord) -> Result<SessionView, Ap
     Ok(SessionView::new(s, grant.as_ref(), device.as_ref()))
 }
 
-/// Sessions, newest first.
-pub async fn find(state: &AppState, active: bool, limit: i64) -> Result<Vec<SessionView>, ApiError> {
+fn secs(v: Option<&str>, what: &str) -> Result<Option<i64>, ApiError> {
+    Ok(super::audit::ms(v, what)?.map(|ms| ms.div_euclid(1000)))
+}
+
+/// Builds the core search from the query, narrowed to what `a` may see.
+pub fn to_search(a: &Authed, q: &ListQuery) -> Result<SessionSearch, ApiError> {
+    let text = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let state = match q.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(w) => Some(SessionState::parse(w).map_err(|_| ApiError::bad_request("state must be active or ended"))?),
+        None if q.active.unwrap_or(!q.is_search()) => Some(SessionState::Active),
+        None => None,
+    };
+    for (v, what) in [(&q.vendor, "vendor"), (&q.org, "org"), (&q.device, "device"), (&q.zone, "zone"), (&q.q, "q")] {
+        if v.as_deref().is_some_and(|v| v.len() > 200) {
+            return Err(ApiError::bad_request(format!("{what} is longer than 200 bytes")));
+        }
+    }
+    Ok(SessionSearch {
+        vendor: text(&q.vendor),
+        org: text(&q.org),
+        device: text(&q.device),
+        zone: text(&q.zone),
+        since: secs(q.since.as_deref(), "since")?,
+        until: secs(q.until.as_deref(), "until")?,
+        state,
+        text: text(&q.q),
+        approved_by: access::narrowed_to(a),
+        before_id: q.before.filter(|b| *b > 0),
+        limit: q.limit.unwrap_or(100),
+    })
+}
+
+/// Sessions matching `q` that `a` may see, newest first.
+pub async fn find(state: &AppState, a: &Authed, q: &ListQuery) -> Result<Vec<SessionView>, ApiError> {
     let mut out = Vec::new();
-    for s in state.ctx.store.list_sessions(active, limit.clamp(1, 500)).await? {
+    for s in state.ctx.store.search_sessions(&to_search(a, q)?).await? {
         out.push(view(state, &s).await?);
     }
     Ok(out)
 }
 
-/// List sessions.
+/// List and search sessions. Approvers see only sessions of requests they approved.
 #[utoipa::path(get, operation_id = "list_sessions", path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
-    responses((status = 200, body = [SessionView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [SessionView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<SessionView>>, ApiError> {
-    a.require(super::requests::READERS, "read sessions")?;
-    Ok(Json(find(&state, q.active.unwrap_or(true), q.limit.unwrap_or(100)).await?))
+    a.require(access::VIEWERS, "read sessions")?;
+    Ok(Json(find(&state, &a, &q).await?))
 }
 
 /// One session.
 #[utoipa::path(get, operation_id = "show_sessions", path = "/api/v1/sessions/{id}", tag = "sessions", params(("id" = i64, Path, description = "session number")),
-    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SessionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<SessionView>, ApiError> {
-    a.require(super::requests::READERS, "read sessions")?;
-    let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
+    let s = access::viewable(&state, &a, id).await?;
     Ok(Json(view(&state, &s).await?))
 }
 
@@ -79,8 +153,24 @@ pub fn mode(state: &AppState, word: Option<&str>) -> Result<StopMode, ApiError> 
 pub async fn stop(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<StopBody>) -> Result<(StatusCode, Json<SessionView>), ApiError> {
     a.require(STOPPERS, "stop sessions")?;
     let m = mode(&state, b.mode.as_deref())?;
-    let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
+    let s = access::viewable(&state, &a, id).await?;
     state.ctx.approvals.stop_session_mode(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or(""), m).await?;
     let s = state.ctx.store.session(s.id).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
     Ok((StatusCode::ACCEPTED, Json(view(&state, &s).await?)))
+}
+
+/// The audit rows about a session and its request, oldest first (the caller checked access).
+pub async fn audit_rows(state: &AppState, s: &SessionRecord) -> Result<Vec<AuditRowView>, ApiError> {
+    let session = format!("session:{}", s.id);
+    let request = format!("request:{}", s.request_id.0);
+    let rows = portcullis_core::audit::about(&state.ctx.store, [&session, &request]).await?;
+    Ok(rows.iter().map(AuditRowView::from).collect())
+}
+
+/// The audit rows about a session and its request, oldest first, with their chain positions.
+#[utoipa::path(get, operation_id = "session_audit", path = "/api/v1/sessions/{id}/audit", tag = "sessions", params(("id" = i64, Path, description = "session number")),
+    responses((status = 200, body = [AuditRowView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn audit(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<AuditRowView>>, ApiError> {
+    let s = access::viewable(&state, &a, id).await?;
+    Ok(Json(audit_rows(&state, &s).await?))
 }

@@ -153,6 +153,25 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// A signed-in user opening a websocket. A browser attaches the cookie to a websocket from
+/// any site, so with the cookie the Origin must be this site's (or an allowed one) even
+/// though the upgrade is a GET: that is what stops another site watching a session through
+/// an auditor's browser.
+#[derive(Debug, Clone)]
+pub struct Watcher(pub Authed);
+
+impl FromRequestParts<AppState> for Watcher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let a = authenticate(parts, state, Scope::Full).await?;
+        if a.by_cookie && !origin::allowed(&parts.headers, &state.ctx.config.web.allowed_origins) {
+            return Err(ApiError::forbidden("cross-origin websocket refused"));
+        }
+        Ok(Watcher(a))
+    }
+}
+
 /// A signed-in user whose sign-in may only finish enrolment.
 #[derive(Debug, Clone)]
 pub struct Enrolling(pub Authed);

@@ -1,4 +1,4 @@
-//! The pages' static files (stylesheet, script, icon), compiled into the binary and served
+//! The pages' static files (stylesheet, scripts, icon, the session player), compiled into the binary and served
 //! from `/static/` with their content type and a long cache lifetime: pages link them with the
 //! build's version in the query string, so an upgrade is fetched anew.
 
@@ -18,6 +18,16 @@ const ASSETS: &[Asset] = &[
     Asset { name: "app.css", content_type: "text/css; charset=utf-8", body: include_bytes!("../../static/app.css") },
     Asset { name: "app.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/app.js") },
     Asset { name: "favicon.svg", content_type: "image/svg+xml", body: include_bytes!("../../static/favicon.svg") },
+    Asset { name: "replay.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/replay.js") },
+    Asset { name: "live.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/live.js") },
+    // asciinema-player from npm (web/player, refreshed by scripts/vendor-player.sh).
+    Asset {
+        name: "player/asciinema-player.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/player/asciinema-player.min.js"),
+    },
+    Asset { name: "player/asciinema-player.css", content_type: "text/css; charset=utf-8", body: include_bytes!("../../static/player/asciinema-player.css") },
+    Asset { name: "player/LICENSE", content_type: "text/plain; charset=utf-8", body: include_bytes!("../../static/player/LICENSE") },
 ];
 
 /// `Cache-Control` of the static files (one year; URLs change with the version).

@@ -39,7 +39,7 @@ impl Notice {
     }
 }
 
-fn head(title: &str) -> Markup {
+fn head(title: &str, extra: Markup) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -52,7 +52,16 @@ fn head(title: &str) -> Markup {
             link rel="icon" type="image/svg+xml" href={ "/static/favicon.svg?v=" (ASSET_VERSION) };
             link rel="stylesheet" href={ "/static/app.css?v=" (ASSET_VERSION) };
             script src={ "/static/app.js?v=" (ASSET_VERSION) } defer {}
+            (extra)
         }
+    }
+}
+
+/// A stylesheet and scripts from `/static/` for one page (the player's), in order.
+pub fn assets(styles: &[&str], scripts: &[&str]) -> Markup {
+    html! {
+        @for s in styles { link rel="stylesheet" href={ "/static/" (s) "?v=" (ASSET_VERSION) }; }
+        @for s in scripts { script src={ "/static/" (s) "?v=" (ASSET_VERSION) } defer {} }
     }
 }
 
@@ -61,7 +70,7 @@ pub fn bare(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, html! {}))
             body.bare {
                 main.narrow {
                     p.brand { span.logo aria-hidden="true" { "▥" } " Portcullis" }
@@ -116,11 +125,16 @@ fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
 
 /// A page for a signed-in user.
 pub async fn page(state: &AppState, user: &Authed, tab: Tab, title: &str, notice: Notice, body: Markup) -> Markup {
+    page_with(state, user, tab, title, notice, html! {}, body).await
+}
+
+/// A page for a signed-in user with more in its head ([`assets`]).
+pub async fn page_with(state: &AppState, user: &Authed, tab: Tab, title: &str, notice: Notice, extra_head: Markup, body: Markup) -> Markup {
     let pending = pending(state).await;
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, extra_head))
             body {
                 (nav(user, tab, pending))
                 main {

@@ -17,7 +17,9 @@ mod format;
 mod history;
 mod layout;
 mod login;
+mod replay;
 mod requests;
+mod session;
 mod sessions;
 mod visitor;
 
@@ -37,6 +39,10 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/deny", post(requests::deny))
         .route("/requests/{id}/revoke", post(requests::revoke))
         .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", get(session::show))
+        .route("/sessions/{id}/evidence", post(session::export))
+        .route("/sessions/{id}/replay/{channel}", get(replay::show))
+        .route("/sessions/{id}/live", get(replay::live))
         .route("/sessions/{id}/stop", get(sessions::confirm).post(sessions::stop))
         .route("/history", get(history::list))
         .route("/audit", get(audit::list))
@@ -45,5 +51,5 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{name}/{action}", post(admin_users::set_disabled))
         .route("/admin/devices", get(admin_devices::list).post(admin_devices::create))
         .route("/admin/devices/{name}/{action}", post(admin_devices::set_disabled))
-        .route("/static/{file}", get(assets::serve))
+        .route("/static/{*file}", get(assets::serve))
 }

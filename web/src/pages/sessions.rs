@@ -10,8 +10,8 @@ use super::layout::{self, Notice, Tab};
 use super::requests::criticality;
 use super::visitor::{decides, require};
 use crate::api::error::ApiError;
-use crate::api::requests::READERS;
-use crate::api::sessions::{find, mode, view, STOPPERS};
+use crate::api::access::{self, VIEWERS};
+use crate::api::sessions::{find, mode, view, ListQuery, STOPPERS};
 use crate::api::views::SessionView;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
 use crate::state::AppState;
@@ -20,7 +20,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use portcullis_core::approvals::StopMode;
-use portcullis_core::domain::SessionId;
+use portcullis_core::domain::{Role, SessionId};
 use serde::Deserialize;
 
 fn session_card(user: &Authed, s: &SessionView) -> Markup {
@@ -49,37 +49,130 @@ fn session_card(user: &Authed, s: &SessionView) -> Markup {
                     }
                 }
             }
-            @if decides(user) && s.stop_requested_by.is_none() {
-                div.actions { a.stop.button.danger href={ "/sessions/" (s.id) "/stop" } { "Stop…" } }
+            div.actions {
+                a.button href={ "/sessions/" (s.id) } { "Details" }
+                a.button.watch href={ "/sessions/" (s.id) "/live" } { "Watch live" }
+                @if decides(user) && s.stop_requested_by.is_none() {
+                    a.stop.button.danger href={ "/sessions/" (s.id) "/stop" } { "Stop…" }
+                }
             }
         }
     }
 }
 
-/// `GET /sessions`.
-pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
-    require(&user, READERS, "read sessions")?;
-    let sessions = find(&state, true, 200).await?;
-    let body = html! {
-        h1 { "Active sessions" }
-        @if sessions.is_empty() { p.empty { "No vendor is connected to a device." } }
-        @for s in &sessions { (session_card(&user, s)) }
+fn search_form(q: &ListQuery) -> Markup {
+    let val = |o: &Option<String>| o.clone().unwrap_or_default();
+    let state = q.state.as_deref().unwrap_or("");
+    html! {
+        form.filters #session-search method="get" action="/sessions" {
+            label { "Vendor" input name="vendor" type="text" value=(val(&q.vendor)) autocapitalize="none"; }
+            label { "Organisation" input name="org" type="text" value=(val(&q.org)); }
+            label { "Device" input name="device" type="text" value=(val(&q.device)) autocapitalize="none"; }
+            label { "Zone" input name="zone" type="text" value=(val(&q.zone)); }
+            label { "From (UTC)" input name="since" type="text" value=(val(&q.since)) placeholder="2026-11-01T00:00:00Z"; }
+            label { "To (UTC)" input name="until" type="text" value=(val(&q.until)); }
+            label {
+                "State"
+                select name="state" {
+                    option value="all" selected[state.is_empty() || state == "all"] { "any" }
+                    option value="active" selected[state == "active"] { "running" }
+                    option value="ended" selected[state == "ended"] { "ended" }
+                }
+            }
+            label { "Reason contains" input name="q" type="search" value=(val(&q.q)); }
+            button type="submit" { "Search" }
+        }
+    }
+}
+
+fn results(sessions: &[SessionView]) -> Markup {
+    html! {
+        div.scroll {
+            table.sessions #session-results {
+                thead { tr { th { "#" } th { "Device" } th { "Vendor" } th { "Started (UTC)" } th { "State" } th { "Reason" } } }
+                tbody {
+                    @for s in sessions {
+                        tr data-session-id=(s.id) {
+                            td { a href={ "/sessions/" (s.id) } { (s.id) } }
+                            td { a href={ "/sessions/" (s.id) } { (s.device) } " " span.zone { (s.zone) } }
+                            td { (s.vendor) @if !s.vendor_org.is_empty() { " " span.zone { (s.vendor_org) } } }
+                            td { (format::utc(&s.started_at)) }
+                            td {
+                                @match &s.ended_at {
+                                    Some(end) => { "ended " (format::utc(end)) }
+                                    None => { strong.running { "running" } }
+                                }
+                            }
+                            td.reason { (s.reason) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /sessions`: the running sessions the visitor may see, then a search over all of them.
+pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Result<Query<ListQuery>, QueryRejection>, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+    require(&user, VIEWERS, "read sessions")?;
+    let mut q = q.map(|Query(q)| q).unwrap_or_default();
+    let running = find(&state, &user, &ListQuery { state: Some("active".into()), limit: Some(200), ..ListQuery::default() }).await?;
+    // The search lists every state unless one is chosen; "all" is the form's word for that.
+    let shown_state = q.state.clone();
+    if q.state.as_deref() == Some("all") {
+        q.state = None;
+    }
+    q.active = Some(false);
+    q.limit = Some(q.limit.unwrap_or(PAGE).clamp(1, PAGE));
+    let (found, notice) = match find(&state, &user, &q).await {
+        Ok(found) => (found, Notice::flash(flash.ok().and_then(|Query(f)| f.message()))),
+        Err(e) if e.status == axum::http::StatusCode::BAD_REQUEST => (Vec::new(), Notice::error(e.message)),
+        Err(e) => return Err(e.into()),
     };
-    let notice = Notice::flash(flash.ok().and_then(|Query(f)| f.message()));
+    let next = found.last().map(|s| s.id).filter(|_| found.len() as i64 >= PAGE);
+    let older = next.map(|before| {
+        let mut more = q.clone();
+        more.state = shown_state.clone();
+        more.before = Some(before);
+        more.active = None;
+        more.limit = None;
+        format!("/sessions?{}", serde_urlencoded::to_string(&more).unwrap_or_default())
+    });
+    q.state = shown_state;
+    let body = html! {
+        h1 { "Sessions" }
+        @if user.role() == Role::Approver {
+            p.hint { "You see the sessions of requests you approved." }
+        }
+        section.running {
+            h2 { "Running now" }
+            @if running.is_empty() { p.empty { "No vendor is connected to a device." } }
+            @for s in &running { (session_card(&user, s)) }
+        }
+        section.search {
+            h2 { "Find a session" }
+            (search_form(&q))
+            @if found.is_empty() { p.empty { "No session matches." } } @else { (results(&found)) }
+            @if let Some(href) = older { p { a href=(href) { "Older sessions →" } } }
+        }
+    };
     Ok(layout::page(&state, &user, Tab::Sessions, "Sessions", notice, body).await.into_response())
 }
 
-async fn load(state: &AppState, raw: &str) -> Result<SessionView, PageError> {
-    let missing = || PageError::not_found(format!("no session {raw:?}"));
-    let id = raw.parse::<i64>().map_err(|_| missing())?;
-    let s = state.ctx.store.session(SessionId(id)).await.map_err(ApiError::from)?.ok_or_else(missing)?;
+/// Sessions in one page of search results.
+const PAGE: i64 = 50;
+
+/// Session `raw` (a number from the path), if `user` may see it.
+pub(super) async fn load(state: &AppState, user: &Authed, raw: &str) -> Result<SessionView, PageError> {
+    let id = raw.parse::<i64>().map_err(|_| PageError::not_found(format!("no session {raw:?}")))?;
+    let s = access::viewable(state, user, id).await?;
     Ok(view(state, &s).await?)
 }
 
 /// `GET /sessions/{id}/stop`: the confirmation page.
 pub async fn confirm(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
     require(&user, STOPPERS, "stop sessions")?;
-    let s = load(&state, &id).await?;
+    let s = load(&state, &user, &id).await?;
     let grace = state.ctx.config.session.stop_grace.0.as_secs() as i64;
     let life_critical = s.criticality.as_deref() == Some("life-critical");
     let body = html! {
@@ -144,7 +237,7 @@ impl HasCsrf for StopForm {
 /// `POST /sessions/{id}/stop`.
 pub async fn stop(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<StopForm>) -> Result<Response, PageError> {
     require(&user, STOPPERS, "stop sessions")?;
-    let s = load(&state, &id).await?;
+    let s = load(&state, &user, &id).await?;
     let m = mode(&state, Some(form.mode.as_str()).filter(|m| !m.is_empty()))?;
     let by = format!("{} ({})", user.name(), user.via());
     state.ctx.approvals.stop_session_mode(SessionId(s.id), &by, form.reason.trim(), m).await.map_err(ApiError::from)?;

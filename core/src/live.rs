@@ -1,0 +1,297 @@
+//! Live view of running terminals, inside one process: the broker publishes what it records
+//! for each terminal channel ([`LiveTap`]), and the web side lets an authorised user watch a
+//! session ([`LiveHub::watch`]). Frames are asciicast v2 lines (a header, then `[time, code,
+//! data]` events), the same form the recordings have, so the player reads both.
+//!
+//! Publishing never waits: frames go to a bounded broadcast ring, dropped at once when nobody
+//! watches, and a viewer that falls behind is told how many it missed. Each channel also
+//! keeps its last [`BACKLOG_BYTES`] of frames so a viewer who joins late sees the current
+//! screen. Memory is therefore bounded per session whatever viewers do.
+//!
+//! A session held by another node is not visible here; the view says so (see the README).
+
+use crate::domain::SessionId;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::broadcast;
+
+/// Frames a viewer may fall behind before it misses some.
+pub const RING: usize = 64;
+
+/// Recent frames each channel keeps for viewers who join late.
+pub const BACKLOG_BYTES: usize = 64 * 1024;
+
+/// One published frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The terminal channel (the recording's number within the session).
+    pub channel: u32,
+    pub kind: FrameKind,
+}
+
+/// What a frame carries.
+#[derive(Debug, Clone)]
+pub enum FrameKind {
+    /// An asciicast v2 header line: a terminal channel opened.
+    Header(Arc<str>),
+    /// An asciicast v2 event line.
+    Event(Arc<str>),
+    /// The channel closed.
+    End,
+}
+
+#[derive(Debug, Default)]
+struct Channel {
+    header: Option<Arc<str>>,
+    backlog: VecDeque<Arc<str>>,
+    backlog_bytes: usize,
+}
+
+#[derive(Debug)]
+struct Feed {
+    tx: broadcast::Sender<Frame>,
+    channels: Mutex<BTreeMap<u32, Channel>>,
+}
+
+impl Feed {
+    fn channels(&self) -> MutexGuard<'_, BTreeMap<u32, Channel>> {
+        // A panic while holding this lock cannot leave it inconsistent (plain inserts), so a
+        // poisoned lock is taken over rather than failing the data path.
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The process's live feeds, one per watched or published session. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct LiveHub {
+    feeds: Arc<Mutex<HashMap<i64, Arc<Feed>>>>,
+}
+
+/// What a viewer gets: the open channels as they are now, then every later frame.
+pub struct Watch {
+    /// Each open channel: its number, header and recent events.
+    pub open: Vec<(u32, Arc<str>, Vec<Arc<str>>)>,
+    pub frames: broadcast::Receiver<Frame>,
+}
+
+impl LiveHub {
+    fn feeds(&self) -> MutexGuard<'_, HashMap<i64, Arc<Feed>>> {
+        self.feeds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn feed(&self, session: SessionId) -> Arc<Feed> {
+        self.feeds()
+            .entry(session.0)
+            .or_insert_with(|| Arc::new(Feed { tx: broadcast::channel(RING).0, channels: Mutex::new(BTreeMap::new()) }))
+            .clone()
+    }
+
+    /// Starts publishing terminal channel `channel` of `session`, `cols`×`rows` at `timestamp`
+    /// (Unix seconds).
+    pub fn start(&self, session: SessionId, channel: u32, cols: u16, rows: u16, timestamp: i64) -> LiveTap {
+        let feed = self.feed(session);
+        let header: Arc<str> = serde_json::json!({ "version": 2, "width": cols, "height": rows, "timestamp": timestamp }).to_string().into();
+        {
+            let mut chans = feed.channels();
+            chans.insert(channel, Channel { header: Some(header.clone()), ..Channel::default() });
+            let _ = feed.tx.send(Frame { channel, kind: FrameKind::Header(header) });
+        }
+        LiveTap {
+            inner: Arc::new(TapInner {
+                hub: self.clone(),
+                session,
+                feed,
+                channel,
+                start: Instant::now(),
+                carry: Mutex::new([Vec::new(), Vec::new()]),
+            }),
+        }
+    }
+
+    /// Watches `session`: what is open now and everything published from now on.
+    pub fn watch(&self, session: SessionId) -> Watch {
+        let feed = self.feed(session);
+        let chans = feed.channels();
+        let open = chans
+            .iter()
+            .filter_map(|(n, c)| c.header.clone().map(|h| (*n, h, c.backlog.iter().cloned().collect())))
+            .collect();
+        // Subscribing under the lock: no frame is both in the backlog and received, or in neither.
+        let frames = feed.tx.subscribe();
+        drop(chans);
+        Watch { open, frames }
+    }
+
+    /// Forgets `session`'s feed if nothing is open and nobody watches (call after dropping a
+    /// [`Watch`]).
+    pub fn release(&self, session: SessionId) {
+        let mut feeds = self.feeds();
+        let idle = feeds.get(&session.0).is_some_and(|f| f.tx.receiver_count() == 0 && f.channels().is_empty());
+        if idle {
+            feeds.remove(&session.0);
+        }
+    }
+
+    /// Sessions with a feed (tests and diagnostics).
+    pub fn feed_count(&self) -> usize {
+        self.feeds().len()
+    }
+}
+
+#[derive(Debug)]
+struct TapInner {
+    hub: LiveHub,
+    session: SessionId,
+    feed: Arc<Feed>,
+    channel: u32,
+    start: Instant,
+    /// Incomplete UTF-8 at the end of the last output (0) and input (1) chunk.
+    carry: Mutex<[Vec<u8>; 2]>,
+}
+
+/// The broker's side of one terminal channel. Cheap to clone; [`LiveTap::end`] closes it.
+#[derive(Debug, Clone)]
+pub struct LiveTap {
+    inner: Arc<TapInner>,
+}
+
+impl LiveTap {
+    /// Bytes the device sent to the vendor.
+    pub fn output(&self, bytes: &[u8]) {
+        self.text(0, "o", bytes);
+    }
+
+    /// Bytes the vendor typed.
+    pub fn input(&self, bytes: &[u8]) {
+        self.text(1, "i", bytes);
+    }
+
+    /// The terminal changed size.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        self.event("r", &format!("{cols}x{rows}"));
+    }
+
+    /// A marker (a warning shown to the vendor, the end).
+    pub fn marker(&self, label: &str) {
+        self.event("m", label);
+    }
+
+    /// The channel closed.
+    pub fn end(&self) {
+        let t = &self.inner;
+        let mut chans = t.feed.channels();
+        chans.remove(&t.channel);
+        let _ = t.feed.tx.send(Frame { channel: t.channel, kind: FrameKind::End });
+        drop(chans);
+        t.hub.release(t.session);
+    }
+
+    fn text(&self, dir: usize, code: &str, bytes: &[u8]) {
+        let text = {
+            let mut carry = self.inner.carry.lock().unwrap_or_else(|p| p.into_inner());
+            let buf = &mut carry[dir];
+            buf.extend_from_slice(bytes);
+            take_text(buf)
+        };
+        if !text.is_empty() {
+            self.event(code, &text);
+        }
+    }
+
+    fn event(&self, code: &str, data: &str) {
+        let t = &self.inner;
+        let at = (t.start.elapsed().as_micros() as f64) / 1e6;
+        let line: Arc<str> = serde_json::json!([at, code, data]).to_string().into();
+        let mut chans = t.feed.channels();
+        if let Some(c) = chans.get_mut(&t.channel) {
+            c.backlog_bytes += line.len();
+            c.backlog.push_back(line.clone());
+            while c.backlog_bytes > BACKLOG_BYTES {
+                match c.backlog.pop_front() {
+                    Some(old) => c.backlog_bytes -= old.len(),
+                    None => break,
+                }
+            }
+        }
+        let _ = t.feed.tx.send(Frame { channel: t.channel, kind: FrameKind::Event(line) });
+    }
+}
+
+/// Takes the complete UTF-8 text out of `buf`, leaving an incomplete last character (at most
+/// 3 bytes) for the next chunk; invalid bytes become U+FFFD.
+fn take_text(buf: &mut Vec<u8>) -> String {
+    let keep = match std::str::from_utf8(buf) {
+        Ok(_) => 0,
+        Err(e) if e.error_len().is_none() => buf.len() - e.valid_up_to(),
+        Err(_) => 0,
+    };
+    let tail = buf.split_off(buf.len() - keep);
+    let text = String::from_utf8_lossy(buf).into_owned();
+    *buf = tail;
+    text
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_characters_are_joined_and_garbage_replaced() {
+        let mut buf = "é".as_bytes()[..1].to_vec();
+        assert_eq!(take_text(&mut buf), "");
+        buf.extend_from_slice(&"é".as_bytes()[1..]);
+        buf.extend_from_slice(b"x\xff");
+        assert_eq!(take_text(&mut buf), "éx\u{fffd}");
+        assert!(buf.is_empty());
+    }
+
+    #[tokio::test]
+    async fn late_viewer_sees_header_and_backlog_then_new_frames() {
+        let hub = LiveHub::default();
+        let s = SessionId(7);
+        let tap = hub.start(s, 1, 80, 24, 1_700_000_000);
+        tap.output(b"before ");
+        let mut w = hub.watch(s);
+        assert_eq!(w.open.len(), 1);
+        assert!(w.open[0].1.contains("\"width\":80"));
+        assert!(w.open[0].2[0].contains("before "));
+        tap.output(b"after");
+        match w.frames.recv().await.map(|f| f.kind) {
+            Ok(FrameKind::Event(l)) => assert!(l.contains("after") && l.contains("\"o\"")),
+            other => panic!("unexpected {other:?}"),
+        }
+        tap.end();
+        assert!(matches!(w.frames.recv().await.map(|f| f.kind), Ok(FrameKind::End)));
+        drop(w);
+        hub.release(s);
+        assert_eq!(hub.feed_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn backlog_and_ring_stay_bounded_and_a_slow_viewer_is_told() {
+        let hub = LiveHub::default();
+        let s = SessionId(8);
+        let tap = hub.start(s, 1, 80, 24, 0);
+        let mut w = hub.watch(s);
+        let chunk = vec![b'x'; 4096];
+        for _ in 0..1000 {
+            tap.output(&chunk);
+        }
+        let late = hub.watch(s);
+        let kept: usize = late.open[0].2.iter().map(|l| l.len()).sum();
+        assert!(kept <= BACKLOG_BYTES, "backlog {kept} bytes");
+        assert!(matches!(w.frames.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+    }
+
+    #[test]
+    fn sessions_do_not_see_each_other() {
+        let hub = LiveHub::default();
+        let a = hub.start(SessionId(1), 1, 80, 24, 0);
+        let mut wb = hub.watch(SessionId(2));
+        a.output(b"secret");
+        assert!(wb.open.is_empty());
+        assert!(matches!(wb.frames.try_recv(), Err(broadcast::error::TryRecvError::Empty)));
+    }
+}

@@ -1,0 +1,42 @@
+//! Who may see which session. Auditors and admins see every session. An approver sees only
+//! the sessions of requests they approved: not others in lists, not by number, not their
+//! recordings, not live. Vendors never sign in on the web. Every session route — API and
+//! pages, the recordings and the live stream — goes through [`viewable`].
+
+use super::error::ApiError;
+use crate::auth::Authed;
+use crate::state::AppState;
+use portcullis_core::domain::{Role, SessionId};
+use portcullis_core::store::SessionRecord;
+
+/// Roles that may read sessions at all.
+pub const VIEWERS: &[Role] = &[Role::Approver, Role::Auditor, Role::Admin];
+
+/// The user id an approver's view is narrowed to (their approvals); `None` for auditors and
+/// admins, who see everything.
+pub fn narrowed_to(a: &Authed) -> Option<i64> {
+    (a.role() == Role::Approver).then_some(a.session.user.id)
+}
+
+/// Session `id`, if `a` may see it: 404 when there is no such session, 403 when it is not
+/// theirs to see.
+pub async fn viewable(state: &AppState, a: &Authed, id: i64) -> Result<SessionRecord, ApiError> {
+    a.require(VIEWERS, "read sessions")?;
+    let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
+    if let Some(user) = narrowed_to(a) {
+        if !state.ctx.store.approved_session(user, s.id).await? {
+            return Err(ApiError::forbidden(format!(
+                "you did not approve session {id}; only its approvers, auditors and admins may see it"
+            )));
+        }
+    }
+    Ok(s)
+}
+
+/// Whether `a` may see session `s` (for links on pages; no error).
+pub async fn may_view(state: &AppState, a: &Authed, s: SessionId) -> bool {
+    match narrowed_to(a) {
+        None => VIEWERS.contains(&a.role()),
+        Some(user) => state.ctx.store.approved_session(user, s).await.unwrap_or(false),
+    }
+}

@@ -1,0 +1,181 @@
+//! The live view's websocket: `GET /api/v1/sessions/{id}/live` (subprotocol `v2.asciicast`)
+//! streams a running session's terminal as asciicast v2 lines — the header, the recent screen, then every event as the
+//! broker records it. Only users who may see the session ([`super::access`]) get it, a
+//! cookie-authenticated upgrade must come from this site ([`crate::auth::Watcher`]), and
+//! each watch is an audit row (`session.watched`). Viewers cannot send anything to the
+//! session: their messages are ignored. The sign-in and the session are checked again every
+//! [`RECHECK`]: signing out, being disabled or the session ending closes the stream.
+
+use super::access;
+use super::error::{ApiError, ErrorBody};
+use super::ApiPath;
+use crate::auth::{Authed, Watcher};
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use portcullis_core::audit::Event;
+use portcullis_core::domain::{SessionId, SessionState};
+use portcullis_core::live::{Frame, FrameKind};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::debug;
+
+/// How often the sign-in and the session are checked again while watching.
+pub const RECHECK: Duration = Duration::from_secs(5);
+
+/// Largest message accepted from a viewer (they have nothing to say).
+const MAX_INBOUND: usize = 1024;
+
+/// Close codes (RFC 6455).
+const NORMAL: u16 = 1000;
+const POLICY: u16 = 1008;
+const TRY_AGAIN: u16 = 1013;
+
+/// Watch a running session's terminal (websocket).
+#[utoipa::path(get, operation_id = "watch_session", path = "/api/v1/sessions/{id}/live", tag = "sessions",
+    params(("id" = i64, Path, description = "session number")),
+    responses((status = 101, description = "switching to the websocket stream"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn watch(
+    State(state): State<AppState>,
+    Watcher(a): Watcher,
+    ApiPath(id): ApiPath<i64>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let s = access::viewable(&state, &a, id).await?;
+    if s.state == SessionState::Ended {
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("session {id} has ended; replay its recordings instead")));
+    }
+    let ws = ws.map_err(|_| ApiError::bad_request("this address is a websocket; open it with a websocket client"))?;
+    state
+        .ctx
+        .audit
+        .record(Event::new(a.name().as_str(), "session.watched", format!("session:{id}"), json!({ "via": a.via() })))
+        .await?;
+    Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(state, a, SessionId(id), socket)))
+}
+
+/// The websocket subprotocol spoken: asciicast v2 lines, which asciinema-player reads.
+pub const PROTOCOL: &str = "v2.asciicast";
+
+/// The stream as one viewer sees it: one terminal from the first message to the last, on
+/// this viewer's clock. The first message is always a header (the player waits for one);
+/// a later terminal of the same session is announced as a resize and a screen clear, since
+/// the player takes only one header per stream.
+struct View {
+    socket: WebSocket,
+    start: Instant,
+}
+
+impl View {
+    async fn send(&mut self, line: &str) -> bool {
+        self.socket.send(Message::Text(Utf8Bytes::from(line))).await.is_ok()
+    }
+
+    /// An event line with its time replaced by this viewer's (the broker's times count from
+    /// each terminal's start, so they would go backwards at a change of terminal).
+    async fn event(&mut self, line: &str) -> bool {
+        let Some(comma) = line.find(',') else { return true };
+        let at = self.start.elapsed().as_secs_f64();
+        self.send(&format!("[{at:.6}{}", &line[comma..])).await
+    }
+
+    /// Switches the viewer to a terminal described by `header`.
+    async fn switch(&mut self, header: &str) -> bool {
+        let v: serde_json::Value = serde_json::from_str(header).unwrap_or_default();
+        let size = format!("{}x{}", v["width"].as_u64().unwrap_or(80), v["height"].as_u64().unwrap_or(24));
+        let at = self.start.elapsed().as_secs_f64();
+        self.send(&json!([at, "r", size]).to_string()).await && self.send(&json!([at, "o", "\u{1b}c"]).to_string()).await
+    }
+
+    async fn close(mut self, code: u16, reason: &str) {
+        let _ = self.socket.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason) }))).await;
+    }
+}
+
+/// Why the stream should stop, if it should.
+async fn still_allowed(state: &AppState, a: &Authed, id: SessionId) -> Option<(u16, &'static str)> {
+    match state.ctx.webauth.session(&a.session.id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Some((POLICY, "your sign-in has ended")),
+        Err(_) => return Some((TRY_AGAIN, "the service is unavailable")),
+    }
+    match state.ctx.store.session(id).await {
+        Ok(Some(s)) if s.state == SessionState::Ended => Some((NORMAL, "session ended")),
+        Ok(Some(_)) => None,
+        Ok(None) => Some((NORMAL, "session ended")),
+        Err(_) => Some((TRY_AGAIN, "the service is unavailable")),
+    }
+}
+
+async fn stream(state: AppState, a: Authed, id: SessionId, socket: WebSocket) {
+    let hub = state.ctx.live.clone();
+    let mut watch = hub.watch(id);
+    let mut view = View { socket, start: Instant::now() };
+    // Follow the newest open terminal; when it closes, the next one that opens.
+    let mut following = None;
+    let opened = match watch.open.pop() {
+        Some((n, header, backlog)) => {
+            following = Some(n);
+            let mut ok = view.send(&header).await;
+            for line in &backlog {
+                ok = ok && view.event(line).await;
+            }
+            ok
+        }
+        // No terminal yet (the vendor is at the prompt, or only tunnels are open): an empty
+        // screen of the usual size until one opens.
+        None => view.send(&json!({ "version": 2, "width": 80, "height": 24 }).to_string()).await,
+    };
+    if !opened {
+        return;
+    }
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
+    let end = loop {
+        tokio::select! {
+            frame = watch.frames.recv() => match frame {
+                Ok(Frame { channel, kind }) => {
+                    let ok = match kind {
+                        FrameKind::Header(h) if following.is_none() => {
+                            following = Some(channel);
+                            view.switch(&h).await
+                        }
+                        FrameKind::Event(l) if following == Some(channel) => view.event(&l).await,
+                        FrameKind::End if following == Some(channel) => {
+                            following = None;
+                            true
+                        }
+                        _ => true,
+                    };
+                    if !ok {
+                        break None;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    debug!(session = %id, skipped = n, "live viewer fell behind");
+                    break Some((TRY_AGAIN, "the view fell behind; reload to catch up"));
+                }
+                Err(RecvError::Closed) => break Some((NORMAL, "session ended")),
+            },
+            msg = view.socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
+                Some(Ok(_)) => {}
+            },
+            _ = recheck.tick() => {
+                if let Some(why) = still_allowed(&state, &a, id).await {
+                    break Some(why);
+                }
+            }
+        }
+    };
+    if let Some((code, reason)) = end {
+        view.close(code, reason).await;
+    }
+    drop(watch);
+    hub.release(id);
+}

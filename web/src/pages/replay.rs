@@ -1,0 +1,183 @@
+//! Replaying a terminal recording in the browser with asciinema-player (served from the
+//! binary, so it works without the internet): speed and idle-time limit to choose, seeking,
+//! the recording's markers (the warnings the vendor was shown, the end) as a list to jump
+//! to, a download of the `.cast` file, and above it all whether the file still has the
+//! SHA-256 sealed in the audit log. The live view of a running session is here too: the
+//! same player fed by the session's websocket.
+
+use super::error::PageError;
+use super::layout::{self, Notice, Tab};
+use super::session::integrity;
+use super::sessions::load;
+use super::visitor::decides;
+use crate::api::recordings::{checked_one, RecordingView};
+use crate::auth::PageUser;
+use crate::state::AppState;
+use crate::layers::PLAYER_CSP;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+use portcullis_core::domain::SessionId;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+/// Most markers listed under the player.
+const MAX_MARKERS: usize = 500;
+
+/// Longest line read while looking for markers; longer lines (big output bursts) are skipped.
+const MAX_LINE: usize = 1024 * 1024;
+
+/// What the page needs from the file: its size and markers.
+#[derive(Default)]
+struct CastFacts {
+    cols: u16,
+    rows: u16,
+    /// `(seconds, label)`.
+    markers: Vec<(f64, String)>,
+}
+
+/// Reads the header and the `"m"` events, a line at a time (a recording may be large).
+async fn facts(path: &str) -> CastFacts {
+    let mut out = CastFacts { cols: 80, rows: 24, markers: Vec::new() };
+    let Ok(file) = tokio::fs::File::open(path).await else { return out };
+    let mut lines = tokio::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        match (&mut lines).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if line.len() > MAX_LINE {
+            // Skip the rest of an over-long line.
+            let mut sink = Vec::new();
+            if lines.read_until(b'\n', &mut sink).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else { continue };
+        if first {
+            first = false;
+            out.cols = v["width"].as_u64().and_then(|w| u16::try_from(w).ok()).unwrap_or(80);
+            out.rows = v["height"].as_u64().and_then(|h| u16::try_from(h).ok()).unwrap_or(24);
+            continue;
+        }
+        if v[1] == "m" && out.markers.len() < MAX_MARKERS {
+            if let (Some(t), Some(label)) = (v[0].as_f64(), v[2].as_str()) {
+                out.markers.push((t, label.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn at(t: f64) -> String {
+    let s = t.max(0.0) as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn verdict(r: &RecordingView) -> Markup {
+    html! {
+        @match r.status.as_str() {
+            "intact" => {
+                p.verified.integrity data-integrity="intact" role="status" {
+                    "Verified: the file's SHA-256 matches the value sealed in audit row "
+                    (r.sealed_in_row.unwrap_or_default()) "."
+                }
+            }
+            "mismatch" | "missing" => {
+                p.error.integrity data-integrity=(r.status) role="alert" {
+                    strong { "ALTERED: " }
+                    "this file does not match the SHA-256 sealed in the audit log"
+                    @if let Some(row) = r.sealed_in_row { " (row " (row) ")" }
+                    ". What plays below is not what was recorded. "
+                    @if let Some(p) = &r.problem { span.hint { (p) } }
+                }
+            }
+            _ => { p.hint.integrity data-integrity=(r.status) { (integrity(r)) } }
+        }
+    }
+}
+
+/// `GET /sessions/{id}/replay/{channel}`.
+pub async fn show(State(state): State<AppState>, Path((id, channel)): Path<(String, String)>, PageUser(user): PageUser) -> Result<Response, PageError> {
+    let s = load(&state, &user, &id).await?;
+    let missing = || PageError::not_found(format!("session {} has no recording {channel:?}", s.id));
+    let n = channel.parse::<i64>().map_err(|_| missing())?;
+    let r = checked_one(&state, s.id, n).await?;
+    if !r.is_cast() {
+        return Err(PageError::not_found(format!("recording {n} of session {} is a capture (pcap); download it and open it in Wireshark", s.id)));
+    }
+    let recs = state.ctx.store.recordings_of(SessionId(s.id)).await.map_err(crate::api::error::ApiError::from)?;
+    let path = recs.iter().find(|x| x.channel == n).and_then(|x| x.current_path().map(str::to_owned));
+    let f = match &path {
+        Some(p) => facts(p).await,
+        None => CastFacts::default(),
+    };
+    let body = html! {
+        h1 { "Replay: session " (s.id) " on " (s.device) ", channel " (n) }
+        p.lead { (s.vendor) " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
+        (verdict(&r))
+        @if path.is_none() {
+            p.error { "The file was deleted by the retention policy; only its sealed hash remains." }
+        } @else {
+            div #player .player data-cast=(r.url) data-idle="2" data-speed="1" data-cols=(f.cols) data-rows=(f.rows) {
+                p.player-fallback { "The player needs JavaScript. " a href=(r.url) download=(r.file_name(s.id)) { "Download the recording" } " and play it with " code { "asciinema play" } "." }
+            }
+            div.player-controls {
+                label { "Speed "
+                    select #player-speed {
+                        option value="0.5" { "0.5×" } option value="1" selected { "1×" } option value="2" { "2×" } option value="4" { "4×" } option value="8" { "8×" }
+                    }
+                }
+                label { "Idle limit "
+                    select #player-idle {
+                        option value="0" { "none" } option value="1" { "1 s" } option value="2" selected { "2 s" } option value="5" { "5 s" }
+                    }
+                }
+                a.button href=(r.url) download=(r.file_name(s.id)) { "Download .cast" }
+            }
+            h2 { "Markers" }
+            @if f.markers.is_empty() {
+                p.empty { "No markers in this recording." }
+            } @else {
+                ol #player-markers {
+                    @for (t, label) in &f.markers {
+                        li { button.marker type="button" data-time=(format!("{t:.3}")) { span.time { (at(*t)) } " " (label) } }
+                    }
+                }
+            }
+        }
+    };
+    let head = layout::assets(&["player/asciinema-player.css"], &["player/asciinema-player.min.js", "replay.js"]);
+    let title = format!("Replay session {}", s.id);
+    let page = layout::page_with(&state, &user, Tab::Sessions, &title, Notice::default(), head, body).await;
+    Ok(([(CONTENT_SECURITY_POLICY, PLAYER_CSP)], page).into_response())
+}
+
+/// `GET /sessions/{id}/live`.
+pub async fn live(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+    let s = load(&state, &user, &id).await?;
+    let body = html! {
+        h1 { "Live: session " (s.id) " on " (s.device) }
+        p.lead { (s.vendor) " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
+        @if s.ended_at.is_some() {
+            p.empty { "This session has ended. Replay it from the " a href={ "/sessions/" (s.id) } { "session record" } "." }
+        } @else {
+            p #live-state role="status" { "Connecting…" }
+            div #live .player data-ws={ "/api/v1/sessions/" (s.id) "/live" } data-cols="80" data-rows="24" {
+                p.player-fallback { "The live view needs JavaScript." }
+            }
+            @if decides(&user) && s.stop_requested_by.is_none() {
+                div.actions { a.stop.button.danger href={ "/sessions/" (s.id) "/stop" } { "Stop this session…" } }
+            }
+            p.hint { "You only watch: nothing you type reaches the session. Watching is recorded in the audit log." }
+        }
+    };
+    let head = layout::assets(&["player/asciinema-player.css"], &["player/asciinema-player.min.js", "live.js"]);
+    let title = format!("Live session {}", s.id);
+    let page = layout::page_with(&state, &user, Tab::Sessions, &title, Notice::default(), head, body).await;
+    Ok(([(CONTENT_SECURITY_POLICY, PLAYER_CSP)], page).into_response())
+}

@@ -1,0 +1,218 @@
+//! One session's record, for auditors, admins and the approvers who approved it: the request
+//! and its approvals, the grant's window and channels, every recording with its integrity
+//! (rechecked against the SHA-256 sealed in the audit log on each visit) and links to replay
+//! and download it, the files transferred, and the audit rows about the session and its
+//! request. Auditors and admins export the evidence bundle from here.
+
+use super::error::PageError;
+use super::format;
+use super::layout::{self, Notice, Tab};
+use super::sessions::load;
+use super::visitor::decides;
+use crate::api::audit::{AuditRowView, AUDITORS};
+use crate::api::evidence;
+use crate::api::recordings::{checked, RecordingView};
+use crate::api::sessions::audit_rows;
+use crate::api::views::SessionView;
+use crate::auth::{CsrfOnly, PageForm, PageUser};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+
+/// The integrity badge of a recording.
+pub fn integrity(r: &RecordingView) -> Markup {
+    html! {
+        @match r.status.as_str() {
+            "intact" => { span.verified.badge-ok title={ "SHA-256 " (r.sealed_sha256.clone().unwrap_or_default()) } { "Verified" } }
+            "mismatch" => { strong.altered role="alert" { "ALTERED" } }
+            "missing" => { strong.altered { "Missing" } }
+            "deleted" => { span.hint { "Deleted by retention (sealed hash kept)" } }
+            _ => { span.hint { "Still recording" } }
+        }
+    }
+}
+
+fn size(bytes: Option<i64>) -> String {
+    match bytes {
+        None => "—".into(),
+        Some(b) if b < 10 * 1024 => format!("{b} B"),
+        Some(b) if b < 10 * 1024 * 1024 => format!("{} KiB", b / 1024),
+        Some(b) => format!("{} MiB", b / (1024 * 1024)),
+    }
+}
+
+fn recordings(id: i64, recs: &[RecordingView]) -> Markup {
+    html! {
+        @if recs.is_empty() {
+            p.empty { "No channel was opened to the device in this session." }
+        } @else {
+            div.scroll {
+                table.recordings {
+                    thead { tr { th { "Channel" } th { "Kind" } th { "Size" } th { "Integrity" } th { "Sealed SHA-256" } th {} } }
+                    tbody {
+                        @for r in recs {
+                            tr data-channel=(r.channel) data-status=(r.status) {
+                                td { (r.channel) }
+                                td { @if r.is_cast() { "terminal (asciicast)" } @else { "capture (pcap)" } }
+                                td { (size(r.bytes)) }
+                                td { (integrity(r)) @if let Some(p) = &r.problem { br; span.hint { (p) } } }
+                                td { code.hash { (r.sealed_sha256.clone().unwrap_or_else(|| "—".into())) } }
+                                td.actions {
+                                    @if r.is_cast() && r.status != "deleted" {
+                                        a.button.replay href={ "/sessions/" (id) "/replay/" (r.channel) } { "Replay" }
+                                    }
+                                    @if r.status != "deleted" {
+                                        a.button href=(r.url) download=(r.file_name(id)) { "Download" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn files(rows: &[AuditRowView]) -> Markup {
+    let files: Vec<&AuditRowView> = rows.iter().filter(|r| r.kind == "sftp.file").collect();
+    html! {
+        @if files.is_empty() {
+            p.empty { "No file was transferred." }
+        } @else {
+            div.scroll {
+                table.files {
+                    thead { tr { th { "Path" } th { "Direction" } th { "Bytes" } th { "SHA-256" } th { "Audit row" } } }
+                    tbody {
+                        @for f in files {
+                            tr {
+                                td { code { (f.detail["path"].as_str().unwrap_or("?")) } }
+                                td { (f.detail["direction"].as_str().unwrap_or("?")) }
+                                td { (f.detail["bytes"]) }
+                                td {
+                                    code.hash { (f.detail["sha256"].as_str().unwrap_or("—")) }
+                                    @if f.detail["complete"] == false { br; span.hint { "covers only part of the file" } }
+                                }
+                                td { (f.seq) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn approvals(rows: &[AuditRowView]) -> Markup {
+    let decisions: Vec<&AuditRowView> = rows.iter().filter(|r| r.kind.starts_with("request.")).collect();
+    html! {
+        ol.decisions {
+            @for r in decisions {
+                li {
+                    span.time { (r.time) } " " strong { (r.actor) } " " code { (r.kind) }
+                    @if let Some(ch) = r.detail.get("channels").and_then(|c| c.as_str()) { " · channels " (ch) }
+                    @if let Some(m) = r.detail.get("minutes") { " · " (m) " min" }
+                    @if let Some(n) = r.detail.get("note").and_then(|c| c.as_str()).filter(|n| !n.is_empty()) { " · " q { (n) } }
+                }
+            }
+        }
+    }
+}
+
+fn audit_table(rows: &[AuditRowView]) -> Markup {
+    html! {
+        div.scroll {
+            table.audit {
+                thead { tr { th { "#" } th { "Time (UTC)" } th { "Actor" } th { "Kind" } th { "Detail" } } }
+                tbody {
+                    @for r in rows {
+                        tr data-seq=(r.seq) {
+                            td { (r.seq) }
+                            td { (r.time) }
+                            td { (r.actor) }
+                            td { code { (r.kind) } }
+                            td.detail { code { (r.detail.to_string()) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn summary(s: &SessionView) -> Markup {
+    html! {
+        dl.facts {
+            dt { "Vendor" } dd { (s.vendor) @if !s.vendor_org.is_empty() { " (" (s.vendor_org) ")" } " from " (s.peer) }
+            dt { "Device" } dd { (s.device) " · zone " (s.zone) @if let Some(c) = &s.criticality { " · " (c) } }
+            dt { "Request" } dd { "#" (s.request_id) ": " q.reason { (s.reason) } }
+            dt { "Window" }
+            dd {
+                @match (&s.window_starts_at, &s.window_ends_at) {
+                    (Some(a), Some(b)) => { (format::utc(a)) " to " (format::utc(b)) }
+                    _ => { "—" }
+                }
+            }
+            dt { "Channels granted" } dd { (s.channels.clone().unwrap_or_else(|| "—".into())) }
+            dt { "Started" } dd { (format::utc(&s.started_at)) }
+            dt { "Ended" }
+            dd {
+                @match &s.ended_at {
+                    Some(e) => { (format::utc(e)) @if let Some(r) = &s.end_reason { " — " (r) } }
+                    None => { strong.running { "running" } }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /sessions/{id}`.
+pub async fn show(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+    let s = load(&state, &user, &id).await?;
+    let record = state.ctx.store.session(portcullis_core::domain::SessionId(s.id)).await.map_err(crate::api::error::ApiError::from)?;
+    let rows = match &record {
+        Some(r) => audit_rows(&state, r).await?,
+        None => Vec::new(),
+    };
+    let recs = checked(&state, s.id).await?;
+    let altered = recs.iter().any(|r| r.status == "mismatch" || r.status == "missing");
+    let running = s.ended_at.is_none();
+    let body = html! {
+        h1 { "Session " (s.id) " on " (s.device) }
+        @if altered {
+            p.error role="alert" { "A recording of this session no longer matches the SHA-256 sealed in the audit log." }
+        }
+        (summary(&s))
+        div.actions {
+            @if running {
+                a.button.watch href={ "/sessions/" (s.id) "/live" } { "Watch live" }
+                @if decides(&user) && s.stop_requested_by.is_none() {
+                    a.stop.button.danger href={ "/sessions/" (s.id) "/stop" } { "Stop…" }
+                }
+            }
+            @if AUDITORS.contains(&user.role()) {
+                form.inline #export-evidence method="post" action={ "/sessions/" (s.id) "/evidence" } {
+                    (layout::csrf(&user))
+                    button type="submit" { "Export evidence bundle" }
+                }
+            }
+        }
+        h2 { "Approvals" }
+        (approvals(&rows))
+        h2 { "Recordings" }
+        (recordings(s.id, &recs))
+        h2 { "Files transferred" }
+        (files(&rows))
+        h2 { "Audit rows" }
+        (audit_table(&rows))
+    };
+    let title = format!("Session {}", s.id);
+    Ok(layout::page(&state, &user, Tab::Sessions, &title, Notice::default(), body).await.into_response())
+}
+
+/// `POST /sessions/{id}/evidence`: the bundle as a download.
+pub async fn export(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+    let s = load(&state, &user, &id).await?;
+    Ok(evidence::export(&state, &user, s.id).await?)
+}
