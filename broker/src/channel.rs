@@ -217,11 +217,10 @@ fn device_end(dev: &portcullis_core::store::DeviceRecord) -> (std::net::Ipv4Addr
 }
 
 fn cast_header(conn: &Conn, pty: Option<&PtyInfo>, kind: &Kind, dev: &portcullis_core::domain::DeviceName, session: portcullis_core::domain::SessionId) -> CastHeader {
-    let mut header = CastHeader::new(
-        pty.map_or(80, |p| p.cols.clamp(1, 1000) as u16),
-        pty.map_or(24, |p| p.rows.clamp(1, 1000) as u16),
-        clock::now(),
-    );
+    // A client that does not know its size (no local terminal) asks for a 0×0 pty; such a
+    // recording is replayed at the usual 80×24 rather than as a single cell.
+    let size = |n: u32, usual: u16| if n == 0 { usual } else { n.min(1000) as u16 };
+    let mut header = CastHeader::new(pty.map_or(80, |p| size(p.cols, 80)), pty.map_or(24, |p| size(p.rows, 24)), clock::now());
     header.term = pty.map(|p| p.term.chars().take(64).collect());
     if let Kind::Exec(cmd) = kind {
         header.command = Some(String::from_utf8_lossy(cmd).chars().take(4096).collect());

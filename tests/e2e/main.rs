@@ -26,6 +26,7 @@ mod recording;
 mod session;
 mod totp;
 mod web_browser;
+mod auditor_browser;
 mod tunnel;
 mod files;
 mod window;

@@ -7,50 +7,12 @@
 //! TOTP code is used twice.
 
 use crate::harness::broker::Broker;
-use crate::harness::browser;
+use crate::harness::browser::{self, assert_no_page_problems, sign_in_env, text, web_user};
 use crate::harness::scenario::{Setup, APPROVERS, VENDOR};
-use serde_json::Value;
 use std::time::Duration;
-
-/// A web account with a permanent password (`user add --password-file`), ready to sign in.
-struct WebUser {
-    name: String,
-    password: String,
-    totp_secret: String,
-}
-
-fn web_user(broker: &Broker, name: &str, role: &str) -> WebUser {
-    let password = format!("{name}-correct-horse-battery");
-    let file = broker.data_dir.join(format!("{name}.password"));
-    std::fs::write(&file, &password).expect("write password file");
-    let file = file.to_str().expect("utf-8 path").to_owned();
-    let json = broker.cli_json(&["user", "add", name, "--role", role, "--password-file", &file, "--json"]);
-    WebUser {
-        name: name.to_owned(),
-        password,
-        totp_secret: json["totp_secret"].as_str().expect("totp_secret").to_owned(),
-    }
-}
-
-fn sign_in_env(broker: &Broker, u: &WebUser) -> Vec<(&'static str, String)> {
-    vec![
-        ("PORTCULLIS_URL", browser::base_url(broker.web_addr())),
-        ("WEB_USER", u.name.clone()),
-        ("WEB_PASSWORD", u.password.clone()),
-        ("WEB_TOTP_SECRET", u.totp_secret.clone()),
-    ]
-}
 
 /// A valid OpenSSH host key line for a device that is only enrolled, never contacted.
 const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJZEQfikHFM1diPcvO4jLYg9gdY56d7xc3Y83ov/rpzK";
-
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("expected text, got {v}"))
-}
-
-fn assert_no_page_problems(out: &Value) {
-    assert_eq!(out["problems"], serde_json::json!([]), "script or console errors (CSP?) on the pages: {out}");
-}
 
 #[test]
 fn approver_approves_a_waiting_vendor_on_the_page_and_the_session_reaches_the_device() {

@@ -8,6 +8,7 @@
 //! `PORTCULLIS_TEST_SCREENSHOTS` names a folder (relative to the repository), the scripts save
 //! screenshots of the pages there (`docs/screenshots/` holds the committed ones).
 
+use super::broker::Broker;
 use super::proc;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -64,3 +65,45 @@ pub fn run(script: &str, env: &[(&str, String)]) -> Value {
 pub fn base_url(addr: std::net::SocketAddr) -> String {
     format!("https://{addr}")
 }
+
+/// A web account with a permanent password (`user add --password-file`), ready to sign in.
+pub struct WebUser {
+    pub name: String,
+    pub password: String,
+    pub totp_secret: String,
+}
+
+/// Adds web user `name` with `role` through the CLI.
+pub fn web_user(broker: &Broker, name: &str, role: &str) -> WebUser {
+    let password = format!("{name}-correct-horse-battery");
+    let file = broker.data_dir.join(format!("{name}.password"));
+    std::fs::write(&file, &password).expect("write password file");
+    let file = file.to_str().expect("utf-8 path").to_owned();
+    let json = broker.cli_json(&["user", "add", name, "--role", role, "--password-file", &file, "--json"]);
+    WebUser {
+        name: name.to_owned(),
+        password,
+        totp_secret: json["totp_secret"].as_str().expect("totp_secret").to_owned(),
+    }
+}
+
+/// The environment a browser script needs to sign `u` in.
+pub fn sign_in_env(broker: &Broker, u: &WebUser) -> Vec<(&'static str, String)> {
+    vec![
+        ("PORTCULLIS_URL", base_url(broker.web_addr())),
+        ("WEB_USER", u.name.clone()),
+        ("WEB_PASSWORD", u.password.clone()),
+        ("WEB_TOTP_SECRET", u.totp_secret.clone()),
+    ]
+}
+
+/// `v` as text; fails the test if it is not a string.
+pub fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("expected text, got {v}"))
+}
+
+/// Fails the test if a page had script or console errors.
+pub fn assert_no_page_problems(out: &Value) {
+    assert_eq!(out["problems"], serde_json::json!([]), "script or console errors (CSP?) on the pages: {out}");
+}
+

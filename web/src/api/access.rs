@@ -1,7 +1,9 @@
-//! Who may see which session. Auditors and admins see every session. An approver sees only
-//! the sessions of requests they approved: not others in lists, not by number, not their
-//! recordings, not live. Vendors never sign in on the web. Every session route — API and
-//! pages, the recordings and the live stream — goes through [`viewable`].
+//! Who may see which session. Auditors and admins see every session. An approver sees the
+//! record of a session — its details, recordings, audit rows, live view — only if they
+//! approved its request, and finds only those in a search. The one exception is the list of
+//! running sessions with the stop button: every approver sees what is running and may stop
+//! it, because patient safety may need anyone on duty to end a session. Vendors never sign
+//! in on the web. Every route showing a session's record goes through [`viewable`].
 
 use super::error::ApiError;
 use crate::auth::Authed;

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use portcullis_core::approvals::StopMode;
-use portcullis_core::domain::{Role, SessionState};
+use portcullis_core::domain::{Role, SessionId, SessionState};
 use portcullis_core::store::{SessionRecord, SessionSearch};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
@@ -106,7 +106,9 @@ pub fn to_search(a: &Authed, q: &ListQuery) -> Result<SessionSearch, ApiError> {
         until: secs(q.until.as_deref(), "until")?,
         state,
         text: text(&q.q),
-        approved_by: access::narrowed_to(a),
+        // The running sessions (no search) are every approver's to see and stop; any search
+        // is narrowed to what the approver approved.
+        approved_by: access::narrowed_to(a).filter(|_| q.is_search() || q.active == Some(false)),
         before_id: q.before.filter(|b| *b > 0),
         limit: q.limit.unwrap_or(100),
     })
@@ -121,7 +123,9 @@ pub async fn find(state: &AppState, a: &Authed, q: &ListQuery) -> Result<Vec<Ses
     Ok(out)
 }
 
-/// List and search sessions. Approvers see only sessions of requests they approved.
+/// List the running sessions (the default) or search all of them. Approvers see every
+/// running session (so they can stop it), and find only the sessions of requests they
+/// approved.
 #[utoipa::path(get, operation_id = "list_sessions", path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
     responses((status = 200, body = [SessionView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<SessionView>>, ApiError> {
@@ -153,7 +157,8 @@ pub fn mode(state: &AppState, word: Option<&str>) -> Result<StopMode, ApiError> 
 pub async fn stop(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<StopBody>) -> Result<(StatusCode, Json<SessionView>), ApiError> {
     a.require(STOPPERS, "stop sessions")?;
     let m = mode(&state, b.mode.as_deref())?;
-    let s = access::viewable(&state, &a, id).await?;
+    // Any approver may stop any running session (patient safety), seen or not.
+    let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
     state.ctx.approvals.stop_session_mode(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or(""), m).await?;
     let s = state.ctx.store.session(s.id).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
     Ok((StatusCode::ACCEPTED, Json(view(&state, &s).await?)))

@@ -23,7 +23,7 @@ use portcullis_core::approvals::StopMode;
 use portcullis_core::domain::{Role, SessionId};
 use serde::Deserialize;
 
-fn session_card(user: &Authed, s: &SessionView) -> Markup {
+fn session_card(user: &Authed, s: &SessionView, viewable: bool) -> Markup {
     html! {
         article.session data-session-id=(s.id) {
             header {
@@ -50,8 +50,10 @@ fn session_card(user: &Authed, s: &SessionView) -> Markup {
                 }
             }
             div.actions {
-                a.button href={ "/sessions/" (s.id) } { "Details" }
-                a.button.watch href={ "/sessions/" (s.id) "/live" } { "Watch live" }
+                @if viewable {
+                    a.button href={ "/sessions/" (s.id) } { "Details" }
+                    a.button.watch href={ "/sessions/" (s.id) "/live" } { "Watch live" }
+                }
                 @if decides(user) && s.stop_requested_by.is_none() {
                     a.stop.button.danger href={ "/sessions/" (s.id) "/stop" } { "Stop…" }
                 }
@@ -116,7 +118,11 @@ fn results(sessions: &[SessionView]) -> Markup {
 pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Result<Query<ListQuery>, QueryRejection>, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
     require(&user, VIEWERS, "read sessions")?;
     let mut q = q.map(|Query(q)| q).unwrap_or_default();
-    let running = find(&state, &user, &ListQuery { state: Some("active".into()), limit: Some(200), ..ListQuery::default() }).await?;
+    let mut running = Vec::new();
+    for s in find(&state, &user, &ListQuery { limit: Some(200), ..ListQuery::default() }).await? {
+        let viewable = access::may_view(&state, &user, SessionId(s.id)).await;
+        running.push((s, viewable));
+    }
     // The search lists every state unless one is chosen; "all" is the form's word for that.
     let shown_state = q.state.clone();
     if q.state.as_deref() == Some("all") {
@@ -142,12 +148,12 @@ pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Re
     let body = html! {
         h1 { "Sessions" }
         @if user.role() == Role::Approver {
-            p.hint { "You see the sessions of requests you approved." }
+            p.hint { "You see every running session and may stop it; records, replays and the live view are open to you for the sessions you approved." }
         }
         section.running {
             h2 { "Running now" }
             @if running.is_empty() { p.empty { "No vendor is connected to a device." } }
-            @for s in &running { (session_card(&user, s)) }
+            @for (s, viewable) in &running { (session_card(&user, s, *viewable)) }
         }
         section.search {
             h2 { "Find a session" }
@@ -162,6 +168,14 @@ pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Re
 /// Sessions in one page of search results.
 const PAGE: i64 = 50;
 
+/// A running session to stop: every approver may stop any (see [`crate::api::access`]).
+async fn load_to_stop(state: &AppState, raw: &str) -> Result<SessionView, PageError> {
+    let missing = || PageError::not_found(format!("no session {raw:?}"));
+    let id = raw.parse::<i64>().map_err(|_| missing())?;
+    let s = state.ctx.store.session(SessionId(id)).await.map_err(ApiError::from)?.ok_or_else(missing)?;
+    Ok(view(state, &s).await?)
+}
+
 /// Session `raw` (a number from the path), if `user` may see it.
 pub(super) async fn load(state: &AppState, user: &Authed, raw: &str) -> Result<SessionView, PageError> {
     let id = raw.parse::<i64>().map_err(|_| PageError::not_found(format!("no session {raw:?}")))?;
@@ -172,7 +186,7 @@ pub(super) async fn load(state: &AppState, user: &Authed, raw: &str) -> Result<S
 /// `GET /sessions/{id}/stop`: the confirmation page.
 pub async fn confirm(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
     require(&user, STOPPERS, "stop sessions")?;
-    let s = load(&state, &user, &id).await?;
+    let s = load_to_stop(&state, &id).await?;
     let grace = state.ctx.config.session.stop_grace.0.as_secs() as i64;
     let life_critical = s.criticality.as_deref() == Some("life-critical");
     let body = html! {
@@ -237,7 +251,7 @@ impl HasCsrf for StopForm {
 /// `POST /sessions/{id}/stop`.
 pub async fn stop(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<StopForm>) -> Result<Response, PageError> {
     require(&user, STOPPERS, "stop sessions")?;
-    let s = load(&state, &user, &id).await?;
+    let s = load_to_stop(&state, &id).await?;
     let m = mode(&state, Some(form.mode.as_str()).filter(|m| !m.is_empty()))?;
     let by = format!("{} ({})", user.name(), user.via());
     state.ctx.approvals.stop_session_mode(SessionId(s.id), &by, form.reason.trim(), m).await.map_err(ApiError::from)?;
