@@ -9,7 +9,8 @@
 #   - the sqlite3 and psql clients, for the audit tamper tests;
 #   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh;
 #   - Debian's Chromium and Node.js with the npm package playwright-core (pinned in
-#     tests/browser/package-lock.json), for the browser tests of the approver pages.
+#     tests/browser/package-lock.json), for the browser tests of the web pages; and the
+#     npm package asciinema-player (pinned in web/player/), to check the vendored copy.
 #   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
 #     e-mail notification tests send to on loopback.
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
@@ -62,6 +63,8 @@ fi
 # --- browser driver ----------------------------------------------------------------------
 # playwright-core drives the system's Chromium (/usr/bin/chromium); it downloads no browser.
 (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+# The session player compiled into the binary must be the pinned npm package, unchanged.
+"$root/scripts/vendor-player.sh" --check
 
 # --- throwaway PostgreSQL ---------------------------------------------------------------
 pg_dir=$(mktemp -d /tmp/portcullis-pg.XXXXXX)

@@ -1,7 +1,10 @@
-//! Time-bound access: the vendor is warned before the approved window ends and the session
-//! is closed when it does; an approver's revocation closes a live session at once.
+//! Time-bound access: the vendor is warned before the approved window ends (the warning is in
+//! the recording, with a marker) and the session is closed when it does; an approver's
+//! revocation closes a live session at once.
 
+use crate::harness::cast::Cast;
 use crate::harness::scenario::{Setup, APPROVERS};
+use std::path::Path;
 use std::time::Duration;
 
 #[test]
@@ -34,6 +37,15 @@ fn window_end_warns_then_closes_the_session() {
     );
     s.broker
         .wait_for_audit("session.ended", Duration::from_secs(30), |_| true);
+
+    // The recording holds the warning as the vendor saw it and as a marker a replay can jump
+    // to, and a marker at the end saying why the channel closed.
+    let sealed = s.broker.wait_for_audit("recording.sealed", Duration::from_secs(30), |r| r["detail"]["what"] == "terminal");
+    let cast = Cast::read(Path::new(sealed["detail"]["path"].as_str().expect("recording path")));
+    let markers: Vec<String> = cast.events.iter().filter(|e| e.kind == "m").map(|e| String::from_utf8_lossy(&e.data).into_owned()).collect();
+    assert!(markers.iter().any(|m| m.contains("window ends in")), "no warning marker: {markers:?}");
+    assert!(markers.last().is_some_and(|m| m.starts_with("end: ")), "no end marker last: {markers:?}");
+    assert!(String::from_utf8_lossy(&cast.output_bytes()).contains("[portcullis] your access window ends in"), "the warning is not in the output");
 
     // The window is over: no new session either.
     let out = s.exec("echo should-not-run");

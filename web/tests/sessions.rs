@@ -55,6 +55,15 @@ async fn session(api: &Api, vendor: &str, device: &str, reason: &str, approver: 
     id.0
 }
 
+/// Vendor `jdoe`, device `pump-1`, approver `nurse` and auditor `qa`, both signed in.
+async fn approver_and_auditor(api: &Api) -> (Signed, Signed) {
+    api.user("jdoe", Role::Vendor).await;
+    api.user("nurse", Role::Approver).await;
+    api.user("qa", Role::Auditor).await;
+    api.device("pump-1", Criticality::High).await;
+    (api.login("nurse").await, api.login("qa").await)
+}
+
 async fn end(api: &Api, id: i64) {
     let mut tx = api.state.ctx.store.begin_write().await.unwrap();
     api.state.ctx.store.end_session(&mut tx, SessionId(id), "vendor closed", clock::now()).await.unwrap();
@@ -124,11 +133,7 @@ async fn auditors_search_sessions_and_approvers_see_only_their_own() {
 #[tokio::test]
 async fn recordings_are_checked_downloaded_and_flagged_when_altered() {
     for api in Api::both().await {
-        api.user("jdoe", Role::Vendor).await;
-        api.user("nurse", Role::Approver).await;
-        api.user("qa", Role::Auditor).await;
-        api.device("pump-1", Criticality::High).await;
-        let (nurse, qa) = (api.login("nurse").await, api.login("qa").await);
+        let (nurse, qa) = approver_and_auditor(&api).await;
         let id = session(&api, "jdoe", "pump-1", "INC-1", &nurse, "hello-from-device").await;
 
         let list = api.bearer(&qa, Method::GET, &format!("/api/v1/sessions/{id}/recordings"), None).await;
@@ -164,11 +169,7 @@ async fn recordings_are_checked_downloaded_and_flagged_when_altered() {
 #[tokio::test]
 async fn evidence_is_exported_by_auditors_audited_and_verifies_offline() {
     for api in Api::both().await {
-        api.user("jdoe", Role::Vendor).await;
-        api.user("nurse", Role::Approver).await;
-        api.user("qa", Role::Auditor).await;
-        api.device("pump-1", Criticality::High).await;
-        let (nurse, qa) = (api.login("nurse").await, api.login("qa").await);
+        let (nurse, qa) = approver_and_auditor(&api).await;
         let id = session(&api, "jdoe", "pump-1", "INC-1", &nurse, "x").await;
         end(&api, id).await;
         assert_error(&api.bearer(&nurse, Method::POST, &format!("/api/v1/sessions/{id}/evidence"), None).await, 403, "forbidden");

@@ -1,6 +1,6 @@
 //! The demo's cast, enrolled through the same services as a real install: the vendor
 //! `demo-vendor` (org "Acme Medical") with a fresh key pair written next to the data, two
-//! approvers, and a simulated device (started here on 127.0.0.1, with a random password and
+//! approvers, an auditor, and a simulated device (started here on 127.0.0.1, with a random password and
 //! a fresh host key) enrolled twice: as the high-criticality `infusion-pump-12` and as the
 //! life-critical `ventilator-3`, which needs two approvers.
 
@@ -20,6 +20,8 @@ use tokio_util::task::TaskTracker;
 pub const VENDOR: &str = "demo-vendor";
 pub const VENDOR_ORG: &str = "Acme Medical";
 pub const APPROVERS: [&str; 2] = ["demo-approver", "demo-approver2"];
+/// The auditor, who replays and watches sessions on the web page.
+pub const AUDITOR: &str = "demo-auditor";
 pub const PUMP: &str = "infusion-pump-12";
 pub const VENTILATOR: &str = "ventilator-3";
 /// The simulated device's service account.
@@ -31,7 +33,7 @@ const ACTOR: &str = "demo";
 pub struct Cast {
     pub vendor: Username,
     pub vendor_enrolment: Enrolment,
-    /// The approvers' web password (random, shared by both demo approvers).
+    /// The web password of the approvers and the auditor (random, shared).
     pub approver_password: String,
     /// Private key file of the vendor (its `.pub` is beside it).
     pub vendor_key: PathBuf,
@@ -53,6 +55,8 @@ pub async fn enrol(init: &Initialised, tracker: &TaskTracker, shutdown: &Cancell
         let n = Username::parse(name)?;
         admin.create_user_with_password(ACTOR, &n, Role::Approver, "Clinical Engineering", &[], Some(approver_password.clone())).await?;
     }
+    let auditor = Username::parse(AUDITOR)?;
+    admin.create_user_with_password(ACTOR, &auditor, Role::Auditor, "Compliance", &[], Some(approver_password.clone())).await?;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot start the simulated device")?;
     let device_addr = listener.local_addr()?;

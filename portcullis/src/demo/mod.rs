@@ -1,6 +1,6 @@
 //! `portcullis demo`: the vendor's whole path on one machine, with nothing to install. It
 //! initialises a data folder (a temporary one, removed at exit, unless `--data` is given),
-//! enrols a vendor, two approvers and a simulated device, starts the broker and the web page
+//! enrols a vendor, two approvers, an auditor and a simulated device, starts the broker and the web page
 //! like `serve`, and prints exactly what to type in other terminals: the `ssh` command of
 //! the vendor, the web page and password of the approvers (or the `request approve` command),
 //! and the vendor's and approvers' TOTP codes every 30 seconds, until Ctrl-C. Every path printed is absolute.
@@ -49,7 +49,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let hint = move |id: portcullis_core::domain::RequestId| approve_command(&exe, &id.to_string(), cast::APPROVERS[0], &config);
     tracker.spawn(ticker::requests(init.ctx.clone(), hint, shutdown.clone()));
     let mut names = vec![cast.vendor.clone()];
-    for a in cast::APPROVERS {
+    for a in cast::APPROVERS.into_iter().chain([cast::AUDITOR]) {
         names.push(portcullis_core::domain::Username::parse(a)?);
     }
     tracker.spawn(ticker::codes(init.ctx.clone(), names, shutdown.clone()));
@@ -89,7 +89,10 @@ fn instructions(init: &Initialised, cast: &Cast, exe: &Path, ssh: SocketAddr, we
          \n    \
          {approve}\n\
          \n\
-         3. Watch the audit log:  {exe} audit tail --config {cfg}\n\
+         3. Watch or replay it as the auditor: sign in as {auditor} (same password, its own code\n   \
+         below), open Sessions, then Watch live while it runs or Replay once it has ended.\n\
+         \n\
+         4. Watch the audit log:  {exe} audit tail --config {cfg}\n\
          \n\
          {vendor}'s TOTP secret, to add to an authenticator app instead: {secret}\n\
          Web page admin: admin / one-time password {admin_pw}\n\
@@ -105,6 +108,7 @@ fn instructions(init: &Initialised, cast: &Cast, exe: &Path, ssh: SocketAddr, we
         approve = approve_command(exe, "<ID>", cast::APPROVERS[0], &config),
         second = cast::APPROVERS[1],
         first = cast::APPROVERS[0],
+        auditor = cast::AUDITOR,
         approver_pw = cast.approver_password,
         exe = exe.display(),
         cfg = config.display(),
