@@ -57,7 +57,12 @@ fn recordings(id: i64, recs: &[RecordingView]) -> Markup {
                                 td { @if r.is_cast() { "terminal (asciicast)" } @else { "capture (pcap)" } }
                                 td { (size(r.bytes)) }
                                 td { (integrity(r)) @if let Some(p) = &r.problem { br; span.hint { (p) } } }
-                                td { code.hash { (r.sealed_sha256.clone().unwrap_or_else(|| "—".into())) } }
+                                td {
+                                    @match &r.sealed_sha256 {
+                                        Some(h) => { code.hash title=(h) { (h.get(..16).unwrap_or(h)) "…" } }
+                                        None => { "—" }
+                                    }
+                                }
                                 td.actions {
                                     @if r.is_cast() && r.status != "deleted" {
                                         a.button.replay href={ "/sessions/" (id) "/replay/" (r.channel) } { "Replay" }
@@ -91,7 +96,8 @@ fn files(rows: &[AuditRowView]) -> Markup {
                                 td { (f.detail["direction"].as_str().unwrap_or("?")) }
                                 td { (f.detail["bytes"]) }
                                 td {
-                                    code.hash { (f.detail["sha256"].as_str().unwrap_or("—")) }
+                                    @let h = f.detail["sha256"].as_str().unwrap_or("—");
+                                    code.hash title=(h) { (h.get(..16).unwrap_or(h)) "…" }
                                     @if f.detail["complete"] == false { br; span.hint { "covers only part of the file" } }
                                 }
                                 td { (f.seq) }
@@ -198,7 +204,7 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>, PageUse
                 }
             }
         }
-        h2 { "Approvals" }
+        h2 { "Request and decisions" }
         (approvals(&rows))
         h2 { "Recordings" }
         (recordings(s.id, &recs))
