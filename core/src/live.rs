@@ -8,7 +8,8 @@
 //! keeps its last [`BACKLOG_BYTES`] of frames so a viewer who joins late sees the current
 //! screen. Memory is therefore bounded per session whatever viewers do.
 //!
-//! A session held by another node is not visible here; the view says so (see the README).
+//! A session held by another node is not published here; the web side follows its recording
+//! in the shared recording store instead.
 
 use crate::domain::SessionId;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -131,6 +132,12 @@ impl LiveHub {
         if idle {
             feeds.remove(&session.0);
         }
+    }
+
+    /// Whether terminal `channel` of `session` is published here (held by this process).
+    pub fn publishes(&self, session: SessionId, channel: u32) -> bool {
+        let feed = self.feeds().get(&session.0).cloned();
+        feed.is_some_and(|f| f.channels().contains_key(&channel))
     }
 
     /// Sessions with a feed (tests and diagnostics).

@@ -5,12 +5,15 @@
 //! `portcullis evidence verify` accepts); once a byte of the recording is changed the pages
 //! say it was altered. Live: what a vendor types into a running session reaches the
 //! auditor's view and a plain websocket, an approver who did not approve the session is
-//! refused both, and the view says when the session ends.
+//! refused both, and the view says when the session ends — also when the session is held by
+//! another node of a PostgreSQL cluster (followed through the shared recording store).
 
 use crate::harness::broker::number;
 use crate::harness::browser::{self, assert_no_page_problems, sign_in_env, text, web_user};
 use crate::harness::proc;
-use crate::harness::scenario::{Setup, APPROVERS, VENDOR};
+use crate::harness::pg::TestDb;
+use crate::harness::scenario::{Scenario, Setup, APPROVERS, VENDOR};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 #[test]
@@ -77,9 +80,9 @@ fn auditor_finds_replays_and_verifies_a_real_session_and_sees_an_altered_recordi
     assert_no_page_problems(&altered);
 }
 
-#[test]
-fn typed_text_reaches_the_auditors_live_view_and_another_approver_is_refused() {
-    let s = Setup::new("monitor-live").start();
+/// A vendor's running session on `s` watched by an auditor through the web page at `web`;
+/// checks what the page and a plain websocket show, and that another approver is refused.
+fn watch_live(s: &Scenario, web: SocketAddr) {
     let id = s.grant(30, "INC-8200 live check");
     let mut term = s.interactive(&[]);
     term.wait_for_shell(Duration::from_secs(60));
@@ -92,7 +95,9 @@ fn typed_text_reaches_the_auditors_live_view_and_another_approver_is_refused() {
     let ready = s.broker.data_dir.join("live-ready");
     let seen = s.broker.data_dir.join("live-seen");
     let mut env = sign_in_env(&s.broker, &gus);
+    env.retain(|(k, _)| *k != "PORTCULLIS_URL");
     env.extend([
+        ("PORTCULLIS_URL", browser::base_url(web)),
         ("OTHER_USER", hal.name.clone()),
         ("OTHER_PASSWORD", hal.password.clone()),
         ("OTHER_TOTP_SECRET", hal.totp_secret.clone()),
@@ -133,4 +138,20 @@ fn typed_text_reaches_the_auditors_live_view_and_another_approver_is_refused() {
     // Watching is on the record; the refused attempts are not watches.
     let watched: Vec<_> = s.broker.audit_of_kind("session.watched");
     assert!(!watched.is_empty() && watched.iter().all(|r| r["actor"] == "gus"), "{watched:?}");
+}
+
+#[test]
+fn typed_text_reaches_the_auditors_live_view_and_another_approver_is_refused() {
+    let s = Setup::new("monitor-live").start();
+    watch_live(&s, s.broker.web_addr());
+}
+
+#[test]
+fn a_session_held_by_another_node_is_watched_through_the_shared_recording_store() {
+    // Two nodes on one PostgreSQL database and one recording store: the vendor's session is
+    // on the first, the auditor's page on the second.
+    let db = TestDb::create();
+    let s = Setup::new("monitor-cluster").store(&db.url).start();
+    let second = s.broker.another_node(&[]);
+    watch_live(&s, second.web_addr());
 }

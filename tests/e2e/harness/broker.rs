@@ -153,6 +153,19 @@ impl Broker {
     /// returns once it reports its SSH port.
     pub fn serve(&mut self, env: &[(&str, &str)]) -> SocketAddr {
         assert!(self.server.is_none(), "serve already started");
+        let server = self.spawn_server(env);
+        let ssh_addr = server.ssh_addr;
+        self.server = Some(server);
+        ssh_addr
+    }
+
+    /// A second `portcullis serve` on the same configuration — the same database, keys and
+    /// recording store — as another node of a cluster would be. Killed when dropped.
+    pub fn another_node(&self, env: &[(&str, &str)]) -> Node {
+        Node(self.spawn_server(env))
+    }
+
+    fn spawn_server(&self, env: &[(&str, &str)]) -> Server {
         let mut cmd = self.command(&["serve"]);
         cmd.env("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0")
             .env("PORTCULLIS_WEB_LISTEN", "127.0.0.1:0")
@@ -175,13 +188,7 @@ impl Broker {
             ssh_addr.ip().is_loopback() && web_addr.ip().is_loopback(),
             "broker listens on {ssh_addr} and {web_addr}, not loopback"
         );
-        self.server = Some(Server {
-            child,
-            output,
-            ssh_addr,
-            web_addr,
-        });
-        ssh_addr
+        Server { child, output, ssh_addr, web_addr }
     }
 
     /// The HTTPS address of the running server (the web page and the API).
@@ -353,6 +360,31 @@ impl Broker {
                 log.join("\n")
             )
         })
+    }
+}
+
+/// A second node started by [`Broker::another_node`].
+pub struct Node(Server);
+
+impl Node {
+    /// Its HTTPS address.
+    pub fn web_addr(&self) -> SocketAddr {
+        self.0.web_addr
+    }
+
+    /// Everything it printed so far.
+    pub fn output(&self) -> String {
+        self.0.output.text()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- second node's output ---\n{}", self.0.output.text());
+        }
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
     }
 }
 

@@ -5,8 +5,14 @@
 //! each watch is an audit row (`session.watched`). Viewers cannot send anything to the
 //! session: their messages are ignored. The sign-in and the session are checked again every
 //! [`RECHECK`]: signing out, being disabled or the session ending closes the stream.
+//!
+//! A terminal held by this process comes from the live hub as the broker records it. A
+//! terminal held by another node (several nodes share the database and the recording store)
+//! is followed in its recording as that node writes it ([`super::live_tail`]), about a
+//! second behind.
 
 use super::access;
+use super::live_tail::Tail;
 use super::error::{ApiError, ErrorBody};
 use super::ApiPath;
 use crate::auth::{Authed, Watcher};
@@ -26,6 +32,9 @@ use tracing::debug;
 
 /// How often the sign-in and the session are checked again while watching.
 pub const RECHECK: Duration = Duration::from_secs(5);
+
+/// How often a terminal held by another node is looked for and its recording read.
+pub const TAIL_POLL: Duration = Duration::from_millis(250);
 
 /// Largest message accepted from a viewer (they have nothing to say).
 const MAX_INBOUND: usize = 1024;
@@ -112,23 +121,51 @@ async fn still_allowed(state: &AppState, a: &Authed, id: SessionId) -> Option<(u
     }
 }
 
+/// What a viewer is shown now.
+enum Following {
+    /// No terminal is open (yet): the screen stays as it is.
+    Nothing,
+    /// A terminal held by this process, from the live hub.
+    Here(u32),
+    /// A terminal held by another node, from its recording as it is written.
+    Elsewhere(i64, Tail),
+}
+
+/// A terminal recording of `id` being written by another node, if there is one.
+async fn recorded_elsewhere(state: &AppState, id: SessionId) -> Option<(i64, String)> {
+    let recs = state.ctx.store.recordings_of(id).await.ok()?;
+    recs.into_iter()
+        .rev()
+        .filter(|r| r.kind == "asciicast" && r.sealed_at.is_none())
+        .find(|r| u32::try_from(r.channel).is_ok_and(|n| !state.ctx.live.publishes(id, n)))
+        .map(|r| (r.channel, r.path))
+}
+
+/// Whether recording `channel` of `id` is sealed (finished).
+async fn sealed(state: &AppState, id: SessionId, channel: i64) -> bool {
+    match state.ctx.store.recordings_of(id).await {
+        Ok(recs) => recs.iter().any(|r| r.channel == channel && r.sealed_at.is_some()),
+        Err(_) => false,
+    }
+}
+
 async fn stream(state: AppState, a: Authed, id: SessionId, socket: WebSocket) {
     let hub = state.ctx.live.clone();
     let mut watch = hub.watch(id);
     let mut view = View { socket, start: Instant::now() };
     // Follow the newest open terminal; when it closes, the next one that opens.
-    let mut following = None;
+    let mut following = Following::Nothing;
     let opened = match watch.open.pop() {
         Some((n, header, backlog)) => {
-            following = Some(n);
+            following = Following::Here(n);
             let mut ok = view.send(&header).await;
             for line in &backlog {
                 ok = ok && view.event(line).await;
             }
             ok
         }
-        // No terminal yet (the vendor is at the prompt, or only tunnels are open): an empty
-        // screen of the usual size until one opens.
+        // No terminal here (the vendor is at the prompt, only tunnels are open, or another
+        // node holds the session): an empty screen of the usual size until one shows up.
         None => view.send(&json!({ "version": 2, "width": 80, "height": 24 }).to_string()).await,
     };
     if !opened {
@@ -136,18 +173,19 @@ async fn stream(state: AppState, a: Authed, id: SessionId, socket: WebSocket) {
     }
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
+    let mut poll = tokio::time::interval(TAIL_POLL);
     let end = loop {
         tokio::select! {
             frame = watch.frames.recv() => match frame {
                 Ok(Frame { channel, kind }) => {
-                    let ok = match kind {
-                        FrameKind::Header(h) if following.is_none() => {
-                            following = Some(channel);
+                    let ok = match (kind, &following) {
+                        (FrameKind::Header(h), Following::Nothing) => {
+                            following = Following::Here(channel);
                             view.switch(&h).await
                         }
-                        FrameKind::Event(l) if following == Some(channel) => view.event(&l).await,
-                        FrameKind::End if following == Some(channel) => {
-                            following = None;
+                        (FrameKind::Event(l), Following::Here(n)) if *n == channel => view.event(&l).await,
+                        (FrameKind::End, Following::Here(n)) if *n == channel => {
+                            following = Following::Nothing;
                             true
                         }
                         _ => true,
@@ -161,6 +199,48 @@ async fn stream(state: AppState, a: Authed, id: SessionId, socket: WebSocket) {
                     break Some((TRY_AGAIN, "the view fell behind; reload to catch up"));
                 }
                 Err(RecvError::Closed) => break Some((NORMAL, "session ended")),
+            },
+            _ = poll.tick() => match &mut following {
+                Following::Here(_) => {}
+                Following::Nothing => {
+                    if let Some((n, path)) = recorded_elsewhere(&state, id).await {
+                        match Tail::open(&path).await {
+                            Ok((header, backlog, tail)) => {
+                                let mut ok = view.switch(&header).await;
+                                for line in &backlog {
+                                    ok = ok && view.event(line).await;
+                                }
+                                if !ok {
+                                    break None;
+                                }
+                                following = Following::Elsewhere(n, tail);
+                            }
+                            Err(e) => debug!(session = %id, error = %e, "cannot follow the recording yet"),
+                        }
+                    }
+                }
+                Following::Elsewhere(n, tail) => {
+                    // Checked before reading, so the lines read after it are the last ones.
+                    let done = sealed(&state, id, *n).await;
+                    let lines = match tail.lines().await {
+                        Ok(lines) => lines,
+                        Err(e) => {
+                            debug!(session = %id, error = %e, "stopped following the recording");
+                            following = Following::Nothing;
+                            continue;
+                        }
+                    };
+                    let mut ok = true;
+                    for line in &lines {
+                        ok = ok && view.event(line).await;
+                    }
+                    if !ok {
+                        break None;
+                    }
+                    if done {
+                        following = Following::Nothing;
+                    }
+                }
             },
             msg = view.socket.recv() => match msg {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,

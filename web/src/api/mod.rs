@@ -10,6 +10,7 @@ pub mod devices;
 pub mod error;
 pub mod evidence;
 pub mod live;
+pub mod live_tail;
 pub mod openapi;
 pub mod recordings;
 pub mod requests;
