@@ -13,16 +13,22 @@ use std::io::{Read, Write};
 /// Members by name.
 pub type Members = BTreeMap<String, Vec<u8>>;
 
-/// Writes the members as `.tar.gz`.
+/// Appends one regular file of `size` bytes read from `data`, with the fixed metadata.
+pub(super) fn append<W: Write>(tar: &mut tar::Builder<W>, name: &str, size: u64, data: impl Read) -> Result<(), EvidenceError> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut header, name, data).map_err(|e| EvidenceError::Archive(format!("{name}: {e}")))
+}
+
+/// Writes the members as `.tar.gz` (a bundle held in memory; the export writes with
+/// [`super::stream::write_bundle`]).
 pub fn write(members: &Members, out: impl Write) -> Result<(), EvidenceError> {
     let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::default()));
     for (name, data) in members {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, name, data.as_slice()).map_err(|e| EvidenceError::Archive(format!("{name}: {e}")))?;
+        append(&mut tar, name, data.len() as u64, data.as_slice())?;
     }
     let gz = tar.into_inner().map_err(|e| EvidenceError::Archive(e.to_string()))?;
     gz.finish().map_err(|e| EvidenceError::Archive(e.to_string()))?.flush().map_err(|e| EvidenceError::Archive(e.to_string()))?;
@@ -51,7 +57,8 @@ pub fn read(input: impl Read) -> Result<Members, EvidenceError> {
     Ok(out)
 }
 
-fn plain_name(name: &str) -> bool {
+/// Whether `name` is a plain relative path (no absolute path, `.`, `..` or empty part).
+pub(super) fn plain_name(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('/') && name.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
 }
 

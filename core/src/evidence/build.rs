@@ -2,17 +2,19 @@
 //! (read from where they are now, the archive folder for archived ones), the audit rows about
 //! the session and its request, and the contiguous chain segment from the first of those rows
 //! to the first signed checkpoint at or after the last one (signing one first if none covers
-//! it yet). Then the manifest over all of it, signed with the audit key.
+//! it yet). The manifest over all of it, signed with the audit key, is made while the bundle
+//! is written ([`super::stream`]).
 
 use super::archive::Members;
 use super::layout;
-use super::manifest::{Manifest, MANIFEST, SIGNATURE};
+use super::stream::Bundle;
 use super::EvidenceError;
 use crate::audit::{self, AuditLog, AuditRow, Checkpoint};
 use crate::domain::SessionId;
 use crate::store::{RecordingRecord, Store};
-use base64::Engine;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// A recording as `session.json` lists it.
 #[derive(Debug, Serialize)]
@@ -25,8 +27,9 @@ struct BundledRecording<'a> {
     absent_because: Option<String>,
 }
 
-/// Builds the members of the bundle of `session`, manifest and signature included.
-pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<Members, EvidenceError> {
+/// Gathers the bundle of `session`: the small members, and the recordings to read while
+/// writing ([`super::write_bundle`] adds the manifest and its signature).
+pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<Bundle, EvidenceError> {
     let s = store.session(session).await?.ok_or_else(|| EvidenceError::NotFound(format!("session {session}")))?;
     let request = store.request(s.request_id).await?;
     let grant = store.grant(s.grant_id).await?;
@@ -34,31 +37,25 @@ pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<
 
     let (segment, involved, checkpoint) = audit_part(store, log, session, &s.request_id.to_string()).await?;
 
-    let mut members = Members::new();
+    let mut bundle = Bundle { session_id: session.0, small: Members::new(), files: BTreeMap::new() };
     let mut listed = Vec::new();
     for r in &recordings {
-        let (member, absent_because) = add_recording(&mut members, session, r).await;
+        let (member, absent_because) = add_recording(&mut bundle, session, r).await;
         listed.push(BundledRecording { record: r, member, absent_because });
     }
-    members.insert(layout::SESSION.into(), pretty(&serde_json::json!({ "session": s, "recordings": listed }))?);
-    members.insert(layout::REQUEST.into(), pretty(&request)?);
-    members.insert(layout::GRANT.into(), pretty(&grant)?);
+    let small = &mut bundle.small;
+    small.insert(layout::SESSION.into(), pretty(&serde_json::json!({ "session": s, "recordings": listed }))?);
+    small.insert(layout::REQUEST.into(), pretty(&request)?);
+    small.insert(layout::GRANT.into(), pretty(&grant)?);
     let mut rows = Vec::new();
     for row in &segment {
         rows.extend(serde_json::to_vec(row).map_err(|e| EvidenceError::Encode(e.to_string()))?);
         rows.push(b'\n');
     }
-    members.insert(layout::AUDIT_ROWS.into(), rows);
-    members.insert(layout::AUDIT_INVOLVED.into(), pretty(&involved)?);
-    members.insert(layout::AUDIT_CHECKPOINT.into(), pretty(&checkpoint)?);
-
-    let signer = log.signer();
-    let public = base64::engine::general_purpose::STANDARD.encode(signer.public_key());
-    let manifest = Manifest::of(&members, session.0, crate::clock::now_ms(), signer.key_id(), &public);
-    let signature = manifest.sign(signer);
-    members.insert(MANIFEST.into(), manifest.canonical());
-    members.insert(SIGNATURE.into(), format!("{signature}\n").into_bytes());
-    Ok(members)
+    small.insert(layout::AUDIT_ROWS.into(), rows);
+    small.insert(layout::AUDIT_INVOLVED.into(), pretty(&involved)?);
+    small.insert(layout::AUDIT_CHECKPOINT.into(), pretty(&checkpoint)?);
+    Ok(bundle)
 }
 
 /// The chain segment, the involved rows' numbers and the checkpoint ending the segment.
@@ -82,15 +79,15 @@ async fn audit_part(store: &Store, log: &AuditLog, session: SessionId, request: 
     Ok((segment, about.iter().map(|r| r.seq).collect(), checkpoint))
 }
 
-/// Adds a recording's file if it can be read; returns its member name or why it is absent.
-async fn add_recording(members: &mut Members, session: SessionId, r: &RecordingRecord) -> (Option<String>, Option<String>) {
+/// Adds a recording's file if it can be opened; returns its member name or why it is absent.
+async fn add_recording(bundle: &mut Bundle, session: SessionId, r: &RecordingRecord) -> (Option<String>, Option<String>) {
     let Some(path) = r.current_path() else {
         return (None, Some(format!("{} by retention", r.retained.as_deref().unwrap_or("removed"))));
     };
-    match tokio::fs::read(path).await {
-        Ok(data) => {
+    match tokio::fs::File::open(path).await {
+        Ok(_) => {
             let name = layout::recording_name(session.0, r.channel, &r.path);
-            members.insert(name.clone(), data);
+            bundle.files.insert(name.clone(), PathBuf::from(path));
             (Some(name), None)
         }
         Err(e) => (None, Some(format!("cannot read {path}: {e}"))),

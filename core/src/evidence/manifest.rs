@@ -47,6 +47,11 @@ impl Manifest {
             .iter()
             .map(|(name, data)| (name.clone(), FileEntry { sha256: sha256_hex(data), bytes: data.len() as u64 }))
             .collect();
+        Manifest::listing(files, session_id, created_at, key_id, public_key_b64)
+    }
+
+    /// A manifest of `files`, already hashed.
+    pub fn listing(files: BTreeMap<String, FileEntry>, session_id: i64, created_at: i64, key_id: &str, public_key_b64: &str) -> Manifest {
         Manifest { format: FORMAT.into(), session_id, created_at, key_id: key_id.into(), public_key: public_key_b64.into(), files }
     }
 

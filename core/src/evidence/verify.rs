@@ -9,6 +9,7 @@
 
 use super::archive::Members;
 use super::layout;
+use super::scan::{of_members, Scanned};
 use super::manifest::{Manifest, MANIFEST, SIGNATURE};
 use crate::audit::{checkpoint_verifies, key_id_of, AuditRow, Checkpoint};
 use base64::Engine;
@@ -48,8 +49,19 @@ pub struct BundleReport {
     pub failures: Vec<String>,
 }
 
-/// Verifies the members of a bundle.
+/// Verifies the members of a bundle held in memory.
 pub fn verify(members: &Members, pin: Option<&KeyPin>) -> BundleReport {
+    verify_scanned(&of_members(members), pin)
+}
+
+/// The content of member `name`, if it is in the bundle and was kept (recordings are only
+/// hashed).
+fn content<'a>(members: &'a Scanned, name: &str) -> Option<&'a [u8]> {
+    members.get(name).and_then(|m| m.content.as_deref())
+}
+
+/// Verifies a bundle as read by [`super::scan_archive`].
+pub fn verify_scanned(members: &Scanned, pin: Option<&KeyPin>) -> BundleReport {
     let mut r = BundleReport { key_pinned: pin.is_some(), ..BundleReport::default() };
     let public = manifest_part(members, pin, &mut r);
     if let Some(public) = public {
@@ -61,8 +73,8 @@ pub fn verify(members: &Members, pin: Option<&KeyPin>) -> BundleReport {
 
 /// Checks the manifest, its signature and every member; returns the key to check the
 /// checkpoint with (`None` when the manifest is unusable).
-fn manifest_part(members: &Members, pin: Option<&KeyPin>, r: &mut BundleReport) -> Option<Vec<u8>> {
-    let Some(text) = members.get(MANIFEST) else {
+fn manifest_part(members: &Scanned, pin: Option<&KeyPin>, r: &mut BundleReport) -> Option<Vec<u8>> {
+    let Some(text) = content(members, MANIFEST) else {
         r.failures.push(format!("missing file {MANIFEST}"));
         return None;
     };
@@ -91,10 +103,10 @@ fn manifest_part(members: &Members, pin: Option<&KeyPin>, r: &mut BundleReport) 
         }
         _ => {}
     }
-    if text.as_slice() != manifest.canonical().as_slice() {
+    if text != manifest.canonical().as_slice() {
         r.failures.push(format!("{MANIFEST}: not in canonical form (edited)"));
     }
-    match members.get(SIGNATURE).map(|s| String::from_utf8_lossy(s).into_owned()) {
+    match content(members, SIGNATURE).map(|s| String::from_utf8_lossy(s).into_owned()) {
         None => r.failures.push(format!("missing file {SIGNATURE}")),
         Some(sig) if !manifest.verifies(&public, &sig) => r.failures.push("manifest signature invalid".into()),
         Some(_) => {}
@@ -102,7 +114,7 @@ fn manifest_part(members: &Members, pin: Option<&KeyPin>, r: &mut BundleReport) 
     for (name, entry) in &manifest.files {
         match members.get(name) {
             None => r.failures.push(format!("missing file {name}")),
-            Some(data) if data.len() as u64 != entry.bytes || super::digest::sha256_hex(data) != entry.sha256 => {
+            Some(m) if m.bytes != entry.bytes || m.sha256 != entry.sha256 => {
                 r.failures.push(format!("{name}: SHA-256 differs from the manifest"));
             }
             Some(_) => r.files += 1,
@@ -116,8 +128,8 @@ fn manifest_part(members: &Members, pin: Option<&KeyPin>, r: &mut BundleReport) 
     Some(public)
 }
 
-fn parse_rows(members: &Members, r: &mut BundleReport) -> Option<Vec<AuditRow>> {
-    let text = members.get(layout::AUDIT_ROWS)?;
+fn parse_rows(members: &Scanned, r: &mut BundleReport) -> Option<Vec<AuditRow>> {
+    let text = content(members, layout::AUDIT_ROWS)?;
     let mut rows = Vec::new();
     for (i, line) in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
         match serde_json::from_slice::<AuditRow>(line) {
@@ -132,7 +144,7 @@ fn parse_rows(members: &Members, r: &mut BundleReport) -> Option<Vec<AuditRow>> 
 }
 
 /// Checks the chain segment, its checkpoint and the recordings against their sealed rows.
-fn audit_part(members: &Members, public: &[u8], r: &mut BundleReport) {
+fn audit_part(members: &Scanned, public: &[u8], r: &mut BundleReport) {
     let Some(rows) = parse_rows(members, r) else { return };
     r.audit_rows = rows.len();
     let mut prev: Option<&AuditRow> = None;
@@ -149,7 +161,7 @@ fn audit_part(members: &Members, public: &[u8], r: &mut BundleReport) {
         }
         prev = Some(row);
     }
-    match members.get(layout::AUDIT_CHECKPOINT).map(|t| serde_json::from_slice::<Checkpoint>(t)) {
+    match content(members, layout::AUDIT_CHECKPOINT).map(serde_json::from_slice::<Checkpoint>) {
         None => {}
         Some(Err(e)) => r.failures.push(format!("{}: not a checkpoint ({e})", layout::AUDIT_CHECKPOINT)),
         Some(Ok(cp)) => {
@@ -168,8 +180,8 @@ fn audit_part(members: &Members, public: &[u8], r: &mut BundleReport) {
     recordings_part(members, &rows, r);
 }
 
-fn involved_part(members: &Members, rows: &[AuditRow], r: &mut BundleReport) {
-    let Some(text) = members.get(layout::AUDIT_INVOLVED) else { return };
+fn involved_part(members: &Scanned, rows: &[AuditRow], r: &mut BundleReport) {
+    let Some(text) = content(members, layout::AUDIT_INVOLVED) else { return };
     let Ok(seqs) = serde_json::from_slice::<Vec<i64>>(text) else {
         r.failures.push(format!("{}: not a list of row numbers", layout::AUDIT_INVOLVED));
         return;
@@ -182,7 +194,7 @@ fn involved_part(members: &Members, rows: &[AuditRow], r: &mut BundleReport) {
 
 /// Each `recording.sealed` row of the session names a member whose hash must match; members
 /// under `recordings/` with no sealed row are failures; removed ones are notes.
-fn recordings_part(members: &Members, rows: &[AuditRow], r: &mut BundleReport) {
+fn recordings_part(members: &Scanned, rows: &[AuditRow], r: &mut BundleReport) {
     let Some(session) = r.session_id else { return };
     let subject = format!("session:{session}");
     let mut expected = BTreeSet::new();
@@ -195,7 +207,7 @@ fn recordings_part(members: &Members, rows: &[AuditRow], r: &mut BundleReport) {
         let name = layout::recording_name(session, channel, path);
         expected.insert(name.clone());
         match members.get(&name) {
-            Some(data) if super::digest::sha256_hex(data) == sha => r.recordings_verified += 1,
+            Some(m) if m.sha256 == sha => r.recordings_verified += 1,
             Some(_) => r.failures.push(format!("{name}: SHA-256 differs from the sealed value in audit row {}", row.seq)),
             None => match retained(rows, &subject, channel) {
                 Some((kind, seq)) => r.notes.push(format!("{name}: not in the bundle ({kind} in audit row {seq}); sealed SHA-256 {sha} in audit row {}", row.seq)),

@@ -9,6 +9,7 @@ use portcullis_core::domain::SessionId;
 use portcullis_core::evidence::{self, BundleReport, KeyPin};
 use portcullis_core::Context;
 use serde::Serialize;
+use std::io::Write as _;
 use std::path::Path;
 
 /// What `export --json` prints.
@@ -23,11 +24,23 @@ struct Exported<'a> {
 
 /// Builds the bundle and writes it (to a temporary name, renamed when complete).
 pub async fn export(ctx: &Context, session: SessionId, output: &Path, json: crate::cli::JsonFlag) -> anyhow::Result<()> {
-    let members = evidence::build(&ctx.store, &ctx.audit, session).await.with_context(|| format!("cannot build the bundle of session {session}"))?;
-    let files = members.len();
+    let bundle = evidence::build(&ctx.store, &ctx.audit, session).await.with_context(|| format!("cannot build the bundle of session {session}"))?;
+    let files = bundle.member_count();
     let partial = output.with_extension("partial");
     let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    evidence::write_archive(&members, std::io::BufWriter::new(file)).with_context(|| format!("cannot write {}", partial.display()))?;
+    let signer = ctx.audit.signer().clone();
+    // Recordings are read while the archive is written: blocking work, off the runtime.
+    let written = tokio::task::spawn_blocking(move || {
+        let mut out = std::io::BufWriter::new(file);
+        evidence::write_bundle(&bundle, &signer, portcullis_core::clock::now_ms(), &mut out)?;
+        out.flush().map_err(|e| evidence::EvidenceError::Archive(e.to_string()))
+    })
+    .await
+    .context("the export task failed")?;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e).with_context(|| format!("cannot write {}", partial.display()));
+    }
     std::fs::rename(&partial, output).with_context(|| format!("cannot move the bundle to {}", output.display()))?;
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     let shown = Exported { session_id: session, output: output.display().to_string(), files, bytes, key_id: ctx.audit.signer().key_id() };
@@ -49,8 +62,9 @@ pub fn verify(file: &Path, public_key: Option<&Path>, key_id: Option<String>, js
         (None, None) => None,
     };
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let report = match evidence::read_archive(std::io::BufReader::new(f)) {
-        Ok(members) => evidence::verify(&members, pin.as_ref()),
+    // Recordings are hashed as they are read, never held: memory stays small for any bundle.
+    let report = match evidence::scan_archive(std::io::BufReader::new(f)) {
+        Ok(members) => evidence::verify_scanned(&members, pin.as_ref()),
         Err(e) => BundleReport { failures: vec![format!("{}: {e}", file.display())], key_pinned: pin.is_some(), ..BundleReport::default() },
     };
     if json.json {

@@ -1,46 +1,115 @@
 //! Evidence bundles from the web: the same archive as `portcullis evidence export` (session,
 //! request, approvals, grant, recordings, the audit chain segment up to a signed checkpoint,
-//! a manifest signed with the audit key), answered as a download. Exporting is for auditors
-//! and admins, and each export is itself an audit row (`evidence.exported`, with the
-//! bundle's SHA-256), so who took a copy of which recordings is on the record.
+//! a manifest signed with the audit key), streamed as a download while it is written, so a
+//! large recording never sits in memory. Exporting is for auditors and admins, and each
+//! completed export is itself an audit row (`evidence.exported`, with the bundle's SHA-256),
+//! so who took a copy of which recordings is on the record.
 
 use super::error::{ApiError, ErrorBody};
 use super::ApiPath;
 use crate::auth::Authed;
 use crate::state::AppState;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::audit::Event;
+use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
 use portcullis_core::evidence::{self, EvidenceError};
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use tokio::sync::mpsc;
+use tracing::error;
 
-/// Builds session `id`'s bundle for `a`, audits the export and answers with the file.
+/// Size of the pieces sent to the client.
+const PIECE: usize = 64 * 1024;
+
+/// Pieces waiting to be sent (the writer waits when the client reads slowly).
+const QUEUE: usize = 8;
+
+/// The blocking writer's end of the response body: buffers a piece, hands it to the body
+/// stream (waiting while the queue is full), and hashes everything it passes on.
+struct BodyWriter {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    piece: Vec<u8>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl BodyWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.piece.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
+        self.hasher.update(&piece);
+        self.bytes += piece.len() as u64;
+        self.tx
+            .blocking_send(Ok(Bytes::from(piece)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+impl Write for BodyWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.piece.extend_from_slice(buf);
+        if self.piece.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// Builds session `id`'s bundle for `a` and answers with it as it is written; the export is
+/// audited once complete.
 pub async fn export(state: &AppState, a: &Authed, id: i64) -> Result<Response, ApiError> {
     a.require(super::audit::AUDITORS, "export evidence")?;
-    let members = evidence::build(&state.ctx.store, &state.ctx.audit, SessionId(id)).await.map_err(|e| match e {
+    let bundle = evidence::build(&state.ctx.store, &state.ctx.audit, SessionId(id)).await.map_err(|e| match e {
         EvidenceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
         other => ApiError::internal(other),
     })?;
-    let files = members.len();
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        evidence::write_archive(&members, &mut out).map(|()| out)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    let sha256 = evidence::sha256_hex(&bytes);
-    state
-        .ctx
-        .audit
-        .record(Event::new(a.name().as_str(), "evidence.exported", format!("session:{id}"), json!({
-            "via": a.via(), "files": files, "bytes": bytes.len(), "sha256": sha256,
-        })))
-        .await?;
+    let files = bundle.member_count();
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let signer = state.ctx.audit.signer().clone();
+    let failed = tx.clone();
+    let writing = tokio::task::spawn_blocking(move || {
+        let mut out = BodyWriter { tx, piece: Vec::with_capacity(PIECE), hasher: Sha256::new(), bytes: 0 };
+        evidence::write_bundle(&bundle, &signer, clock::now_ms(), &mut out)?;
+        out.flush().map_err(|e| EvidenceError::Archive(e.to_string()))?;
+        Ok::<_, EvidenceError>((hex::encode(out.hasher.finalize()), out.bytes))
+    });
+    let audit = state.ctx.audit.clone();
+    let (actor, via) = (a.name().to_string(), a.via());
+    tokio::spawn(async move {
+        match writing.await {
+            Ok(Ok((sha256, bytes))) => {
+                let ev = Event::new(actor, "evidence.exported", format!("session:{id}"), json!({ "via": via, "files": files, "bytes": bytes, "sha256": sha256 }));
+                if let Err(e) = audit.record(ev).await {
+                    error!(error = %e, session = id, "cannot audit an evidence export");
+                }
+            }
+            outcome => {
+                let why = match outcome {
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                    Ok(Ok(_)) => String::new(),
+                };
+                error!(error = %why, session = id, "evidence export failed");
+                // Ends the body with an error, so the client sees a failed download rather
+                // than a short file.
+                let _ = failed.send(Err(std::io::Error::other(why))).await;
+            }
+        }
+    });
+    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let disposition = format!("attachment; filename=\"portcullis-session-{id}-evidence.tar.gz\"");
-    Ok(([(CONTENT_TYPE, "application/gzip".to_owned()), (CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok(([(CONTENT_TYPE, "application/gzip".to_owned()), (CONTENT_DISPOSITION, disposition)], body).into_response())
 }
 
 /// Export a session's evidence bundle (`.tar.gz`; check it offline with `portcullis evidence

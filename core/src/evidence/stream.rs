@@ -1,0 +1,122 @@
+//! Writing a bundle without holding it in memory: the small members (JSON, the audit
+//! segment) are in memory, the recordings are read from disk while the archive is written,
+//! hashed on the way, and the manifest — listing what was actually written — is signed and
+//! appended last. Memory stays at a read buffer and the compressor's window whatever the size
+//! of the recordings. A recording that changes size while it is written fails the export
+//! rather than produce a bundle that does not match its manifest.
+
+use super::archive::{append, Members};
+use super::manifest::{FileEntry, Manifest, MANIFEST, SIGNATURE};
+use super::EvidenceError;
+use crate::audit::AuditSigner;
+use base64::Engine;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// A bundle ready to be written: what [`super::build`] gathered.
+#[derive(Debug)]
+pub struct Bundle {
+    pub session_id: i64,
+    /// Members held in memory, by name.
+    pub small: Members,
+    /// Members read from disk while writing (the recordings), by name.
+    pub files: BTreeMap<String, PathBuf>,
+}
+
+impl Bundle {
+    /// How many members the archive will hold, manifest and signature included.
+    pub fn member_count(&self) -> usize {
+        self.small.len() + self.files.len() + 2
+    }
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Writes `bundle` as `.tar.gz` to `out`, signing the manifest with `signer`; `created_at`
+/// is Unix milliseconds. Blocking: call it from `spawn_blocking` in async code.
+pub fn write_bundle(bundle: &Bundle, signer: &AuditSigner, created_at: i64, out: impl Write) -> Result<(), EvidenceError> {
+    let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::default()));
+    let mut listed = BTreeMap::new();
+    for (name, data) in &bundle.small {
+        append(&mut tar, name, data.len() as u64, data.as_slice())?;
+        listed.insert(name.clone(), FileEntry { sha256: super::sha256_hex(data), bytes: data.len() as u64 });
+    }
+    for (name, path) in &bundle.files {
+        let io = |e: std::io::Error| EvidenceError::Archive(format!("{}: {e}", path.display()));
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut reader = Hashing { inner: file.take(size), hasher: Sha256::new(), bytes: 0 };
+        append(&mut tar, name, size, &mut reader)?;
+        if reader.bytes != size {
+            return Err(EvidenceError::Archive(format!("{}: changed size while it was exported", path.display())));
+        }
+        listed.insert(name.clone(), FileEntry { sha256: hex::encode(reader.hasher.finalize()), bytes: size });
+    }
+    let public = base64::engine::general_purpose::STANDARD.encode(signer.public_key());
+    let manifest = Manifest::listing(listed, bundle.session_id, created_at, signer.key_id(), &public);
+    let text = manifest.canonical();
+    append(&mut tar, MANIFEST, text.len() as u64, text.as_slice())?;
+    let signature = format!("{}\n", manifest.sign(signer));
+    append(&mut tar, SIGNATURE, signature.len() as u64, signature.as_bytes())?;
+    let gz = tar.into_inner().map_err(|e| EvidenceError::Archive(e.to_string()))?;
+    gz.finish().map_err(|e| EvidenceError::Archive(e.to_string()))?.flush().map_err(|e| EvidenceError::Archive(e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn signer() -> AuditSigner {
+        AuditSigner::from_pkcs8(&AuditSigner::generate_pkcs8().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn files_are_streamed_in_and_listed_with_their_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("1.cast");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&rec, &data).unwrap();
+        let mut small = Members::new();
+        small.insert("session.json".into(), b"{}\n".to_vec());
+        let bundle = Bundle { session_id: 7, small, files: BTreeMap::from([("recordings/7/1.cast".to_owned(), rec)]) };
+        let signer = signer();
+        let mut out = Vec::new();
+        write_bundle(&bundle, &signer, 1, &mut out).unwrap();
+        let members = super::super::read_archive(out.as_slice()).unwrap();
+        assert_eq!(members.len(), bundle.member_count());
+        assert_eq!(members["recordings/7/1.cast"], data);
+        let manifest: Manifest = serde_json::from_slice(&members[MANIFEST]).unwrap();
+        assert_eq!(manifest.files["recordings/7/1.cast"].sha256, super::super::sha256_hex(&data));
+        assert_eq!(manifest.files.len(), 2);
+        let sig = String::from_utf8(members[SIGNATURE].clone()).unwrap();
+        assert!(manifest.verifies(&signer.public_key(), sig.trim()));
+    }
+
+    #[test]
+    fn a_recording_gone_before_it_is_written_fails_the_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = Bundle { session_id: 7, small: Members::new(), files: BTreeMap::from([("recordings/7/1.cast".to_owned(), dir.path().join("gone.cast"))]) };
+        let err = write_bundle(&bundle, &signer(), 1, Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("gone.cast"), "{err}");
+    }
+}
