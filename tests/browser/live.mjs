@@ -4,9 +4,11 @@
 // printed), and a second, plain websocket opened in the page must receive TYPED (the keys
 // as typed). Then SEEN_FILE is written and the view must say the session ended when the
 // vendor leaves. Meanwhile an approver who did not approve the session (OTHER_*) is refused
-// the live page and the websocket.
+// the live page and the websocket, while the approver who approved it (APPROVER_*) watches
+// it with a stop button.
 // Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET, OTHER_USER, OTHER_PASSWORD,
-//      OTHER_TOTP_SECRET, SESSION_ID, NEEDLE, TYPED, READY_FILE, SEEN_FILE.
+//      OTHER_TOTP_SECRET, APPROVER_USER, APPROVER_PASSWORD, APPROVER_TOTP_SECRET,
+//      SESSION_ID, NEEDLE, TYPED, READY_FILE, SEEN_FILE.
 import { writeFileSync } from 'node:fs';
 import { BASE, main, need, newPage, problems, shot, signIn, textOf } from './lib.mjs';
 
@@ -81,6 +83,16 @@ main(async (browser) => {
   problems.length = 0;
   problems.push(...kept);
 
+  // The approver who approved the session watches it too, with the stop button.
+  const approver = await newPage(browser);
+  await signIn(approver, need('APPROVER_USER'), need('APPROVER_PASSWORD'), need('APPROVER_TOTP_SECRET'));
+  await approver.goto(`${BASE}/sessions/${id}/live`);
+  const approverSees = await until(approver, async () => {
+    const t = await approver.locator('#live .ap-term-text').first().textContent().catch(() => '');
+    return t.includes(needle) ? t : null;
+  }, `${needle} in the approver's live view`);
+  const approverView = { terminal: approverSees, stop_links: await approver.locator('a.stop').count() };
+
   // The vendor leaves; the view says so.
   writeFileSync(need('SEEN_FILE'), 'seen');
   const endState = await until(page, async () => {
@@ -95,5 +107,6 @@ main(async (browser) => {
     stop_links: stopLinks,
     end_state: endState,
     other: { sees: otherSees, live: otherLive, socket: otherSocket, frames: otherFrames },
+    approver: approverView,
   };
 });

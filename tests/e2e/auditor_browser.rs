@@ -83,7 +83,10 @@ fn auditor_finds_replays_and_verifies_a_real_session_and_sees_an_altered_recordi
 /// A vendor's running session on `s` watched by an auditor through the web page at `web`;
 /// checks what the page and a plain websocket show, and that another approver is refused.
 fn watch_live(s: &Scenario, web: SocketAddr) {
-    let id = s.grant(30, "INC-8200 live check");
+    // Approved on the web side's terms by ivy, who may then watch it too.
+    let ivy = web_user(&s.broker, "ivy", "approver");
+    let id = s.request_via_lobby(30, "INC-8200 live check");
+    s.approve(id, "ivy", &[]).assert_success();
     let mut term = s.interactive(&[]);
     term.wait_for_shell(Duration::from_secs(60));
     let session = proc::poll(Duration::from_secs(30), || s.sessions_of_request(id).into_iter().find(|x| x["state"] == "active"))
@@ -101,6 +104,9 @@ fn watch_live(s: &Scenario, web: SocketAddr) {
         ("OTHER_USER", hal.name.clone()),
         ("OTHER_PASSWORD", hal.password.clone()),
         ("OTHER_TOTP_SECRET", hal.totp_secret.clone()),
+        ("APPROVER_USER", ivy.name.clone()),
+        ("APPROVER_PASSWORD", ivy.password.clone()),
+        ("APPROVER_TOTP_SECRET", ivy.totp_secret.clone()),
         ("SESSION_ID", session_id.to_string()),
         ("NEEDLE", "live-4242".to_owned()),
         ("TYPED", "echo live-$((4200+42))".to_owned()),
@@ -134,10 +140,14 @@ fn watch_live(s: &Scenario, web: SocketAddr) {
     assert!(text(&out["other"]["live"]["text"]).contains("did not approve"), "{out}");
     assert!(text(&out["other"]["socket"]).starts_with("closed before opening"), "{out}");
     assert_eq!(out["other"]["frames"], 0, "{out}");
+    // The approver who approved it watches too, with the stop button.
+    assert!(text(&out["approver"]["terminal"]).contains("live-4242"), "{out}");
+    assert_eq!(out["approver"]["stop_links"], 1, "{out}");
     assert_no_page_problems(&out);
     // Watching is on the record; the refused attempts are not watches.
     let watched: Vec<_> = s.broker.audit_of_kind("session.watched");
-    assert!(!watched.is_empty() && watched.iter().all(|r| r["actor"] == "gus"), "{watched:?}");
+    let watchers: std::collections::BTreeSet<&str> = watched.iter().filter_map(|r| r["actor"].as_str()).collect();
+    assert_eq!(watchers, ["gus", "ivy"].into_iter().collect(), "{watched:?}");
 }
 
 #[test]
