@@ -11,64 +11,11 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use portcullis_core::audit::Event;
 use portcullis_core::clock;
-use portcullis_core::domain::{Criticality, GrantId, Role, SessionId, Username};
+use portcullis_core::domain::{Criticality, Role, Username};
 use serde_json::json;
-use support::client::{assert_error, Api, Signed, ORIGIN};
-
-/// A session of `vendor` on `device`, approved by `approver`, with one terminal recording
-/// holding `text`; returns the session number.
-async fn session(api: &Api, vendor: &str, device: &str, reason: &str, approver: &Signed, text: &str) -> i64 {
-    let v = Username::parse(vendor).unwrap();
-    let d = portcullis_core::domain::DeviceName::parse(device).unwrap();
-    let req = api.state.ctx.approvals.create_request(&v, &d, reason, 30, "127.0.0.1:1").await.unwrap().id.0;
-    let a = api.bearer(approver, Method::POST, &format!("/api/v1/requests/{req}/approve"), Some(json!({}))).await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    let store = &api.state.ctx.store;
-    let (grant, vendor_id, device_id): (i64, i64, i64) =
-        sqlx::query_as("SELECT id, vendor_id, device_id FROM grants WHERE request_id = $1").bind(req).fetch_one(store.pool()).await.unwrap();
-    let mut tx = store.begin_write().await.unwrap();
-    let id = store.insert_session(&mut tx, GrantId(grant), vendor_id, device_id, "127.0.0.1:50000", clock::now()).await.unwrap();
-    tx.commit().await.unwrap();
-    let dir = api.state.ctx.config.recording.dir.join(id.to_string());
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("1.cast");
-    let cast = format!(
-        "{}\n{}\n{}\n",
-        json!({"version": 2, "width": 80, "height": 24, "timestamp": clock::now()}),
-        json!([0.5, "o", format!("{text}\r\n")]),
-        json!([1.0, "m", "end: the vendor closed the channel"])
-    );
-    std::fs::write(&path, &cast).unwrap();
-    let rec = store.insert_recording(id, 1, "asciicast", &path.display().to_string(), clock::now()).await.unwrap();
-    let sha = portcullis_core::evidence::sha256_hex(cast.as_bytes());
-    let mut tx = store.begin_write().await.unwrap();
-    store.seal_recording(&mut tx, rec, &sha, cast.len() as i64, clock::now()).await.unwrap();
-    api.state
-        .ctx
-        .audit
-        .record_in(&mut tx, Event::new(vendor, "recording.sealed", format!("session:{id}"), json!({"channel": 1, "what": "terminal", "path": path.display().to_string(), "sha256": sha, "bytes": cast.len()})))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id.0
-}
-
-/// Vendor `jdoe`, device `pump-1`, approver `nurse` and auditor `qa`, both signed in.
-async fn approver_and_auditor(api: &Api) -> (Signed, Signed) {
-    api.user("jdoe", Role::Vendor).await;
-    api.user("nurse", Role::Approver).await;
-    api.user("qa", Role::Auditor).await;
-    api.device("pump-1", Criticality::High).await;
-    (api.login("nurse").await, api.login("qa").await)
-}
-
-async fn end(api: &Api, id: i64) {
-    let mut tx = api.state.ctx.store.begin_write().await.unwrap();
-    api.state.ctx.store.end_session(&mut tx, SessionId(id), "vendor closed", clock::now()).await.unwrap();
-    tx.commit().await.unwrap();
-}
+use support::client::{assert_error, Api, ORIGIN};
+use support::sessions::{approver_and_auditor, end, session};
 
 fn ids(a: &support::client::Answer) -> Vec<i64> {
     a.body.as_array().unwrap_or_else(|| panic!("{:?}", a.body)).iter().map(|s| s["id"].as_i64().unwrap()).collect()

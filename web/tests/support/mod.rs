@@ -70,3 +70,4 @@ pub fn rand_key() -> [u8; 32] {
 }
 
 pub mod client;
+pub mod sessions;
