@@ -201,8 +201,13 @@ pub struct SessionRecord {
     pub device: DeviceName,
     /// The device's zone.
     pub zone: String,
+    pub criticality: Criticality,
     /// The reason the vendor gave in the request.
     pub reason: String,
+    /// The grant's window and channels.
+    pub window_starts_at: i64,
+    pub window_ends_at: i64,
+    pub channels: ChannelSet,
     pub peer: String,
     pub state: SessionState,
     pub started_at: i64,
@@ -224,7 +229,11 @@ impl SessionRecord {
             vendor_org: r.try_get("vendor_org")?,
             device: DeviceName::parse(&r.try_get::<String, _>("device")?).map_err(|e| corrupt("session", e))?,
             zone: r.try_get("zone")?,
+            criticality: Criticality::parse(&r.try_get::<String, _>("criticality")?).map_err(|e| corrupt("session", e))?,
             reason: r.try_get("reason")?,
+            window_starts_at: r.try_get("window_starts_at")?,
+            window_ends_at: r.try_get("window_ends_at")?,
+            channels: channels_of(r, "session")?,
             peer: r.try_get("peer")?,
             state: SessionState::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("session", e))?,
             started_at: r.try_get("started_at")?,

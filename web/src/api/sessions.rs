@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use portcullis_core::approvals::StopMode;
 use portcullis_core::domain::{Role, SessionId, SessionState};
-use portcullis_core::store::{SessionRecord, SessionSearch};
+use portcullis_core::store::SessionSearch;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
@@ -73,13 +73,6 @@ impl ListQuery {
     }
 }
 
-/// The view of one session (grant and device joined in).
-pub async fn view(state: &AppState, s: &SessionRecord) -> Result<SessionView, ApiError> {
-    let grant = state.ctx.store.grant(s.grant_id).await?;
-    let device = state.ctx.store.device_by_name(&s.device).await?;
-    Ok(SessionView::new(s, grant.as_ref(), device.as_ref()))
-}
-
 fn secs(v: Option<&str>, what: &str) -> Result<Option<i64>, ApiError> {
     Ok(super::audit::ms(v, what)?.map(|ms| ms.div_euclid(1000)))
 }
@@ -114,13 +107,9 @@ pub fn to_search(a: &Authed, q: &ListQuery) -> Result<SessionSearch, ApiError> {
     })
 }
 
-/// Sessions matching `q` that `a` may see, newest first.
+/// Sessions matching `q` that `a` may see, newest first (one query).
 pub async fn find(state: &AppState, a: &Authed, q: &ListQuery) -> Result<Vec<SessionView>, ApiError> {
-    let mut out = Vec::new();
-    for s in state.ctx.store.search_sessions(&to_search(a, q)?).await? {
-        out.push(view(state, &s).await?);
-    }
-    Ok(out)
+    Ok(state.ctx.store.search_sessions(&to_search(a, q)?).await?.iter().map(SessionView::from).collect())
 }
 
 /// List the running sessions (the default) or search all of them. Approvers see every
@@ -138,7 +127,7 @@ pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuer
     responses((status = 200, body = SessionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<SessionView>, ApiError> {
     let s = access::viewable(&state, &a, id).await?;
-    Ok(Json(view(&state, &s).await?))
+    Ok(Json(SessionView::from(&s)))
 }
 
 /// Parses a stop mode word.
@@ -161,13 +150,14 @@ pub async fn stop(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath
     let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
     state.ctx.approvals.stop_session_mode(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or(""), m).await?;
     let s = state.ctx.store.session(s.id).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
-    Ok((StatusCode::ACCEPTED, Json(view(&state, &s).await?)))
+    Ok((StatusCode::ACCEPTED, Json(SessionView::from(&s))))
 }
 
-/// The audit rows about a session and its request, oldest first (the caller checked access).
-pub async fn audit_rows(state: &AppState, s: &SessionRecord) -> Result<Vec<AuditRowView>, ApiError> {
-    let session = format!("session:{}", s.id);
-    let request = format!("request:{}", s.request_id.0);
+/// The audit rows about session `session` and its request `request`, oldest first (the
+/// caller checked access).
+pub async fn audit_rows(state: &AppState, session: i64, request: i64) -> Result<Vec<AuditRowView>, ApiError> {
+    let session = format!("session:{session}");
+    let request = format!("request:{request}");
     let rows = portcullis_core::audit::about(&state.ctx.store, [&session, &request]).await?;
     Ok(rows.iter().map(AuditRowView::from).collect())
 }
@@ -177,5 +167,5 @@ pub async fn audit_rows(state: &AppState, s: &SessionRecord) -> Result<Vec<Audit
     responses((status = 200, body = [AuditRowView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn audit(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<AuditRowView>>, ApiError> {
     let s = access::viewable(&state, &a, id).await?;
-    Ok(Json(audit_rows(&state, &s).await?))
+    Ok(Json(audit_rows(&state, s.id.0, s.request_id.0).await?))
 }

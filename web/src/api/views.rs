@@ -230,8 +230,8 @@ pub struct SessionView {
     pub stop_at: Option<String>,
 }
 
-impl SessionView {
-    pub fn new(s: &SessionRecord, grant: Option<&GrantRecord>, device: Option<&DeviceRecord>) -> SessionView {
+impl From<&SessionRecord> for SessionView {
+    fn from(s: &SessionRecord) -> SessionView {
         let active = s.ended_at.is_none();
         SessionView {
             id: s.id.0,
@@ -240,17 +240,17 @@ impl SessionView {
             vendor_org: s.vendor_org.clone(),
             device: s.device.to_string(),
             zone: s.zone.clone(),
-            criticality: device.map(|d| d.criticality.to_string()),
+            criticality: Some(s.criticality.to_string()),
             reason: s.reason.clone(),
             peer: s.peer.clone(),
             state: s.state.to_string(),
-            channels: grant.map(|g| g.channels.to_string()),
-            window_starts_at: grant.map(|g| time(g.starts_at)),
+            channels: Some(s.channels.to_string()),
+            window_starts_at: Some(time(s.window_starts_at)),
             started_at: time(s.started_at),
             ended_at: s.ended_at.map(time),
             end_reason: s.end_reason.clone(),
-            window_ends_at: grant.map(|g| time(g.ends_at)),
-            seconds_left: grant.filter(|_| active).map(|g| (g.ends_at - clock::now()).max(0)),
+            window_ends_at: Some(time(s.window_ends_at)),
+            seconds_left: active.then(|| (s.window_ends_at - clock::now()).max(0)),
             stop_requested_by: s.stop_requested_by.clone(),
             stop_at: s.stop_at.map(time),
         }

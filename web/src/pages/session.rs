@@ -176,11 +176,7 @@ fn summary(s: &SessionView) -> Markup {
 /// `GET /sessions/{id}`.
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
     let s = load(&state, &user, &id).await?;
-    let record = state.ctx.store.session(portcullis_core::domain::SessionId(s.id)).await.map_err(crate::api::error::ApiError::from)?;
-    let rows = match &record {
-        Some(r) => audit_rows(&state, r).await?,
-        None => Vec::new(),
-    };
+    let rows = audit_rows(&state, s.id, s.request_id).await?;
     let recs = checked(&state, s.id).await?;
     let altered = recs.iter().any(|r| r.status == "mismatch" || r.status == "missing");
     let running = s.ended_at.is_none();

@@ -11,7 +11,7 @@ use super::requests::criticality;
 use super::visitor::{decides, require};
 use crate::api::error::ApiError;
 use crate::api::access::{self, VIEWERS};
-use crate::api::sessions::{find, mode, view, ListQuery, STOPPERS};
+use crate::api::sessions::{find, mode, ListQuery, STOPPERS};
 use crate::api::views::SessionView;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
 use crate::state::AppState;
@@ -173,14 +173,14 @@ async fn load_to_stop(state: &AppState, raw: &str) -> Result<SessionView, PageEr
     let missing = || PageError::not_found(format!("no session {raw:?}"));
     let id = raw.parse::<i64>().map_err(|_| missing())?;
     let s = state.ctx.store.session(SessionId(id)).await.map_err(ApiError::from)?.ok_or_else(missing)?;
-    Ok(view(state, &s).await?)
+    Ok(SessionView::from(&s))
 }
 
 /// Session `raw` (a number from the path), if `user` may see it.
 pub(super) async fn load(state: &AppState, user: &Authed, raw: &str) -> Result<SessionView, PageError> {
     let id = raw.parse::<i64>().map_err(|_| PageError::not_found(format!("no session {raw:?}")))?;
     let s = access::viewable(state, user, id).await?;
-    Ok(view(state, &s).await?)
+    Ok(SessionView::from(&s))
 }
 
 /// `GET /sessions/{id}/stop`: the confirmation page.
