@@ -63,12 +63,14 @@ fn recordings(id: i64, recs: &[RecordingView]) -> Markup {
                                         None => { "—" }
                                     }
                                 }
-                                td.actions {
-                                    @if r.is_cast() && r.status != "deleted" {
-                                        a.button.replay href={ "/sessions/" (id) "/replay/" (r.channel) } { "Replay" }
-                                    }
-                                    @if r.status != "deleted" {
-                                        a.button href=(r.url) download=(r.file_name(id)) { "Download" }
+                                td {
+                                    div.cell-actions {
+                                        @if r.is_cast() && r.status != "deleted" {
+                                            a.button.replay href={ "/sessions/" (id) "/replay/" (r.channel) } { "Replay" }
+                                        }
+                                        @if r.status != "deleted" {
+                                            a.button href=(r.url) download=(r.file_name(id)) { "Download" }
+                                        }
                                     }
                                 }
                             }
@@ -186,7 +188,7 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>, PageUse
             p.error role="alert" { "A recording of this session no longer matches the SHA-256 sealed in the audit log." }
         }
         (summary(&s))
-        div.actions {
+        div.record-actions {
             @if running {
                 a.button.watch href={ "/sessions/" (s.id) "/live" } { "Watch live" }
                 @if decides(&user) && s.stop_requested_by.is_none() {
