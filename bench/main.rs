@@ -9,7 +9,9 @@
 //!   its RSS before, divided by M;
 //! - tunnel throughput: TUNNEL bytes through `ssh -L` via the broker vs. via the device's sshd
 //!   as an OpenSSH jump host, and the broker's peak memory during it;
-//! - SFTP upload throughput of a SFTP-byte file, via the broker vs. straight to the device.
+//! - SFTP upload throughput of a SFTP-byte file, via the broker vs. straight to the device;
+//! - evidence export and offline verification of the throughput session (time and peak
+//!   memory), beside `tar czf` and `sha256sum` of its recording.
 //!
 //! Every broker connection uses a vendor of its own, so no connection waits for a fresh TOTP
 //! time step. It sends traffic to loopback only and stops by itself. Usage:
@@ -19,6 +21,7 @@
 #[allow(dead_code)]
 #[path = "../tests/e2e/harness/mod.rs"]
 mod harness;
+mod evidence;
 mod transfer;
 
 use harness::broker::{self, Broker};
@@ -211,6 +214,7 @@ fn main() {
     ));
 
     transfers(&o, &device, &broker, throughput_vendor, &sink, &mut rows);
+    evidence::rows(&broker, &throughput_vendor.name, &mut rows);
     print_table(&rows);
 }
 

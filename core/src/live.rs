@@ -20,7 +20,8 @@ use tokio::sync::broadcast;
 /// Frames a viewer may fall behind before it misses some.
 pub const RING: usize = 64;
 
-/// Recent frames each channel keeps for viewers who join late.
+/// Recent output each channel keeps for viewers who join late (bytes of event data, plus a
+/// little per event).
 pub const BACKLOG_BYTES: usize = 64 * 1024;
 
 /// One published frame.
@@ -42,10 +43,30 @@ pub enum FrameKind {
     End,
 }
 
+/// One event kept for late viewers, not yet written as a line (most are never watched).
+#[derive(Debug)]
+struct Kept {
+    at: f64,
+    code: &'static str,
+    data: Arc<str>,
+}
+
+impl Kept {
+    /// What it counts against [`BACKLOG_BYTES`]: its data and about what a line adds.
+    fn size(&self) -> usize {
+        self.data.len() + 32
+    }
+
+    fn line(&self) -> Arc<str> {
+        serde_json::json!([self.at, self.code, &*self.data]).to_string().into()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Channel {
     header: Option<Arc<str>>,
-    backlog: VecDeque<Arc<str>>,
+    backlog: VecDeque<Kept>,
+    /// The sum of `backlog`'s sizes.
     backlog_bytes: usize,
 }
 
@@ -116,7 +137,7 @@ impl LiveHub {
         let chans = feed.channels();
         let open = chans
             .iter()
-            .filter_map(|(n, c)| c.header.clone().map(|h| (*n, h, c.backlog.iter().cloned().collect())))
+            .filter_map(|(n, c)| c.header.clone().map(|h| (*n, h, c.backlog.iter().map(Kept::line).collect())))
             .collect();
         // Subscribing under the lock: no frame is both in the backlog and received, or in neither.
         let frames = feed.tx.subscribe();
@@ -194,7 +215,7 @@ impl LiveTap {
         t.hub.release(t.session);
     }
 
-    fn text(&self, dir: usize, code: &str, bytes: &[u8]) {
+    fn text(&self, dir: usize, code: &'static str, bytes: &[u8]) {
         let text = {
             let mut carry = self.inner.carry.lock().unwrap_or_else(|p| p.into_inner());
             let buf = &mut carry[dir];
@@ -206,22 +227,25 @@ impl LiveTap {
         }
     }
 
-    fn event(&self, code: &str, data: &str) {
+    fn event(&self, code: &'static str, data: &str) {
         let t = &self.inner;
-        let at = (t.start.elapsed().as_micros() as f64) / 1e6;
-        let line: Arc<str> = serde_json::json!([at, code, data]).to_string().into();
+        let kept = Kept { at: (t.start.elapsed().as_micros() as f64) / 1e6, code, data: data.into() };
         let mut chans = t.feed.channels();
+        // Written as a line only when someone watches: a terminal nobody watches costs a copy
+        // of its recent output, not a second encoding of every byte.
+        if t.feed.tx.receiver_count() > 0 {
+            let _ = t.feed.tx.send(Frame { channel: t.channel, kind: FrameKind::Event(kept.line()) });
+        }
         if let Some(c) = chans.get_mut(&t.channel) {
-            c.backlog_bytes += line.len();
-            c.backlog.push_back(line.clone());
+            c.backlog_bytes += kept.size();
+            c.backlog.push_back(kept);
             while c.backlog_bytes > BACKLOG_BYTES {
                 match c.backlog.pop_front() {
-                    Some(old) => c.backlog_bytes -= old.len(),
+                    Some(old) => c.backlog_bytes -= old.size(),
                     None => break,
                 }
             }
         }
-        let _ = t.feed.tx.send(Frame { channel: t.channel, kind: FrameKind::Event(line) });
     }
 }
 

@@ -1,6 +1,6 @@
 //! The live view's websocket: `GET /api/v1/sessions/{id}/live` (subprotocol `v2.asciicast`)
-//! streams a running session's terminal as asciicast v2 lines — the header, the recent screen, then every event as the
-//! broker records it. Only users who may see the session ([`super::access`]) get it, a
+//! streams a running session's terminal as asciicast v2 lines — the header, the recent
+//! screen, then every event as the broker records it. Only users who may see the session ([`super::access`]) get it, a
 //! cookie-authenticated upgrade must come from this site ([`crate::auth::Watcher`]), and
 //! each watch is an audit row (`session.watched`). Viewers cannot send anything to the
 //! session: their messages are ignored. The sign-in and the session are checked again every
@@ -12,13 +12,13 @@
 //! second behind.
 
 use super::access;
-use super::live_tail::Tail;
 use super::error::{ApiError, ErrorBody};
+use super::live_tail::Tail;
 use super::ApiPath;
 use crate::auth::{Authed, Watcher};
 use crate::state::AppState;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -29,6 +29,9 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::debug;
+
+/// The websocket subprotocol spoken: asciicast v2 lines, which asciinema-player reads.
+pub const PROTOCOL: &str = "v2.asciicast";
 
 /// How often the sign-in and the session are checked again while watching.
 pub const RECHECK: Duration = Duration::from_secs(5);
@@ -67,9 +70,6 @@ pub async fn watch(
         .await?;
     Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(state, a, SessionId(id), socket)))
 }
-
-/// The websocket subprotocol spoken: asciicast v2 lines, which asciinema-player reads.
-pub const PROTOCOL: &str = "v2.asciicast";
 
 /// The stream as one viewer sees it: one terminal from the first message to the last, on
 /// this viewer's clock. The first message is always a header (the player waits for one);
