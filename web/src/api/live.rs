@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::audit::Event;
 use portcullis_core::domain::{SessionId, SessionState};
-use portcullis_core::live::{Frame, FrameKind};
+use portcullis_core::live::{Frame, FrameKind, Watch};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
@@ -93,6 +93,16 @@ impl View {
         self.send(&format!("[{at:.6}{}", &line[comma..])).await
     }
 
+    /// Several event lines, in order.
+    async fn events(&mut self, lines: &[impl AsRef<str>]) -> bool {
+        for line in lines {
+            if !self.event(line.as_ref()).await {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Switches the viewer to a terminal described by `header`.
     async fn switch(&mut self, header: &str) -> bool {
         let v: serde_json::Value = serde_json::from_str(header).unwrap_or_default();
@@ -149,111 +159,119 @@ async fn sealed(state: &AppState, id: SessionId, channel: i64) -> bool {
     }
 }
 
+/// What the viewer's loop does next.
+enum Step {
+    Go,
+    /// Stop, closing with this code and reason (or just hanging up when `None`).
+    Stop(Option<(u16, &'static str)>),
+}
+
+/// Shows a frame from the hub to the viewer if it belongs to what the viewer follows.
+async fn on_frame(view: &mut View, following: &mut Following, frame: Result<Frame, RecvError>, id: SessionId) -> Step {
+    let Frame { channel, kind } = match frame {
+        Ok(f) => f,
+        Err(RecvError::Lagged(n)) => {
+            debug!(session = %id, skipped = n, "live viewer fell behind");
+            return Step::Stop(Some((TRY_AGAIN, "the view fell behind; reload to catch up")));
+        }
+        Err(RecvError::Closed) => return Step::Stop(Some((NORMAL, "session ended"))),
+    };
+    let ok = match (kind, &*following) {
+        (FrameKind::Header(h), Following::Nothing) => {
+            *following = Following::Here(channel);
+            view.switch(&h).await
+        }
+        (FrameKind::Event(l), Following::Here(n)) if *n == channel => view.event(&l).await,
+        (FrameKind::End, Following::Here(n)) if *n == channel => {
+            *following = Following::Nothing;
+            true
+        }
+        _ => true,
+    };
+    if ok {
+        Step::Go
+    } else {
+        Step::Stop(None)
+    }
+}
+
+/// Looks for a terminal held by another node, or reads what its recording gained.
+async fn on_poll(state: &AppState, view: &mut View, following: &mut Following, id: SessionId) -> Step {
+    let ok = match following {
+        Following::Here(_) => true,
+        Following::Nothing => match recorded_elsewhere(state, id).await {
+            None => true,
+            Some((n, path)) => match Tail::open(&path).await {
+                Ok((header, backlog, tail)) => {
+                    *following = Following::Elsewhere(n, tail);
+                    view.switch(&header).await && view.events(&backlog).await
+                }
+                Err(e) => {
+                    debug!(session = %id, error = %e, "cannot follow the recording yet");
+                    true
+                }
+            },
+        },
+        Following::Elsewhere(n, tail) => {
+            // Checked before reading, so the lines read after it are the last ones.
+            let done = sealed(state, id, *n).await;
+            match tail.lines().await {
+                Ok(lines) => {
+                    if done {
+                        *following = Following::Nothing;
+                    }
+                    view.events(&lines).await
+                }
+                Err(e) => {
+                    debug!(session = %id, error = %e, "stopped following the recording");
+                    *following = Following::Nothing;
+                    true
+                }
+            }
+        }
+    };
+    if ok {
+        Step::Go
+    } else {
+        Step::Stop(None)
+    }
+}
+
+/// Sends the first message: the newest open terminal here with its recent screen, or an
+/// empty screen of the usual size until one shows up (the vendor is at the prompt, only
+/// tunnels are open, or another node holds the session).
+async fn open(view: &mut View, watch: &mut Watch) -> (bool, Following) {
+    match watch.open.pop() {
+        Some((n, header, backlog)) => (view.send(&header).await && view.events(&backlog).await, Following::Here(n)),
+        None => (view.send(&json!({ "version": 2, "width": 80, "height": 24 }).to_string()).await, Following::Nothing),
+    }
+}
+
 async fn stream(state: AppState, a: Authed, id: SessionId, socket: WebSocket) {
     let hub = state.ctx.live.clone();
     let mut watch = hub.watch(id);
     let mut view = View { socket, start: Instant::now() };
-    // Follow the newest open terminal; when it closes, the next one that opens.
-    let mut following = Following::Nothing;
-    let opened = match watch.open.pop() {
-        Some((n, header, backlog)) => {
-            following = Following::Here(n);
-            let mut ok = view.send(&header).await;
-            for line in &backlog {
-                ok = ok && view.event(line).await;
-            }
-            ok
-        }
-        // No terminal here (the vendor is at the prompt, only tunnels are open, or another
-        // node holds the session): an empty screen of the usual size until one shows up.
-        None => view.send(&json!({ "version": 2, "width": 80, "height": 24 }).to_string()).await,
-    };
-    if !opened {
-        return;
-    }
+    // Follow one terminal; when it closes, the next one that opens.
+    let (opened, mut following) = open(&mut view, &mut watch).await;
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     let mut poll = tokio::time::interval(TAIL_POLL);
-    let end = loop {
-        tokio::select! {
-            frame = watch.frames.recv() => match frame {
-                Ok(Frame { channel, kind }) => {
-                    let ok = match (kind, &following) {
-                        (FrameKind::Header(h), Following::Nothing) => {
-                            following = Following::Here(channel);
-                            view.switch(&h).await
-                        }
-                        (FrameKind::Event(l), Following::Here(n)) if *n == channel => view.event(&l).await,
-                        (FrameKind::End, Following::Here(n)) if *n == channel => {
-                            following = Following::Nothing;
-                            true
-                        }
-                        _ => true,
-                    };
-                    if !ok {
-                        break None;
-                    }
-                }
-                Err(RecvError::Lagged(n)) => {
-                    debug!(session = %id, skipped = n, "live viewer fell behind");
-                    break Some((TRY_AGAIN, "the view fell behind; reload to catch up"));
-                }
-                Err(RecvError::Closed) => break Some((NORMAL, "session ended")),
-            },
-            _ = poll.tick() => match &mut following {
-                Following::Here(_) => {}
-                Following::Nothing => {
-                    if let Some((n, path)) = recorded_elsewhere(&state, id).await {
-                        match Tail::open(&path).await {
-                            Ok((header, backlog, tail)) => {
-                                let mut ok = view.switch(&header).await;
-                                for line in &backlog {
-                                    ok = ok && view.event(line).await;
-                                }
-                                if !ok {
-                                    break None;
-                                }
-                                following = Following::Elsewhere(n, tail);
-                            }
-                            Err(e) => debug!(session = %id, error = %e, "cannot follow the recording yet"),
-                        }
-                    }
-                }
-                Following::Elsewhere(n, tail) => {
-                    // Checked before reading, so the lines read after it are the last ones.
-                    let done = sealed(&state, id, *n).await;
-                    let lines = match tail.lines().await {
-                        Ok(lines) => lines,
-                        Err(e) => {
-                            debug!(session = %id, error = %e, "stopped following the recording");
-                            following = Following::Nothing;
-                            continue;
-                        }
-                    };
-                    let mut ok = true;
-                    for line in &lines {
-                        ok = ok && view.event(line).await;
-                    }
-                    if !ok {
-                        break None;
-                    }
-                    if done {
-                        following = Following::Nothing;
-                    }
-                }
-            },
+    let mut step = if opened { Step::Go } else { Step::Stop(None) };
+    while let Step::Go = step {
+        step = tokio::select! {
+            frame = watch.frames.recv() => on_frame(&mut view, &mut following, frame, id).await,
+            _ = poll.tick() => on_poll(&state, &mut view, &mut following, id).await,
             msg = view.socket.recv() => match msg {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
-                Some(Ok(_)) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Step::Stop(None),
+                Some(Ok(_)) => Step::Go,
             },
-            _ = recheck.tick() => {
-                if let Some(why) = still_allowed(&state, &a, id).await {
-                    break Some(why);
-                }
-            }
-        }
-    };
-    if let Some((code, reason)) = end {
+            _ = recheck.tick() => match still_allowed(&state, &a, id).await {
+                Some(why) => Step::Stop(Some(why)),
+                None => Step::Go,
+            },
+        };
+    }
+    if let Step::Stop(Some((code, reason))) = step {
         view.close(code, reason).await;
     }
     drop(watch);
