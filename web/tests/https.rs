@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_web::{run, TlsFiles, WebError};
@@ -52,23 +51,8 @@ impl Reply {
 }
 
 async fn start() -> Server {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let tls = TlsFiles {
-        cert_pem: dir.path().join("cert.pem"),
-        key_pem: dir.path().join("key.pem"),
-    };
-    std::fs::write(&tls.cert_pem, certified.cert.pem()).unwrap();
-    std::fs::write(&tls.key_pem, certified.signing_key.serialize_pem()).unwrap();
-
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let (tls, connector) = support::tls::self_signed(dir.path());
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -78,7 +62,7 @@ async fn start() -> Server {
     let task = tokio::spawn(run(listener, tls, state, shutdown.clone()));
     Server {
         addr,
-        connector: TlsConnector::from(Arc::new(client)),
+        connector,
         shutdown,
         task,
         _dir: dir,

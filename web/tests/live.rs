@@ -12,11 +12,9 @@ use axum::http::Method;
 use futures_util::{SinkExt, StreamExt};
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
-use portcullis_core::live::FrameKind;
-use portcullis_web::TlsFiles;
+use portcullis_core::live::{FrameKind, LiveTap};
 use rustls::pki_types::ServerName;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use support::client::{Api, Signed};
 use support::sessions::{approver_and_auditor, end, session};
@@ -41,24 +39,13 @@ struct Listener {
 
 /// `portcullis_web::run` on a loopback port over `api`'s state, and a client trusting it.
 async fn listen(api: &Api) -> Listener {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let tls = TlsFiles { cert_pem: dir.path().join("cert.pem"), key_pem: dir.path().join("key.pem") };
-    std::fs::write(&tls.cert_pem, certified.cert.pem()).unwrap();
-    std::fs::write(&tls.key_pem, certified.signing_key.serialize_pem()).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let (tls, connector) = support::tls::self_signed(dir.path());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     tokio::spawn(portcullis_web::run(listener, tls, api.state.clone(), shutdown.clone()));
-    Listener { addr, connector: TlsConnector::from(Arc::new(client)), _shutdown: shutdown.drop_guard(), _dir: dir }
+    Listener { addr, connector, _shutdown: shutdown.drop_guard(), _dir: dir }
 }
 
 type Ws = WebSocketStream<TlsStream<TcpStream>>;
@@ -99,19 +86,37 @@ async fn closed(ws: &mut Ws) -> Option<(CloseCode, String)> {
     }
 }
 
-/// A running session on `api` approved by nurse, its auditor qa signed in.
-async fn running(api: &Api) -> (i64, Signed, Signed) {
-    let (nurse, qa) = approver_and_auditor(api).await;
-    let id = session(api, "jdoe", "pump-1", "INC-1", &nurse, "x").await;
-    (id, nurse, qa)
+/// A running session approved by nurse, its terminal published in the live hub, auditor qa
+/// signed in, and the real listener.
+struct Scene {
+    api: Api,
+    server: Listener,
+    id: i64,
+    qa: Signed,
+    tap: LiveTap,
+}
+
+async fn scene(cols: u16, rows: u16) -> Scene {
+    let api = Api::new("sqlite").await;
+    let (nurse, qa) = approver_and_auditor(&api).await;
+    let id = session(&api, "jdoe", "pump-1", "INC-1", &nurse, "x").await;
+    let server = listen(&api).await;
+    let tap = api.state.ctx.live.start(SessionId(id), 1, cols, rows, clock::now());
+    Scene { api, server, id, qa, tap }
+}
+
+impl Scene {
+    /// qa watching, past the header.
+    async fn watching(&self) -> Ws {
+        let mut ws = self.server.watch(&self.qa, self.id).await;
+        text(&mut ws).await;
+        ws
+    }
 }
 
 #[tokio::test]
 async fn a_viewer_gets_the_screen_then_each_event_and_is_cut_off_when_signed_out() {
-    let api = Api::new("sqlite").await;
-    let (id, _nurse, qa) = running(&api).await;
-    let server = listen(&api).await;
-    let tap = api.state.ctx.live.start(SessionId(id), 1, 100, 30, clock::now());
+    let Scene { api, server, id, qa, tap } = scene(100, 30).await;
     tap.output(b"before-you-came ");
 
     let mut ws = server.watch(&qa, id).await;
@@ -145,12 +150,9 @@ async fn a_viewer_gets_the_screen_then_each_event_and_is_cut_off_when_signed_out
 
 #[tokio::test]
 async fn a_viewer_that_stops_reading_is_disconnected_not_buffered_for() {
-    let api = Api::new("sqlite").await;
-    let (id, _nurse, qa) = running(&api).await;
-    let server = listen(&api).await;
-    let tap = api.state.ctx.live.start(SessionId(id), 1, 80, 24, clock::now());
-    let mut ws = server.watch(&qa, id).await;
-    text(&mut ws).await;
+    let scene = scene(80, 24).await;
+    let (api, id, tap) = (&scene.api, scene.id, &scene.tap);
+    let mut ws = scene.watching().await;
     // 64 MiB of output while the viewer reads nothing: far more than the socket buffers hold.
     let chunk = vec![b'x'; 32 * 1024];
     for _ in 0..2048 {
@@ -174,31 +176,23 @@ async fn a_viewer_that_stops_reading_is_disconnected_not_buffered_for() {
 
 #[tokio::test]
 async fn an_oversized_message_from_a_viewer_ends_its_stream_and_nothing_else() {
-    let api = Api::new("sqlite").await;
-    let (id, _nurse, qa) = running(&api).await;
-    let server = listen(&api).await;
-    let tap = api.state.ctx.live.start(SessionId(id), 1, 80, 24, clock::now());
-    let mut rude = server.watch(&qa, id).await;
-    let mut calm = server.watch(&qa, id).await;
-    text(&mut rude).await;
-    text(&mut calm).await;
+    let scene = scene(80, 24).await;
+    let mut rude = scene.watching().await;
+    let mut calm = scene.watching().await;
     rude.send(Message::text("A".repeat(64 * 1024))).await.unwrap();
     let ended = closed(&mut rude).await;
     assert!(ended.as_ref().is_none_or(|(code, _)| *code != CloseCode::Normal), "{ended:?}");
-    tap.output(b"still-here");
+    scene.tap.output(b"still-here");
     assert!(text(&mut calm).await.contains("still-here"));
 }
 
 #[tokio::test]
 async fn the_stream_closes_normally_when_the_session_ends() {
-    let api = Api::new("sqlite").await;
-    let (id, _nurse, qa) = running(&api).await;
-    let server = listen(&api).await;
-    let tap = api.state.ctx.live.start(SessionId(id), 1, 80, 24, clock::now());
-    let mut ws = server.watch(&qa, id).await;
-    text(&mut ws).await;
-    tap.end();
-    end(&api, id).await;
+    let scene = scene(80, 24).await;
+    let (api, id) = (&scene.api, scene.id);
+    let mut ws = scene.watching().await;
+    scene.tap.end();
+    end(api, id).await;
     let (code, reason) = closed(&mut ws).await.expect("a close frame");
     assert_eq!((code, reason.as_str()), (CloseCode::Normal, "session ended"));
     drop(ws);

@@ -71,3 +71,4 @@ pub fn rand_key() -> [u8; 32] {
 
 pub mod client;
 pub mod sessions;
+pub mod tls;
