@@ -42,6 +42,9 @@ pub struct RecordingView {
     pub problem: Option<String>,
     /// Where to download it.
     pub url: String,
+    /// Where the file is on the server now (`None` once deleted); never sent to clients.
+    #[serde(skip)]
+    pub path: Option<String>,
 }
 
 impl RecordingView {
@@ -57,6 +60,7 @@ impl RecordingView {
             actual_sha256: c.actual_sha256,
             status,
             problem: c.problem,
+            path: c.path,
         }
     }
 

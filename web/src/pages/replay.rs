@@ -18,7 +18,6 @@ use axum::extract::{Path, State};
 use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
-use portcullis_core::domain::SessionId;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 /// Most markers listed under the player.
@@ -110,8 +109,7 @@ pub async fn show(State(state): State<AppState>, Path((id, channel)): Path<(Stri
     if !r.is_cast() {
         return Err(PageError::not_found(format!("recording {n} of session {} is a capture (pcap); download it and open it in Wireshark", s.id)));
     }
-    let recs = state.ctx.store.recordings_of(SessionId(s.id)).await.map_err(crate::api::error::ApiError::from)?;
-    let path = recs.iter().find(|x| x.channel == n).and_then(|x| x.current_path().map(str::to_owned));
+    let path = r.path.clone();
     let f = match &path {
         Some(p) => facts(p).await,
         None => CastFacts::default(),
