@@ -24,10 +24,8 @@ fn timed_peak(mut cmd: Command) -> (f64, u64) {
             assert!(status.success(), "{cmd:?} failed: {status}\n{err}");
             return (secs, peak);
         }
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
-            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok());
-            peak = peak.max(hwm.unwrap_or(0));
-        }
+        // Gone between the check and the read: the last sample stands.
+        peak = peak.max(crate::status_kib(child.id(), "VmHWM").unwrap_or(0));
         std::thread::sleep(Duration::from_millis(5));
     }
 }

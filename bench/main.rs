@@ -252,15 +252,15 @@ fn transfers(o: &Options, device: &Device, broker: &Broker, vendor: &Vendor, sin
     rows.push((format!("sftp upload, {mib:.0} MiB file, best of 2 (MiB/s)"), format!("{:.1}", mib / via), format!("{:.1}", mib / direct)));
 }
 
+/// A `kB` field of a process's `/proc/PID/status` (`VmHWM`, `VmRSS`), if it can be read.
+pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
+}
+
 /// Peak resident set size (`VmHWM`) of a process, in KiB.
 fn hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmHWM in /proc status")
+    status_kib(pid, "VmHWM").expect("VmHWM in /proc status")
 }
 
 /// Enrols `n` vendors in parallel: key pair, `user add`, a request through the lobby, and its
@@ -368,13 +368,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Resident set size of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS in /proc status")
+    status_kib(pid, "VmRSS").expect("VmRSS in /proc status")
 }
 
 fn print_table(rows: &[(String, String, String)]) {
