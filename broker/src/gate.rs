@@ -4,6 +4,7 @@
 //! decides, the wait times out, or the vendor presses Ctrl-C. Anything non-interactive is
 //! refused with the command that files a request. No connection to the device is made here.
 
+use portcullis_core::approvals::RequestInput;
 use crate::conn::Conn;
 use crate::prompt::{Line, Term};
 use portcullis_core::clock;
@@ -83,7 +84,7 @@ async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Op
         }
     }
     let minutes = minutes?;
-    match ctx.approvals.create_request(&conn.user.username, &dev.name, &reason, minutes, &conn.peer).await {
+    match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &dev.name, &reason, minutes).peer(&conn.peer)).await {
         Ok(r) => {
             info!(request = %r.id, "request filed at the gate");
             Some(r.id)

@@ -3,6 +3,7 @@
 //! list devices, see my requests and grants, and file a request. ssh joins the words of a
 //! remote command with spaces, so `--reason` takes every following word up to the next flag.
 
+use portcullis_core::approvals::RequestInput;
 use crate::channel::Kind;
 use crate::conn::Conn;
 use crate::prompt::{Line, Term};
@@ -201,7 +202,7 @@ async fn request(conn: &Conn, args: RequestArgs) -> Reply {
         Err(e) => return Reply::err(format!("error: {e}\n")),
     };
     let ctx = conn.broker.ctx();
-    match ctx.approvals.create_request_channels(&conn.user.username, &device, &args.reason, args.minutes, &args.channels, &conn.peer).await {
+    match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &device, &args.reason, args.minutes).channels(&args.channels).peer(&conn.peer)).await {
         Ok(r) => Reply::ok(format!(
             "request #{} created for {} ({} min, {}), waiting for {} approval(s).\nOnce approved, connect with: ssh {}:{}@BROKER\n",
             r.id, r.device, r.minutes, r.channels, r.required_approvals, conn.user.username, r.device

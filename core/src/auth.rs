@@ -3,7 +3,7 @@
 //! database so the lockout holds across connections, source addresses and nodes, and every
 //! refusal is written to the audit log with the source address.
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
 use crate::config::AuthConfig;
 use crate::domain::{Role, Username};
@@ -109,7 +109,7 @@ impl AuthService {
     pub async fn audit_locked(&self, user: &UserRecord, peer: &str, via: &str) -> Result<(), AuthError> {
         let name = user.username.as_str();
         self.audit
-            .record(Event::new(name, "auth.locked", format!("user:{name}"), json!({
+            .record(Event::new(name, Kind::AuthLocked, Subject::user(name), json!({
                 "peer": peer, "via": via, "attempt_while_locked": true, "locked_until": user.locked_until,
             })))
             .await?;
@@ -128,7 +128,7 @@ impl AuthService {
         }
         if user.locked_at(now) {
             self.audit
-                .record(Event::new(name.as_str(), "auth.locked", format!("user:{name}"), json!({
+                .record(Event::new(name.as_str(), Kind::AuthLocked, Subject::user(name), json!({
                     "peer": peer, "via": via, "attempt_while_locked": true, "locked_until": user.locked_until,
                 })))
                 .await?;
@@ -144,32 +144,32 @@ impl AuthService {
         };
         let Some(refusal) = refusal else {
             self.audit
-                .record(Event::new(name.as_str(), "auth.login", format!("user:{name}"), json!({ "peer": peer, "via": via })))
+                .record(Event::new(name.as_str(), Kind::AuthLogin, Subject::user(name), json!({ "peer": peer, "via": via })))
                 .await?;
             return Ok(Ok(user));
         };
-        let kind = if refusal == Refusal::Replayed { "auth.totp.replayed" } else { "auth.totp.failed" };
+        let kind = if refusal == Refusal::Replayed { Kind::AuthTotpReplayed } else { Kind::AuthTotpFailed };
         self.count_failure(&user, kind, peer, via, now).await?;
         Ok(Err(refusal))
     }
 
     /// Counts a wrong password towards the same lockout as wrong codes, and audits it.
     pub async fn count_password_failure(&self, user: &UserRecord, peer: &str, via: &str) -> Result<(), AuthError> {
-        self.count_failure(user, "auth.password.failed", peer, via, clock::now()).await
+        self.count_failure(user, Kind::AuthPasswordFailed, peer, via, clock::now()).await
     }
 
-    async fn count_failure(&self, user: &UserRecord, kind: &'static str, peer: &str, via: &str, now: i64) -> Result<(), AuthError> {
+    async fn count_failure(&self, user: &UserRecord, kind: Kind, peer: &str, via: &str, now: i64) -> Result<(), AuthError> {
         let lock_until = now + self.cfg.lockout.0.as_secs() as i64;
         let count = self.store.record_auth_failure(user.id, i64::from(self.cfg.max_failures), lock_until).await?;
         let name = user.username.as_str();
         self.audit
-            .record(Event::new(name, kind, format!("user:{name}"), json!({
+            .record(Event::new(name, kind, Subject::user(name), json!({
                 "peer": peer, "via": via, "failures": count.failed_attempts,
             })))
             .await?;
         if count.failed_attempts == i64::from(self.cfg.max_failures) {
             self.audit
-                .record(Event::new("system", "auth.locked", format!("user:{name}"), json!({
+                .record(Event::new("system", Kind::AuthLocked, Subject::user(name), json!({
                     "peer": peer, "via": via, "failures": count.failed_attempts, "locked_until": count.locked_until,
                 })))
                 .await?;
@@ -179,7 +179,7 @@ impl AuthService {
 
     async fn refused(&self, name: &str, r: Refusal, peer: &str, via: &str) -> Result<(), AuthError> {
         self.audit
-            .record(Event::new(name, "auth.refused", format!("user:{name}"), json!({
+            .record(Event::new(name, Kind::AuthRefused, Subject::user(name), json!({
                 "peer": peer, "via": via, "reason": r.as_str(),
             })))
             .await?;

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::keyfile;
 use crate::live::LiveHub;
 use crate::policy::Policy;
+use crate::sessions::Sessions;
 use crate::store::Store;
 use crate::vault::Vault;
 use crate::webauth::WebAuth;
@@ -35,6 +36,8 @@ pub struct Context {
     pub auth: AuthService,
     pub approvals: Approvals,
     pub webauth: WebAuth,
+    /// Session lifecycle: start, end, recording seals.
+    pub sessions: Sessions,
     /// Running terminals of this process, for the live view.
     pub live: LiveHub,
 }
@@ -50,6 +53,7 @@ impl Context {
         let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth, live: LiveHub::default() })
+        let sessions = Sessions::new(store.clone(), audit.clone());
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default() })
     }
 }

@@ -22,6 +22,7 @@ pub mod live;
 pub mod notify;
 pub mod policy;
 pub mod retention;
+pub mod sessions;
 pub mod store;
 pub mod totp;
 pub mod vault;

@@ -9,7 +9,7 @@
 //! original is removed only after that commit; a deletion is recorded first and the file
 //! removed after (a crash leaves a file the log says is gone, never the reverse).
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::config::{RetentionAction, RetentionConfig};
 use crate::evidence::sha256_file;
 use crate::store::{RecordingRecord, Store, StoreError};
@@ -84,7 +84,7 @@ async fn archive(store: &Store, log: &AuditLog, cfg: &RetentionConfig, actor: &s
     }
     let to_text = to.display().to_string();
     let detail = json!({ "channel": rec.channel, "path": rec.path, "archive_path": to_text, "sha256": sealed, "age_seconds": now - rec.created_at });
-    if !record(store, log, actor, rec, "recording.archived", Some(&to_text), detail, now).await.map_err(|e| e.to_string())? {
+    if !record(store, log, actor, rec, Kind::RecordingArchived, Some(&to_text), detail, now).await.map_err(|e| e.to_string())? {
         return Ok(None);
     }
     tokio::fs::remove_file(&from).await.map_err(|e| format!("archived, but cannot remove {}: {e}", from.display()))?;
@@ -94,7 +94,7 @@ async fn archive(store: &Store, log: &AuditLog, cfg: &RetentionConfig, actor: &s
 /// Records the deletion, then removes the file.
 async fn delete(store: &Store, log: &AuditLog, actor: &str, rec: &RecordingRecord, now: i64) -> Result<Option<String>, String> {
     let detail = json!({ "channel": rec.channel, "path": rec.path, "sha256": rec.sha256, "age_seconds": now - rec.created_at });
-    if !record(store, log, actor, rec, "recording.deleted", None, detail, now).await.map_err(|e| e.to_string())? {
+    if !record(store, log, actor, rec, Kind::RecordingDeleted, None, detail, now).await.map_err(|e| e.to_string())? {
         return Ok(None);
     }
     match tokio::fs::remove_file(&rec.path).await {
@@ -112,18 +112,17 @@ async fn record(
     log: &AuditLog,
     actor: &str,
     rec: &RecordingRecord,
-    kind: &'static str,
+    kind: Kind,
     archive_path: Option<&str>,
     detail: serde_json::Value,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let action = if kind == "recording.archived" { "archived" } else { "deleted" };
-    let mut tx = store.begin_write().await?;
+    let action = if kind == Kind::RecordingArchived { "archived" } else { "deleted" };
+    let mut tx = log.begin().await?;
     if !store.mark_retained(&mut tx, rec.id, action, archive_path, now).await? {
         return Ok(false);
     }
-    let seq = log.record_in(&mut tx, Event::new(actor, kind, format!("session:{}", rec.session_id), detail)).await?;
+    tx.append(Event::new(actor, kind, Subject::Session(rec.session_id), detail)).await?;
     tx.commit().await?;
-    log.committed(seq).await?;
     Ok(true)
 }

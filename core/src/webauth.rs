@@ -7,7 +7,7 @@
 //! password and confirm a freshly generated TOTP secret.
 
 use crate::admin::password;
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::auth::{totp_owner, AuthError, AuthService, Refusal};
 use crate::clock;
 use crate::config::AuthConfig;
@@ -150,7 +150,7 @@ impl WebAuth {
             let enrolment = self.new_totp_secret(&user).await?;
             let session = self.open_session(&user, Scope::Enrol, peer).await?;
             self.audit
-                .record(Event::new(user.username.as_str(), "auth.enrolment_started", format!("user:{}", user.username), json!({
+                .record(Event::new(user.username.as_str(), Kind::AuthEnrolmentStarted, Subject::user(&user.username), json!({
                     "peer": peer, "via": VIA,
                 })))
                 .await?;
@@ -183,7 +183,7 @@ impl WebAuth {
     pub async fn sign_out(&self, s: &WebSession, peer: &str) -> Result<(), AuthError> {
         if self.store.revoke_web_session(&s.id, clock::now()).await? {
             let name = s.user.username.as_str();
-            self.audit.record(Event::new(name, "auth.logout", format!("user:{name}"), json!({ "peer": peer, "via": VIA }))).await?;
+            self.audit.record(Event::new(name, Kind::AuthLogout, Subject::user(name), json!({ "peer": peer, "via": VIA }))).await?;
         }
         Ok(())
     }
@@ -213,16 +213,12 @@ impl WebAuth {
         };
         let hash = password::hash(new_password.to_owned()).await.map_err(AuthError::Totp)?;
         let now = clock::now();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         self.store.set_password(&mut tx, user.id, &hash, false).await?;
         self.store.revoke_user_web_sessions(&mut tx, user.id, now).await?;
         let name = user.username.as_str();
-        let seq = self
-            .audit
-            .record_in(&mut tx, Event::new(name, "user.enrolled", format!("user:{name}"), json!({ "peer": peer, "via": VIA })))
-            .await?;
-        tx.commit().await.map_err(crate::store::StoreError::from)?;
-        self.audit.committed(seq).await?;
+        tx.append(Event::new(name, Kind::UserEnrolled, Subject::user(name), json!({ "peer": peer, "via": VIA }))).await?;
+        tx.commit().await?;
         let user = self.store.require_user(&user.username).await?;
         Ok(Ok(self.open_session(&user, Scope::Full, peer).await?))
     }

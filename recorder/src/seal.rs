@@ -2,9 +2,12 @@
 //! audit log) so that later tampering with the file can be detected by [`seal_file`].
 //!
 //! The writer hashes exactly the bytes it writes; [`seal_file`] recomputes the same values from
-//! disk, so for an untouched recording the two [`Seal`]s are equal.
+//! disk, so for an untouched recording the two [`Seal`]s are equal. [`Hashing`] is the one way
+//! a file's SHA-256 is computed anywhere in Portcullis — while a capture is written, while a
+//! recording is read back for verification ([`sha256_file`]) or copied into an evidence bundle
+//! — so the values always compare with the sealed ones.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -23,6 +26,71 @@ pub struct Seal {
     /// Asciicast: newline-terminated lines after the header line, i.e. the event count.
     /// Pcap: packets written (set by the pcap writer; `seal_file` cannot count them).
     pub events: u64,
+}
+
+/// Passes reads or writes through to `inner`, hashing and counting exactly the bytes that
+/// passed (a short read or write counts only what was transferred).
+#[derive(Debug)]
+pub struct Hashing<T> {
+    inner: T,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<T> Hashing<T> {
+    /// Starts hashing what passes through `inner`.
+    pub fn new(inner: T) -> Self {
+        Hashing { inner, hasher: Sha256::new(), bytes: 0 }
+    }
+
+    /// Bytes passed so far.
+    pub fn total(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The wrapped reader or writer.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// Gives back `inner`, the lowercase hex SHA-256 of what passed, and its length.
+    pub fn finish(self) -> (T, String, u64) {
+        (self.inner, hex::encode(self.hasher.finalize()), self.bytes)
+    }
+
+    fn passed(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.passed(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.passed(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Lowercase hex SHA-256 and length of a file. Blocking (reads the whole file); from async
+/// code call it through `tokio::task::spawn_blocking`.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut reader = Hashing::new(std::fs::File::open(path)?);
+    std::io::copy(&mut reader, &mut std::io::sink())?;
+    let (_, sha256, bytes) = reader.finish();
+    Ok((sha256, bytes))
 }
 
 /// Running hash, length and line count of the bytes of a recording.
@@ -55,19 +123,21 @@ impl SealHasher {
 /// Blocking (reads the whole file); from async code call it through
 /// `tokio::task::spawn_blocking`.
 pub fn seal_file(path: &Path) -> Result<Seal, RecorderError> {
-    let mut file = std::fs::File::open(path).map_err(|e| RecorderError::io("open", path, e))?;
-    let mut hasher = SealHasher::default();
+    let file = std::fs::File::open(path).map_err(|e| RecorderError::io("open", path, e))?;
+    let mut reader = Hashing::new(file);
+    let mut newlines = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match file.read(&mut buf) {
+        let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(RecorderError::io("read", path, e)),
         };
-        hasher.update(buf.get(..n).unwrap_or_default());
+        newlines += buf.get(..n).unwrap_or_default().iter().filter(|&&b| b == b'\n').count() as u64;
     }
-    Ok(hasher.finish(path.to_path_buf()))
+    let (_, sha256, bytes) = reader.finish();
+    Ok(Seal { path: path.to_path_buf(), sha256, bytes, events: newlines.saturating_sub(1) })
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@
 
 mod support;
 
+use portcullis_core::approvals::{RequestInput, ApprovalInput};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use portcullis_core::admin::NewDeviceSpec;
+use portcullis_core::admin::{NewDeviceSpec, NewUserSpec};
 use portcullis_core::domain::{Criticality, DeviceName, RequestId, RequestState, Role, Username, Zone};
 use portcullis_core::totp::Totp;
 use portcullis_core::vault::Credential;
@@ -52,7 +53,7 @@ impl World {
     async fn visitor(&self, name: &str, role: Role) -> Visitor {
         let user = Username::parse(name).unwrap();
         let password = format!("{name}-long-enough-password");
-        self.state.admin.create_user_with_password("test", &user, role, "", &[], Some(password.clone())).await.unwrap();
+        self.state.admin.create_user("test", NewUserSpec::new(user.clone(), role, "").password(Some(password.clone()))).await.unwrap();
         // The secret as an authenticator holds it: opened from the vault like the broker does.
         let rec = self.state.ctx.store.require_user(&user).await.unwrap();
         let secret = self.state.ctx.vault.open_bytes(&portcullis_core::auth::totp_owner(&user), &rec.totp_secret).unwrap();
@@ -71,7 +72,7 @@ impl World {
     async fn pending_request(&self, criticality: Criticality) -> RequestId {
         let vendor = Username::parse("acme-vic").unwrap();
         if self.state.ctx.store.user_by_name(&vendor).await.unwrap().is_none() {
-            self.state.admin.create_user("test", &vendor, Role::Vendor, "Acme", &[]).await.unwrap();
+            self.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme")).await.unwrap();
         }
         let device = DeviceName::parse(&format!("pump-{}", criticality.as_str())).unwrap();
         let spec = NewDeviceSpec {
@@ -85,7 +86,7 @@ impl World {
             tcp_ports: vec![],
         };
         self.state.admin.create_device("test", spec).await.unwrap();
-        self.state.ctx.approvals.create_request(&vendor, &device, "INC-9 check", 30, "127.0.0.1:2").await.unwrap().id
+        self.state.ctx.approvals.create_request(RequestInput::new(&vendor, &device, "INC-9 check", 30).peer("127.0.0.1:2")).await.unwrap().id
     }
 
     async fn send(&self, req: Request<Body>) -> Reply {
@@ -236,7 +237,7 @@ async fn static_files_have_types_and_a_long_cache() {
 async fn an_approver_may_grant_fewer_channels_than_asked() {
     let w = World::new().await;
     let vendor = Username::parse("acme-vic").unwrap();
-    w.state.admin.create_user("test", &vendor, Role::Vendor, "Acme", &[]).await.unwrap();
+    w.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme")).await.unwrap();
     let device = DeviceName::parse("dicom-node").unwrap();
     let spec = NewDeviceSpec {
         name: device.clone(),
@@ -250,7 +251,7 @@ async fn an_approver_may_grant_fewer_channels_than_asked() {
     };
     w.state.admin.create_device("test", spec).await.unwrap();
     let asked = portcullis_core::domain::ChannelSet::parse("shell,files,tcp:104").unwrap();
-    let id = w.state.ctx.approvals.create_request_channels(&vendor, &device, "INC-5 DICOM echo", 30, &asked, "127.0.0.1:2").await.unwrap().id;
+    let id = w.state.ctx.approvals.create_request(RequestInput::new(&vendor, &device, "INC-5 DICOM echo", 30).channels(&asked).peer("127.0.0.1:2")).await.unwrap().id;
     let nina = w.visitor("nina", Role::Approver).await;
     let page = w.get("/requests", Some(&nina)).await;
     assert!(page.body.contains("name=\"offered\"") && page.body.contains("tcp:104"), "{}", page.body);
@@ -275,7 +276,7 @@ async fn an_approver_revokes_a_window_from_the_history() {
     let id = w.pending_request(Criticality::High).await;
     let nina = w.visitor("nina", Role::Approver).await;
     let qa = w.visitor("quinn", Role::Auditor).await;
-    w.state.ctx.approvals.approve(id, &Username::parse("nina").unwrap(), None, "test").await.unwrap();
+    w.state.ctx.approvals.approve(ApprovalInput::new(id, &Username::parse("nina").unwrap(), "test")).await.unwrap();
     let page = w.get("/history", Some(&nina)).await;
     assert!(page.body.contains(&format!("action=\"/requests/{}/revoke\"", id.0)), "{}", page.body);
     assert!(!w.get("/history", Some(&qa)).await.body.contains("/revoke\""), "auditors get no revoke button");

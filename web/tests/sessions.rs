@@ -9,6 +9,7 @@
 
 mod support;
 
+use portcullis_core::admin::NewUserSpec;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use portcullis_core::clock;
@@ -26,7 +27,7 @@ async fn auditors_search_sessions_and_approvers_see_only_their_own() {
     for api in Api::both().await {
         api.user("jdoe", Role::Vendor).await;
         let globex = Username::parse("mrossi").unwrap();
-        api.state.admin.create_user_with_password("test", &globex, Role::Vendor, "Globex Medical", &[support::client::KEY.to_owned()], None).await.unwrap();
+        api.state.admin.create_user("test", NewUserSpec::new(globex.clone(), Role::Vendor, "Globex Medical").ssh_keys(vec![support::client::KEY.to_owned()])).await.unwrap();
         api.user("nurse", Role::Approver).await;
         api.user("tech", Role::Approver).await;
         api.user("qa", Role::Auditor).await;

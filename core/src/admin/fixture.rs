@@ -3,13 +3,14 @@
 //! secret as an authenticator app would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{Admin, NewDeviceSpec};
+use super::{Admin, NewDeviceSpec, NewUserSpec};
 use crate::approvals::Approvals;
 use crate::audit::{self, AuditLog, AuditRow};
 use crate::auth::{totp_owner, AuthService};
 use crate::config::{ApprovalConfig, AuthConfig, PolicyConfig};
 use crate::domain::{Criticality, DeviceName, Role, Username, Zone};
 use crate::policy::Policy;
+use crate::sessions::Sessions;
 use crate::store::Store;
 use crate::testdb::{audit_log, TestStore};
 use crate::totp::{Totp, STEP_SECS};
@@ -33,6 +34,7 @@ pub struct World {
     pub approvals: Approvals,
     pub auth: AuthService,
     pub webauth: WebAuth,
+    pub sessions: Sessions,
 }
 
 impl World {
@@ -54,6 +56,7 @@ impl World {
                 std::time::Duration::from_secs(3600),
             ),
             auth: AuthService::new(store.clone(), vault.clone(), audit.clone(), cfg),
+            sessions: Sessions::new(store.clone(), audit.clone()),
             store,
             vault,
             audit,
@@ -64,7 +67,7 @@ impl World {
     pub async fn user(&self, name: &str, role: Role) -> Username {
         let name = Username::parse(name).unwrap();
         let keys = if role == Role::Vendor { vec![VENDOR_KEY.to_owned()] } else { Vec::new() };
-        self.admin.create_user(ACTOR, &name, role, "Acme Medical", &keys).await.unwrap();
+        self.admin.create_user(ACTOR, NewUserSpec::new(name.clone(), role, "Acme Medical").ssh_keys(keys)).await.unwrap();
         name
     }
 

@@ -8,7 +8,7 @@
 pub mod input;
 pub mod password;
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::auth::totp_owner;
 use crate::clock;
 use crate::config::AuthConfig;
@@ -73,6 +73,44 @@ impl std::fmt::Debug for Enrolment {
     }
 }
 
+/// An account to enrol: name, role and organisation, with the vendor's SSH keys (OpenSSH
+/// public key lines) or, for web roles, an optional permanent password.
+#[derive(Clone)]
+pub struct NewUserSpec {
+    pub name: Username,
+    pub role: Role,
+    pub org: String,
+    /// Vendors only.
+    pub ssh_keys: Vec<String>,
+    /// Web roles only; `None` gives a one-time password to change at first sign-in.
+    pub password: Option<String>,
+}
+
+impl NewUserSpec {
+    /// An account with no SSH key and a one-time password (web roles).
+    pub fn new(name: Username, role: Role, org: impl Into<String>) -> Self {
+        Self { name, role, org: org.into(), ssh_keys: Vec::new(), password: None }
+    }
+
+    /// With these SSH public key lines (vendors).
+    pub fn ssh_keys(mut self, keys: Vec<String>) -> Self {
+        self.ssh_keys = keys;
+        self
+    }
+
+    /// With a permanent password instead of a one-time one (web roles).
+    pub fn password(mut self, password: Option<String>) -> Self {
+        self.password = password;
+        self
+    }
+}
+
+impl std::fmt::Debug for NewUserSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUserSpec").field("name", &self.name).field("role", &self.role).field("org", &self.org).finish_non_exhaustive()
+    }
+}
+
 /// A device to enrol.
 #[derive(Debug, Clone)]
 pub struct NewDeviceSpec {
@@ -114,28 +152,10 @@ impl Admin {
     /// Enrols an account. Vendors get their SSH keys (OpenSSH public key lines) and a TOTP
     /// secret; the other roles get a TOTP secret and a one-time password for the web page
     /// (stored as an Argon2id hash, to be changed at first sign-in) and may not have SSH keys.
-    pub async fn create_user(
-        &self,
-        actor: &str,
-        name: &Username,
-        role: Role,
-        org: &str,
-        ssh_keys: &[String],
-    ) -> Result<(UserRecord, Enrolment), AdminError> {
-        self.create_user_with_password(actor, name, role, org, ssh_keys, None).await
-    }
-
-    /// As [`Admin::create_user`]; a given `password` (web roles only) is permanent, for
-    /// automation, instead of a one-time password changed at first sign-in.
-    pub async fn create_user_with_password(
-        &self,
-        actor: &str,
-        name: &Username,
-        role: Role,
-        org: &str,
-        ssh_keys: &[String],
-        password: Option<String>,
-    ) -> Result<(UserRecord, Enrolment), AdminError> {
+    /// A given password (web roles only) is permanent, for automation, instead.
+    pub async fn create_user(&self, actor: &str, spec: NewUserSpec) -> Result<(UserRecord, Enrolment), AdminError> {
+        let NewUserSpec { name, role, org, ssh_keys, password } = spec;
+        let name = &name;
         if role == Role::Vendor && password.is_some() {
             return Err(AdminError::Invalid("vendor accounts sign in over SSH and take no password".into()));
         }
@@ -149,7 +169,7 @@ impl Admin {
                 )));
             }
         }
-        let org = input::check_org(org).map_err(AdminError::Invalid)?;
+        let org = input::check_org(&org).map_err(AdminError::Invalid)?;
         if role != Role::Vendor && !ssh_keys.is_empty() {
             return Err(AdminError::Invalid(format!(
                 "only vendor accounts connect over SSH; a {role} account signs in on the web page and takes no SSH key"
@@ -171,7 +191,7 @@ impl Admin {
             None => None,
         };
         let now = clock::now();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         let new = NewUser {
             username: name,
             role,
@@ -189,9 +209,8 @@ impl Admin {
             "role": role, "org": org, "ssh_keys": fingerprints,
             "one_time_password": one_time.is_some(), "password": hash.is_some(),
         });
-        let seq = self.audit.record_in(&mut tx, Event::new(actor, "user.created", format!("user:{name}"), detail)).await?;
+        tx.append(Event::new(actor, Kind::UserCreated, Subject::user(name), detail)).await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         let user = self.store.require_user(name).await?;
         let enrolment = Enrolment { totp_secret_base32: generator.secret_base32(), otpauth_uri: generator.uri(), one_time_password: one_time };
         Ok((user, enrolment))
@@ -204,18 +223,17 @@ impl Admin {
         if user.role != Role::Vendor {
             return Err(AdminError::Invalid(format!("{name} is a {} account; only vendor accounts take SSH keys", user.role)));
         }
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         self.store.insert_user_key(&mut tx, user.id, &key.line, &key.fingerprint, clock::now()).await?;
         let detail = json!({ "fingerprint": key.fingerprint });
-        let seq = self.audit.record_in(&mut tx, Event::new(actor, "user.key_added", format!("user:{name}"), detail)).await?;
+        tx.append(Event::new(actor, Kind::UserKeyAdded, Subject::user(name), detail)).await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(key.fingerprint)
     }
 
     /// Disables (`true`) or re-enables (`false`) an account.
     pub async fn set_user_disabled(&self, actor: &str, name: &Username, disabled: bool) -> Result<(), AdminError> {
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.set_user_disabled(&mut tx, name, disabled).await? {
             return Err(AdminError::NotFound(format!("user {name}")));
         }
@@ -223,24 +241,22 @@ impl Admin {
             let user = self.store.require_user(name).await?;
             self.store.revoke_user_web_sessions(&mut tx, user.id, clock::now()).await?;
         }
-        let kind = if disabled { "user.disabled" } else { "user.enabled" };
-        let seq = self.audit.record_in(&mut tx, Event::new(actor, kind, format!("user:{name}"), json!({}))).await?;
+        let kind = if disabled { Kind::UserDisabled } else { Kind::UserEnabled };
+        tx.append(Event::new(actor, kind, Subject::user(name), json!({}))).await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(())
     }
 
     /// Clears an account's lockout and failure count.
     pub async fn unlock_user(&self, actor: &str, name: &Username) -> Result<(), AdminError> {
         let before = self.store.require_user(name).await?;
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.unlock_user(&mut tx, name).await? {
             return Err(AdminError::NotFound(format!("user {name}")));
         }
         let detail = json!({ "failed_attempts": before.failed_attempts, "was_locked": before.locked_at(clock::now()) });
-        let seq = self.audit.record_in(&mut tx, Event::new(actor, "user.unlocked", format!("user:{name}"), detail)).await?;
+        tx.append(Event::new(actor, Kind::UserUnlocked, Subject::user(name), detail)).await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(())
     }
 
@@ -252,7 +268,7 @@ impl Admin {
         input::check_credential(&spec.credential).map_err(AdminError::Invalid)?;
         let ports = input::check_ports(&spec.tcp_ports).map_err(AdminError::Invalid)?;
         let sealed = self.vault.seal_credential(spec.name.as_str(), &spec.credential)?;
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         let new = NewDevice {
             name: &spec.name,
             address: &address,
@@ -269,34 +285,25 @@ impl Admin {
             "host_key_fingerprint": host_key.fingerprint, "criticality": spec.criticality,
             "zone": spec.zone, "tcp_ports": ports,
         });
-        let event = Event::new(actor, "device.created", format!("device:{}", spec.name), detail);
-        let seq = self.audit.record_in(&mut tx, event).await?;
+        tx.append(Event::new(actor, Kind::DeviceCreated, Subject::device(&spec.name), detail)).await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(self.store.require_device(&spec.name).await?)
     }
 
     /// Disables (`true`) or re-enables (`false`) a device.
     pub async fn set_device_disabled(&self, actor: &str, name: &DeviceName, disabled: bool) -> Result<(), AdminError> {
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.set_device_disabled(&mut tx, name, disabled).await? {
             return Err(AdminError::NotFound(format!("device {name}")));
         }
-        let kind = if disabled { "device.disabled" } else { "device.enabled" };
-        let seq = self.audit.record_in(&mut tx, Event::new(actor, kind, format!("device:{name}"), json!({}))).await?;
+        let kind = if disabled { Kind::DeviceDisabled } else { Kind::DeviceEnabled };
+        tx.append(Event::new(actor, kind, Subject::device(name), json!({}))).await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod decision_tests;
-#[cfg(test)]
-mod channel_tests;
-#[cfg(test)]
 pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod window_tests;

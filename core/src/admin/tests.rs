@@ -3,6 +3,7 @@
 //! leaves its audit row.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::admin::NewUserSpec;
 use super::fixture::{World, ACTOR, VENDOR_KEY, VENDOR_KEY_FP};
 use super::{password, AdminError};
 use crate::audit::verify;
@@ -17,7 +18,7 @@ async fn vendor_enrolment_seals_the_totp_secret() {
     for t in stores().await {
         let w = World::new(&t);
         let name = Username::parse("jdoe").unwrap();
-        let (user, enrol) = w.admin.create_user(ACTOR, &name, Role::Vendor, "Acme Medical", &[VENDOR_KEY.to_owned()]).await.unwrap();
+        let (user, enrol) = w.admin.create_user(ACTOR, NewUserSpec::new(name.clone(), Role::Vendor, "Acme Medical").ssh_keys(vec![VENDOR_KEY.to_owned()])).await.unwrap();
         assert_eq!(user.role, Role::Vendor);
         assert_eq!(user.org, "Acme Medical");
         assert!(enrol.one_time_password.is_none() && user.password_hash.is_none(), "{}", w.name);
@@ -46,7 +47,7 @@ async fn web_accounts_get_a_hashed_one_time_password() {
     for t in stores().await {
         let w = World::new(&t);
         let name = Username::parse("alice").unwrap();
-        let (user, enrol) = w.admin.create_user(ACTOR, &name, Role::Approver, "", &[]).await.unwrap();
+        let (user, enrol) = w.admin.create_user(ACTOR, NewUserSpec::new(name.clone(), Role::Approver, "")).await.unwrap();
         let pw = enrol.one_time_password.clone().unwrap();
         assert_eq!(pw.len(), password::ONE_TIME_PASSWORD_LEN);
         let hash = user.password_hash.clone().unwrap();
@@ -65,17 +66,17 @@ async fn refused_enrolments_change_nothing() {
         w.user("jdoe", Role::Vendor).await;
         let rows_before = w.audit_rows().await.len();
         let jdoe = Username::parse("jdoe").unwrap();
-        let dup = w.admin.create_user(ACTOR, &jdoe, Role::Vendor, "", &[]).await.unwrap_err();
+        let dup = w.admin.create_user(ACTOR, NewUserSpec::new(jdoe.clone(), Role::Vendor, "")).await.unwrap_err();
         assert!(matches!(dup, AdminError::Exists(_)), "{}: {dup:?}", w.name);
         assert_eq!(dup.to_string(), "user jdoe already exists");
 
         let bob = Username::parse("bob").unwrap();
-        let bad = w.admin.create_user(ACTOR, &bob, Role::Vendor, "", &["ssh-ed25519 AAAAnotakey".into()]).await.unwrap_err();
+        let bad = w.admin.create_user(ACTOR, NewUserSpec::new(bob.clone(), Role::Vendor, "").ssh_keys(vec!["ssh-ed25519 AAAAnotakey".into()])).await.unwrap_err();
         assert!(matches!(bad, AdminError::Invalid(_)), "{bad:?}");
         assert!(bad.to_string().contains("SSH key #1 is not an OpenSSH public key"), "{bad}");
-        let keyed = w.admin.create_user(ACTOR, &bob, Role::Approver, "", &[VENDOR_KEY.into()]).await.unwrap_err();
+        let keyed = w.admin.create_user(ACTOR, NewUserSpec::new(bob.clone(), Role::Approver, "").ssh_keys(vec![VENDOR_KEY.into()])).await.unwrap_err();
         assert!(keyed.to_string().contains("only vendor accounts"), "{keyed}");
-        let org = w.admin.create_user(ACTOR, &bob, Role::Vendor, "two\nlines", &[]).await.unwrap_err();
+        let org = w.admin.create_user(ACTOR, NewUserSpec::new(bob.clone(), Role::Vendor, "two\nlines")).await.unwrap_err();
         assert!(matches!(org, AdminError::Invalid(_)));
         assert!(w.store.user_by_name(&bob).await.unwrap().is_none(), "{}: refused user exists", w.name);
         assert_eq!(w.audit_rows().await.len(), rows_before, "{}: a refusal was audited as a change", w.name);

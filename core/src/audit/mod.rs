@@ -13,42 +13,27 @@
 //! when (and only if) the transaction commits.
 
 mod checkpoint;
+mod event;
 mod hash;
 mod search;
 mod verify;
+mod write;
 
 pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
 pub use hash::{row_hash, GENESIS_HASH};
 pub use search::{latest_checkpoint, search, Search, MAX_ROWS};
+pub use event::{BadSubject, Event, Kind, Subject};
 pub use verify::{verify, VerifyReport};
+pub use write::AuditedWrite;
 
 use crate::feed::{Feed, PG_CHANNEL};
 use crate::store::{Backend, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
+
 /// Advisory lock key that serialises appends on PostgreSQL ("PCAU" in ASCII).
 const PG_APPEND_LOCK: i64 = 0x5043_4155;
-
-/// One thing that happened.
-#[derive(Debug, Clone)]
-pub struct Event {
-    /// Who did it: a user name, `system`, or `cli:NAME` for the command line.
-    pub actor: String,
-    /// Dotted kind, e.g. `request.approved`.
-    pub kind: &'static str,
-    /// What it was done to, e.g. `request:42` or `user:jdoe`.
-    pub subject: String,
-    /// Further facts as a JSON object.
-    pub detail: serde_json::Value,
-}
-
-impl Event {
-    /// Builds an event.
-    pub fn new(actor: impl Into<String>, kind: &'static str, subject: impl Into<String>, detail: serde_json::Value) -> Self {
-        Self { actor: actor.into(), kind, subject: subject.into(), detail }
-    }
-}
 
 /// A stored row.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -84,7 +69,8 @@ impl AuditRow {
 }
 
 /// Appends inside the caller's write transaction; returns the new row's sequence number.
-pub async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> Result<i64, StoreError> {
+/// Only [`AuditedWrite`] calls it, so that no append can skip the commit's follow-up.
+async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> Result<i64, StoreError> {
     if store.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_APPEND_LOCK).execute(&mut *conn).await?;
     }
@@ -97,13 +83,14 @@ pub async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> R
     };
     let ts = crate::clock::now_ms();
     let detail = serde_json::to_string(&ev.detail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let hash = row_hash(seq, ts, &ev.actor, ev.kind, &ev.subject, &detail, &prev);
+    let (kind, subject) = (ev.kind.as_str(), ev.subject.to_string());
+    let hash = row_hash(seq, ts, &ev.actor, kind, &subject, &detail, &prev);
     sqlx::query("INSERT INTO audit_log (seq, ts, actor, kind, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(seq)
         .bind(ts)
         .bind(&ev.actor)
-        .bind(ev.kind)
-        .bind(&ev.subject)
+        .bind(kind)
+        .bind(&subject)
         .bind(detail)
         .bind(prev)
         .bind(hash)
@@ -117,15 +104,7 @@ pub async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> R
             .execute(&mut *conn)
             .await?;
     }
-    tracing::debug!(seq, kind = ev.kind, subject = %ev.subject, "audit");
-    Ok(seq)
-}
-
-/// Appends in a transaction of its own.
-pub async fn append(store: &Store, ev: &Event) -> Result<i64, StoreError> {
-    let mut tx = store.begin_write().await?;
-    let seq = append_in(store, &mut tx, ev).await?;
-    tx.commit().await?;
+    tracing::debug!(seq, kind, %subject, "audit");
     Ok(seq)
 }
 
@@ -157,21 +136,9 @@ impl AuditLog {
         &self.signer
     }
 
-    /// Appends in a transaction of its own, announces it, and checkpoints when due.
-    pub async fn record(&self, ev: Event) -> Result<i64, StoreError> {
-        let seq = append(&self.store, &ev).await?;
-        self.committed(seq).await?;
-        Ok(seq)
-    }
-
-    /// Appends inside the caller's transaction; call [`AuditLog::committed`] after commit.
-    pub async fn record_in(&self, conn: &mut AnyConnection, ev: Event) -> Result<i64, StoreError> {
-        append_in(&self.store, conn, &ev).await
-    }
-
     /// Announces `seq` (a row just committed) on the change feed, then checkpoints if it
-    /// reached the interval.
-    pub async fn committed(&self, seq: i64) -> Result<(), StoreError> {
+    /// reached the interval. Called by [`AuditedWrite::commit`] only.
+    async fn committed(&self, seq: i64) -> Result<(), StoreError> {
         self.feed.publish(seq);
         if self.every > 0 && (seq as u64).is_multiple_of(self.every) {
             self.signer.checkpoint_head(&self.store).await?;
@@ -213,12 +180,6 @@ pub async fn about(store: &Store, subjects: [&str; 2]) -> Result<Vec<AuditRow>, 
     let q = format!("SELECT {ROW_COLUMNS} FROM audit_log WHERE subject = $1 OR subject = $2 ORDER BY seq");
     let rows = sqlx::query(&q).bind(subjects[0]).bind(subjects[1]).fetch_all(store.pool()).await?;
     rows.iter().map(AuditRow::from_row).collect()
-}
-
-/// Highest sequence number (0 when empty). Cheap; used to notice that something changed.
-pub async fn head_seq(store: &Store) -> Result<i64, StoreError> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log").fetch_one(store.pool()).await?;
-    Ok(v.unwrap_or(0))
 }
 
 #[cfg(test)]

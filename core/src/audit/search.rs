@@ -72,7 +72,9 @@ pub async fn latest_checkpoint(store: &Store) -> Result<Option<super::Checkpoint
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::audit::{append, Event};
+    use crate::audit::{Event, Kind, Subject};
+    use crate::domain::RequestId;
+    use crate::testdb::audit_log;
     use crate::testdb::stores;
     use serde_json::json;
 
@@ -80,11 +82,12 @@ mod tests {
     async fn filters_combine_and_wildcards_are_literal() {
         for t in stores().await {
             let st = &t.store;
-            append(st, &Event::new("jdoe", "auth.login", "user:jdoe", json!({}))).await.unwrap();
-            append(st, &Event::new("jdoe", "request.created", "request:1", json!({"device": "pump-1"}))).await.unwrap();
-            append(st, &Event::new("nurse", "request.approved", "request:1", json!({"device": "pump-1"}))).await.unwrap();
-            append(st, &Event::new("nurse", "request.approved", "request:2", json!({"device": "pump_1x"}))).await.unwrap();
-            append(st, &Event::new("admin", "device.disabled", "device:pump-1", json!({}))).await.unwrap();
+            let log = audit_log(st, 0);
+            log.record(Event::new("jdoe", Kind::AuthLogin, Subject::user("jdoe"), json!({}))).await.unwrap();
+            log.record(Event::new("jdoe", Kind::RequestCreated, Subject::Request(RequestId(1)), json!({"device": "pump-1"}))).await.unwrap();
+            log.record(Event::new("nurse", Kind::RequestApproved, Subject::Request(RequestId(1)), json!({"device": "pump-1"}))).await.unwrap();
+            log.record(Event::new("nurse", Kind::RequestApproved, Subject::Request(RequestId(2)), json!({"device": "pump_1x"}))).await.unwrap();
+            log.record(Event::new("admin", Kind::DeviceDisabled, Subject::device("pump-1"), json!({}))).await.unwrap();
             let find = |s: Search| async move { search(st, &Search { limit: 100, ..s }).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>() };
             let pump = DeviceName::parse("pump-1").unwrap();
             assert_eq!(find(Search { device: Some(pump.clone()), ..Default::default() }).await, vec![5, 3, 2], "{}", t.name);

@@ -7,7 +7,7 @@ use sqlx::Executor;
 
 async fn fill(log: &AuditLog, n: usize) {
     for i in 0..n {
-        log.record(Event::new("tester", "test.event", format!("thing:{i}"), json!({ "i": i }))).await.unwrap();
+        log.record(Event::new("tester", Kind::UserCreated, Subject::User(format!("u{i}")), json!({ "i": i }))).await.unwrap();
     }
 }
 

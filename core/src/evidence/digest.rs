@@ -1,33 +1,14 @@
-//! SHA-256 of files and byte strings, as lowercase hex: the one way recordings and bundle
-//! members are fingerprinted, so the values compare with the sealed ones.
+//! SHA-256 of byte strings, as lowercase hex: how bundle members held in memory are
+//! fingerprinted. Files are hashed by [`portcullis_recorder::sha256_file`] (re-exported here),
+//! the same function that seals recordings, so the values compare with the sealed ones.
 
 use sha2::{Digest, Sha256};
-use std::io::Read;
-use std::path::Path;
+
+pub use portcullis_recorder::sha256_file;
 
 /// Hex SHA-256 of bytes.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
-}
-
-/// Hex SHA-256 and length of a file, read in blocks. Blocking: call it from
-/// `spawn_blocking` in async code.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(buf.get(..n).unwrap_or_default());
-        total += n as u64;
-    }
-    Ok((hex::encode(hasher.finalize()), total))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::archive::{plain_name, Members};
 use super::layout;
 use super::EvidenceError;
 use flate2::read::GzDecoder;
-use sha2::{Digest, Sha256};
+use portcullis_recorder::Hashing;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -56,17 +56,15 @@ pub fn scan(input: impl Read) -> Result<Scanned, EvidenceError> {
             return Err(EvidenceError::Archive(format!("{name}: not a plain relative name")));
         }
         let keep = !name.starts_with(layout::RECORDINGS);
-        let mut hasher = Sha256::new();
-        let mut bytes = 0u64;
+        let mut reader = Hashing::new(&mut entry);
         let mut content = keep.then(Vec::new);
         loop {
-            let n = entry.read(&mut buf).map_err(|e| EvidenceError::Archive(format!("{name}: {e}")))?;
+            let n = reader.read(&mut buf).map_err(|e| EvidenceError::Archive(format!("{name}: {e}")))?;
             if n == 0 {
                 break;
             }
             let piece = buf.get(..n).unwrap_or_default();
-            hasher.update(piece);
-            bytes += n as u64;
+            let bytes = reader.total();
             if let Some(c) = content.as_mut() {
                 kept += n as u64;
                 if bytes > MAX_MEMBER || kept > MAX_KEPT {
@@ -75,7 +73,8 @@ pub fn scan(input: impl Read) -> Result<Scanned, EvidenceError> {
                 c.extend_from_slice(piece);
             }
         }
-        let scan = Scan { sha256: hex::encode(hasher.finalize()), bytes, content };
+        let (_, sha256, bytes) = reader.finish();
+        let scan = Scan { sha256, bytes, content };
         if out.insert(name.clone(), scan).is_some() {
             return Err(EvidenceError::Archive(format!("{name}: appears twice")));
         }

@@ -12,7 +12,7 @@ use crate::audit::AuditSigner;
 use base64::Engine;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use sha2::{Digest, Sha256};
+use portcullis_recorder::Hashing;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -34,22 +34,6 @@ impl Bundle {
     }
 }
 
-/// A reader that hashes and counts what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(buf.get(..n).unwrap_or_default());
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 /// Writes `bundle` as `.tar.gz` to `out`, signing the manifest with `signer`; `created_at`
 /// is Unix milliseconds. Blocking: call it from `spawn_blocking` in async code.
 pub fn write_bundle(bundle: &Bundle, signer: &AuditSigner, created_at: i64, out: impl Write) -> Result<(), EvidenceError> {
@@ -63,12 +47,13 @@ pub fn write_bundle(bundle: &Bundle, signer: &AuditSigner, created_at: i64, out:
         let io = |e: std::io::Error| EvidenceError::Archive(format!("{}: {e}", path.display()));
         let file = std::fs::File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
-        let mut reader = Hashing { inner: file.take(size), hasher: Sha256::new(), bytes: 0 };
+        let mut reader = Hashing::new(file.take(size));
         append(&mut tar, name, size, &mut reader)?;
-        if reader.bytes != size {
+        let (_, sha256, bytes) = reader.finish();
+        if bytes != size {
             return Err(EvidenceError::Archive(format!("{}: changed size while it was exported", path.display())));
         }
-        listed.insert(name.clone(), FileEntry { sha256: hex::encode(reader.hasher.finalize()), bytes: size });
+        listed.insert(name.clone(), FileEntry { sha256, bytes: size });
     }
     let public = base64::engine::general_purpose::STANDARD.encode(signer.public_key());
     let manifest = Manifest::listing(listed, bundle.session_id, created_at, signer.key_id(), &public);

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::testdb::{audit_log, stores};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -136,7 +136,7 @@ impl Running {
 async fn add(audit: &AuditLog, n: usize, tag: &str) -> i64 {
     let mut last = 0;
     for i in 0..n {
-        last = audit.record(Event::new("cli:root", "user.created", format!("user:{tag}{i}"), json!({ "i": i, "odd": "a\n]\"" }))).await.unwrap();
+        last = audit.record(Event::new("cli:root", Kind::UserCreated, Subject::User(format!("{tag}{i}")), json!({ "i": i, "odd": "a\n]\"" }))).await.unwrap();
     }
     last
 }

@@ -16,7 +16,6 @@
 
 mod listen;
 
-use crate::audit;
 use crate::store::{Backend, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +99,7 @@ async fn poll_head(store: &Store, feed: &Feed, every: Duration, shutdown: &Cance
 
 /// Reads the head once and publishes it.
 async fn catch_up(store: &Store, feed: &Feed) {
-    match audit::head_seq(store).await {
+    match store.audit_head().await {
         Ok(seq) => feed.publish(seq),
         Err(e) => tracing::warn!(error = %e, "change feed cannot read the audit head"),
     }

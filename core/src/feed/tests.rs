@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::testdb::{audit_log, stores};
 use serde_json::json;
 
@@ -11,7 +11,7 @@ const HUNG: Duration = Duration::from_secs(30);
 const NEVER: Duration = Duration::from_secs(3600);
 
 fn event(i: usize) -> Event {
-    Event::new("tester", "test.event", format!("thing:{i}"), json!({ "i": i }))
+    Event::new("tester", Kind::UserCreated, Subject::User(format!("u{i}")), json!({ "i": i }))
 }
 
 /// Waits until the feed has published `seq` or more.
@@ -41,11 +41,11 @@ async fn commits_in_this_process_wake_waiters_at_once() {
         let mut rx = log.feed().subscribe();
         let seq = log.record(event(1)).await.unwrap();
         wait_for(&mut rx, seq).await;
-        // The caller's own transaction, announced by `committed`.
-        let mut tx = t.store.begin_write().await.unwrap();
-        let seq = log.record_in(&mut tx, event(2)).await.unwrap();
-        tx.commit().await.unwrap();
-        log.committed(seq).await.unwrap();
+        // An audited write of several rows, announced by its commit.
+        let mut tx = log.begin().await.unwrap();
+        tx.append(event(2)).await.unwrap();
+        let seq = tx.append(event(3)).await.unwrap();
+        assert_eq!(tx.commit().await.unwrap(), seq);
         assert_eq!(log.feed().head(), seq, "{}", t.name);
         shutdown.cancel();
         task.await.unwrap();

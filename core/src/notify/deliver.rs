@@ -11,7 +11,7 @@
 use crate::cursor::{self, Claim};
 use super::notice::Notice;
 use super::{Channel, SendError};
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::config::{NotifyConfig, PublicUrl, MAX_RETRY_WAIT};
 use crate::domain::RequestId;
 use crate::feed::ChangeRx;
@@ -110,8 +110,12 @@ impl Worker {
                 cursor::release(&self.store, name, &self.node).await?;
                 return Ok(Pass::Idle);
             };
-            let outcome = match subject.strip_prefix("request:").and_then(|s| s.parse::<i64>().ok()) {
-                Some(id) => self.deliver(RequestId(id), shutdown).await?,
+            let request = match subject.parse::<Subject>() {
+                Ok(Subject::Request(id)) => Some(id),
+                _ => None,
+            };
+            let outcome = match request {
+                Some(id) => self.deliver(id, shutdown).await?,
                 None => Outcome::GaveUp { attempts: 0, error: format!("audit row {seq} names no request ({subject:?})") },
             };
             match outcome {
@@ -119,7 +123,8 @@ impl Worker {
                 Outcome::GaveUp { attempts, error } => {
                     tracing::error!(channel = name, request = %subject, attempts, %error, "notification given up");
                     let detail = json!({ "channel": name, "attempts": attempts, "error": error, "audit_seq": seq });
-                    self.audit.record(Event::new("system", "notify.failed", subject.clone(), detail)).await?;
+                    let about = request.map_or(Subject::System, Subject::Request);
+                    self.audit.record(Event::new("system", Kind::NotifyFailed, about, detail)).await?;
                 }
                 Outcome::Interrupted if shutdown.is_cancelled() => return Ok(Pass::Stopped),
                 Outcome::Interrupted => continue,

@@ -23,7 +23,7 @@ pub use email::Email;
 pub use notice::{chat_escape, one_line, Notice};
 pub use webhook::Webhook;
 
-use crate::audit::{self, AuditLog};
+use crate::audit::AuditLog;
 use crate::cursor;
 use crate::config::{Config, ConfigError, NotifyConfig, PublicUrl};
 use crate::store::{Store, StoreError};
@@ -113,7 +113,7 @@ impl Notifier {
     /// Creates each channel's cursor at the current audit head unless it has one, so that a
     /// channel starts with the requests created from now on. Idempotent.
     pub async fn prepare(&self) -> Result<(), StoreError> {
-        let head = audit::head_seq(&self.store).await?;
+        let head = self.store.audit_head().await?;
         for c in &self.channels {
             cursor::ensure(&self.store, c.name(), head, clock::now_ms()).await?;
         }

@@ -139,6 +139,13 @@ impl Store {
         Ok(())
     }
 
+    /// Highest audit sequence number (0 when the log is empty). Cheap; the change feed's
+    /// safety net and the notifier use it to notice that something was appended.
+    pub async fn audit_head(&self) -> Result<i64, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log").fetch_one(self.pool()).await?;
+        Ok(v.unwrap_or(0))
+    }
+
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         self.inner.pool.close().await;

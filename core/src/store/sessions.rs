@@ -106,15 +106,16 @@ impl Store {
         rows.iter().map(RecordingRecord::from_row).collect()
     }
 
-    /// Stores a finished recording's hash and size.
-    pub async fn seal_recording(&self, conn: &mut AnyConnection, id: i64, sha256: &str, bytes: i64, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE recordings SET sha256 = $1, bytes = $2, sealed_at = $3 WHERE id = $4 AND sealed_at IS NULL")
+    /// Stores a finished recording's hash and size; false if it was already sealed (a seal
+    /// is never replaced).
+    pub async fn seal_recording(&self, conn: &mut AnyConnection, id: i64, sha256: &str, bytes: i64, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE recordings SET sha256 = $1, bytes = $2, sealed_at = $3 WHERE id = $4 AND sealed_at IS NULL")
             .bind(sha256)
             .bind(bytes)
             .bind(now)
             .bind(id)
             .execute(conn)
             .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
     }
 }

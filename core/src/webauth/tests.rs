@@ -3,6 +3,7 @@
 //! and disabling ending a sign-in at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::admin::NewUserSpec;
 use super::*;
 use crate::admin::fixture::{current_step, wrong_code, World, ACTOR};
 use crate::testdb::stores;
@@ -36,7 +37,7 @@ async fn first_sign_in_enrols_then_password_and_code_work() {
     for t in stores().await {
         let w = World::new(&t);
         let name = Username::parse("nurse").unwrap();
-        let (_, e) = w.admin.create_user(ACTOR, &name, Role::Approver, "ICU", &[]).await.unwrap();
+        let (_, e) = w.admin.create_user(ACTOR, NewUserSpec::new(name.clone(), Role::Approver, "ICU")).await.unwrap();
         let one_time = e.one_time_password.unwrap();
         // The one-time password never reaches a full sign-in, even with a right code.
         let pw = enrol(&w, &name, &one_time).await;
@@ -64,7 +65,7 @@ async fn disabling_ends_sign_ins_and_wrong_passwords_lock() {
         let w = World::new(&t);
         let name = Username::parse("boss").unwrap();
         let pw = "permanent password 1".to_owned();
-        w.admin.create_user_with_password(ACTOR, &name, Role::Admin, "IT", &[], Some(pw.clone())).await.unwrap();
+        w.admin.create_user(ACTOR, NewUserSpec::new(name.clone(), Role::Admin, "IT").password(Some(pw.clone()))).await.unwrap();
         let code = w.totp(&name).await.code_at_step(current_step());
         let SignIn::Done(s) = w.webauth.sign_in("boss", &pw, &code, PEER).await.unwrap().unwrap() else { panic!("no enrolment for a set password") };
         w.admin.set_user_disabled(ACTOR, &name, true).await.unwrap();
@@ -85,7 +86,7 @@ async fn disabling_ends_sign_ins_and_wrong_passwords_lock() {
         let vendor = w.user("jdoe", Role::Vendor).await;
         assert_eq!(w.webauth.sign_in(vendor.as_str(), "x", "1", PEER).await.unwrap().unwrap_err(), Refusal::WrongRole);
         let other = Username::parse("audit1").unwrap();
-        w.admin.create_user_with_password(ACTOR, &other, Role::Auditor, "QA", &[], Some(pw.clone())).await.unwrap();
+        w.admin.create_user(ACTOR, NewUserSpec::new(other.clone(), Role::Auditor, "QA").password(Some(pw.clone()))).await.unwrap();
         let wrong = wrong_code(&w.totp(&other).await);
         assert_eq!(w.webauth.sign_in("audit1", &pw, &wrong, PEER).await.unwrap().unwrap_err(), Refusal::WrongCode);
         assert_eq!(w.audit_of("auth.refused").await.len(), 3, "{}", w.name);

@@ -9,8 +9,8 @@ use crate::cli::InitArgs;
 use crate::datadir::{self, Layout};
 use crate::output;
 use anyhow::Context as _;
-use portcullis_core::admin::{Admin, Enrolment};
-use portcullis_core::audit::{self, Event};
+use portcullis_core::admin::{Admin, Enrolment, NewUserSpec};
+use portcullis_core::audit::{Event, Kind, Subject};
 use portcullis_core::domain::{Role, Username};
 use portcullis_core::keyfile;
 use portcullis_core::store::UserRecord;
@@ -111,7 +111,7 @@ pub async fn initialise(layout: Layout, ssh_listen: SocketAddr) -> anyhow::Resul
     let ctx = Context::open(config).await.context("cannot open the new store")?;
     restrict_sqlite_file(&layout, &ctx);
     anyhow::ensure!(
-        audit::head_seq(&ctx.store).await? == 0,
+        ctx.store.audit_head().await? == 0,
         "the database already holds a Portcullis audit log; init needs an empty database"
     );
     let actor = cli_actor();
@@ -121,9 +121,9 @@ pub async fn initialise(layout: Layout, ssh_listen: SocketAddr) -> anyhow::Resul
         "audit_key_id": ctx.audit.signer().key_id(),
         "ssh_host_key": host_key_fingerprint,
     });
-    ctx.audit.record(Event::new(actor.as_str(), "system.initialised", "system", detail)).await?;
+    ctx.audit.record(Event::new(actor.as_str(), Kind::SystemInitialised, Subject::System, detail)).await?;
     let name = Username::parse(FIRST_ADMIN)?;
-    let (admin, enrolment) = Admin::from_context(&ctx).create_user(&actor, &name, Role::Admin, "", &[]).await?;
+    let (admin, enrolment) = Admin::from_context(&ctx).create_user(&actor, NewUserSpec::new(name.clone(), Role::Admin, "")).await?;
     ctx.audit.checkpoint().await.context("signing the first audit checkpoint")?;
     keyfile::write_new(&config_path, text.as_bytes())?;
     Ok(Initialised { layout, ctx, admin, enrolment, host_key_fingerprint })

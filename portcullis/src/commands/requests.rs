@@ -4,7 +4,7 @@
 
 use crate::cli::{join_words, RequestCmd};
 use crate::output::{self, Table};
-use portcullis_core::approvals::{ApproveOutcome, Window};
+use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, Window};
 use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, RequestState, Username, Zone};
 use portcullis_core::store::RequestRecord;
 use portcullis_core::Context;
@@ -115,7 +115,7 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
         }
         RequestCmd::Approve { id, approver, minutes, window, starts_at, channels } => {
             let length = window.or(minutes.map(|m| Duration::from_secs(m.saturating_mul(60))));
-            let outcome = ctx.approvals.approve_with(id, &approver, Window { length, starts_at }, channels, VIA).await?;
+            let outcome = ctx.approvals.approve(ApprovalInput::new(id, &approver, VIA).window(Window { length, starts_at }).channels(channels)).await?;
             output::line(&approve_text(id, &outcome))?;
             Ok(())
         }

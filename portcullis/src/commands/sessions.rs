@@ -5,7 +5,7 @@
 
 use crate::cli::{join_words, SessionCmd};
 use crate::output::{self, Table};
-use portcullis_core::approvals::StopMode;
+use portcullis_core::approvals::{StopInput, StopMode};
 use portcullis_core::domain::{DeviceName, RequestId, SessionId, SessionState, Username};
 use portcullis_core::store::{RecordingRecord, SessionRecord};
 use portcullis_core::evidence::integrity::{self, RecordingStatus};
@@ -115,7 +115,7 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             let reason = join_words(&reason);
             let reason = if reason.is_empty() { DEFAULT_REASON.to_owned() } else { reason };
             let mode = if graceful { StopMode::Graceful(ctx.config.session.stop_grace.0) } else { StopMode::Immediate };
-            ctx.approvals.stop_session_mode(id, &by, &reason, mode).await?;
+            ctx.approvals.stop_session(StopInput::new(id, &by, &reason).mode(mode)).await?;
             output::line(&format!("stop requested for session {id}; the broker holding it will end it"))?;
             Ok(())
         }

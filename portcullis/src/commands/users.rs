@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use super::{cli_actor, read_arg_file};
 use crate::cli::UserCmd;
 use crate::output::{self, Table};
-use portcullis_core::admin::{input, Admin, Enrolment};
+use portcullis_core::admin::{Admin, Enrolment, NewUserSpec, input};
 use portcullis_core::domain::{Role, Username};
 use portcullis_core::store::UserRecord;
 use portcullis_core::{clock, Context};
@@ -114,7 +114,7 @@ fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
 
 async fn add(admin: &Admin, name: &Username, role: Role, org: &str, files: &[PathBuf], password: Option<String>, json: bool) -> anyhow::Result<()> {
     let keys = key_lines(files)?;
-    let (user, enrol) = admin.create_user_with_password(&cli_actor(), name, role, org, &keys, password).await?;
+    let (user, enrol) = admin.create_user(&cli_actor(), NewUserSpec::new(name.clone(), role, org).ssh_keys(keys.to_vec()).password(password)).await?;
     if json {
         return output::json(&created(&user, &enrol));
     }

@@ -8,7 +8,7 @@ use crate::commands::init::Initialised;
 use crate::keys;
 use crate::simdevice::{self, SimDeviceConfig};
 use anyhow::Context as _;
-use portcullis_core::admin::{password, Admin, Enrolment, NewDeviceSpec};
+use portcullis_core::admin::{Admin, Enrolment, NewDeviceSpec, NewUserSpec, password};
 use portcullis_core::domain::{Criticality, DeviceName, Role, Username, Zone};
 use portcullis_core::vault::Credential;
 use std::net::SocketAddr;
@@ -48,15 +48,15 @@ pub async fn enrol(init: &Initialised, tracker: &TaskTracker, shutdown: &Cancell
     let key = keys::new_ed25519("demo-vendor@portcullis-demo");
     keys::write_pair(&key, &vendor_key)?;
     let vendor = Username::parse(VENDOR)?;
-    let (_, vendor_enrolment) = admin.create_user(ACTOR, &vendor, Role::Vendor, VENDOR_ORG, &[keys::public_line(&key)?]).await?;
+    let (_, vendor_enrolment) = admin.create_user(ACTOR, NewUserSpec::new(vendor.clone(), Role::Vendor, VENDOR_ORG).ssh_keys(vec![keys::public_line(&key)?])).await?;
     // A permanent password (not a one-time one), so the page signs them in at once.
     let approver_password = password::one_time_password();
     for name in APPROVERS {
         let n = Username::parse(name)?;
-        admin.create_user_with_password(ACTOR, &n, Role::Approver, "Clinical Engineering", &[], Some(approver_password.clone())).await?;
+        admin.create_user(ACTOR, NewUserSpec::new(n.clone(), Role::Approver, "Clinical Engineering").password(Some(approver_password.clone()))).await?;
     }
     let auditor = Username::parse(AUDITOR)?;
-    admin.create_user_with_password(ACTOR, &auditor, Role::Auditor, "Compliance", &[], Some(approver_password.clone())).await?;
+    admin.create_user(ACTOR, NewUserSpec::new(auditor.clone(), Role::Auditor, "Compliance").password(Some(approver_password.clone()))).await?;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot start the simulated device")?;
     let device_addr = listener.local_addr()?;

@@ -4,34 +4,15 @@
 
 use super::frame::{Direction, Flow, FlowEnds};
 use super::Item;
+use crate::seal::Hashing;
 use crate::{RecorderError, Seal};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-
-/// Passes writes through and hashes them, so the seal is of exactly the bytes written.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(buf.get(..n).unwrap_or_default());
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 pub(crate) struct Writer {
     out: PcapWriter<Hashing<BufWriter<File>>>,
@@ -51,7 +32,7 @@ impl Writer {
     /// Creates the file (refusing to overwrite one) and writes the header and handshake.
     pub(crate) fn create(path: &Path, ends: FlowEnds, at: SystemTime) -> Result<Writer, RecorderError> {
         let file = File::options().write(true).create_new(true).open(path).map_err(|e| RecorderError::io("create", path, e))?;
-        let hashing = Hashing { inner: BufWriter::with_capacity(64 * 1024, file), hasher: Sha256::new(), bytes: 0 };
+        let hashing = Hashing::new(BufWriter::with_capacity(64 * 1024, file));
         let header = PcapHeader { datalink: DataLink::RAW, ..Default::default() };
         let out = PcapWriter::with_header(hashing, header).map_err(|e| pcap_err(path, e))?;
         let mut w = Writer { out, path: path.to_path_buf(), flow: Flow::new(ends), packets: 0, closed_to_device: false, closed_from_device: false };
@@ -106,10 +87,10 @@ impl Writer {
         let Writer { out, path, packets, .. } = self;
         let mut hashing = out.into_writer();
         hashing.flush().map_err(|e| RecorderError::io("write", &path, e))?;
-        let Hashing { inner, hasher, bytes } = hashing;
+        let (inner, sha256, bytes) = hashing.finish();
         let file = inner.into_inner().map_err(|e| RecorderError::io("write", &path, e.into_error()))?;
         file.sync_all().map_err(|e| RecorderError::io("fsync", &path, e))?;
-        Ok(Seal { path, sha256: hex::encode(hasher.finalize()), bytes, events: packets })
+        Ok(Seal { path, sha256, bytes, events: packets })
     }
 }
 

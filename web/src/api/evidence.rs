@@ -13,12 +13,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::audit::Event;
+use portcullis_core::audit::{Event, Kind, Subject};
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
 use portcullis_core::evidence::{self, EvidenceError};
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use portcullis_recorder::Hashing;
 use std::io::Write;
 use tokio::sync::mpsc;
 use tracing::error;
@@ -29,13 +29,12 @@ const PIECE: usize = 64 * 1024;
 /// Pieces waiting to be sent (the writer waits when the client reads slowly).
 const QUEUE: usize = 8;
 
-/// The blocking writer's end of the response body: buffers a piece, hands it to the body
-/// stream (waiting while the queue is full), and hashes everything it passes on.
+/// The blocking writer's end of the response body: buffers a piece and hands it to the body
+/// stream (waiting while the queue is full). Wrapped in a [`Hashing`] writer, so the audit row
+/// carries the SHA-256 of exactly what was sent.
 struct BodyWriter {
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     piece: Vec<u8>,
-    hasher: Sha256,
-    bytes: u64,
 }
 
 impl BodyWriter {
@@ -44,8 +43,6 @@ impl BodyWriter {
             return Ok(());
         }
         let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
-        self.hasher.update(&piece);
-        self.bytes += piece.len() as u64;
         self.tx
             .blocking_send(Ok(Bytes::from(piece)))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
@@ -79,17 +76,18 @@ pub async fn export(state: &AppState, a: &Authed, id: i64) -> Result<Response, A
     let signer = state.ctx.audit.signer().clone();
     let failed = tx.clone();
     let writing = tokio::task::spawn_blocking(move || {
-        let mut out = BodyWriter { tx, piece: Vec::with_capacity(PIECE), hasher: Sha256::new(), bytes: 0 };
+        let mut out = Hashing::new(BodyWriter { tx, piece: Vec::with_capacity(PIECE) });
         evidence::write_bundle(&bundle, &signer, clock::now_ms(), &mut out)?;
         out.flush().map_err(|e| EvidenceError::Archive(e.to_string()))?;
-        Ok::<_, EvidenceError>((hex::encode(out.hasher.finalize()), out.bytes))
+        let (_, sha256, bytes) = out.finish();
+        Ok::<_, EvidenceError>((sha256, bytes))
     });
     let audit = state.ctx.audit.clone();
     let (actor, via) = (a.name().to_string(), a.via());
     tokio::spawn(async move {
         match writing.await {
             Ok(Ok((sha256, bytes))) => {
-                let ev = Event::new(actor, "evidence.exported", format!("session:{id}"), json!({ "via": via, "files": files, "bytes": bytes, "sha256": sha256 }));
+                let ev = Event::new(actor, Kind::EvidenceExported, Subject::Session(SessionId(id)), json!({ "via": via, "files": files, "bytes": bytes, "sha256": sha256 }));
                 if let Err(e) = audit.record(ev).await {
                     error!(error = %e, session = id, "cannot audit an evidence export");
                 }

@@ -22,7 +22,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use portcullis_core::audit::Event;
+use portcullis_core::audit::{Event, Kind, Subject};
 use portcullis_core::domain::{SessionId, SessionState};
 use portcullis_core::live::{Frame, FrameKind, Watch};
 use serde_json::json;
@@ -66,7 +66,7 @@ pub async fn watch(
     state
         .ctx
         .audit
-        .record(Event::new(a.name().as_str(), "session.watched", format!("session:{id}"), json!({ "via": a.via() })))
+        .record(Event::new(a.name().as_str(), Kind::SessionWatched, Subject::Session(SessionId(id)), json!({ "via": a.via() })))
         .await?;
     Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(state, a, SessionId(id), socket)))
 }

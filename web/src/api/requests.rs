@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portcullis_core::approvals::{ApproveOutcome, Window};
+use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, RequestInput, Window};
 use portcullis_core::domain::{ChannelSet, DeviceName, RequestId, RequestState, Role, Username};
 use portcullis_core::store::RequestRecord;
 use serde::Deserialize;
@@ -105,7 +105,7 @@ pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJso
     let vendor = Username::parse(&b.vendor).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let device = DeviceName::parse(&b.device).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let channels = channels(b.channels.as_deref())?.unwrap_or_else(ChannelSet::shell);
-    let r = state.ctx.approvals.create_request_full(a.name().as_str(), &vendor, &device, &b.reason, b.minutes, &channels, &a.via()).await?;
+    let r = state.ctx.approvals.create_request(RequestInput::new(&vendor, &device, &b.reason, b.minutes).channels(&channels).peer(&a.via()).filed_by(a.name().as_str())).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &r).await?)))
 }
 
@@ -145,7 +145,7 @@ pub async fn approve(State(state): State<AppState>, a: Authed, ApiPath(id): ApiP
     a.require(DECIDERS, "approve requests")?;
     let w = window(b.minutes, b.starts_at.as_deref())?;
     let c = channels(b.channels.as_deref())?;
-    let out = state.ctx.approvals.approve_with(RequestId(id), a.name(), w, c, &a.via()).await?;
+    let out = state.ctx.approvals.approve(ApprovalInput::new(RequestId(id), a.name(), &a.via()).window(w).channels(c)).await?;
     Ok(Json(match out {
         ApproveOutcome::Recorded { have, need } => ApproveView { outcome: "recorded".into(), approvals: have, approvals_required: need, grant: None },
         ApproveOutcome::Granted(g) => {

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portcullis_core::approvals::StopMode;
+use portcullis_core::approvals::{StopInput, StopMode};
 use portcullis_core::domain::{Role, SessionId, SessionState};
 use portcullis_core::store::SessionSearch;
 use serde::{Deserialize, Serialize};
@@ -148,7 +148,7 @@ pub async fn stop(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath
     let m = mode(&state, b.mode.as_deref())?;
     // Any approver may stop any running session (patient safety), seen or not.
     let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
-    state.ctx.approvals.stop_session_mode(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or(""), m).await?;
+    state.ctx.approvals.stop_session(StopInput::new(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or("")).mode(m)).await?;
     let s = state.ctx.store.session(s.id).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
     Ok((StatusCode::ACCEPTED, Json(SessionView::from(&s))))
 }

@@ -2,6 +2,7 @@
 //! password, shown once), disable and enable. Disabling ends the account's web sign-ins and
 //! SSH logins at once.
 
+use portcullis_core::admin::NewUserSpec;
 use super::error::{ApiError, ErrorBody};
 use super::views::{CreatedUserView, NewUserBody, UserView};
 use super::{ApiJson, ApiPath};
@@ -43,7 +44,7 @@ pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJso
     let n = name(&b.username)?;
     let role = Role::parse(&b.role).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let actor = format!("{} ({})", a.name(), a.via());
-    let (user, e) = state.admin.create_user(&actor, &n, role, &b.org, &b.ssh_keys).await?;
+    let (user, e) = state.admin.create_user(&actor, NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec())).await?;
     let vendor = role == Role::Vendor;
     Ok((
         StatusCode::CREATED,

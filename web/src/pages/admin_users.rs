@@ -3,6 +3,7 @@
 //! account's one-time password is shown once, on the page that answers the form, and never
 //! again.
 
+use portcullis_core::admin::NewUserSpec;
 use super::enrol::secret_block;
 use super::error::PageError;
 use super::flash::FlashQuery;
@@ -130,7 +131,7 @@ pub async fn create(State(state): State<AppState>, PageForm { user, form }: Page
     };
     let keys: Vec<String> = form.ssh_key.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
     let actor = format!("{} ({})", user.name(), user.via());
-    let (created, e) = match state.admin.create_user(&actor, &name, role, &form.org, &keys).await {
+    let (created, e) = match state.admin.create_user(&actor, NewUserSpec::new(name.clone(), role, &form.org).ssh_keys(keys.to_vec())).await {
         Ok(v) => v,
         Err(e) => {
             let e = ApiError::from(e);

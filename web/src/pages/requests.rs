@@ -20,7 +20,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use portcullis_core::approvals::{ApproveOutcome, Window};
+use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, Window};
 use portcullis_core::domain::{ChannelSet, RequestId};
 use serde::Deserialize;
 use std::time::Duration;
@@ -226,7 +226,7 @@ pub async fn approve(State(state): State<AppState>, Path(id): Path<String>, Page
         Ok(v) => v,
         Err(m) => return render(&state, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
     };
-    match state.ctx.approvals.approve_with(id, user.name(), window, channels, &user.via()).await {
+    match state.ctx.approvals.approve(ApprovalInput::new(id, user.name(), &user.via()).window(window).channels(channels)).await {
         Ok(ApproveOutcome::Granted(_)) => Ok(Redirect::to(&format!("/requests?done=granted&id={}", id.0)).into_response()),
         Ok(ApproveOutcome::Recorded { have, need }) => {
             Ok(Redirect::to(&format!("/requests?done=recorded&id={}&have={have}&need={need}", id.0)).into_response())

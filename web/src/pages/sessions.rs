@@ -19,7 +19,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use portcullis_core::approvals::StopMode;
+use portcullis_core::approvals::{StopInput, StopMode};
 use portcullis_core::domain::{Role, SessionId};
 use serde::Deserialize;
 
@@ -254,7 +254,7 @@ pub async fn stop(State(state): State<AppState>, Path(id): Path<String>, PageFor
     let s = load_to_stop(&state, &id).await?;
     let m = mode(&state, Some(form.mode.as_str()).filter(|m| !m.is_empty()))?;
     let by = format!("{} ({})", user.name(), user.via());
-    state.ctx.approvals.stop_session_mode(SessionId(s.id), &by, form.reason.trim(), m).await.map_err(ApiError::from)?;
+    state.ctx.approvals.stop_session(StopInput::new(SessionId(s.id), &by, form.reason.trim()).mode(m)).await.map_err(ApiError::from)?;
     let to = match m {
         StopMode::Graceful(d) => format!("/sessions?done=stopping&id={}&secs={}", s.id, d.as_secs()),
         StopMode::Immediate => format!("/sessions?done=stopped&id={}", s.id),

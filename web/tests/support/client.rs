@@ -4,10 +4,11 @@
 //! `POST /api/v1/auth/login`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+use portcullis_core::approvals::RequestInput;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use portcullis_core::admin::NewDeviceSpec;
+use portcullis_core::admin::{NewDeviceSpec, NewUserSpec};
 use portcullis_core::auth::totp_owner;
 use portcullis_core::domain::{Criticality, DeviceName, Role, Username, Zone};
 use portcullis_core::totp::{Totp, STEP_SECS};
@@ -109,7 +110,7 @@ impl Api {
         let n = Username::parse(name).unwrap();
         let pw = (role != Role::Vendor).then(|| PASSWORD.to_owned());
         let keys = if role == Role::Vendor { vec![KEY.to_owned()] } else { Vec::new() };
-        self.state.admin.create_user_with_password("test", &n, role, "Acme", &keys, pw).await.unwrap();
+        self.state.admin.create_user("test", NewUserSpec::new(n.clone(), role, "Acme").ssh_keys(keys.to_vec()).password(pw)).await.unwrap();
         n
     }
 
@@ -149,7 +150,7 @@ impl Api {
 
     /// A pending request by `vendor` for `device`.
     pub async fn request(&self, vendor: &Username, device: &DeviceName) -> i64 {
-        self.state.ctx.approvals.create_request(vendor, device, "INC-7 firmware check", 30, "127.0.0.1:1").await.unwrap().id.0
+        self.state.ctx.approvals.create_request(RequestInput::new(vendor, device, "INC-7 firmware check", 30).peer("127.0.0.1:1")).await.unwrap().id.0
     }
 
     /// Audit rows of one kind.

@@ -2,11 +2,12 @@
 //! `recording.sealed` audit row — for the tests of the session pages, the API and the live view.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+use portcullis_core::approvals::RequestInput;
 use super::client::{Api, Signed};
 use axum::http::Method;
-use portcullis_core::audit::Event;
+use portcullis_core::sessions::{RecordingSeal, SessionStart};
 use portcullis_core::clock;
-use portcullis_core::domain::{Criticality, GrantId, Role, SessionId, Username};
+use portcullis_core::domain::{Criticality, Role, SessionId, Username};
 use serde_json::json;
 
 /// A session of `vendor` on `device`, approved by `approver`, with one terminal recording
@@ -14,15 +15,15 @@ use serde_json::json;
 pub async fn session(api: &Api, vendor: &str, device: &str, reason: &str, approver: &Signed, text: &str) -> i64 {
     let v = Username::parse(vendor).unwrap();
     let d = portcullis_core::domain::DeviceName::parse(device).unwrap();
-    let req = api.state.ctx.approvals.create_request(&v, &d, reason, 30, "127.0.0.1:1").await.unwrap().id.0;
+    let req = api.state.ctx.approvals.create_request(RequestInput::new(&v, &d, reason, 30).peer("127.0.0.1:1")).await.unwrap().id.0;
     let a = api.bearer(approver, Method::POST, &format!("/api/v1/requests/{req}/approve"), Some(json!({}))).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     let store = &api.state.ctx.store;
-    let (grant, vendor_id, device_id): (i64, i64, i64) =
-        sqlx::query_as("SELECT id, vendor_id, device_id FROM grants WHERE request_id = $1").bind(req).fetch_one(store.pool()).await.unwrap();
-    let mut tx = store.begin_write().await.unwrap();
-    let id = store.insert_session(&mut tx, GrantId(grant), vendor_id, device_id, "127.0.0.1:50000", clock::now()).await.unwrap();
-    tx.commit().await.unwrap();
+    let user = store.require_user(&v).await.unwrap();
+    let dev = store.require_device(&d).await.unwrap();
+    let grant = store.current_grant(user.id, dev.id, clock::now()).await.unwrap().unwrap();
+    let start = SessionStart { user: &user, grant: &grant, device: &dev, peer: "127.0.0.1:50000" };
+    let id = api.state.ctx.sessions.start(start).await.unwrap();
     let dir = api.state.ctx.config.recording.dir.join(id.to_string());
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("1.cast");
@@ -35,15 +36,17 @@ pub async fn session(api: &Api, vendor: &str, device: &str, reason: &str, approv
     std::fs::write(&path, &cast).unwrap();
     let rec = store.insert_recording(id, 1, "asciicast", &path.display().to_string(), clock::now()).await.unwrap();
     let sha = portcullis_core::evidence::sha256_hex(cast.as_bytes());
-    let mut tx = store.begin_write().await.unwrap();
-    store.seal_recording(&mut tx, rec, &sha, cast.len() as i64, clock::now()).await.unwrap();
-    api.state
-        .ctx
-        .audit
-        .record_in(&mut tx, Event::new(vendor, "recording.sealed", format!("session:{id}"), json!({"channel": 1, "what": "terminal", "path": path.display().to_string(), "sha256": sha, "bytes": cast.len()})))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let seal = RecordingSeal {
+        session: id,
+        recording_id: rec,
+        channel: 1,
+        what: "terminal",
+        path: path.display().to_string(),
+        sha256: sha,
+        bytes: cast.len() as u64,
+        events: 2,
+    };
+    api.state.ctx.sessions.seal_recording(vendor, &seal).await.unwrap();
     id.0
 }
 
@@ -57,8 +60,6 @@ pub async fn approver_and_auditor(api: &Api) -> (Signed, Signed) {
 }
 
 pub async fn end(api: &Api, id: i64) {
-    let mut tx = api.state.ctx.store.begin_write().await.unwrap();
-    api.state.ctx.store.end_session(&mut tx, SessionId(id), "vendor closed", clock::now()).await.unwrap();
-    tx.commit().await.unwrap();
+    api.state.ctx.sessions.end("jdoe", SessionId(id), "vendor closed").await.unwrap();
 }
 

@@ -5,9 +5,10 @@
 mod receiver;
 mod smtp;
 
+use crate::approvals::RequestInput;
 use super::*;
 use crate::admin::fixture::World;
-use crate::audit::Event;
+use crate::audit::{Event, Kind, Subject};
 use crate::config::Config;
 use crate::domain::{Criticality, DeviceName, RequestId, Role, Username};
 use crate::testdb::stores;
@@ -51,19 +52,17 @@ async fn site(t: &crate::testdb::TestStore) -> Site {
 
 impl Site {
     async fn request(&self, reason: &str) -> RequestId {
-        self.world.approvals.create_request(&self.vendor, &self.device, reason, 90, "127.0.0.1:5555").await.unwrap().id
+        self.world.approvals.create_request(RequestInput::new(&self.vendor, &self.device, reason, 90).peer("127.0.0.1:5555")).await.unwrap().id
     }
 
     /// A request written straight to the store, as a path that does not check the reason would.
     async fn raw_request(&self, reason: &str) -> RequestId {
         let user = self.world.store.require_user(&self.vendor).await.unwrap();
         let dev = self.world.store.require_device(&self.device).await.unwrap();
-        let mut tx = self.world.store.begin_write().await.unwrap();
+        let mut tx = self.world.audit.begin().await.unwrap();
         let id = self.world.store.insert_request(&mut tx, user.id, dev.id, reason, 30, 2, crate::clock::now()).await.unwrap();
-        let ev = Event::new(self.vendor.as_str(), "request.created", format!("request:{id}"), json!({}));
-        let seq = self.world.audit.record_in(&mut tx, ev).await.unwrap();
+        tx.append(Event::new(self.vendor.as_str(), Kind::RequestCreated, Subject::Request(id), json!({}))).await.unwrap();
         tx.commit().await.unwrap();
-        self.world.audit.committed(seq).await.unwrap();
         id
     }
 

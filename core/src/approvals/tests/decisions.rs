@@ -5,8 +5,8 @@
 //! failures, lockout, unlock).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::fixture::{current_step, wrong_code, World, ACTOR};
-use crate::approvals::{ApprovalError, ApproveOutcome};
+use crate::admin::fixture::{current_step, wrong_code, World, ACTOR};
+use crate::approvals::{ApprovalError, ApprovalInput, ApproveOutcome, RequestInput};
 use crate::auth::Refusal;
 use crate::domain::{Criticality, RequestState, Role};
 use crate::testdb::stores;
@@ -21,12 +21,12 @@ async fn nobody_approves_their_own_request() {
         let boss = w.user("boss", Role::Admin).await;
         let dev = w.device("pump-1", Criticality::Standard).await;
 
-        let req = w.approvals.create_request(&vendor, &dev, "INC-1 check", 30, PEER).await.unwrap();
-        let err = w.approvals.approve(req.id, &vendor, None, "test").await.unwrap_err();
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-1 check", 30).peer(PEER)).await.unwrap();
+        let err = w.approvals.approve(ApprovalInput::new(req.id, &vendor, "test")).await.unwrap_err();
         assert!(matches!(err, ApprovalError::NotAllowed(_)), "{}: {err:?}", w.name);
 
         // An account that may approve cannot even file a request for itself.
-        let err = w.approvals.create_request(&boss, &dev, "INC-2 own", 30, PEER).await.unwrap_err();
+        let err = w.approvals.create_request(RequestInput::new(&boss, &dev, "INC-2 own", 30).peer(PEER)).await.unwrap_err();
         assert!(err.to_string().contains("not an active vendor"), "{}: {err}", w.name);
         for id in [req.id] {
             let r = w.store.require_request(id).await.unwrap();
@@ -46,9 +46,9 @@ async fn vendors_cannot_approve_or_deny() {
         let other = w.user("mallory", Role::Vendor).await;
         let auditor = w.user("audrey", Role::Auditor).await;
         let dev = w.device("pump-1", Criticality::Standard).await;
-        let req = w.approvals.create_request(&vendor, &dev, "INC-3", 30, PEER).await.unwrap();
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-3", 30).peer(PEER)).await.unwrap();
         for who in [&other, &auditor] {
-            let err = w.approvals.approve(req.id, who, None, "test").await.unwrap_err();
+            let err = w.approvals.approve(ApprovalInput::new(req.id, who, "test")).await.unwrap_err();
             assert!(matches!(err, ApprovalError::NotAllowed(_)), "{}: {who}: {err:?}", w.name);
             let err = w.approvals.deny(req.id, who, "no", "test").await.unwrap_err();
             assert!(matches!(err, ApprovalError::NotAllowed(_)), "{}: {who}: {err:?}", w.name);
@@ -65,20 +65,20 @@ async fn life_critical_needs_two_distinct_approvers() {
         let alice = w.user("alice", Role::Approver).await;
         let bob = w.user("bob", Role::Approver).await;
         let dev = w.device("ventilator-3", Criticality::LifeCritical).await;
-        let req = w.approvals.create_request(&vendor, &dev, "INC-4 firmware", 20, PEER).await.unwrap();
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-4 firmware", 20).peer(PEER)).await.unwrap();
         assert_eq!(req.required_approvals, 2);
 
-        let first = w.approvals.approve(req.id, &alice, None, "test").await.unwrap();
+        let first = w.approvals.approve(ApprovalInput::new(req.id, &alice, "test")).await.unwrap();
         assert!(matches!(first, ApproveOutcome::Recorded { have: 1, need: 2 }), "{}: {first:?}", w.name);
         let now = crate::clock::now();
         assert!(w.store.current_grant(req.vendor_id, req.device_id, now).await.unwrap().is_none(), "{}: granted after one", w.name);
 
-        let again = w.approvals.approve(req.id, &alice, None, "test").await.unwrap_err();
+        let again = w.approvals.approve(ApprovalInput::new(req.id, &alice, "test")).await.unwrap_err();
         assert!(matches!(again, ApprovalError::NotAllowed(_)), "{}: {again:?}", w.name);
         let r = w.store.require_request(req.id).await.unwrap();
         assert_eq!((r.state, r.approvals.len()), (RequestState::Pending, 1), "{}", w.name);
 
-        let second = w.approvals.approve(req.id, &bob, None, "test").await.unwrap();
+        let second = w.approvals.approve(ApprovalInput::new(req.id, &bob, "test")).await.unwrap();
         let ApproveOutcome::Granted(grant) = second else { panic!("{}: second approval did not grant: {second:?}", w.name) };
         assert_eq!(grant.ends_at - grant.starts_at, 20 * 60);
         let r = w.store.require_request(req.id).await.unwrap();
@@ -98,10 +98,10 @@ async fn approve_deny_race_has_exactly_one_winner() {
         let bob = w.user("bob", Role::Approver).await;
         let dev = w.device("pump-1", Criticality::Standard).await;
         for round in 0..12 {
-            let req = w.approvals.create_request(&vendor, &dev, &format!("INC-race-{round}"), 10, PEER).await.unwrap();
+            let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, &format!("INC-race-{round}"), 10).peer(PEER)).await.unwrap();
             let (a, b) = (w.approvals.clone(), w.approvals.clone());
             let (alice, bob) = (alice.clone(), bob.clone());
-            let approve = tokio::spawn(async move { a.approve(req.id, &alice, None, "test").await });
+            let approve = tokio::spawn(async move { a.approve(ApprovalInput::new(req.id, &alice, "test")).await });
             let deny = tokio::spawn(async move { b.deny(req.id, &bob, "not now", "test").await });
             let (approved, denied) = (approve.await.unwrap(), deny.await.unwrap());
             assert!(approved.is_ok() != denied.is_ok(), "{} round {round}: approve {approved:?}, deny {denied:?}", w.name);

@@ -5,14 +5,17 @@
 //! counts once; life-critical devices need two distinct approvers (policy); a window never
 //! exceeds the policy maximum; a request nobody decided in time expires.
 
-use crate::audit::{AuditLog, Event};
+mod input;
+
+pub use input::{ApprovalInput, RequestInput, StopInput, StopMode, Window};
+
+use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
 use crate::config::ApprovalConfig;
-use crate::domain::{ChannelSet, DeviceName, RequestId, RequestState, SessionId, Username};
+use crate::domain::{RequestId, RequestState, Username};
 use crate::policy::Policy;
 use crate::store::{GrantRecord, RequestRecord, Store, StoreError};
 use serde_json::json;
-use std::time::Duration;
 
 /// Longest reason accepted, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -41,14 +44,6 @@ pub enum ApproveOutcome {
     Granted(GrantRecord),
 }
 
-/// The window an approver grants: a length (default: what was asked) and an optional
-/// scheduled start (Unix seconds; default: now).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Window {
-    pub length: Option<Duration>,
-    pub starts_at: Option<i64>,
-}
-
 impl Window {
     fn check_start(&self, now: i64, max_ahead: i64) -> Result<Option<i64>, ApprovalError> {
         match self.starts_at {
@@ -60,25 +55,6 @@ impl Window {
                 max_ahead / 86_400
             ))),
             Some(t) => Ok(Some(t.max(now))),
-        }
-    }
-}
-
-/// How a session is stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopMode {
-    /// Warn the vendor, close after this long.
-    Graceful(Duration),
-    /// Close now.
-    Immediate,
-}
-
-impl StopMode {
-    /// Word for the audit log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopMode::Graceful(_) => "graceful",
-            StopMode::Immediate => "immediate",
         }
     }
 }
@@ -109,39 +85,12 @@ impl Approvals {
         &self.policy
     }
 
-    /// A vendor asks for `minutes` of a terminal on `device`.
-    pub async fn create_request(&self, vendor: &Username, device: &DeviceName, reason: &str, minutes: i64, peer: &str) -> Result<RequestRecord, ApprovalError> {
-        self.create_request_full(vendor.as_str(), vendor, device, reason, minutes, &ChannelSet::shell(), peer).await
-    }
-
-    /// A vendor asks for `minutes` of `channels` on `device`; TCP ports must be ones the
-    /// device lists.
-    pub async fn create_request_channels(
-        &self,
-        vendor: &Username,
-        device: &DeviceName,
-        reason: &str,
-        minutes: i64,
-        channels: &ChannelSet,
-        peer: &str,
-    ) -> Result<RequestRecord, ApprovalError> {
-        self.create_request_full(vendor.as_str(), vendor, device, reason, minutes, channels, peer).await
-    }
-
-    /// Files a request for `vendor`; `actor` is who filed it (the vendor, or staff on the
-    /// vendor's behalf, e.g. after a phone call), recorded as the audit row's actor.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_request_full(
-        &self,
-        actor: &str,
-        vendor: &Username,
-        device: &DeviceName,
-        reason: &str,
-        minutes: i64,
-        channels: &ChannelSet,
-        peer: &str,
-    ) -> Result<RequestRecord, ApprovalError> {
-        let reason = reason.trim();
+    /// Files a request for a vendor (by the vendor, or by staff on the vendor's behalf);
+    /// TCP ports must be ones the device lists.
+    pub async fn create_request(&self, input: RequestInput) -> Result<RequestRecord, ApprovalError> {
+        let (actor, vendor, device, peer, channels) = (input.actor(), &input.vendor, &input.device, input.peer.as_str(), &input.channels);
+        let minutes = input.minutes;
+        let reason = input.reason.trim();
         if reason.is_empty() {
             return Err(ApprovalError::Invalid("a reason is required (e.g. the ticket number and what you will do)".into()));
         }
@@ -161,57 +110,25 @@ impl Approvals {
         }
         let need = rule.approvals;
         let now = clock::now();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;
         self.store.set_request_channels(&mut tx, id, channels).await?;
-        let seq = self
-            .audit
-            .record_in(&mut tx, Event::new(actor, "request.created", format!("request:{id}"), json!({
+        tx.append(Event::new(actor, Kind::RequestCreated, Subject::Request(id), json!({
                 "device": device, "vendor": vendor, "minutes": minutes, "reason": reason, "channels": channels,
                 "required_approvals": need, "peer": peer,
             })))
             .await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         self.store.require_request(id).await.map_err(Into::into)
     }
 
-    /// Records `approver`'s approval of everything asked for, creating the grant when enough
-    /// distinct approvers agree. `window` (if given) shortens the requested window; it never
-    /// lengthens past the policy.
-    pub async fn approve(&self, id: RequestId, approver: &Username, window: Option<Duration>, via: &str) -> Result<ApproveOutcome, ApprovalError> {
-        self.approve_with(id, approver, Window { length: window, starts_at: None }, None, via).await
-    }
-
-    /// As [`Approvals::approve`], with a window that may also be scheduled to start later.
-    pub async fn approve_window(&self, id: RequestId, approver: &Username, window: Window, via: &str) -> Result<ApproveOutcome, ApprovalError> {
-        self.approve_with(id, approver, window, None, via).await
-    }
-
-    /// Like [`Approvals::approve`], and `channels` (if given) grants only some of the channels
-    /// asked for.
-    pub async fn approve_channels(
-        &self,
-        id: RequestId,
-        approver: &Username,
-        window: Option<Duration>,
-        channels: Option<ChannelSet>,
-        via: &str,
-    ) -> Result<ApproveOutcome, ApprovalError> {
-        self.approve_with(id, approver, Window { length: window, starts_at: None }, channels, via).await
-    }
-
-    /// Records one approval with its window (length, scheduled start) and channels. With
-    /// several approvers the grant is what all of them agreed to: the latest start, the
-    /// shortest length and the channels common to all.
-    pub async fn approve_with(
-        &self,
-        id: RequestId,
-        approver: &Username,
-        window: Window,
-        channels: Option<ChannelSet>,
-        via: &str,
-    ) -> Result<ApproveOutcome, ApprovalError> {
+    /// Records one approval with its window (length, scheduled start) and channels,
+    /// creating the grant when enough distinct approvers agree. With several approvers the
+    /// grant is what all of them agreed to: the latest start, the shortest length and the
+    /// channels common to all. A window never lengthens past the policy.
+    pub async fn approve(&self, input: ApprovalInput) -> Result<ApproveOutcome, ApprovalError> {
+        let ApprovalInput { id, approver, window, channels, via } = input;
+        let (approver, via) = (&approver, via.as_str());
         let who = self.store.user_by_name(approver).await?.ok_or_else(|| ApprovalError::NotFound(format!("user {approver}")))?;
         let req = self.pending_request(id).await?;
         let rule = self.policy.rule(req.criticality, &req.zone);
@@ -239,7 +156,7 @@ impl Approvals {
         }
         let starts_at = window.check_start(now, self.cfg.max_schedule_ahead())?;
         let secs = window.length.map(|w| rule.clamp_window(w).as_secs().max(1) as i64);
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.lock_pending_request(&mut tx, id).await? {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
         }
@@ -257,9 +174,7 @@ impl Approvals {
         }
         let tally = self.store.approval_tally(&mut tx, id).await?;
         let need = req.required_approvals;
-        let mut seq = self
-            .audit
-            .record_in(&mut tx, Event::new(approver.as_str(), "request.approval_recorded", format!("request:{id}"), json!({
+        tx.append(Event::new(approver.as_str(), Kind::RequestApprovalRecorded, Subject::Request(id), json!({
                 "approvals": tally.count, "required": need, "via": via, "window_seconds": secs, "starts_at": starts_at,
                 "channels": channels.as_ref().unwrap_or(&req.channels),
             })))
@@ -279,20 +194,17 @@ impl Approvals {
                 })?;
             }
             let grant = self.store.insert_grant_channels(&mut tx, &req, start, start + length, &granted).await?;
-            seq = self
-                .audit
-                .record_in(&mut tx, Event::new(approver.as_str(), "request.approved", format!("request:{id}"), json!({
-                    "grant": grant.id, "vendor": req.vendor, "device": req.device,
-                    "channels": grant.channels, "requested_channels": req.channels,
-                    "starts_at": grant.starts_at, "ends_at": grant.ends_at, "via": via,
-                })))
-                .await?;
+            tx.append(Event::new(approver.as_str(), Kind::RequestApproved, Subject::Request(id), json!({
+                "grant": grant.id, "vendor": req.vendor, "device": req.device,
+                "channels": grant.channels, "requested_channels": req.channels,
+                "starts_at": grant.starts_at, "ends_at": grant.ends_at, "via": via,
+            })))
+            .await?;
             ApproveOutcome::Granted(grant)
         } else {
             ApproveOutcome::Recorded { have: tally.count, need }
         };
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(outcome)
     }
 
@@ -310,18 +222,15 @@ impl Approvals {
             return Err(ApprovalError::Invalid(format!("a denial needs a one-line reason of 1 to {MAX_REASON_CHARS} characters")));
         }
         let now = clock::now();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.set_request_state(&mut tx, id, RequestState::Pending, RequestState::Denied, approver.as_str(), Some(reason), now).await? {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
         }
-        let seq = self
-            .audit
-            .record_in(&mut tx, Event::new(approver.as_str(), "request.denied", format!("request:{id}"), json!({
-                "reason": reason, "vendor": req.vendor, "device": req.device, "via": via,
-            })))
-            .await?;
+        tx.append(Event::new(approver.as_str(), Kind::RequestDenied, Subject::Request(id), json!({
+            "reason": reason, "vendor": req.vendor, "device": req.device, "via": via,
+        })))
+        .await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(())
     }
 
@@ -337,35 +246,28 @@ impl Approvals {
             return Err(ApprovalError::Conflict(format!("request #{id} is {}; only approved requests can be revoked", req.state)));
         }
         let now = clock::now();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.set_request_state(&mut tx, id, RequestState::Approved, RequestState::Revoked, by.as_str(), None, now).await? {
             return Err(ApprovalError::Conflict(format!("request #{id} changed meanwhile")));
         }
         self.store.revoke_grant(&mut tx, id, by.as_str(), now).await?;
-        let seq = self
-            .audit
-            .record_in(&mut tx, Event::new(by.as_str(), "request.revoked", format!("request:{id}"), json!({
-                "vendor": req.vendor, "device": req.device, "via": via,
-            })))
-            .await?;
+        tx.append(Event::new(by.as_str(), Kind::RequestRevoked, Subject::Request(id), json!({
+            "vendor": req.vendor, "device": req.device, "via": via,
+        })))
+        .await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(())
     }
 
     /// Marks a pending request expired (nobody decided in time).
     pub async fn expire(&self, id: RequestId, why: &str) -> Result<bool, ApprovalError> {
         let now = clock::now();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.set_request_state(&mut tx, id, RequestState::Pending, RequestState::Expired, "system", Some(why), now).await? {
             return Ok(false);
         }
-        let seq = self
-            .audit
-            .record_in(&mut tx, Event::new("system", "request.expired", format!("request:{id}"), json!({ "why": why })))
-            .await?;
+        tx.append(Event::new("system", Kind::RequestExpired, Subject::Request(id), json!({ "why": why }))).await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(true)
     }
 
@@ -381,14 +283,12 @@ impl Approvals {
         Ok(n)
     }
 
-    /// Asks the node holding a session to stop it: at once, or after warning the vendor.
-    pub async fn stop_session(&self, id: SessionId, by: &str, reason: &str) -> Result<(), ApprovalError> {
-        self.stop_session_mode(id, by, reason, StopMode::Immediate).await
-    }
-
-    /// As [`Approvals::stop_session`] with a choice of mode; a graceful stop closes the
-    /// session `grace` after the vendor is warned. A graceful stop may be made immediate.
-    pub async fn stop_session_mode(&self, id: SessionId, by: &str, reason: &str, mode: StopMode) -> Result<(), ApprovalError> {
+    /// Asks the node holding a session to stop it: at once, or after warning the vendor
+    /// (the session closes `grace` later). A graceful stop may be brought forward to an
+    /// immediate one, never put off.
+    pub async fn stop_session(&self, input: StopInput) -> Result<(), ApprovalError> {
+        let StopInput { id, by, reason, mode } = input;
+        let by = by.as_str();
         let reason = reason.trim();
         if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control()) {
             return Err(ApprovalError::Invalid(format!("the reason must be one line of at most {MAX_REASON_CHARS} characters")));
@@ -398,18 +298,15 @@ impl Approvals {
             StopMode::Immediate => now,
             StopMode::Graceful(grace) => now + grace.as_secs() as i64,
         };
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.audit.begin().await?;
         if !self.store.request_session_stop(&mut tx, id, by, now, stop_at).await? {
             return Err(ApprovalError::Conflict(format!("session {id} is not active (or is already being stopped)")));
         }
-        let seq = self
-            .audit
-            .record_in(&mut tx, Event::new(by, "session.stop_requested", format!("session:{id}"), json!({
-                "reason": reason, "mode": mode.as_str(), "stop_at": stop_at,
-            })))
-            .await?;
+        tx.append(Event::new(by, Kind::SessionStopRequested, Subject::Session(id), json!({
+            "reason": reason, "mode": mode.as_str(), "stop_at": stop_at,
+        })))
+        .await?;
         tx.commit().await?;
-        self.audit.committed(seq).await?;
         Ok(())
     }
 
@@ -427,8 +324,11 @@ impl Approvals {
 
     async fn audit_refusal(&self, id: RequestId, who: &Username, msg: &str, via: &str) -> Result<(), ApprovalError> {
         self.audit
-            .record(Event::new(who.as_str(), "request.approval_refused", format!("request:{id}"), json!({ "why": msg, "via": via })))
+            .record(Event::new(who.as_str(), Kind::RequestApprovalRefused, Subject::Request(id), json!({ "why": msg, "via": via })))
             .await?;
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,8 @@
 //! two approvers' narrowings combine, and old-style calls mean "shell".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::fixture::World;
-use crate::approvals::{ApprovalError, ApproveOutcome};
+use crate::admin::fixture::World;
+use crate::approvals::{ApprovalError, ApprovalInput, ApproveOutcome, RequestInput};
 use crate::domain::{Channel, ChannelSet, Criticality, Role};
 use crate::testdb::stores;
 
@@ -23,19 +23,19 @@ async fn approver_grants_what_was_asked_or_less() {
         let dev = w.device("pump-1", Criticality::Standard).await; // lists tcp 443
 
         // Old signature: shell only.
-        let plain = w.approvals.create_request(&vendor, &dev, "INC-1", 30, PEER).await.unwrap();
+        let plain = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-1", 30).peer(PEER)).await.unwrap();
         assert_eq!(plain.channels, ChannelSet::shell(), "{}", w.name);
 
         // A port the device does not list is refused and nothing is stored.
-        let err = w.approvals.create_request_channels(&vendor, &dev, "INC-2", 30, &set("tcp:104"), PEER).await.unwrap_err();
+        let err = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-2", 30).channels(&set("tcp:104")).peer(PEER)).await.unwrap_err();
         assert!(matches!(err, ApprovalError::Invalid(_)) && err.to_string().contains("443"), "{}: {err}", w.name);
 
-        let req = w.approvals.create_request_channels(&vendor, &dev, "INC-3", 30, &set("files,tcp:443"), PEER).await.unwrap();
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-3", 30).channels(&set("files,tcp:443")).peer(PEER)).await.unwrap();
         assert_eq!(req.channels.to_string(), "files,tcp:443");
         // More than asked is refused.
-        let err = w.approvals.approve_channels(req.id, &alice, None, Some(set("shell,files")), "test").await.unwrap_err();
+        let err = w.approvals.approve(ApprovalInput::new(req.id, &alice, "test").channels(Some(set("shell,files")))).await.unwrap_err();
         assert!(matches!(err, ApprovalError::Invalid(_)), "{}: {err:?}", w.name);
-        let ApproveOutcome::Granted(g) = w.approvals.approve_channels(req.id, &alice, None, Some(set("tcp:443")), "test").await.unwrap() else {
+        let ApproveOutcome::Granted(g) = w.approvals.approve(ApprovalInput::new(req.id, &alice, "test").channels(Some(set("tcp:443")))).await.unwrap() else {
             panic!("{}: not granted", w.name)
         };
         assert_eq!(g.channels, set("tcp:443"), "{}", w.name);
@@ -48,7 +48,7 @@ async fn approver_grants_what_was_asked_or_less() {
         assert_eq!(detail["requested_channels"], "files,tcp:443", "{}", w.name);
 
         // The old approve grants everything asked for.
-        let ApproveOutcome::Granted(g) = w.approvals.approve(plain.id, &alice, None, "test").await.unwrap() else { panic!() };
+        let ApproveOutcome::Granted(g) = w.approvals.approve(ApprovalInput::new(plain.id, &alice, "test")).await.unwrap() else { panic!() };
         assert_eq!(g.channels, ChannelSet::shell());
     }
 }
@@ -61,10 +61,10 @@ async fn two_approvers_narrowings_combine() {
         let alice = w.user("alice", Role::Approver).await;
         let bob = w.user("bob", Role::Approver).await;
         let dev = w.device("vent-1", Criticality::LifeCritical).await;
-        let req = w.approvals.create_request_channels(&vendor, &dev, "INC-4", 30, &set("shell,files,tcp:443"), PEER).await.unwrap();
-        let first = w.approvals.approve_channels(req.id, &alice, None, Some(set("shell,files")), "test").await.unwrap();
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-4", 30).channels(&set("shell,files,tcp:443")).peer(PEER)).await.unwrap();
+        let first = w.approvals.approve(ApprovalInput::new(req.id, &alice, "test").channels(Some(set("shell,files")))).await.unwrap();
         assert!(matches!(first, ApproveOutcome::Recorded { have: 1, need: 2 }));
-        let ApproveOutcome::Granted(g) = w.approvals.approve_channels(req.id, &bob, None, None, "test").await.unwrap() else { panic!() };
+        let ApproveOutcome::Granted(g) = w.approvals.approve(ApprovalInput::new(req.id, &bob, "test")).await.unwrap() else { panic!() };
         assert_eq!(g.channels, set("shell,files"), "{}", w.name);
     }
 }

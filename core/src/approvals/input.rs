@@ -1,0 +1,172 @@
+//! One input type per decision: [`RequestInput`] to file a request, [`ApprovalInput`] to
+//! approve one, [`StopInput`] to stop a running session. Each starts from what is always
+//! needed and takes the rest through small builder methods with the usual defaults (a
+//! terminal only, the window asked for, an immediate stop), so every interface — the SSH
+//! lobby, the CLI, the API and the pages — calls the same function with the same rules.
+
+use crate::domain::{ChannelSet, DeviceName, RequestId, SessionId, Username};
+use std::time::Duration;
+
+/// A request for access to one device.
+#[derive(Debug, Clone)]
+pub struct RequestInput {
+    /// The vendor who will use the grant.
+    pub vendor: Username,
+    pub device: DeviceName,
+    /// Why (a ticket number and what will be done); one line.
+    pub reason: String,
+    /// How long the window should be.
+    pub minutes: i64,
+    /// What the grant should allow; default: a terminal.
+    pub channels: ChannelSet,
+    /// Where the request came from, for the audit row.
+    pub peer: String,
+    /// Who filed it when not the vendor (staff on the vendor's behalf, e.g. after a call).
+    pub filed_by: Option<String>,
+}
+
+impl RequestInput {
+    /// A request by `vendor` for `minutes` of a terminal on `device`.
+    pub fn new(vendor: &Username, device: &DeviceName, reason: &str, minutes: i64) -> Self {
+        Self {
+            vendor: vendor.clone(),
+            device: device.clone(),
+            reason: reason.to_owned(),
+            minutes,
+            channels: ChannelSet::shell(),
+            peer: String::new(),
+            filed_by: None,
+        }
+    }
+
+    /// Asks for these channels instead of a terminal only.
+    pub fn channels(mut self, channels: &ChannelSet) -> Self {
+        self.channels = channels.clone();
+        self
+    }
+
+    /// Records where the request came from.
+    pub fn peer(mut self, peer: &str) -> Self {
+        self.peer = peer.to_owned();
+        self
+    }
+
+    /// Filed by `actor` on the vendor's behalf.
+    pub fn filed_by(mut self, actor: &str) -> Self {
+        self.filed_by = Some(actor.to_owned());
+        self
+    }
+
+    /// Who filed it: the audit row's actor.
+    pub(super) fn actor(&self) -> &str {
+        self.filed_by.as_deref().unwrap_or(self.vendor.as_str())
+    }
+}
+
+/// The window an approver grants: a length (default: what was asked) and an optional
+/// scheduled start (Unix seconds; default: now).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Window {
+    pub length: Option<Duration>,
+    pub starts_at: Option<i64>,
+}
+
+/// One approver's approval of a pending request.
+#[derive(Debug, Clone)]
+pub struct ApprovalInput {
+    pub id: RequestId,
+    pub approver: Username,
+    /// Length and start; default: the window asked for, from now.
+    pub window: Window,
+    /// Some of the channels asked for; default: all of them.
+    pub channels: Option<ChannelSet>,
+    /// Which interface it came through (`ssh`, `cli`, `api`, `web`), for the audit row.
+    pub via: String,
+}
+
+impl ApprovalInput {
+    /// `approver` approves request `id` as asked, through `via`.
+    pub fn new(id: RequestId, approver: &Username, via: &str) -> Self {
+        Self { id, approver: approver.clone(), window: Window::default(), channels: None, via: via.to_owned() }
+    }
+
+    /// Grants a shorter window than asked for (never longer than the policy allows).
+    pub fn length(mut self, length: Option<Duration>) -> Self {
+        self.window.length = length;
+        self
+    }
+
+    /// Grants this window (length and scheduled start).
+    pub fn window(mut self, window: Window) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Grants only these of the channels asked for.
+    pub fn channels(mut self, channels: Option<ChannelSet>) -> Self {
+        self.channels = channels;
+        self
+    }
+}
+
+/// How a session is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Warn the vendor, close after this long.
+    Graceful(Duration),
+    /// Close now.
+    Immediate,
+}
+
+impl StopMode {
+    /// Word for the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopMode::Graceful(_) => "graceful",
+            StopMode::Immediate => "immediate",
+        }
+    }
+}
+
+/// An operator's request to stop a running session.
+#[derive(Debug, Clone)]
+pub struct StopInput {
+    pub id: SessionId,
+    /// Who asks (a user name or `cli:NAME`).
+    pub by: String,
+    /// Why, one line (may be empty).
+    pub reason: String,
+    /// Default: immediate.
+    pub mode: StopMode,
+}
+
+impl StopInput {
+    /// `by` asks to stop session `id` at once.
+    pub fn new(id: SessionId, by: &str, reason: &str) -> Self {
+        Self { id, by: by.to_owned(), reason: reason.to_owned(), mode: StopMode::Immediate }
+    }
+
+    /// Stops it this way instead.
+    pub fn mode(mut self, mode: StopMode) -> Self {
+        self.mode = mode;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn defaults_are_a_terminal_as_asked_and_an_immediate_stop() {
+        let (v, d): (Username, DeviceName) = ("jdoe".parse().unwrap(), "pump-1".parse().unwrap());
+        let r = RequestInput::new(&v, &d, "INC-1", 30);
+        assert_eq!((r.channels.clone(), r.actor(), r.peer.as_str()), (ChannelSet::shell(), "jdoe", ""));
+        let r = r.filed_by("nurse").peer("127.0.0.1:1");
+        assert_eq!((r.actor(), r.peer.as_str()), ("nurse", "127.0.0.1:1"));
+        let a = ApprovalInput::new(RequestId(4), &v, "cli");
+        assert!(a.window.length.is_none() && a.window.starts_at.is_none() && a.channels.is_none());
+        assert_eq!(StopInput::new(SessionId(1), "x", "").mode, StopMode::Immediate);
+    }
+}

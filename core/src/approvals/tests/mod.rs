@@ -1,0 +1,7 @@
+//! Tests of the decisions, on SQLite and PostgreSQL, over the shared test fixture of
+//! [`crate::admin::fixture`]: separation of duties and races ([`decisions`]), windows and
+//! scheduled starts ([`windows`]), channels asked for and granted ([`channels`]).
+
+mod channels;
+mod decisions;
+mod windows;
