@@ -20,6 +20,7 @@ pub mod feed;
 pub mod keyfile;
 pub mod live;
 pub mod notify;
+pub mod password;
 pub mod policy;
 pub mod retention;
 pub mod sessions;

@@ -6,7 +6,7 @@
 //! with the password alone into an `enrol` session that can do one thing: choose a new
 //! password and confirm a freshly generated TOTP secret.
 
-use crate::admin::password;
+use crate::password;
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::auth::{totp_owner, AuthError, AuthService, Refusal};
 use crate::clock;

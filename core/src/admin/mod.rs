@@ -6,10 +6,10 @@
 //! reach the audit log, only kinds and fingerprints.
 
 pub mod input;
-pub mod password;
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::auth::totp_owner;
+use crate::password;
 use crate::clock;
 use crate::config::AuthConfig;
 use crate::context::Context;

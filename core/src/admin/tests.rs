@@ -5,7 +5,8 @@
 
 use crate::admin::NewUserSpec;
 use super::fixture::{World, ACTOR, VENDOR_KEY, VENDOR_KEY_FP};
-use super::{password, AdminError};
+use super::AdminError;
+use crate::password;
 use crate::audit::verify;
 use crate::auth::totp_owner;
 use crate::domain::{Criticality, Role, Username};

@@ -1,7 +1,8 @@
-//! One-time passwords for web-page accounts (approvers, auditors, admins). They are made
+//! Passwords of web-page accounts (approvers, auditors, admins). One-time passwords are made
 //! here at enrolment, shown once to the administrator, and stored only as an Argon2id PHC
-//! hash with `password_must_change` set, so the first web sign-in must replace them.
-//! Hashing is deliberately slow, so it runs on the blocking pool, never on the runtime.
+//! hash with `password_must_change` set, so the first web sign-in must replace them; sign-in
+//! checks them here too. Hashing is deliberately slow, so it runs on the blocking pool, never
+//! on the runtime.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
