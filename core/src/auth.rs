@@ -160,7 +160,7 @@ impl AuthService {
 
     async fn count_failure(&self, user: &UserRecord, kind: Kind, peer: &str, via: &str, now: i64) -> Result<(), AuthError> {
         let lock_until = now + self.cfg.lockout.0.as_secs() as i64;
-        let count = self.store.record_auth_failure(user.id, i64::from(self.cfg.max_failures), lock_until).await?;
+        let count = self.store.record_auth_failure(user.id, i64::from(self.cfg.max_failures), lock_until, now).await?;
         let name = user.username.as_str();
         self.audit
             .record(Event::new(name, kind, Subject::user(name), json!({
@@ -186,3 +186,6 @@ impl AuthService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -129,15 +129,23 @@ impl Store {
     }
 
     /// Counts one failure; locks the account until `lock_until` when the count reaches `max`.
-    pub async fn record_auth_failure(&self, user_id: i64, max: i64, lock_until: i64) -> Result<FailureCount, StoreError> {
+    pub async fn record_auth_failure(&self, user_id: i64, max: i64, lock_until: i64, now: i64) -> Result<FailureCount, StoreError> {
+        // A lockout that has ended starts the count again: this failure is the first of a new
+        // series (otherwise one failure after each lockout would lock the account again).
+        // Both back ends evaluate every SET expression against the row as it was.
         let row: (i64, Option<i64>) = sqlx::query_as(
-            "UPDATE users SET failed_attempts = failed_attempts + 1, \
-             locked_until = CASE WHEN failed_attempts + 1 >= $1 THEN $2 ELSE locked_until END \
+            "UPDATE users SET \
+             failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN 1 ELSE failed_attempts + 1 END, \
+             locked_until = CASE \
+               WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN 1 ELSE failed_attempts + 1 END) >= $1 THEN $2 \
+               WHEN locked_until IS NOT NULL AND locked_until <= $4 THEN NULL \
+               ELSE locked_until END \
              WHERE id = $3 RETURNING failed_attempts, locked_until",
         )
         .bind(max)
         .bind(lock_until)
         .bind(user_id)
+        .bind(now)
         .fetch_one(self.pool())
         .await?;
         Ok(FailureCount { failed_attempts: row.0, locked_until: row.1 })

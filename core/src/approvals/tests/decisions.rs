@@ -1,13 +1,10 @@
-//! The decisions that enrolment feeds, on SQLite and PostgreSQL: separation of duties in
-//! [`Approvals`](crate::approvals::Approvals) (no self-approval, two distinct approvers for
-//! life-critical devices, vendors never approve, exactly one winner of an approve/deny race)
-//! and the TOTP rules of [`AuthService`](crate::auth::AuthService) (single use, counted
-//! failures, lockout, unlock).
+//! Separation of duties in [`Approvals`](crate::approvals::Approvals), on SQLite and
+//! PostgreSQL: no self-approval, two distinct approvers for life-critical devices, vendors
+//! never approve, exactly one winner of an approve/deny race.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::admin::fixture::{current_step, wrong_code, World, ACTOR};
+use crate::admin::fixture::{World, ACTOR};
 use crate::approvals::{ApprovalError, ApprovalInput, ApproveOutcome, RequestInput};
-use crate::auth::Refusal;
 use crate::domain::{Criticality, RequestState, Role};
 use crate::testdb::stores;
 
@@ -114,52 +111,5 @@ async fn approve_deny_race_has_exactly_one_winner() {
             assert_eq!(grant.is_some(), approved.is_ok(), "{} round {round}: grant without approval", w.name);
         }
         assert!(crate::audit::verify(&w.store, w.audit.signer()).await.unwrap().ok);
-    }
-}
-
-#[tokio::test]
-async fn totp_code_is_accepted_once_and_failures_are_counted() {
-    for t in stores().await {
-        let w = World::new(&t);
-        let jdoe = w.user("jdoe", Role::Vendor).await;
-        let totp = w.totp(&jdoe).await;
-        let code = totp.code_at_step(current_step());
-
-        let first = w.auth.check_totp(&jdoe, &code, PEER, "ssh").await.unwrap();
-        assert!(first.is_ok(), "{}: right code refused: {first:?}", w.name);
-        let replay = w.auth.check_totp(&jdoe, &code, PEER, "ssh").await.unwrap();
-        assert_eq!(replay.err(), Some(Refusal::Replayed), "{}", w.name);
-        let wrong = w.auth.check_totp(&jdoe, &wrong_code(&totp), PEER, "ssh").await.unwrap();
-        assert_eq!(wrong.err(), Some(Refusal::WrongCode), "{}", w.name);
-        assert_eq!(w.store.require_user(&jdoe).await.unwrap().failed_attempts, 2, "{}", w.name);
-        assert_eq!(w.audit_of("auth.login").await.len(), 1);
-        assert_eq!(w.audit_of("auth.totp.replayed").await.len(), 1);
-        assert_eq!(w.audit_of("auth.totp.failed").await.len(), 1);
-    }
-}
-
-#[tokio::test]
-async fn five_failures_lock_until_unlocked() {
-    for t in stores().await {
-        let w = World::new(&t);
-        let jdoe = w.user("jdoe", Role::Vendor).await;
-        let totp = w.totp(&jdoe).await;
-        for attempt in 1..=5 {
-            let r = w.auth.check_totp(&jdoe, &wrong_code(&totp), PEER, "ssh").await.unwrap();
-            assert_eq!(r.err(), Some(Refusal::WrongCode), "{}: attempt {attempt}", w.name);
-        }
-        let user = w.store.require_user(&jdoe).await.unwrap();
-        assert!(user.locked_at(crate::clock::now()), "{}: not locked after 5 failures", w.name);
-        assert_eq!(w.audit_of("auth.locked").await.len(), 1, "{}", w.name);
-
-        let right = totp.code_at_step(current_step());
-        let locked = w.auth.check_totp(&jdoe, &right, PEER, "ssh").await.unwrap();
-        assert_eq!(locked.err(), Some(Refusal::Locked), "{}: right code accepted while locked", w.name);
-
-        w.admin.unlock_user(ACTOR, &jdoe).await.unwrap();
-        let user = w.store.require_user(&jdoe).await.unwrap();
-        assert_eq!((user.failed_attempts, user.locked_until), (0, None));
-        let ok = w.auth.check_totp(&jdoe, &right, PEER, "ssh").await.unwrap();
-        assert!(ok.is_ok(), "{}: unlock did not restore sign-in: {ok:?}", w.name);
     }
 }
