@@ -113,6 +113,9 @@ impl Approvals {
         let mut tx = self.audit.begin().await?;
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;
         self.store.set_request_channels(&mut tx, id, channels).await?;
+        if let Some(by) = input.filed_by.as_deref().filter(|by| *by != vendor.as_str()) {
+            self.store.set_request_filed_by(&mut tx, id, by).await?;
+        }
         tx.append(Event::new(actor, Kind::RequestCreated, Subject::Request(id), json!({
                 "device": device, "vendor": vendor, "minutes": minutes, "reason": reason, "channels": channels,
                 "required_approvals": need, "peer": peer,
@@ -133,10 +136,18 @@ impl Approvals {
         let req = self.pending_request(id).await?;
         let rule = self.policy.rule(req.criticality, &req.zone);
         let now = clock::now();
+        let vendor_active = self.store.user_by_id(req.vendor_id).await?.is_some_and(|v| !v.disabled);
+        let device_active = self.store.device_by_name(&req.device).await?.is_some_and(|d| !d.disabled);
         let refusal = if who.disabled || !rule.may_approve(who.role) {
             Some(format!("{approver} may not approve requests for {} (role {}{})", req.device, who.role, if who.disabled { ", disabled" } else { "" }))
         } else if who.id == req.vendor_id {
             Some("nobody may approve their own request".to_owned())
+        } else if req.filed_by.as_deref() == Some(approver.as_str()) {
+            Some(format!("{approver} filed request #{id} on the vendor's behalf; another approver must decide it"))
+        } else if !vendor_active {
+            Some(format!("the vendor account {} is disabled; its requests cannot be approved", req.vendor))
+        } else if !device_active {
+            Some(format!("the device {} is disabled; requests for it cannot be approved", req.device))
         } else if req.approvals.contains(approver) {
             Some(format!("{approver} has already approved request #{id}; another approver is needed"))
         } else {

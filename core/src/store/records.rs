@@ -125,6 +125,9 @@ pub struct RequestRecord {
     pub decided_at: Option<i64>,
     pub decided_by: Option<String>,
     pub decision_note: Option<String>,
+    /// Who filed it on the vendor's behalf (a party to it, who may not approve it); `None`
+    /// when the vendor filed it.
+    pub filed_by: Option<String>,
 }
 
 impl RequestRecord {
@@ -149,6 +152,7 @@ impl RequestRecord {
             decided_at: r.try_get("decided_at")?,
             decided_by: r.try_get("decided_by")?,
             decision_note: r.try_get("decision_note")?,
+            filed_by: r.try_get("filed_by")?,
         })
     }
 }

@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 const REQUEST_SELECT: &str = "SELECT r.id, r.vendor_id, u.username AS vendor, u.org, r.device_id, \
     d.name AS device, d.criticality, d.zone, r.reason, r.minutes, r.channels, r.state, r.required_approvals, \
-    r.created_at, r.decided_at, r.decided_by, r.decision_note \
+    r.created_at, r.decided_at, r.decided_by, r.decision_note, r.filed_by \
     FROM access_requests r JOIN users u ON u.id = r.vendor_id JOIN devices d ON d.id = r.device_id";
 
 /// What the approvers of one request have agreed so far.
@@ -48,6 +48,12 @@ impl Store {
         .fetch_one(conn)
         .await?;
         Ok(RequestId(id))
+    }
+
+    /// Records who filed a request on the vendor's behalf (in the transaction that created it).
+    pub async fn set_request_filed_by(&self, conn: &mut AnyConnection, id: RequestId, filed_by: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE access_requests SET filed_by = $1 WHERE id = $2").bind(filed_by).bind(id.0).execute(conn).await?;
+        Ok(())
     }
 
     /// Sets the channels a request asks for (in the transaction that created it).

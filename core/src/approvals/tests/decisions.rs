@@ -113,3 +113,46 @@ async fn approve_deny_race_has_exactly_one_winner() {
         assert!(crate::audit::verify(&w.store, w.audit.signer()).await.unwrap().ok);
     }
 }
+
+/// Finding: an approver could file a request "on a vendor's behalf" and approve it
+/// themself. Whoever files is a party to the request.
+#[tokio::test]
+async fn whoever_filed_a_request_cannot_approve_it() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let nurse = w.user("nurse", Role::Approver).await;
+        let boss = w.user("boss", Role::Approver).await;
+        let dev = w.device("pump-1", Criticality::Standard).await;
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-5 by phone", 30).peer(PEER).filed_by(nurse.as_str())).await.unwrap();
+        assert_eq!(req.filed_by.as_deref(), Some("nurse"), "{}", w.name);
+        let err = w.approvals.approve(ApprovalInput::new(req.id, &nurse, "api")).await.unwrap_err();
+        assert!(matches!(&err, ApprovalError::NotAllowed(m) if m.contains("filed")), "{}: {err:?}", w.name);
+        let refused = w.audit_of("request.approval_refused").await;
+        assert_eq!((refused.len(), refused[0].actor.as_str()), (1, "nurse"), "{}", w.name);
+        let ok = w.approvals.approve(ApprovalInput::new(req.id, &boss, "api")).await.unwrap();
+        assert!(matches!(ok, ApproveOutcome::Granted(_)), "{}: another approver decides", w.name);
+        // A vendor filing for themself leaves no filer on record.
+        let own = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-6", 30).filed_by(vendor.as_str())).await.unwrap();
+        assert_eq!(own.filed_by, None, "{}", w.name);
+    }
+}
+
+/// Finding: a disabled vendor's pending request could still be approved.
+#[tokio::test]
+async fn a_disabled_vendors_request_cannot_be_approved() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let nurse = w.user("nurse", Role::Approver).await;
+        let dev = w.device("pump-1", Criticality::Standard).await;
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-7", 30).peer(PEER)).await.unwrap();
+        w.admin.set_user_disabled(ACTOR, &vendor, true).await.unwrap();
+        let err = w.approvals.approve(ApprovalInput::new(req.id, &nurse, "api")).await.unwrap_err();
+        assert!(matches!(&err, ApprovalError::NotAllowed(m) if m.contains("disabled")), "{}: {err:?}", w.name);
+        assert!(w.store.current_grant(req.vendor_id, req.device_id, crate::clock::now()).await.unwrap().is_none(), "{}", w.name);
+        // Re-enabled, the same request can be decided again.
+        w.admin.set_user_disabled(ACTOR, &vendor, false).await.unwrap();
+        assert!(matches!(w.approvals.approve(ApprovalInput::new(req.id, &nurse, "api")).await.unwrap(), ApproveOutcome::Granted(_)), "{}", w.name);
+    }
+}
