@@ -31,9 +31,9 @@ impl Rule {
         role.may_approve() && self.approver_roles.contains(&role)
     }
 
-    /// Clamps a chosen window to the maximum.
-    pub fn clamp_window(&self, d: Duration) -> Duration {
-        d.min(Duration::from_secs(self.max_minutes as u64 * 60))
+    /// The longest window this rule allows.
+    pub fn max_window(&self) -> Duration {
+        Duration::from_secs(self.max_minutes.max(0) as u64 * 60)
     }
 }
 
@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(p.rule(Criticality::LifeCritical, &zone("icu")).approvals, 2);
         let r = p.rule(Criticality::Standard, &zone("icu"));
         assert_eq!(r.approvals, 1);
-        assert_eq!(r.clamp_window(Duration::from_secs(10 * 3600)), Duration::from_secs(480 * 60));
+        assert_eq!(r.max_window(), Duration::from_secs(480 * 60));
     }
 
     #[test]

@@ -71,6 +71,31 @@ pub struct Window {
     pub starts_at: Option<i64>,
 }
 
+/// A window length given in whole minutes (the API, the pages, the CLI's `--minutes`, the
+/// lobby): at least one. The one place this rule is written.
+pub fn window_minutes(minutes: i64) -> Result<Duration, String> {
+    if minutes < 1 {
+        return Err(format!("the window must be at least 1 minute, not {minutes}"));
+    }
+    Ok(Duration::from_secs(u64::try_from(minutes).unwrap_or(0).saturating_mul(60)))
+}
+
+/// Checks the window an approver grants: longer than nothing, no longer than the request asks
+/// for (`asked_minutes`) nor than the policy allows (`max`). Nothing is cut silently: a window
+/// outside these bounds is refused with the bound that applies.
+pub(super) fn check_length(length: Duration, asked_minutes: i64, max: Duration) -> Result<(), String> {
+    let asked = Duration::from_secs(u64::try_from(asked_minutes).unwrap_or(0) * 60);
+    if length < Duration::from_secs(1) {
+        Err("the window must be longer than zero".into())
+    } else if length > max {
+        Err(format!("the policy allows a window of at most {} minutes here", max.as_secs() / 60))
+    } else if length > asked {
+        Err(format!("it asks for {asked_minutes} minutes; an approval may grant that or less"))
+    } else {
+        Ok(())
+    }
+}
+
 /// One approver's approval of a pending request.
 #[derive(Debug, Clone)]
 pub struct ApprovalInput {
@@ -168,5 +193,18 @@ mod tests {
         let a = ApprovalInput::new(RequestId(4), &v, "cli");
         assert!(a.window.length.is_none() && a.window.starts_at.is_none() && a.channels.is_none());
         assert_eq!(StopInput::new(SessionId(1), "x", "").mode, StopMode::Immediate);
+    }
+
+    #[test]
+    fn windows_are_checked_never_cut() {
+        assert_eq!(window_minutes(30), Ok(Duration::from_secs(1800)));
+        assert!(window_minutes(0).is_err() && window_minutes(-5).is_err());
+        let max = Duration::from_secs(60 * 60);
+        assert!(check_length(Duration::from_secs(30), 30, max).is_ok(), "a short window (operator's --for 30s)");
+        assert!(check_length(Duration::from_secs(30 * 60), 30, max).is_ok());
+        assert!(check_length(Duration::ZERO, 30, max).unwrap_err().contains("zero"));
+        assert!(check_length(Duration::from_millis(500), 30, max).is_err());
+        assert!(check_length(Duration::from_secs(31 * 60), 30, max).unwrap_err().contains("30 minutes"));
+        assert!(check_length(Duration::from_secs(9999 * 60), 9999, max).unwrap_err().contains("at most 60"));
     }
 }

@@ -7,7 +7,7 @@
 
 mod input;
 
-pub use input::{ApprovalInput, RequestInput, StopInput, StopMode, Window};
+pub use input::{window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
@@ -166,7 +166,10 @@ impl Approvals {
             }
         }
         let starts_at = window.check_start(now, self.cfg.max_schedule_ahead())?;
-        let secs = window.length.map(|w| rule.clamp_window(w).as_secs().max(1) as i64);
+        if let Some(length) = window.length {
+            input::check_length(length, req.minutes, rule.max_window()).map_err(|why| ApprovalError::Invalid(format!("request #{id}: {why}")))?;
+        }
+        let secs = window.length.map(|w| w.as_secs() as i64);
         let mut tx = self.audit.begin().await?;
         if !self.store.lock_pending_request(&mut tx, id).await? {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));

@@ -68,7 +68,8 @@ async fn an_ended_lockout_leaves_no_debt() {
         let nurse = w.user("nurse", Role::Approver).await;
         let totp = w.totp(&nurse).await;
         for _ in 0..5 {
-            w.auth.check_totp(&nurse, &wrong_code(&totp), PEER, "web").await.unwrap();
+            let r = w.auth.check_totp(&nurse, &wrong_code(&totp), PEER, "web").await.unwrap();
+            assert_eq!(r.err(), Some(Refusal::WrongCode), "{}", w.name);
         }
         assert!(w.store.require_user(&nurse).await.unwrap().locked_at(crate::clock::now()), "{}", w.name);
         // The lockout period passes.
@@ -84,7 +85,8 @@ async fn an_ended_lockout_leaves_no_debt() {
 
         // Five new failures lock it again, and that lockout is audited again.
         for _ in 0..5 {
-            w.auth.check_totp(&nurse, &wrong_code(&totp), PEER, "web").await.unwrap();
+            let r = w.auth.check_totp(&nurse, &wrong_code(&totp), PEER, "web").await.unwrap();
+            assert_eq!(r.err(), Some(Refusal::WrongCode), "{}", w.name);
         }
         assert!(w.store.require_user(&nurse).await.unwrap().locked_at(crate::clock::now()), "{}", w.name);
         let locks = w.audit_of("auth.locked").await.into_iter().filter(|r| r.detail.contains("\"failures\"")).count();

@@ -4,7 +4,7 @@
 
 use crate::cli::{join_words, RequestCmd};
 use crate::output::{self, Table};
-use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, Window};
+use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, Window};
 use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, RequestState, Username, Zone};
 use portcullis_core::store::RequestRecord;
 use portcullis_core::Context;
@@ -114,7 +114,11 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
             Ok(())
         }
         RequestCmd::Approve { id, approver, minutes, window, starts_at, channels } => {
-            let length = window.or(minutes.map(|m| Duration::from_secs(m.saturating_mul(60))));
+            let length = match (window, minutes) {
+                (Some(w), _) => Some(w),
+                (None, Some(m)) => Some(window_minutes(i64::try_from(m).unwrap_or(i64::MAX)).map_err(|why| anyhow::anyhow!(why))?),
+                (None, None) => None,
+            };
             let outcome = ctx.approvals.approve(ApprovalInput::new(id, &approver, VIA).window(Window { length, starts_at }).channels(channels)).await?;
             output::line(&approve_text(id, &outcome))?;
             Ok(())

@@ -10,11 +10,10 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, RequestInput, Window};
+use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, RequestInput, Window};
 use portcullis_core::domain::{ChannelSet, DeviceName, RequestId, RequestState, Role, Username};
 use portcullis_core::store::RequestRecord;
 use serde::Deserialize;
-use std::time::Duration;
 use utoipa::IntoParams;
 
 /// Roles that may read requests.
@@ -119,11 +118,7 @@ pub fn channels(list: Option<&str>) -> Result<Option<ChannelSet>, ApiError> {
 
 /// Parses an approval's window.
 pub fn window(minutes: Option<i64>, starts_at: Option<&str>) -> Result<Window, ApiError> {
-    let length = match minutes {
-        None => None,
-        Some(m) if m >= 1 => Some(Duration::from_secs(m as u64 * 60)),
-        Some(_) => return Err(ApiError::bad_request("minutes must be at least 1")),
-    };
+    let length = minutes.map(window_minutes).transpose().map_err(ApiError::bad_request)?;
     let starts_at = match starts_at.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(

@@ -20,10 +20,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, Window};
+use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, Window};
 use portcullis_core::domain::{ChannelSet, RequestId};
 use serde::Deserialize;
-use std::time::Duration;
 
 /// The criticality badge of a device.
 pub fn criticality(c: &str) -> Markup {
@@ -183,10 +182,10 @@ impl ApproveForm {
     fn window(&self) -> Result<Window, String> {
         let length = match self.minutes.trim() {
             "" => None,
-            m => match m.parse::<u64>() {
-                Ok(n) if n >= 1 => Some(Duration::from_secs(n * 60)),
-                _ => return Err("The minutes must be a whole number of at least 1.".into()),
-            },
+            m => {
+                let length = m.parse::<i64>().ok().and_then(|n| window_minutes(n).ok());
+                Some(length.ok_or("The minutes must be a whole number of at least 1.")?)
+            }
         };
         let offset: i64 = self.tz_offset.trim().parse().unwrap_or(0).clamp(-24 * 60, 24 * 60);
         let starts_at = match self.starts_at.trim() {
@@ -274,6 +273,7 @@ pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>, PageF
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn form(minutes: &str, starts_at: &str, tz: &str) -> ApproveForm {
         ApproveForm { csrf: String::new(), minutes: minutes.into(), starts_at: starts_at.into(), tz_offset: tz.into(), offered: String::new(), ticked: Default::default() }

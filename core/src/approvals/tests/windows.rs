@@ -64,8 +64,13 @@ async fn zone_rules_set_approver_roles_and_window_maximum() {
         let err = approvals.approve(ApprovalInput::new(req.id, &nurse, "t")).await.unwrap_err();
         assert!(matches!(err, ApprovalError::NotAllowed(_)), "{}: {err:?}", w.name);
         assert!(matches!(approvals.deny(req.id, &nurse, "no", "t").await, Err(ApprovalError::NotAllowed(_))));
-        let ApproveOutcome::Granted(g) = approvals.approve(ApprovalInput::new(req.id, &boss, "t").length(Some(Duration::from_secs(3 * 3600)))).await.unwrap() else { panic!() };
-        assert!(g.ends_at - g.starts_at <= 45 * 60, "{}: clamped to the zone maximum", w.name);
+        // Finding: a window over the maximum was silently cut; it is refused now, with the bound.
+        let over = approvals.approve(ApprovalInput::new(req.id, &boss, "t").length(Some(Duration::from_secs(3 * 3600)))).await.unwrap_err();
+        assert!(matches!(&over, ApprovalError::Invalid(m) if m.contains("at most 45")), "{}: {over:?}", w.name);
+        let zero = approvals.approve(ApprovalInput::new(req.id, &boss, "t").length(Some(Duration::ZERO))).await.unwrap_err();
+        assert!(matches!(&zero, ApprovalError::Invalid(m) if m.contains("zero")), "{}: {zero:?}", w.name);
+        let ApproveOutcome::Granted(g) = approvals.approve(ApprovalInput::new(req.id, &boss, "t").length(Some(Duration::from_secs(45 * 60)))).await.unwrap() else { panic!() };
+        assert_eq!(g.ends_at - g.starts_at, 45 * 60, "{}: the window granted is the one asked for", w.name);
     }
 }
 
