@@ -4,6 +4,12 @@
 //! kept, up to [`MAX_MEMBER`] each and [`MAX_KEPT`] in all. A bundle beyond those limits (a
 //! decompression bomb, say) is refused instead of filling memory. Names must be plain
 //! relative names and entries regular files; nothing is extracted to disk.
+//!
+//! The archive is read raw: GNU long-name and PAX extension headers are entries like any other
+//! here, so they are refused as "not a regular file" before a byte of them is read (the tar
+//! crate would otherwise read such a header whole into memory, whatever size it claims; Portcullis
+//! never writes one). The number of entries and the decompressed bytes are capped too
+//! ([`Limits`]), so memory and work stay bounded whatever the input is.
 
 use super::archive::{plain_name, Members};
 use super::layout;
@@ -18,6 +24,22 @@ pub const MAX_MEMBER: u64 = 64 * 1024 * 1024;
 
 /// Most bytes kept in memory over all members.
 pub const MAX_KEPT: u64 = 256 * 1024 * 1024;
+
+/// Caps on what a bundle may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most entries (each costs a little memory in the scan).
+    pub entries: usize,
+    /// Most decompressed bytes over all entries, headers included.
+    pub total_bytes: u64,
+}
+
+impl Default for Limits {
+    /// 100,000 entries (a long session's tunnels each have a recording) and 1 TiB.
+    fn default() -> Self {
+        Limits { entries: 100_000, total_bytes: 1 << 40 }
+    }
+}
 
 /// One member as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,12 +63,20 @@ pub fn of_members(members: &Members) -> Scanned {
 
 /// Reads a `.tar.gz` bundle, hashing every member and keeping the ones to parse.
 pub fn scan(input: impl Read) -> Result<Scanned, EvidenceError> {
+    scan_within(input, Limits::default())
+}
+
+/// [`scan`] with explicit caps.
+pub fn scan_within(input: impl Read, limits: Limits) -> Result<Scanned, EvidenceError> {
     let archive = |e: std::io::Error| EvidenceError::Archive(e.to_string());
-    let mut tar = tar::Archive::new(GzDecoder::new(input));
+    let mut tar = tar::Archive::new(Capped { inner: GzDecoder::new(input), left: limits.total_bytes, cap: limits.total_bytes });
     let mut out = Scanned::new();
     let mut kept = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
-    for entry in tar.entries().map_err(archive)? {
+    for (i, entry) in tar.entries().map_err(archive)?.raw(true).enumerate() {
+        if i >= limits.entries {
+            return Err(EvidenceError::Archive(format!("more than {} members: not a bundle", limits.entries)));
+        }
         let mut entry = entry.map_err(archive)?;
         let name = entry.path().map_err(archive)?.to_string_lossy().into_owned();
         if !entry.header().entry_type().is_file() {
@@ -80,6 +110,22 @@ pub fn scan(input: impl Read) -> Result<Scanned, EvidenceError> {
         }
     }
     Ok(out)
+}
+
+/// The decompressed stream, failing (rather than ending) once more than `cap` bytes came.
+struct Capped<R> {
+    inner: R,
+    /// Bytes still allowed.
+    left: u64,
+    cap: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| std::io::Error::other(format!("holds more than {} bytes: not a bundle", self.cap)))?;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -118,5 +164,63 @@ mod tests {
         assert!(gz.len() < 8 << 20, "{}", gz.len());
         let err = scan(gz.as_slice()).unwrap_err();
         assert!(err.to_string().contains("audit/rows.jsonl"), "{err}");
+    }
+
+    /// Counts what is read from the compressed input.
+    struct Counted<'a> {
+        inner: &'a [u8],
+        read: usize,
+    }
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read += n;
+            Ok(n)
+        }
+    }
+
+    /// A gzipped tar whose first header claims `size` bytes of type `kind`, followed by them.
+    fn bomb(kind: tar::EntryType, size: u64) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut header = tar::Header::new_gnu();
+        header.set_path("././@LongLink").unwrap();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_entry_type(kind);
+        header.set_cksum();
+        std::io::Write::write_all(&mut gz, header.as_bytes()).unwrap();
+        std::io::copy(&mut std::io::repeat(b'a').take(size), &mut gz).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// Finding: a 1.5 MB bundle whose GNU long-name (or PAX) header claimed 1.5 GiB made
+    /// `evidence verify` read that header whole into memory (4.8 GB). Now such a header is
+    /// refused before it is read: only the first compressed block is consumed.
+    #[test]
+    fn long_name_and_pax_headers_are_refused_unread() {
+        for kind in [tar::EntryType::GNULongName, tar::EntryType::XHeader, tar::EntryType::XGlobalHeader] {
+            let gz = bomb(kind, 512 << 20);
+            assert!(gz.len() > 400 << 10, "{kind:?}: {}", gz.len());
+            let mut input = Counted { inner: &gz, read: 0 };
+            let err = scan(&mut input).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{kind:?}: {err}");
+            assert!(input.read <= 128 << 10, "{kind:?}: {} compressed bytes read of {}", input.read, gz.len());
+        }
+    }
+
+    #[test]
+    fn entry_count_and_total_size_are_capped() {
+        let mut m = Members::new();
+        for i in 0..20 {
+            m.insert(format!("recordings/1/{i}.cast"), vec![b'x'; 1000]);
+        }
+        let mut gz = Vec::new();
+        super::super::write_archive(&m, &mut gz).unwrap();
+        assert!(scan(gz.as_slice()).is_ok());
+        let few = scan_within(gz.as_slice(), Limits { entries: 19, ..Limits::default() }).unwrap_err();
+        assert!(few.to_string().contains("more than 19 members"), "{few}");
+        let small = scan_within(gz.as_slice(), Limits { total_bytes: 10_000, ..Limits::default() }).unwrap_err();
+        assert!(small.to_string().contains("more than 10000 bytes"), "{small}");
     }
 }
