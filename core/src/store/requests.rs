@@ -4,7 +4,7 @@
 //! exactly one of an approve/deny race wins.
 
 use super::{is_unique_violation, GrantRecord, RequestRecord, Store, StoreError};
-use crate::domain::{ChannelSet, RequestId, RequestState, Username};
+use crate::domain::{Channel, ChannelSet, RequestId, RequestState, Username};
 use sqlx::AnyConnection;
 
 const REQUEST_SELECT: &str = "SELECT r.id, r.vendor_id, u.username AS vendor, u.org, r.device_id, \
@@ -235,12 +235,27 @@ impl Store {
 
     /// The grant covering `now` for this vendor and device, if any (latest ending first).
     pub async fn current_grant(&self, vendor_id: i64, device_id: i64, now: i64) -> Result<Option<GrantRecord>, StoreError> {
+        Ok(self.current_grants(vendor_id, device_id, now).await?.into_iter().next())
+    }
+
+    /// Every grant covering `now` for this vendor and device, latest ending first.
+    pub async fn current_grants(&self, vendor_id: i64, device_id: i64, now: i64) -> Result<Vec<GrantRecord>, StoreError> {
         let q = format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE vendor_id = $1 AND device_id = $2 AND revoked_at IS NULL \
-             AND starts_at <= $3 AND ends_at > $3 ORDER BY ends_at DESC LIMIT 1"
+             AND starts_at <= $3 AND ends_at > $3 ORDER BY ends_at DESC, id DESC"
         );
-        let row = sqlx::query(&q).bind(vendor_id).bind(device_id).bind(now).fetch_optional(self.pool()).await?;
-        row.as_ref().map(GrantRecord::from_row).transpose()
+        let rows = sqlx::query(&q).bind(vendor_id).bind(device_id).bind(now).fetch_all(self.pool()).await?;
+        rows.iter().map(GrantRecord::from_row).collect()
+    }
+
+    /// The grant to use for a channel that needs `needs`: of the grants covering `now`, the
+    /// latest-ending one that allows it; when none does, the latest-ending one, so that the
+    /// vendor can be told what their access allows. A newer grant with more channels is thus
+    /// used even while an older, narrower one is still running.
+    pub async fn grant_for(&self, vendor_id: i64, device_id: i64, needs: Channel, now: i64) -> Result<Option<GrantRecord>, StoreError> {
+        let grants = self.current_grants(vendor_id, device_id, now).await?;
+        let covering = grants.iter().position(|g| g.channels.contains(needs)).unwrap_or(0);
+        Ok(grants.into_iter().nth(covering))
     }
 
     /// A grant by id.

@@ -68,3 +68,28 @@ async fn two_approvers_narrowings_combine() {
         assert_eq!(g.channels, set("shell,files"), "{}", w.name);
     }
 }
+
+/// Finding: a newer grant (`shell,files`) was ignored while an older `shell` grant for the same
+/// device was still running, so `scp` was refused with "allows shell, not files". The grant
+/// that covers the channel asked for is used now.
+#[tokio::test]
+async fn the_grant_that_covers_the_channel_is_used() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let alice = w.user("alice", Role::Approver).await;
+        let dev = w.device("pump-1", Criticality::Standard).await;
+        let older = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-1", 60).peer(PEER)).await.unwrap();
+        let ApproveOutcome::Granted(shell) = w.approvals.approve(ApprovalInput::new(older.id, &alice, "test")).await.unwrap() else { panic!() };
+        let newer = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-2", 30).channels(&set("shell,files")).peer(PEER)).await.unwrap();
+        let ApproveOutcome::Granted(files) = w.approvals.approve(ApprovalInput::new(newer.id, &alice, "test")).await.unwrap() else { panic!() };
+        assert!(shell.ends_at > files.ends_at, "{}: the narrower grant ends later", w.name);
+        let (v, d, now) = (older.vendor_id, older.device_id, crate::clock::now());
+        let store = &w.store;
+        let pick = |c| async move { store.grant_for(v, d, c, now).await.unwrap().map(|g| g.id) };
+        assert_eq!(pick(Channel::Files).await, Some(files.id), "{}: file transfer uses the grant that allows it", w.name);
+        assert_eq!(pick(Channel::Shell).await, Some(shell.id), "{}: a terminal uses the latest-ending grant", w.name);
+        assert_eq!(pick(Channel::Tcp(443)).await, Some(shell.id), "{}: nothing covers it: the latest grant, to say what it allows", w.name);
+        assert_eq!(w.store.current_grants(v, d, now).await.unwrap().len(), 2, "{}: both are listed", w.name);
+    }
+}
