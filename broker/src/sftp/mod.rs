@@ -2,8 +2,13 @@
 //! own SFTP server. The bytes pass unchanged; on the way the watcher cuts them into SFTP
 //! packets ([`wire`]) and follows what they do to files ([`track`]), so every open, close
 //! (with direction, size and the SHA-256 of what was uploaded or downloaded), rename,
-//! remove, mkdir, rmdir and setstat is written to the audit log. The raw channel is recorded
-//! as pcap, like a tunnel.
+//! remove, mkdir, rmdir and setstat, and every extension, is written to the audit log. The
+//! raw channel is recorded as pcap, like a tunnel.
+//!
+//! The watcher either understands a packet or the channel ends: a vendor's request is parsed
+//! *before* it is forwarded, and one that would make the file audit wrong — a reused request
+//! id, a handle no open returned, more in flight than can be followed, a malformed or unknown
+//! packet — is not forwarded; the channel is closed with the reason ([`track::Anomaly`]).
 //!
 //! Audit rows go through a bounded queue to a writer that runs beside the bridge, so a slow
 //! database slows the transfer instead of growing memory.
@@ -14,6 +19,7 @@ mod wire;
 use portcullis_recorder::pcap::{Direction, PcapRecorder};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
+pub(crate) use track::Anomaly;
 use track::{Row, Tracker};
 use wire::Framer;
 
@@ -36,6 +42,15 @@ pub(crate) struct SftpTap {
     rows: mpsc::Sender<Row>,
 }
 
+/// Why an SFTP channel must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The recording failed.
+    Recording,
+    /// The watcher could no longer follow the transfer.
+    Refused(Anomaly),
+}
+
 /// Receives the audit rows of one SFTP channel.
 pub(crate) type RowRx = mpsc::Receiver<Row>;
 
@@ -46,37 +61,35 @@ impl SftpTap {
         (SftpTap { rec, watch: Mutex::new(Watch::default()), rows }, rx)
     }
 
-    /// Bytes from the vendor's client: requests.
-    pub(crate) async fn vendor_bytes(&self, data: &[u8]) -> Result<(), ()> {
-        self.rec.data(Direction::ToDevice, data).await.map_err(|_| ())?;
-        let rows = self.parse(data, true);
+    /// Bytes from the vendor's client: requests. Recorded, then parsed; an error means they
+    /// must not be forwarded.
+    pub(crate) async fn vendor_bytes(&self, data: &[u8]) -> Result<(), Stop> {
+        self.rec.data(Direction::ToDevice, data).await.map_err(|_| Stop::Recording)?;
+        let rows = self.parse(data, true).map_err(Stop::Refused)?;
         self.emit(rows).await;
         Ok(())
     }
 
     /// Bytes from the device's server: responses.
-    pub(crate) async fn device_bytes(&self, data: &[u8]) -> Result<(), ()> {
-        self.rec.data(Direction::FromDevice, data).await.map_err(|_| ())?;
-        let rows = self.parse(data, false);
+    pub(crate) async fn device_bytes(&self, data: &[u8]) -> Result<(), Stop> {
+        self.rec.data(Direction::FromDevice, data).await.map_err(|_| Stop::Recording)?;
+        let rows = self.parse(data, false).map_err(Stop::Refused)?;
         self.emit(rows).await;
         Ok(())
     }
 
-    fn parse(&self, data: &[u8], request: bool) -> Vec<Row> {
-        let Ok(mut w) = self.watch.lock() else { return Vec::new() };
+    fn parse(&self, data: &[u8], request: bool) -> Result<Vec<Row>, Anomaly> {
+        let Ok(mut w) = self.watch.lock() else { return Err(Anomaly::Unparsable) };
         let w = &mut *w;
         let framed = if request { w.requests.feed(data) } else { w.responses.feed(data) };
-        let mut rows = Vec::new();
         if framed.lost_now {
-            rows.push(("sftp.unparsed", serde_json::json!({
-                "direction": if request { "requests" } else { "responses" },
-                "why": "a packet was malformed or longer than the watcher buffers; later operations are in the recording only",
-            })));
+            return Err(Anomaly::Unparsable);
         }
+        let mut rows = Vec::new();
         for p in framed.packets {
-            rows.extend(if request { w.tracker.request(p) } else { w.tracker.response(p) });
+            rows.extend(if request { w.tracker.request(p)? } else { w.tracker.response(p)? });
         }
-        rows
+        Ok(rows)
     }
 
     async fn emit(&self, rows: Vec<Row>) {

@@ -9,7 +9,7 @@
 use super::wire::{Packet, FXF_READ, FXF_WRITE, FX_EOF, FX_OK};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Requests awaiting an answer that are remembered; more are forwarded but not matched.
 const MAX_PENDING: usize = 4096;
@@ -21,13 +21,49 @@ const MAX_HELD: usize = 8 * 1024 * 1024;
 /// An audit row to write: kind and detail.
 pub(crate) type Row = (&'static str, Value);
 
+/// Something that would make the file audit wrong if forwarding went on: the channel must
+/// end. Each says why, for the vendor and the audit row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Anomaly {
+    /// A request reused the id of a request still in flight (its response would be credited
+    /// to the wrong operation: the forged file hash of the review).
+    ReusedId,
+    /// A request named a handle that no open returned.
+    UnknownHandle,
+    /// More requests in flight than the watcher follows.
+    TooManyInFlight,
+    /// More files or folders open at once than the watcher follows.
+    TooManyOpen,
+    /// A packet that was malformed, or longer than the watcher buffers.
+    Unparsable,
+    /// A packet type the watcher does not understand.
+    NotUnderstood,
+}
+
+impl Anomaly {
+    /// In words.
+    pub(crate) fn why(self) -> &'static str {
+        match self {
+            Anomaly::ReusedId => "a request reused the id of a request still in flight",
+            Anomaly::UnknownHandle => "a request named a handle that no open returned",
+            Anomaly::TooManyInFlight => "more requests in flight than the file audit can follow",
+            Anomaly::TooManyOpen => "more files open at once than the file audit can follow",
+            Anomaly::Unparsable => "a packet was malformed or too long to follow",
+            Anomaly::NotUnderstood => "a packet the file audit does not understand",
+        }
+    }
+}
+
 /// A request waiting for its response.
 enum Pending {
     Open { path: String, flags: u32 },
+    OpenDir,
     Close { handle: Vec<u8> },
     Read { handle: Vec<u8>, offset: u64 },
     Write { handle: Vec<u8> },
-    Op { op: &'static str, path: String, to: Option<String> },
+    Op { op: String, path: String, to: Option<String> },
+    /// A request that changes nothing; its answer is not followed.
+    Query,
 }
 
 /// In-order hashing of one direction of one file.
@@ -106,6 +142,8 @@ struct OpenFile {
 pub(crate) struct Tracker {
     pending: HashMap<u32, Pending>,
     handles: HashMap<Vec<u8>, OpenFile>,
+    /// Open directory handles (for `readdir` and `close`).
+    dirs: HashSet<Vec<u8>>,
 }
 
 fn text(b: &[u8]) -> String {
@@ -113,42 +151,102 @@ fn text(b: &[u8]) -> String {
 }
 
 impl Tracker {
-    /// Takes a request from the vendor's client.
-    pub(crate) fn request(&mut self, p: Packet) -> Vec<Row> {
-        let (id, pending) = match p {
-            Packet::Open { id, path, flags } => (id, Pending::Open { path: text(&path), flags }),
-            Packet::Close { id, handle } => (id, Pending::Close { handle }),
-            Packet::Read { id, handle, offset, .. } => (id, Pending::Read { handle, offset }),
-            Packet::Write { id, handle, offset, data } => {
-                if let Some(f) = self.handles.get_mut(&handle) {
-                    f.written.feed(offset, &data);
-                }
-                (id, Pending::Write { handle })
+    /// Takes a request from the vendor's client, before it is forwarded. An error means it
+    /// must not be: the file audit would no longer be right.
+    pub(crate) fn request(&mut self, p: Packet) -> Result<Vec<Row>, Anomaly> {
+        let id = match &p {
+            Packet::Init => return Ok(Vec::new()),
+            Packet::Status { .. } | Packet::Handle { .. } | Packet::Data { .. } | Packet::Reply | Packet::Unknown(_) => {
+                return Err(Anomaly::NotUnderstood)
             }
-            Packet::PathOp { id, op, path, to } => (id, Pending::Op { op, path: text(&path), to: to.as_deref().map(text) }),
-            Packet::HandleOp { id, op, handle } => {
-                let path = self.handles.get(&handle).map_or_else(|| "?".to_owned(), |f| f.path.clone());
-                (id, Pending::Op { op, path, to: None })
-            }
-            _ => return Vec::new(),
+            Packet::Open { id, .. }
+            | Packet::OpenDir { id, .. }
+            | Packet::Close { id, .. }
+            | Packet::Read { id, .. }
+            | Packet::Write { id, .. }
+            | Packet::PathOp { id, .. }
+            | Packet::HandleOp { id, .. }
+            | Packet::Query { id, .. }
+            | Packet::HandleQuery { id, .. }
+            | Packet::CopyData { id, .. }
+            | Packet::Extended { id, .. } => *id,
         };
-        if self.pending.len() < MAX_PENDING {
-            self.pending.insert(id, pending);
+        if self.pending.contains_key(&id) {
+            return Err(Anomaly::ReusedId);
         }
-        Vec::new()
+        if self.pending.len() >= MAX_PENDING {
+            return Err(Anomaly::TooManyInFlight);
+        }
+        let pending = match p {
+            Packet::Open { path, flags, .. } => Pending::Open { path: text(&path), flags },
+            Packet::OpenDir { .. } => Pending::OpenDir,
+            Packet::Close { handle, .. } => {
+                self.any_handle(&handle)?;
+                Pending::Close { handle }
+            }
+            Packet::Read { handle, offset, .. } => {
+                self.file(&handle)?;
+                Pending::Read { handle, offset }
+            }
+            Packet::Write { handle, offset, data, .. } => {
+                self.file(&handle)?.written.feed(offset, &data);
+                Pending::Write { handle }
+            }
+            Packet::PathOp { op, path, to, .. } => Pending::Op { op: op.into(), path: text(&path), to: to.as_deref().map(text) },
+            Packet::HandleOp { op, handle, .. } => Pending::Op { op: op.into(), path: self.file(&handle)?.path.clone(), to: None },
+            Packet::Query { .. } => Pending::Query,
+            Packet::HandleQuery { handle, .. } => {
+                self.any_handle(&handle)?;
+                Pending::Query
+            }
+            Packet::CopyData { from, to, .. } => {
+                let from = self.file(&from)?.path.clone();
+                let target = self.file(&to)?;
+                // The server writes bytes the watcher never sees: the target's upload hash
+                // no longer covers its content, and the file row says so.
+                target.written.broken = true;
+                Pending::Op { op: "copy-data".into(), path: from, to: Some(target.path.clone()) }
+            }
+            Packet::Extended { name, .. } => Pending::Op { op: name, path: String::new(), to: None },
+            _ => return Err(Anomaly::NotUnderstood),
+        };
+        self.pending.insert(id, pending);
+        Ok(Vec::new())
+    }
+
+    /// The open file behind `handle`.
+    fn file(&mut self, handle: &[u8]) -> Result<&mut OpenFile, Anomaly> {
+        self.handles.get_mut(handle).ok_or(Anomaly::UnknownHandle)
+    }
+
+    /// Checks that `handle` is an open file or directory.
+    fn any_handle(&self, handle: &[u8]) -> Result<(), Anomaly> {
+        if self.handles.contains_key(handle) || self.dirs.contains(handle) {
+            Ok(())
+        } else {
+            Err(Anomaly::UnknownHandle)
+        }
     }
 
     /// Takes a response from the device's server.
-    pub(crate) fn response(&mut self, p: Packet) -> Vec<Row> {
+    pub(crate) fn response(&mut self, p: Packet) -> Result<Vec<Row>, Anomaly> {
         match p {
             Packet::Handle { id, handle } => match self.pending.remove(&id) {
                 Some(Pending::Open { path, flags }) => {
-                    if self.handles.len() < MAX_HANDLES {
-                        self.handles.insert(handle, OpenFile { path: path.clone(), flags, read: Content::default(), written: Content::default(), eof: false, write_failed: false });
+                    if self.handles.len() >= MAX_HANDLES {
+                        return Err(Anomaly::TooManyOpen);
                     }
-                    vec![("sftp.op", json!({ "op": "open", "path": path, "mode": mode(flags), "status": "ok" }))]
+                    self.handles.insert(handle, OpenFile { path: path.clone(), flags, read: Content::default(), written: Content::default(), eof: false, write_failed: false });
+                    Ok(vec![("sftp.op", json!({ "op": "open", "path": path, "mode": mode(flags), "status": "ok" }))])
                 }
-                _ => Vec::new(),
+                Some(Pending::OpenDir) => {
+                    if self.dirs.len() >= MAX_HANDLES {
+                        return Err(Anomaly::TooManyOpen);
+                    }
+                    self.dirs.insert(handle);
+                    Ok(Vec::new())
+                }
+                _ => Ok(Vec::new()),
             },
             Packet::Data { id, data } => {
                 if let Some(Pending::Read { handle, offset }) = self.pending.remove(&id) {
@@ -156,10 +254,12 @@ impl Tracker {
                         f.read.feed(offset, &data);
                     }
                 }
-                Vec::new()
+                Ok(Vec::new())
             }
-            Packet::Status { id, code, message } => self.status(id, code, &message),
-            _ => Vec::new(),
+            Packet::Status { id, code, message } => Ok(self.status(id, code, &message)),
+            // Names, attributes and replies answer queries; an answer nobody asked for
+            // changes nothing the audit follows.
+            _ => Ok(Vec::new()),
         }
     }
 
@@ -183,10 +283,15 @@ impl Tracker {
                 }
                 Vec::new()
             }
-            Some(Pending::Close { handle }) => match self.handles.remove(&handle) {
-                Some(f) => vec![file_row(f, &outcome)],
-                None => Vec::new(),
-            },
+            Some(Pending::Close { handle }) => {
+                if self.dirs.remove(&handle) {
+                    return Vec::new();
+                }
+                match self.handles.remove(&handle) {
+                    Some(f) => vec![file_row(f, &outcome)],
+                    None => Vec::new(),
+                }
+            }
             Some(Pending::Op { op, path, to }) => {
                 let mut d = json!({ "op": op, "path": path, "status": outcome });
                 if let (Some(to), Some(obj)) = (to, d.as_object_mut()) {
@@ -194,7 +299,7 @@ impl Tracker {
                 }
                 vec![("sftp.op", d)]
             }
-            None => Vec::new(),
+            Some(Pending::OpenDir) | Some(Pending::Query) | None => Vec::new(),
         }
     }
 
@@ -249,16 +354,16 @@ mod tests {
     #[test]
     fn upload_in_pieces_is_hashed() {
         let mut t = Tracker::default();
-        t.request(Packet::Open { id: 1, path: b"/fw.bin".to_vec(), flags: FXF_WRITE | 0x18 });
-        let rows = t.response(Packet::Handle { id: 1, handle: b"h".to_vec() });
+        t.request(Packet::Open { id: 1, path: b"/fw.bin".to_vec(), flags: FXF_WRITE | 0x18 }).unwrap()
+        let rows = t.response(Packet::Handle { id: 1, handle: b"h".to_vec() }).unwrap()
         assert_eq!(rows[0].1["op"], "open");
         // Two writes in flight, answered out of order; the second chunk arrives first.
-        t.request(Packet::Write { id: 3, handle: b"h".to_vec(), offset: 4, data: b"5678".to_vec() });
-        t.request(Packet::Write { id: 2, handle: b"h".to_vec(), offset: 0, data: b"1234".to_vec() });
-        t.response(Packet::Status { id: 3, code: FX_OK, message: vec![] });
-        t.response(Packet::Status { id: 2, code: FX_OK, message: vec![] });
-        t.request(Packet::Close { id: 4, handle: b"h".to_vec() });
-        let rows = t.response(Packet::Status { id: 4, code: FX_OK, message: vec![] });
+        t.request(Packet::Write { id: 3, handle: b"h".to_vec(), offset: 4, data: b"5678".to_vec() }).unwrap();
+        t.request(Packet::Write { id: 2, handle: b"h".to_vec(), offset: 0, data: b"1234".to_vec() }).unwrap();
+        t.response(Packet::Status { id: 3, code: FX_OK, message: vec![] }).unwrap();
+        t.response(Packet::Status { id: 2, code: FX_OK, message: vec![] }).unwrap();
+        t.request(Packet::Close { id: 4, handle: b"h".to_vec() }).unwrap();
+        let rows = t.response(Packet::Status { id: 4, code: FX_OK, message: vec![] }).unwrap();
         let (kind, d) = &rows[0];
         assert_eq!(*kind, "sftp.file");
         assert_eq!(d["direction"], "upload");
@@ -270,18 +375,18 @@ mod tests {
     #[test]
     fn download_with_short_reads_and_eof() {
         let mut t = Tracker::default();
-        t.request(Packet::Open { id: 1, path: b"/log".to_vec(), flags: FXF_READ });
-        t.response(Packet::Handle { id: 1, handle: b"h".to_vec() });
-        t.request(Packet::Read { id: 2, handle: b"h".to_vec(), offset: 0, len: 10 });
-        t.request(Packet::Read { id: 3, handle: b"h".to_vec(), offset: 10, len: 10 });
+        t.request(Packet::Open { id: 1, path: b"/log".to_vec(), flags: FXF_READ }).unwrap();
+        t.response(Packet::Handle { id: 1, handle: b"h".to_vec() }).unwrap();
+        t.request(Packet::Read { id: 2, handle: b"h".to_vec(), offset: 0, len: 10 }).unwrap();
+        t.request(Packet::Read { id: 3, handle: b"h".to_vec(), offset: 10, len: 10 }).unwrap();
         t.response(Packet::Data { id: 2, data: b"abc".to_vec() }); // short read
         t.response(Packet::Data { id: 3, data: b"klm".to_vec() }); // ahead: held
-        t.request(Packet::Read { id: 4, handle: b"h".to_vec(), offset: 3, len: 7 });
-        t.response(Packet::Data { id: 4, data: b"defghij".to_vec() });
-        t.request(Packet::Read { id: 5, handle: b"h".to_vec(), offset: 13, len: 10 });
-        t.response(Packet::Status { id: 5, code: FX_EOF, message: vec![] });
-        t.request(Packet::Close { id: 6, handle: b"h".to_vec() });
-        let rows = t.response(Packet::Status { id: 6, code: FX_OK, message: vec![] });
+        t.request(Packet::Read { id: 4, handle: b"h".to_vec(), offset: 3, len: 7 }).unwrap();
+        t.response(Packet::Data { id: 4, data: b"defghij".to_vec() }).unwrap();
+        t.request(Packet::Read { id: 5, handle: b"h".to_vec(), offset: 13, len: 10 }).unwrap();
+        t.response(Packet::Status { id: 5, code: FX_EOF, message: vec![] }).unwrap();
+        t.request(Packet::Close { id: 6, handle: b"h".to_vec() }).unwrap();
+        let rows = t.response(Packet::Status { id: 6, code: FX_OK, message: vec![] }).unwrap();
         let d = &rows[0].1;
         assert_eq!(d["direction"], "download");
         assert_eq!(d["sha256"], sha(b"abcdefghijklm"));
@@ -291,16 +396,83 @@ mod tests {
     #[test]
     fn a_gap_means_no_hash_and_ops_are_logged() {
         let mut t = Tracker::default();
-        t.request(Packet::Open { id: 1, path: b"/x".to_vec(), flags: FXF_WRITE });
-        t.response(Packet::Handle { id: 1, handle: b"h".to_vec() });
-        t.request(Packet::Write { id: 2, handle: b"h".to_vec(), offset: 100, data: b"late".to_vec() });
-        t.request(Packet::PathOp { id: 3, op: "rename", path: b"/x".to_vec(), to: Some(b"/y".to_vec()) });
-        let rows = t.response(Packet::Status { id: 3, code: 4, message: b"Failure".to_vec() });
+        t.request(Packet::Open { id: 1, path: b"/x".to_vec(), flags: FXF_WRITE }).unwrap();
+        t.response(Packet::Handle { id: 1, handle: b"h".to_vec() }).unwrap();
+        t.request(Packet::Write { id: 2, handle: b"h".to_vec(), offset: 100, data: b"late".to_vec() }).unwrap();
+        t.request(Packet::PathOp { id: 3, op: "rename", path: b"/x".to_vec(), to: Some(b"/y".to_vec()) }).unwrap();
+        let rows = t.response(Packet::Status { id: 3, code: 4, message: b"Failure".to_vec() }).unwrap();
         assert_eq!(rows[0].1["to"], "/y");
         assert_eq!(rows[0].1["status"], "error 4: Failure");
         let rows = t.finish();
         assert_eq!(rows[0].1["sha256"], Value::Null);
         assert_eq!(rows[0].1["complete"], false);
         assert_eq!(rows[0].1["close"], "not closed (channel ended)");
+    }
+
+    fn open(t: &mut Tracker, id: u32, path: &[u8], handle: &[u8]) {
+        t.request(Packet::Open { id, path: path.to_vec(), flags: FXF_WRITE }).unwrap();
+        t.response(Packet::Handle { id, handle: handle.to_vec() }).unwrap();
+    }
+
+    /// Finding: `OPEN id=7 decoy.bin` then `OPEN id=7 firmware.bin` made the log credit the
+    /// decoy's bytes to firmware.bin. A reused id is refused before it is forwarded.
+    #[test]
+    fn a_reused_request_id_is_refused() {
+        let mut t = Tracker::default();
+        t.request(Packet::Open { id: 7, path: b"/tmp/decoy.bin".to_vec(), flags: FXF_WRITE }).unwrap();
+        let second = t.request(Packet::Open { id: 7, path: b"/fw/firmware.bin".to_vec(), flags: FXF_WRITE });
+        assert_eq!(second.unwrap_err(), Anomaly::ReusedId);
+        // Once answered, the id may be used again (clients do reuse them).
+        t.response(Packet::Handle { id: 7, handle: b"h".to_vec() }).unwrap();
+        t.request(Packet::Close { id: 7, handle: b"h".to_vec() }).unwrap();
+    }
+
+    #[test]
+    fn unknown_handles_and_packets_end_the_channel() {
+        let mut t = Tracker::default();
+        open(&mut t, 1, b"/a", b"h");
+        let write = t.request(Packet::Write { id: 2, handle: b"forged".to_vec(), offset: 0, data: b"x".to_vec() });
+        assert_eq!(write.unwrap_err(), Anomaly::UnknownHandle);
+        assert_eq!(t.request(Packet::Read { id: 3, handle: b"nope".to_vec(), offset: 0, len: 1 }).unwrap_err(), Anomaly::UnknownHandle);
+        assert_eq!(t.request(Packet::Close { id: 4, handle: b"nope".to_vec() }).unwrap_err(), Anomaly::UnknownHandle);
+        assert_eq!(t.request(Packet::HandleOp { id: 5, op: "fsetstat", handle: b"nope".to_vec() }).unwrap_err(), Anomaly::UnknownHandle);
+        assert_eq!(t.request(Packet::Unknown(99)).unwrap_err(), Anomaly::NotUnderstood);
+        assert_eq!(t.request(Packet::Status { id: 6, code: 0, message: vec![] }).unwrap_err(), Anomaly::NotUnderstood);
+    }
+
+    #[test]
+    fn too_many_in_flight_is_refused() {
+        let mut t = Tracker::default();
+        for id in 0..MAX_PENDING as u32 {
+            t.request(Packet::Query { id, op: "stat", path: b"/".to_vec() }).unwrap();
+        }
+        assert_eq!(t.request(Packet::Query { id: u32::MAX, op: "stat", path: b"/".to_vec() }).unwrap_err(), Anomaly::TooManyInFlight);
+    }
+
+    #[test]
+    fn directories_are_followed_and_extensions_audited() {
+        let mut t = Tracker::default();
+        t.request(Packet::OpenDir { id: 1, path: b"/d".to_vec() }).unwrap();
+        t.response(Packet::Handle { id: 1, handle: b"dh".to_vec() }).unwrap();
+        t.request(Packet::HandleQuery { id: 2, op: "readdir", handle: b"dh".to_vec() }).unwrap();
+        t.request(Packet::Close { id: 3, handle: b"dh".to_vec() }).unwrap();
+        assert!(t.response(Packet::Status { id: 3, code: FX_OK, message: vec![] }).unwrap().is_empty());
+
+        open(&mut t, 4, b"/src", b"r");
+        open(&mut t, 5, b"/dst", b"w");
+        t.request(Packet::Write { id: 6, handle: b"w".to_vec(), offset: 0, data: b"abc".to_vec() }).unwrap();
+        t.request(Packet::CopyData { id: 7, from: b"r".to_vec(), to: b"w".to_vec() }).unwrap();
+        let rows = t.response(Packet::Status { id: 7, code: FX_OK, message: vec![] }).unwrap();
+        assert_eq!((rows[0].1["op"].clone(), rows[0].1["path"].clone(), rows[0].1["to"].clone()), (json!("copy-data"), json!("/src"), json!("/dst")));
+        t.request(Packet::HandleOp { id: 8, op: "fsync", handle: b"w".to_vec() }).unwrap();
+        assert_eq!(t.response(Packet::Status { id: 8, code: FX_OK, message: vec![] }).unwrap()[0].1["op"], "fsync");
+        t.request(Packet::PathOp { id: 9, op: "lsetstat", path: b"/dst".to_vec(), to: None }).unwrap();
+        assert_eq!(t.response(Packet::Status { id: 9, code: FX_OK, message: vec![] }).unwrap()[0].1["op"], "lsetstat");
+        t.request(Packet::Extended { id: 10, name: "made-up@example.com".into() }).unwrap();
+        assert_eq!(t.response(Packet::Status { id: 10, code: 8, message: b"Unsupported".to_vec() }).unwrap()[0].1["op"], "made-up@example.com");
+        // The server wrote bytes the watcher never saw: no hash is claimed for the target.
+        t.request(Packet::Close { id: 11, handle: b"w".to_vec() }).unwrap();
+        let rows = t.response(Packet::Status { id: 11, code: FX_OK, message: vec![] }).unwrap();
+        assert_eq!((rows[0].1["sha256"].clone(), rows[0].1["complete"].clone()), (Value::Null, json!(false)));
     }
 }

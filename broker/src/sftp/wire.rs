@@ -1,11 +1,12 @@
 //! The SFTP (version 3, draft-ietf-secsh-filexfer-02, as OpenSSH speaks it) wire format, just
 //! enough to watch a session in passing: packets are cut out of each direction's byte stream
-//! (`uint32 length, byte type, payload`) and the few kinds that touch files are decoded.
-//! Nothing here answers or changes a packet; the bridge forwards the original bytes.
+//! (`uint32 length, byte type, payload`) and every request a client may send is decoded, so
+//! that the watcher can tell what each one does (or that it cannot). Nothing here answers or
+//! changes a packet; the bridge forwards the original bytes.
 //!
 //! Packets are buffered whole, up to [`MAX_PACKET`] bytes (OpenSSH's own limit is 256 KiB);
-//! a longer one stops the parser for the rest of the channel (the raw bytes are still
-//! forwarded and recorded), so memory per direction stays bounded.
+//! a longer or malformed one stops the parser, and the channel with it (the watcher cannot
+//! follow the rest), so memory per direction stays bounded.
 
 /// Longest packet the watcher buffers.
 pub(crate) const MAX_PACKET: usize = 1024 * 1024;
@@ -18,15 +19,29 @@ pub(crate) enum Packet {
     Read { id: u32, handle: Vec<u8>, offset: u64, len: u32 },
     Write { id: u32, handle: Vec<u8>, offset: u64, data: Vec<u8> },
     /// An operation on one or two paths: setstat, remove, mkdir, rmdir, rename, symlink and
-    /// the OpenSSH extensions that rename or link.
+    /// the OpenSSH extensions that rename, link or set attributes without following links.
     PathOp { id: u32, op: &'static str, path: Vec<u8>, to: Option<Vec<u8>> },
-    /// fsetstat: attributes changed through an open handle.
+    /// An operation through an open handle: fsetstat, and the fsync extension.
     HandleOp { id: u32, op: &'static str, handle: Vec<u8> },
+    /// A request that changes nothing, on a path: lstat, realpath, stat, readlink, and the
+    /// statvfs and expand-path extensions.
+    Query { id: u32, op: &'static str, path: Vec<u8> },
+    /// A request that changes nothing, through a handle: fstat, readdir, fstatvfs.
+    HandleQuery { id: u32, op: &'static str, handle: Vec<u8> },
+    OpenDir { id: u32, path: Vec<u8> },
+    /// `copy-data`: the server copies between two open handles.
+    CopyData { id: u32, from: Vec<u8>, to: Vec<u8> },
+    /// Any other extension, by name: followed by name only.
+    Extended { id: u32, name: String },
+    /// The client's `init`.
+    Init,
     Status { id: u32, code: u32, message: Vec<u8> },
     Handle { id: u32, handle: Vec<u8> },
     Data { id: u32, data: Vec<u8> },
-    /// Anything else (stat, readdir, realpath, init/version…), not logged.
-    Other,
+    /// A reply that carries nothing the watcher follows: version, name, attrs, extended reply.
+    Reply,
+    /// A packet type SFTP version 3 does not define.
+    Unknown(u8),
 }
 
 /// `SSH_FX_*` status codes.
@@ -91,20 +106,48 @@ pub(crate) fn decode(body: &[u8]) -> Option<Packet> {
         15 => path_op(&mut c, "rmdir", false)?,
         18 => path_op(&mut c, "rename", true)?,
         20 => path_op(&mut c, "symlink", true)?,
-        200 => {
-            let id = c.u32()?;
-            let name = c.string()?;
-            let op = match name {
-                b"posix-rename@openssh.com" => "rename",
-                b"hardlink@openssh.com" => "hardlink",
-                _ => return Some(Packet::Other),
-            };
-            Packet::PathOp { id, op, path: c.string()?.to_vec(), to: Some(c.string()?.to_vec()) }
-        }
+        1 => Packet::Init,
+        7 => Packet::Query { id: c.u32()?, op: "lstat", path: c.string()?.to_vec() },
+        8 => Packet::HandleQuery { id: c.u32()?, op: "fstat", handle: c.string()?.to_vec() },
+        11 => Packet::OpenDir { id: c.u32()?, path: c.string()?.to_vec() },
+        12 => Packet::HandleQuery { id: c.u32()?, op: "readdir", handle: c.string()?.to_vec() },
+        16 => Packet::Query { id: c.u32()?, op: "realpath", path: c.string()?.to_vec() },
+        17 => Packet::Query { id: c.u32()?, op: "stat", path: c.string()?.to_vec() },
+        19 => Packet::Query { id: c.u32()?, op: "readlink", path: c.string()?.to_vec() },
+        200 => extended(&mut c)?,
+        2 | 104 | 105 | 201 => Packet::Reply,
         101 => Packet::Status { id: c.u32()?, code: c.u32()?, message: c.string().unwrap_or_default().to_vec() },
         102 => Packet::Handle { id: c.u32()?, handle: c.string()?.to_vec() },
         103 => Packet::Data { id: c.u32()?, data: c.string()?.to_vec() },
-        _ => Packet::Other,
+        other => Packet::Unknown(other),
+    })
+}
+
+/// Decodes an `SSH_FXP_EXTENDED` request (after its type byte).
+fn extended(c: &mut Cursor) -> Option<Packet> {
+    let id = c.u32()?;
+    let name = c.string()?;
+    let path_op = |c: &mut Cursor, op: &'static str, two: bool| -> Option<Packet> {
+        let path = c.string()?.to_vec();
+        let to = if two { Some(c.string()?.to_vec()) } else { None };
+        Some(Packet::PathOp { id, op, path, to })
+    };
+    Some(match name {
+        b"posix-rename@openssh.com" => path_op(c, "rename", true)?,
+        b"hardlink@openssh.com" => path_op(c, "hardlink", true)?,
+        b"lsetstat@openssh.com" => path_op(c, "lsetstat", false)?,
+        b"fsync@openssh.com" => Packet::HandleOp { id, op: "fsync", handle: c.string()?.to_vec() },
+        b"statvfs@openssh.com" => Packet::Query { id, op: "statvfs", path: c.string()?.to_vec() },
+        b"expand-path@openssh.com" => Packet::Query { id, op: "expand-path", path: c.string()?.to_vec() },
+        b"fstatvfs@openssh.com" => Packet::HandleQuery { id, op: "fstatvfs", handle: c.string()?.to_vec() },
+        b"copy-data" => {
+            let from = c.string()?.to_vec();
+            let (_offset, _length) = (c.u64()?, c.u64()?);
+            let to = c.string()?.to_vec();
+            c.u64()?;
+            Packet::CopyData { id, from, to }
+        }
+        other => Packet::Extended { id, name: String::from_utf8_lossy(other).chars().take(128).collect() },
     })
 }
 
@@ -112,7 +155,8 @@ pub(crate) fn decode(body: &[u8]) -> Option<Packet> {
 #[derive(Debug, Default)]
 pub(crate) struct Framer {
     buf: Vec<u8>,
-    /// Set when a packet was too long or malformed: nothing more is parsed.
+    /// Set when a packet was too long or malformed: nothing more is parsed, and every later
+    /// feed says so too.
     lost: bool,
 }
 
@@ -120,7 +164,7 @@ pub(crate) struct Framer {
 #[derive(Debug, Default)]
 pub(crate) struct Framed {
     pub packets: Vec<Packet>,
-    /// The framer gave up with this chunk (first time only).
+    /// The framer has given up (with this chunk or an earlier one).
     pub lost_now: bool,
 }
 
@@ -129,6 +173,7 @@ impl Framer {
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Framed {
         let mut out = Framed::default();
         if self.lost {
+            out.lost_now = true;
             return out;
         }
         self.buf.extend_from_slice(bytes);
@@ -203,8 +248,8 @@ mod tests {
         let mut f = Framer::default();
         let r = f.feed(&(MAX_PACKET as u32 + 1).to_be_bytes());
         assert!(r.lost_now && r.packets.is_empty());
-        assert!(!f.feed(&packet(4, &[1u32.to_be_bytes().to_vec(), string(b"h")])).lost_now);
-        assert!(f.feed(&packet(4, &[1u32.to_be_bytes().to_vec(), string(b"h")])).packets.is_empty());
+        let after = f.feed(&packet(4, &[1u32.to_be_bytes().to_vec(), string(b"h")]));
+        assert!(after.lost_now && after.packets.is_empty(), "once lost, every later feed says so");
 
         let mut g = Framer::default();
         // A handle string longer than the packet.
@@ -226,5 +271,32 @@ mod tests {
                 Packet::PathOp { id: 4, op: "rename", path: b"/a".to_vec(), to: Some(b"/b".to_vec()) },
             ]
         );
+    }
+
+    #[test]
+    fn decodes_every_request_a_client_sends() {
+        let id = |n: u32| n.to_be_bytes().to_vec();
+        let ext = |n: u32, name: &[u8], rest: &[Vec<u8>]| {
+            let mut f = vec![id(n), string(name)];
+            f.extend_from_slice(rest);
+            packet(200, &f)
+        };
+        let cases = [
+            (packet(1, &[id(3)]), Packet::Init),
+            (packet(11, &[id(1), string(b"/d")]), Packet::OpenDir { id: 1, path: b"/d".to_vec() }),
+            (packet(12, &[id(2), string(b"dh")]), Packet::HandleQuery { id: 2, op: "readdir", handle: b"dh".to_vec() }),
+            (packet(17, &[id(3), string(b"/f")]), Packet::Query { id: 3, op: "stat", path: b"/f".to_vec() }),
+            (ext(4, b"fsync@openssh.com", &[string(b"h")]), Packet::HandleOp { id: 4, op: "fsync", handle: b"h".to_vec() }),
+            (ext(5, b"lsetstat@openssh.com", &[string(b"/l"), id(0)]), Packet::PathOp { id: 5, op: "lsetstat", path: b"/l".to_vec(), to: None }),
+            (
+                ext(6, b"copy-data", &[string(b"r"), 0u64.to_be_bytes().to_vec(), 0u64.to_be_bytes().to_vec(), string(b"w"), 0u64.to_be_bytes().to_vec()]),
+                Packet::CopyData { id: 6, from: b"r".to_vec(), to: b"w".to_vec() },
+            ),
+            (ext(7, b"made-up@example.com", &[]), Packet::Extended { id: 7, name: "made-up@example.com".into() }),
+            (packet(99, &[id(8)]), Packet::Unknown(99)),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(Framer::default().feed(&bytes).packets, vec![want]);
+        }
     }
 }

@@ -102,8 +102,10 @@ kinds! {
     SftpOp = "sftp.op",
     /// One file transferred, with its size and SHA-256.
     SftpFile = "sftp.file",
-    /// SFTP traffic the watcher could not follow.
+    /// SFTP traffic the watcher could not follow (older logs; the channel now ends instead).
     SftpUnparsed = "sftp.unparsed",
+    /// An SFTP channel ended because its file audit could no longer be right.
+    SftpAborted = "sftp.aborted",
     /// A recording finished, with its SHA-256.
     RecordingSealed = "recording.sealed",
     /// A recording that could not start or finish.
@@ -263,6 +265,7 @@ mod tests {
         (Kind::SftpOp, "sftp.op"),
         (Kind::SftpFile, "sftp.file"),
         (Kind::SftpUnparsed, "sftp.unparsed"),
+        (Kind::SftpAborted, "sftp.aborted"),
         (Kind::RecordingSealed, "recording.sealed"),
         (Kind::RecordingFailed, "recording.failed"),
         (Kind::RecordingArchived, "recording.archived"),
