@@ -21,6 +21,7 @@ pub mod keyfile;
 pub mod live;
 pub mod notify;
 pub mod policy;
+pub mod request_scope;
 pub mod retention;
 pub mod store;
 pub mod totp;
