@@ -3,7 +3,8 @@
 //! is still live. Requests made with the cookie that change state must also come from this
 //! site (Origin) and carry the sign-in's CSRF token: in the `X-CSRF-Token` header for the
 //! API ([`Authed`]), or in the `_csrf` form field for pages ([`PageForm`]). Bearer requests
-//! need no CSRF token: a browser never attaches one by itself.
+//! need no CSRF token: a browser never attaches one by itself. The extractors read only the
+//! [`Gate`] (keys, sign-in rows, allowed origins), from any state that can give one.
 
 pub mod cookie;
 pub mod origin;
