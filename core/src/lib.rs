@@ -22,6 +22,7 @@ pub mod live;
 pub mod notify;
 pub mod password;
 pub mod policy;
+pub mod request_scope;
 pub mod retention;
 pub mod sessions;
 pub mod store;

@@ -14,7 +14,7 @@ use axum::extract::State;
 use portcullis_core::clock;
 use portcullis_core::webauth::Scope;
 
-use crate::AppState;
+use crate::auth::Gate;
 
 /// The Content-Security-Policy of every response: scripts and styles from this site only,
 /// never inline.
@@ -91,18 +91,18 @@ pub(crate) async fn timeout(request: Request, next: Next) -> Response {
 
 /// Re-issues the cookie's token when half its lifetime has passed and the sign-in is still
 /// live, so an open page stays signed in while each token stays short-lived.
-pub(crate) async fn renew_cookie(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn renew_cookie(State(gate): State<Gate>, request: Request, next: Next) -> Response {
     let due = crate::auth::cookie::read(request.headers())
-        .and_then(|t| state.keys.verify(&t))
-        .filter(|c| c.scope == "full" && clock::now() - c.iat >= state.keys.ttl().as_secs() as i64 / 2);
+        .and_then(|t| gate.keys.verify(&t))
+        .filter(|c| c.scope == "full" && clock::now() - c.iat >= gate.keys.ttl().as_secs() as i64 / 2);
     let mut response = next.run(request).await;
     let Some(claims) = due else { return response };
     if response.headers().contains_key(header::SET_COOKIE) {
         return response; // the handler signed in or out itself
     }
-    if let Ok(Some(s)) = state.ctx.webauth.session(&claims.sid).await {
+    if let Ok(Some(s)) = gate.webauth.session(&claims.sid).await {
         if s.scope == Scope::Full {
-            if let Ok((token, exp)) = state.keys.issue(&s) {
+            if let Ok((token, exp)) = gate.keys.issue(&s) {
                 if let Ok(v) = HeaderValue::from_str(&crate::auth::cookie::set(&token, exp - clock::now())) {
                     response.headers_mut().append(header::SET_COOKIE, v);
                 }

@@ -15,6 +15,7 @@ mod routes;
 mod serve;
 pub mod state;
 mod tls;
+mod trace;
 
 use std::path::PathBuf;
 

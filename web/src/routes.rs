@@ -1,12 +1,17 @@
 //! The whole app: API, pages, static assets and health check, wrapped in the middleware
-//! every response gets (security headers, body limit, timeout, token renewal).
+//! every response gets (request id and tracing span, security headers, body limit, timeout,
+//! token renewal).
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde::Serialize;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
-use crate::{api, layers, pages, AppState};
+use crate::auth::Gate;
+use crate::state::Site;
+use crate::{api, layers, pages, trace, AppState};
 
 /// The app: routes plus middleware (outermost last).
 pub fn router(state: AppState) -> Router {
@@ -14,13 +19,18 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(api::router().router)
         .merge(pages::router())
-        .layer(middleware::from_fn_with_state(state.clone(), layers::renew_cookie))
+        .layer(middleware::from_fn_with_state(Gate::from_ref(&state), layers::renew_cookie))
         .with_state(state)
         .layer(DefaultBodyLimit::max(layers::BODY_LIMIT))
         .layer(middleware::from_fn(layers::limit_body))
         .layer(middleware::from_fn(layers::timeout))
         .layer(middleware::from_fn(layers::host_from_authority))
         .layer(middleware::map_response(layers::security_headers))
+        .layer(middleware::from_fn(trace::in_request_scope))
+        .layer(PropagateRequestIdLayer::new(trace::REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(trace::RequestSpan).on_response(trace::Finished))
+        .layer(SetRequestIdLayer::new(trace::REQUEST_ID, trace::NewId))
+        .layer(middleware::map_request(trace::drop_unsafe_id))
 }
 
 #[derive(Serialize)]
@@ -29,6 +39,6 @@ struct Health {
     version: &'static str,
 }
 
-async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok", version: state.version })
+async fn healthz(State(site): State<Site>) -> Json<Health> {
+    Json(Health { status: "ok", version: site.version })
 }

@@ -1,9 +1,22 @@
-//! What every handler can reach: the opened core services, the token keys and the few
-//! settings the pages show.
+//! What handlers can reach. [`AppState`] is what the binary hands in: the opened core
+//! services, the token keys and the few settings the pages show. Handlers never take it
+//! whole: each takes only the parts it uses (axum's `FromRef`), so a handler's signature says
+//! which services it touches. The parts are small clonable handles of [`portcullis_core`]
+//! (`Store`, `Approvals`, `AuditLog`, `WebAuth`, `Admin`, `LiveHub`, `Arc<Config>`), the
+//! token keys, [`Site`], and two bundles: [`Gate`] (what checks who is asking) and
+//! [`Frame`] (what the frame of every page shows).
 
 use crate::auth::token::TokenKeys;
+use crate::auth::Gate;
+use crate::pages::Frame;
+use axum::extract::FromRef;
 use portcullis_core::admin::Admin;
-use portcullis_core::Context;
+use portcullis_core::approvals::Approvals;
+use portcullis_core::audit::AuditLog;
+use portcullis_core::live::LiveHub;
+use portcullis_core::store::Store;
+use portcullis_core::webauth::WebAuth;
+use portcullis_core::{Config, Context};
 use std::sync::Arc;
 
 /// Shared, cheap to clone.
@@ -24,4 +37,51 @@ impl AppState {
         let admin = Admin::from_context(&ctx);
         AppState { ctx, admin, keys: Arc::new(keys), name, version }
     }
+}
+
+/// The site's name (page footers) and the build's version (`/healthz`).
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub name: String,
+    pub version: &'static str,
+}
+
+impl FromRef<AppState> for Site {
+    fn from_ref(s: &AppState) -> Site {
+        Site { name: s.name.clone(), version: s.version }
+    }
+}
+
+impl FromRef<AppState> for Gate {
+    fn from_ref(s: &AppState) -> Gate {
+        Gate { keys: s.keys.clone(), webauth: s.ctx.webauth.clone(), config: s.ctx.config.clone() }
+    }
+}
+
+impl FromRef<AppState> for Frame {
+    fn from_ref(s: &AppState) -> Frame {
+        Frame { store: s.ctx.store.clone(), site: Site::from_ref(s) }
+    }
+}
+
+/// `FromRef<AppState>` for parts that are a clone of one field.
+macro_rules! part {
+    ($($ty:ty => $($field:ident).+;)*) => {
+        $(impl FromRef<AppState> for $ty {
+            fn from_ref(s: &AppState) -> $ty {
+                s.$($field).+.clone()
+            }
+        })*
+    };
+}
+
+part! {
+    Store => ctx.store;
+    Approvals => ctx.approvals;
+    AuditLog => ctx.audit;
+    WebAuth => ctx.webauth;
+    LiveHub => ctx.live;
+    Arc<Config> => ctx.config;
+    Admin => admin;
+    Arc<TokenKeys> => keys;
 }

@@ -326,3 +326,90 @@ async fn auditors_search_and_verify_the_audit_log() {
     assert_eq!((bad.body["ok"].as_bool(), bad.body["first_bad_seq"].as_i64()), (Some(false), Some(1)), "{:?}", bad.body);
     assert!(bad.body["problem"].as_str().is_some_and(|p| !p.is_empty()));
 }
+
+/// The `request_id` in the detail of the one `kind` row about request `id`.
+async fn row_request_id(api: &Api, kind: &str, id: i64) -> serde_json::Value {
+    let rows: Vec<_> = api.audit_of(kind).await.into_iter().filter(|r| r.subject == format!("request:{id}")).collect();
+    assert_eq!(rows.len(), 1, "{}: {kind} rows about request {id}: {rows:?}", api.backend);
+    serde_json::from_str::<serde_json::Value>(&rows[0].detail).unwrap()["request_id"].clone()
+}
+
+/// Whether `id` is one of the server's own request ids (16 random bytes in hex).
+fn ours(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[tokio::test]
+async fn audit_rows_carry_the_request_id_of_the_call_that_wrote_them() {
+    for api in Api::both().await {
+        let vendor = api.user("jdoe", Role::Vendor).await;
+        api.user("nurse", Role::Approver).await;
+        let dev = api.device("pump-1", Criticality::High).await;
+        let s = api.login("nurse").await;
+        let auth = format!("Bearer {}", s.token);
+
+        // No id sent: the server makes one, answers with it, and the row names it.
+        let id = api.request(&vendor, &dev).await;
+        let a = api.call(Method::POST, &format!("/api/v1/requests/{id}/approve"), &[("authorization", &auth)], Some(json!({}))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}: {:?}", api.backend, a.body);
+        let rid = a.headers["x-request-id"].to_str().unwrap().to_owned();
+        assert!(ours(&rid), "{rid:?}");
+        assert_eq!(row_request_id(&api, "request.approved", id).await, rid.as_str(), "{}", api.backend);
+
+        // A short id of safe characters sent by the client is kept, in the answer and the row.
+        let id = api.request(&vendor, &dev).await;
+        let sent = "ticket-42.retry_1";
+        let d = api.call(Method::POST, &format!("/api/v1/requests/{id}/deny"), &[("authorization", &auth), ("x-request-id", sent)], Some(json!({"reason": "not now"}))).await;
+        assert_eq!(d.status, StatusCode::OK, "{}: {:?}", api.backend, d.body);
+        assert_eq!(d.headers["x-request-id"], sent);
+        assert_eq!(row_request_id(&api, "request.denied", id).await, sent, "{}", api.backend);
+
+        // Every call gets an id of its own, and rows written outside any call carry none.
+        let b = api.call(Method::GET, "/healthz", &[], None).await;
+        assert_ne!(b.headers["x-request-id"], a.headers["x-request-id"]);
+        assert_eq!(row_request_id(&api, "request.created", id).await, serde_json::Value::Null, "{}", api.backend);
+        // The id is part of the hashed detail: the chain still verifies.
+        assert!(portcullis_core::audit::verify(&api.state.ctx.store, api.state.ctx.audit.signer()).await.unwrap().ok, "{}", api.backend);
+    }
+}
+
+#[tokio::test]
+async fn hostile_request_ids_are_replaced_by_our_own() {
+    use axum::body::Body;
+    use axum::http::{HeaderValue, Request};
+    let api = Api::new("sqlite").await;
+    let vendor = api.user("jdoe", Role::Vendor).await;
+    api.user("nurse", Role::Approver).await;
+    let dev = api.device("pump-1", Criticality::High).await;
+    let s = api.login("nurse").await;
+    // A raw newline cannot reach the app at all: no header value may hold one.
+    assert!(HeaderValue::from_bytes(b"abc\nX-Injected: 1").is_err());
+    let too_long = "a".repeat(65);
+    let mut hostile: Vec<HeaderValue> = [too_long.as_str(), "abc\"def", "two words", "tab\there", "line%0Abreak", "line\\nbreak", "<b>x</b>", "a,b", "{\"x\":1}"]
+        .into_iter()
+        .map(|v| HeaderValue::from_str(v).unwrap())
+        .collect();
+    hostile.push(HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
+    for sent in hostile {
+        let id = api.request(&vendor, &dev).await;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/v1/requests/{id}/approve"))
+            .header("host", support::client::HOST)
+            .header("authorization", format!("Bearer {}", s.token))
+            .header("content-type", "application/json")
+            .header("x-request-id", sent.clone())
+            .body(Body::from("{}"))
+            .unwrap();
+        let a = api.send(req).await;
+        assert_eq!(a.status, StatusCode::OK, "{sent:?}: {:?}", a.body);
+        let got = a.headers["x-request-id"].to_str().unwrap().to_owned();
+        assert!(ours(&got) && got.as_bytes() != sent.as_bytes(), "{sent:?} answered as {got:?}");
+        assert_eq!(row_request_id(&api, "request.approved", id).await, got.as_str(), "{sent:?}");
+    }
+    // Two ids at once are one too many: neither is kept.
+    let req = Request::builder().uri("/healthz").header("x-request-id", "one").header("x-request-id", "two").body(Body::empty()).unwrap();
+    let a = api.send(req).await;
+    assert_eq!(a.headers.get_all("x-request-id").iter().count(), 1);
+    assert!(ours(a.headers["x-request-id"].to_str().unwrap()));
+}

@@ -82,7 +82,16 @@ async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> Resul
         None => (1, GENESIS_HASH.to_owned()),
     };
     let ts = crate::clock::now_ms();
-    let detail = serde_json::to_string(&ev.detail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // A row written while serving a web request names that request (see `request_scope`).
+    let detail = match (crate::request_scope::current(), ev.detail.as_object()) {
+        (Some(id), Some(map)) if !map.contains_key("request_id") => {
+            let mut map = map.clone();
+            map.insert("request_id".into(), id.into());
+            std::borrow::Cow::Owned(serde_json::Value::Object(map))
+        }
+        _ => std::borrow::Cow::Borrowed(&ev.detail),
+    };
+    let detail = serde_json::to_string(&detail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let (kind, subject) = (ev.kind.as_str(), ev.subject.to_string());
     let hash = row_hash(seq, ts, &ev.actor, kind, &subject, &detail, &prev);
     sqlx::query("INSERT INTO audit_log (seq, ts, actor, kind, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")

@@ -7,9 +7,8 @@
 
 use super::error::ApiError;
 use crate::auth::Authed;
-use crate::state::AppState;
 use portcullis_core::domain::{Role, SessionId};
-use portcullis_core::store::SessionRecord;
+use portcullis_core::store::{SessionRecord, Store};
 
 /// Roles that may read sessions at all.
 pub const VIEWERS: &[Role] = &[Role::Approver, Role::Auditor, Role::Admin];
@@ -22,11 +21,11 @@ pub fn narrowed_to(a: &Authed) -> Option<i64> {
 
 /// Session `id`, if `a` may see it: 404 when there is no such session, 403 when it is not
 /// theirs to see.
-pub async fn viewable(state: &AppState, a: &Authed, id: i64) -> Result<SessionRecord, ApiError> {
+pub async fn viewable(store: &Store, a: &Authed, id: i64) -> Result<SessionRecord, ApiError> {
     a.require(VIEWERS, "read sessions")?;
-    let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
+    let s = store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
     if let Some(user) = narrowed_to(a) {
-        if !state.ctx.store.approved_session(user, s.id).await? {
+        if !store.approved_session(user, s.id).await? {
             return Err(ApiError::forbidden(format!(
                 "you did not approve session {id}; only its approvers, auditors and admins may see it"
             )));
@@ -36,9 +35,9 @@ pub async fn viewable(state: &AppState, a: &Authed, id: i64) -> Result<SessionRe
 }
 
 /// Whether `a` may see session `s` (for links on pages; no error).
-pub async fn may_view(state: &AppState, a: &Authed, s: SessionId) -> bool {
+pub async fn may_view(store: &Store, a: &Authed, s: SessionId) -> bool {
     match narrowed_to(a) {
         None => VIEWERS.contains(&a.role()),
-        Some(user) => state.ctx.store.approved_session(user, s).await.unwrap_or(false),
+        Some(user) => store.approved_session(user, s).await.unwrap_or(false),
     }
 }

@@ -5,10 +5,10 @@
 use super::error::{ApiError, ErrorBody};
 use super::ApiQuery;
 use crate::auth::Authed;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use portcullis_core::audit::{self, AuditRow, Search};
+use portcullis_core::audit::{self, AuditLog, AuditRow, Search};
+use portcullis_core::store::Store;
 use portcullis_core::clock;
 use portcullis_core::domain::{DeviceName, Role};
 use serde::{Deserialize, Serialize};
@@ -112,16 +112,16 @@ pub fn to_search(q: &AuditQuery) -> Result<Search, ApiError> {
 /// Search the audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", operation_id = "search_audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = [AuditRowView]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Vec<AuditRowView>>, ApiError> {
+pub async fn list(State(store): State<Store>, a: Authed, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Vec<AuditRowView>>, ApiError> {
     a.require(AUDITORS, "read the audit log")?;
-    let rows = audit::search(&state.ctx.store, &to_search(&q)?).await?;
+    let rows = audit::search(&store, &to_search(&q)?).await?;
     Ok(Json(rows.iter().map(AuditRowView::from).collect()))
 }
 
 /// Runs the verification of `portcullis audit verify`.
-pub async fn run_verify(state: &AppState) -> Result<VerifyView, ApiError> {
-    let r = audit::verify(&state.ctx.store, state.ctx.audit.signer()).await?;
-    let cp = audit::latest_checkpoint(&state.ctx.store).await?;
+pub async fn run_verify(store: &Store, log: &AuditLog) -> Result<VerifyView, ApiError> {
+    let r = audit::verify(store, log.signer()).await?;
+    let cp = audit::latest_checkpoint(store).await?;
     Ok(VerifyView {
         ok: r.ok,
         rows: r.rows,
@@ -138,7 +138,7 @@ pub async fn run_verify(state: &AppState) -> Result<VerifyView, ApiError> {
 /// Verify the whole chain and the signed checkpoints.
 #[utoipa::path(post, path = "/api/v1/audit/verify", operation_id = "verify_audit", tag = "audit",
     responses((status = 200, body = VerifyView), (status = 403, body = ErrorBody)))]
-pub async fn verify(State(state): State<AppState>, a: Authed) -> Result<Json<VerifyView>, ApiError> {
+pub async fn verify(State(store): State<Store>, State(log): State<AuditLog>, a: Authed) -> Result<Json<VerifyView>, ApiError> {
     a.require(AUDITORS, "verify the audit log")?;
-    Ok(Json(run_verify(&state).await?))
+    Ok(Json(run_verify(&store, &log).await?))
 }

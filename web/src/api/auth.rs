@@ -5,21 +5,22 @@
 use super::error::ApiError;
 use super::views::{EnrolBody, EnrolmentView, LoginBody, MeView, TokenView};
 use super::ApiJson;
-use crate::auth::{cookie, origin, Authed, Enrolling, Peer};
-use crate::state::AppState;
+use crate::auth::token::TokenKeys;
+use crate::auth::{cookie, Authed, Enrolling, Gate, Peer};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use portcullis_core::clock;
-use portcullis_core::webauth::{EnrolRefusal, SignIn, TotpEnrolment, WebSession};
+use portcullis_core::webauth::{EnrolRefusal, SignIn, TotpEnrolment, WebAuth, WebSession};
+use std::sync::Arc;
 
 /// The answer to a successful sign-in: token in the body and in the cookie.
-pub fn signed_in(state: &AppState, s: &WebSession, enrolment: Option<TotpEnrolment>) -> Result<Response, ApiError> {
-    let (token, exp) = state.keys.issue(s).map_err(ApiError::internal)?;
+pub fn signed_in(keys: &TokenKeys, s: &WebSession, enrolment: Option<TotpEnrolment>) -> Result<Response, ApiError> {
+    let (token, exp) = keys.issue(s).map_err(ApiError::internal)?;
     let body = TokenView {
         token: token.clone(),
-        csrf: state.keys.csrf(&s.id),
+        csrf: keys.csrf(&s.id),
         expires_at: clock::rfc3339(exp),
         must_enrol: enrolment.is_some(),
         enrolment: enrolment.map(|e| EnrolmentView { totp_secret: e.secret_base32, otpauth_uri: e.otpauth_uri }),
@@ -37,14 +38,14 @@ fn failed() -> ApiError {
 /// Sign in with user name, password and TOTP code.
 #[utoipa::path(post, operation_id = "auth_login", path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = TokenView), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
-pub async fn login(State(state): State<AppState>, peer: Option<Extension<Peer>>, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
-    if headers.contains_key(header::ORIGIN) && !origin::allowed(&headers, &state.ctx.config.web.allowed_origins) {
+pub async fn login(State(gate): State<Gate>, peer: Option<Extension<Peer>>, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
+    if headers.contains_key(header::ORIGIN) && !gate.same_site(&headers) {
         return Err(ApiError::forbidden("cross-origin sign-in refused"));
     }
     let peer = peer.map(|Extension(p)| p.0.to_string()).unwrap_or_else(|| "unknown".into());
-    match state.ctx.webauth.sign_in(&body.username, &body.password, &body.code, &peer).await? {
-        Ok(SignIn::Done(s)) => signed_in(&state, &s, None),
-        Ok(SignIn::MustEnrol(s, e)) => signed_in(&state, &s, Some(e)),
+    match gate.webauth.sign_in(&body.username, &body.password, &body.code, &peer).await? {
+        Ok(SignIn::Done(s)) => signed_in(&gate.keys, &s, None),
+        Ok(SignIn::MustEnrol(s, e)) => signed_in(&gate.keys, &s, Some(e)),
         Err(_) => Err(failed()),
     }
 }
@@ -52,9 +53,14 @@ pub async fn login(State(state): State<AppState>, peer: Option<Extension<Peer>>,
 /// First sign-in: set the permanent password and confirm the authenticator with a code.
 #[utoipa::path(post, operation_id = "auth_enrol", path = "/api/v1/auth/enrol", tag = "auth", request_body = EnrolBody,
     responses((status = 200, body = TokenView), (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
-pub async fn enrol(State(state): State<AppState>, Enrolling(a): Enrolling, ApiJson(body): ApiJson<EnrolBody>) -> Result<Response, ApiError> {
-    match state.ctx.webauth.finish_enrolment(&a.session, &body.new_password, &body.code, &a.peer).await? {
-        Ok(full) => signed_in(&state, &full, None),
+pub async fn enrol(
+    State(webauth): State<WebAuth>,
+    State(keys): State<Arc<TokenKeys>>,
+    Enrolling(a): Enrolling,
+    ApiJson(body): ApiJson<EnrolBody>,
+) -> Result<Response, ApiError> {
+    match webauth.finish_enrolment(&a.session, &body.new_password, &body.code, &a.peer).await? {
+        Ok(full) => signed_in(&keys, &full, None),
         Err(EnrolRefusal::BadPassword(m)) => Err(ApiError::bad_request(m)),
         Err(EnrolRefusal::Code(_)) => Err(ApiError::bad_request("the code was not accepted; wait for the next code and try again")),
         Err(EnrolRefusal::NotEnrolling) => Err(ApiError::forbidden("already enrolled")),
@@ -64,15 +70,15 @@ pub async fn enrol(State(state): State<AppState>, Enrolling(a): Enrolling, ApiJs
 /// A fresh token for the same sign-in (until the sign-in's own end).
 #[utoipa::path(post, operation_id = "auth_refresh", path = "/api/v1/auth/refresh", tag = "auth",
     responses((status = 200, body = TokenView), (status = 401, body = super::error::ErrorBody)))]
-pub async fn refresh(State(state): State<AppState>, a: Authed) -> Result<Response, ApiError> {
-    signed_in(&state, &a.session, None)
+pub async fn refresh(State(keys): State<Arc<TokenKeys>>, a: Authed) -> Result<Response, ApiError> {
+    signed_in(&keys, &a.session, None)
 }
 
 /// Sign out: the token and the cookie stop working at once.
 #[utoipa::path(post, operation_id = "auth_logout", path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = super::error::ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, a: Authed) -> Result<Response, ApiError> {
-    state.ctx.webauth.sign_out(&a.session, &a.peer).await?;
+pub async fn logout(State(webauth): State<WebAuth>, a: Authed) -> Result<Response, ApiError> {
+    webauth.sign_out(&a.session, &a.peer).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(header::SET_COOKIE, cookie::clear().parse().map_err(ApiError::internal)?);
     Ok(resp)

@@ -5,17 +5,17 @@ use super::error::{ApiError, ErrorBody};
 use super::views::{DeviceView, NewDeviceBody};
 use super::{ApiJson, ApiPath};
 use crate::auth::Authed;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portcullis_core::admin::NewDeviceSpec;
+use portcullis_core::admin::{Admin, NewDeviceSpec};
+use portcullis_core::approvals::Approvals;
 use portcullis_core::domain::{Criticality, DeviceName, Role, Zone};
-use portcullis_core::store::DeviceRecord;
+use portcullis_core::store::{DeviceRecord, Store};
 use portcullis_core::vault::Credential;
 
-fn view(state: &AppState, d: &DeviceRecord) -> DeviceView {
-    DeviceView::new(d, &state.ctx.approvals.policy().rule(d.criticality, &d.zone))
+fn view(approvals: &Approvals, d: &DeviceRecord) -> DeviceView {
+    DeviceView::new(d, &approvals.policy().rule(d.criticality, &d.zone))
 }
 
 fn bad(e: impl std::fmt::Display) -> ApiError {
@@ -25,25 +25,30 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
 /// List devices.
 #[utoipa::path(get, operation_id = "list_devices", path = "/api/v1/devices", tag = "devices",
     responses((status = 200, body = [DeviceView]), (status = 403, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<DeviceView>>, ApiError> {
+pub async fn list(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed) -> Result<Json<Vec<DeviceView>>, ApiError> {
     a.require(super::requests::READERS, "read devices")?;
-    Ok(Json(state.ctx.store.list_devices().await?.iter().map(|d| view(&state, d)).collect()))
+    Ok(Json(store.list_devices().await?.iter().map(|d| view(&approvals, d)).collect()))
 }
 
 /// One device.
 #[utoipa::path(get, operation_id = "show_devices", path = "/api/v1/devices/{name}", tag = "devices", params(("name" = String, Path, description = "device name")),
     responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
+pub async fn show(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
     a.require(super::requests::READERS, "read devices")?;
     let name = DeviceName::parse(&n).map_err(bad)?;
-    let d = state.ctx.store.device_by_name(&name).await?.ok_or_else(|| ApiError::not_found(format!("device {n} not found")))?;
-    Ok(Json(view(&state, &d)))
+    let d = store.device_by_name(&name).await?.ok_or_else(|| ApiError::not_found(format!("device {n} not found")))?;
+    Ok(Json(view(&approvals, &d)))
 }
 
 /// Enrol a device.
 #[utoipa::path(post, operation_id = "create_devices", path = "/api/v1/devices", tag = "devices", request_body = NewDeviceBody,
     responses((status = 201, body = DeviceView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewDeviceBody>) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
+pub async fn create(
+    State(admin): State<Admin>,
+    State(approvals): State<Approvals>,
+    a: Authed,
+    ApiJson(b): ApiJson<NewDeviceBody>,
+) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
     let credential = match (b.password, b.private_key) {
         (Some(p), None) => Credential::Password(p),
@@ -60,17 +65,23 @@ pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJso
         zone: Zone::parse(&b.zone).map_err(bad)?,
         tcp_ports: b.tcp_ports,
     };
-    let d = state.admin.create_device(&format!("{} ({})", a.name(), a.via()), spec).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &d))))
+    let d = admin.create_device(&format!("{} ({})", a.name(), a.via()), spec).await?;
+    Ok((StatusCode::CREATED, Json(view(&approvals, &d))))
 }
 
 /// Disable a device: no new requests or sessions.
 #[utoipa::path(post, operation_id = "disable_devices", path = "/api/v1/devices/{name}/disable", tag = "devices", params(("name" = String, Path, description = "device name")),
     responses((status = 200, body = DeviceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn disable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
+pub async fn disable(
+    State(admin): State<Admin>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    a: Authed,
+    ApiPath(n): ApiPath<String>,
+) -> Result<Json<DeviceView>, ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
     let name = DeviceName::parse(&n).map_err(bad)?;
-    state.admin.set_device_disabled(&format!("{} ({})", a.name(), a.via()), &name, true).await?;
-    let d = state.ctx.store.require_device(&name).await?;
-    Ok(Json(view(&state, &d)))
+    admin.set_device_disabled(&format!("{} ({})", a.name(), a.via()), &name, true).await?;
+    let d = store.require_device(&name).await?;
+    Ok(Json(view(&approvals, &d)))
 }

@@ -8,15 +8,16 @@
 use super::error::{ApiError, ErrorBody};
 use super::ApiPath;
 use crate::auth::Authed;
-use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::audit::{Event, Kind, Subject};
+use portcullis_core::audit::{AuditLog, Event, Kind, Subject};
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
 use portcullis_core::evidence::{self, EvidenceError};
+use portcullis_core::request_scope;
+use portcullis_core::store::Store;
 use serde_json::json;
 use portcullis_recorder::Hashing;
 use std::io::Write;
@@ -65,15 +66,15 @@ impl Write for BodyWriter {
 
 /// Builds session `id`'s bundle for `a` and answers with it as it is written; the export is
 /// audited once complete.
-pub async fn export(state: &AppState, a: &Authed, id: i64) -> Result<Response, ApiError> {
+pub async fn export(store: &Store, audit: &AuditLog, a: &Authed, id: i64) -> Result<Response, ApiError> {
     a.require(super::audit::AUDITORS, "export evidence")?;
-    let bundle = evidence::build(&state.ctx.store, &state.ctx.audit, SessionId(id)).await.map_err(|e| match e {
+    let bundle = evidence::build(store, audit, SessionId(id)).await.map_err(|e| match e {
         EvidenceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
         other => ApiError::internal(other),
     })?;
     let files = bundle.member_count();
     let (tx, mut rx) = mpsc::channel(QUEUE);
-    let signer = state.ctx.audit.signer().clone();
+    let signer = audit.signer().clone();
     let failed = tx.clone();
     let writing = tokio::task::spawn_blocking(move || {
         let mut out = Hashing::new(BodyWriter { tx, piece: Vec::with_capacity(PIECE) });
@@ -82,9 +83,12 @@ pub async fn export(state: &AppState, a: &Authed, id: i64) -> Result<Response, A
         let (_, sha256, bytes) = out.finish();
         Ok::<_, EvidenceError>((sha256, bytes))
     });
-    let audit = state.ctx.audit.clone();
+    let audit = audit.clone();
     let (actor, via) = (a.name().to_string(), a.via());
-    tokio::spawn(async move {
+    // The export's audit row is written after the answer has begun, by a task of its own:
+    // it is still this request's row, so it runs under the request's id.
+    let request = request_scope::current();
+    let finish = async move {
         match writing.await {
             Ok(Ok((sha256, bytes))) => {
                 let ev = Event::new(actor, Kind::EvidenceExported, Subject::Session(SessionId(id)), json!({ "via": via, "files": files, "bytes": bytes, "sha256": sha256 }));
@@ -104,6 +108,12 @@ pub async fn export(state: &AppState, a: &Authed, id: i64) -> Result<Response, A
                 let _ = failed.send(Err(std::io::Error::other(why))).await;
             }
         }
+    };
+    tokio::spawn(async move {
+        match request {
+            Some(id) => request_scope::scope(id, finish).await,
+            None => finish.await,
+        }
     });
     let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let disposition = format!("attachment; filename=\"portcullis-session-{id}-evidence.tar.gz\"");
@@ -115,6 +125,6 @@ pub async fn export(state: &AppState, a: &Authed, id: i64) -> Result<Response, A
 #[utoipa::path(post, operation_id = "export_evidence", path = "/api/v1/sessions/{id}/evidence", tag = "sessions",
     params(("id" = i64, Path, description = "session number")),
     responses((status = 200, description = "the bundle", content_type = "application/gzip"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
-    export(&state, &a, id).await
+pub async fn create(State(store): State<Store>, State(audit): State<AuditLog>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
+    export(&store, &audit, &a, id).await
 }

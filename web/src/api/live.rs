@@ -16,15 +16,16 @@ use super::error::{ApiError, ErrorBody};
 use super::live_tail::Tail;
 use super::ApiPath;
 use crate::auth::{Authed, Watcher};
-use crate::state::AppState;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use portcullis_core::audit::{Event, Kind, Subject};
+use portcullis_core::audit::{AuditLog, Event, Kind, Subject};
 use portcullis_core::domain::{SessionId, SessionState};
-use portcullis_core::live::{Frame, FrameKind, Watch};
+use portcullis_core::live::{Frame, FrameKind, LiveHub, Watch};
+use portcullis_core::store::Store;
+use portcullis_core::webauth::WebAuth;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
@@ -53,22 +54,31 @@ const TRY_AGAIN: u16 = 1013;
     responses((status = 101, description = "switching to the websocket stream"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn watch(
-    State(state): State<AppState>,
+    State(store): State<Store>,
+    State(audit): State<AuditLog>,
+    State(webauth): State<WebAuth>,
+    State(live): State<LiveHub>,
     Watcher(a): Watcher,
     ApiPath(id): ApiPath<i64>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let s = access::viewable(&state, &a, id).await?;
+    let s = access::viewable(&store, &a, id).await?;
     if s.state == SessionState::Ended {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("session {id} has ended; replay its recordings instead")));
     }
     let ws = ws.map_err(|_| ApiError::bad_request("this address is a websocket; open it with a websocket client"))?;
-    state
-        .ctx
-        .audit
+    audit
         .record(Event::new(a.name().as_str(), Kind::SessionWatched, Subject::Session(SessionId(id)), json!({ "via": a.via() })))
         .await?;
-    Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(state, a, SessionId(id), socket)))
+    Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(Sources { store, webauth, live }, a, SessionId(id), socket)))
+}
+
+/// What a viewer's stream reads: the sign-in and session rows (checked again every
+/// [`RECHECK`]), the recordings of other nodes, and this process's terminals.
+struct Sources {
+    store: Store,
+    webauth: WebAuth,
+    live: LiveHub,
 }
 
 /// The stream as one viewer sees it: one terminal from the first message to the last, on
@@ -117,13 +127,13 @@ impl View {
 }
 
 /// Why the stream should stop, if it should.
-async fn still_allowed(state: &AppState, a: &Authed, id: SessionId) -> Option<(u16, &'static str)> {
-    match state.ctx.webauth.session(&a.session.id).await {
+async fn still_allowed(state: &Sources, a: &Authed, id: SessionId) -> Option<(u16, &'static str)> {
+    match state.webauth.session(&a.session.id).await {
         Ok(Some(_)) => {}
         Ok(None) => return Some((POLICY, "your sign-in has ended")),
         Err(_) => return Some((TRY_AGAIN, "the service is unavailable")),
     }
-    match state.ctx.store.session(id).await {
+    match state.store.session(id).await {
         Ok(Some(s)) if s.state == SessionState::Ended => Some((NORMAL, "session ended")),
         Ok(Some(_)) => None,
         Ok(None) => Some((NORMAL, "session ended")),
@@ -142,18 +152,18 @@ enum Following {
 }
 
 /// A terminal recording of `id` being written by another node, if there is one.
-async fn recorded_elsewhere(state: &AppState, id: SessionId) -> Option<(i64, String)> {
-    let recs = state.ctx.store.recordings_of(id).await.ok()?;
+async fn recorded_elsewhere(state: &Sources, id: SessionId) -> Option<(i64, String)> {
+    let recs = state.store.recordings_of(id).await.ok()?;
     recs.into_iter()
         .rev()
         .filter(|r| r.kind == "asciicast" && r.sealed_at.is_none())
-        .find(|r| u32::try_from(r.channel).is_ok_and(|n| !state.ctx.live.publishes(id, n)))
+        .find(|r| u32::try_from(r.channel).is_ok_and(|n| !state.live.publishes(id, n)))
         .map(|r| (r.channel, r.path))
 }
 
 /// Whether recording `channel` of `id` is sealed (finished).
-async fn sealed(state: &AppState, id: SessionId, channel: i64) -> bool {
-    match state.ctx.store.recordings_of(id).await {
+async fn sealed(state: &Sources, id: SessionId, channel: i64) -> bool {
+    match state.store.recordings_of(id).await {
         Ok(recs) => recs.iter().any(|r| r.channel == channel && r.sealed_at.is_some()),
         Err(_) => false,
     }
@@ -196,7 +206,7 @@ async fn on_frame(view: &mut View, following: &mut Following, frame: Result<Fram
 }
 
 /// Looks for a terminal held by another node, or reads what its recording gained.
-async fn on_poll(state: &AppState, view: &mut View, following: &mut Following, id: SessionId) -> Step {
+async fn on_poll(state: &Sources, view: &mut View, following: &mut Following, id: SessionId) -> Step {
     let ok = match following {
         Following::Here(_) => true,
         Following::Nothing => match recorded_elsewhere(state, id).await {
@@ -247,8 +257,8 @@ async fn open(view: &mut View, watch: &mut Watch) -> (bool, Following) {
     }
 }
 
-async fn stream(state: AppState, a: Authed, id: SessionId, socket: WebSocket) {
-    let hub = state.ctx.live.clone();
+async fn stream(state: Sources, a: Authed, id: SessionId, socket: WebSocket) {
+    let hub = state.live.clone();
     let mut watch = hub.watch(id);
     let mut view = View { socket, start: Instant::now() };
     // Follow one terminal; when it closes, the next one that opens.

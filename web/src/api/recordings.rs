@@ -8,7 +8,6 @@ use super::access;
 use super::error::{ApiError, ErrorBody};
 use super::ApiPath;
 use crate::auth::Authed;
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
@@ -16,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use portcullis_core::evidence::integrity::{self, RecordingCheck};
 use portcullis_core::evidence::EvidenceError;
-use portcullis_core::store::RecordingRecord;
+use portcullis_core::store::{RecordingRecord, Store};
 use serde::Serialize;
 use tokio_util::io::ReaderStream;
 use utoipa::ToSchema;
@@ -96,14 +95,14 @@ fn evidence_error(e: EvidenceError) -> ApiError {
 }
 
 /// Every recording of session `id`, checked (the caller has checked access).
-pub async fn checked(state: &AppState, id: i64) -> Result<Vec<RecordingView>, ApiError> {
-    let checks = integrity::check_session(&state.ctx.store, portcullis_core::domain::SessionId(id)).await.map_err(evidence_error)?;
+pub async fn checked(store: &Store, id: i64) -> Result<Vec<RecordingView>, ApiError> {
+    let checks = integrity::check_session(store, portcullis_core::domain::SessionId(id)).await.map_err(evidence_error)?;
     Ok(checks.into_iter().map(|c| RecordingView::new(id, c)).collect())
 }
 
 /// Recording `channel` of session `id`, checked (the caller has checked access).
-pub async fn checked_one(state: &AppState, id: i64, channel: i64) -> Result<RecordingView, ApiError> {
-    integrity::check_recording(&state.ctx.store, portcullis_core::domain::SessionId(id), channel)
+pub async fn checked_one(store: &Store, id: i64, channel: i64) -> Result<RecordingView, ApiError> {
+    integrity::check_recording(store, portcullis_core::domain::SessionId(id), channel)
         .await
         .map_err(evidence_error)?
         .map(|c| RecordingView::new(id, c))
@@ -114,14 +113,14 @@ pub async fn checked_one(state: &AppState, id: i64, channel: i64) -> Result<Reco
 #[utoipa::path(get, operation_id = "list_recordings", path = "/api/v1/sessions/{id}/recordings", tag = "sessions",
     params(("id" = i64, Path, description = "session number")),
     responses((status = 200, body = [RecordingView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<RecordingView>>, ApiError> {
-    access::viewable(&state, &a, id).await?;
-    Ok(Json(checked(&state, id).await?))
+pub async fn list(State(store): State<Store>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<RecordingView>>, ApiError> {
+    access::viewable(&store, &a, id).await?;
+    Ok(Json(checked(&store, id).await?))
 }
 
 /// Streams recording `channel` of session `id` as a download (the caller has checked access).
-pub async fn stream(state: &AppState, id: i64, channel: i64) -> Result<Response, ApiError> {
-    let recs = state.ctx.store.recordings_of(portcullis_core::domain::SessionId(id)).await?;
+pub async fn stream(store: &Store, id: i64, channel: i64) -> Result<Response, ApiError> {
+    let recs = store.recordings_of(portcullis_core::domain::SessionId(id)).await?;
     let rec: &RecordingRecord = recs
         .iter()
         .find(|r| r.channel == channel)
@@ -145,8 +144,8 @@ pub async fn stream(state: &AppState, id: i64, channel: i64) -> Result<Response,
 #[utoipa::path(get, operation_id = "download_recording", path = "/api/v1/sessions/{id}/recordings/{channel}", tag = "sessions",
     params(("id" = i64, Path, description = "session number"), ("channel" = i64, Path, description = "recording number within the session")),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
-pub async fn download(State(state): State<AppState>, a: Authed, ApiPath((id, channel)): ApiPath<(i64, i64)>) -> Result<Response, ApiError> {
-    access::viewable(&state, &a, id).await?;
-    stream(&state, id, channel).await
+pub async fn download(State(store): State<Store>, a: Authed, ApiPath((id, channel)): ApiPath<(i64, i64)>) -> Result<Response, ApiError> {
+    access::viewable(&store, &a, id).await?;
+    stream(&store, id, channel).await
 }
 

@@ -6,13 +6,12 @@ use super::error::{ApiError, ErrorBody};
 use super::views::{ApproveBody, ApproveView, CountView, DenyBody, GrantView, NewRequestBody, RequestView};
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Authed;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, RequestInput, Window};
+use portcullis_core::approvals::{window_minutes, ApprovalInput, Approvals, ApproveOutcome, RequestInput, Window};
 use portcullis_core::domain::{ChannelSet, DeviceName, RequestId, RequestState, Role, Username};
-use portcullis_core::store::RequestRecord;
+use portcullis_core::store::{RequestRecord, Store};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -37,23 +36,23 @@ pub struct ListQuery {
 }
 
 /// Builds the view of one request (grant and policy joined in).
-pub async fn view(state: &AppState, r: &RequestRecord) -> Result<RequestView, ApiError> {
+pub async fn view(store: &Store, approvals: &Approvals, r: &RequestRecord) -> Result<RequestView, ApiError> {
     let grant = if r.state == RequestState::Approved || r.state == RequestState::Revoked {
-        state.ctx.store.grant_of_request(r.id).await?
+        store.grant_of_request(r.id).await?
     } else {
         None
     };
-    let rule = state.ctx.approvals.policy().rule(r.criticality, &r.zone);
+    let rule = approvals.policy().rule(r.criticality, &r.zone);
     Ok(RequestView::new(r, grant.as_ref(), &rule))
 }
 
 /// Lists requests matching the filters, newest first.
-pub async fn find(state: &AppState, q: &ListQuery) -> Result<Vec<RequestView>, ApiError> {
+pub async fn find(store: &Store, approvals: &Approvals, q: &ListQuery) -> Result<Vec<RequestView>, ApiError> {
     let st = q.state.as_deref().filter(|s| !s.is_empty()).map(RequestState::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
     let vendor_id = match q.vendor.as_deref().filter(|s| !s.is_empty()) {
         Some(v) => {
             let name = Username::parse(v).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            match state.ctx.store.user_by_name(&name).await? {
+            match store.user_by_name(&name).await? {
                 Some(u) => Some(u.id),
                 None => return Ok(Vec::new()),
             }
@@ -63,9 +62,9 @@ pub async fn find(state: &AppState, q: &ListQuery) -> Result<Vec<RequestView>, A
     let device = q.device.as_deref().filter(|s| !s.is_empty()).map(DeviceName::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let mut out = Vec::new();
-    for r in state.ctx.store.list_requests(st, vendor_id, limit).await? {
+    for r in store.list_requests(st, vendor_id, limit).await? {
         if device.as_ref().is_none_or(|d| *d == r.device) {
-            out.push(view(state, &r).await?);
+            out.push(view(store, approvals, &r).await?);
         }
     }
     Ok(out)
@@ -74,38 +73,48 @@ pub async fn find(state: &AppState, q: &ListQuery) -> Result<Vec<RequestView>, A
 /// List requests.
 #[utoipa::path(get, operation_id = "list_requests", path = "/api/v1/requests", tag = "requests", params(ListQuery),
     responses((status = 200, body = [RequestView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<RequestView>>, ApiError> {
+pub async fn list(
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    a: Authed,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<RequestView>>, ApiError> {
     a.require(READERS, "read requests")?;
-    Ok(Json(find(&state, &q).await?))
+    Ok(Json(find(&store, &approvals, &q).await?))
 }
 
 /// Number of pending requests (the page's badge).
 #[utoipa::path(get, operation_id = "pending_count_requests", path = "/api/v1/requests/pending-count", tag = "requests",
     responses((status = 200, body = CountView), (status = 401, body = ErrorBody)))]
-pub async fn pending_count(State(state): State<AppState>, a: Authed) -> Result<Json<CountView>, ApiError> {
+pub async fn pending_count(State(store): State<Store>, a: Authed) -> Result<Json<CountView>, ApiError> {
     a.require(READERS, "read requests")?;
-    Ok(Json(CountView { count: state.ctx.store.count_requests(RequestState::Pending).await? }))
+    Ok(Json(CountView { count: store.count_requests(RequestState::Pending).await? }))
 }
 
 /// One request.
 #[utoipa::path(get, operation_id = "show_requests", path = "/api/v1/requests/{id}", tag = "requests", params(("id" = i64, Path, description = "request number")),
     responses((status = 200, body = RequestView), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
+pub async fn show(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
     a.require(READERS, "read requests")?;
-    let r = state.ctx.store.request(RequestId(id)).await?.ok_or_else(|| ApiError::not_found(format!("request #{id} not found")))?;
-    Ok(Json(view(&state, &r).await?))
+    let r = store.request(RequestId(id)).await?.ok_or_else(|| ApiError::not_found(format!("request #{id} not found")))?;
+    Ok(Json(view(&store, &approvals, &r).await?))
 }
 
 /// File a request on a vendor's behalf (e.g. after a phone call).
 #[utoipa::path(post, operation_id = "create_requests", path = "/api/v1/requests", tag = "requests", request_body = NewRequestBody,
     responses((status = 201, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewRequestBody>) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+pub async fn create(
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    a: Authed,
+    ApiJson(b): ApiJson<NewRequestBody>,
+) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     a.require(DECIDERS, "file requests")?;
     let vendor = Username::parse(&b.vendor).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let device = DeviceName::parse(&b.device).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let channels = channels(b.channels.as_deref())?.unwrap_or_else(ChannelSet::shell);
-    let r = state.ctx.approvals.create_request(RequestInput::new(&vendor, &device, &b.reason, b.minutes).channels(&channels).peer(&a.via()).filed_by(a.name().as_str())).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &r).await?)))
+    let r = approvals.create_request(RequestInput::new(&vendor, &device, &b.reason, b.minutes).channels(&channels).peer(&a.via()).filed_by(a.name().as_str())).await?;
+    Ok((StatusCode::CREATED, Json(view(&store, &approvals, &r).await?)))
 }
 
 /// Parses a channel list (`shell,files,tcp:104`); empty or absent is `None`.
@@ -136,15 +145,21 @@ pub fn window(minutes: Option<i64>, starts_at: Option<&str>) -> Result<Window, A
 #[utoipa::path(post, operation_id = "approve_requests", path = "/api/v1/requests/{id}/approve", tag = "requests", params(("id" = i64, Path, description = "request number")),
     request_body = ApproveBody,
     responses((status = 200, body = ApproveView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn approve(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<ApproveBody>) -> Result<Json<ApproveView>, ApiError> {
+pub async fn approve(
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    a: Authed,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ApproveBody>,
+) -> Result<Json<ApproveView>, ApiError> {
     a.require(DECIDERS, "approve requests")?;
     let w = window(b.minutes, b.starts_at.as_deref())?;
     let c = channels(b.channels.as_deref())?;
-    let out = state.ctx.approvals.approve(ApprovalInput::new(RequestId(id), a.name(), &a.via()).window(w).channels(c)).await?;
+    let out = approvals.approve(ApprovalInput::new(RequestId(id), a.name(), &a.via()).window(w).channels(c)).await?;
     Ok(Json(match out {
         ApproveOutcome::Recorded { have, need } => ApproveView { outcome: "recorded".into(), approvals: have, approvals_required: need, grant: None },
         ApproveOutcome::Granted(g) => {
-            let r = state.ctx.store.require_request(RequestId(id)).await?;
+            let r = store.require_request(RequestId(id)).await?;
             ApproveView { outcome: "granted".into(), approvals: r.approvals.len() as i64, approvals_required: r.required_approvals, grant: Some(GrantView::from(&g)) }
         }
     }))
@@ -154,19 +169,25 @@ pub async fn approve(State(state): State<AppState>, a: Authed, ApiPath(id): ApiP
 #[utoipa::path(post, operation_id = "deny_requests", path = "/api/v1/requests/{id}/deny", tag = "requests", params(("id" = i64, Path, description = "request number")),
     request_body = DenyBody,
     responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn deny(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<DenyBody>) -> Result<Json<RequestView>, ApiError> {
+pub async fn deny(
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    a: Authed,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<DenyBody>,
+) -> Result<Json<RequestView>, ApiError> {
     a.require(DECIDERS, "deny requests")?;
-    state.ctx.approvals.deny(RequestId(id), a.name(), &b.reason, &a.via()).await?;
-    let r = state.ctx.store.require_request(RequestId(id)).await?;
-    Ok(Json(view(&state, &r).await?))
+    approvals.deny(RequestId(id), a.name(), &b.reason, &a.via()).await?;
+    let r = store.require_request(RequestId(id)).await?;
+    Ok(Json(view(&store, &approvals, &r).await?))
 }
 
 /// Revoke an approved request's grant; its sessions are cut at once.
 #[utoipa::path(post, operation_id = "revoke_requests", path = "/api/v1/requests/{id}/revoke", tag = "requests", params(("id" = i64, Path, description = "request number")),
     responses((status = 200, body = RequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
+pub async fn revoke(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
     a.require(DECIDERS, "revoke access")?;
-    state.ctx.approvals.revoke(RequestId(id), a.name(), &a.via()).await?;
-    let r = state.ctx.store.require_request(RequestId(id)).await?;
-    Ok(Json(view(&state, &r).await?))
+    approvals.revoke(RequestId(id), a.name(), &a.via()).await?;
+    let r = store.require_request(RequestId(id)).await?;
+    Ok(Json(view(&store, &approvals, &r).await?))
 }

@@ -10,13 +10,14 @@ use super::error::{ApiError, ErrorBody};
 use super::views::{SessionView, StopBody};
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Authed;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portcullis_core::approvals::{StopInput, StopMode};
+use portcullis_core::approvals::{Approvals, StopInput, StopMode};
 use portcullis_core::domain::{Role, SessionId, SessionState};
-use portcullis_core::store::SessionSearch;
+use portcullis_core::store::{SessionSearch, Store};
+use portcullis_core::Config;
+use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
@@ -108,8 +109,8 @@ pub fn to_search(a: &Authed, q: &ListQuery) -> Result<SessionSearch, ApiError> {
 }
 
 /// Sessions matching `q` that `a` may see, newest first (one query).
-pub async fn find(state: &AppState, a: &Authed, q: &ListQuery) -> Result<Vec<SessionView>, ApiError> {
-    Ok(state.ctx.store.search_sessions(&to_search(a, q)?).await?.iter().map(SessionView::from).collect())
+pub async fn find(store: &Store, a: &Authed, q: &ListQuery) -> Result<Vec<SessionView>, ApiError> {
+    Ok(store.search_sessions(&to_search(a, q)?).await?.iter().map(SessionView::from).collect())
 }
 
 /// List the running sessions (the default) or search all of them. Approvers see every
@@ -117,23 +118,23 @@ pub async fn find(state: &AppState, a: &Authed, q: &ListQuery) -> Result<Vec<Ses
 /// approved.
 #[utoipa::path(get, operation_id = "list_sessions", path = "/api/v1/sessions", tag = "sessions", params(ListQuery),
     responses((status = 200, body = [SessionView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<SessionView>>, ApiError> {
+pub async fn list(State(store): State<Store>, a: Authed, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<SessionView>>, ApiError> {
     a.require(access::VIEWERS, "read sessions")?;
-    Ok(Json(find(&state, &a, &q).await?))
+    Ok(Json(find(&store, &a, &q).await?))
 }
 
 /// One session.
 #[utoipa::path(get, operation_id = "show_sessions", path = "/api/v1/sessions/{id}", tag = "sessions", params(("id" = i64, Path, description = "session number")),
     responses((status = 200, body = SessionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<SessionView>, ApiError> {
-    let s = access::viewable(&state, &a, id).await?;
+pub async fn show(State(store): State<Store>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<SessionView>, ApiError> {
+    let s = access::viewable(&store, &a, id).await?;
     Ok(Json(SessionView::from(&s)))
 }
 
 /// Parses a stop mode word.
-pub fn mode(state: &AppState, word: Option<&str>) -> Result<StopMode, ApiError> {
+pub fn mode(config: &Config, word: Option<&str>) -> Result<StopMode, ApiError> {
     match word.unwrap_or("graceful") {
-        "graceful" => Ok(StopMode::Graceful(state.ctx.config.session.stop_grace.0)),
+        "graceful" => Ok(StopMode::Graceful(config.session.stop_grace.0)),
         "immediate" => Ok(StopMode::Immediate),
         _ => Err(ApiError::bad_request("mode must be graceful or immediate")),
     }
@@ -143,29 +144,36 @@ pub fn mode(state: &AppState, word: Option<&str>) -> Result<StopMode, ApiError> 
 #[utoipa::path(post, operation_id = "stop_sessions", path = "/api/v1/sessions/{id}/stop", tag = "sessions", params(("id" = i64, Path, description = "session number")),
     request_body = StopBody,
     responses((status = 202, body = SessionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn stop(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<StopBody>) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+pub async fn stop(
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    State(config): State<Arc<Config>>,
+    a: Authed,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<StopBody>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
     a.require(STOPPERS, "stop sessions")?;
-    let m = mode(&state, b.mode.as_deref())?;
+    let m = mode(&config, b.mode.as_deref())?;
     // Any approver may stop any running session (patient safety), seen or not.
-    let s = state.ctx.store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
-    state.ctx.approvals.stop_session(StopInput::new(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or("")).mode(m)).await?;
-    let s = state.ctx.store.session(s.id).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
+    let s = store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
+    approvals.stop_session(StopInput::new(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or("")).mode(m)).await?;
+    let s = store.session(s.id).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
     Ok((StatusCode::ACCEPTED, Json(SessionView::from(&s))))
 }
 
 /// The audit rows about session `session` and its request `request`, oldest first (the
 /// caller checked access).
-pub async fn audit_rows(state: &AppState, session: i64, request: i64) -> Result<Vec<AuditRowView>, ApiError> {
+pub async fn audit_rows(store: &Store, session: i64, request: i64) -> Result<Vec<AuditRowView>, ApiError> {
     let session = format!("session:{session}");
     let request = format!("request:{request}");
-    let rows = portcullis_core::audit::about(&state.ctx.store, [&session, &request]).await?;
+    let rows = portcullis_core::audit::about(store, [&session, &request]).await?;
     Ok(rows.iter().map(AuditRowView::from).collect())
 }
 
 /// The audit rows about a session and its request, oldest first, with their chain positions.
 #[utoipa::path(get, operation_id = "session_audit", path = "/api/v1/sessions/{id}/audit", tag = "sessions", params(("id" = i64, Path, description = "session number")),
     responses((status = 200, body = [AuditRowView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn audit(State(state): State<AppState>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<AuditRowView>>, ApiError> {
-    let s = access::viewable(&state, &a, id).await?;
-    Ok(Json(audit_rows(&state, s.id.0, s.request_id.0).await?))
+pub async fn audit(State(store): State<Store>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<AuditRowView>>, ApiError> {
+    let s = access::viewable(&store, &a, id).await?;
+    Ok(Json(audit_rows(&store, s.id.0, s.request_id.0).await?))
 }

@@ -7,11 +7,12 @@ use super::error::{ApiError, ErrorBody};
 use super::views::{CreatedUserView, NewUserBody, UserView};
 use super::{ApiJson, ApiPath};
 use crate::auth::Authed;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use portcullis_core::admin::Admin;
 use portcullis_core::domain::{Role, Username};
+use portcullis_core::store::Store;
 
 const ADMINS: &[Role] = &[Role::Admin];
 
@@ -22,29 +23,29 @@ fn name(s: &str) -> Result<Username, ApiError> {
 /// List accounts.
 #[utoipa::path(get, operation_id = "list_users", path = "/api/v1/users", tag = "users",
     responses((status = 200, body = [UserView]), (status = 403, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, a: Authed) -> Result<Json<Vec<UserView>>, ApiError> {
+pub async fn list(State(store): State<Store>, a: Authed) -> Result<Json<Vec<UserView>>, ApiError> {
     a.require(ADMINS, "manage users")?;
-    Ok(Json(state.ctx.store.list_users().await?.iter().map(UserView::from).collect()))
+    Ok(Json(store.list_users().await?.iter().map(UserView::from).collect()))
 }
 
 /// One account.
 #[utoipa::path(get, operation_id = "show_users", path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+pub async fn show(State(store): State<Store>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
     a.require(ADMINS, "manage users")?;
-    let u = state.ctx.store.user_by_name(&name(&n)?).await?.ok_or_else(|| ApiError::not_found(format!("user {n} not found")))?;
+    let u = store.user_by_name(&name(&n)?).await?.ok_or_else(|| ApiError::not_found(format!("user {n} not found")))?;
     Ok(Json(UserView::from(&u)))
 }
 
 /// Enrol an account.
 #[utoipa::path(post, operation_id = "create_users", path = "/api/v1/users", tag = "users", request_body = NewUserBody,
     responses((status = 201, body = CreatedUserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJson<NewUserBody>) -> Result<(StatusCode, Json<CreatedUserView>), ApiError> {
+pub async fn create(State(admin): State<Admin>, a: Authed, ApiJson(b): ApiJson<NewUserBody>) -> Result<(StatusCode, Json<CreatedUserView>), ApiError> {
     a.require(ADMINS, "manage users")?;
     let n = name(&b.username)?;
     let role = Role::parse(&b.role).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let actor = format!("{} ({})", a.name(), a.via());
-    let (user, e) = state.admin.create_user(&actor, NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec())).await?;
+    let (user, e) = admin.create_user(&actor, NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec())).await?;
     let vendor = role == Role::Vendor;
     Ok((
         StatusCode::CREATED,
@@ -58,27 +59,27 @@ pub async fn create(State(state): State<AppState>, a: Authed, ApiJson(b): ApiJso
     ))
 }
 
-async fn set_disabled(state: &AppState, a: &Authed, n: &str, disabled: bool) -> Result<Json<UserView>, ApiError> {
+async fn set_disabled(admin: &Admin, store: &Store, a: &Authed, n: &str, disabled: bool) -> Result<Json<UserView>, ApiError> {
     a.require(ADMINS, "manage users")?;
     let n = name(n)?;
     if disabled && &n == a.name() {
         return Err(ApiError::bad_request("you cannot disable your own account"));
     }
-    state.admin.set_user_disabled(&format!("{} ({})", a.name(), a.via()), &n, disabled).await?;
-    let u = state.ctx.store.require_user(&n).await?;
+    admin.set_user_disabled(&format!("{} ({})", a.name(), a.via()), &n, disabled).await?;
+    let u = store.require_user(&n).await?;
     Ok(Json(UserView::from(&u)))
 }
 
 /// Disable an account.
 #[utoipa::path(post, operation_id = "disable_users", path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn disable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &a, &n, true).await
+pub async fn disable(State(admin): State<Admin>, State(store): State<Store>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+    set_disabled(&admin, &store, &a, &n, true).await
 }
 
 /// Enable an account again.
 #[utoipa::path(post, operation_id = "enable_users", path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path, description = "user name")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn enable(State(state): State<AppState>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
-    set_disabled(&state, &a, &n, false).await
+pub async fn enable(State(admin): State<Admin>, State(store): State<Store>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
+    set_disabled(&admin, &store, &a, &n, false).await
 }

@@ -3,27 +3,48 @@
 //! is still live. Requests made with the cookie that change state must also come from this
 //! site (Origin) and carry the sign-in's CSRF token: in the `X-CSRF-Token` header for the
 //! API ([`Authed`]), or in the `_csrf` form field for pages ([`PageForm`]). Bearer requests
-//! need no CSRF token: a browser never attaches one by itself.
+//! need no CSRF token: a browser never attaches one by itself. The extractors read only the
+//! [`Gate`] (keys, sign-in rows, allowed origins), from any state that can give one.
 
 pub mod cookie;
 pub mod origin;
 pub mod token;
 
 use crate::api::error::ApiError;
-use crate::state::AppState;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use portcullis_core::domain::Role;
-use portcullis_core::webauth::{Scope, WebSession};
+use portcullis_core::webauth::{Scope, WebAuth, WebSession};
+use portcullis_core::Config;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use token::TokenKeys;
 
 /// The client's address, put on every request by the accept loop.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
+
+/// What checks who is asking: the token keys, the sign-in rows and the allowed origins. The
+/// extractors below take it from any state that can give one (`Gate: FromRef<S>`); so do the
+/// sign-in handlers and the cookie renewal.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    pub keys: Arc<TokenKeys>,
+    pub webauth: WebAuth,
+    /// For `web.allowed_origins`.
+    pub config: Arc<Config>,
+}
+
+impl Gate {
+    /// Whether the request comes from this site or an allowed origin ([`origin::allowed`]).
+    pub fn same_site(&self, headers: &header::HeaderMap) -> bool {
+        origin::allowed(headers, &self.config.web.allowed_origins)
+    }
+}
 
 /// Header carrying the CSRF token on API calls made with the cookie.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -95,7 +116,7 @@ fn bearer(parts: &Parts) -> Option<String> {
 }
 
 /// Checks the token and its sign-in row; `scope` is the scope the route needs.
-pub async fn authenticate(parts: &Parts, state: &AppState, scope: Scope) -> Result<Authed, Refused> {
+pub async fn authenticate(parts: &Parts, gate: &Gate, scope: Scope) -> Result<Authed, Refused> {
     let (token, by_cookie) = match bearer(parts) {
         Some(t) => (t, false),
         None => match cookie::read(&parts.headers) {
@@ -103,9 +124,8 @@ pub async fn authenticate(parts: &Parts, state: &AppState, scope: Scope) -> Resu
             None => return Err(Refused::NotSignedIn("sign in first")),
         },
     };
-    let claims = state.keys.verify(&token).ok_or(Refused::NotSignedIn("the sign-in token is invalid or has expired"))?;
-    let session = state
-        .ctx
+    let claims = gate.keys.verify(&token).ok_or(Refused::NotSignedIn("the sign-in token is invalid or has expired"))?;
+    let session = gate
         .webauth
         .session(&claims.sid)
         .await
@@ -120,7 +140,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState, scope: Scope) -> Resu
             Scope::Full => Refused::Forbidden("already enrolled"),
         });
     }
-    let csrf = state.keys.csrf(&session.id);
+    let csrf = gate.keys.csrf(&session.id);
     Ok(Authed { session, peer: peer_of(parts), csrf, by_cookie })
 }
 
@@ -129,26 +149,30 @@ fn unsafe_method(m: &Method) -> bool {
 }
 
 /// Origin and CSRF header checks for API calls made with the cookie.
-fn check_api_csrf(parts: &Parts, state: &AppState, a: &Authed) -> Result<(), ApiError> {
+fn check_api_csrf(parts: &Parts, gate: &Gate, a: &Authed) -> Result<(), ApiError> {
     if !a.by_cookie || !unsafe_method(&parts.method) {
         return Ok(());
     }
-    if !origin::allowed(&parts.headers, &state.ctx.config.web.allowed_origins) {
+    if !gate.same_site(&parts.headers) {
         return Err(ApiError::forbidden("cross-origin request refused"));
     }
     let given = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !state.keys.csrf_ok(&a.session.id, given) {
+    if !gate.keys.csrf_ok(&a.session.id, given) {
         return Err(ApiError::forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)"));
     }
     Ok(())
 }
 
-impl FromRequestParts<AppState> for Authed {
+impl<S: Send + Sync> FromRequestParts<S> for Authed
+where
+    Gate: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let a = authenticate(parts, state, Scope::Full).await?;
-        check_api_csrf(parts, state, &a)?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let gate = &Gate::from_ref(state);
+        let a = authenticate(parts, gate, Scope::Full).await?;
+        check_api_csrf(parts, gate, &a)?;
         Ok(a)
     }
 }
@@ -160,12 +184,16 @@ impl FromRequestParts<AppState> for Authed {
 #[derive(Debug, Clone)]
 pub struct Watcher(pub Authed);
 
-impl FromRequestParts<AppState> for Watcher {
+impl<S: Send + Sync> FromRequestParts<S> for Watcher
+where
+    Gate: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let a = authenticate(parts, state, Scope::Full).await?;
-        if a.by_cookie && !origin::allowed(&parts.headers, &state.ctx.config.web.allowed_origins) {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let gate = &Gate::from_ref(state);
+        let a = authenticate(parts, gate, Scope::Full).await?;
+        if a.by_cookie && !gate.same_site(&parts.headers) {
             return Err(ApiError::forbidden("cross-origin websocket refused"));
         }
         Ok(Watcher(a))
@@ -176,12 +204,16 @@ impl FromRequestParts<AppState> for Watcher {
 #[derive(Debug, Clone)]
 pub struct Enrolling(pub Authed);
 
-impl FromRequestParts<AppState> for Enrolling {
+impl<S: Send + Sync> FromRequestParts<S> for Enrolling
+where
+    Gate: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let a = authenticate(parts, state, Scope::Enrol).await?;
-        check_api_csrf(parts, state, &a)?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let gate = &Gate::from_ref(state);
+        let a = authenticate(parts, gate, Scope::Enrol).await?;
+        check_api_csrf(parts, gate, &a)?;
         Ok(Enrolling(a))
     }
 }
@@ -208,14 +240,18 @@ fn page_refusal(r: Refused) -> PageRedirect {
     })
 }
 
-impl FromRequestParts<AppState> for PageUser {
+impl<S: Send + Sync> FromRequestParts<S> for PageUser
+where
+    Gate: FromRef<S>,
+{
     type Rejection = PageRedirect;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let gate = &Gate::from_ref(state);
         if unsafe_method(&parts.method) {
             return Err(PageRedirect(ApiError::forbidden("use a form").into_response()));
         }
-        authenticate(parts, state, Scope::Full).await.map(PageUser).map_err(page_refusal)
+        authenticate(parts, gate, Scope::Full).await.map(PageUser).map_err(page_refusal)
     }
 }
 
@@ -244,35 +280,43 @@ pub struct PageForm<T> {
 }
 
 /// Which sign-in scope a page form needs.
-pub async fn page_form<T: DeserializeOwned + HasCsrf>(req: Request, state: &AppState, scope: Scope) -> Result<PageForm<T>, Response> {
+pub async fn page_form<T: DeserializeOwned + HasCsrf>(req: Request, gate: &Gate, scope: Scope) -> Result<PageForm<T>, Response> {
     let (parts, body) = req.into_parts();
-    let user = authenticate(&parts, state, scope).await.map_err(|r| page_refusal(r).into_response())?;
-    if !origin::allowed(&parts.headers, &state.ctx.config.web.allowed_origins) {
+    let user = authenticate(&parts, gate, scope).await.map_err(|r| page_refusal(r).into_response())?;
+    if !gate.same_site(&parts.headers) {
         return Err(ApiError::forbidden("cross-origin request refused").into_response());
     }
     let req = Request::from_parts(parts, body);
-    let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| ApiError::bad_request(e.body_text()).into_response())?;
-    if !state.keys.csrf_ok(&user.session.id, form.csrf()) {
+    let Form(form) = Form::<T>::from_request(req, &()).await.map_err(|e| ApiError::bad_request(e.body_text()).into_response())?;
+    if !gate.keys.csrf_ok(&user.session.id, form.csrf()) {
         return Err(ApiError::forbidden("missing or wrong CSRF token; reload the page and try again").into_response());
     }
     Ok(PageForm { user, form })
 }
 
-impl<T: DeserializeOwned + HasCsrf + Send> FromRequest<AppState> for PageForm<T> {
+impl<S: Send + Sync, T: DeserializeOwned + HasCsrf + Send> FromRequest<S> for PageForm<T>
+where
+    Gate: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        page_form(req, state, Scope::Full).await
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let gate = &Gate::from_ref(state);
+        page_form(req, gate, Scope::Full).await
     }
 }
 
 /// A form post during enrolment.
 pub struct EnrolForm<T>(pub PageForm<T>);
 
-impl<T: DeserializeOwned + HasCsrf + Send> FromRequest<AppState> for EnrolForm<T> {
+impl<S: Send + Sync, T: DeserializeOwned + HasCsrf + Send> FromRequest<S> for EnrolForm<T>
+where
+    Gate: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        page_form(req, state, Scope::Enrol).await.map(EnrolForm)
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let gate = &Gate::from_ref(state);
+        page_form(req, gate, Scope::Enrol).await.map(EnrolForm)
     }
 }

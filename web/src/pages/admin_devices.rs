@@ -4,29 +4,29 @@
 
 use super::error::PageError;
 use super::flash::FlashQuery;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use crate::auth::CsrfOnly;
 use super::requests::criticality;
 use super::visitor::require;
 use crate::api::error::ApiError;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
-use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use portcullis_core::admin::input::host_key_fingerprint;
-use portcullis_core::admin::NewDeviceSpec;
+use portcullis_core::admin::{Admin, NewDeviceSpec};
+use portcullis_core::approvals::Approvals;
 use portcullis_core::domain::{Criticality, DeviceName, Role, Zone};
-use portcullis_core::store::DeviceRecord;
+use portcullis_core::store::{DeviceRecord, Store};
 use portcullis_core::vault::Credential;
 use serde::Deserialize;
 
 const ADMINS: &[Role] = &[Role::Admin];
 
-fn device_row(state: &AppState, admin: &Authed, d: &DeviceRecord) -> Markup {
-    let rule = state.ctx.approvals.policy().rule(d.criticality, &d.zone);
+fn device_row(approvals: &Approvals, admin: &Authed, d: &DeviceRecord) -> Markup {
+    let rule = approvals.policy().rule(d.criticality, &d.zone);
     let (action, label) = if d.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
     let ports: Vec<String> = d.tcp_ports.iter().map(u16::to_string).collect();
     // The full fingerprint is in the tooltip; the column shows its start.
@@ -80,25 +80,39 @@ fn add_form(admin: &Authed) -> Markup {
     }
 }
 
-async fn render(state: &AppState, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
-    let devices = state.ctx.store.list_devices().await.map_err(ApiError::from)?;
+/// The services the devices page reads.
+#[derive(Clone, Copy)]
+struct Sources<'a> {
+    frame: &'a Frame,
+    store: &'a Store,
+    approvals: &'a Approvals,
+}
+
+async fn render(pages: Sources<'_>, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
+    let devices = pages.store.list_devices().await.map_err(ApiError::from)?;
     let body = html! {
         h1 { "Devices" }
         div.scroll {
             table.devices {
                 thead { tr { th { "Device" } th { "Criticality" } th { "Policy" } th { "Ports" } th { "Host key" } th { "State" } th {} } }
-                tbody { @for d in &devices { (device_row(state, admin, d)) } }
+                tbody { @for d in &devices { (device_row(pages.approvals, admin, d)) } }
             }
         }
         (add_form(admin))
     };
-    Ok((status, layout::page(state, admin, Tab::Devices, "Devices", notice, body).await).into_response())
+    Ok((status, layout::page(pages.frame, admin, Tab::Devices, "Devices", notice, body).await).into_response())
 }
 
 /// `GET /admin/devices`.
-pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+pub async fn list(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    PageUser(user): PageUser,
+    flash: Result<Query<FlashQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     require(&user, ADMINS, "manage devices")?;
-    render(&state, &user, Notice::flash(flash.ok().and_then(|Query(f)| f.message())), StatusCode::OK).await
+    render(Sources { frame: &frame, store: &store, approvals: &approvals }, &user, Notice::flash(flash.ok().and_then(|Query(f)| f.message())), StatusCode::OK).await
 }
 
 /// The new-device form.
@@ -144,29 +158,36 @@ impl NewDevice {
     }
 }
 
-async fn refused(state: &AppState, admin: &Authed, e: ApiError) -> Result<Response, PageError> {
+async fn refused(pages: Sources<'_>, admin: &Authed, e: ApiError) -> Result<Response, PageError> {
     if e.status.is_server_error() {
         return Err(e.into());
     }
-    render(state, admin, Notice::error(e.message), e.status).await
+    render(pages, admin, Notice::error(e.message), e.status).await
 }
 
 /// `POST /admin/devices`.
-pub async fn create(State(state): State<AppState>, PageForm { user, form }: PageForm<NewDevice>) -> Result<Response, PageError> {
+pub async fn create(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    State(admin): State<Admin>,
+    PageForm { user, form }: PageForm<NewDevice>,
+) -> Result<Response, PageError> {
+    let pages = Sources { frame: &frame, store: &store, approvals: &approvals };
     require(&user, ADMINS, "manage devices")?;
     let spec = match form.spec() {
         Ok(s) => s,
-        Err(m) => return refused(&state, &user, ApiError::bad_request(m)).await,
+        Err(m) => return refused(pages, &user, ApiError::bad_request(m)).await,
     };
     let name = spec.name.clone();
-    match state.admin.create_device(&format!("{} ({})", user.name(), user.via()), spec).await {
+    match admin.create_device(&format!("{} ({})", user.name(), user.via()), spec).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/devices?done=device-added&id={name}")).into_response()),
-        Err(e) => refused(&state, &user, e.into()).await,
+        Err(e) => refused(pages, &user, e.into()).await,
     }
 }
 
 /// `POST /admin/devices/{name}/{disable|enable}`.
-pub async fn set_disabled(State(state): State<AppState>, Path((name, action)): Path<(String, String)>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn set_disabled(State(admin): State<Admin>, Path((name, action)): Path<(String, String)>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
     require(&user, ADMINS, "manage devices")?;
     let disabled = match action.as_str() {
         "disable" => true,
@@ -174,6 +195,6 @@ pub async fn set_disabled(State(state): State<AppState>, Path((name, action)): P
         _ => return Err(PageError::not_found("no such action")),
     };
     let name = DeviceName::parse(&name).map_err(|_| PageError::not_found("no such device"))?;
-    state.admin.set_device_disabled(&format!("{} ({})", user.name(), user.via()), &name, disabled).await.map_err(ApiError::from)?;
+    admin.set_device_disabled(&format!("{} ({})", user.name(), user.via()), &name, disabled).await.map_err(ApiError::from)?;
     Ok(Redirect::to(&format!("/admin/devices?done=device-{action}d&id={name}")).into_response())
 }

@@ -8,20 +8,20 @@ use super::enrol::secret_block;
 use super::error::PageError;
 use super::flash::FlashQuery;
 use super::format;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use crate::auth::CsrfOnly;
 use super::visitor::require;
 use crate::api::error::ApiError;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
-use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
+use portcullis_core::admin::Admin;
 use portcullis_core::clock;
 use portcullis_core::domain::{Role, Username};
-use portcullis_core::store::UserRecord;
+use portcullis_core::store::{Store, UserRecord};
 use portcullis_core::webauth::TotpEnrolment;
 use serde::Deserialize;
 
@@ -81,8 +81,8 @@ fn add_form(admin: &Authed) -> Markup {
     }
 }
 
-async fn render(state: &AppState, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
-    let users = state.ctx.store.list_users().await.map_err(ApiError::from)?;
+async fn render(frame: &Frame, store: &Store, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
+    let users = store.list_users().await.map_err(ApiError::from)?;
     let body = html! {
         h1 { "Accounts" }
         div.scroll {
@@ -93,13 +93,18 @@ async fn render(state: &AppState, admin: &Authed, notice: Notice, status: Status
         }
         (add_form(admin))
     };
-    Ok((status, layout::page(state, admin, Tab::Users, "Accounts", notice, body).await).into_response())
+    Ok((status, layout::page(frame, admin, Tab::Users, "Accounts", notice, body).await).into_response())
 }
 
 /// `GET /admin/users`.
-pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+pub async fn list(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    PageUser(user): PageUser,
+    flash: Result<Query<FlashQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     require(&user, ADMINS, "manage users")?;
-    render(&state, &user, Notice::flash(flash.ok().and_then(|Query(f)| f.message())), StatusCode::OK).await
+    render(&frame, &store, &user, Notice::flash(flash.ok().and_then(|Query(f)| f.message())), StatusCode::OK).await
 }
 
 /// The new-account form.
@@ -122,23 +127,28 @@ impl HasCsrf for NewUser {
 }
 
 /// `POST /admin/users`: creates the account and shows its secrets once.
-pub async fn create(State(state): State<AppState>, PageForm { user, form }: PageForm<NewUser>) -> Result<Response, PageError> {
+pub async fn create(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(admin): State<Admin>,
+    PageForm { user, form }: PageForm<NewUser>,
+) -> Result<Response, PageError> {
     require(&user, ADMINS, "manage users")?;
     let parsed = Username::parse(form.username.trim()).map_err(|e| e.to_string()).and_then(|n| Role::parse(&form.role).map(|r| (n, r)).map_err(|e| e.to_string()));
     let (name, role) = match parsed {
         Ok(v) => v,
-        Err(m) => return render(&state, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
+        Err(m) => return render(&frame, &store, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
     };
     let keys: Vec<String> = form.ssh_key.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
     let actor = format!("{} ({})", user.name(), user.via());
-    let (created, e) = match state.admin.create_user(&actor, NewUserSpec::new(name.clone(), role, &form.org).ssh_keys(keys.to_vec())).await {
+    let (created, e) = match admin.create_user(&actor, NewUserSpec::new(name.clone(), role, &form.org).ssh_keys(keys.to_vec())).await {
         Ok(v) => v,
         Err(e) => {
             let e = ApiError::from(e);
             if e.status.is_server_error() {
                 return Err(e.into());
             }
-            return render(&state, &user, Notice::error(e.message), e.status).await;
+            return render(&frame, &store, &user, Notice::error(e.message), e.status).await;
         }
     };
     let body = html! {
@@ -158,11 +168,17 @@ pub async fn create(State(state): State<AppState>, PageForm { user, form }: Page
         }
         p { a.button href="/admin/users" { "Back to the accounts" } }
     };
-    Ok((StatusCode::CREATED, layout::page(&state, &user, Tab::Users, "Account created", Notice::default(), body).await).into_response())
+    Ok((StatusCode::CREATED, layout::page(&frame, &user, Tab::Users, "Account created", Notice::default(), body).await).into_response())
 }
 
 /// `POST /admin/users/{name}/{disable|enable}`.
-pub async fn set_disabled(State(state): State<AppState>, Path((name, action)): Path<(String, String)>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn set_disabled(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(admin): State<Admin>,
+    Path((name, action)): Path<(String, String)>,
+    PageForm { user, .. }: PageForm<CsrfOnly>,
+) -> Result<Response, PageError> {
     require(&user, ADMINS, "manage users")?;
     let disabled = match action.as_str() {
         "disable" => true,
@@ -171,9 +187,9 @@ pub async fn set_disabled(State(state): State<AppState>, Path((name, action)): P
     };
     let name = Username::parse(&name).map_err(|_| PageError::not_found("no such account"))?;
     if disabled && &name == user.name() {
-        return render(&state, &user, Notice::error("You cannot disable your own account."), StatusCode::BAD_REQUEST).await;
+        return render(&frame, &store, &user, Notice::error("You cannot disable your own account."), StatusCode::BAD_REQUEST).await;
     }
     let actor = format!("{} ({})", user.name(), user.via());
-    state.admin.set_user_disabled(&actor, &name, disabled).await.map_err(ApiError::from)?;
+    admin.set_user_disabled(&actor, &name, disabled).await.map_err(ApiError::from)?;
     Ok(Redirect::to(&format!("/admin/users?done=user-{action}d&id={name}")).into_response())
 }

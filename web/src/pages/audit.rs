@@ -4,16 +4,16 @@
 //! latest signed checkpoint.
 
 use super::error::PageError;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use super::visitor::require;
 use crate::api::audit::{run_verify, to_search, AuditQuery, AuditRowView, VerifyView, AUDITORS};
 use crate::auth::{CsrfOnly, PageForm, PageUser};
-use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
-use portcullis_core::audit;
+use portcullis_core::audit::{self, AuditLog};
+use portcullis_core::store::Store;
 
 fn short(h: &str) -> &str {
     h.get(..12).unwrap_or(h)
@@ -38,9 +38,9 @@ fn verdict(v: &VerifyView) -> Markup {
     }
 }
 
-async fn render(state: &AppState, user: &crate::auth::Authed, q: AuditQuery, verified: Option<VerifyView>) -> Result<Response, PageError> {
+async fn render(frame: &Frame, store: &Store, user: &crate::auth::Authed, q: AuditQuery, verified: Option<VerifyView>) -> Result<Response, PageError> {
     let (rows, notice) = match to_search(&q) {
-        Ok(s) => (audit::search(&state.ctx.store, &s).await.map_err(crate::api::error::ApiError::from)?, Notice::default()),
+        Ok(s) => (audit::search(store, &s).await.map_err(crate::api::error::ApiError::from)?, Notice::default()),
         Err(e) => (Vec::new(), Notice::error(e.message)),
     };
     let rows: Vec<AuditRowView> = rows.iter().map(AuditRowView::from).collect();
@@ -87,19 +87,29 @@ async fn render(state: &AppState, user: &crate::auth::Authed, q: AuditQuery, ver
             }
         }
     };
-    Ok(layout::page(state, user, Tab::Audit, "Audit log", notice, body).await.into_response())
+    Ok(layout::page(frame, user, Tab::Audit, "Audit log", notice, body).await.into_response())
 }
 
 /// `GET /audit`.
-pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Result<Query<AuditQuery>, QueryRejection>) -> Result<Response, PageError> {
+pub async fn list(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    PageUser(user): PageUser,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     require(&user, AUDITORS, "read the audit log")?;
     let q = q.map(|Query(q)| q).unwrap_or_default();
-    render(&state, &user, q, None).await
+    render(&frame, &store, &user, q, None).await
 }
 
 /// `POST /audit/verify`: the same check as `portcullis audit verify`, shown above the log.
-pub async fn verify(State(state): State<AppState>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn verify(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(log): State<AuditLog>,
+    PageForm { user, .. }: PageForm<CsrfOnly>,
+) -> Result<Response, PageError> {
     require(&user, AUDITORS, "verify the audit log")?;
-    let v = run_verify(&state).await?;
-    render(&state, &user, AuditQuery::default(), Some(v)).await
+    let v = run_verify(&store, &log).await?;
+    render(&frame, &store, &user, AuditQuery::default(), Some(v)).await
 }

@@ -9,13 +9,14 @@ use super::login::with_cookie;
 use super::visitor::EnrolUser;
 use crate::api::error::ApiError;
 use crate::auth::{Authed, EnrolForm, HasCsrf, PageForm};
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use maud::{html, Markup};
-use portcullis_core::webauth::{EnrolRefusal, TotpEnrolment, MIN_PASSWORD_CHARS};
+use crate::auth::token::TokenKeys;
+use portcullis_core::webauth::{EnrolRefusal, TotpEnrolment, WebAuth, MIN_PASSWORD_CHARS};
+use std::sync::Arc;
 use serde::Deserialize;
 
 /// The QR code of `uri` as an `<img>` source (an SVG data URI: the CSP allows `data:` images).
@@ -41,8 +42,8 @@ pub fn secret_block(e: &TotpEnrolment) -> Markup {
     }
 }
 
-async fn enrol_page(state: &AppState, user: &Authed, error: Option<&str>) -> Result<Response, PageError> {
-    let Some(e) = state.ctx.webauth.pending_enrolment(&user.session).await.map_err(ApiError::from)? else {
+async fn enrol_page(webauth: &WebAuth, user: &Authed, error: Option<&str>) -> Result<Response, PageError> {
+    let Some(e) = webauth.pending_enrolment(&user.session).await.map_err(ApiError::from)? else {
         return Ok(Redirect::to("/login").into_response());
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
@@ -70,8 +71,8 @@ async fn enrol_page(state: &AppState, user: &Authed, error: Option<&str>) -> Res
 }
 
 /// `GET /enrol`.
-pub async fn form(State(state): State<AppState>, EnrolUser(user): EnrolUser) -> Result<Response, PageError> {
-    enrol_page(&state, &user, None).await
+pub async fn form(State(webauth): State<WebAuth>, EnrolUser(user): EnrolUser) -> Result<Response, PageError> {
+    enrol_page(&webauth, &user, None).await
 }
 
 /// The enrolment form.
@@ -91,14 +92,18 @@ impl HasCsrf for EnrolFields {
 }
 
 /// `POST /enrol`.
-pub async fn submit(State(state): State<AppState>, EnrolForm(PageForm { user, form }): EnrolForm<EnrolFields>) -> Result<Response, PageError> {
+pub async fn submit(
+    State(webauth): State<WebAuth>,
+    State(keys): State<Arc<TokenKeys>>,
+    EnrolForm(PageForm { user, form }): EnrolForm<EnrolFields>,
+) -> Result<Response, PageError> {
     if form.new_password != form.new_password2 {
-        return enrol_page(&state, &user, Some("The two passwords differ; type the same password twice.")).await;
+        return enrol_page(&webauth, &user, Some("The two passwords differ; type the same password twice.")).await;
     }
-    match state.ctx.webauth.finish_enrolment(&user.session, &form.new_password, &form.code, &user.peer).await.map_err(ApiError::from)? {
-        Ok(full) => with_cookie(&state, &full, "/requests?done=enrolled"),
-        Err(EnrolRefusal::BadPassword(m)) => enrol_page(&state, &user, Some(&format!("Password not accepted: {m}."))).await,
-        Err(EnrolRefusal::Code(_)) => enrol_page(&state, &user, Some("The code was not accepted; wait for the next code and try again.")).await,
+    match webauth.finish_enrolment(&user.session, &form.new_password, &form.code, &user.peer).await.map_err(ApiError::from)? {
+        Ok(full) => with_cookie(&keys, &full, "/requests?done=enrolled"),
+        Err(EnrolRefusal::BadPassword(m)) => enrol_page(&webauth, &user, Some(&format!("Password not accepted: {m}."))).await,
+        Err(EnrolRefusal::Code(_)) => enrol_page(&webauth, &user, Some("The code was not accepted; wait for the next code and try again.")).await,
         Err(EnrolRefusal::NotEnrolling) => Ok(Redirect::to("/requests").into_response()),
     }
 }

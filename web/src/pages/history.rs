@@ -4,18 +4,19 @@
 
 use super::error::PageError;
 use super::format;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use super::requests::criticality;
 use super::visitor::require;
 use super::flash::FlashQuery;
 use crate::api::requests::{find, ListQuery, DECIDERS, READERS};
 use crate::auth::PageUser;
-use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use portcullis_core::approvals::Approvals;
 use portcullis_core::domain::RequestState;
+use portcullis_core::store::Store;
 use serde::Deserialize;
 
 /// The filters (a GET form).
@@ -31,7 +32,9 @@ pub struct Filters {
 
 /// `GET /history`.
 pub async fn list(
-    State(state): State<AppState>,
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
     PageUser(user): PageUser,
     filters: Result<Query<Filters>, QueryRejection>,
     flash: Result<Query<FlashQuery>, QueryRejection>,
@@ -47,7 +50,7 @@ pub async fn list(
         device: Some(f.device.trim().to_owned()).filter(|s| !s.is_empty()),
         limit: Some(300),
     };
-    let (rows, notice) = match find(&state, &q).await {
+    let (rows, notice) = match find(&store, &approvals, &q).await {
         Ok(rows) => (rows, Notice::flash(done)),
         Err(e) if e.status.is_client_error() => (Vec::new(), Notice::error(e.message)),
         Err(e) => return Err(e.into()),
@@ -110,5 +113,5 @@ pub async fn list(
             }
         }
     };
-    Ok(layout::page(&state, &user, Tab::History, "History", notice, body).await.into_response())
+    Ok(layout::page(&frame, &user, Tab::History, "History", notice, body).await.into_response())
 }

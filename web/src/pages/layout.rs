@@ -3,9 +3,18 @@
 //! sign-out form, and the flash and error lines above the content.
 
 use crate::auth::Authed;
-use crate::state::AppState;
+use crate::state::Site;
 use maud::{html, Markup, DOCTYPE};
 use portcullis_core::domain::{RequestState, Role};
+use portcullis_core::store::Store;
+
+/// What the frame of a signed-in page needs: where the pending badge is counted, and the
+/// site's name for the footer.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub store: Store,
+    pub site: Site,
+}
 
 /// Appended to asset URLs so a new build is fetched despite the long cache.
 const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -82,8 +91,8 @@ pub fn bare(title: &str, body: Markup) -> Markup {
 }
 
 /// The number of pending requests, for the badge (none shown if it cannot be read).
-async fn pending(state: &AppState) -> Option<usize> {
-    state.ctx.store.count_requests(RequestState::Pending).await.ok().map(|n| n.max(0) as usize)
+async fn pending(frame: &Frame) -> Option<usize> {
+    frame.store.count_requests(RequestState::Pending).await.ok().map(|n| n.max(0) as usize)
 }
 
 fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
@@ -124,13 +133,13 @@ fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
 }
 
 /// A page for a signed-in user.
-pub async fn page(state: &AppState, user: &Authed, tab: Tab, title: &str, notice: Notice, body: Markup) -> Markup {
-    page_with(state, user, tab, title, notice, html! {}, body).await
+pub async fn page(frame: &Frame, user: &Authed, tab: Tab, title: &str, notice: Notice, body: Markup) -> Markup {
+    page_with(frame, user, tab, title, notice, html! {}, body).await
 }
 
 /// A page for a signed-in user with more in its head ([`assets`]).
-pub async fn page_with(state: &AppState, user: &Authed, tab: Tab, title: &str, notice: Notice, extra_head: Markup, body: Markup) -> Markup {
-    let pending = pending(state).await;
+pub async fn page_with(frame: &Frame, user: &Authed, tab: Tab, title: &str, notice: Notice, extra_head: Markup, body: Markup) -> Markup {
+    let pending = pending(frame).await;
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -142,7 +151,7 @@ pub async fn page_with(state: &AppState, user: &Authed, tab: Tab, title: &str, n
                     @if let Some(e) = &notice.error { p.error role="alert" { (e) } }
                     (body)
                 }
-                footer { (state.name) }
+                footer { (frame.site.name) }
             }
         }
     }

@@ -7,8 +7,8 @@ use super::error::PageError;
 use super::layout;
 use super::visitor::MaybeUser;
 use crate::api::error::ApiError;
-use crate::auth::{cookie, origin, CsrfOnly, PageForm, Peer};
-use crate::state::AppState;
+use crate::auth::token::TokenKeys;
+use crate::auth::{cookie, CsrfOnly, Gate, PageForm, Peer};
 use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::{html, Markup};
 use portcullis_core::clock;
-use portcullis_core::webauth::{SignIn, WebSession};
+use portcullis_core::webauth::{SignIn, WebAuth, WebSession};
 use serde::Deserialize;
 
 /// The one message of every failed sign-in.
@@ -69,8 +69,8 @@ pub struct LoginForm {
 }
 
 /// A redirect to `to` that sets the sign-in cookie for `s`.
-pub fn with_cookie(state: &AppState, s: &WebSession, to: &str) -> Result<Response, PageError> {
-    let (token, exp) = state.keys.issue(s).map_err(ApiError::internal)?;
+pub fn with_cookie(keys: &TokenKeys, s: &WebSession, to: &str) -> Result<Response, PageError> {
+    let (token, exp) = keys.issue(s).map_err(ApiError::internal)?;
     let value = HeaderValue::from_str(&cookie::set(&token, exp - clock::now())).map_err(ApiError::internal)?;
     let mut resp = Redirect::to(to).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, value);
@@ -78,24 +78,29 @@ pub fn with_cookie(state: &AppState, s: &WebSession, to: &str) -> Result<Respons
 }
 
 /// `POST /login`.
-pub async fn submit(State(state): State<AppState>, peer: Option<Extension<Peer>>, headers: HeaderMap, form: Result<Form<LoginForm>, FormRejection>) -> Result<Response, PageError> {
-    if !origin::allowed(&headers, &state.ctx.config.web.allowed_origins) {
+pub async fn submit(
+    State(gate): State<Gate>,
+    peer: Option<Extension<Peer>>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    if !gate.same_site(&headers) {
         return Err(ApiError::forbidden("cross-origin sign-in refused").into());
     }
     let Ok(Form(f)) = form else {
         return Ok((StatusCode::BAD_REQUEST, login_page("", Some(FAILED))).into_response());
     };
     let peer = peer.map(|Extension(p)| p.0.to_string()).unwrap_or_else(|| "unknown".into());
-    match state.ctx.webauth.sign_in(&f.username, &f.password, &f.code, &peer).await.map_err(ApiError::from)? {
-        Ok(SignIn::Done(s)) => with_cookie(&state, &s, "/requests"),
-        Ok(SignIn::MustEnrol(s, _)) => with_cookie(&state, &s, "/enrol"),
+    match gate.webauth.sign_in(&f.username, &f.password, &f.code, &peer).await.map_err(ApiError::from)? {
+        Ok(SignIn::Done(s)) => with_cookie(&gate.keys, &s, "/requests"),
+        Ok(SignIn::MustEnrol(s, _)) => with_cookie(&gate.keys, &s, "/enrol"),
         Err(_) => Ok((StatusCode::UNAUTHORIZED, login_page(f.username.trim(), Some(FAILED))).into_response()),
     }
 }
 
 /// `POST /logout`: the sign-in ends at once and the cookie is removed.
-pub async fn logout(State(state): State<AppState>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
-    state.ctx.webauth.sign_out(&user.session, &user.peer).await.map_err(ApiError::from)?;
+pub async fn logout(State(webauth): State<WebAuth>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+    webauth.sign_out(&user.session, &user.peer).await.map_err(ApiError::from)?;
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie::clear()).map_err(ApiError::internal)?);
     Ok(resp)

@@ -27,6 +27,8 @@ use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use layout::Frame;
+
 /// Page routes (merged with the API by [`crate::router`]).
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -6,18 +6,18 @@
 //! same player fed by the session's websocket.
 
 use super::error::PageError;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use super::session::integrity;
 use super::sessions::load;
 use super::visitor::decides;
 use crate::api::recordings::{checked_one, RecordingView};
 use crate::auth::PageUser;
-use crate::state::AppState;
 use crate::layers::PLAYER_CSP;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
+use portcullis_core::store::Store;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 /// Most markers listed under the player.
@@ -101,11 +101,16 @@ fn verdict(r: &RecordingView) -> Markup {
 }
 
 /// `GET /sessions/{id}/replay/{channel}`.
-pub async fn show(State(state): State<AppState>, Path((id, channel)): Path<(String, String)>, PageUser(user): PageUser) -> Result<Response, PageError> {
-    let s = load(&state, &user, &id).await?;
+pub async fn show(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    Path((id, channel)): Path<(String, String)>,
+    PageUser(user): PageUser,
+) -> Result<Response, PageError> {
+    let s = load(&store, &user, &id).await?;
     let missing = || PageError::not_found(format!("session {} has no recording {channel:?}", s.id));
     let n = channel.parse::<i64>().map_err(|_| missing())?;
-    let r = checked_one(&state, s.id, n).await?;
+    let r = checked_one(&store, s.id, n).await?;
     if !r.is_cast() {
         return Err(PageError::not_found(format!("recording {n} of session {} is a capture (pcap); download it and open it in Wireshark", s.id)));
     }
@@ -151,13 +156,13 @@ pub async fn show(State(state): State<AppState>, Path((id, channel)): Path<(Stri
     };
     let head = layout::assets(&["player/asciinema-player.css"], &["player/asciinema-player.min.js", "replay.js"]);
     let title = format!("Replay session {}", s.id);
-    let page = layout::page_with(&state, &user, Tab::Sessions, &title, Notice::default(), head, body).await;
+    let page = layout::page_with(&frame, &user, Tab::Sessions, &title, Notice::default(), head, body).await;
     Ok(([(CONTENT_SECURITY_POLICY, PLAYER_CSP)], page).into_response())
 }
 
 /// `GET /sessions/{id}/live`.
-pub async fn live(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
-    let s = load(&state, &user, &id).await?;
+pub async fn live(State(frame): State<Frame>, State(store): State<Store>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+    let s = load(&store, &user, &id).await?;
     let body = html! {
         h1 { "Live: session " (s.id) " on " (s.device) }
         p.lead { (s.vendor) " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
@@ -176,6 +181,6 @@ pub async fn live(State(state): State<AppState>, Path(id): Path<String>, PageUse
     };
     let head = layout::assets(&["player/asciinema-player.css"], &["player/asciinema-player.min.js", "live.js"]);
     let title = format!("Live session {}", s.id);
-    let page = layout::page_with(&state, &user, Tab::Sessions, &title, Notice::default(), head, body).await;
+    let page = layout::page_with(&frame, &user, Tab::Sessions, &title, Notice::default(), head, body).await;
     Ok(([(CONTENT_SECURITY_POLICY, PLAYER_CSP)], page).into_response())
 }

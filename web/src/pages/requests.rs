@@ -8,20 +8,20 @@
 use super::error::PageError;
 use super::flash::FlashQuery;
 use super::format;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use super::visitor::{decides, require};
 use crate::api::error::ApiError;
 use crate::api::requests::{find, ListQuery, DECIDERS, READERS};
 use crate::api::views::RequestView;
 use crate::auth::{Authed, CsrfOnly, HasCsrf, PageForm, PageUser};
-use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, Window};
+use portcullis_core::approvals::{window_minutes, ApprovalInput, Approvals, ApproveOutcome, Window};
 use portcullis_core::domain::{ChannelSet, RequestId};
+use portcullis_core::store::Store;
 use serde::Deserialize;
 
 /// The criticality badge of a device.
@@ -117,10 +117,18 @@ fn request_card(user: &Authed, r: &RequestView) -> Markup {
     }
 }
 
+/// The services the requests page reads.
+#[derive(Clone, Copy)]
+struct Sources<'a> {
+    frame: &'a Frame,
+    store: &'a Store,
+    approvals: &'a Approvals,
+}
+
 /// The requests page with `notice` above it.
-async fn render(state: &AppState, user: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
+async fn render(pages: Sources<'_>, user: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
     let q = ListQuery { state: Some("pending".into()), ..ListQuery::default() };
-    let mut pending = find(state, &q).await?;
+    let mut pending = find(pages.store, pages.approvals, &q).await?;
     pending.reverse(); // oldest first: who has waited longest is on top
     let body = html! {
         h1 { "Pending requests" }
@@ -129,22 +137,28 @@ async fn render(state: &AppState, user: &Authed, notice: Notice, status: StatusC
         }
         @for r in &pending { (request_card(user, r)) }
     };
-    Ok((status, layout::page(state, user, Tab::Requests, "Requests", notice, body).await).into_response())
+    Ok((status, layout::page(pages.frame, user, Tab::Requests, "Requests", notice, body).await).into_response())
 }
 
 /// `GET /requests`.
-pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+pub async fn list(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    PageUser(user): PageUser,
+    flash: Result<Query<FlashQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     require(&user, READERS, "read requests")?;
     let notice = Notice::flash(flash.ok().and_then(|Query(f)| f.message()));
-    render(&state, &user, notice, StatusCode::OK).await
+    render(Sources { frame: &frame, store: &store, approvals: &approvals }, &user, notice, StatusCode::OK).await
 }
 
 /// A domain refusal shown on the requests page; internal failures stay an error page.
-async fn refused(state: &AppState, user: &Authed, e: ApiError) -> Result<Response, PageError> {
+async fn refused(pages: Sources<'_>, user: &Authed, e: ApiError) -> Result<Response, PageError> {
     if e.status.is_server_error() {
         return Err(e.into());
     }
-    render(state, user, Notice::error(e.message), e.status).await
+    render(pages, user, Notice::error(e.message), e.status).await
 }
 
 fn request_id(raw: &str) -> Result<RequestId, PageError> {
@@ -218,19 +232,26 @@ fn local_start(s: &str, offset: i64) -> Option<i64> {
 }
 
 /// `POST /requests/{id}/approve`.
-pub async fn approve(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<ApproveForm>) -> Result<Response, PageError> {
+pub async fn approve(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    Path(id): Path<String>,
+    PageForm { user, form }: PageForm<ApproveForm>,
+) -> Result<Response, PageError> {
+    let pages = Sources { frame: &frame, store: &store, approvals: &approvals };
     require(&user, DECIDERS, "approve requests")?;
     let id = request_id(&id)?;
     let (window, channels) = match form.window().and_then(|w| form.channels().map(|c| (w, c))) {
         Ok(v) => v,
-        Err(m) => return render(&state, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
+        Err(m) => return render(pages, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
     };
-    match state.ctx.approvals.approve(ApprovalInput::new(id, user.name(), &user.via()).window(window).channels(channels)).await {
+    match approvals.approve(ApprovalInput::new(id, user.name(), &user.via()).window(window).channels(channels)).await {
         Ok(ApproveOutcome::Granted(_)) => Ok(Redirect::to(&format!("/requests?done=granted&id={}", id.0)).into_response()),
         Ok(ApproveOutcome::Recorded { have, need }) => {
             Ok(Redirect::to(&format!("/requests?done=recorded&id={}&have={have}&need={need}", id.0)).into_response())
         }
-        Err(e) => refused(&state, &user, e.into()).await,
+        Err(e) => refused(pages, &user, e.into()).await,
     }
 }
 
@@ -250,22 +271,36 @@ impl HasCsrf for DenyForm {
 }
 
 /// `POST /requests/{id}/deny`.
-pub async fn deny(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<DenyForm>) -> Result<Response, PageError> {
+pub async fn deny(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    Path(id): Path<String>,
+    PageForm { user, form }: PageForm<DenyForm>,
+) -> Result<Response, PageError> {
+    let pages = Sources { frame: &frame, store: &store, approvals: &approvals };
     require(&user, DECIDERS, "deny requests")?;
     let id = request_id(&id)?;
-    match state.ctx.approvals.deny(id, user.name(), &form.reason, &user.via()).await {
+    match approvals.deny(id, user.name(), &form.reason, &user.via()).await {
         Ok(()) => Ok(Redirect::to(&format!("/requests?done=denied&id={}", id.0)).into_response()),
-        Err(e) => refused(&state, &user, e.into()).await,
+        Err(e) => refused(pages, &user, e.into()).await,
     }
 }
 
 /// `POST /requests/{id}/revoke`: ends an approved request's access at once.
-pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
+pub async fn revoke(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    Path(id): Path<String>,
+    PageForm { user, .. }: PageForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let pages = Sources { frame: &frame, store: &store, approvals: &approvals };
     require(&user, DECIDERS, "revoke access")?;
     let id = request_id(&id)?;
-    match state.ctx.approvals.revoke(id, user.name(), &user.via()).await {
+    match approvals.revoke(id, user.name(), &user.via()).await {
         Ok(()) => Ok(Redirect::to(&format!("/history?done=revoked&id={}", id.0)).into_response()),
-        Err(e) => refused(&state, &user, e.into()).await,
+        Err(e) => refused(pages, &user, e.into()).await,
     }
 }
 

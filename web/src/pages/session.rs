@@ -6,7 +6,7 @@
 
 use super::error::PageError;
 use super::format;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use super::sessions::load;
 use super::visitor::decides;
 use crate::api::audit::{AuditRowView, AUDITORS};
@@ -15,10 +15,11 @@ use crate::api::recordings::{checked, RecordingView};
 use crate::api::sessions::audit_rows;
 use crate::api::views::SessionView;
 use crate::auth::{CsrfOnly, PageForm, PageUser};
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
+use portcullis_core::audit::AuditLog;
+use portcullis_core::store::Store;
 
 /// The integrity badge of a recording.
 pub fn integrity(r: &RecordingView) -> Markup {
@@ -176,10 +177,10 @@ fn summary(s: &SessionView) -> Markup {
 }
 
 /// `GET /sessions/{id}`.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
-    let s = load(&state, &user, &id).await?;
-    let rows = audit_rows(&state, s.id, s.request_id).await?;
-    let recs = checked(&state, s.id).await?;
+pub async fn show(State(frame): State<Frame>, State(store): State<Store>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+    let s = load(&store, &user, &id).await?;
+    let rows = audit_rows(&store, s.id, s.request_id).await?;
+    let recs = checked(&store, s.id).await?;
     let altered = recs.iter().any(|r| r.status == "mismatch" || r.status == "missing");
     let running = s.ended_at.is_none();
     let body = html! {
@@ -212,11 +213,16 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>, PageUse
         (audit_table(&rows))
     };
     let title = format!("Session {}", s.id);
-    Ok(layout::page(&state, &user, Tab::Sessions, &title, Notice::default(), body).await.into_response())
+    Ok(layout::page(&frame, &user, Tab::Sessions, &title, Notice::default(), body).await.into_response())
 }
 
 /// `POST /sessions/{id}/evidence`: the bundle as a download.
-pub async fn export(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
-    let s = load(&state, &user, &id).await?;
-    Ok(evidence::export(&state, &user, s.id).await?)
+pub async fn export(
+    State(store): State<Store>,
+    State(audit): State<AuditLog>,
+    Path(id): Path<String>,
+    PageForm { user, .. }: PageForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let s = load(&store, &user, &id).await?;
+    Ok(evidence::export(&store, &audit, &user, s.id).await?)
 }

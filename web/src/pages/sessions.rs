@@ -6,7 +6,7 @@
 use super::error::PageError;
 use super::flash::FlashQuery;
 use super::format;
-use super::layout::{self, Notice, Tab};
+use super::layout::{self, Frame, Notice, Tab};
 use super::requests::criticality;
 use super::visitor::{decides, require};
 use crate::api::error::ApiError;
@@ -14,13 +14,15 @@ use crate::api::access::{self, VIEWERS};
 use crate::api::sessions::{find, mode, ListQuery, STOPPERS};
 use crate::api::views::SessionView;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
-use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use portcullis_core::approvals::{StopInput, StopMode};
+use portcullis_core::approvals::{Approvals, StopInput, StopMode};
 use portcullis_core::domain::{Role, SessionId};
+use portcullis_core::store::Store;
+use portcullis_core::Config;
+use std::sync::Arc;
 use serde::Deserialize;
 
 fn session_card(user: &Authed, s: &SessionView, viewable: bool) -> Markup {
@@ -115,12 +117,18 @@ fn results(sessions: &[SessionView]) -> Markup {
 }
 
 /// `GET /sessions`: the running sessions the visitor may see, then a search over all of them.
-pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Result<Query<ListQuery>, QueryRejection>, flash: Result<Query<FlashQuery>, QueryRejection>) -> Result<Response, PageError> {
+pub async fn list(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    PageUser(user): PageUser,
+    q: Result<Query<ListQuery>, QueryRejection>,
+    flash: Result<Query<FlashQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     require(&user, VIEWERS, "read sessions")?;
     let mut q = q.map(|Query(q)| q).unwrap_or_default();
     let mut running = Vec::new();
-    for s in find(&state, &user, &ListQuery { limit: Some(200), ..ListQuery::default() }).await? {
-        let viewable = access::may_view(&state, &user, SessionId(s.id)).await;
+    for s in find(&store, &user, &ListQuery { limit: Some(200), ..ListQuery::default() }).await? {
+        let viewable = access::may_view(&store, &user, SessionId(s.id)).await;
         running.push((s, viewable));
     }
     // The search lists every state unless one is chosen; "all" is the form's word for that.
@@ -130,7 +138,7 @@ pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Re
     }
     q.active = Some(false);
     q.limit = Some(q.limit.unwrap_or(PAGE).clamp(1, PAGE));
-    let (found, notice) = match find(&state, &user, &q).await {
+    let (found, notice) = match find(&store, &user, &q).await {
         Ok(found) => (found, Notice::flash(flash.ok().and_then(|Query(f)| f.message()))),
         Err(e) if e.status == axum::http::StatusCode::BAD_REQUEST => (Vec::new(), Notice::error(e.message)),
         Err(e) => return Err(e.into()),
@@ -162,32 +170,38 @@ pub async fn list(State(state): State<AppState>, PageUser(user): PageUser, q: Re
             @if let Some(href) = older { p { a href=(href) { "Older sessions →" } } }
         }
     };
-    Ok(layout::page(&state, &user, Tab::Sessions, "Sessions", notice, body).await.into_response())
+    Ok(layout::page(&frame, &user, Tab::Sessions, "Sessions", notice, body).await.into_response())
 }
 
 /// Sessions in one page of search results.
 const PAGE: i64 = 50;
 
 /// A running session to stop: every approver may stop any (see [`crate::api::access`]).
-async fn load_to_stop(state: &AppState, raw: &str) -> Result<SessionView, PageError> {
+async fn load_to_stop(store: &Store, raw: &str) -> Result<SessionView, PageError> {
     let missing = || PageError::not_found(format!("no session {raw:?}"));
     let id = raw.parse::<i64>().map_err(|_| missing())?;
-    let s = state.ctx.store.session(SessionId(id)).await.map_err(ApiError::from)?.ok_or_else(missing)?;
+    let s = store.session(SessionId(id)).await.map_err(ApiError::from)?.ok_or_else(missing)?;
     Ok(SessionView::from(&s))
 }
 
 /// Session `raw` (a number from the path), if `user` may see it.
-pub(super) async fn load(state: &AppState, user: &Authed, raw: &str) -> Result<SessionView, PageError> {
+pub(super) async fn load(store: &Store, user: &Authed, raw: &str) -> Result<SessionView, PageError> {
     let id = raw.parse::<i64>().map_err(|_| PageError::not_found(format!("no session {raw:?}")))?;
-    let s = access::viewable(state, user, id).await?;
+    let s = access::viewable(store, user, id).await?;
     Ok(SessionView::from(&s))
 }
 
 /// `GET /sessions/{id}/stop`: the confirmation page.
-pub async fn confirm(State(state): State<AppState>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+pub async fn confirm(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(config): State<Arc<Config>>,
+    Path(id): Path<String>,
+    PageUser(user): PageUser,
+) -> Result<Response, PageError> {
     require(&user, STOPPERS, "stop sessions")?;
-    let s = load_to_stop(&state, &id).await?;
-    let grace = state.ctx.config.session.stop_grace.0.as_secs() as i64;
+    let s = load_to_stop(&store, &id).await?;
+    let grace = config.session.stop_grace.0.as_secs() as i64;
     let life_critical = s.criticality.as_deref() == Some("life-critical");
     let body = html! {
         h1 { "Stop the session on " (s.device) "?" }
@@ -228,7 +242,7 @@ pub async fn confirm(State(state): State<AppState>, Path(id): Path<String>, Page
             }
         }
     };
-    Ok(layout::page(&state, &user, Tab::Sessions, "Stop session", Notice::default(), body).await.into_response())
+    Ok(layout::page(&frame, &user, Tab::Sessions, "Stop session", Notice::default(), body).await.into_response())
 }
 
 /// The stop form.
@@ -249,12 +263,18 @@ impl HasCsrf for StopForm {
 }
 
 /// `POST /sessions/{id}/stop`.
-pub async fn stop(State(state): State<AppState>, Path(id): Path<String>, PageForm { user, form }: PageForm<StopForm>) -> Result<Response, PageError> {
+pub async fn stop(
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    State(config): State<Arc<Config>>,
+    Path(id): Path<String>,
+    PageForm { user, form }: PageForm<StopForm>,
+) -> Result<Response, PageError> {
     require(&user, STOPPERS, "stop sessions")?;
-    let s = load_to_stop(&state, &id).await?;
-    let m = mode(&state, Some(form.mode.as_str()).filter(|m| !m.is_empty()))?;
+    let s = load_to_stop(&store, &id).await?;
+    let m = mode(&config, Some(form.mode.as_str()).filter(|m| !m.is_empty()))?;
     let by = format!("{} ({})", user.name(), user.via());
-    state.ctx.approvals.stop_session(StopInput::new(SessionId(s.id), &by, form.reason.trim()).mode(m)).await.map_err(ApiError::from)?;
+    approvals.stop_session(StopInput::new(SessionId(s.id), &by, form.reason.trim()).mode(m)).await.map_err(ApiError::from)?;
     let to = match m {
         StopMode::Graceful(d) => format!("/sessions?done=stopping&id={}&secs={}", s.id, d.as_secs()),
         StopMode::Immediate => format!("/sessions?done=stopped&id={}", s.id),

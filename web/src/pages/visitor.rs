@@ -3,9 +3,8 @@
 //! sign-in (the enrolment page), and the role check of every page and form.
 
 use super::error::PageError;
-use crate::auth::{authenticate, Authed, Refused};
-use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use crate::auth::{authenticate, Authed, Gate, Refused};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_core::domain::Role;
@@ -14,11 +13,14 @@ use portcullis_core::webauth::Scope;
 /// A fully signed-in user, if the request carries one.
 pub struct MaybeUser(pub Option<Authed>);
 
-impl FromRequestParts<AppState> for MaybeUser {
+impl<S: Send + Sync> FromRequestParts<S> for MaybeUser
+where
+    Gate: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(MaybeUser(authenticate(parts, state, Scope::Full).await.ok()))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUser(authenticate(parts, &Gate::from_ref(state), Scope::Full).await.ok()))
     }
 }
 
@@ -26,11 +28,14 @@ impl FromRequestParts<AppState> for MaybeUser {
 /// where they belong (to sign in, or to the requests when already enrolled).
 pub struct EnrolUser(pub Authed);
 
-impl FromRequestParts<AppState> for EnrolUser {
+impl<S: Send + Sync> FromRequestParts<S> for EnrolUser
+where
+    Gate: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match authenticate(parts, state, Scope::Enrol).await {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match authenticate(parts, &Gate::from_ref(state), Scope::Enrol).await {
             Ok(a) => Ok(EnrolUser(a)),
             Err(Refused::NotSignedIn(_)) => Err(Redirect::to("/login").into_response()),
             Err(Refused::Forbidden(_)) => Err(Redirect::to("/requests").into_response()),
