@@ -5,9 +5,8 @@
 //! bytes is a [`Tap`]: an asciicast recorder and live feed for terminals and commands, or the
 //! SFTP watcher (pcap recording plus per-file audit) for file transfer.
 
-use crate::conn::Conn;
-use crate::recording::CastTap;
 use crate::sftp::SftpTap;
+use crate::state::{CastTap, Conn};
 use russh::{client, server, Channel, ChannelMsg};
 use std::time::Duration;
 

@@ -11,13 +11,14 @@
 //! Back-pressure: each direction reads a bounded chunk, records it (bounded queue) and
 //! writes it (the SSH window or the socket) before reading the next.
 
-use crate::conn::Conn;
-use crate::recording;
+use crate::events::TunnelRequest;
+use crate::state::Conn;
+use crate::{recording, session};
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel as Granted, DeviceName};
 use portcullis_core::store::{DeviceRecord, GrantRecord};
 use portcullis_recorder::pcap::{Direction, FlowEnds, PcapRecorder};
-use russh::server::{ChannelOpenHandle, Msg};
+use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelOpenFailure};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
@@ -32,17 +33,6 @@ use tracing::{info, warn, Instrument};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read from the device's socket at a time.
 const CHUNK: usize = 32 * 1024;
-
-/// A `direct-tcpip` open request, handed over by the handler.
-pub(crate) struct TunnelRequest {
-    pub channel: Channel<Msg>,
-    pub reply: ChannelOpenHandle,
-    /// As the vendor wrote it (capped), for the audit log only.
-    pub host: String,
-    pub port: u32,
-    pub originator: String,
-    pub originator_port: u32,
-}
 
 /// Why a tunnel is refused.
 struct Refusal {
@@ -74,7 +64,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         reply.reject(ChannelOpenFailure::ResourceShortage).await;
         return;
     };
-    let Some(session) = conn.session(&grant, &dev).await else {
+    let Some(session) = session::open(&conn, &grant, &dev).await else {
         reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
         conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
             "what": "direct-tcpip", "host": host, "port": port, "device": dev.name,
@@ -147,13 +137,13 @@ async fn decide(conn: &Conn, host: &str, port: u32) -> Result<(DeviceRecord, Gra
         return Err(refuse("an address, not a device name (use the Portcullis device name)"));
     }
     let name = DeviceName::parse(host).map_err(|_| refuse("not a device name"))?;
-    if let Some(d) = &conn.target.device {
+    if let Some(d) = &conn.device_name {
         if *d != name {
             return Err(Refusal { reason: format!("this connection is for device {d}"), device: Some(name) });
         }
     }
     let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| refuse("not a TCP port"))?;
-    let store = &conn.broker.ctx().store;
+    let store = &conn.ctx.store;
     let dev = match store.device_by_name(&name).await {
         Ok(Some(d)) if !d.disabled => d,
         Ok(_) => return Err(refuse("no such enabled device")),
