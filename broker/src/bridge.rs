@@ -7,7 +7,7 @@
 
 use crate::sftp::SftpTap;
 use crate::state::{CastTap, Conn};
-use russh::{client, server, Channel, ChannelMsg};
+use russh::{client, server, Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::time::Duration;
 
 /// Where a bridged channel's bytes are recorded.
@@ -76,70 +76,8 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
     let id = vendor.id();
     let (mut vr, vw) = vendor.split();
     let (mut dr, dw) = device.split();
-    let up = async {
-        loop {
-            match vr.wait().await {
-                Some(ChannelMsg::Data { data }) => {
-                    if rec.input(&data).await.is_err() {
-                        return Ended::RecordingFailed;
-                    }
-                    if dw.data_bytes(data).await.is_err() {
-                        return Ended::DeviceClosed;
-                    }
-                }
-                Some(ChannelMsg::Eof) => {
-                    let _ = dw.eof().await;
-                }
-                Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                    rec.resize(col_width, row_height).await;
-                    let _ = dw.window_change(col_width, row_height, pix_width, pix_height).await;
-                }
-                Some(ChannelMsg::Signal { signal }) => {
-                    let _ = dw.signal(signal).await;
-                }
-                Some(ChannelMsg::Close) | None => return Ended::VendorClosed,
-                Some(_) => {}
-            }
-        }
-    };
-    let down = async {
-        loop {
-            match dr.wait().await {
-                Some(ChannelMsg::Data { data }) => {
-                    if rec.output(&data).await.is_err() {
-                        return Ended::RecordingFailed;
-                    }
-                    if vw.data_bytes(data).await.is_err() {
-                        return Ended::VendorClosed;
-                    }
-                }
-                Some(ChannelMsg::ExtendedData { data, ext }) => {
-                    if rec.output(&data).await.is_err() {
-                        return Ended::RecordingFailed;
-                    }
-                    if vw.extended_data_bytes(ext, data).await.is_err() {
-                        return Ended::VendorClosed;
-                    }
-                }
-                Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    let _ = vw.exit_status(exit_status).await;
-                }
-                Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
-                    let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
-                }
-                Some(ChannelMsg::Eof) => {
-                    let _ = vw.eof().await;
-                }
-                Some(ChannelMsg::Failure) => {
-                    let _ = vw.extended_data_bytes(1, &b"portcullis: the device refused the request.\r\n"[..]).await;
-                    let _ = vw.exit_status(1).await;
-                    return Ended::DeviceClosed;
-                }
-                Some(ChannelMsg::Close) | None => return Ended::DeviceClosed,
-                Some(_) => {}
-            }
-        }
-    };
+    let up = upstream(&mut vr, &dw, rec);
+    let down = downstream(conn, id, &mut dr, &vw, rec);
     tokio::pin!(up, down);
     let failed = rec.failed();
     tokio::pin!(failed);
@@ -164,4 +102,73 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
     let _ = vw.eof().await;
     let _ = vw.close().await;
     ended
+}
+
+/// From the vendor to the device: data (recorded first), EOF, window changes and signals.
+async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, rec: &Tap) -> Ended {
+    loop {
+        match vr.wait().await {
+            Some(ChannelMsg::Data { data }) => {
+                if rec.input(&data).await.is_err() {
+                    return Ended::RecordingFailed;
+                }
+                if dw.data_bytes(data).await.is_err() {
+                    return Ended::DeviceClosed;
+                }
+            }
+            Some(ChannelMsg::Eof) => {
+                let _ = dw.eof().await;
+            }
+            Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                rec.resize(col_width, row_height).await;
+                let _ = dw.window_change(col_width, row_height, pix_width, pix_height).await;
+            }
+            Some(ChannelMsg::Signal { signal }) => {
+                let _ = dw.signal(signal).await;
+            }
+            Some(ChannelMsg::Close) | None => return Ended::VendorClosed,
+            Some(_) => {}
+        }
+    }
+}
+
+/// From the device to the vendor (channel `id`): data and stderr (recorded first), exit
+/// status and signal, EOF, and a refused request.
+async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &ChannelWriteHalf<server::Msg>, rec: &Tap) -> Ended {
+    loop {
+        match dr.wait().await {
+            Some(ChannelMsg::Data { data }) => {
+                if rec.output(&data).await.is_err() {
+                    return Ended::RecordingFailed;
+                }
+                if vw.data_bytes(data).await.is_err() {
+                    return Ended::VendorClosed;
+                }
+            }
+            Some(ChannelMsg::ExtendedData { data, ext }) => {
+                if rec.output(&data).await.is_err() {
+                    return Ended::RecordingFailed;
+                }
+                if vw.extended_data_bytes(ext, data).await.is_err() {
+                    return Ended::VendorClosed;
+                }
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => {
+                let _ = vw.exit_status(exit_status).await;
+            }
+            Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
+                let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
+            }
+            Some(ChannelMsg::Eof) => {
+                let _ = vw.eof().await;
+            }
+            Some(ChannelMsg::Failure) => {
+                let _ = vw.extended_data_bytes(1, &b"portcullis: the device refused the request.\r\n"[..]).await;
+                let _ = vw.exit_status(1).await;
+                return Ended::DeviceClosed;
+            }
+            Some(ChannelMsg::Close) | None => return Ended::DeviceClosed,
+            Some(_) => {}
+        }
+    }
 }

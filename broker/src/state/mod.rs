@@ -214,3 +214,16 @@ impl Conn {
         self.session.lock().await.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The state stays a leaf: it names no other module of the crate and spawns no task.
+    #[test]
+    fn uses_no_other_module_and_spawns_nothing() {
+        let (krate, spawn) = (["crate", "::"].concat(), ["spawn", "("].concat());
+        for (file, text) in [("mod.rs", include_str!("mod.rs")), ("tap.rs", include_str!("tap.rs"))] {
+            assert!(!text.contains(&krate), "state/{file} uses another module of the crate");
+            assert!(!text.contains(&spawn), "state/{file} spawns a task");
+        }
+    }
+}
