@@ -2,7 +2,8 @@
 //! no channel), registered in the store, and sealed when the channel ends — the file's
 //! SHA-256 and size stored with it and written to the audit log as `recording.sealed`.
 //! Terminals and commands are asciicast (`N.cast`); tunnels and SFTP channels are pcap
-//! (`N.pcap`), numbered within the session.
+//! (`N.pcap`), numbered within the session. The terminal tap itself ([`crate::state::CastTap`])
+//! lives with the connection state, because warnings are written into every open recording.
 
 use crate::state::{CastTap, Conn};
 use portcullis_core::audit::Event;
