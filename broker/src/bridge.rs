@@ -5,10 +5,9 @@
 //! bytes is a [`Tap`]: an asciicast recorder and live feed for terminals and commands, or the
 //! SFTP watcher (pcap recording plus per-file audit) for file transfer.
 
-use crate::conn::Conn;
-use crate::recording::CastTap;
-use crate::sftp::SftpTap;
-use russh::{client, server, Channel, ChannelMsg};
+use crate::sftp::{Anomaly, SftpTap, Stop};
+use crate::state::{CastTap, Conn};
+use russh::{client, server, Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::time::Duration;
 
 /// Where a bridged channel's bytes are recorded.
@@ -18,19 +17,20 @@ pub(crate) enum Tap {
 }
 
 impl Tap {
-    /// Records bytes from the vendor; an error ends the channel (fail closed).
-    async fn input(&self, data: &[u8]) -> Result<(), ()> {
+    /// Records bytes from the vendor before they are forwarded; an error ends the channel
+    /// and the bytes are not forwarded (fail closed).
+    async fn input(&self, data: &[u8]) -> Result<(), Ended> {
         match self {
-            Tap::Cast(r) => r.input(data).await.map_err(|_| ()),
-            Tap::Sftp(t) => t.vendor_bytes(data).await,
+            Tap::Cast(r) => r.input(data).await.map_err(|_| Ended::RecordingFailed),
+            Tap::Sftp(t) => t.vendor_bytes(data).await.map_err(Ended::from),
         }
     }
 
-    /// Records bytes from the device.
-    async fn output(&self, data: &[u8]) -> Result<(), ()> {
+    /// Records bytes from the device before they are forwarded.
+    async fn output(&self, data: &[u8]) -> Result<(), Ended> {
         match self {
-            Tap::Cast(r) => r.output(data).await.map_err(|_| ()),
-            Tap::Sftp(t) => t.device_bytes(data).await,
+            Tap::Cast(r) => r.output(data).await.map_err(|_| Ended::RecordingFailed),
+            Tap::Sftp(t) => t.device_bytes(data).await.map_err(Ended::from),
         }
     }
 
@@ -58,6 +58,17 @@ pub(crate) enum Ended {
     DeviceClosed,
     Cancelled,
     RecordingFailed,
+    /// The SFTP watcher could no longer follow the transfer: its file audit would be wrong.
+    FileAuditLost(Anomaly),
+}
+
+impl From<Stop> for Ended {
+    fn from(s: Stop) -> Ended {
+        match s {
+            Stop::Recording => Ended::RecordingFailed,
+            Stop::Refused(a) => Ended::FileAuditLost(a),
+        }
+    }
 }
 
 impl Ended {
@@ -68,6 +79,7 @@ impl Ended {
             Ended::DeviceClosed => "the device closed the channel",
             Ended::Cancelled => "the session ended",
             Ended::RecordingFailed => "recording failed",
+            Ended::FileAuditLost(a) => a.why(),
         }
     }
 }
@@ -77,70 +89,8 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
     let id = vendor.id();
     let (mut vr, vw) = vendor.split();
     let (mut dr, dw) = device.split();
-    let up = async {
-        loop {
-            match vr.wait().await {
-                Some(ChannelMsg::Data { data }) => {
-                    if rec.input(&data).await.is_err() {
-                        return Ended::RecordingFailed;
-                    }
-                    if dw.data_bytes(data).await.is_err() {
-                        return Ended::DeviceClosed;
-                    }
-                }
-                Some(ChannelMsg::Eof) => {
-                    let _ = dw.eof().await;
-                }
-                Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                    rec.resize(col_width, row_height).await;
-                    let _ = dw.window_change(col_width, row_height, pix_width, pix_height).await;
-                }
-                Some(ChannelMsg::Signal { signal }) => {
-                    let _ = dw.signal(signal).await;
-                }
-                Some(ChannelMsg::Close) | None => return Ended::VendorClosed,
-                Some(_) => {}
-            }
-        }
-    };
-    let down = async {
-        loop {
-            match dr.wait().await {
-                Some(ChannelMsg::Data { data }) => {
-                    if rec.output(&data).await.is_err() {
-                        return Ended::RecordingFailed;
-                    }
-                    if vw.data_bytes(data).await.is_err() {
-                        return Ended::VendorClosed;
-                    }
-                }
-                Some(ChannelMsg::ExtendedData { data, ext }) => {
-                    if rec.output(&data).await.is_err() {
-                        return Ended::RecordingFailed;
-                    }
-                    if vw.extended_data_bytes(ext, data).await.is_err() {
-                        return Ended::VendorClosed;
-                    }
-                }
-                Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    let _ = vw.exit_status(exit_status).await;
-                }
-                Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
-                    let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
-                }
-                Some(ChannelMsg::Eof) => {
-                    let _ = vw.eof().await;
-                }
-                Some(ChannelMsg::Failure) => {
-                    let _ = vw.extended_data_bytes(1, &b"portcullis: the device refused the request.\r\n"[..]).await;
-                    let _ = vw.exit_status(1).await;
-                    return Ended::DeviceClosed;
-                }
-                Some(ChannelMsg::Close) | None => return Ended::DeviceClosed,
-                Some(_) => {}
-            }
-        }
-    };
+    let up = upstream(&mut vr, &dw, rec);
+    let down = downstream(conn, id, &mut dr, &vw, rec);
     tokio::pin!(up, down);
     let failed = rec.failed();
     tokio::pin!(failed);
@@ -157,12 +107,88 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
         _ = conn.cancel.cancelled() => Ended::Cancelled,
         _ = &mut failed => Ended::RecordingFailed,
     };
-    if ended == Ended::RecordingFailed {
-        let _ = vw.extended_data_bytes(1, &b"\r\n[portcullis] recording failed; the session is closed.\r\n"[..]).await;
-        conn.end("recording failed");
+    match ended {
+        Ended::RecordingFailed => {
+            let _ = vw.extended_data_bytes(1, &b"\r\n[portcullis] recording failed; the session is closed.\r\n"[..]).await;
+            conn.end("recording failed");
+        }
+        Ended::FileAuditLost(a) => {
+            let msg = format!("\r\n[portcullis] the file transfer was stopped: {}. Nothing more was forwarded.\r\n", a.why());
+            let _ = vw.extended_data_bytes(1, msg.into_bytes()).await;
+        }
+        _ => {}
     }
     let _ = dw.close().await;
     let _ = vw.eof().await;
     let _ = vw.close().await;
     ended
+}
+
+/// From the vendor to the device: data (recorded first), EOF, window changes and signals.
+async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, rec: &Tap) -> Ended {
+    loop {
+        match vr.wait().await {
+            Some(ChannelMsg::Data { data }) => {
+                if let Err(e) = rec.input(&data).await {
+                    return e;
+                }
+                if dw.data_bytes(data).await.is_err() {
+                    return Ended::DeviceClosed;
+                }
+            }
+            Some(ChannelMsg::Eof) => {
+                let _ = dw.eof().await;
+            }
+            Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                rec.resize(col_width, row_height).await;
+                let _ = dw.window_change(col_width, row_height, pix_width, pix_height).await;
+            }
+            Some(ChannelMsg::Signal { signal }) => {
+                let _ = dw.signal(signal).await;
+            }
+            Some(ChannelMsg::Close) | None => return Ended::VendorClosed,
+            Some(_) => {}
+        }
+    }
+}
+
+/// From the device to the vendor (channel `id`): data and stderr (recorded first), exit
+/// status and signal, EOF, and a refused request.
+async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &ChannelWriteHalf<server::Msg>, rec: &Tap) -> Ended {
+    loop {
+        match dr.wait().await {
+            Some(ChannelMsg::Data { data }) => {
+                if let Err(e) = rec.output(&data).await {
+                    return e;
+                }
+                if vw.data_bytes(data).await.is_err() {
+                    return Ended::VendorClosed;
+                }
+            }
+            Some(ChannelMsg::ExtendedData { data, ext }) => {
+                if let Err(e) = rec.output(&data).await {
+                    return e;
+                }
+                if vw.extended_data_bytes(ext, data).await.is_err() {
+                    return Ended::VendorClosed;
+                }
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => {
+                let _ = vw.exit_status(exit_status).await;
+            }
+            Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
+                let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
+            }
+            Some(ChannelMsg::Eof) => {
+                let _ = vw.eof().await;
+            }
+            Some(ChannelMsg::Failure) => {
+                let _ = vw.extended_data_bytes(1, &b"portcullis: the device refused the request.\r\n"[..]).await;
+                let _ = vw.exit_status(1).await;
+                return Ended::DeviceClosed;
+            }
+            Some(ChannelMsg::Close) | None => return Ended::DeviceClosed,
+            Some(_) => {}
+        }
+    }
 }

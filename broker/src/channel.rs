@@ -6,38 +6,24 @@
 //! with a message: its transfers could not be logged file by file.
 
 use crate::bridge::Tap;
-use crate::conn::Conn;
+use crate::device::{self, DeviceError, DeviceLink, LinkSlot};
+use crate::gate::{Admission, Caller};
+use crate::kind::Kind;
 use crate::prompt::{PtyInfo, Term};
-use crate::sftp::SftpTap;
-use crate::{bridge, gate, lobby, recording};
+use crate::recording::Started;
+use crate::sftp::{RowRx, SftpTap};
+use crate::state::{ActiveSession, Conn};
+use crate::{bridge, gate, lobby, recording, session};
+use portcullis_core::audit::{Kind as AuditKind, Subject};
 use portcullis_core::clock;
-use portcullis_core::domain::Channel as Granted;
+use portcullis_core::store::DeviceRecord;
 use portcullis_recorder::pcap::FlowEnds;
 use portcullis_recorder::CastHeader;
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg};
 use serde_json::json;
 use std::sync::Arc;
-use tracing::{info, warn};
-
-/// What the vendor asked the channel to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Shell,
-    Exec(Vec<u8>),
-    /// The `sftp` subsystem.
-    Sftp,
-}
-
-impl Kind {
-    /// The grant channel this needs.
-    fn needs(&self) -> Granted {
-        match self {
-            Kind::Shell | Kind::Exec(_) => Granted::Shell,
-            Kind::Sftp => Granted::Files,
-        }
-    }
-}
+use tracing::{error, info, warn};
 
 /// Whether a command is the server side of legacy scp (`scp -t …` upload, `scp -f …` download).
 pub(crate) fn is_legacy_scp(cmd: &[u8]) -> bool {
@@ -51,7 +37,7 @@ pub(crate) fn is_legacy_scp(cmd: &[u8]) -> bool {
 }
 
 /// Runs one channel to its end.
-pub(crate) async fn run(conn: Arc<Conn>, mut ch: Channel<Msg>) {
+pub(crate) async fn run(conn: Arc<Conn>, link: Arc<LinkSlot>, mut ch: Channel<Msg>) {
     let id = ch.id();
     let mut pty: Option<PtyInfo> = None;
     let kind = loop {
@@ -91,68 +77,21 @@ pub(crate) async fn run(conn: Arc<Conn>, mut ch: Channel<Msg>) {
             Some(_) => {}
         }
     };
-    if conn.target.device.is_none() {
+    if conn.device_name.is_none() {
         lobby::run(&conn, Term::new(&mut ch, pty), kind).await;
         return;
     }
-    device_channel(conn, ch, pty, kind).await;
+    device_channel(conn, &link, ch, pty, kind).await;
 }
 
-async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyInfo>, kind: Kind) {
-    let interactive = pty.is_some() && kind == Kind::Shell;
+async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, pty: Option<PtyInfo>, kind: Kind) {
     let mut term = Term::new(&mut ch, pty);
-    let Some(dev) = conn.device.clone() else {
-        term.warn("portcullis: no such device, or it is disabled.\n").await;
-        term.exit(1).await;
-        return;
-    };
-    if let Kind::Exec(cmd) = &kind {
-        if is_legacy_scp(cmd) {
-            term.warn("portcullis: legacy scp (scp -O) is not supported, because its transfers cannot be logged file by file.\nUse scp without -O (it uses SFTP), or sftp.\n").await;
-            let shown: String = String::from_utf8_lossy(cmd).chars().take(256).collect();
-            conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({ "what": "scp-legacy", "command": shown })).await;
-            term.exit(1).await;
-            return;
-        }
-    }
-    let Some(grant) = gate::ensure_grant(&conn, &mut term, &dev, interactive, kind.needs()).await else {
-        term.exit(1).await;
-        return;
-    };
-    if !grant.channels.contains(kind.needs()) {
-        let what = kind.needs();
-        term.warn(&format!(
-            "portcullis: your access to {} (request #{}) allows {}, not {what}.\nAsk for it with: ssh {}@BROKER request {} --minutes 60 --reason TEXT {}\n",
-            dev.name, grant.request_id, grant.channels, conn.user.username, dev.name, gate::flag_of(what)
-        ))
-        .await;
-        conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
-            "what": what.to_string(), "reason": "not granted", "granted": grant.channels, "request": grant.request_id,
-        }))
-        .await;
-        term.exit(1).await;
-        return;
-    }
-    let Some(session) = conn.session(&grant, &dev).await else {
-        term.warn("portcullis: the session cannot be recorded, so it is not started.\n").await;
+    let Some((dev, session)) = admitted(&conn, &mut term, &kind).await else {
         term.exit(1).await;
         return;
     };
     let pty = term.pty.clone();
-    let started = match &kind {
-        Kind::Sftp => {
-            let ends = FlowEnds { client: recording::vendor_end(&conn, 0), server: device_end(&dev) };
-            recording::start_pcap(&conn, session.id, "sftp", ends).await.map(|(rec, s)| {
-                let (tap, rows) = SftpTap::new(rec);
-                (Tap::Sftp(tap), Some(rows), s)
-            })
-        }
-        _ => {
-            let header = cast_header(&conn, pty.as_ref(), &kind, &dev.name, session.id);
-            recording::start_cast(&conn, session.id, header).await.map(|(tap, s)| (Tap::Cast(tap), None, s))
-        }
-    };
-    let (tap, rows, started) = match started {
+    let (tap, rows, started) = match start_recording(&conn, pty.as_ref(), &kind, &dev, &session).await {
         Ok(x) => x,
         Err(_) => {
             term.warn("portcullis: the session cannot be recorded, so it is not started.\n").await;
@@ -162,7 +101,7 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
     };
     let n = started.n;
     // The recording exists before anything reaches the device.
-    let dch = match connect_device(&conn, pty.as_ref(), &kind).await {
+    let dch = match connect_device(&conn, link, pty.as_ref(), &kind).await {
         Ok(c) => c,
         Err(e) => {
             warn!(error = %e, "device unavailable");
@@ -180,7 +119,7 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
         Tap::Sftp(_) => None,
     });
     info!(channel = n, "bridging");
-    let subject = format!("session:{}", session.id);
+    let subject = Subject::Session(session.id);
     let bridged = async {
         let ended = bridge::run(&conn, ch, dch, &tap).await;
         match tap {
@@ -192,14 +131,73 @@ async fn device_channel(conn: Arc<Conn>, mut ch: Channel<Msg>, pty: Option<PtyIn
     let audited = async {
         if let Some(mut rows) = rows {
             while let Some((kind, detail)) = rows.recv().await {
-                conn.audit(kind, subject.clone(), with_channel(detail, n)).await;
+                // A file operation that cannot be audited must not go on unaudited.
+                if !conn.audit(kind, subject.clone(), with_channel(detail, n)).await {
+                    conn.end("the audit log cannot be written");
+                }
             }
         }
     };
     let (ended, ()) = tokio::join!(bridged, audited);
+    if let bridge::Ended::FileAuditLost(a) = ended {
+        warn!(channel = n, why = a.why(), "file transfer stopped");
+        conn.audit(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": a.why() })).await;
+    }
     conn.unregister(id);
     info!(channel = n, ?ended, "channel closed");
     started.seal(&conn).await;
+}
+
+/// Checks the device and the command, passes the gate and opens the brokered session; `None`
+/// after telling the vendor why not (the caller ends the channel).
+async fn admitted(conn: &Conn, term: &mut Term<'_>, kind: &Kind) -> Option<(DeviceRecord, ActiveSession)> {
+    let interactive = term.pty.is_some() && *kind == Kind::Shell;
+    let Some(dev) = conn.device.clone() else {
+        term.warn("portcullis: no such device, or it is disabled.\n").await;
+        return None;
+    };
+    if let Kind::Exec(cmd) = kind {
+        if is_legacy_scp(cmd) {
+            term.warn("portcullis: legacy scp (scp -O) is not supported, because its transfers cannot be logged file by file.\nUse scp without -O (it uses SFTP), or sftp.\n").await;
+            let shown: String = String::from_utf8_lossy(cmd).chars().take(256).collect();
+            conn.audit(AuditKind::ChannelRefused, Subject::user(&conn.user.username), json!({ "what": "scp-legacy", "command": shown })).await;
+            return None;
+        }
+    }
+    let grant = match gate::admit(&Caller::of(conn), term, &dev, interactive, kind.needs()).await {
+        Admission::Granted(g) => g,
+        Admission::Refused => return None,
+        Admission::NotGranted(grant) => {
+            conn.audit(AuditKind::ChannelRefused, Subject::user(&conn.user.username), json!({
+                "what": kind.needs().to_string(), "reason": "not granted", "granted": grant.channels, "request": grant.request_id,
+            }))
+            .await;
+            return None;
+        }
+    };
+    let Some(session) = session::open(conn, &grant, &dev).await else {
+        term.warn("portcullis: the session cannot be recorded, so it is not started.\n").await;
+        return None;
+    };
+    Some((dev, session))
+}
+
+/// Starts the channel's recording: pcap watched for file operations for SFTP, asciicast with
+/// a live feed otherwise.
+async fn start_recording(conn: &Conn, pty: Option<&PtyInfo>, kind: &Kind, dev: &DeviceRecord, session: &ActiveSession) -> Result<(Tap, Option<RowRx>, Started), String> {
+    match kind {
+        Kind::Sftp => {
+            let ends = FlowEnds { client: recording::vendor_end(conn, 0), server: device_end(dev) };
+            recording::start_pcap(conn, session.id, "sftp", ends).await.map(|(rec, s)| {
+                let (tap, rows) = SftpTap::new(rec);
+                (Tap::Sftp(tap), Some(rows), s)
+            })
+        }
+        _ => {
+            let header = cast_header(conn, pty, kind, &dev.name, session.id);
+            recording::start_cast(conn, session.id, header).await.map(|(tap, s)| (Tap::Cast(tap), None, s))
+        }
+    }
 }
 
 /// Adds the recording number to an audit detail.
@@ -211,7 +209,7 @@ fn with_channel(mut detail: serde_json::Value, n: u32) -> serde_json::Value {
 }
 
 /// The device's end of an SFTP capture: its address and SSH port.
-fn device_end(dev: &portcullis_core::store::DeviceRecord) -> (std::net::Ipv4Addr, u16) {
+fn device_end(dev: &DeviceRecord) -> (std::net::Ipv4Addr, u16) {
     let addr = dev.address.parse::<std::net::SocketAddr>().ok();
     (recording::shown_v4(addr.map(|a| a.ip()), std::net::Ipv4Addr::new(192, 0, 2, 2)), addr.map_or(22, |a| a.port()))
 }
@@ -229,12 +227,30 @@ fn cast_header(conn: &Conn, pty: Option<&PtyInfo>, kind: &Kind, dev: &portcullis
     header
 }
 
-async fn connect_device(conn: &Conn, pty: Option<&PtyInfo>, kind: &Kind) -> Result<russh::Channel<russh::client::Msg>, String> {
-    let link = conn.device_link().await.map_err(|e| e.to_string())?;
+async fn connect_device(conn: &Conn, link: &LinkSlot, pty: Option<&PtyInfo>, kind: &Kind) -> Result<russh::Channel<russh::client::Msg>, String> {
+    let link = link.get_or_connect(|| device_link(conn)).await.map_err(|e| e.to_string())?;
     open_device_channel(&link, pty, kind).await.map_err(|e| e.to_string())
 }
 
-async fn open_device_channel(link: &crate::device::DeviceLink, pty: Option<&PtyInfo>, kind: &Kind) -> Result<russh::Channel<russh::client::Msg>, russh::Error> {
+/// Connects to the connection's device with its vaulted credential. Host key mismatches are
+/// audited as alerts.
+async fn device_link(conn: &Conn) -> Result<DeviceLink, DeviceError> {
+    let dev = conn.device.as_ref().ok_or(DeviceError::Unknown)?;
+    let cred = conn.ctx.vault.open_credential(dev.name.as_str(), &dev.credential).map_err(|_| DeviceError::Vault)?;
+    match device::connect(dev, cred).await {
+        Err(DeviceError::HostKeyMismatch { presented }) => {
+            error!(device = %dev.name, %presented, "device host key does not match the pinned key");
+            conn.audit(AuditKind::DeviceHostkeyMismatch, Subject::device(&dev.name), json!({
+                "expected": device::fingerprint_of_line(&dev.host_key), "presented": presented, "address": dev.address,
+            }))
+            .await;
+            Err(DeviceError::HostKeyMismatch { presented })
+        }
+        other => other,
+    }
+}
+
+async fn open_device_channel(link: &DeviceLink, pty: Option<&PtyInfo>, kind: &Kind) -> Result<russh::Channel<russh::client::Msg>, russh::Error> {
     let dch = link.open_session().await?;
     if let Some(p) = pty {
         dch.request_pty(false, &p.term, p.cols, p.rows, 0, 0, &p.modes).await?;

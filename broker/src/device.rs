@@ -1,6 +1,7 @@
 //! The client towards a device. The broker connects to the address stored for the device
 //! (never one the vendor supplied), accepts only the pinned host key, and logs in with the
-//! vaulted credential, which stays inside this process.
+//! vaulted credential, which stays inside this process. A vendor connection makes at most one
+//! device connection ([`LinkSlot`]), shared by its channels.
 
 use portcullis_core::store::DeviceRecord;
 use portcullis_core::vault::Credential;
@@ -78,6 +79,33 @@ impl DeviceLink {
     /// Closes the connection.
     pub async fn disconnect(&self) {
         let _ = self.handle.disconnect(Disconnect::ByApplication, "session ended", "en").await;
+    }
+}
+
+/// The one device connection of a vendor connection, made on first use and shared by all
+/// its channels. The lock is held while connecting, so two channels make one connection.
+#[derive(Default)]
+pub(crate) struct LinkSlot(tokio::sync::Mutex<Option<Arc<DeviceLink>>>);
+
+impl LinkSlot {
+    /// The link, made with `connect` if there is none yet (a failure leaves the slot empty).
+    pub(crate) async fn get_or_connect<F, Fut>(&self, connect: F) -> Result<Arc<DeviceLink>, DeviceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<DeviceLink, DeviceError>>,
+    {
+        let mut slot = self.0.lock().await;
+        if let Some(l) = slot.as_ref() {
+            return Ok(l.clone());
+        }
+        let link = Arc::new(connect().await?);
+        *slot = Some(link.clone());
+        Ok(link)
+    }
+
+    /// Takes the link, to close it when the connection ends.
+    pub(crate) async fn take(&self) -> Option<Arc<DeviceLink>> {
+        self.0.lock().await.take()
     }
 }
 

@@ -2,15 +2,66 @@
 //! Without one, an interactive terminal asks for a reason and a duration, files the request
 //! and waits — showing the request number and each approval as it lands — until an approver
 //! decides, the wait times out, or the vendor presses Ctrl-C. Anything non-interactive is
-//! refused with the command that files a request. No connection to the device is made here.
+//! refused with the command that files a request. A grant that does not name the channel
+//! (terminal, files) is refused with how to ask for it. No connection to the device is made
+//! here; the gate talks to the vendor through [`Dialog`], so it runs without a socket in tests.
 
+use crate::prompt::{Dialog, Line};
+use crate::state::Conn;
 use portcullis_core::approvals::RequestInput;
-use crate::conn::Conn;
-use crate::prompt::{Line, Term};
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel, RequestId, RequestState};
-use portcullis_core::store::{DeviceRecord, GrantRecord};
+use portcullis_core::feed::ChangeRx;
+use portcullis_core::store::{DeviceRecord, GrantRecord, UserRecord};
+use portcullis_core::Context;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
+
+/// Who waits at the gate, and what the wait needs: built from a connection with
+/// [`Caller::of`], or by hand in tests.
+pub(crate) struct Caller<'a> {
+    pub ctx: &'a Context,
+    /// The change feed, cloned for each wait.
+    pub changes: &'a ChangeRx,
+    pub user: &'a UserRecord,
+    pub peer: &'a str,
+    /// Cancelled when the connection ends; the wait ends with it.
+    pub cancel: &'a CancellationToken,
+}
+
+impl<'a> Caller<'a> {
+    /// The vendor of a connection.
+    pub(crate) fn of(conn: &'a Conn) -> Caller<'a> {
+        Caller { ctx: &conn.ctx, changes: &conn.changes, user: &conn.user, peer: &conn.peer, cancel: &conn.cancel }
+    }
+}
+
+/// What the gate decided for a channel.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// A current grant that names the channel.
+    Granted(GrantRecord),
+    /// No grant; the vendor was told why.
+    Refused,
+    /// A current grant that does not name the channel; the vendor was told how to ask for
+    /// it, and the caller audits the refusal.
+    NotGranted(GrantRecord),
+}
+
+/// Decides whether a channel that `needs` a grant channel may pass to `dev`: with a current
+/// grant that names it, after asking for one if `interactive`.
+pub(crate) async fn admit<D: Dialog>(who: &Caller<'_>, term: &mut D, dev: &DeviceRecord, interactive: bool, needs: Channel) -> Admission {
+    let Some(grant) = ensure_grant(who, term, dev, interactive, needs).await else { return Admission::Refused };
+    if !grant.channels.contains(needs) {
+        term.warn(&format!(
+            "portcullis: your access to {} (request #{}) allows {}, not {needs}.\nAsk for it with: ssh {}@BROKER request {} --minutes 60 --reason TEXT {}\n",
+            dev.name, grant.request_id, grant.channels, who.user.username, dev.name, flag_of(needs)
+        ))
+        .await;
+        return Admission::NotGranted(grant);
+    }
+    Admission::Granted(grant)
+}
 
 /// The lobby's `request` option that asks for `c`.
 pub(crate) fn flag_of(c: Channel) -> String {
@@ -23,8 +74,8 @@ pub(crate) fn flag_of(c: Channel) -> String {
 
 /// Returns the grant to use, or `None` after telling the vendor why not. `needs` is the
 /// channel the caller will open (for the hint on how to ask; the caller checks the grant).
-pub(crate) async fn ensure_grant(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord, interactive: bool, needs: Channel) -> Option<GrantRecord> {
-    let ctx = conn.broker.ctx();
+async fn ensure_grant<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRecord, interactive: bool, needs: Channel) -> Option<GrantRecord> {
+    let ctx = conn.ctx;
     match ctx.store.current_grant(conn.user.id, dev.id, clock::now()).await {
         Ok(Some(g)) => return Some(g),
         Ok(None) => {}
@@ -54,13 +105,13 @@ pub(crate) async fn ensure_grant(conn: &Conn, term: &mut Term<'_>, dev: &DeviceR
     wait_for_decision(conn, term, id).await
 }
 
-async fn existing_request(conn: &Conn, dev: &DeviceRecord) -> Option<RequestId> {
-    let reqs = conn.broker.ctx().store.list_requests(Some(RequestState::Pending), Some(conn.user.id), 50).await.ok()?;
+async fn existing_request(conn: &Caller<'_>, dev: &DeviceRecord) -> Option<RequestId> {
+    let reqs = conn.ctx.store.list_requests(Some(RequestState::Pending), Some(conn.user.id), 50).await.ok()?;
     reqs.into_iter().find(|r| r.device_id == dev.id).map(|r| r.id)
 }
 
-async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Option<RequestId> {
-    let ctx = conn.broker.ctx();
+async fn new_request<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRecord) -> Option<RequestId> {
+    let ctx = conn.ctx;
     let max = ctx.approvals.policy().rule(dev.criticality, &dev.zone).max_minutes;
     let default = i64::from(ctx.config.approval.default_minutes).min(max);
     term.say(&format!("You have no current access to {} ({}, zone {}). An approver must grant it.\n", dev.name, dev.criticality, dev.zone)).await;
@@ -84,7 +135,7 @@ async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Op
         }
     }
     let minutes = minutes?;
-    match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &dev.name, &reason, minutes).peer(&conn.peer)).await {
+    match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &dev.name, &reason, minutes).peer(conn.peer)).await {
         Ok(r) => {
             info!(request = %r.id, "request filed at the gate");
             Some(r.id)
@@ -96,11 +147,11 @@ async fn new_request(conn: &Conn, term: &mut Term<'_>, dev: &DeviceRecord) -> Op
     }
 }
 
-async fn wait_for_decision(conn: &Conn, term: &mut Term<'_>, id: RequestId) -> Option<GrantRecord> {
-    let ctx = conn.broker.ctx();
+async fn wait_for_decision<D: Dialog>(conn: &Caller<'_>, term: &mut D, id: RequestId) -> Option<GrantRecord> {
+    let ctx = conn.ctx;
     let wait = ctx.config.approval.wait_timeout.0;
     let deadline = tokio::time::Instant::now() + wait;
-    let mut changes = conn.broker.changes();
+    let mut changes = conn.changes.clone();
     let mut shown_approvals = usize::MAX;
     term.say(&format!("request #{id} is waiting for approval… (Ctrl-C to give up; waiting up to {})\n", humantime::format_duration(wait))).await;
     loop {
@@ -163,3 +214,6 @@ async fn wait_for_decision(conn: &Conn, term: &mut Term<'_>, id: RequestId) -> O
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,11 +6,10 @@
 //! forwarding, X11, remote forwarding, Unix-socket forwarding, environment variables and
 //! subsystems other than `sftp` (which the channel task checks against the grant).
 
+use crate::events::{ConnEvent, TunnelRequest};
+use crate::shared::Broker;
 use crate::target::Target;
-use crate::tunnel::TunnelRequest;
-use crate::Broker;
-use portcullis_core::audit::Event;
-use portcullis_core::store::UserRecord;
+use portcullis_core::audit::{Event, Kind, Subject};
 use russh::keys::HashAlg;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
@@ -21,18 +20,6 @@ use tracing::{error, info, warn};
 
 /// Most session channels one connection may open.
 const MAX_CHANNELS: usize = 8;
-
-/// What the handler tells the connection task.
-pub(crate) enum ConnEvent {
-    /// Both factors passed.
-    Authenticated { user: UserRecord, target: Target },
-    /// A session channel was opened and accepted.
-    Channel(Channel<Msg>),
-    /// A tunnel was asked for; the connection task accepts or refuses it.
-    Tunnel(Box<TunnelRequest>),
-    /// Something forbidden was asked for; the connection task audits it.
-    Refused { what: &'static str, detail: serde_json::Value },
-}
 
 enum Stage {
     /// Nothing proven yet.
@@ -96,7 +83,7 @@ impl VendorHandler {
             return;
         }
         let shown: String = raw.chars().take(64).collect();
-        let ev = Event::new("unknown", "auth.refused", "user:?", json!({ "peer": self.peer, "via": "ssh", "reason": "invalid-user-name", "name": shown }));
+        let ev = Event::new("unknown", Kind::AuthRefused, Subject::User("?".into()), json!({ "peer": self.peer, "via": "ssh", "reason": "invalid-user-name", "name": shown }));
         if let Err(e) = self.broker.ctx().audit.record(ev).await {
             error!(error = %e, "cannot audit a refused login");
         }

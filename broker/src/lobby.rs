@@ -3,10 +3,10 @@
 //! list devices, see my requests and grants, and file a request. ssh joins the words of a
 //! remote command with spaces, so `--reason` takes every following word up to the next flag.
 
+use crate::kind::Kind;
 use portcullis_core::approvals::RequestInput;
-use crate::channel::Kind;
-use crate::conn::Conn;
 use crate::prompt::{Line, Term};
+use crate::state::Conn;
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel, ChannelSet, DeviceName};
 
@@ -157,7 +157,7 @@ async fn execute(conn: &Conn, line: &str) -> Reply {
 }
 
 async fn devices(conn: &Conn) -> Reply {
-    let ctx = conn.broker.ctx();
+    let ctx = &conn.ctx;
     let Ok(devices) = ctx.store.list_devices().await else { return Reply::err("error: service unavailable\n".into()) };
     let now = clock::now();
     let mut out = format!("{:<28} {:<14} {:<14} {}\n", "DEVICE", "CRITICALITY", "ZONE", "ACCESS");
@@ -172,7 +172,7 @@ async fn devices(conn: &Conn) -> Reply {
 }
 
 async fn status(conn: &Conn) -> Reply {
-    let ctx = conn.broker.ctx();
+    let ctx = &conn.ctx;
     let Ok(reqs) = ctx.store.list_requests(None, Some(conn.user.id), 20).await else {
         return Reply::err("error: service unavailable\n".into());
     };
@@ -201,7 +201,7 @@ async fn request(conn: &Conn, args: RequestArgs) -> Reply {
         Ok(d) => d,
         Err(e) => return Reply::err(format!("error: {e}\n")),
     };
-    let ctx = conn.broker.ctx();
+    let ctx = &conn.ctx;
     match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &device, &args.reason, args.minutes).channels(&args.channels).peer(&conn.peer)).await {
         Ok(r) => Reply::ok(format!(
             "request #{} created for {} ({} min, {}), waiting for {} approval(s).\nOnce approved, connect with: ssh {}:{}@BROKER\n",

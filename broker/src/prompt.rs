@@ -5,6 +5,7 @@
 
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg};
+use std::future::Future;
 
 /// Longest line accepted, in bytes.
 pub const MAX_LINE: usize = 1024;
@@ -154,5 +155,33 @@ impl<'a> Term<'a> {
                 Some(_) => {}
             }
         }
+    }
+}
+
+/// Talking to the vendor as the approval gate does: [`Term`] on a real channel, a scripted
+/// double in tests.
+pub trait Dialog: Send {
+    /// Writes to standard output.
+    fn say(&self, text: &str) -> impl Future<Output = ()> + Send;
+    /// Writes to standard error (to the terminal when there is one).
+    fn warn(&self, text: &str) -> impl Future<Output = ()> + Send;
+    /// Reads one line.
+    fn read_line(&mut self) -> impl Future<Output = Line> + Send;
+    /// Waits until the vendor presses Ctrl-C (or closes).
+    fn interrupted(&mut self) -> impl Future<Output = Line> + Send;
+}
+
+impl Dialog for Term<'_> {
+    fn say(&self, text: &str) -> impl Future<Output = ()> + Send {
+        Term::say(self, text)
+    }
+    fn warn(&self, text: &str) -> impl Future<Output = ()> + Send {
+        Term::warn(self, text)
+    }
+    fn read_line(&mut self) -> impl Future<Output = Line> + Send {
+        Term::read_line(self)
+    }
+    fn interrupted(&mut self) -> impl Future<Output = Line> + Send {
+        Term::interrupted(self)
     }
 }

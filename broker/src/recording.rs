@@ -2,66 +2,20 @@
 //! no channel), registered in the store, and sealed when the channel ends — the file's
 //! SHA-256 and size stored with it and written to the audit log as `recording.sealed`.
 //! Terminals and commands are asciicast (`N.cast`); tunnels and SFTP channels are pcap
-//! (`N.pcap`), numbered within the session.
+//! (`N.pcap`), numbered within the session. The terminal tap itself ([`crate::state::CastTap`])
+//! lives with the connection state, because warnings are written into every open recording.
 
-use crate::conn::Conn;
-use portcullis_core::audit::Event;
+use crate::state::{CastTap, Conn};
+use portcullis_core::audit::{Kind, Subject};
+use portcullis_core::sessions::RecordingSeal;
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
-use portcullis_core::live::LiveTap;
 use portcullis_recorder::pcap::{FlowEnds, PcapHandle, PcapRecorder};
 use portcullis_recorder::{CastHeader, Recorder, RecorderError, RecordingHandle, Seal};
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use tracing::error;
-
-/// A terminal's recording and its live feed, fed together: the recording first, so nothing
-/// is shown live that was not recorded. Cheap to clone.
-#[derive(Clone)]
-pub(crate) struct CastTap {
-    pub rec: Recorder,
-    pub live: LiveTap,
-}
-
-impl CastTap {
-    /// Bytes from the vendor.
-    pub async fn input(&self, data: &[u8]) -> Result<(), RecorderError> {
-        self.rec.input(data).await?;
-        self.live.input(data);
-        Ok(())
-    }
-
-    /// Bytes from the device.
-    pub async fn output(&self, data: &[u8]) -> Result<(), RecorderError> {
-        self.rec.output(data).await?;
-        self.live.output(data);
-        Ok(())
-    }
-
-    /// The vendor's terminal changed size.
-    pub async fn resize(&self, cols: u16, rows: u16) {
-        let _ = self.rec.resize(cols, rows).await;
-        self.live.resize(cols, rows);
-    }
-
-    /// A notice the broker shows the vendor (`line`, as written to the terminal), kept as
-    /// output and as a marker named `label`, so a replay can jump to it.
-    pub async fn notice(&self, line: &[u8], label: &str) {
-        let _ = self.rec.output(line).await;
-        let _ = self.rec.marker(label).await;
-        self.live.output(line);
-        self.live.marker(label);
-    }
-
-    /// Marks the end of the channel and closes the live feed.
-    pub async fn end(&self, why: &str) {
-        let label = format!("end: {why}");
-        let _ = self.rec.marker(&label).await;
-        self.live.marker(&label);
-        self.live.end();
-    }
-}
 
 /// What finishes a recording.
 pub(crate) enum Finisher {
@@ -82,7 +36,7 @@ pub(crate) struct Started {
 }
 
 async fn register(conn: &Conn, session: SessionId, ext: &str, kind: &str) -> Result<(u32, i64, PathBuf), String> {
-    let ctx = conn.broker.ctx();
+    let ctx = &conn.ctx;
     let n = conn.next_channel_number();
     let dir = ctx.config.recording.dir.join(session.to_string());
     let path = dir.join(format!("{n}.{ext}"));
@@ -100,7 +54,7 @@ pub(crate) async fn start_cast(conn: &Conn, session: SessionId, header: CastHead
     let (cols, rows, at) = (header.width, header.height, header.timestamp);
     match Recorder::create(&path, header).await {
         Ok((rec, handle)) => {
-            let live = conn.broker.ctx().live.start(session, n, cols, rows, at);
+            let live = conn.ctx.live.start(session, n, cols, rows, at);
             Ok((CastTap { rec, live }, Started { session, n, rec_id, what: "terminal", finisher: Finisher::Cast(handle) }))
         }
         Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
@@ -122,7 +76,7 @@ pub(crate) async fn start_pcap(conn: &Conn, session: SessionId, what: &'static s
 /// Logs and audits a recording that could not start; returns the error text.
 async fn failed(conn: &Conn, session: SessionId, n: Option<u32>, e: String) -> String {
     error!(error = %e, "recording cannot start; refusing the channel");
-    conn.audit("recording.failed", format!("session:{session}"), json!({ "channel": n, "error": e })).await;
+    conn.audit(Kind::RecordingFailed, Subject::Session(session), json!({ "channel": n, "error": e })).await;
     e
 }
 
@@ -133,31 +87,25 @@ impl Started {
             Finisher::Cast(h) => h.finish().await,
             Finisher::Pcap(h) => h.finish().await,
         };
-        let session = self.session;
-        let ctx = conn.broker.ctx();
         match result {
             Ok(seal) => {
-                let sealed = async {
-                    let mut tx = ctx.store.begin_write().await?;
-                    ctx.store.seal_recording(&mut tx, self.rec_id, &seal.sha256, seal.bytes as i64, clock::now()).await?;
-                    let seq = ctx
-                        .audit
-                        .record_in(&mut tx, Event::new(conn.user.username.as_str(), "recording.sealed", format!("session:{session}"), json!({
-                            "channel": self.n, "what": self.what, "path": seal.path.display().to_string(), "sha256": seal.sha256,
-                            "bytes": seal.bytes, "events": seal.events,
-                        })))
-                        .await?;
-                    tx.commit().await?;
-                    ctx.audit.committed(seq).await
-                }
-                .await;
-                if let Err(e) = sealed {
+                let sealed = RecordingSeal {
+                    session: self.session,
+                    recording_id: self.rec_id,
+                    channel: self.n,
+                    what: self.what,
+                    path: seal.path.display().to_string(),
+                    sha256: seal.sha256,
+                    bytes: seal.bytes,
+                    events: seal.events,
+                };
+                if let Err(e) = conn.ctx.sessions.seal_recording(conn.user.username.as_str(), &sealed).await {
                     error!(error = %e, "cannot seal the recording in the audit log");
                 }
             }
             Err(e) => {
                 error!(error = %e, "recording did not finish cleanly");
-                conn.audit("recording.failed", format!("session:{session}"), json!({ "channel": self.n, "error": e.to_string() })).await;
+                conn.audit(Kind::RecordingFailed, Subject::Session(self.session), json!({ "channel": self.n, "error": e.to_string() })).await;
             }
         }
     }

@@ -3,7 +3,7 @@
 //! shutdown can wait for sessions to close and recordings to be sealed.
 
 use crate::conn;
-use crate::{Broker, BrokerError};
+use crate::shared::{Broker, BrokerError};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

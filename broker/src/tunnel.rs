@@ -11,13 +11,15 @@
 //! Back-pressure: each direction reads a bounded chunk, records it (bounded queue) and
 //! writes it (the SSH window or the socket) before reading the next.
 
-use crate::conn::Conn;
-use crate::recording;
+use crate::events::TunnelRequest;
+use crate::state::Conn;
+use crate::{recording, session};
+use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel as Granted, DeviceName};
 use portcullis_core::store::{DeviceRecord, GrantRecord};
 use portcullis_recorder::pcap::{Direction, FlowEnds, PcapRecorder};
-use russh::server::{ChannelOpenHandle, Msg};
+use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelOpenFailure};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
@@ -32,17 +34,6 @@ use tracing::{info, warn, Instrument};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read from the device's socket at a time.
 const CHUNK: usize = 32 * 1024;
-
-/// A `direct-tcpip` open request, handed over by the handler.
-pub(crate) struct TunnelRequest {
-    pub channel: Channel<Msg>,
-    pub reply: ChannelOpenHandle,
-    /// As the vendor wrote it (capped), for the audit log only.
-    pub host: String,
-    pub port: u32,
-    pub originator: String,
-    pub originator_port: u32,
-}
 
 /// Why a tunnel is refused.
 struct Refusal {
@@ -62,7 +53,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         Err(r) => {
             reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
             info!(%host, port, reason = %r.reason, "tunnel refused");
-            conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
+            conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), json!({
                 "what": "direct-tcpip", "host": host, "port": port, "reason": r.reason, "device": r.device,
                 "originator": originator, "originator_port": originator_port,
             }))
@@ -74,9 +65,9 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         reply.reject(ChannelOpenFailure::ResourceShortage).await;
         return;
     };
-    let Some(session) = conn.session(&grant, &dev).await else {
+    let Some(session) = session::open(&conn, &grant, &dev).await else {
         reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
-        conn.audit("channel.refused", format!("user:{}", conn.user.username), json!({
+        conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), json!({
             "what": "direct-tcpip", "host": host, "port": port, "device": dev.name,
             "reason": "this connection serves another grant (or its session cannot be recorded); reconnect",
         }))
@@ -98,7 +89,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         return;
     };
     let n = started.n;
-    let subject = format!("session:{}", session.id);
+    let subject = Subject::Session(session.id);
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&target)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -119,7 +110,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     let _ = stream.set_nodelay(true);
     reply.accept().await;
     info!(device = %dev.name, port, channel = n, "tunnel open");
-    conn.audit("tunnel.opened", subject.clone(), json!({
+    conn.audit(Kind::TunnelOpened, subject.clone(), json!({
         "device": dev.name, "port": port, "channel": n, "grant": grant.id, "request": grant.request_id,
         "originator": originator, "originator_port": originator_port,
     }))
@@ -127,7 +118,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     let counts = Counts::default();
     let reason = bridge(&conn, channel, stream, &rec, &counts).instrument(tracing::Span::current()).await;
     drop(rec);
-    conn.audit("tunnel.closed", subject, json!({
+    conn.audit(Kind::TunnelClosed, subject, json!({
         "device": dev.name, "port": port, "channel": n, "reason": reason,
         "bytes_to_device": counts.to_device.load(Ordering::Relaxed),
         "bytes_from_device": counts.from_device.load(Ordering::Relaxed),
@@ -136,9 +127,9 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     started.seal(&conn).await;
 }
 
-async fn tunnel_failed(conn: &Conn, subject: &str, dev: &DeviceRecord, port: u16, n: u32, error: String) {
+async fn tunnel_failed(conn: &Conn, subject: &Subject, dev: &DeviceRecord, port: u16, n: u32, error: String) {
     warn!(device = %dev.name, port, %error, "cannot reach the device's port");
-    conn.audit("tunnel.failed", subject.to_owned(), json!({ "device": dev.name, "port": port, "channel": n, "error": error })).await;
+    conn.audit(Kind::TunnelFailed, subject.clone(), json!({ "device": dev.name, "port": port, "channel": n, "error": error })).await;
 }
 
 /// Applies the rules; nothing here touches the network.
@@ -147,13 +138,13 @@ async fn decide(conn: &Conn, host: &str, port: u32) -> Result<(DeviceRecord, Gra
         return Err(refuse("an address, not a device name (use the Portcullis device name)"));
     }
     let name = DeviceName::parse(host).map_err(|_| refuse("not a device name"))?;
-    if let Some(d) = &conn.target.device {
+    if let Some(d) = &conn.device_name {
         if *d != name {
             return Err(Refusal { reason: format!("this connection is for device {d}"), device: Some(name) });
         }
     }
     let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| refuse("not a TCP port"))?;
-    let store = &conn.broker.ctx().store;
+    let store = &conn.ctx.store;
     let dev = match store.device_by_name(&name).await {
         Ok(Some(d)) if !d.disabled => d,
         Ok(_) => return Err(refuse("no such enabled device")),

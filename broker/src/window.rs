@@ -1,24 +1,67 @@
 //! Window enforcement for one session: warns the vendor before the grant ends (by default 5
 //! and 1 minutes before), and ends every channel at the end, or at once when the grant is
 //! revoked or an operator asks for a stop — from this process or any other, since both are
-//! noticed through the shared change feed.
+//! noticed through the shared change feed. A graceful stop warns first and closes at its
+//! deadline; a later stop with an earlier deadline brings it forward.
+//!
+//! The loop ([`enforce`]) acts on a session through [`Watched`] (notify, end, the clock), so
+//! it runs against the connection in production and against a recording double in tests.
 
-use crate::conn::{ActiveSession, Conn};
+use crate::state::{ActiveSession, Conn};
 use portcullis_core::clock;
 use portcullis_core::feed::ChangeRx;
+use portcullis_core::store::Store;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+/// A session as window enforcement acts on it.
+pub(crate) trait Watched: Sync {
+    /// Tells the vendor on every bridged channel.
+    fn notify_all(&self, text: &str) -> impl Future<Output = ()> + Send;
+    /// Ends the session (the first reason given wins) and cancels every channel.
+    fn end(&self, reason: &str);
+    /// Cancelled when the session ends for any reason.
+    fn cancel(&self) -> &CancellationToken;
+    /// Now, in Unix seconds.
+    fn now(&self) -> i64 {
+        clock::now()
+    }
+}
+
+impl Watched for Conn {
+    fn notify_all(&self, text: &str) -> impl Future<Output = ()> + Send {
+        Conn::notify_all(self, text)
+    }
+    fn end(&self, reason: &str) {
+        Conn::end(self, reason)
+    }
+    fn cancel(&self) -> &CancellationToken {
+        &self.cancel
+    }
+}
+
+/// Waits for the connection's session to start, then enforces its window until it ends.
+/// `warn_before`: how long before the end the vendor is warned.
+pub(crate) async fn watch(conn: Arc<Conn>, warn_before: Vec<Duration>) {
+    let Some(s) = conn.started().await else { return };
+    let changes = conn.changes.clone();
+    enforce(&*conn, &conn.ctx.store, s, changes, warn_before).await;
+}
+
+/// A graceful stop in progress: when it closes the session and who asked.
+type Stopping = Option<(i64, String)>;
+
 /// Runs until the session ends.
-pub(crate) async fn enforce(conn: Arc<Conn>, s: ActiveSession, mut changes: ChangeRx, mut warn_before: Vec<Duration>) {
+pub(crate) async fn enforce<W: Watched>(conn: &W, store: &Store, s: ActiveSession, mut changes: ChangeRx, mut warn_before: Vec<Duration>) {
     warn_before.sort_by(|a, b| b.cmp(a));
     let ends_at = s.grant.ends_at;
-    let mut warned: Vec<Duration> = warn_before.iter().copied().filter(|w| w.as_secs() as i64 >= ends_at - clock::now()).collect();
-    // A graceful stop in progress: when it closes the session and who asked.
-    let mut stopping: Option<(i64, String)> = None;
+    let mut warned: Vec<Duration> = warn_before.iter().copied().filter(|w| w.as_secs() as i64 >= ends_at - conn.now()).collect();
+    let mut stopping: Stopping = None;
     loop {
-        let now = clock::now();
+        let now = conn.now();
         if let Some((at, by)) = &stopping {
             if *at <= now {
                 conn.notify_all(&format!("the session was stopped by {by}.")).await;
@@ -44,7 +87,7 @@ pub(crate) async fn enforce(conn: Arc<Conn>, s: ActiveSession, mut changes: Chan
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(sleep_secs.max(0) as u64)) => {
-                if let Some(w) = next_warn.filter(|w| (w.as_secs() as i64) >= ends_at - clock::now()) {
+                if let Some(w) = next_warn.filter(|w| (w.as_secs() as i64) >= ends_at - conn.now()) {
                     warned.push(w);
                     conn.notify_all(&format!(
                         "your access window ends in {} (at {}); save your work.",
@@ -56,30 +99,37 @@ pub(crate) async fn enforce(conn: Arc<Conn>, s: ActiveSession, mut changes: Chan
                 if r.is_err() {
                     return;
                 }
-                match check(&conn, &s).await {
-                    Check::Continue => {}
-                    Check::Cut { reason, text } => {
-                        conn.notify_all(&text).await;
-                        info!(%reason, "session cut");
-                        conn.end(&reason);
-                        return;
-                    }
-                    Check::StopAt { at, by } => {
-                        if stopping.as_ref().is_none_or(|(t, _)| at < *t) {
-                            conn.notify_all(&format!(
-                                "{by} is stopping this session; it closes in {} s. Save your work.", (at - clock::now()).max(0)
-                            )).await;
-                            stopping = Some((at, by));
-                        }
-                    }
+                if !on_change(conn, check(conn, store, &s).await, &mut stopping).await {
+                    return;
                 }
             }
-            _ = conn.cancel.cancelled() => return,
+            _ = conn.cancel().cancelled() => return,
         }
     }
 }
 
+/// Acts on what a change in the store means; `false` when the session was ended.
+async fn on_change<W: Watched>(conn: &W, check: Check, stopping: &mut Stopping) -> bool {
+    match check {
+        Check::Continue => {}
+        Check::Cut { reason, text } => {
+            conn.notify_all(&text).await;
+            info!(%reason, "session cut");
+            conn.end(&reason);
+            return false;
+        }
+        Check::StopAt { at, by } => {
+            if stopping.as_ref().is_none_or(|(t, _)| at < *t) {
+                conn.notify_all(&format!("{by} is stopping this session; it closes in {} s. Save your work.", (at - conn.now()).max(0))).await;
+                *stopping = Some((at, by));
+            }
+        }
+    }
+    true
+}
+
 /// What a change in the store means for this session.
+#[derive(Debug, PartialEq, Eq)]
 enum Check {
     Continue,
     Cut { reason: String, text: String },
@@ -90,8 +140,8 @@ fn unavailable() -> Check {
     Check::Cut { reason: "store unavailable".into(), text: "the service is unavailable; the session is closed.".into() }
 }
 
-async fn check(conn: &Conn, s: &ActiveSession) -> Check {
-    let store = &conn.broker.ctx().store;
+/// Reads the grant and the session row: revoked, stopped, stopping, or still fine.
+async fn check<W: Watched>(conn: &W, store: &Store, s: &ActiveSession) -> Check {
     match store.grant(s.grant.id).await {
         Ok(Some(g)) if g.revoked_at.is_some() => {
             let by = g.revoked_by.unwrap_or_default();
@@ -105,7 +155,7 @@ async fn check(conn: &Conn, s: &ActiveSession) -> Check {
         Ok(Some(rec)) if rec.stop_requested_at.is_some() => {
             let by = rec.stop_requested_by.unwrap_or_default();
             let at = rec.stop_at.unwrap_or(0);
-            if at <= clock::now() {
+            if at <= conn.now() {
                 Check::Cut { reason: format!("stopped by {by}"), text: format!("the session was stopped by {by}.") }
             } else {
                 Check::StopAt { at, by }
@@ -115,3 +165,6 @@ async fn check(conn: &Conn, s: &ActiveSession) -> Check {
         Err(_) => unavailable(),
     }
 }
+
+#[cfg(test)]
+mod tests;

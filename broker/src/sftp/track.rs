@@ -6,6 +6,7 @@
 //! The result is a list of audit rows: `sftp.op` for each operation, `sftp.file` when a file
 //! is closed (path, direction, bytes, SHA-256).
 
+use portcullis_core::audit::Kind;
 use super::wire::{Packet, FXF_READ, FXF_WRITE, FX_EOF, FX_OK};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -19,7 +20,7 @@ const MAX_HANDLES: usize = 1024;
 const MAX_HELD: usize = 8 * 1024 * 1024;
 
 /// An audit row to write: kind and detail.
-pub(crate) type Row = (&'static str, Value);
+pub(crate) type Row = (Kind, Value);
 
 /// Something that would make the file audit wrong if forwarding went on: the channel must
 /// end. Each says why, for the vendor and the audit row.
@@ -237,7 +238,7 @@ impl Tracker {
                         return Err(Anomaly::TooManyOpen);
                     }
                     self.handles.insert(handle, OpenFile { path: path.clone(), flags, read: Content::default(), written: Content::default(), eof: false, write_failed: false });
-                    Ok(vec![("sftp.op", json!({ "op": "open", "path": path, "mode": mode(flags), "status": "ok" }))])
+                    Ok(vec![(Kind::SftpOp, json!({ "op": "open", "path": path, "mode": mode(flags), "status": "ok" }))])
                 }
                 Some(Pending::OpenDir) => {
                     if self.dirs.len() >= MAX_HANDLES {
@@ -266,7 +267,7 @@ impl Tracker {
     fn status(&mut self, id: u32, code: u32, message: &[u8]) -> Vec<Row> {
         let outcome = if code == FX_OK { "ok".to_owned() } else { format!("error {code}: {}", text(message)) };
         match self.pending.remove(&id) {
-            Some(Pending::Open { path, flags }) => vec![("sftp.op", json!({ "op": "open", "path": path, "mode": mode(flags), "status": outcome }))],
+            Some(Pending::Open { path, flags }) => vec![(Kind::SftpOp, json!({ "op": "open", "path": path, "mode": mode(flags), "status": outcome }))],
             Some(Pending::Read { handle, .. }) => {
                 if code == FX_EOF {
                     if let Some(f) = self.handles.get_mut(&handle) {
@@ -297,7 +298,7 @@ impl Tracker {
                 if let (Some(to), Some(obj)) = (to, d.as_object_mut()) {
                     obj.insert("to".into(), json!(to));
                 }
-                vec![("sftp.op", d)]
+                vec![(Kind::SftpOp, d)]
             }
             Some(Pending::OpenDir) | Some(Pending::Query) | None => Vec::new(),
         }
@@ -335,7 +336,7 @@ fn file_row(f: OpenFile, close: &str) -> Row {
         "download" => close == "ok" && f.eof && sha256.is_some(),
         _ => false,
     };
-    ("sftp.file", json!({
+    (Kind::SftpFile, json!({
         "path": f.path, "mode": mode(f.flags), "direction": direction, "bytes": bytes, "sha256": sha256,
         "complete": complete, "bytes_written": f.written.bytes, "bytes_read": f.read.bytes,
         "writes": f.written.requests, "reads": f.read.requests, "close": close,
@@ -354,8 +355,8 @@ mod tests {
     #[test]
     fn upload_in_pieces_is_hashed() {
         let mut t = Tracker::default();
-        t.request(Packet::Open { id: 1, path: b"/fw.bin".to_vec(), flags: FXF_WRITE | 0x18 }).unwrap()
-        let rows = t.response(Packet::Handle { id: 1, handle: b"h".to_vec() }).unwrap()
+        t.request(Packet::Open { id: 1, path: b"/fw.bin".to_vec(), flags: FXF_WRITE | 0x18 }).unwrap();
+        let rows = t.response(Packet::Handle { id: 1, handle: b"h".to_vec() }).unwrap();
         assert_eq!(rows[0].1["op"], "open");
         // Two writes in flight, answered out of order; the second chunk arrives first.
         t.request(Packet::Write { id: 3, handle: b"h".to_vec(), offset: 4, data: b"5678".to_vec() }).unwrap();
@@ -365,7 +366,7 @@ mod tests {
         t.request(Packet::Close { id: 4, handle: b"h".to_vec() }).unwrap();
         let rows = t.response(Packet::Status { id: 4, code: FX_OK, message: vec![] }).unwrap();
         let (kind, d) = &rows[0];
-        assert_eq!(*kind, "sftp.file");
+        assert_eq!(*kind, Kind::SftpFile);
         assert_eq!(d["direction"], "upload");
         assert_eq!(d["bytes"], 8);
         assert_eq!(d["sha256"], sha(b"12345678"));
@@ -379,8 +380,8 @@ mod tests {
         t.response(Packet::Handle { id: 1, handle: b"h".to_vec() }).unwrap();
         t.request(Packet::Read { id: 2, handle: b"h".to_vec(), offset: 0, len: 10 }).unwrap();
         t.request(Packet::Read { id: 3, handle: b"h".to_vec(), offset: 10, len: 10 }).unwrap();
-        t.response(Packet::Data { id: 2, data: b"abc".to_vec() }); // short read
-        t.response(Packet::Data { id: 3, data: b"klm".to_vec() }); // ahead: held
+        t.response(Packet::Data { id: 2, data: b"abc".to_vec() }).unwrap(); // short read
+        t.response(Packet::Data { id: 3, data: b"klm".to_vec() }).unwrap(); // ahead: held
         t.request(Packet::Read { id: 4, handle: b"h".to_vec(), offset: 3, len: 7 }).unwrap();
         t.response(Packet::Data { id: 4, data: b"defghij".to_vec() }).unwrap();
         t.request(Packet::Read { id: 5, handle: b"h".to_vec(), offset: 13, len: 10 }).unwrap();

@@ -1,0 +1,229 @@
+//! The state of one authenticated connection, shared by its channel and tunnel tasks and its
+//! window watch: who connected and from where, the brokered session (one grant per
+//! connection), the open bridged channels (for warnings), why the session ended, the tunnel
+//! slots and the numbering of recordings. A leaf: it uses no other module of this crate and
+//! spawns nothing; the modules that act on a connection sit above it.
+
+mod tap;
+
+pub(crate) use tap::CastTap;
+
+use portcullis_core::audit::{Event, Kind, Subject};
+use portcullis_core::domain::{DeviceName, SessionId};
+use portcullis_core::feed::ChangeRx;
+use portcullis_core::store::{DeviceRecord, GrantRecord, UserRecord};
+use portcullis_core::Context;
+use russh::server::Handle;
+use russh::ChannelId;
+use serde_json::json;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+/// Most tunnels open at once on one connection (a browser through a tunnel opens several).
+const MAX_TUNNELS: usize = 32;
+
+/// A running brokered session.
+#[derive(Clone)]
+pub(crate) struct ActiveSession {
+    pub id: SessionId,
+    pub grant: GrantRecord,
+}
+
+/// Who connected, as the connection task learnt it after the sign-in.
+pub(crate) struct Vendor {
+    pub user: UserRecord,
+    /// The device named in the SSH user name (`VENDOR:DEVICE`); `None` for the lobby.
+    pub device_name: Option<DeviceName>,
+    /// That device, if it exists and is enabled.
+    pub device: Option<DeviceRecord>,
+    /// The vendor's address, as `IP:PORT`.
+    pub peer: String,
+}
+
+/// State of one authenticated connection, shared by its channel tasks.
+pub(crate) struct Conn {
+    /// Services over the shared store.
+    pub ctx: Context,
+    /// The broker's change feed; clone it to wait (each clone starts where this one is).
+    pub changes: ChangeRx,
+    pub user: UserRecord,
+    /// The device named in the SSH user name; `None` means the lobby.
+    pub device_name: Option<DeviceName>,
+    /// The enabled device named in the user name, if it exists.
+    pub device: Option<DeviceRecord>,
+    pub peer: String,
+    pub handle: Handle,
+    /// Cancelled when the whole session must end.
+    pub cancel: CancellationToken,
+    /// Created with the first bridged channel or tunnel; one grant per connection. Held
+    /// across the store write that records the start, so two channels start one session.
+    session: tokio::sync::Mutex<Option<ActiveSession>>,
+    /// The session once it started, for the window watch to wait on.
+    started: watch::Sender<Option<ActiveSession>>,
+    /// Slots for tunnels open at once on this connection.
+    tunnels: Arc<Semaphore>,
+    /// Open bridged channels and whether each has a terminal (for warnings). Short
+    /// critical sections only, never across an `.await`.
+    open: Mutex<HashMap<ChannelId, OpenChannel>>,
+    /// Why the session ended, set by whoever ended it first. Std mutex: set and read
+    /// without an `.await` inside.
+    end_reason: Mutex<Option<String>>,
+    /// The number of the last recording started in the session.
+    next_channel: AtomicU32,
+}
+
+/// A bridged channel, as warnings need it.
+struct OpenChannel {
+    /// Whether it has a terminal (warnings go to stdout) or not (stderr).
+    pty: bool,
+    /// Its recording and live feed, for terminals and commands: warnings are kept there too.
+    cast: Option<CastTap>,
+}
+
+impl Conn {
+    /// The state of a connection that just signed in.
+    pub fn new(ctx: Context, changes: ChangeRx, vendor: Vendor, handle: Handle, cancel: CancellationToken) -> Conn {
+        let Vendor { user, device_name, device, peer } = vendor;
+        Conn {
+            ctx,
+            changes,
+            user,
+            device_name,
+            device,
+            peer,
+            handle,
+            cancel,
+            session: tokio::sync::Mutex::new(None),
+            started: watch::Sender::new(None),
+            tunnels: Arc::new(Semaphore::new(MAX_TUNNELS)),
+            open: Mutex::new(HashMap::new()),
+            end_reason: Mutex::new(None),
+            next_channel: AtomicU32::new(0),
+        }
+    }
+
+    /// Ends the session (first reason wins) and cancels every channel.
+    pub fn end(&self, reason: &str) {
+        if let Ok(mut r) = self.end_reason.lock() {
+            if r.is_none() {
+                *r = Some(reason.to_owned());
+            }
+        }
+        self.cancel.cancel();
+    }
+
+    /// Why the session ended, if it did.
+    pub fn end_reason(&self) -> Option<String> {
+        self.end_reason.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Numbers recordings within the session.
+    pub fn next_channel_number(&self) -> u32 {
+        self.next_channel.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Registers a bridged channel for warnings.
+    pub fn register(&self, id: ChannelId, pty: bool, cast: Option<CastTap>) {
+        if let Ok(mut m) = self.open.lock() {
+            m.insert(id, OpenChannel { pty, cast });
+        }
+    }
+
+    /// Forgets a bridged channel.
+    pub fn unregister(&self, id: ChannelId) {
+        if let Ok(mut m) = self.open.lock() {
+            m.remove(&id);
+        }
+    }
+
+    /// Writes a notice to every bridged channel (stdout for terminals, stderr otherwise),
+    /// keeping it in terminal recordings as output and as a marker.
+    pub async fn notify_all(&self, text: &str) {
+        let targets: Vec<(ChannelId, bool, Option<CastTap>)> =
+            self.open.lock().map(|m| m.iter().map(|(k, v)| (*k, v.pty, v.cast.clone())).collect()).unwrap_or_default();
+        for (id, pty, cast) in targets {
+            let msg = format!("\r\n[portcullis] {text}\r\n").into_bytes();
+            if let Some(c) = &cast {
+                c.notice(&msg, text).await;
+            }
+            let _ = if pty { self.handle.data(id, msg).await } else { self.handle.extended_data(id, 1, msg).await };
+        }
+    }
+
+    /// Appends an audit row about this connection; failures are logged (the caller decides).
+    pub async fn audit(&self, kind: Kind, subject: Subject, mut detail: serde_json::Value) -> bool {
+        if let Some(obj) = detail.as_object_mut() {
+            obj.insert("peer".into(), json!(self.peer));
+            if let Some(d) = &self.device_name {
+                obj.entry("device").or_insert(json!(d));
+            }
+        }
+        match self.ctx.audit.record(Event::new(self.user.username.as_str(), kind, subject, detail)).await {
+            Ok(_) => true,
+            Err(e) => {
+                error!(error = %e, %kind, "audit append failed");
+                false
+            }
+        }
+    }
+
+    /// A slot for one more open tunnel, if the connection has one free.
+    pub fn tunnel_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.tunnels.clone().try_acquire_owned().ok()
+    }
+
+    /// The brokered session under `grant`: the running one, or one `start` records (it
+    /// returns the new session's id, or `None` when it cannot). A connection serves one
+    /// grant: a channel under another grant (another device, or a newer grant) gets `None`.
+    pub async fn session<F, Fut>(&self, grant: &GrantRecord, start: F) -> Option<ActiveSession>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Option<SessionId>>,
+    {
+        let mut slot = self.session.lock().await;
+        if let Some(s) = slot.as_ref() {
+            if s.grant.id != grant.id {
+                info!(session = %s.id, "a channel under another grant was refused; reconnect to use it");
+                return None;
+            }
+            return Some(s.clone());
+        }
+        let id = start().await?;
+        let s = ActiveSession { id, grant: grant.clone() };
+        *slot = Some(s.clone());
+        self.started.send_replace(Some(s.clone()));
+        Some(s)
+    }
+
+    /// Waits until the session has started; `None` if the connection ends first.
+    pub async fn started(&self) -> Option<ActiveSession> {
+        let mut rx = self.started.subscribe();
+        tokio::select! {
+            s = rx.wait_for(Option::is_some) => s.ok().and_then(|s| s.clone()),
+            _ = self.cancel.cancelled() => None,
+        }
+    }
+
+    /// Takes the running session, for recording its end (once).
+    pub async fn take_session(&self) -> Option<ActiveSession> {
+        self.session.lock().await.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The state stays a leaf: it names no other module of the crate and spawns no task.
+    #[test]
+    fn uses_no_other_module_and_spawns_nothing() {
+        let (krate, spawn) = (["crate", "::"].concat(), ["spawn", "("].concat());
+        for (file, text) in [("mod.rs", include_str!("mod.rs")), ("tap.rs", include_str!("tap.rs"))] {
+            assert!(!text.contains(&krate), "state/{file} uses another module of the crate");
+            assert!(!text.contains(&spawn), "state/{file} spawns a task");
+        }
+    }
+}
