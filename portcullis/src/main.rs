@@ -16,7 +16,6 @@ mod logging;
 mod output;
 mod serve;
 mod shutdown;
-mod simdevice;
 
 use clap::Parser;
 use std::process::ExitCode;

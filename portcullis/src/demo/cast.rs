@@ -6,11 +6,11 @@
 
 use crate::commands::init::Initialised;
 use crate::keys;
-use crate::simdevice::{self, SimDeviceConfig};
 use anyhow::Context as _;
 use portcullis_core::admin::{password, Admin, Enrolment, NewDeviceSpec};
 use portcullis_core::domain::{Criticality, DeviceName, Role, Username, Zone};
 use portcullis_core::vault::Credential;
+use portcullis_simdevice::SimDeviceConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
@@ -69,12 +69,7 @@ pub async fn enrol(init: &Initialised, tracker: &TaskTracker, shutdown: &Cancell
         host_key,
         name: PUMP.to_owned(),
     };
-    let device_shutdown = shutdown.clone();
-    tracker.spawn(async move {
-        if let Err(e) = simdevice::run(listener, config, device_shutdown).await {
-            tracing::error!(error = %e, "the simulated device stopped");
-        }
-    });
+    tracker.spawn(portcullis_simdevice::run(listener, config, shutdown.clone()));
 
     for (name, criticality) in [(PUMP, Criticality::High), (VENTILATOR, Criticality::LifeCritical)] {
         let spec = NewDeviceSpec {
