@@ -4,8 +4,8 @@
 //! a fresh host key) enrolled twice: as the high-criticality `infusion-pump-12` and as the
 //! life-critical `ventilator-3`, which needs two approvers.
 
-use crate::commands::init::Initialised;
 use crate::keys;
+use crate::setup::Initialised;
 use anyhow::Context as _;
 use portcullis_core::admin::{password, Admin, Enrolment, NewDeviceSpec};
 use portcullis_core::domain::{Criticality, DeviceName, Role, Username, Zone};
