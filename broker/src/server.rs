@@ -1,47 +1,40 @@
-//! The listener: accepts vendor connections, refuses at once when the cap on
-//! unauthenticated connections is reached, and runs each connection on a task tracker so that
-//! shutdown can wait for sessions to close and recordings to be sealed.
+//! The listener: accepts vendor connections through the shared accept loop
+//! ([`portcullis_core::net`]), refuses at once when the cap on unauthenticated connections is
+//! reached (each connection holds one of those slots until it authenticates), and runs each
+//! connection on the loop's task tracker so that shutdown can wait for sessions to close and
+//! recordings to be sealed.
 
 use crate::conn;
 use crate::shared::{Broker, BrokerError};
+use portcullis_core::net::{self, Accepted, Caps, Overdue};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::{info, warn, Instrument};
 
 /// How long shutdown waits for sessions to close and recordings to be sealed.
 const DRAIN_GRACE: Duration = Duration::from_secs(15);
 
 /// Serves vendors on `listener` until `shutdown` is cancelled, then drains.
 pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationToken) -> Result<(), BrokerError> {
-    let tracker = TaskTracker::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = broker.inner.unauthenticated.clone().try_acquire_owned() else {
-            warn!(%peer, "too many unauthenticated connections; refusing");
-            drop(stream);
-            continue;
-        };
+    let caps = Caps {
+        accept_backoff: Duration::from_millis(100),
+        grace: DRAIN_GRACE,
+        // Sessions still running after the grace are left to finish on their own.
+        overdue: Overdue::Detach,
+        span: conn_span,
+        ..Caps::shared("ssh", broker.inner.unauthenticated.clone())
+    };
+    let conn_shutdown = shutdown.clone();
+    net::serve_connections(listener, caps, shutdown, move |Accepted { stream, peer, slot }| {
         let _ = stream.set_nodelay(true);
-        let span = tracing::info_span!("conn", %peer, user = tracing::field::Empty, device = tracing::field::Empty, session = tracing::field::Empty);
-        tracker.spawn(conn::serve(broker.clone(), stream, peer, permit, shutdown.child_token()).instrument(span));
-    }
-    tracker.close();
-    info!(connections = tracker.len(), "listener closed; draining sessions");
-    if tokio::time::timeout(DRAIN_GRACE, tracker.wait()).await.is_err() {
-        warn!("sessions did not drain in time");
-    }
+        conn::serve(broker.clone(), stream, peer, slot, conn_shutdown.child_token())
+    })
+    .await;
     Ok(())
+}
+
+/// One span per vendor connection; the session fills in who and what once it knows.
+fn conn_span(peer: SocketAddr) -> tracing::Span {
+    tracing::info_span!("conn", %peer, user = tracing::field::Empty, device = tracing::field::Empty, session = tracing::field::Empty)
 }

@@ -3,7 +3,8 @@
 //! the hash-chained audit log, the credential vault, TOTP checking and the approval policy.
 //!
 //! Both the SSH broker and the web side call the services here, so that every decision
-//! (who may log in, who may approve, when a window ends) is made in exactly one place.
+//! (who may log in, who may approve, when a window ends) is made in exactly one place. The
+//! accept loop every listener runs (caps, backoff, draining) is here too, in [`net`].
 
 pub mod admin;
 pub mod approvals;
@@ -19,6 +20,7 @@ pub mod export;
 pub mod feed;
 pub mod keyfile;
 pub mod live;
+pub mod net;
 pub mod notify;
 pub mod password;
 pub mod policy;

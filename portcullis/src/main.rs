@@ -6,6 +6,7 @@
 //! Exit status: 0 done, 1 refused or failed (one line `error: …` on standard error), 2 the
 //! command line itself was wrong (clap's usage message).
 
+mod caller;
 mod cli;
 mod commands;
 mod datadir;
@@ -13,10 +14,11 @@ mod demo;
 mod hostkey;
 mod keys;
 mod logging;
+mod open;
 mod output;
 mod serve;
+mod setup;
 mod shutdown;
-mod simdevice;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -2,9 +2,10 @@
 //!
 //! Each connection runs in its own task. A client that does not finish the
 //! TLS handshake in time, or sends garbage, only loses its own connection.
-//! On shutdown the listener is closed, open connections are asked to finish
-//! their current requests, and whatever is still running after the grace
-//! period is aborted.
+//! Accepting, the cap on connections and draining are the shared loop of
+//! [`portcullis_core::net`]. On shutdown the listener is closed, open
+//! connections are asked to finish their current requests, and whatever is
+//! still running after the grace period is aborted.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,11 +14,11 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use portcullis_core::net::{self, Accepted, Caps};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 /// Time a client gets to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,7 +26,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time in-flight requests get to finish after shutdown is requested.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// Most connections handled at once; more are dropped on accept.
+/// Most connections handled at once; more are closed on accept.
 const MAX_CONNECTIONS: usize = 512;
 /// Most concurrent HTTP/2 streams per connection.
 const MAX_STREAMS: u32 = 32;
@@ -42,40 +43,21 @@ pub(crate) async fn serve(
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "web server listening");
     }
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) if connections.len() < MAX_CONNECTIONS => {
-                    let task = connection(tcp, peer, acceptor.clone(), app.clone(), shutdown.clone());
-                    connections.spawn(task);
-                }
-                Ok((_, peer)) => warn!(%peer, "web server busy, connection dropped"),
-                Err(e) => {
-                    warn!(error = %e, "web accept failed");
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
-                    }
-                }
-            },
+    let caps = Caps {
+        accept_backoff: ACCEPT_BACKOFF,
+        grace: SHUTDOWN_GRACE,
+        ..Caps::new("web", MAX_CONNECTIONS)
+    };
+    let conn_shutdown = shutdown.clone();
+    net::serve_connections(listener, caps, shutdown, move |conn: Accepted| {
+        let task = connection(conn.stream, conn.peer, acceptor.clone(), app.clone(), conn_shutdown.clone());
+        async move {
+            // Counts against MAX_CONNECTIONS until the connection closes.
+            let _slot = conn.slot;
+            task.await;
         }
-    }
-
-    drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while connections.join_next().await.is_some() {}
     })
     .await;
-    if drained.is_err() {
-        warn!(
-            left = connections.len(),
-            "web connections aborted at shutdown"
-        );
-    }
-    connections.shutdown().await;
     info!("web server stopped");
 }
 

@@ -2,7 +2,7 @@
 //! host key given or fetched once and pinned), list and show devices without their
 //! credentials, disable one.
 
-use super::{cli_actor, read_arg_file};
+use crate::caller::{cli_actor, read_arg_file};
 use crate::cli::{DeviceAddArgs, DeviceCmd};
 use crate::hostkey;
 use crate::output::{self, Table};

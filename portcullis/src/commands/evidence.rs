@@ -81,7 +81,7 @@ pub fn verify(file: &Path, public_key: Option<&Path>, key_id: Option<String>, js
 
 /// Reads a raw Ed25519 public key written as base64 (surrounding whitespace ignored).
 fn read_public_key(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let text = super::read_arg_file(path, "the public key")?;
+    let text = crate::caller::read_arg_file(path, "the public key")?;
     let key = base64::engine::general_purpose::STANDARD.decode(text.trim()).with_context(|| format!("{}: not base64", path.display()))?;
     anyhow::ensure!(key.len() == 32, "{}: not an Ed25519 public key (expected 32 bytes, got {})", path.display(), key.len());
     Ok(key)

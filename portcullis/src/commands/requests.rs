@@ -9,7 +9,6 @@ use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, Re
 use portcullis_core::store::RequestRecord;
 use portcullis_core::Context;
 use serde::Serialize;
-use std::time::Duration;
 
 const VIA: &str = "cli";
 
@@ -202,6 +201,7 @@ mod tests {
             decided_at: None,
             decided_by: None,
             decision_note: None,
+            filed_by: None,
         };
         let row = RequestRow::of(&rec);
         assert_eq!(approvals_text(&row), "1/2 alice");

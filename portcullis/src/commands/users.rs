@@ -2,7 +2,7 @@
 //! one-time password exactly once), list and show accounts, disable, enable and unlock them.
 
 use anyhow::Context as _;
-use super::{cli_actor, read_arg_file};
+use crate::caller::{cli_actor, read_arg_file};
 use crate::cli::UserCmd;
 use crate::output::{self, Table};
 use portcullis_core::admin::{Admin, Enrolment, NewUserSpec, input};

@@ -4,14 +4,14 @@
 //! a fresh host key) enrolled twice: as the high-criticality `infusion-pump-12` and as the
 //! life-critical `ventilator-3`, which needs two approvers.
 
-use crate::commands::init::Initialised;
 use crate::keys;
-use crate::simdevice::{self, SimDeviceConfig};
+use crate::setup::Initialised;
 use anyhow::Context as _;
 use portcullis_core::admin::{Admin, Enrolment, NewDeviceSpec, NewUserSpec};
 use portcullis_core::password;
 use portcullis_core::domain::{Criticality, DeviceName, Role, Username, Zone};
 use portcullis_core::vault::Credential;
+use portcullis_simdevice::SimDeviceConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
@@ -70,12 +70,7 @@ pub async fn enrol(init: &Initialised, tracker: &TaskTracker, shutdown: &Cancell
         host_key,
         name: PUMP.to_owned(),
     };
-    let device_shutdown = shutdown.clone();
-    tracker.spawn(async move {
-        if let Err(e) = simdevice::run(listener, config, device_shutdown).await {
-            tracing::error!(error = %e, "the simulated device stopped");
-        }
-    });
+    tracker.spawn(portcullis_simdevice::run(listener, config, shutdown.clone()));
 
     for (name, criticality) in [(PUMP, Criticality::High), (VENTILATOR, Criticality::LifeCritical)] {
         let spec = NewDeviceSpec {

@@ -9,10 +9,10 @@ mod cast;
 mod ticker;
 
 use crate::cli::DemoArgs;
-use crate::commands::init::{self, Initialised};
 use crate::datadir::Layout;
 use crate::output;
 use crate::serve::{self, Listeners};
+use crate::setup::{self, Initialised};
 use anyhow::Context as _;
 use cast::Cast;
 use std::net::SocketAddr;
@@ -33,7 +33,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             (Layout::new(temp.path())?, Some(temp))
         }
     };
-    let init = init::initialise(layout, DEMO_SSH_LISTEN).await?;
+    let init = setup::initialise(layout, DEMO_SSH_LISTEN).await?;
     let shutdown = crate::shutdown::on_signals();
     let tracker = TaskTracker::new();
     let cast = cast::enrol(&init, &tracker, &shutdown).await?;

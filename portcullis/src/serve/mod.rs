@@ -51,7 +51,7 @@ impl Listeners {
 /// Runs `serve`.
 pub async fn run(config: &Path) -> anyhow::Result<()> {
     crate::logging::init("info");
-    let ctx = crate::commands::open(config).await?;
+    let ctx = crate::open::open(config).await?;
     let host_key = load_host_key(&ctx)?;
     ctx.config.notify.check().context("notifications ([notify])")?;
     let listeners = Listeners::bind(&ctx).await?;

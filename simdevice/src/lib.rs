@@ -1,10 +1,14 @@
-//! A built-in simulated medical device for `portcullis demo`.
+//! A simulated medical device for `portcullis demo`.
 //!
 //! It is a small SSH server that looks like the service port of an infusion
 //! pump: password login for one account, and a toy service shell (`help`,
 //! `status`, `rate`, `start`, `stop`, `log`, ...) reachable interactively or
 //! through `exec`. It lets people try the broker end to end without any
 //! hardware. It is a toy: it never touches a real device.
+//!
+//! [`run`] serves it on a bound listener until a shutdown token is cancelled,
+//! through the accept loop all Portcullis listeners share
+//! ([`portcullis_core::net`]).
 
 mod auth;
 mod channel;
@@ -17,23 +21,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use portcullis_core::net::{self, Accepted, Caps};
 use russh::keys::{HashAlg, PrivateKey};
 use russh::server::Config;
 use russh::{Disconnect, MethodKind, MethodSet};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use self::auth::Credentials;
 use self::handler::{Device, DeviceHandler};
 
-/// Most connections served at once; more are dropped on accept.
+/// Most connections served at once; more are closed on accept.
 const MAX_CONNECTIONS: usize = 64;
 /// How long open sessions get to close after shutdown is requested.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Pause after a failed `accept` (e.g. out of file descriptors).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 
 /// How to run the simulated device.
 #[derive(Clone)]
@@ -69,11 +71,7 @@ impl fmt::Debug for SimDeviceConfig {
 ///
 /// On shutdown it stops accepting, asks open sessions to disconnect and
 /// waits a few seconds for them before returning.
-pub async fn run(
-    listener: TcpListener,
-    config: SimDeviceConfig,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(listener: TcpListener, config: SimDeviceConfig, shutdown: CancellationToken) {
     let ssh_config = Arc::new(ssh_config(config.host_key));
     let device = Arc::new(Device {
         credentials: Credentials::new(config.login, config.password),
@@ -82,43 +80,22 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, name = %device.name, "simulated device listening");
     }
-
-    let mut sessions = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) if sessions.len() < MAX_CONNECTIONS => {
-                    let handler = DeviceHandler::new(device.clone(), peer);
-                    sessions.spawn(serve(tcp, peer, ssh_config.clone(), handler, shutdown.clone()));
-                }
-                Ok((_, peer)) => warn!(%peer, "simulated device busy, connection dropped"),
-                Err(e) => {
-                    warn!(error = %e, "simulated device accept failed");
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
-                    }
-                }
-            },
+    let caps = Caps {
+        grace: SHUTDOWN_GRACE,
+        ..Caps::new("simulated device", MAX_CONNECTIONS)
+    };
+    let conn_shutdown = shutdown.clone();
+    net::serve_connections(listener, caps, shutdown, move |conn: Accepted| {
+        let handler = DeviceHandler::new(device.clone(), conn.peer);
+        let session = serve(conn.stream, conn.peer, ssh_config.clone(), handler, conn_shutdown.clone());
+        async move {
+            // Counts against MAX_CONNECTIONS until the session ends.
+            let _slot = conn.slot;
+            session.await;
         }
-    }
-
-    drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while sessions.join_next().await.is_some() {}
     })
     .await;
-    if drained.is_err() {
-        warn!(
-            left = sessions.len(),
-            "simulated device sessions aborted at shutdown"
-        );
-    }
-    sessions.shutdown().await;
     info!("simulated device stopped");
-    Ok(())
 }
 
 /// The russh server settings: password auth only, one host key.

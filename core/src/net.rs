@@ -1,0 +1,159 @@
+//! The one accept loop of every Portcullis listener (the vendors' SSH broker, the approvers'
+//! HTTPS page, the demo's simulated device). [`serve_connections`] accepts until the shutdown
+//! token is cancelled, gives each connection a slot under a cap before spawning anything
+//! (a connection over the cap is closed at once), runs it in its own span, backs off when
+//! `accept` itself fails (out of file descriptors must not spin), and at shutdown closes the
+//! listener and drains the connections within a grace period.
+//!
+//! The caller decides what a connection is: the loop only hands it the stream, the peer and
+//! the slot. Dropping the slot lets another connection in, so a service may keep it for the
+//! connection's whole life (the web page) or only for part of it (the broker counts only
+//! connections that have not authenticated yet).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn, Instrument as _, Span};
+
+/// Pause after a failed `accept` unless [`Caps::accept_backoff`] says otherwise.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
+/// Drain grace unless [`Caps::grace`] says otherwise.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
+/// What happens to connections still running when the drain grace is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdue {
+    /// They are dropped (cancelled at their next await) before the loop returns.
+    Abort,
+    /// They are left to finish on their own; the loop returns without them.
+    Detach,
+}
+
+/// The limits of one accept loop. [`Caps::new`] gives the defaults; override fields with
+/// struct update syntax.
+#[derive(Debug, Clone)]
+pub struct Caps {
+    /// Names the service in log lines (`web`, `ssh`, ...).
+    pub service: &'static str,
+    /// Connections served at once: each accepted connection takes one permit before its task
+    /// is spawned and holds it until it drops its [`Accepted::slot`]. When none is left, a new
+    /// connection is closed at once.
+    pub slots: Arc<Semaphore>,
+    /// Pause after a failed `accept` (cut short by shutdown).
+    pub accept_backoff: Duration,
+    /// How long connections get to finish after shutdown.
+    pub grace: Duration,
+    /// What happens to connections still running after `grace`.
+    pub overdue: Overdue,
+    /// Makes the span a connection runs in; it is given the peer's address.
+    pub span: fn(SocketAddr) -> Span,
+}
+
+impl Caps {
+    /// At most `max_connections` at once, default backoff and grace, overdue connections
+    /// aborted, each connection in a [`conn_span`].
+    pub fn new(service: &'static str, max_connections: usize) -> Caps {
+        Caps::shared(service, Arc::new(Semaphore::new(max_connections)))
+    }
+
+    /// Like [`Caps::new`], with slots the caller owns too (to size or watch them).
+    pub fn shared(service: &'static str, slots: Arc<Semaphore>) -> Caps {
+        Caps {
+            service,
+            slots,
+            accept_backoff: ACCEPT_BACKOFF,
+            grace: DRAIN_GRACE,
+            overdue: Overdue::Abort,
+            span: conn_span,
+        }
+    }
+}
+
+/// The default span of a connection: `conn` with the peer's address.
+pub fn conn_span(peer: SocketAddr) -> Span {
+    tracing::info_span!("conn", %peer)
+}
+
+/// One accepted connection, handed to the code that serves it.
+#[derive(Debug)]
+pub struct Accepted {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// The connection's place under [`Caps::slots`]; dropping it lets another one in.
+    pub slot: OwnedSemaphorePermit,
+}
+
+/// Accepts on `listener` until `shutdown` is cancelled, serving each connection on its own
+/// task with the future `on_conn` makes for it, then closes the listener and drains (see
+/// [`Caps::grace`] and [`Overdue`]). Once `shutdown` is cancelled no further connection is
+/// handed out, even one already waiting.
+pub async fn serve_connections<F, Fut>(listener: TcpListener, caps: Caps, shutdown: CancellationToken, mut on_conn: F)
+where
+    F: FnMut(Accepted) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let service = caps.service;
+    let tracker = TaskTracker::new();
+    // Cancelled only when overdue connections are to be dropped.
+    let abort = CancellationToken::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!(service, error = %e, "accept failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(caps.accept_backoff) => continue,
+                    }
+                }
+            },
+        };
+        let Ok(slot) = caps.slots.clone().try_acquire_owned() else {
+            debug!(service, %peer, "at the connection cap; refusing");
+            drop(stream);
+            continue;
+        };
+        let span = (caps.span)(peer);
+        let task = span.in_scope(|| on_conn(Accepted { stream, peer, slot }));
+        let abort = abort.clone();
+        let task = async move {
+            tokio::select! {
+                () = task => {}
+                () = abort.cancelled() => {}
+            }
+        };
+        tracker.spawn(task.instrument(span));
+    }
+    drop(listener);
+    drain(&tracker, &abort, &caps).await;
+}
+
+/// Waits for the connections on `tracker` within the grace, then applies [`Caps::overdue`].
+async fn drain(tracker: &TaskTracker, abort: &CancellationToken, caps: &Caps) {
+    let service = caps.service;
+    tracker.close();
+    info!(service, connections = tracker.len(), "listener closed; draining connections");
+    if tokio::time::timeout(caps.grace, tracker.wait()).await.is_ok() {
+        return;
+    }
+    match caps.overdue {
+        Overdue::Detach => warn!(service, left = tracker.len(), "connections did not finish in time; left running"),
+        Overdue::Abort => {
+            warn!(service, left = tracker.len(), "connections did not finish in time; aborted");
+            abort.cancel();
+            tracker.wait().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
