@@ -1,63 +1,128 @@
 #!/usr/bin/env python3
-"""Prints the module import graph of a crate's src folder (module -> modules of the crate it
-names in `use crate::...` lines and `crate::x::` paths, tests left out) and every import cycle
-(strongly connected component of any length). Usage: scripts/module-graph.py [broker/src]"""
-import os, re, sys
-src = sys.argv[1] if len(sys.argv) > 1 else "broker/src"
-mods = {}
-for root, _, files in os.walk(src):
-    for f in files:
-        if not f.endswith(".rs"): continue
-        p = os.path.join(root, f)
-        rel = os.path.relpath(p, src)[:-3]
-        name = rel.replace("/mod", "").replace("/", "::")
-        if name == "lib": name = "lib"
-        mods[name] = open(p).read()
-top = {m.split("::")[0] for m in mods if m != "lib"}
-def strip_tests(text):
-    m = re.search(r"#\[cfg\(test\)\]\s*mod tests\b", text)
-    return text if m is None else text[:m.start()]
-graph = {}
-for m, text in mods.items():
-    deps = set()
-    body = strip_tests(text)
-    # use crate::{a, b::c, ...}; use crate::a::...; crate::a:: in code
-    for grp in re.findall(r"crate::\{([^;]*?)\}", body, re.S):
-        for part in re.split(r",", grp):
-            w = part.strip().split("::")[0].strip()
-            if w: deps.add(w)
-    for w in re.findall(r"crate::([a-z_][a-z0-9_]*)", body):
-        deps.add(w)
-    for w in re.findall(r"super::([a-z_][a-z0-9_]*)", body):
-        if "::" in m: deps.add(m.split("::")[0] + "::" + w)
-    if m == "lib":
-        deps.update(re.findall(r"^pub use ([a-z_][a-z0-9_]*)::", body, re.M))
-    me = m.split("::")[0]
-    deps = {d for d in deps if (d in top or d in mods) and d != me and d != m}
-    # names from lib.rs (Broker, BrokerError) count as lib
-    if re.search(r"crate::(\{[^}]*\b(Broker|BrokerError)\b|Broker\b|BrokerError\b)", body): deps.add("lib")
-    graph[m] = sorted(deps)
-for m in sorted(graph):
-    print(f"{m:16} -> {', '.join(graph[m]) or '(none)'}")
-# collapse to top-level modules for cycle search (lib excluded: it declares every module)
-g = {}
-for m, ds in graph.items():
-    a = m.split("::")[0]
-    g.setdefault(a, set()).update(d.split("::")[0] for d in ds if d.split("::")[0] != a)
-# Tarjan SCC
-idx, low, st, on, out, n = {}, {}, [], set(), [], [0]
-def sc(v):
-    idx[v] = low[v] = n[0]; n[0] += 1; st.append(v); on.add(v)
-    for w in g.get(v, ()):
-        if w not in idx: sc(w); low[v] = min(low[v], low[w])
-        elif w in on: low[v] = min(low[v], idx[w])
-    if low[v] == idx[v]:
-        c = []
-        while True:
-            w = st.pop(); on.discard(w); c.append(w)
-            if w == v: break
-        if len(c) > 1: out.append(sorted(c))
-sys.setrecursionlimit(10000)
-for v in list(g): 
-    if v not in idx: sc(v)
-print("cycles (strongly connected components of any length; lib = the crate root):", out or "none")
+"""Prints the import graph of a crate's top-level modules and every import cycle in it.
+
+A module's edges are the crate modules it names in `use crate::...` lines, `crate::x::` paths
+and `super::` paths that leave it. Test code is left out: `#[cfg(test)]` modules (inline or in
+files of their own, such as `tests.rs`, `testdb.rs` or a test fixture) and everything below
+them. A cycle is a strongly connected component of two or more modules, of any length.
+
+Usage: scripts/module-graph.py [SRC ...]   (default: every crate's src folder)
+Exits 1 when a cycle is found, so it can guard the structure."""
+import os
+import re
+import sys
+
+CFG_TEST_MOD = re.compile(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*([;{])")
+
+
+def module_of(src, path):
+    parts = os.path.relpath(path, src)[:-3].split(os.sep)
+    if parts[-1] == "mod":
+        parts = parts[:-1]
+    if parts in (["lib"], ["main"]):
+        parts = []
+    return tuple(parts)
+
+
+def load(src):
+    files = {}
+    for root, _, names in os.walk(src):
+        for n in names:
+            if n.endswith(".rs"):
+                p = os.path.join(root, n)
+                files[module_of(src, p)] = open(p, encoding="utf-8").read()
+    test_only = set()
+    for mod, text in files.items():
+        for m in CFG_TEST_MOD.finditer(text):
+            test_only.add(mod + (m.group(1),))
+    kept = {}
+    for mod, text in files.items():
+        if any(mod[: len(t)] == t for t in test_only):
+            continue
+        m = CFG_TEST_MOD.search(text)
+        while m and m.group(2) == ";":
+            m = CFG_TEST_MOD.search(text, m.end())
+        kept[mod] = text[: m.start()] if m else text
+    return kept
+
+
+def references(mod, text):
+    text = re.sub(r"//[^\n]*", "", text)
+    out = set()
+    for group in re.findall(r"crate::\{([^;]*?)\};", text, re.S):
+        for part in group.split(","):
+            name = part.strip().split("::")[0].strip("{} \n")
+            if name and name != "self":
+                out.add(name)
+    out.update(re.findall(r"crate::([a-z_][a-z0-9_]*)", text))
+    for chain in re.findall(r"((?:super::)+)([a-z_][a-z0-9_]*)", text):
+        ups = chain[0].count("super::")
+        base = mod[: len(mod) - ups]
+        target = base + (chain[1],)
+        out.add(target[0] if target else chain[1])
+    return out
+
+
+def graph(src):
+    mods = load(src)
+    tops = {m[0] for m in mods if m}
+    edges = {t: set() for t in tops}
+    for mod, text in mods.items():
+        if not mod:
+            continue
+        me = mod[0]
+        for name in references(mod, text):
+            if name in tops and name != me:
+                edges[me].add(name)
+    return edges
+
+
+def cycles(edges):
+    index, low, stack, on, found = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def main():
+    srcs = sys.argv[1:] or sorted(d + "/src" for d in os.listdir(".") if os.path.isfile(os.path.join(d, "Cargo.toml")) and os.path.isdir(d + "/src"))
+    bad = False
+    for src in srcs:
+        edges = graph(src)
+        print(f"== {src}")
+        for m in sorted(edges):
+            print(f"  {m:<16} -> {', '.join(sorted(edges[m])) or '(none)'}")
+        found = cycles(edges)
+        print(f"  cycles: {found if found else 'none'}")
+        bad = bad or bool(found)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -66,6 +66,10 @@ fi
 # The session player compiled into the binary must be the pinned npm package, unchanged.
 "$root/scripts/vendor-player.sh" --check
 
+# --- structure ---------------------------------------------------------------------------
+# No module of any crate may import a module that imports it back.
+python3 "$root/scripts/module-graph.py" >/dev/null || { python3 "$root/scripts/module-graph.py" | grep -B1 "cycles: \[" >&2; echo "test.sh: import cycle" >&2; exit 1; }
+
 # --- throwaway PostgreSQL ---------------------------------------------------------------
 pg_dir=$(mktemp -d /tmp/portcullis-pg.XXXXXX)
 cleanup() {

@@ -7,6 +7,7 @@
 //! [`portcullis_core`]; this crate only authenticates, translates and renders.
 
 pub mod api;
+pub mod api_error;
 pub mod auth;
 mod error;
 mod layers;

@@ -4,11 +4,11 @@
 //! which services it touches. The parts are small clonable handles of [`portcullis_core`]
 //! (`Store`, `Approvals`, `AuditLog`, `WebAuth`, `Admin`, `LiveHub`, `Arc<Config>`), the
 //! token keys, [`Site`], and two bundles: [`Gate`] (what checks who is asking) and
-//! [`Frame`] (what the frame of every page shows).
+//! [`crate::pages::Frame`] (what the frame of every page shows; built from the
+//! state in the pages module, which imports this one).
 
 use crate::auth::token::TokenKeys;
 use crate::auth::Gate;
-use crate::pages::Frame;
 use axum::extract::FromRef;
 use portcullis_core::admin::Admin;
 use portcullis_core::approvals::Approvals;
@@ -58,11 +58,6 @@ impl FromRef<AppState> for Gate {
     }
 }
 
-impl FromRef<AppState> for Frame {
-    fn from_ref(s: &AppState) -> Frame {
-        Frame { store: s.ctx.store.clone(), site: Site::from_ref(s) }
-    }
-}
 
 /// `FromRef<AppState>` for parts that are a clone of one field.
 macro_rules! part {

@@ -346,6 +346,7 @@ fn file_row(f: OpenFile, close: &str) -> Row {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn sha(b: &[u8]) -> String {

@@ -205,6 +205,7 @@ impl Framer {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn string(s: &[u8]) -> Vec<u8> {

@@ -7,7 +7,8 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod devices;
-pub mod error;
+/// The API's error answers ([`crate::api_error`], a leaf that the extractors use too).
+pub use crate::api_error as error;
 pub mod evidence;
 pub mod live;
 pub mod live_tail;

@@ -10,7 +10,7 @@ pub mod cookie;
 pub mod origin;
 pub mod token;
 
-use crate::api::error::ApiError;
+use crate::api_error::ApiError;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, Method};

@@ -3,7 +3,8 @@
 //! sign-out form, and the flash and error lines above the content.
 
 use crate::auth::Authed;
-use crate::state::Site;
+use crate::state::{AppState, Site};
+use axum::extract::FromRef;
 use maud::{html, Markup, DOCTYPE};
 use portcullis_core::domain::{RequestState, Role};
 use portcullis_core::store::Store;
@@ -160,4 +161,11 @@ pub async fn page_with(frame: &Frame, user: &Authed, tab: Tab, title: &str, noti
 /// The hidden CSRF field of a form.
 pub fn csrf(user: &Authed) -> Markup {
     html! { input type="hidden" name="_csrf" value=(user.csrf); }
+}
+
+/// The frame is built from the state here, not in `state`, so that `state` needs no page type.
+impl FromRef<AppState> for Frame {
+    fn from_ref(s: &AppState) -> Frame {
+        Frame { store: s.ctx.store.clone(), site: Site::from_ref(s) }
+    }
 }
