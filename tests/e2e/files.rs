@@ -118,3 +118,63 @@ fn scp_uses_sftp_and_is_logged() {
     let row = wait_file_row(&s, "/config.tar", "download");
     assert_eq!(row["detail"]["sha256"], want, "{row}");
 }
+
+/// One SFTP packet: length, type, fields.
+fn sftp_packet(kind: u8, fields: &[&[u8]]) -> Vec<u8> {
+    let mut body = vec![kind];
+    for f in fields {
+        body.extend_from_slice(f);
+    }
+    let mut p = (body.len() as u32).to_be_bytes().to_vec();
+    p.extend(body);
+    p
+}
+
+fn sftp_string(s: &[u8]) -> Vec<u8> {
+    let mut v = (s.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(s);
+    v
+}
+
+/// `OPEN id path` for writing (create, truncate), with no attributes.
+fn sftp_open(id: u32, path: &Path) -> Vec<u8> {
+    sftp_packet(3, &[&id.to_be_bytes(), &sftp_string(path.to_str().unwrap().as_bytes()), &0x1au32.to_be_bytes(), &0u32.to_be_bytes()])
+}
+
+/// Runs the `sftp` subsystem through the broker with the real `ssh` client, feeding it raw
+/// SFTP packets written by hand: what a hostile client sends.
+fn raw_sftp(s: &Scenario, packets: &[Vec<u8>]) -> proc::Output {
+    let mut ssh = s.vendor.ssh(s.broker.ssh_addr(), &s.device_login(), crate::harness::vendor::Code::Next);
+    ssh.args(["-T", "-s", "127.0.0.1", "sftp"]);
+    let mut input = sftp_packet(1, &[&3u32.to_be_bytes()]);
+    for p in packets {
+        input.extend_from_slice(p);
+    }
+    proc::run_with_input(ssh, input, Duration::from_secs(120))
+}
+
+/// Finding: `OPEN id=7 decoy.bin`, then `OPEN id=7 firmware.bin`, made the log credit the
+/// decoy's bytes to firmware.bin. Now the second OPEN never reaches the device: the channel is
+/// closed with the reason, told to the vendor and audited (`sftp.aborted`). A write through a
+/// handle that no open returned is refused the same way.
+#[test]
+fn a_forged_sftp_stream_is_stopped_before_the_device() {
+    let s = Setup::new("infusion-pump-13").start();
+    s.grant_channels(30, "INC-4413 firmware", "--files", &[]);
+    let decoy = s.device.dir().join("decoy.bin");
+    let firmware = s.device.dir().join("firmware.bin");
+
+    let out = raw_sftp(&s, &[sftp_open(7, &decoy), sftp_open(7, &firmware)]);
+    assert!(out.stderr_text().contains("the file transfer was stopped"), "{}", out.describe());
+    assert!(out.stderr_text().contains("reused the id"), "{}", out.describe());
+    let row = s.broker.wait_for_audit("sftp.aborted", Duration::from_secs(60), |r| r["detail"]["why"].as_str().is_some_and(|w| w.contains("reused")));
+    assert_eq!(row["subject"].as_str().map(|x| x.starts_with("session:")), Some(true), "{row}");
+    assert!(!firmware.exists(), "the second OPEN reached the device");
+
+    let forged_write = sftp_packet(6, &[&9u32.to_be_bytes(), &sftp_string(b"\0\0\0\0"), &0u64.to_be_bytes(), &sftp_string(b"evil")]);
+    let out = raw_sftp(&s, &[forged_write]);
+    assert!(out.stderr_text().contains("no open returned"), "{}", out.describe());
+    s.broker.wait_for_audit("sftp.aborted", Duration::from_secs(60), |r| r["detail"]["why"].as_str().is_some_and(|w| w.contains("no open returned")));
+    // The file audit of what did pass is still right: nothing claims firmware.bin.
+    assert!(file_rows(&s, "/firmware.bin", "upload").is_empty());
+}

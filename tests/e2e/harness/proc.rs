@@ -185,6 +185,33 @@ impl Output {
     }
 }
 
+/// Runs `cmd` with `input` on its stdin (then end of file) and captured stdout/stderr; kills
+/// it and panics if it has not finished within `timeout`.
+pub fn run_with_input(mut cmd: Command, input: Vec<u8>, timeout: Duration) -> Output {
+    let what = describe_command(&cmd);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let writer = thread::spawn(move || {
+        use std::io::Write;
+        // The far side may close first (that is what some tests expect): ignore write errors.
+        let _ = stdin.write_all(&input);
+    });
+    let out = Capture::default();
+    let err = Capture::default();
+    out.pump(child.stdout.take().expect("piped stdout"));
+    err.pump(child.stderr.take().expect("piped stderr"));
+    let Some(status) = wait_child(&mut child, timeout) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what} did not finish within {timeout:?}\n--- stdout ---\n{}\n--- stderr ---\n{}", out.text(), err.text());
+    };
+    let _ = writer.join();
+    out.wait_closed(Duration::from_secs(5));
+    err.wait_closed(Duration::from_secs(5));
+    Output { what, status, stdout: out.bytes(), stderr: err.bytes() }
+}
+
 /// Runs `cmd` with stdin from /dev/null and captured stdout/stderr; kills it and panics if it
 /// has not finished within `timeout`.
 pub fn run(mut cmd: Command, timeout: Duration) -> Output {
