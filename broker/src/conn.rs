@@ -8,6 +8,7 @@ use crate::device::LinkSlot;
 use crate::events::ConnEvent;
 use crate::handler::VendorHandler;
 use crate::shared::Broker;
+use crate::startups::{Outcome, Startup};
 use crate::state::{Conn, Vendor};
 use crate::target::Target;
 use crate::{channel, session, tunnel, window};
@@ -24,8 +25,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, Instrument, Span};
 
-/// Runs one vendor connection from the first byte to the last.
-pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, shutdown: CancellationToken) {
+/// Runs one vendor connection from the first byte to the last. The sign-in deadline counts
+/// from the accept (like OpenSSH's `LoginGraceTime`): a client that never sends its version
+/// line, or stalls in key exchange, is cut at the deadline like one that never signs in.
+pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, startup: Startup, shutdown: CancellationToken) {
+    let deadline = tokio::time::Instant::now() + broker.ctx().config.ssh.preauth_timeout.0;
     // A second handle on the socket, so the connection can be cut even when the SSH layer
     // is stuck (a client that stalls before key exchange never reads a disconnect message).
     let (stream, killer) = match split_off_killer(stream) {
@@ -37,25 +41,49 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     };
     let (tx, mut rx) = mpsc::channel(32);
     let handler = VendorHandler::new(broker.clone(), peer.to_string(), tx);
-    let running = match russh::server::run_stream(broker.inner.ssh.clone(), stream, handler).await {
-        Ok(r) => r,
-        Err(e) => {
+    let started = tokio::select! {
+        r = tokio::time::timeout_at(deadline, russh::server::run_stream(broker.inner.ssh.clone(), stream, handler)) => r,
+        _ = shutdown.cancelled() => {
+            startup.finish(Outcome::Interrupted);
+            let _ = killer.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    };
+    let running = match started {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             debug!(error = %e, "SSH handshake failed");
+            startup.finish(Outcome::Failed);
+            let _ = killer.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        Err(_) => {
+            debug!("no SSH handshake before the sign-in deadline");
+            startup.finish(Outcome::GraceExceeded);
+            let _ = killer.shutdown(std::net::Shutdown::Both);
             return;
         }
     };
     let handle = running.handle();
-    let deadline = broker.ctx().config.ssh.preauth_timeout.0;
     let authed = tokio::select! {
-        r = tokio::time::timeout(deadline, wait_for_auth(&mut rx)) => r.ok().flatten(),
-        _ = shutdown.cancelled() => None,
+        r = tokio::time::timeout_at(deadline, wait_for_auth(&mut rx)) => match r {
+            Ok(Some(x)) => Ok(x),
+            Ok(None) => Err(Outcome::Failed),
+            Err(_) => Err(Outcome::GraceExceeded),
+        },
+        _ = shutdown.cancelled() => Err(Outcome::Interrupted),
     };
-    let Some((user, target)) = authed else {
-        let _ = handle.disconnect(Disconnect::ByApplication, "authentication not completed in time".into(), "en".into()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
-        let _ = killer.shutdown(std::net::Shutdown::Both);
-        return;
+    let (user, target) = match authed {
+        Ok(x) => x,
+        Err(outcome) => {
+            startup.finish(outcome);
+            let _ = handle.disconnect(Disconnect::ByApplication, "authentication not completed in time".into(), "en".into()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
+            let _ = killer.shutdown(std::net::Shutdown::Both);
+            return;
+        }
     };
+    startup.finish(Outcome::SignedIn);
     drop(unauth);
     let Ok(_slot) = broker.inner.sessions.clone().try_acquire_owned() else {
         let _ = handle.disconnect(Disconnect::TooManyConnections, "the broker is at its session limit".into(), "en".into()).await;

@@ -37,6 +37,7 @@ mod server;
 mod session;
 mod sftp;
 mod shared;
+mod startups;
 mod state;
 mod target;
 mod tunnel;

@@ -27,8 +27,21 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
     };
     let conn_shutdown = shutdown.clone();
     net::serve_connections(listener, caps, shutdown, move |Accepted { stream, peer, slot }| {
-        let _ = stream.set_nodelay(true);
-        conn::serve(broker.clone(), stream, peer, slot, conn_shutdown.child_token())
+        let broker = broker.clone();
+        let shutdown = conn_shutdown.child_token();
+        async move {
+            // Per-source limits, early drop and penalties (`startups`): a refused connection
+            // is closed before the greeting, and leaves no audit row.
+            let startup = match broker.inner.startups.admit(peer.ip()) {
+                Ok(s) => s,
+                Err(why) => {
+                    tracing::debug!(?why, "connection refused before sign-in");
+                    return;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            conn::serve(broker, stream, peer, slot, startup, shutdown).await
+        }
     })
     .await;
     Ok(())

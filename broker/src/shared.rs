@@ -2,6 +2,7 @@
 //! broker's host key, the change feed, and the two caps (unauthenticated connections and
 //! sessions). Built once by [`Broker::new`]; cheap to clone.
 
+use crate::startups::{StartupLimits, Startups};
 use portcullis_core::feed::ChangeRx;
 use portcullis_core::Context;
 use russh::keys::PrivateKey;
@@ -33,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) unauthenticated: Arc<Semaphore>,
     /// Slots for authenticated connections.
     pub(crate) sessions: Arc<Semaphore>,
+    /// Who may start a sign-in: per-source limits, early drop, penalties.
+    pub(crate) startups: Startups,
 }
 
 impl Broker {
@@ -54,7 +57,18 @@ impl Broker {
             nodelay: true,
             ..Default::default()
         };
+        let startups = Startups::new(StartupLimits {
+            per_source: cfg.per_source_max_startups,
+            start: cfg.max_startups.start,
+            rate: cfg.max_startups.rate,
+            full: cfg.max_startups.full,
+            penalty_failed: cfg.penalty_failed.0,
+            penalty_grace: cfg.penalty_grace_exceeded.0,
+            penalty_min: cfg.penalty_min.0,
+            penalty_max: cfg.penalty_max.0,
+        });
         let inner = Inner {
+            startups,
             unauthenticated: Arc::new(Semaphore::new(cfg.max_unauthenticated)),
             sessions: Arc::new(Semaphore::new(cfg.max_sessions)),
             ssh: Arc::new(ssh),

@@ -15,7 +15,9 @@ mod export;
 mod notify;
 mod policy;
 mod retention;
+mod startups;
 pub use dur::Dur;
+pub use startups::MaxStartups;
 pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use policy::{PolicyConfig, PolicyRule};
@@ -75,12 +77,26 @@ pub struct SshConfig {
     pub listen: SocketAddr,
     /// OpenSSH private key file of the broker's host key.
     pub host_key: PathBuf,
-    /// Time a connection has to finish authenticating.
+    /// Time a connection has to finish signing in, counted from the TCP accept (OpenSSH's
+    /// `LoginGraceTime`).
     pub preauth_timeout: Dur,
     /// Connections allowed at once that have not authenticated yet.
     pub max_unauthenticated: usize,
     /// Authenticated connections allowed at once.
     pub max_sessions: usize,
+    /// Connections one source (an IPv4 address or an IPv6 /64) may have signing in at once
+    /// (OpenSSH's `PerSourceMaxStartups`).
+    pub per_source_max_startups: usize,
+    /// Random early drop of new connections while many are signing in (`MaxStartups`).
+    pub max_startups: MaxStartups,
+    /// Penalty a source accrues for a connection that ends without signing in.
+    pub penalty_failed: Dur,
+    /// Penalty for a connection that lets the sign-in deadline pass.
+    pub penalty_grace_exceeded: Dur,
+    /// Penalty a source must accrue before its new connections are refused.
+    pub penalty_min: Dur,
+    /// Longest penalty; `0s` turns penalties off.
+    pub penalty_max: Dur,
 }
 
 impl Default for SshConfig {
@@ -91,6 +107,12 @@ impl Default for SshConfig {
             preauth_timeout: Dur(Duration::from_secs(60)),
             max_unauthenticated: 64,
             max_sessions: 1000,
+            per_source_max_startups: 10,
+            max_startups: MaxStartups::default(),
+            penalty_failed: Dur(Duration::from_secs(1)),
+            penalty_grace_exceeded: Dur(Duration::from_secs(10)),
+            penalty_min: Dur(Duration::from_secs(15)),
+            penalty_max: Dur(Duration::from_secs(600)),
         }
     }
 }
@@ -333,6 +355,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "approval.default_minutes exceeds policy.max_minutes".into(),
             ));
+        }
+        if self.ssh.per_source_max_startups == 0 {
+            return Err(ConfigError::Invalid("ssh.per_source_max_startups must be at least 1".into()));
         }
         if self.ssh.max_unauthenticated == 0 || self.ssh.max_sessions == 0 {
             return Err(ConfigError::Invalid("ssh connection caps must be at least 1".into()));

@@ -86,3 +86,73 @@ fn unauthenticated_connections_are_capped() {
         assert!(Instant::now() < deadline, "the freed slot was never reused");
     }
 }
+
+/// A TCP connection to `addr` from the loopback address `from` (e.g. 127.0.0.2), as a second
+/// host on the network would make.
+fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        socket.connect(addr).await.unwrap_or_else(|e| panic!("cannot connect from {from} to {addr}: {e}"))
+    });
+    let std = stream.into_std().unwrap();
+    std.set_nonblocking(false).unwrap();
+    std
+}
+
+/// Reads the SSH greeting if the broker sends one within `limit`.
+fn greeting(c: &mut TcpStream, limit: Duration) -> bool {
+    c.set_read_timeout(Some(limit)).unwrap();
+    let mut g = [0u8; 8];
+    c.read_exact(&mut g).is_ok() && &g == b"SSH-2.0-"
+}
+
+/// Finding: 64 TCP connections that never sent an SSH version line held every
+/// unauthenticated slot for up to an hour, and every real vendor was reset. Now one source
+/// holds at most `ssh.per_source_max_startups` (10) of them, so a vendor from another address
+/// signs in while the flood holds its connections open.
+#[test]
+fn a_flood_from_one_address_does_not_keep_a_vendor_out() {
+    let s = Setup::new("pump-flood").start();
+    let addr = s.broker.ssh_addr();
+    let flood: Vec<TcpStream> = (0..64).map(|_| connect_from("127.0.0.2", addr)).collect();
+    // The flood is refused past its tenth connection: at once, without a greeting.
+    let mut last = connect_from("127.0.0.2", addr);
+    let (closed, got) = read_until_closed(&mut last, Duration::from_secs(30));
+    assert!(closed && got.is_empty(), "an eleventh connection from one source was served: {got:?}");
+    // The vendor, from 127.0.0.1, signs in and is served as usual.
+    let out = s.lobby("status");
+    out.assert_success();
+    drop(flood);
+}
+
+/// Finding: the sign-in deadline started after the version exchange, so a connection that
+/// sent nothing was kept for russh's hour of inactivity. It counts from the accept now.
+#[test]
+fn a_silent_connection_is_cut_at_the_deadline_counted_from_accept() {
+    let mut broker = Broker::init();
+    let addr = broker.serve(&[("PORTCULLIS_SSH_PREAUTH_TIMEOUT", "2s")]);
+    let mut c = connect(addr);
+    // Not even a version line.
+    let (closed, _) = read_until_closed(&mut c, Duration::from_secs(60));
+    assert!(closed, "a connection that sent nothing was not cut at the sign-in deadline");
+}
+
+/// A source whose connections keep letting the deadline pass is penalised: its next
+/// connection is refused before the greeting, while other sources are served.
+#[test]
+fn a_source_that_keeps_failing_is_penalised() {
+    let mut broker = Broker::init();
+    let addr = broker.serve(&[("PORTCULLIS_SSH_PREAUTH_TIMEOUT", "1s"), ("PORTCULLIS_SSH_PENALTY_MAX", "10m")]);
+    // Two deadlines let pass: 2 x 10 s, over the 15 s minimum.
+    for _ in 0..2 {
+        let mut c = connect_from("127.0.0.3", addr);
+        let (closed, _) = read_until_closed(&mut c, Duration::from_secs(60));
+        assert!(closed, "the idle connection was not cut");
+    }
+    let mut next = connect_from("127.0.0.3", addr);
+    let (closed, got) = read_until_closed(&mut next, Duration::from_secs(30));
+    assert!(closed && got.is_empty(), "a penalised source was served: {got:?}");
+    assert!(greeting(&mut connect_from("127.0.0.4", addr), Duration::from_secs(30)), "another source was refused");
+}
