@@ -76,7 +76,20 @@ pub(crate) fn flag_of(c: Channel) -> String {
 /// channel the caller will open (for the hint on how to ask; the caller checks the grant).
 async fn ensure_grant<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRecord, interactive: bool, needs: Channel) -> Option<GrantRecord> {
     let ctx = conn.ctx;
-    match ctx.store.current_grant(conn.user.id, dev.id, clock::now()).await {
+    // The account is read again: a connection made before it was disabled gets nothing new.
+    match ctx.store.user_by_id(conn.user.id).await {
+        Ok(Some(u)) if !u.disabled => {}
+        Ok(_) => {
+            term.warn("portcullis: your account is disabled.\n").await;
+            return None;
+        }
+        Err(e) => {
+            error!(error = %e, "store unavailable at the gate");
+            term.warn("portcullis: the service is unavailable; try again later.\n").await;
+            return None;
+        }
+    }
+    match ctx.store.grant_for(conn.user.id, dev.id, needs, clock::now()).await {
         Ok(Some(g)) => return Some(g),
         Ok(None) => {}
         Err(e) => {

@@ -162,8 +162,11 @@ async fn devices(conn: &Conn) -> Reply {
     let now = clock::now();
     let mut out = format!("{:<28} {:<14} {:<14} {}\n", "DEVICE", "CRITICALITY", "ZONE", "ACCESS");
     for d in devices.iter().filter(|d| !d.disabled) {
-        let access = match ctx.store.current_grant(conn.user.id, d.id, now).await {
-            Ok(Some(g)) => format!("{} until {}", g.channels, clock::rfc3339(g.ends_at)),
+        // Every running grant: a newer one may allow more than an older one still running.
+        let access = match ctx.store.current_grants(conn.user.id, d.id, now).await {
+            Ok(grants) if !grants.is_empty() => {
+                grants.iter().map(|g| format!("#{} {} until {}", g.request_id, g.channels, clock::rfc3339(g.ends_at))).collect::<Vec<_>>().join("; ")
+            }
             _ => "-".into(),
         };
         out.push_str(&format!("{:<28} {:<14} {:<14} {}\n", d.name, d.criticality, d.zone, access));

@@ -44,11 +44,38 @@ impl Watched for Conn {
 }
 
 /// Waits for the connection's session to start, then enforces its window until it ends.
-/// `warn_before`: how long before the end the vendor is warned.
+/// `warn_before`: how long before the end the vendor is warned. Until a session starts (a
+/// lobby connection), a change that disables the account still ends the connection.
 pub(crate) async fn watch(conn: Arc<Conn>, warn_before: Vec<Duration>) {
-    let Some(s) = conn.started().await else { return };
+    let mut changes = conn.changes.clone();
+    let s = loop {
+        tokio::select! {
+            s = conn.started() => match s {
+                Some(s) => break s,
+                None => return,
+            },
+            r = changes.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                if let Some(cut) = account(&conn.ctx.store, conn.user.id).await {
+                    on_change(&*conn, cut, &mut None).await;
+                    return;
+                }
+            }
+        }
+    };
     let changes = conn.changes.clone();
     enforce(&*conn, &conn.ctx.store, s, changes, warn_before).await;
+}
+
+/// A cut when the account is disabled (or cannot be read: fail closed).
+async fn account(store: &Store, user_id: i64) -> Option<Check> {
+    match store.user_by_id(user_id).await {
+        Ok(Some(u)) if !u.disabled => None,
+        Ok(_) => Some(Check::Cut { reason: "account disabled".into(), text: "your account was disabled; the connection is closed.".into() }),
+        Err(_) => Some(unavailable()),
+    }
 }
 
 /// A graceful stop in progress: when it closes the session and who asked.
@@ -140,8 +167,12 @@ fn unavailable() -> Check {
     Check::Cut { reason: "store unavailable".into(), text: "the service is unavailable; the session is closed.".into() }
 }
 
-/// Reads the grant and the session row: revoked, stopped, stopping, or still fine.
+/// Reads the account, the grant and the session row: disabled, revoked, stopped, stopping, or
+/// still fine.
 async fn check<W: Watched>(conn: &W, store: &Store, s: &ActiveSession) -> Check {
+    if let Some(cut) = account(store, s.grant.vendor_id).await {
+        return cut;
+    }
     match store.grant(s.grant.id).await {
         Ok(Some(g)) if g.revoked_at.is_some() => {
             let by = g.revoked_by.unwrap_or_default();

@@ -79,3 +79,31 @@ fn revocation_closes_a_live_session() {
     out.assert_failure();
     assert!(!out.stdout_text().contains("should-not-run"));
 }
+
+/// Finding: after `user disable`, an open session and a lobby connection held with `-N` kept
+/// working, and the lobby connection could even open new sessions. Disabling now revokes the
+/// vendor's grants (audited) and ends every connection of the account within seconds.
+#[test]
+fn disabling_a_vendor_ends_their_sessions_and_connections() {
+    let s = Setup::new("pump-disable").start();
+    let (mut term, id) = s.interactive_request(30, "INC-6003 calibration");
+    s.approve(id, APPROVERS[0], &[]).assert_success();
+    term.wait_for_shell(Duration::from_secs(60));
+    // A second connection, to the lobby, held open and doing nothing once signed in.
+    let logins = s.broker.audit_of_kind("auth.login").len();
+    let mut held = s.vendor.interactive(s.broker.ssh_addr(), &s.vendor.name, &["-N"]);
+    crate::harness::proc::poll_until("the held connection's sign-in", Duration::from_secs(60), || {
+        (s.broker.audit_of_kind("auth.login").len() > logins).then_some(())
+    });
+
+    s.broker.cli_ok(&["user", "disable", &s.vendor.name]);
+    term.wait_exit(Duration::from_secs(60));
+    held.wait_exit(Duration::from_secs(60));
+
+    let request = s.wait_request_state(id, "revoked", Duration::from_secs(30));
+    assert_eq!(request["state"], "revoked");
+    let revoked = s.broker.wait_for_audit("request.revoked", Duration::from_secs(30), |r| r["detail"]["why"] == "account disabled");
+    assert_eq!(revoked["subject"], format!("request:{id}"), "{revoked}");
+    let session = s.wait_session_ended(id, Duration::from_secs(30));
+    assert!(session["end_reason"].as_str().is_some_and(|r| r.contains("disabled") || r.contains("revoked")), "{session}");
+}

@@ -13,7 +13,7 @@ use crate::password;
 use crate::clock;
 use crate::config::AuthConfig;
 use crate::context::Context;
-use crate::domain::{Criticality, DeviceName, Role, Username, Zone};
+use crate::domain::{Criticality, DeviceName, RequestState, Role, Username, Zone};
 use crate::store::{DeviceRecord, NewDevice, NewUser, Store, StoreError, UserRecord};
 use crate::totp::{self, Totp};
 use crate::vault::{Credential, Vault, VaultError};
@@ -231,15 +231,27 @@ impl Admin {
         Ok(key.fingerprint)
     }
 
-    /// Disables (`true`) or re-enables (`false`) an account.
+    /// Disables (`true`) or re-enables (`false`) an account. Disabling ends the account's
+    /// web sign-ins and revokes its open grants in the same write, each audited as
+    /// `request.revoked`, so its sessions and tunnels end through the same path as any
+    /// revocation (the broker also ends a disabled account's connections outright).
     pub async fn set_user_disabled(&self, actor: &str, name: &Username, disabled: bool) -> Result<(), AdminError> {
+        let user = self.store.require_user(name).await?;
+        let now = clock::now();
+        let grants = if disabled { self.store.open_grants_of(user.id, now).await? } else { Vec::new() };
         let mut tx = self.audit.begin().await?;
         if !self.store.set_user_disabled(&mut tx, name, disabled).await? {
             return Err(AdminError::NotFound(format!("user {name}")));
         }
         if disabled {
-            let user = self.store.require_user(name).await?;
-            self.store.revoke_user_web_sessions(&mut tx, user.id, clock::now()).await?;
+            self.store.revoke_user_web_sessions(&mut tx, user.id, now).await?;
+        }
+        for g in &grants {
+            if self.store.set_request_state(&mut tx, g.request_id, RequestState::Approved, RequestState::Revoked, actor, Some("account disabled"), now).await? {
+                self.store.revoke_grant(&mut tx, g.request_id, actor, now).await?;
+                tx.append(Event::new(actor, Kind::RequestRevoked, Subject::Request(g.request_id), json!({ "vendor": name, "why": "account disabled", "via": "admin" })))
+                    .await?;
+            }
         }
         let kind = if disabled { Kind::UserDisabled } else { Kind::UserEnabled };
         tx.append(Event::new(actor, kind, Subject::user(name), json!({}))).await?;

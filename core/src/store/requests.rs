@@ -238,6 +238,13 @@ impl Store {
         Ok(self.current_grants(vendor_id, device_id, now).await?.into_iter().next())
     }
 
+    /// The grants of a vendor not revoked and not yet over at `now` (running or scheduled).
+    pub async fn open_grants_of(&self, vendor_id: i64, now: i64) -> Result<Vec<GrantRecord>, StoreError> {
+        let q = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE vendor_id = $1 AND revoked_at IS NULL AND ends_at > $2 ORDER BY id");
+        let rows = sqlx::query(&q).bind(vendor_id).bind(now).fetch_all(self.pool()).await?;
+        rows.iter().map(GrantRecord::from_row).collect()
+    }
+
     /// Every grant covering `now` for this vendor and device, latest ending first.
     pub async fn current_grants(&self, vendor_id: i64, device_id: i64, now: i64) -> Result<Vec<GrantRecord>, StoreError> {
         let q = format!(

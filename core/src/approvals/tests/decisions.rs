@@ -156,3 +156,24 @@ async fn a_disabled_vendors_request_cannot_be_approved() {
         assert!(matches!(w.approvals.approve(ApprovalInput::new(req.id, &nurse, "api")).await.unwrap(), ApproveOutcome::Granted(_)), "{}", w.name);
     }
 }
+
+/// Disabling a vendor revokes their open grants in the same write, each audited, so their
+/// sessions end through the same path as any revocation.
+#[tokio::test]
+async fn disabling_a_vendor_revokes_their_grants() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let vendor = w.user("jdoe", Role::Vendor).await;
+        let nurse = w.user("nurse", Role::Approver).await;
+        let dev = w.device("pump-1", Criticality::Standard).await;
+        let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-8", 30).peer(PEER)).await.unwrap();
+        w.approvals.approve(ApprovalInput::new(req.id, &nurse, "api")).await.unwrap();
+        w.admin.set_user_disabled(ACTOR, &vendor, true).await.unwrap();
+        assert!(w.store.current_grant(req.vendor_id, req.device_id, crate::clock::now()).await.unwrap().is_none(), "{}", w.name);
+        assert_eq!(w.store.request(req.id).await.unwrap().unwrap().state, RequestState::Revoked, "{}", w.name);
+        let rows = w.audit_of("request.revoked").await;
+        assert_eq!(rows.len(), 1, "{}", w.name);
+        assert!(rows[0].detail.contains("account disabled"), "{}: {}", w.name, rows[0].detail);
+        assert!(crate::audit::verify(&w.store, w.audit.signer()).await.unwrap().ok, "{}", w.name);
+    }
+}
