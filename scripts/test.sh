@@ -14,6 +14,7 @@
 #   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
 #     e-mail notification tests send to on loopback.
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
+#   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,6 +52,12 @@ fi
 if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
     echo "test.sh: installing openapi-spec-validator" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'openapi-spec-validator==0.9.0' </dev/null
+fi
+
+# ssh-audit (PyPI) checks the broker's SSH listener against a hardened policy.
+if ! python3 -c 'import ssh_audit' >/dev/null 2>&1; then
+    echo "test.sh: installing ssh-audit" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ssh-audit==3.9.0' </dev/null
 fi
 
 # sshd, when run as root, needs its privilege separation directory (normally made by the

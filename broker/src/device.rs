@@ -122,6 +122,7 @@ async fn connect_inner(dev: &DeviceRecord, cred: Credential) -> Result<DeviceLin
         inactivity_timeout: None,
         keepalive_interval: Some(Duration::from_secs(30)),
         nodelay: true,
+        preferred: crate::algorithms::device_client(),
         ..Default::default()
     });
     let mut handle = match client::connect(config, dev.address.as_str(), handler).await {

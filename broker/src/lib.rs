@@ -22,6 +22,7 @@
 //!   (talking to a vendor before bridging), [`device`] (the client towards the device) and
 //!   [`sftp`] (watching file transfers).
 
+mod algorithms;
 mod bridge;
 mod channel;
 mod conn;

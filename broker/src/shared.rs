@@ -55,6 +55,7 @@ impl Broker {
             inactivity_timeout: Some(std::time::Duration::from_secs(3600)),
             keepalive_interval: Some(std::time::Duration::from_secs(30)),
             nodelay: true,
+            preferred: crate::algorithms::server(),
             ..Default::default()
         };
         let startups = Startups::new(StartupLimits {

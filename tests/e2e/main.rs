@@ -24,6 +24,7 @@ mod notify;
 mod hostkey;
 mod recording;
 mod session;
+mod ssh_audit;
 mod totp;
 mod web_browser;
 mod auditor_browser;
