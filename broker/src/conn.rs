@@ -7,6 +7,7 @@
 use crate::device::LinkSlot;
 use crate::events::ConnEvent;
 use crate::handler::VendorHandler;
+use crate::refusals::{Refusals, Verdict};
 use crate::shared::Broker;
 use crate::startups::{Outcome, Startup};
 use crate::state::{Conn, Vendor};
@@ -128,6 +129,7 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
     // warning stuck behind a vendor who stopped reading.
     tokio::spawn(window::watch(conn.clone(), warn).instrument(Span::current()));
     let channels = TaskTracker::new();
+    let mut refusals = Refusals::default();
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
@@ -137,7 +139,15 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
                 Some(ConnEvent::Tunnel(req)) => {
                     channels.spawn(tunnel::run(conn.clone(), *req).instrument(Span::current()));
                 }
-                Some(ConnEvent::Refused { what, detail }) => audit_refusal(conn, what, detail).await,
+                Some(ConnEvent::Refused { what, detail }) => match refusals.note(what) {
+                    Verdict::Audit => audit_refusal(conn, what, detail).await,
+                    Verdict::Count => debug!(what, "refused (counted)"),
+                    Verdict::Cut => {
+                        info!(what, "too many refused requests; closing");
+                        conn.end("too many refused requests");
+                        break;
+                    }
+                },
                 Some(ConnEvent::Authenticated { .. }) => {}
                 None => {
                     conn.end("vendor disconnected");
@@ -149,6 +159,9 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
                 break;
             }
         }
+    }
+    if let Some(summary) = refusals.summary() {
+        conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), summary).await;
     }
     conn.cancel.cancel();
     channels.close();

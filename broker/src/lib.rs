@@ -34,6 +34,7 @@ mod kind;
 mod lobby;
 mod prompt;
 mod recording;
+mod refusals;
 mod server;
 mod session;
 mod sftp;

@@ -169,3 +169,24 @@ fn life_critical_device_needs_two_distinct_approvers() {
     assert_eq!(out.stdout_text(), "reached\n");
     assert!(s.device.accepted() > 0);
 }
+
+/// Finding: `request approve N --minutes 0` was accepted (a one-second window) and
+/// `--minutes 9999` was silently cut to the policy maximum, while the API refused the same
+/// input. The rule lives in core now: the CLI refuses both, saying why, and changes nothing.
+#[test]
+fn the_cli_refuses_windows_the_api_refuses() {
+    let s = Setup::new("pump-window-rule").start();
+    let id = s.request_via_lobby(30, "INC-5100 window rule");
+    let zero = s.approve(id, APPROVERS[0], &["--minutes", "0"]);
+    zero.assert_failure();
+    assert!(zero.all_text().contains("at least 1 minute"), "{}", zero.describe());
+    let long = s.approve(id, APPROVERS[0], &["--minutes", "9999"]);
+    long.assert_failure();
+    assert!(long.all_text().contains("at most"), "{}", long.describe());
+    let longer_than_asked = s.approve(id, APPROVERS[0], &["--minutes", "31"]);
+    longer_than_asked.assert_failure();
+    assert!(longer_than_asked.all_text().contains("asks for 30 minutes"), "{}", longer_than_asked.describe());
+    assert_eq!(s.broker.request(id)["state"], "pending", "a refused approval changed the request");
+    s.approve(id, APPROVERS[0], &["--minutes", "20"]).assert_success();
+    s.wait_request_state(id, "approved", Duration::from_secs(30));
+}

@@ -105,3 +105,26 @@ fn remote_forwarding_is_refused_and_audited() {
     assert_eq!(out.stdout_text(), "ok\n", "{}", out.describe());
     assert_refusal_audited(&s, "remote-forward");
 }
+
+/// Finding: one signed-in connection with 300 `SetEnv` variables wrote 283 `channel.refused`
+/// rows, and Debian's default `SendEnv LANG LC_*` put one on every connection. Environment
+/// variables are now refused silently and counted; a connection that keeps asking is closed
+/// and leaves one summary row.
+#[test]
+fn refusals_cannot_flood_the_log() {
+    let s = Setup::new("pump-env").start();
+    s.grant(30, "INC-7001 env");
+    let before = s.broker.audit_of_kind("channel.refused").len();
+    let ok = s.exec_with(&["-o", "SetEnv=LANG=C.UTF-8 LC_ALL=C"], "echo env-ok");
+    ok.assert_success();
+    assert!(ok.stdout_text().contains("env-ok"), "{}", ok.describe());
+    assert_eq!(s.broker.audit_of_kind("channel.refused").len(), before, "LANG and LC_* wrote a row");
+
+    let vars: Vec<String> = (0..300).map(|i| format!("V{i}=x")).collect();
+    let flood = s.exec_with(&["-o", &format!("SetEnv={}", vars.join(" "))], "echo flood-ran");
+    assert!(!flood.stdout_text().contains("flood-ran"), "the flooding connection was served: {}", flood.describe());
+    let row = s.broker.wait_for_audit("channel.refused", Duration::from_secs(60), |r| r["detail"]["what"] == "summary");
+    assert!(row["detail"]["counts"]["env"].as_u64().is_some_and(|n| n >= 16), "{row}");
+    let rows = s.broker.audit_of_kind("channel.refused").len() - before;
+    assert!(rows <= 2, "{rows} refusal rows for one connection");
+}
