@@ -299,6 +299,10 @@ pub enum EvidenceCmd {
         session: SessionId,
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
+        /// Export even if a recording no longer matches its sealed SHA-256 (the manifest then
+        /// names each one); without it such an export is refused.
+        #[arg(long)]
+        allow_altered: bool,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -216,3 +216,33 @@ fn postgres_retention_deletes_and_evidence_still_verifies() {
     let s = Setup::new("ct-scanner-4").store(&db.url).start();
     retention_keeps_evidence(&s, "delete");
 }
+
+/// Finding: `evidence export` wrote a bundle from a recording that no longer matched its
+/// sealed hash without a word. Now it names the mismatch, exits non-zero and writes nothing,
+/// unless asked to export anyway; that bundle's manifest says so, and verify reports it.
+#[test]
+fn exporting_an_altered_recording_is_refused_unless_asked_and_then_said() {
+    let s = Setup::new("lab-analyzer-9").start();
+    let (session, sealed) = recorded_session(&s);
+    let rec = s.broker.data_dir.join(sealed["detail"]["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&rec).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x20;
+    std::fs::write(&rec, &bytes).unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let bundle = work.path().join("bundle.tar.gz");
+    let refused = s.broker.cli(&["evidence", "export", "--session", &session.to_string(), "--output", bundle.to_str().unwrap()]);
+    refused.assert_failure();
+    assert!(refused.stderr_text().contains("WARNING") && refused.stderr_text().contains("SHA-256"), "{}", refused.describe());
+    assert!(refused.all_text().contains("--allow-altered"), "{}", refused.describe());
+    assert!(!bundle.exists(), "a bundle was written from an altered recording");
+
+    let allowed = s.broker.cli(&["evidence", "export", "--session", &session.to_string(), "--output", bundle.to_str().unwrap(), "--allow-altered"]);
+    allowed.assert_success();
+    assert!(allowed.stderr_text().contains("WARNING"), "{}", allowed.describe());
+    let manifest: Manifest = serde_json::from_slice(&read(&bundle)[MANIFEST]).unwrap();
+    assert_eq!(manifest.altered_at_export.len(), 1, "{manifest:?}");
+    let out = verify(&bundle, &[]);
+    assert!(out.all_text().contains("exported on purpose although altered"), "{}", out.describe());
+}

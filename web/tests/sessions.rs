@@ -111,6 +111,11 @@ async fn recordings_are_checked_downloaded_and_flagged_when_altered() {
         assert!(html.contains("data-integrity=\"mismatch\"") && html.contains("ALTERED"), "{html}");
         let record = api.call(Method::GET, &format!("/sessions/{id}"), &[("cookie", &cookie)], None).await;
         assert!(record.body.as_str().unwrap().contains("no longer matches"));
+        // No bundle is exported from it on the web: the answer says why and how.
+        let export = api.bearer(&qa, Method::POST, &format!("/api/v1/sessions/{id}/evidence"), None).await;
+        assert_error(&export, 409, "altered");
+        assert!(export.body.to_string().contains("--allow-altered"), "{:?}", export.body);
+        assert!(api.audit_of("evidence.exported").await.is_empty());
     }
 }
 

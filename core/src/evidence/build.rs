@@ -8,6 +8,7 @@
 use super::archive::Members;
 use super::layout;
 use super::stream::Bundle;
+use super::integrity::RecordingStatus;
 use super::EvidenceError;
 use crate::audit::{self, AuditLog, AuditRow, Checkpoint};
 use crate::domain::SessionId;
@@ -37,7 +38,7 @@ pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<
 
     let (segment, involved, checkpoint) = audit_part(store, log, session, &s.request_id.to_string()).await?;
 
-    let mut bundle = Bundle { session_id: session.0, small: Members::new(), files: BTreeMap::new() };
+    let mut bundle = Bundle { session_id: session.0, small: Members::new(), files: BTreeMap::new(), altered: Vec::new() };
     let mut listed = Vec::new();
     for r in &recordings {
         let (member, absent_because) = add_recording(&mut bundle, session, r).await;
@@ -56,6 +57,17 @@ pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<
     small.insert(layout::AUDIT_INVOLVED.into(), pretty(&involved)?);
     small.insert(layout::AUDIT_CHECKPOINT.into(), pretty(&checkpoint)?);
     Ok(bundle)
+}
+
+/// The recordings of `session` that no longer match their sealed SHA-256, or cannot be read,
+/// in words; empty when every recording is intact (or was deleted by retention).
+pub async fn altered_recordings(store: &Store, session: SessionId) -> Result<Vec<String>, EvidenceError> {
+    let checks = super::integrity::check_session(store, session).await?;
+    Ok(checks
+        .into_iter()
+        .filter(|c| matches!(c.status, RecordingStatus::Mismatch | RecordingStatus::Missing))
+        .map(|c| c.problem.unwrap_or_else(|| format!("recording {} does not match its sealed SHA-256", c.channel)))
+        .collect())
 }
 
 /// The chain segment, the involved rows' numbers and the checkpoint ending the segment.

@@ -38,6 +38,11 @@ pub struct Manifest {
     pub public_key: String,
     /// Every other member by name.
     pub files: BTreeMap<String, FileEntry>,
+    /// Recordings that no longer matched their sealed SHA-256 when the bundle was made, and
+    /// were exported anyway on purpose (`evidence export --allow-altered`). Absent otherwise,
+    /// so manifests without it keep their exact canonical text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub altered_at_export: Vec<String>,
 }
 
 impl Manifest {
@@ -52,7 +57,7 @@ impl Manifest {
 
     /// A manifest of `files`, already hashed.
     pub fn listing(files: BTreeMap<String, FileEntry>, session_id: i64, created_at: i64, key_id: &str, public_key_b64: &str) -> Manifest {
-        Manifest { format: FORMAT.into(), session_id, created_at, key_id: key_id.into(), public_key: public_key_b64.into(), files }
+        Manifest { format: FORMAT.into(), session_id, created_at, key_id: key_id.into(), public_key: public_key_b64.into(), files, altered_at_export: Vec::new() }
     }
 
     /// The canonical text (what is stored and signed).

@@ -17,7 +17,7 @@ mod stream;
 mod verify;
 
 pub use archive::{read as read_archive, write as write_archive, Members};
-pub use build::build;
+pub use build::{altered_recordings, build};
 pub use digest::{sha256_file, sha256_hex};
 pub use manifest::{FileEntry, Manifest, MANIFEST, SIGNATURE};
 pub use scan::{scan as scan_archive, Scan, Scanned};

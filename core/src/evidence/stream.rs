@@ -25,6 +25,8 @@ pub struct Bundle {
     pub small: Members,
     /// Members read from disk while writing (the recordings), by name.
     pub files: BTreeMap<String, PathBuf>,
+    /// Recordings known not to match their sealed hash, exported anyway; the manifest says so.
+    pub altered: Vec<String>,
 }
 
 impl Bundle {
@@ -56,7 +58,8 @@ pub fn write_bundle(bundle: &Bundle, signer: &AuditSigner, created_at: i64, out:
         listed.insert(name.clone(), FileEntry { sha256, bytes: size });
     }
     let public = base64::engine::general_purpose::STANDARD.encode(signer.public_key());
-    let manifest = Manifest::listing(listed, bundle.session_id, created_at, signer.key_id(), &public);
+    let mut manifest = Manifest::listing(listed, bundle.session_id, created_at, signer.key_id(), &public);
+    manifest.altered_at_export = bundle.altered.clone();
     let text = manifest.canonical();
     append(&mut tar, MANIFEST, text.len() as u64, text.as_slice())?;
     let signature = format!("{}\n", manifest.sign(signer));
@@ -83,7 +86,7 @@ mod tests {
         std::fs::write(&rec, &data).unwrap();
         let mut small = Members::new();
         small.insert("session.json".into(), b"{}\n".to_vec());
-        let bundle = Bundle { session_id: 7, small, files: BTreeMap::from([("recordings/7/1.cast".to_owned(), rec)]) };
+        let bundle = Bundle { session_id: 7, small, files: BTreeMap::from([("recordings/7/1.cast".to_owned(), rec)]), altered: Vec::new() };
         let signer = signer();
         let mut out = Vec::new();
         write_bundle(&bundle, &signer, 1, &mut out).unwrap();
@@ -100,7 +103,7 @@ mod tests {
     #[test]
     fn a_recording_gone_before_it_is_written_fails_the_export() {
         let dir = tempfile::tempdir().unwrap();
-        let bundle = Bundle { session_id: 7, small: Members::new(), files: BTreeMap::from([("recordings/7/1.cast".to_owned(), dir.path().join("gone.cast"))]) };
+        let bundle = Bundle { session_id: 7, small: Members::new(), files: BTreeMap::from([("recordings/7/1.cast".to_owned(), dir.path().join("gone.cast"))]), altered: Vec::new() };
         let err = write_bundle(&bundle, &signer(), 1, Vec::new()).unwrap_err();
         assert!(err.to_string().contains("gone.cast"), "{err}");
     }

@@ -86,6 +86,9 @@ fn manifest_part(members: &Scanned, pin: Option<&KeyPin>, r: &mut BundleReport) 
         }
     };
     r.session_id = Some(manifest.session_id);
+    for a in &manifest.altered_at_export {
+        r.notes.push(format!("exported on purpose although altered: {a}"));
+    }
     r.key_id = Some(manifest.key_id.clone());
     let public = match base64::engine::general_purpose::STANDARD.decode(&manifest.public_key) {
         Ok(p) if key_id_of(&p) == manifest.key_id => p,

@@ -22,9 +22,23 @@ struct Exported<'a> {
     key_id: &'a str,
 }
 
-/// Builds the bundle and writes it (to a temporary name, renamed when complete).
-pub async fn export(ctx: &Context, session: SessionId, output: &Path, json: crate::cli::JsonFlag) -> anyhow::Result<()> {
-    let bundle = evidence::build(&ctx.store, &ctx.audit, session).await.with_context(|| format!("cannot build the bundle of session {session}"))?;
+/// Builds the bundle and writes it (to a temporary name, renamed when complete). A recording
+/// that no longer matches its sealed hash is named loudly on stderr and refuses the export,
+/// unless `allow_altered`, when the bundle's manifest names it too.
+pub async fn export(ctx: &Context, session: SessionId, output: &Path, allow_altered: bool, json: crate::cli::JsonFlag) -> anyhow::Result<()> {
+    let altered = evidence::altered_recordings(&ctx.store, session).await.with_context(|| format!("cannot check the recordings of session {session}"))?;
+    for a in &altered {
+        eprintln!("WARNING: session {session}: {a}");
+    }
+    if !altered.is_empty() && !allow_altered {
+        anyhow::bail!(
+            "refusing to export session {session}: {} recording(s) no longer match the SHA-256 sealed in the audit log; \
+             run `portcullis session verify {session}`, or export anyway with --allow-altered (the bundle will say so)",
+            altered.len()
+        );
+    }
+    let mut bundle = evidence::build(&ctx.store, &ctx.audit, session).await.with_context(|| format!("cannot build the bundle of session {session}"))?;
+    bundle.altered = altered;
     let files = bundle.member_count();
     let partial = output.with_extension("partial");
     let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;

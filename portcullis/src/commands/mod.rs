@@ -52,9 +52,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // Offline: no configuration, no database.
         Command::Evidence(EvidenceCmd::Verify { file, public_key, key_id, out }) => evidence::verify(&file, public_key.as_deref(), key_id, out),
-        Command::Evidence(EvidenceCmd::Export { session, output, out }) => {
+        Command::Evidence(EvidenceCmd::Export { session, output, allow_altered, out }) => {
             let ctx = open(&config).await?;
-            finish(&ctx, true, evidence::export(&ctx, session, &output, out).await).await
+            finish(&ctx, true, evidence::export(&ctx, session, &output, allow_altered, out).await).await
         }
         Command::Retention(cmd) => {
             let ctx = open(&config).await?;

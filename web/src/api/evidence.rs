@@ -68,6 +68,22 @@ impl Write for BodyWriter {
 /// audited once complete.
 pub async fn export(store: &Store, audit: &AuditLog, a: &Authed, id: i64) -> Result<Response, ApiError> {
     a.require(super::audit::AUDITORS, "export evidence")?;
+    let altered = evidence::altered_recordings(store, SessionId(id)).await.map_err(|e| match e {
+        EvidenceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+        other => ApiError::internal(other),
+    })?;
+    if !altered.is_empty() {
+        // An export must not hide that what it carries is no longer what was sealed.
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "altered",
+            format!(
+                "session {id}: {} recording(s) no longer match the SHA-256 sealed in the audit log ({}); export it with `portcullis evidence export --allow-altered`, which names them in the bundle",
+                altered.len(),
+                altered.join("; ")
+            ),
+        ));
+    }
     let bundle = evidence::build(store, audit, SessionId(id)).await.map_err(|e| match e {
         EvidenceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
         other => ApiError::internal(other),
