@@ -9,7 +9,6 @@
 use crate::events::{ConnEvent, TunnelRequest};
 use crate::shared::Broker;
 use crate::target::Target;
-use portcullis_core::audit::{Event, Kind, Subject};
 use russh::keys::HashAlg;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
@@ -82,9 +81,7 @@ impl VendorHandler {
         if std::mem::replace(&mut self.refusal_audited, true) {
             return;
         }
-        let shown: String = raw.chars().take(64).collect();
-        let ev = Event::new("unknown", Kind::AuthRefused, Subject::User("?".into()), json!({ "peer": self.peer, "via": "ssh", "reason": "invalid-user-name", "name": shown }));
-        if let Err(e) = self.broker.ctx().audit.record(ev).await {
+        if let Err(e) = self.broker.ctx().auth.audit_bad_name(raw, &self.peer, "ssh").await {
             error!(error = %e, "cannot audit a refused login");
         }
     }

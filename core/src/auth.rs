@@ -1,7 +1,11 @@
 //! Sign-in checks shared by SSH and the web page: is the key enrolled for this
 //! account, and is this TOTP code right, fresh and not yet used. Failures are counted in the
 //! database so the lockout holds across connections, source addresses and nodes, and every
-//! refusal is written to the audit log with the source address.
+//! refusal is written to the audit log with the source address — the first few per source
+//! and minute one by one, the rest as one counted row ([`flood`]), so a flood of refused
+//! sign-ins cannot fill the log.
+
+pub mod flood;
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
@@ -61,6 +65,8 @@ pub struct AuthService {
     vault: Vault,
     audit: AuditLog,
     cfg: AuthConfig,
+    /// Refusals per source and minute, shared by every clone.
+    flood: flood::FloodGate,
 }
 
 /// The owner string a user's TOTP secret is sealed for.
@@ -71,7 +77,7 @@ pub fn totp_owner(user: &Username) -> String {
 impl AuthService {
     /// Builds the service.
     pub fn new(store: Store, vault: Vault, audit: AuditLog, cfg: AuthConfig) -> Self {
-        Self { store, vault, audit, cfg }
+        Self { store, vault, audit, cfg, flood: flood::FloodGate::default() }
     }
 
     /// First factor over SSH: is the key with `fingerprint` (SHA256:…) enrolled for this
@@ -178,9 +184,52 @@ impl AuthService {
     }
 
     async fn refused(&self, name: &str, r: Refusal, peer: &str, via: &str) -> Result<(), AuthError> {
+        let decision = self.flood.note(peer, clock::now());
+        if let Some(summary) = decision.flush {
+            self.write_count(&summary).await?;
+        }
+        if decision.write {
+            self.audit
+                .record(Event::new(name, Kind::AuthRefused, Subject::user(name), json!({
+                    "peer": peer, "via": via, "reason": r.as_str(),
+                })))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Audits a sign-in under a name that is not of the `VENDOR[:DEVICE]` form at all (what
+    /// was typed is kept, control characters removed, at most 64 characters).
+    pub async fn audit_bad_name(&self, raw: &str, peer: &str, via: &str) -> Result<(), AuthError> {
+        let decision = self.flood.note(peer, clock::now());
+        if let Some(summary) = decision.flush {
+            self.write_count(&summary).await?;
+        }
+        if decision.write {
+            let shown: String = raw.chars().filter(|c| !c.is_control()).take(64).collect();
+            self.audit
+                .record(Event::new("unknown", Kind::AuthRefused, Subject::User("?".into()), json!({
+                    "peer": peer, "via": via, "reason": "invalid-user-name", "name": shown,
+                })))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the counts of refused sign-ins whose interval is over (the periodic flush).
+    pub async fn flush_refusals(&self) -> Result<usize, AuthError> {
+        let due = self.flood.due(clock::now());
+        for s in &due {
+            self.write_count(s).await?;
+        }
+        Ok(due.len())
+    }
+
+    async fn write_count(&self, s: &flood::Summary) -> Result<(), AuthError> {
         self.audit
-            .record(Event::new(name, Kind::AuthRefused, Subject::user(name), json!({
-                "peer": peer, "via": via, "reason": r.as_str(),
+            .record(Event::new("system", Kind::AuthRefused, Subject::System, json!({
+                "peer": s.source, "reason": "aggregated", "count": s.count, "since": s.since,
+                "interval_seconds": flood::INTERVAL_SECS,
             })))
             .await?;
         Ok(())

@@ -121,3 +121,20 @@ fn unenrolled_key_is_refused_before_the_code_and_audited_once() {
     // The enrolled key still works.
     s.lobby("status").assert_success();
 }
+
+/// Finding: sixteen plain `ssh` loops wrote 400 `auth.refused` rows in nine seconds. Per
+/// source and minute, three refusals are written one by one now and the rest counted into one
+/// row when the minute is over; the vendor is not kept out.
+#[test]
+fn refused_sign_ins_cannot_flood_the_log() {
+    let s = Setup::new("pump-refusals").start();
+    let addr = s.broker.ssh_addr();
+    let intruder = crate::harness::vendor::Vendor::new(VENDOR);
+    for _ in 0..12 {
+        intruder.exec_with(addr, VENDOR, Code::Exactly("000000".into()), &[], "status").assert_failure();
+    }
+    let rows = s.broker.audit_of_kind("auth.refused");
+    assert!(rows.len() <= 3, "{} refusal rows for 12 refused connections from one address: {rows:?}", rows.len());
+    assert!(!rows.is_empty(), "no refusal was audited");
+    s.lobby("status").assert_success();
+}

@@ -32,11 +32,17 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot sign an audit checkpoint"),
             },
-            _ = expiry.tick() => match ctx.approvals.expire_stale().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "expired requests nobody decided in time"),
-                Err(e) => tracing::warn!(error = %e, "cannot expire stale requests"),
-            },
+            _ = expiry.tick() => {
+                match ctx.approvals.expire_stale().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "expired requests nobody decided in time"),
+                    Err(e) => tracing::warn!(error = %e, "cannot expire stale requests"),
+                }
+                // Counts of refused sign-ins whose minute is over (see core::auth::flood).
+                if let Err(e) = ctx.auth.flush_refusals().await {
+                    tracing::warn!(error = %e, "cannot write the count of refused sign-ins");
+                }
+            }
             _ = retain.tick(), if retention_on => {
                 match retention::run(&ctx.store, &ctx.audit, &ctx.config.retention, "system", clock::now()).await {
                     Ok(done) if done.is_empty() => {}
