@@ -261,9 +261,16 @@ pub enum SessionCmd {
 pub enum AuditCmd {
     /// Check the hash chain and the signed checkpoints; exit 1 if anything is wrong.
     Verify {
+        /// Checkpoints kept off this host (JSON lines, as `audit checkpoints` prints them, e.g.
+        /// a SIEM's or another machine's copy): a cut of the log's tail together with its
+        /// checkpoints is then detected too.
+        #[arg(long, value_name = "FILE")]
+        witness: Option<PathBuf>,
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Print every signed checkpoint as JSON lines, to keep off this host as a witness.
+    Checkpoints,
     /// Write the log (or the rows after --since) once, oldest first, for a SIEM or an
     /// investigator: JSON lines, RFC 5424 syslog or CEF, one record per line. Keeps no cursor.
     Export {

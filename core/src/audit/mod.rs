@@ -19,11 +19,11 @@ mod search;
 mod verify;
 mod write;
 
-pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
+pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, checkpoints, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
 pub use hash::{row_hash, GENESIS_HASH};
 pub use search::{latest_checkpoint, search, Search, MAX_ROWS};
 pub use event::{BadSubject, Event, Kind, Subject};
-pub use verify::{verify, VerifyReport};
+pub use verify::{verify, verify_with_witness, VerifyReport};
 pub use write::AuditedWrite;
 
 use crate::feed::{Feed, PG_CHANNEL};

@@ -102,6 +102,41 @@ async fn truncated_tail_is_caught_by_checkpoint() {
     }
 }
 
+/// Finding: the signing key is on the same host, so a cut of the log's tail together with its
+/// checkpoints went unnoticed. A checkpoint kept elsewhere (a witness) catches it.
+#[tokio::test]
+async fn a_tail_cut_with_its_checkpoints_is_caught_by_a_witness() {
+    for t in stores().await {
+        let log = audit_log(&t.store, 100);
+        fill(&log, 4).await;
+        log.checkpoint().await.unwrap();
+        fill(&log, 4).await;
+        let witness = log.checkpoint().await.unwrap().unwrap();
+        assert_eq!(witness.seq, 8);
+        drop_guards(&t.store).await;
+        // The attacker has the database's admin rights: the checkpoints' guard goes too.
+        let sql = match t.store.backend() {
+            Backend::Sqlite => "DROP TRIGGER audit_checkpoints_no_delete;",
+            Backend::Postgres => "DROP TRIGGER audit_checkpoints_append_only ON audit_checkpoints;",
+        };
+        t.store.pool().execute(sql).await.unwrap();
+        t.store.pool().execute("DELETE FROM audit_log WHERE seq >= 5").await.unwrap();
+        t.store.pool().execute("DELETE FROM audit_checkpoints WHERE seq >= 5").await.unwrap();
+        let alone = verify(&t.store, log.signer()).await.unwrap();
+        assert!(alone.ok, "{}: without a witness the cut is invisible (that is the finding): {alone:?}", t.name);
+        let r = verify_with_witness(&t.store, log.signer(), std::slice::from_ref(&witness)).await.unwrap();
+        assert!(!r.ok, "{}: {r:?}", t.name);
+        assert_eq!(r.first_bad_seq, Some(5), "{}: {r:?}", t.name);
+        assert!(r.problem.unwrap_or_default().contains("truncated"), "{}", t.name);
+        // A forged witness (not signed by the audit key) proves nothing and is named.
+        let mut signature = witness.signature.clone();
+        signature.replace_range(0..1, if signature.starts_with('A') { "B" } else { "A" });
+        let forged = Checkpoint { signature, ..witness.clone() };
+        let f = verify_with_witness(&t.store, log.signer(), &[forged]).await.unwrap();
+        assert!(!f.ok && f.problem.unwrap_or_default().contains("invalid signature"), "{}", t.name);
+    }
+}
+
 #[tokio::test]
 async fn recomputed_chain_without_key_is_caught() {
     for t in stores().await {

@@ -1,9 +1,14 @@
 //! `audit verify`: walks the chain from the first row, recomputing every hash and link, then
 //! checks every signed checkpoint against the key and the rows. The first problem found (the
 //! lowest row number) is reported, with what is wrong in words.
+//!
+//! The signing key lives on the same host as the log, so someone who can cut the log's tail
+//! can cut its checkpoints with it, and the rest still verifies. [`verify_with_witness`] also
+//! checks checkpoints kept elsewhere (a witness: `portcullis audit checkpoints` shipped off the
+//! host, or a SIEM's copy): one that covers a row the log no longer has proves the cut.
 
 use super::checkpoint::{checkpoints, row_at};
-use super::{AuditRow, AuditSigner, GENESIS_HASH};
+use super::{AuditRow, AuditSigner, Checkpoint, GENESIS_HASH};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 
@@ -53,6 +58,13 @@ fn check_row(row: &AuditRow, expected_seq: i64, prev_hash: &str) -> Option<Strin
 
 /// Verifies the whole log.
 pub async fn verify(store: &Store, signer: &AuditSigner) -> Result<VerifyReport, StoreError> {
+    verify_with_witness(store, signer, &[]).await
+}
+
+/// Verifies the whole log, and also the checkpoints of `witness` (kept off this host) as if
+/// they were stored: each must be signed by the audit key and name a row the log still has,
+/// with the hash it had.
+pub async fn verify_with_witness(store: &Store, signer: &AuditSigner, witness: &[Checkpoint]) -> Result<VerifyReport, StoreError> {
     let mut problem: Option<Problem> = None;
     let mut expected = 1i64;
     let mut prev_hash = GENESIS_HASH.to_owned();
@@ -83,7 +95,15 @@ pub async fn verify(store: &Store, signer: &AuditSigner) -> Result<VerifyReport,
     }
     let last_seq = expected - 1;
 
-    let cps = checkpoints(store).await?;
+    let stored = checkpoints(store).await?;
+    let count = stored.len() as i64;
+    let mut cps = stored;
+    for w in witness {
+        if !cps.iter().any(|c| c.seq == w.seq && c.hash == w.hash) {
+            cps.push(w.clone());
+        }
+    }
+    cps.sort_by_key(|c| c.seq);
     let mut last_good = None;
     for cp in &cps {
         if !signer.verifies(cp) {
@@ -107,7 +127,7 @@ pub async fn verify(store: &Store, signer: &AuditSigner) -> Result<VerifyReport,
     Ok(VerifyReport {
         ok: problem.is_none(),
         rows,
-        checkpoints: cps.len() as i64,
+        checkpoints: count,
         last_checkpoint_seq: last_good,
         unsigned_tail: last_good.map_or(last_seq, |s| last_seq - s).max(0),
         first_bad_seq: problem.as_ref().map(|p| p.seq),

@@ -16,8 +16,12 @@ use portcullis_core::export::format::jsonl::JsonRow as TailRow;
 /// Runs one `audit` command.
 pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
     match cmd {
-        AuditCmd::Verify { out } => {
-            let report = audit::verify(&ctx.store, ctx.audit.signer()).await?;
+        AuditCmd::Verify { witness, out } => {
+            let witness = match witness {
+                Some(path) => read_witness(&path)?,
+                None => Vec::new(),
+            };
+            let report = audit::verify_with_witness(&ctx.store, ctx.audit.signer(), &witness).await?;
             if out.json {
                 output::json(&report)?;
             } else {
@@ -28,6 +32,12 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
                 Some(seq) => anyhow::bail!("the audit log is not intact (first bad row: {seq})"),
                 None => anyhow::bail!("the audit log is not intact"),
             }
+        }
+        AuditCmd::Checkpoints => {
+            for cp in audit::checkpoints(&ctx.store).await? {
+                output::line(&serde_json::to_string(&cp)?)?;
+            }
+            Ok(())
         }
         AuditCmd::Export { format, since, output } => export::run(ctx, format, since, output.as_deref()).await,
         AuditCmd::PublicKey { out } => {
@@ -114,4 +124,15 @@ mod tests {
         assert_eq!(v["seq"], 3);
         assert_eq!(v["ts"], "1970-01-01T00:00:01.5Z");
     }
+}
+
+/// Reads a witness file: one checkpoint per line as JSON (blank lines ignored).
+fn read_witness(path: &std::path::Path) -> anyhow::Result<Vec<audit::Checkpoint>> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the witness file {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a checkpoint", path.display(), i + 1)))
+        .collect()
 }
