@@ -79,6 +79,17 @@ fn verify_text(r: &VerifyReport) -> String {
     }
 }
 
+/// Reads a witness file: one checkpoint per line as JSON (blank lines ignored).
+fn read_witness(path: &std::path::Path) -> anyhow::Result<Vec<audit::Checkpoint>> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the witness file {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a checkpoint", path.display(), i + 1)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,15 +135,4 @@ mod tests {
         assert_eq!(v["seq"], 3);
         assert_eq!(v["ts"], "1970-01-01T00:00:01.5Z");
     }
-}
-
-/// Reads a witness file: one checkpoint per line as JSON (blank lines ignored).
-fn read_witness(path: &std::path::Path) -> anyhow::Result<Vec<audit::Checkpoint>> {
-    use anyhow::Context as _;
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the witness file {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a checkpoint", path.display(), i + 1)))
-        .collect()
 }
