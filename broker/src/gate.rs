@@ -77,9 +77,9 @@ pub(crate) fn flag_of(c: Channel) -> String {
 async fn ensure_grant<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRecord, interactive: bool, needs: Channel) -> Option<GrantRecord> {
     let ctx = conn.ctx;
     // The account is read again: a connection made before it was disabled gets nothing new.
-    match ctx.store.user_by_id(conn.user.id).await {
-        Ok(Some(u)) if !u.disabled => {}
-        Ok(_) => {
+    match ctx.store.account_enabled(conn.user.id).await {
+        Ok(true) => {}
+        Ok(false) => {
             term.warn("portcullis: your account is disabled.\n").await;
             return None;
         }

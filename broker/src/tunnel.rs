@@ -154,9 +154,9 @@ async fn decide(conn: &Conn, host: &str, port: u32) -> Result<(DeviceRecord, Gra
     if !dev.tcp_ports.contains(&port) {
         return Err(with("port not open on this device"));
     }
-    match store.user_by_id(conn.user.id).await {
-        Ok(Some(u)) if !u.disabled => {}
-        Ok(_) => return Err(with("account disabled")),
+    match store.account_enabled(conn.user.id).await {
+        Ok(true) => {}
+        Ok(false) => return Err(with("account disabled")),
         Err(_) => return Err(with("service unavailable")),
     }
     let grant = match store.grant_for(conn.user.id, dev.id, Granted::Tcp(port), clock::now()).await {

@@ -71,9 +71,9 @@ pub(crate) async fn watch(conn: Arc<Conn>, warn_before: Vec<Duration>) {
 
 /// A cut when the account is disabled (or cannot be read: fail closed).
 async fn account(store: &Store, user_id: i64) -> Option<Check> {
-    match store.user_by_id(user_id).await {
-        Ok(Some(u)) if !u.disabled => None,
-        Ok(_) => Some(Check::Cut { reason: "account disabled".into(), text: "your account was disabled; the connection is closed.".into() }),
+    match store.account_enabled(user_id).await {
+        Ok(true) => None,
+        Ok(false) => Some(Check::Cut { reason: "account disabled".into(), text: "your account was disabled; the connection is closed.".into() }),
         Err(_) => Some(unavailable()),
     }
 }

@@ -128,6 +128,12 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Whether the account `id` exists and is enabled now: read fresh each time, so a
+    /// connection made before the account was disabled learns it at its next step.
+    pub async fn account_enabled(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.user_by_id(id).await?.is_some_and(|u| !u.disabled))
+    }
+
     /// Counts one failure; locks the account until `lock_until` when the count reaches `max`.
     pub async fn record_auth_failure(&self, user_id: i64, max: i64, lock_until: i64, now: i64) -> Result<FailureCount, StoreError> {
         // A lockout that has ended starts the count again: this failure is the first of a new
