@@ -13,12 +13,18 @@
 //! A refused connection is closed at accept, before the SSH greeting, and written to no log
 //! but the debug trace, so a flood neither holds the door nor fills the audit log, and a
 //! vendor from another address signs in as usual. The state is one small map, pruned as it
-//! goes; this module imports nothing of the broker and spawns nothing.
+//! goes: a source stays in it only while it has connections signing in or a penalty running,
+//! and at most [`MAX_PENALISED`] penalties are kept (past that, new ones are not recorded, so
+//! an attacker with many addresses cannot grow memory); this module imports nothing of the
+//! broker and spawns nothing.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Most sources with a penalty kept at once.
+pub const MAX_PENALISED: usize = 65_536;
 
 /// The limits, from `[ssh]` in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +166,8 @@ impl Startups {
             Outcome::Failed => l.penalty_failed,
             Outcome::GraceExceeded => l.penalty_grace,
         };
+        // The table holds this source too, while it is being finished.
+        let crowded = t.sources.len() > MAX_PENALISED;
         let remove = match t.sources.get_mut(&source) {
             Some(s) => {
                 s.starting = s.starting.saturating_sub(1);
@@ -167,7 +175,7 @@ impl Startups {
                     s.accrued = Duration::ZERO;
                     s.until = None;
                 }
-                if !add.is_zero() {
+                if !add.is_zero() && (s.until.is_some() || !crowded) {
                     s.accrued = (s.accrued + add).min(l.penalty_max);
                     s.until = Some(now + s.accrued);
                 }
@@ -313,5 +321,16 @@ mod tests {
             s.admit(ip(&format!("10.1.{}.{}", i / 250, i % 250))).unwrap().finish(Outcome::SignedIn);
         }
         assert_eq!(s.sources(), 0, "the table is pruned");
+    }
+
+    #[test]
+    fn the_penalty_table_is_bounded() {
+        let s = Startups::new(limits());
+        let now = Instant::now();
+        for i in 0..(MAX_PENALISED + 100) {
+            let from = format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255);
+            attempt(&s, &from, now, Outcome::GraceExceeded).unwrap();
+        }
+        assert_eq!(s.sources(), MAX_PENALISED, "new penalties past the cap are not kept");
     }
 }

@@ -4,13 +4,19 @@
 //! the count is written as one row (`auth.refused` with `reason: aggregated` and `count`) when
 //! the interval of that source is over — at its next refusal, or by the periodic flush, so no
 //! count is lost while the node runs. The table holds one small entry per recent source and
-//! is pruned at each flush.
+//! is pruned at each flush; past [`MAX_SOURCES`] sources, new ones share one entry (`*`), so
+//! an attacker with many addresses cannot grow memory, only make the counts coarser.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Refusals written one by one per source and interval.
 pub const ONE_BY_ONE: u64 = 3;
+/// Sources tracked one by one at most.
+pub const MAX_SOURCES: usize = 10_000;
+/// The shared entry of sources past [`MAX_SOURCES`].
+pub const OVERFLOW: &str = "*";
+
 /// The interval, in seconds.
 pub const INTERVAL_SECS: i64 = 60;
 
@@ -59,8 +65,11 @@ pub fn source_of(peer: &str) -> String {
 impl FloodGate {
     /// Decides for one refusal from `peer` at `now`.
     pub fn note(&self, peer: &str, now: i64) -> Decision {
-        let source = source_of(peer);
+        let mut source = source_of(peer);
         let Ok(mut w) = self.windows.lock() else { return Decision { write: true, flush: None } };
+        if w.len() >= MAX_SOURCES && !w.contains_key(&source) {
+            source = OVERFLOW.to_owned();
+        }
         let entry = w.entry(source.clone()).or_insert(Window { since: now, written: 0, counted: 0 });
         let mut flush = None;
         if now - entry.since >= INTERVAL_SECS {
@@ -123,5 +132,16 @@ mod tests {
         assert!(g.due(INTERVAL_SECS).is_empty(), "written once");
         assert!(g.due(50 + INTERVAL_SECS).is_empty(), "a source under the allowance leaves no count");
         assert_eq!(g.windows.lock().map(|w| w.len()).unwrap_or(9), 0, "pruned");
+    }
+
+    #[test]
+    fn many_sources_share_one_entry_past_the_cap() {
+        let g = FloodGate::default();
+        for i in 0..(MAX_SOURCES + 500) {
+            g.note(&format!("10.{}.{}.{}:1", i >> 16 & 255, i >> 8 & 255, i & 255), 0);
+        }
+        assert_eq!(g.windows.lock().map(|w| w.len()).unwrap_or(0), MAX_SOURCES + 1);
+        let due = g.due(INTERVAL_SECS);
+        assert_eq!(due, vec![Summary { source: OVERFLOW.into(), since: 0, count: 500 - ONE_BY_ONE }]);
     }
 }
