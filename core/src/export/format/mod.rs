@@ -37,7 +37,8 @@ pub enum Severity {
 impl Severity {
     /// The severity of an audit kind.
     pub fn of(kind: &str) -> Severity {
-        const ERRORS: &[&str] = &["device.hostkey_mismatch", "recording.failed"];
+        // A stopped file transfer means someone sent what would have forged the file audit.
+        const ERRORS: &[&str] = &["device.hostkey_mismatch", "recording.failed", "sftp.aborted"];
         if ERRORS.contains(&kind) {
             return Severity::Error;
         }

@@ -132,6 +132,7 @@ fn severities() {
     assert_eq!(Severity::of("channel.refused"), Severity::Warning);
     assert_eq!(Severity::of("request.approval_refused"), Severity::Warning);
     assert_eq!(Severity::of("device.hostkey_mismatch"), Severity::Error);
+    assert_eq!(Severity::of("sftp.aborted"), Severity::Error);
     assert_eq!(Severity::of("request.approved"), Severity::Notice);
     assert_eq!(Severity::of("user.created"), Severity::Notice);
     assert_eq!(Severity::of("auth.login"), Severity::Info);
