@@ -26,5 +26,5 @@ mod unescape;
 pub use error::RecorderError;
 pub use header::CastHeader;
 pub use reader::{parse_cast, read_cast, Cast, CastEvent};
-pub use recorder::{Recorder, RecordingHandle, QUEUE_CAPACITY, SEND_TIMEOUT};
+pub use recorder::{Recorder, RecordingHandle, BYTE_BUDGET, QUEUE_CAPACITY, SEND_TIMEOUT};
 pub use seal::{seal_file, sha256_file, Hashing, Seal};

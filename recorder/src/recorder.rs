@@ -2,9 +2,14 @@
 //! [`RecordingHandle`] (finishes the recording and returns its [`Seal`]).
 //!
 //! Events go through a bounded queue of [`QUEUE_CAPACITY`] events to the writer task
-//! ([`crate::task`]). When the queue is full, sending waits (backpressure) for at most
+//! ([`crate::task`]), and the bytes of events not yet handed to the file are capped at
+//! [`BYTE_BUDGET`]. When either is full, sending waits (backpressure) for at most
 //! [`SEND_TIMEOUT`] and then fails with [`RecorderError::Stalled`]. Any error from a `Recorder`
 //! method means the session can no longer be recorded and must be ended (fail closed).
+//!
+//! The bridge records a chunk before forwarding it, so what can reach a device after the disk
+//! has stopped taking the recording is bounded: the bytes queued but not written
+//! ([`BYTE_BUDGET`]) plus the writer's buffer (64 KiB), about 1.1 MiB per terminal channel.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -13,7 +18,8 @@ use std::time::{Duration, Instant};
 use tokio::fs::File;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::seal::SealHasher;
 use crate::task::{Command, State, Stream, Writer};
@@ -22,6 +28,9 @@ use crate::{CastHeader, RecorderError, Seal};
 /// Events the queue holds before senders wait. SSH channel packets are at most 32 KiB, so a
 /// full queue holds at most about 32 MiB per session.
 pub const QUEUE_CAPACITY: usize = 1024;
+
+/// Bytes of events queued but not yet handed to the file, at most (see the module docs).
+pub const BYTE_BUDGET: usize = 1024 * 1024;
 
 /// How long a send waits on a full queue before giving up with [`RecorderError::Stalled`].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,6 +42,9 @@ pub struct Recorder {
     state: watch::Receiver<State>,
     start: Instant,
     send_timeout: Duration,
+    /// Permits for [`BYTE_BUDGET`] bytes; each queued data event holds its size until the
+    /// writer has handed it to the file.
+    budget: Arc<Semaphore>,
 }
 
 /// Finishes a recording. Dropping it without [`RecordingHandle::finish`] does not stop the
@@ -131,8 +143,23 @@ impl Recorder {
 
     async fn data(&self, stream: Stream, bytes: &[u8]) -> Result<(), RecorderError> {
         let at = self.start.elapsed();
+        let budget = self.reserve(bytes.len()).await?;
         let bytes = bytes.to_vec();
-        self.send(Command::Data { stream, at, bytes }).await
+        self.send(Command::Data { stream, at, bytes, budget }).await
+    }
+
+    /// Takes `len` bytes of the budget (a chunk larger than the whole budget takes all of it),
+    /// waiting at most the send timeout.
+    async fn reserve(&self, len: usize) -> Result<OwnedSemaphorePermit, RecorderError> {
+        let n = u32::try_from(len.clamp(1, BYTE_BUDGET)).unwrap_or(u32::MAX);
+        if let Ok(p) = self.budget.clone().try_acquire_many_owned(n) {
+            return Ok(p);
+        }
+        match tokio::time::timeout(self.send_timeout, self.budget.clone().acquire_many_owned(n)).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(self.closed_error()),
+            Err(_) => Err(RecorderError::Stalled(self.send_timeout)),
+        }
     }
 
     async fn send(&self, cmd: Command) -> Result<(), RecorderError> {
@@ -211,6 +238,7 @@ fn spawn_writer(
         state,
         start: Instant::now(),
         send_timeout,
+        budget: Arc::new(Semaphore::new(BYTE_BUDGET)),
     };
     (recorder, RecordingHandle { finish, done, path })
 }

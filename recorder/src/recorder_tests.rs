@@ -17,8 +17,30 @@ fn detached(
         state,
         start: Instant::now(),
         send_timeout,
+        budget: Arc::new(Semaphore::new(BYTE_BUDGET)),
     };
     (recorder, rx, state_tx)
+}
+
+/// Finding (code reading): recording is asynchronous, so bytes could reach the device before a
+/// disk error ended the session, up to a whole queue of events (32 MiB). Bytes queued but not
+/// written are capped by the byte budget now: a writer that takes nothing lets no more in.
+#[tokio::test]
+async fn queued_bytes_are_capped_by_the_budget() {
+    let (rec, _rx, _state) = detached(QUEUE_CAPACITY, Duration::from_millis(50));
+    let chunk = vec![b'x'; 32 * 1024];
+    let mut accepted = 0usize;
+    loop {
+        match rec.output(&chunk).await {
+            Ok(()) => accepted += chunk.len(),
+            Err(e) => {
+                assert!(matches!(e, RecorderError::Stalled(_)), "{e:?}");
+                break;
+            }
+        }
+        assert!(accepted <= BYTE_BUDGET, "{accepted} bytes queued past the budget");
+    }
+    assert_eq!(accepted, BYTE_BUDGET, "the whole budget is usable");
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::fs::File;
 use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 use tokio::time::MissedTickBehavior;
 
 use crate::escape::{escape_str, StreamEncoder};
@@ -47,6 +47,8 @@ pub(crate) enum Command {
         stream: Stream,
         at: Duration,
         bytes: Vec<u8>,
+        /// Its share of the recorder's byte budget, given back once written.
+        budget: OwnedSemaphorePermit,
     },
     Resize {
         at: Duration,
@@ -164,8 +166,11 @@ impl Writer {
 
     async fn apply(&mut self, cmd: Command) -> Result<(), RecorderError> {
         let mut data = String::new();
+        // A data event's share of the byte budget, given back once it is written.
+        let mut _held = None;
         let (at, code) = match cmd {
-            Command::Data { stream, at, bytes } => {
+            Command::Data { stream, at, bytes, budget } => {
+                _held = Some(budget);
                 self.encoder(stream).encode(&bytes, &mut data);
                 if data.is_empty() {
                     // Nothing to show yet (empty chunk, or only a held partial character).

@@ -13,10 +13,12 @@ async fn writer_on_temp() -> (tempfile::TempDir, PathBuf, Writer) {
 }
 
 fn data(stream: Stream, micros: u64, bytes: &[u8]) -> Command {
+    let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().unwrap();
     Command::Data {
         stream,
         at: Duration::from_micros(micros),
         bytes: bytes.to_vec(),
+        budget,
     }
 }
 
