@@ -63,3 +63,40 @@ fn approved_shell_runs_commands_and_passes_exit_status() {
     );
     assert_eq!(session["device"], "pump-shell", "{session}");
 }
+
+/// The device misbehaves: first it is gone (its port closed), then something accepts TCP on
+/// its address and never sends an SSH banner. Each time the vendor is told the device is
+/// unavailable, the broker's wait is bounded (it hangs up on the mute device by itself), and
+/// nothing reaches a device.
+#[test]
+fn a_device_that_is_gone_or_never_greets_is_reported() {
+    use std::io::Read;
+    let mut s = Setup::new("pump-silent").start();
+    s.grant(30, "INC-8001 device fault");
+    let addr = s.device.addr;
+    s.device.stop();
+
+    let gone = s.exec("echo should-not-run");
+    gone.assert_failure();
+    assert!(gone.all_text().contains("unavailable"), "{}", gone.describe());
+
+    let mute = std::net::TcpListener::bind(addr).unwrap();
+    let holder = std::thread::spawn(move || {
+        // Reads the broker's greeting and says nothing, until the broker hangs up.
+        let Ok((mut c, _)) = mute.accept() else { return false };
+        let mut buf = [0u8; 256];
+        let mut got = 0;
+        while let Ok(n) = c.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        got > 0
+    });
+    let out = s.exec("echo should-not-run");
+    out.assert_failure();
+    assert!(out.all_text().contains("unavailable"), "{}", out.describe());
+    assert!(!out.stdout_text().contains("should-not-run"));
+    assert!(holder.join().unwrap(), "the broker never tried the mute device");
+}

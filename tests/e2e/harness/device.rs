@@ -172,6 +172,23 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Stops the device as if it died: no more connections are accepted (its port is
+    /// closed) and running sshd processes are killed.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(handle) = self.accept_loop.take() {
+            let _ = handle.join();
+        }
+        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        for child in children.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Drop for Device {
     fn drop(&mut self) {
         if thread::panicking() {
