@@ -177,6 +177,7 @@ impl Device {
     /// closed) and running sshd processes are killed.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept() so the loop sees the stop flag.
         let _ = TcpStream::connect(self.addr);
         if let Some(handle) = self.accept_loop.take() {
             let _ = handle.join();
@@ -194,17 +195,7 @@ impl Drop for Device {
         if thread::panicking() {
             eprintln!("--- device {} sshd log ---\n{}", self.name, self.log());
         }
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept() so the loop sees the stop flag.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(handle) = self.accept_loop.take() {
-            let _ = handle.join();
-        }
-        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
-        for child in children.iter_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.stop();
     }
 }
 
