@@ -132,16 +132,14 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
         if let Some(mut rows) = rows {
             while let Some((kind, detail)) = rows.recv().await {
                 // A file operation that cannot be audited must not go on unaudited.
-                if !conn.audit(kind, subject.clone(), with_channel(detail, n)).await {
-                    conn.end("the audit log cannot be written");
-                }
+                conn.audit_or_end(kind, subject.clone(), with_channel(detail, n)).await;
             }
         }
     };
     let (ended, ()) = tokio::join!(bridged, audited);
     if let bridge::Ended::FileAuditLost(a) = ended {
         warn!(channel = n, why = a.why(), "file transfer stopped");
-        conn.audit(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": a.why() })).await;
+        conn.audit_or_end(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": a.why() })).await;
     }
     conn.unregister(id);
     info!(channel = n, ?ended, "channel closed");
@@ -160,7 +158,7 @@ async fn admitted(conn: &Conn, term: &mut Term<'_>, kind: &Kind) -> Option<(Devi
         if is_legacy_scp(cmd) {
             term.warn("portcullis: legacy scp (scp -O) is not supported, because its transfers cannot be logged file by file.\nUse scp without -O (it uses SFTP), or sftp.\n").await;
             let shown: String = String::from_utf8_lossy(cmd).chars().take(256).collect();
-            conn.audit(AuditKind::ChannelRefused, Subject::user(&conn.user.username), json!({ "what": "scp-legacy", "command": shown })).await;
+            conn.refused("scp-legacy", json!({ "command": shown })).await;
             return None;
         }
     }
@@ -168,10 +166,8 @@ async fn admitted(conn: &Conn, term: &mut Term<'_>, kind: &Kind) -> Option<(Devi
         Admission::Granted(g) => g,
         Admission::Refused => return None,
         Admission::NotGranted(grant) => {
-            conn.audit(AuditKind::ChannelRefused, Subject::user(&conn.user.username), json!({
-                "what": kind.needs().to_string(), "reason": "not granted", "granted": grant.channels, "request": grant.request_id,
-            }))
-            .await;
+            let what = if matches!(kind, Kind::Sftp) { "files" } else { "shell" };
+            conn.refused(what, json!({ "reason": "not granted", "granted": grant.channels, "request": grant.request_id })).await;
             return None;
         }
     };

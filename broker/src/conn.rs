@@ -7,7 +7,6 @@
 use crate::device::LinkSlot;
 use crate::events::ConnEvent;
 use crate::handler::VendorHandler;
-use crate::refusals::{Refusals, Verdict};
 use crate::shared::Broker;
 use crate::startups::{Outcome, Startup};
 use crate::state::{Conn, Vendor};
@@ -16,7 +15,6 @@ use crate::{channel, session, tunnel, window};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::store::UserRecord;
 use russh::Disconnect;
-use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,7 +127,6 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
     // warning stuck behind a vendor who stopped reading.
     tokio::spawn(window::watch(conn.clone(), warn).instrument(Span::current()));
     let channels = TaskTracker::new();
-    let mut refusals = Refusals::default();
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
@@ -139,15 +136,7 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
                 Some(ConnEvent::Tunnel(req)) => {
                     channels.spawn(tunnel::run(conn.clone(), *req).instrument(Span::current()));
                 }
-                Some(ConnEvent::Refused { what, detail }) => match refusals.note(what) {
-                    Verdict::Audit => audit_refusal(conn, what, detail).await,
-                    Verdict::Count => debug!(what, "refused (counted)"),
-                    Verdict::Cut => {
-                        info!(what, "too many refused requests; closing");
-                        conn.end("too many refused requests");
-                        break;
-                    }
-                },
+                Some(ConnEvent::Refused { what, detail }) => conn.refused(what, detail).await,
                 Some(ConnEvent::Authenticated { .. }) => {}
                 None => {
                     conn.end("vendor disconnected");
@@ -160,25 +149,17 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
             }
         }
     }
-    if let Some(summary) = refusals.summary() {
-        conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), summary).await;
-    }
     conn.cancel.cancel();
     channels.close();
     channels.wait().await;
+    // After the channels: tunnel requests refused until the end are counted too.
+    if let Some(summary) = conn.refusal_summary() {
+        conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), summary).await;
+    }
     if let Some(l) = link.take().await {
         l.disconnect().await;
     }
     session::finish(conn).await;
-}
-
-/// Audits something forbidden the handler refused (agent, X11, env, remote forwarding...).
-async fn audit_refusal(conn: &Conn, what: &'static str, mut detail: serde_json::Value) {
-    if let Some(obj) = detail.as_object_mut() {
-        obj.insert("what".into(), json!(what));
-    }
-    info!(what, "refused");
-    conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), detail).await;
 }
 
 /// Returns the stream for russh and a duplicate handle that can shut the socket down.

@@ -34,7 +34,6 @@ mod kind;
 mod lobby;
 mod prompt;
 mod recording;
-mod refusals;
 mod server;
 mod session;
 mod sftp;

@@ -6,6 +6,12 @@
 //! administratively prohibited and audited (`channel.refused`, `what = direct-tcpip`) before
 //! any connection is attempted.
 //!
+//! Refusals go through the connection's refusal count like every other refusal: the first
+//! few are audited one by one, the rest summed up, and a connection that keeps asking is
+//! closed. Every row about an admitted tunnel is written or the session ends: `tunnel.opened`
+//! is written before the vendor's channel is accepted, so a tunnel that cannot be audited
+//! never carries a byte.
+//!
 //! An admitted tunnel is recorded as pcap (created before the connection), both directions
 //! are counted, and it closes with the session (window end, revocation, stop).
 //! Back-pressure: each direction reads a bounded chunk, records it (bounded queue) and
@@ -53,8 +59,8 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         Err(r) => {
             reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
             info!(%host, port, reason = %r.reason, "tunnel refused");
-            conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), json!({
-                "what": "direct-tcpip", "host": host, "port": port, "reason": r.reason, "device": r.device,
+            conn.refused("direct-tcpip", json!({
+                "host": host, "port": port, "reason": r.reason, "device": r.device,
                 "originator": originator, "originator_port": originator_port,
             }))
             .await;
@@ -67,8 +73,8 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     };
     let Some(session) = session::open(&conn, &grant, &dev).await else {
         reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
-        conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), json!({
-            "what": "direct-tcpip", "host": host, "port": port, "device": dev.name,
+        conn.refused("direct-tcpip", json!({
+            "host": host, "port": port, "device": dev.name,
             "reason": "this connection serves another grant (or its session cannot be recorded); reconnect",
         }))
         .await;
@@ -108,17 +114,27 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         }
     };
     let _ = stream.set_nodelay(true);
+    // The row comes before the vendor's channel is accepted: a tunnel that cannot be audited
+    // never carries a byte, and the session ends.
+    let opened = conn
+        .audit_or_end(Kind::TunnelOpened, subject.clone(), json!({
+            "device": dev.name, "port": port, "channel": n, "grant": grant.id, "request": grant.request_id,
+            "originator": originator, "originator_port": originator_port,
+        }))
+        .await;
+    if !opened {
+        warn!(device = %dev.name, port, channel = n, "tunnel not opened: its audit row cannot be written");
+        reply.reject(ChannelOpenFailure::ConnectFailed).await;
+        drop((stream, rec));
+        started.seal(&conn).await;
+        return;
+    }
     reply.accept().await;
     info!(device = %dev.name, port, channel = n, "tunnel open");
-    conn.audit(Kind::TunnelOpened, subject.clone(), json!({
-        "device": dev.name, "port": port, "channel": n, "grant": grant.id, "request": grant.request_id,
-        "originator": originator, "originator_port": originator_port,
-    }))
-    .await;
     let counts = Counts::default();
     let reason = bridge(&conn, channel, stream, &rec, &counts).instrument(tracing::Span::current()).await;
     drop(rec);
-    conn.audit(Kind::TunnelClosed, subject, json!({
+    conn.audit_or_end(Kind::TunnelClosed, subject, json!({
         "device": dev.name, "port": port, "channel": n, "reason": reason,
         "bytes_to_device": counts.to_device.load(Ordering::Relaxed),
         "bytes_from_device": counts.from_device.load(Ordering::Relaxed),
@@ -129,7 +145,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
 
 async fn tunnel_failed(conn: &Conn, subject: &Subject, dev: &DeviceRecord, port: u16, n: u32, error: String) {
     warn!(device = %dev.name, port, %error, "cannot reach the device's port");
-    conn.audit(Kind::TunnelFailed, subject.clone(), json!({ "device": dev.name, "port": port, "channel": n, "error": error })).await;
+    conn.audit_or_end(Kind::TunnelFailed, subject.clone(), json!({ "device": dev.name, "port": port, "channel": n, "error": error })).await;
 }
 
 /// Applies the rules; nothing here touches the network.

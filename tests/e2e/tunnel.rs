@@ -4,7 +4,8 @@
 //! destination (another host, an address spelling of the device, loopback, the broker's
 //! port, a listed port that was not granted) is refused, audited, and never reaches a
 //! listener; a tunnel asked for before the grant stays refused; the window's end closes an
-//! open tunnel; and a large transfer leaves the broker's memory bounded.
+//! open tunnel; a tunnel whose audit row cannot be written never carries a byte and ends the
+//! session; and a large transfer leaves the broker's memory bounded.
 
 use crate::harness::broker::number;
 use crate::harness::proc::{self, Capture};
@@ -153,14 +154,15 @@ fn granted_port_carries_data_and_everything_else_is_refused() {
     assert_eq!(stdio(w, &small), small, "ssh -W did not carry the bytes");
 
     // Only the two admitted tunnels reached a listener; nothing reached the device's sshd.
-    let refused = proc::poll_until("six refusals in the audit log", Duration::from_secs(60), || {
+    // The first refusals of a connection are audited one by one, the rest summed up.
+    let refused = proc::poll_until("five refusals in the audit log", Duration::from_secs(60), || {
         let rows = refused_rows(&s);
-        (rows.len() >= 6).then_some(rows)
+        (rows.len() >= 5).then_some(rows)
     });
     assert_eq!(granted.accepted(), 2, "refused tunnels reached the granted port's listener");
     assert_eq!(listed.accepted(), 0, "a port that was not granted was connected to");
     assert_eq!(s.device.accepted(), 0, "tunnels must not go through the device's sshd");
-    for spec in &specs[1..] {
+    for spec in &specs[1..6] {
         let (host, port) = spec.rsplit_once(':').unwrap();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         assert!(
@@ -168,6 +170,12 @@ fn granted_port_carries_data_and_everything_else_is_refused() {
             "no refusal audited for {spec}: {refused:?}"
         );
     }
+
+    // The sixth is in the summary row written when the connection ends.
+    drop(fwd);
+    let summary = s.broker.wait_for_audit("channel.refused", Duration::from_secs(60), |r| r["detail"]["what"] == "summary");
+    assert_eq!(number(&summary["detail"]["counts"]["direct-tcpip"]), Some(1), "{summary}");
+    assert_eq!(refused_rows(&s).len(), 5, "a refusal beyond the first five got a row of its own");
 
     // Byte counts and the recording.
     let closed = s.broker.wait_for_audit("tunnel.closed", Duration::from_secs(60), |r| number(&r["detail"]["bytes_to_device"]) == Some(data.len() as u64));
@@ -234,6 +242,31 @@ fn tunnel_before_the_grant_stays_refused_and_files_need_their_own_grant() {
     assert!(out.all_text().contains("not files"), "{}", out.describe());
     s.broker.wait_for_audit("channel.refused", Duration::from_secs(60), |r| r["detail"]["what"] == "files");
     assert_eq!(s.device.accepted(), 0, "the device was contacted for a channel that is not granted");
+}
+
+/// Fail closed: when the store refuses the `tunnel.opened` row (here a trigger the test adds,
+/// as a failing database would), the tunnel is not opened, no byte reaches the device's
+/// port, and the vendor's connection ends with the reason.
+#[test]
+fn a_tunnel_whose_row_cannot_be_written_carries_nothing_and_ends_the_session() {
+    let svc = Service::start(Behaviour::Echo);
+    let s = Setup::new("lis-gw-1").tcp_ports(&[svc.port()]).start();
+    let id = s.grant_channels(30, "INC-7010 LIS interface check", &format!("--tcp {}", svc.port()), &[]);
+    let spec = format!("{}:{}", s.device.name, svc.port());
+    let mut fwd = Forward::start(&s, &s.vendor.name, &[&spec]);
+    let db = s.broker.sqlite_path();
+    let db = db.to_str().unwrap();
+    proc::tool("sqlite3", &[db, "CREATE TRIGGER refuse_tunnel_rows BEFORE INSERT ON audit_log WHEN NEW.kind = 'tunnel.opened' \
+        BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"]);
+    assert_closed_without_data(&fwd.socket(0));
+    assert_eq!(svc.received(), 0, "bytes reached the device through a tunnel that was never audited");
+    proc::wait_child(&mut fwd.child, Duration::from_secs(60)).expect("the broker kept the vendor's connection open");
+    assert!(fwd.output.text().contains("the audit log cannot be written"), "the vendor was not told why: {}", fwd.output.text());
+    proc::tool("sqlite3", &[db, "DROP TRIGGER refuse_tunnel_rows;"]);
+    let session = s.wait_session_ended(id, Duration::from_secs(60));
+    assert_eq!(session["end_reason"], "the audit log cannot be written", "{session}");
+    assert!(s.broker.audit_of_kind("tunnel.opened").is_empty(), "a tunnel row appeared after all");
+    s.broker.cli_ok(&["audit", "verify"]);
 }
 
 #[test]

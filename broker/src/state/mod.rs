@@ -1,11 +1,17 @@
 //! The state of one authenticated connection, shared by its channel and tunnel tasks and its
 //! window watch: who connected and from where, the brokered session (one grant per
 //! connection), the open bridged channels (for warnings), why the session ended, the tunnel
-//! slots and the numbering of recordings. A leaf: it uses no other module of this crate and
-//! spawns nothing; the modules that act on a connection sit above it.
+//! slots, the numbering of recordings and what the connection was refused ([`refusals`]). A
+//! leaf: it uses no other module of this crate and spawns nothing; the modules that act on a
+//! connection sit above it.
+//!
+//! Fail closed: a row about what the connection does (a tunnel, a file, a refusal) that cannot
+//! be written ends the whole session ([`Conn::audit_or_end`]); nothing goes on unaudited.
 
+mod refusals;
 mod tap;
 
+pub(crate) use refusals::{Refusals, Verdict};
 pub(crate) use tap::CastTap;
 
 use portcullis_core::audit::{Event, Kind, Subject};
@@ -22,7 +28,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{debug, error, info};
+
+/// Why a session ends when a row about it cannot be written.
+pub(crate) const AUDIT_LOST: &str = "the audit log cannot be written";
 
 /// Most tunnels open at once on one connection (a browser through a tunnel opens several).
 const MAX_TUNNELS: usize = 32;
@@ -75,6 +84,8 @@ pub(crate) struct Conn {
     end_reason: Mutex<Option<String>>,
     /// The number of the last recording started in the session.
     next_channel: AtomicU32,
+    /// What this connection was refused, from the handler and from tunnel requests alike.
+    refusals: Mutex<Refusals>,
 }
 
 /// A bridged channel, as warnings need it.
@@ -104,6 +115,7 @@ impl Conn {
             open: Mutex::new(HashMap::new()),
             end_reason: Mutex::new(None),
             next_channel: AtomicU32::new(0),
+            refusals: Mutex::new(Refusals::default()),
         }
     }
 
@@ -170,6 +182,43 @@ impl Conn {
                 false
             }
         }
+    }
+
+    /// Appends a row about something the session does (a tunnel, a file, a refusal). When it
+    /// cannot be written the whole session ends with [`AUDIT_LOST`] and this returns false, so
+    /// the caller stops what the row was about: nothing goes on unaudited.
+    pub async fn audit_or_end(&self, kind: Kind, subject: Subject, detail: serde_json::Value) -> bool {
+        let written = self.audit(kind, subject, detail).await;
+        if !written {
+            self.end(AUDIT_LOST);
+        }
+        written
+    }
+
+    /// Notes that `what` was refused (`detail` says why; `what` is added to it). The first few
+    /// refusals of a connection are audited one by one, the rest are counted for the summary
+    /// row ([`Conn::refusal_summary`]), and a connection that keeps asking is ended.
+    pub async fn refused(&self, what: &'static str, mut detail: serde_json::Value) {
+        let verdict = self.refusals.lock().map(|mut r| r.note(what)).unwrap_or(Verdict::Cut);
+        match verdict {
+            Verdict::Audit => {
+                if let Some(obj) = detail.as_object_mut() {
+                    obj.insert("what".into(), json!(what));
+                }
+                info!(what, "refused");
+                self.audit_or_end(Kind::ChannelRefused, Subject::user(&self.user.username), detail).await;
+            }
+            Verdict::Count => debug!(what, "refused (counted)"),
+            Verdict::Cut => {
+                info!(what, "too many refused requests; closing");
+                self.end("too many refused requests");
+            }
+        }
+    }
+
+    /// The detail of the row that sums up the refusals not audited one by one, if any.
+    pub fn refusal_summary(&self) -> Option<serde_json::Value> {
+        self.refusals.lock().ok().and_then(|r| r.summary())
     }
 
     /// A slot for one more open tunnel, if the connection has one free.
