@@ -261,9 +261,9 @@ pub enum SessionCmd {
 pub enum AuditCmd {
     /// Check the hash chain and the signed checkpoints; exit 1 if anything is wrong.
     Verify {
-        /// Checkpoints kept off this host (JSON lines, as `audit checkpoints` prints them, e.g.
-        /// a SIEM's or another machine's copy): a cut of the log's tail together with its
-        /// checkpoints is then detected too.
+        /// Checkpoints kept off this host: the file a SIEM sink received (JSON lines, syslog
+        /// or CEF; other lines are skipped) or what `audit checkpoints` printed. A cut of the
+        /// log's tail together with its checkpoints is then detected too.
         #[arg(long, value_name = "FILE")]
         witness: Option<PathBuf>,
         #[command(flatten)]

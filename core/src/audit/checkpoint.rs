@@ -136,6 +136,20 @@ pub async fn checkpoints(store: &Store) -> Result<Vec<Checkpoint>, StoreError> {
         .collect())
 }
 
+/// Up to `limit` checkpoints after row `seq`, oldest first (the SIEM exporter's pages).
+pub async fn checkpoints_after(store: &Store, seq: i64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
+    let rows: Vec<(i64, String, i64, String, String)> =
+        sqlx::query_as("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(seq)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(store.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, hash, ts, key_id, signature)| Checkpoint { seq, hash, ts, key_id, signature })
+        .collect())
+}
+
 /// Reads a row by sequence number.
 pub(super) async fn row_at(store: &Store, seq: i64) -> Result<Option<AuditRow>, StoreError> {
     let row = sqlx::query("SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq = $1")

@@ -19,7 +19,7 @@ mod search;
 mod verify;
 mod write;
 
-pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, checkpoints, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
+pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, checkpoints, checkpoints_after, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
 pub use hash::{row_hash, GENESIS_HASH};
 pub use search::{latest_checkpoint, search, Search, MAX_ROWS};
 pub use event::{BadSubject, Event, Kind, Subject};
@@ -145,14 +145,17 @@ impl AuditLog {
         &self.signer
     }
 
-    /// Announces `seq` (a row just committed) on the change feed, then checkpoints if it
-    /// reached the interval. Called by [`AuditedWrite::commit`] only.
+    /// Checkpoints if `seq` (a row just committed) reached the interval, then announces it on
+    /// the change feed, so that a follower woken by it (the SIEM exporter) finds the
+    /// checkpoint too. Called by [`AuditedWrite::commit`] only.
     async fn committed(&self, seq: i64) -> Result<(), StoreError> {
+        let signed = if self.every > 0 && (seq as u64).is_multiple_of(self.every) {
+            self.signer.checkpoint_head(&self.store).await.map(|_| ())
+        } else {
+            Ok(())
+        };
         self.feed.publish(seq);
-        if self.every > 0 && (seq as u64).is_multiple_of(self.every) {
-            self.signer.checkpoint_head(&self.store).await?;
-        }
-        Ok(())
+        signed
     }
 
     /// Signs the current head now (periodic task, shutdown, end of a CLI command).

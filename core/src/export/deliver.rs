@@ -6,10 +6,16 @@
 //! (`export.retry_backoff` up to [`MAX_RETRY_WAIT`]), so a batch is never skipped: delivery is
 //! at-least-once and in chain order. A failure between sending and moving the cursor (a crash,
 //! a lost lease) sends that batch again; receivers drop the repeats by `seq`.
+//!
+//! The signed checkpoints follow the same way, each sink with a second cursor
+//! (`export-checkpoints:NAME`), after the rows: a checkpoint reaches the sink after the rows it
+//! covers. A checkpoint signed with no new row (the periodic one) is picked up when the worker
+//! wakes at `audit.checkpoint_interval` even if the feed does not move.
 
 use super::conn::{self, Conn};
 use super::format::{self, Framing, Origin};
 use super::rows;
+use crate::audit;
 use crate::config::{ExportConfig, SinkConfig, MAX_RETRY_WAIT};
 use crate::cursor::{self, Claim};
 use crate::feed::ChangeRx;
@@ -35,6 +41,20 @@ pub(super) struct Worker {
     pub node: Arc<str>,
     /// `export:NAME`.
     pub cursor: String,
+    /// `export-checkpoints:NAME`.
+    pub checkpoint_cursor: String,
+    /// How long an idle worker waits, even if the feed does not move, before it looks for a
+    /// periodic checkpoint.
+    pub checkpoint_wake: Duration,
+}
+
+/// What a cursor follows.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    /// The audit rows.
+    Rows,
+    /// The signed checkpoints.
+    Checkpoints,
 }
 
 /// Why a pass stopped.
@@ -69,7 +89,7 @@ impl Worker {
             changes.mark_unchanged();
             // `Some(t)`: sleep until t; `feed` too: or until the change feed moves.
             let (wake_at, feed) = match self.pass(&mut conn, &shutdown).await {
-                Ok(Pass::Idle) => (None, true),
+                Ok(Pass::Idle) => (Some(Instant::now() + self.checkpoint_wake), true),
                 Ok(Pass::Busy(until_ms)) => (Some(Instant::now() + Duration::from_millis((until_ms - clock::now_ms()).clamp(10, 60_000) as u64)), true),
                 Ok(Pass::Stopped) => break,
                 Err(Failure::Store(e)) => {
@@ -112,8 +132,10 @@ impl Worker {
         if let Some(c) = conn.take() {
             c.close().await;
         }
-        if let Err(e) = cursor::release(&self.store, &self.cursor, &self.node).await {
-            tracing::debug!(sink = name, error = %e, "export: cannot release the lease");
+        for c in [&self.cursor, &self.checkpoint_cursor] {
+            if let Err(e) = cursor::release(&self.store, c, &self.node).await {
+                tracing::debug!(sink = name, error = %e, "export: cannot release the lease");
+            }
         }
     }
 
@@ -122,32 +144,57 @@ impl Worker {
         (self.cfg.timeout.0 * 3 + Duration::from_secs(5)).as_millis() as i64
     }
 
-    /// Sends everything after the cursor, batch by batch.
+    /// Sends every row after the rows' cursor, then every checkpoint after the checkpoints'.
     async fn pass(&self, conn: &mut Option<Conn>, shutdown: &CancellationToken) -> Result<Pass, Failure> {
+        match self.follow(Stream::Rows, conn, shutdown).await? {
+            Pass::Idle => self.follow(Stream::Checkpoints, conn, shutdown).await,
+            other => Ok(other),
+        }
+    }
+
+    /// Sends everything of `stream` after its cursor, batch by batch.
+    async fn follow(&self, stream: Stream, conn: &mut Option<Conn>, shutdown: &CancellationToken) -> Result<Pass, Failure> {
+        let name = match stream {
+            Stream::Rows => &self.cursor,
+            Stream::Checkpoints => &self.checkpoint_cursor,
+        };
         loop {
             let now = clock::now_ms();
-            let at = match cursor::claim(&self.store, &self.cursor, &self.node, now, now + self.lease()).await? {
+            let at = match cursor::claim(&self.store, name, &self.node, now, now + self.lease()).await? {
                 Claim::Held { seq } => seq,
                 Claim::Busy { until_ms } => return Ok(Pass::Busy(until_ms)),
             };
-            let rows = rows::page(&self.store, at, self.cfg.batch_size).await?;
-            let Some(last) = rows.last().map(|r| r.seq) else {
-                cursor::release(&self.store, &self.cursor, &self.node).await?;
+            let Some((last, bytes)) = self.batch(stream, at).await? else {
+                cursor::release(&self.store, name, &self.node).await?;
                 return Ok(Pass::Idle);
             };
-            let framing = if self.sink.target.is_lines() { Framing::Lines } else { Framing::OctetCounted };
-            let bytes: Vec<u8> = rows.iter().flat_map(|r| format::record(self.sink.format, framing, &self.origin, r)).collect();
-            drop(rows);
             let sent = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(Pass::Stopped),
                 sent = self.send(conn, &bytes) => sent,
             };
             sent.map_err(Failure::Sink)?;
-            if !cursor::advance(&self.store, &self.cursor, &self.node, at, last, clock::now_ms()).await? {
-                tracing::warn!(sink = %self.sink.name, "export: another node moved the cursor meanwhile");
+            if !cursor::advance(&self.store, name, &self.node, at, last, clock::now_ms()).await? {
+                tracing::warn!(sink = %self.sink.name, cursor = %name, "export: another node moved the cursor meanwhile");
             }
-            tracing::debug!(sink = %self.sink.name, from = at + 1, to = last, "export: batch delivered");
+            tracing::debug!(sink = %self.sink.name, ?stream, from = at + 1, to = last, "export: batch delivered");
         }
+    }
+
+    /// The next batch of `stream` after `at`, rendered, with the position of its last record;
+    /// `None` when there is nothing left.
+    async fn batch(&self, stream: Stream, at: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let framing = if self.sink.target.is_lines() { Framing::Lines } else { Framing::OctetCounted };
+        let format = self.sink.format;
+        Ok(match stream {
+            Stream::Rows => {
+                let rows = rows::page(&self.store, at, self.cfg.batch_size).await?;
+                rows.last().map(|l| (l.seq, rows.iter().flat_map(|r| format::record(format, framing, &self.origin, r)).collect()))
+            }
+            Stream::Checkpoints => {
+                let cps = audit::checkpoints_after(&self.store, at, self.cfg.batch_size).await?;
+                cps.last().map(|l| (l.seq, cps.iter().flat_map(|c| format::checkpoint::record(format, framing, &self.origin, c)).collect()))
+            }
+        })
     }
 
     /// Sends one batch, (re)connecting first if needed; a failure drops the connection.

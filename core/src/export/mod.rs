@@ -12,6 +12,10 @@
 //! drops without reading are lost to it, which is why the connection is checked for a close
 //! before every batch. With several nodes, a lease lets one node send at a time. A new sink
 //! starts at the beginning of the log; memory stays bounded by `export.batch_size`.
+//!
+//! Every signed checkpoint is sent to every sink too (a second cursor per sink,
+//! `export-checkpoints:NAME`), so that the SIEM keeps a witness of the chain's head off this
+//! host: `portcullis audit verify --witness FILE` reads the receiver's file back.
 
 mod conn;
 mod deliver;
@@ -42,6 +46,11 @@ pub fn cursor_name(name: &str) -> String {
     format!("export:{name}")
 }
 
+/// The name of the cursor that follows the signed checkpoints for the sink called `name`.
+pub fn checkpoint_cursor_name(name: &str) -> String {
+    format!("export-checkpoints:{name}")
+}
+
 /// Wait before trying again to create the cursors when the store failed.
 const PREPARE_RETRY: Duration = Duration::from_secs(5);
 
@@ -53,6 +62,8 @@ pub struct Exporter {
     tls: Vec<Option<Arc<rustls::ClientConfig>>>,
     origin: Arc<Origin>,
     node: Arc<str>,
+    /// `audit.checkpoint_interval`: how often an idle sink looks for a periodic checkpoint.
+    checkpoint_wake: std::time::Duration,
 }
 
 impl Exporter {
@@ -73,7 +84,14 @@ impl Exporter {
             tls.push(client);
         }
         let node = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 6]>()));
-        Ok(Some(Exporter { store, cfg: Arc::new(cfg.clone()), tls, origin: Arc::new(Origin::local()), node: node.into() }))
+        Ok(Some(Exporter {
+            store,
+            cfg: Arc::new(cfg.clone()),
+            tls,
+            origin: Arc::new(Origin::local()),
+            node: node.into(),
+            checkpoint_wake: config.audit.checkpoint_interval.0.max(Duration::from_secs(1)),
+        }))
     }
 
     /// The sinks' names.
@@ -81,10 +99,12 @@ impl Exporter {
         self.cfg.sinks.iter().map(|s| s.name.clone()).collect()
     }
 
-    /// Creates each sink's cursor at the start of the log unless it has one. Idempotent.
+    /// Creates each sink's cursors (rows and checkpoints) at the start of the log unless it
+    /// has them. Idempotent.
     pub async fn prepare(&self) -> Result<(), StoreError> {
         for s in &self.cfg.sinks {
             crate::cursor::ensure(&self.store, &cursor_name(&s.name), 0, clock::now_ms()).await?;
+            crate::cursor::ensure(&self.store, &checkpoint_cursor_name(&s.name), 0, clock::now_ms()).await?;
         }
         Ok(())
     }
@@ -108,6 +128,8 @@ impl Exporter {
                 origin: self.origin.clone(),
                 node: self.node.clone(),
                 cursor: cursor_name(&sink.name),
+                checkpoint_cursor: checkpoint_cursor_name(&sink.name),
+                checkpoint_wake: self.checkpoint_wake,
             };
             tasks.spawn(worker.run(changes.clone(), shutdown.clone()));
         }

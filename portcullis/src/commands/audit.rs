@@ -11,6 +11,7 @@ use portcullis_core::audit::{self, VerifyReport};
 use portcullis_core::clock;
 use portcullis_core::Context;
 
+use portcullis_core::export::format::checkpoint;
 use portcullis_core::export::format::jsonl::JsonRow as TailRow;
 
 /// Runs one `audit` command.
@@ -79,15 +80,23 @@ fn verify_text(r: &VerifyReport) -> String {
     }
 }
 
-/// Reads a witness file: one checkpoint per line as JSON (blank lines ignored).
+/// Reads a witness file: the checkpoints kept off this host, either as `audit checkpoints`
+/// printed them or as a SIEM sink received them (JSON lines, syslog or CEF; every other line,
+/// audit rows included, is skipped). Read line by line: a SIEM's file can be large, and only
+/// the checkpoints are kept. A file with no checkpoint at all is refused: it proves nothing.
 fn read_witness(path: &std::path::Path) -> anyhow::Result<Vec<audit::Checkpoint>> {
     use anyhow::Context as _;
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the witness file {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}: not a checkpoint", path.display(), i + 1)))
-        .collect()
+    use std::io::BufRead as _;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read the witness file {}", path.display()))?;
+    let mut found = Vec::new();
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = line.with_context(|| format!("cannot read the witness file {}", path.display()))?;
+        if let Some(cp) = checkpoint::parse_line(&String::from_utf8_lossy(&line)) {
+            found.push(cp);
+        }
+    }
+    anyhow::ensure!(!found.is_empty(), "{}: no checkpoint in the witness file", path.display());
+    Ok(found)
 }
 
 #[cfg(test)]

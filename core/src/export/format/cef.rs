@@ -12,14 +12,6 @@ use std::fmt::Write as _;
 
 /// The CEF line for `row` (no syslog header).
 pub fn line(origin: &Origin, row: &AuditRow) -> String {
-    let name = row.kind.replace(['.', '_'], " ");
-    let mut out = format!(
-        "CEF:0|Portcullis|Portcullis|{}|{}|{}|{}|",
-        header(&origin.version),
-        header(&row.kind),
-        header(&name),
-        Severity::of(&row.kind).cef()
-    );
     let detail = syslog::detail_msg(row);
     let fields: [(&str, &str); 10] = [
         ("rt", &row.ts.to_string()),
@@ -33,6 +25,20 @@ pub fn line(origin: &Origin, row: &AuditRow) -> String {
         ("cs3", &row.prev_hash),
         ("msg", &detail),
     ];
+    line_of(origin, &row.kind, &fields)
+}
+
+/// A CEF line about `kind` with the extension `fields`, in order (audit rows and signed
+/// checkpoints alike).
+pub fn line_of(origin: &Origin, kind: &str, fields: &[(&str, &str)]) -> String {
+    let name = kind.replace(['.', '_'], " ");
+    let mut out = format!(
+        "CEF:0|Portcullis|Portcullis|{}|{}|{}|{}|",
+        header(&origin.version),
+        header(kind),
+        header(&name),
+        Severity::of(kind).cef()
+    );
     for (i, (key, value)) in fields.iter().enumerate() {
         let sep = if i == 0 { "" } else { " " };
         let _ = write!(out, "{sep}{key}={}", ext(value));

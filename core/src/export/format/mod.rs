@@ -1,11 +1,13 @@
 //! How one audit row becomes bytes for a SIEM: JSON lines ([`jsonl`]), RFC 5424 syslog
-//! ([`syslog`]) and CEF carried in syslog ([`cef`]), and how records are delimited: one per
-//! line for files and standard output, or RFC 6587 octet counting (`LEN SP MSG`) on TCP and
-//! TLS, which lets a message hold any byte. Every record carries the row's chain position
+//! ([`syslog`]) and CEF carried in syslog ([`cef`]); how a signed checkpoint does, in the same
+//! three formats, and is read back from a receiver's file ([`checkpoint`]); and how records
+//! are delimited: one per line for files and standard output, or RFC 6587 octet counting
+//! (`LEN SP MSG`) on TCP and TLS, which lets a message hold any byte. Every record carries the row's chain position
 //! (`seq`) and hash, so a receiver can put rows in order and drop the duplicates that
 //! at-least-once delivery may bring.
 
 pub mod cef;
+pub mod checkpoint;
 pub mod jsonl;
 pub mod syslog;
 
@@ -88,6 +90,11 @@ pub fn record(format: ExportFormat, framing: Framing, origin: &Origin, row: &Aud
         ExportFormat::Syslog => syslog::message(origin, row, &syslog::detail_msg(row)),
         ExportFormat::Cef => syslog::message(origin, row, &cef::line(origin, row)),
     };
+    frame(format, framing, text)
+}
+
+/// A record's text, delimited as `framing` asks.
+fn frame(format: ExportFormat, framing: Framing, text: String) -> Vec<u8> {
     // JSON lines are newline-delimited on every target: JSON escaping keeps breaks out.
     match (framing, format) {
         (Framing::OctetCounted, ExportFormat::Syslog | ExportFormat::Cef) => {

@@ -28,10 +28,18 @@ pub const SD_ID: &str = "portcullis@32473";
 
 /// The message for `row`, with `msg` as its free-form part.
 pub fn message(origin: &Origin, row: &AuditRow, msg: &str) -> String {
-    let pri = FACILITY * 8 + Severity::of(&row.kind) as u8;
-    let msgid = header_field(&row.kind, 32);
-    let mut out = format!("<{pri}>1 {} {} portcullis {} {msgid} [{SD_ID}", clock::rfc3339_ms(row.ts), origin.hostname, std::process::id());
-    for (name, value) in [("seq", row.seq.to_string().as_str()), ("hash", &row.hash), ("kind", &row.kind), ("actor", &row.actor), ("subject", &row.subject)] {
+    let seq = row.seq.to_string();
+    let params = [("seq", seq.as_str()), ("hash", &row.hash), ("kind", &row.kind), ("actor", &row.actor), ("subject", &row.subject)];
+    message_of(origin, row.ts, &row.kind, &params, msg)
+}
+
+/// A message about `kind` at `ts_ms` whose structured-data element holds `params`, with `msg`
+/// as its free-form part (audit rows and signed checkpoints alike).
+pub fn message_of(origin: &Origin, ts_ms: i64, kind: &str, params: &[(&str, &str)], msg: &str) -> String {
+    let pri = FACILITY * 8 + Severity::of(kind) as u8;
+    let msgid = header_field(kind, 32);
+    let mut out = format!("<{pri}>1 {} {} portcullis {} {msgid} [{SD_ID}", clock::rfc3339_ms(ts_ms), origin.hostname, std::process::id());
+    for (name, value) in params {
         let _ = write!(out, " {name}=\"{}\"", sd_value(value));
     }
     out.push(']');

@@ -140,3 +140,49 @@ fn severities() {
     assert_eq!(syslog::header_field("", 32), "-");
     assert_eq!(syslog::header_field("a b\u{e9}c", 32), "abc");
 }
+
+mod checkpoints {
+    use super::super::checkpoint::{self, parse_line};
+    use super::*;
+    use crate::audit::Checkpoint;
+
+    fn signed() -> Checkpoint {
+        // A base64 signature holds `=`, `+` and `/`, which CEF escapes and syslog does not.
+        Checkpoint { seq: 300, hash: "cd".repeat(32), ts: 1_764_000_000_456, key_id: "0123456789abcdef".into(), signature: "q+/w==".into() }
+    }
+
+    #[test]
+    fn a_checkpoint_reads_back_from_every_format_and_framing() {
+        let cp = signed();
+        for format in [ExportFormat::Jsonl, ExportFormat::Syslog, ExportFormat::Cef] {
+            for framing in [Framing::Lines, Framing::OctetCounted] {
+                let bytes = checkpoint::record(format, framing, &origin(), &cp);
+                let text = String::from_utf8(bytes).unwrap();
+                assert_eq!(text.matches('\n').count(), usize::from(framing == Framing::Lines || format == ExportFormat::Jsonl), "{format:?} {framing:?}: one record: {text:?}");
+                assert_eq!(parse_line(text.trim_end()), Some(cp.clone()), "{format:?} {framing:?}: {text}");
+            }
+        }
+        // And as `audit checkpoints` prints it.
+        assert_eq!(parse_line(&serde_json::to_string(&cp).unwrap()), Some(cp));
+    }
+
+    #[test]
+    fn rows_and_other_lines_are_not_checkpoints() {
+        let row = hostile();
+        for format in [ExportFormat::Jsonl, ExportFormat::Syslog, ExportFormat::Cef] {
+            let text = String::from_utf8(record(format, Framing::Lines, &origin(), &row)).unwrap();
+            assert_eq!(parse_line(text.trim_end()), None, "{format:?}: {text}");
+        }
+        for line in ["", "{", "not json", r#"{"type":"row","seq":1,"hash":"x","ts":1,"key_id":"k","signature":"s"}"#, r#"{"seq":1,"hash":"x","ts":1}"#] {
+            assert_eq!(parse_line(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_syslog_record_names_the_checkpoint() {
+        let text = String::from_utf8(checkpoint::record(ExportFormat::Syslog, Framing::Lines, &origin(), &signed())).unwrap();
+        assert!(text.contains(" audit.checkpoint [portcullis@32473 seq=\"300\""), "{text}");
+        let cef = String::from_utf8(checkpoint::record(ExportFormat::Cef, Framing::Lines, &origin(), &signed())).unwrap();
+        assert!(cef.contains("|audit.checkpoint|audit checkpoint|") && cef.contains("cs5=q+/w\\=\\="), "{cef}");
+    }
+}
