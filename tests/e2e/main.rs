@@ -15,6 +15,7 @@ mod approval;
 mod export;
 mod evidence;
 mod audit_tamper;
+mod crash;
 mod feed;
 mod forwarding;
 mod harness_selftest;
