@@ -16,6 +16,7 @@ mod export;
 mod evidence;
 mod audit_tamper;
 mod crash;
+mod disk_full;
 mod feed;
 mod forwarding;
 mod harness_selftest;
