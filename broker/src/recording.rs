@@ -7,6 +7,7 @@
 //! (`N.pcap`), numbered within the session. The terminal tap itself ([`crate::state::CastTap`])
 //! lives with the connection state, because warnings are written into every open recording.
 
+use crate::durable;
 use crate::state::{CastTap, Conn};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::sessions::RecordingSeal;
@@ -106,7 +107,8 @@ impl Started {
         };
         match result {
             Ok(seal) => {
-                if let Err(e) = conn.ctx.sessions.seal_recording(actor, &sealed(seal)).await {
+                let seal = sealed(seal);
+                if let Err(e) = durable::retried("recording seal", || conn.ctx.sessions.seal_recording(actor, &seal)).await {
                     error!(error = %e, "cannot seal the recording in the audit log");
                 }
             }
@@ -117,7 +119,8 @@ impl Started {
                 let on_disk = tokio::task::spawn_blocking(move || if cast { seal_file(&path) } else { seal_capture_file(&path) }).await;
                 match on_disk {
                     Ok(Ok(seal)) => {
-                        if let Err(e) = conn.ctx.sessions.mark_truncated(actor, &sealed(seal), &format!("recording failed: {e}")).await {
+                        let (seal, why) = (sealed(seal), format!("recording failed: {e}"));
+                        if let Err(e) = durable::retried("recording seal", || conn.ctx.sessions.mark_truncated(actor, &seal, &why)).await {
                             error!(error = %e, "cannot seal the truncated recording in the audit log");
                         }
                     }

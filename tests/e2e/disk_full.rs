@@ -143,3 +143,40 @@ fn pcaps(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn sqlite_disk_full_refuses_sign_in_clearly_loses_nothing_and_recovers() {
+    let disk = SmallDisk::mount("32m");
+    let url = format!("sqlite://{}/portcullis.db", disk.path().display());
+    let s = Setup::new("pump-db-1").store(&url).start();
+    s.grant_channels(60, "INC-5003 logs", "--shell", &[]);
+
+    // A terminal is running when the database's disk fills; the vendor then leaves.
+    let mut term = s.interactive(&[]);
+    term.wait_for_shell(Duration::from_secs(60));
+    let id = wait_active(&s);
+    disk.fill();
+    let out = term.run_in_shell("echo while-full", Duration::from_secs(30));
+    assert!(out.contains("while-full"), "{out:?}");
+    term.send_line("exit");
+    term.wait_exit(Duration::from_secs(60));
+
+    // Signing in needs a write (the code is used once): refused, with the reason.
+    let out = s.exec("echo should-not-run");
+    out.assert_failure();
+    assert!(!out.stdout_text().contains("should-not-run"), "{}", out.describe());
+    assert!(out.all_text().contains("cannot record this sign-in"), "the vendor is not told why:\n{}", out.describe());
+
+    // Space returns: the session's end and its recording's seal land, with no restart, and
+    // the next sign-in works.
+    disk.free();
+    let row = wait_ended(&s.broker, id, Duration::from_secs(60));
+    assert_eq!(row["end_reason"], "vendor disconnected", "{row}");
+    let subject = format!("session:{id}");
+    s.broker.wait_for_audit("recording.sealed", Duration::from_secs(30), |r| r["subject"] == subject);
+    s.broker.cli_ok(&["session", "verify", &id.to_string()]);
+    let out = s.exec("echo space-is-back");
+    out.assert_success();
+    assert_eq!(out.stdout_text(), "space-is-back\n", "{}", out.describe());
+    s.broker.cli_ok(&["audit", "verify"]);
+}
