@@ -2,7 +2,9 @@
 //! then `serve` again on the same data, on SQLite and on PostgreSQL: the sessions left open
 //! are ended in the record as `node crashed` by `system`, each recording is sealed as
 //! truncated with the SHA-256 of what is on disk, the sessions page shows nothing running,
-//! `session verify` and `audit verify` pass, and a second restart writes nothing.
+//! `session verify` and `audit verify` pass, and a second restart writes nothing. Two nodes on
+//! one PostgreSQL store: the one that restarts closes only its own session, and the other
+//! node's vendor goes on working.
 
 use crate::harness::broker::{id_of, Broker};
 use crate::harness::browser::{base_url, web_user, WebUser};
@@ -169,4 +171,40 @@ fn kill_9_mid_session_is_closed_and_sealed_at_restart_on_sqlite() {
 fn kill_9_mid_session_is_closed_and_sealed_at_restart_on_postgres() {
     let db = TestDb::create();
     kill_mid_session_and_restart(Some(&db.url));
+}
+
+#[test]
+fn a_restarting_node_closes_only_its_own_sessions_on_a_shared_store() {
+    let db = TestDb::create();
+    let s = Setup::new("infusion-pump-10").store(&db.url).serve_env("PORTCULLIS_NODE_ID", "node-a").start();
+    s.grant_channels(60, "INC-9002 logs", "--shell", &[]);
+    let node_b = s.broker.another_node(&[("PORTCULLIS_NODE_ID", "node-b")]);
+
+    let mut on_a = s.interactive(&[]);
+    on_a.wait_for_shell(Duration::from_secs(60));
+    let id_a = proc::poll_until("node A's session", Duration::from_secs(30), || s.broker.sessions(true).first().map(id_of));
+    let mut on_b = s.vendor.interactive(node_b.ssh_addr(), &s.device_login(), &[]);
+    on_b.wait_for_shell(Duration::from_secs(60));
+    let id_b = proc::poll_until("node B's session", Duration::from_secs(30), || {
+        s.broker.sessions(true).iter().map(id_of).find(|id| *id != id_a)
+    });
+
+    // Node B is killed (its drop sends SIGKILL) and started again.
+    drop(node_b);
+    drop(on_b);
+    let node_b = s.broker.another_node(&[("PORTCULLIS_NODE_ID", "node-b")]);
+    let active: Vec<u64> = s.broker.sessions(true).iter().map(id_of).collect();
+    assert_eq!(active, vec![id_a], "only node B's session is closed");
+    let b = s.broker.sessions(false).into_iter().find(|r| id_of(r) == id_b).unwrap();
+    assert_eq!(b["end_reason"], "node crashed", "{b}");
+    let out = on_a.run_in_shell("echo still-here", Duration::from_secs(30));
+    assert!(out.contains("still-here"), "node A's vendor was cut off: {out:?}");
+    drop(node_b);
+    on_a.send_line("exit");
+    on_a.wait_exit(Duration::from_secs(60));
+    let a = proc::poll_until("node A's session to end", Duration::from_secs(30), || {
+        s.broker.sessions(false).into_iter().find(|r| id_of(r) == id_a && r["state"] == "ended")
+    });
+    assert_eq!(a["end_reason"], "vendor disconnected", "{a}");
+    s.broker.cli_ok(&["audit", "verify"]);
 }

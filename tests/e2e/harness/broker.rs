@@ -385,6 +385,11 @@ impl Broker {
 pub struct Node(Server);
 
 impl Node {
+    /// Its SSH address.
+    pub fn ssh_addr(&self) -> SocketAddr {
+        self.0.ssh_addr
+    }
+
     /// Its HTTPS address.
     pub fn web_addr(&self) -> SocketAddr {
         self.0.web_addr
