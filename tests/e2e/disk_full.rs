@@ -71,8 +71,10 @@ fn recordings_disk_full_ends_the_terminal_refuses_new_sessions_and_recovers() {
     let filled = disk.fill();
     assert!(disk.available() < 4096, "the disk is not full: {} bytes free after {filled}", disk.available());
     let before = term.transcript().len() as u64;
+    let flood = std::time::Instant::now();
     term.send_line("yes portcullis-disk-full | head -c 100000000");
     term.expect("recording failed", Duration::from_secs(120));
+    eprintln!("terminal: ended {:?} after the flood began", flood.elapsed());
     term.wait_exit(Duration::from_secs(60));
     let passed = term.transcript().len() as u64 - before;
     eprintln!("terminal: {passed} bytes reached the vendor after the disk filled");
