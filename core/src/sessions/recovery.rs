@@ -4,9 +4,9 @@
 //! SHA-256 of what is on disk (a file that is not there is said to be missing, and no hash is
 //! made up for it), then the session ends with the reason `node crashed` — all of one session
 //! in one audited write, by the actor `system`. Only the sessions recorded under this node's id
-//! are touched, so a node of a cluster never closes another's; sessions recorded before nodes
-//! were (no node) are closed on SQLite only, where one node owns the store. A second run finds
-//! nothing left open and writes nothing.
+//! are touched, so a node of a cluster never closes another's; sessions started before nodes
+//! were recorded (no node) are closed on SQLite only, where one node owns the store. A second
+//! run finds nothing left open and writes nothing.
 
 use super::{seal_detail, RecordingSeal, Sessions};
 use crate::audit::{self, Event, Kind, Subject};
