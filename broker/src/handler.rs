@@ -27,7 +27,14 @@ enum Stage {
     KeyAccepted { target: Target },
     /// Fully authenticated.
     Done,
+    /// The store could not record the sign-in (full or unavailable); the vendor has been told
+    /// and every further attempt on this connection is refused.
+    Unavailable,
 }
+
+/// What a vendor is told when the sign-in cannot be recorded.
+const UNAVAILABLE: &str = "Portcullis cannot record this sign-in right now (its storage is full or unavailable), \
+so nothing was started. Please try again later.";
 
 /// One connection's handler.
 pub(crate) struct VendorHandler {
@@ -113,6 +120,9 @@ impl russh::server::Handler for VendorHandler {
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        if matches!(self.stage, Stage::Unavailable) {
+            return Ok(Auth::Reject { proceed_with_methods: Some(MethodSet::empty()), partial_success: false });
+        }
         let Ok(target) = Target::parse(user) else {
             self.audit_bad_name(user).await;
             return Ok(Auth::reject());
@@ -127,6 +137,9 @@ impl russh::server::Handler for VendorHandler {
     }
 
     async fn auth_keyboard_interactive<'a>(&'a mut self, user: &str, _sub: &str, response: Option<Response<'a>>) -> Result<Auth, Self::Error> {
+        if matches!(self.stage, Stage::Unavailable) {
+            return Ok(Auth::Reject { proceed_with_methods: Some(MethodSet::empty()), partial_success: false });
+        }
         let Stage::KeyAccepted { target } = &self.stage else {
             return Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false });
         };
@@ -155,8 +168,10 @@ impl russh::server::Handler for VendorHandler {
                 Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false })
             }
             Err(e) => {
+                // Fail closed, and say why: an information request with no prompt.
                 error!(error = %e, "authentication unavailable");
-                Ok(Auth::reject())
+                self.stage = Stage::Unavailable;
+                Ok(Auth::Partial { name: Cow::Borrowed("Portcullis"), instructions: Cow::Borrowed(UNAVAILABLE), prompts: Cow::Owned(Vec::new()) })
             }
         }
     }

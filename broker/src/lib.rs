@@ -27,6 +27,7 @@ mod bridge;
 mod channel;
 mod conn;
 mod device;
+mod durable;
 mod events;
 mod gate;
 mod handler;

@@ -1,17 +1,20 @@
 //! Recordings of bridged channels: created before anything reaches the device (no recording,
 //! no channel), registered in the store, and sealed when the channel ends — the file's
-//! SHA-256 and size stored with it and written to the audit log as `recording.sealed`.
+//! SHA-256 and size stored with it and written to the audit log as `recording.sealed`. A
+//! recording whose writer failed (the disk is full) is sealed as truncated, with the hash of
+//! what reached the disk, so what was kept can still be proved unaltered.
 //! Terminals and commands are asciicast (`N.cast`); tunnels and SFTP channels are pcap
 //! (`N.pcap`), numbered within the session. The terminal tap itself ([`crate::state::CastTap`])
 //! lives with the connection state, because warnings are written into every open recording.
 
+use crate::durable;
 use crate::state::{CastTap, Conn};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::sessions::RecordingSeal;
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
-use portcullis_recorder::pcap::{FlowEnds, PcapHandle, PcapRecorder};
-use portcullis_recorder::{CastHeader, Recorder, RecorderError, RecordingHandle, Seal};
+use portcullis_recorder::pcap::{seal_capture_file, FlowEnds, PcapHandle, PcapRecorder};
+use portcullis_recorder::{seal_file, CastHeader, Recorder, RecorderError, RecordingHandle, Seal};
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -32,6 +35,8 @@ pub(crate) struct Started {
     rec_id: i64,
     /// What it records, for the audit row (`terminal`, `tunnel`, `sftp`).
     what: &'static str,
+    /// The file.
+    path: PathBuf,
     finisher: Finisher,
 }
 
@@ -55,7 +60,7 @@ pub(crate) async fn start_cast(conn: &Conn, session: SessionId, header: CastHead
     match Recorder::create(&path, header).await {
         Ok((rec, handle)) => {
             let live = conn.ctx.live.start(session, n, cols, rows, at);
-            Ok((CastTap { rec, live }, Started { session, n, rec_id, what: "terminal", finisher: Finisher::Cast(handle) }))
+            Ok((CastTap { rec, live }, Started { session, n, rec_id, what: "terminal", path, finisher: Finisher::Cast(handle) }))
         }
         Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
     }
@@ -68,7 +73,7 @@ pub(crate) async fn start_pcap(conn: &Conn, session: SessionId, what: &'static s
         Err(e) => return Err(failed(conn, session, None, e).await),
     };
     match PcapRecorder::create(&path, ends).await {
-        Ok((rec, handle)) => Ok((rec, Started { session, n, rec_id, what, finisher: Finisher::Pcap(handle) })),
+        Ok((rec, handle)) => Ok((rec, Started { session, n, rec_id, what, path, finisher: Finisher::Pcap(handle) })),
         Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
     }
 }
@@ -81,31 +86,47 @@ async fn failed(conn: &Conn, session: SessionId, n: Option<u32>, e: String) -> S
 }
 
 impl Started {
-    /// Finishes the file and seals it in the store and the audit log.
+    /// Finishes the file and seals it in the store and the audit log; a recording that did
+    /// not finish cleanly is audited as failed, then sealed as truncated from what is on disk.
     pub(crate) async fn seal(self, conn: &Conn) {
+        let cast = matches!(self.finisher, Finisher::Cast(_));
         let result: Result<Seal, RecorderError> = match self.finisher {
             Finisher::Cast(h) => h.finish().await,
             Finisher::Pcap(h) => h.finish().await,
         };
+        let actor = conn.user.username.as_str();
+        let sealed = |seal: Seal| RecordingSeal {
+            session: self.session,
+            recording_id: self.rec_id,
+            channel: self.n,
+            what: self.what,
+            path: seal.path.display().to_string(),
+            sha256: seal.sha256,
+            bytes: seal.bytes,
+            events: seal.events,
+        };
         match result {
             Ok(seal) => {
-                let sealed = RecordingSeal {
-                    session: self.session,
-                    recording_id: self.rec_id,
-                    channel: self.n,
-                    what: self.what,
-                    path: seal.path.display().to_string(),
-                    sha256: seal.sha256,
-                    bytes: seal.bytes,
-                    events: seal.events,
-                };
-                if let Err(e) = conn.ctx.sessions.seal_recording(conn.user.username.as_str(), &sealed).await {
+                let seal = sealed(seal);
+                if let Err(e) = durable::retried("recording seal", || conn.ctx.sessions.seal_recording(actor, &seal)).await {
                     error!(error = %e, "cannot seal the recording in the audit log");
                 }
             }
             Err(e) => {
                 error!(error = %e, "recording did not finish cleanly");
                 conn.audit(Kind::RecordingFailed, Subject::Session(self.session), json!({ "channel": self.n, "error": e.to_string() })).await;
+                let path = self.path.clone();
+                let on_disk = tokio::task::spawn_blocking(move || if cast { seal_file(&path) } else { seal_capture_file(&path) }).await;
+                match on_disk {
+                    Ok(Ok(seal)) => {
+                        let (seal, why) = (sealed(seal), format!("recording failed: {e}"));
+                        if let Err(e) = durable::retried("recording seal", || conn.ctx.sessions.mark_truncated(actor, &seal, &why)).await {
+                            error!(error = %e, "cannot seal the truncated recording in the audit log");
+                        }
+                    }
+                    Ok(Err(e)) => error!(error = %e, "cannot hash what is left of the recording"),
+                    Err(e) => error!(error = %e, "cannot hash what is left of the recording"),
+                }
             }
         }
     }

@@ -1,9 +1,11 @@
 //! The brokered session of a connection: started in core's session service
 //! ([`portcullis_core::sessions`], `session.started`) with the first bridged channel or tunnel
 //! of a connection (one grant per connection), and ended there (`session.ended`, with the
-//! reason) when the connection closes. The window watch that the connection task runs starts
+//! reason) when the connection closes; that end is retried while the store refuses it
+//! ([`crate::durable`]). The window watch that the connection task runs starts
 //! when [`open`] records the start.
 
+use crate::durable;
 use crate::state::{ActiveSession, Conn};
 use portcullis_core::sessions::SessionStart;
 use portcullis_core::store::{DeviceRecord, GrantRecord};
@@ -31,7 +33,7 @@ pub(crate) async fn open(conn: &Conn, grant: &GrantRecord, dev: &DeviceRecord) -
 pub(crate) async fn finish(conn: &Conn) {
     let Some(s) = conn.take_session().await else { return };
     let reason = conn.end_reason().unwrap_or_else(|| "ended".into());
-    match conn.ctx.sessions.end(conn.user.username.as_str(), s.id, &reason).await {
+    match durable::retried("session end", || conn.ctx.sessions.end(conn.user.username.as_str(), s.id, &reason)).await {
         Ok(()) => info!(%reason, "session ended"),
         Err(e) => error!(error = %e, "cannot record the session end"),
     }

@@ -9,7 +9,7 @@ use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, Approvals, Reque
 use portcullis_core::audit::{AuditLog, AuditSigner};
 use portcullis_core::auth::AuthService;
 use portcullis_core::config::Config;
-use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, Role, Username, Zone};
+use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, NodeId, Role, Username, Zone};
 use portcullis_core::live::LiveHub;
 use portcullis_core::policy::Policy;
 use portcullis_core::store::{DeviceRecord, GrantRecord, Store, UserRecord};
@@ -48,7 +48,7 @@ impl World {
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
         let admin = Admin::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
-        let sessions = Sessions::new(store.clone(), audit.clone());
+        let sessions = Sessions::new(store.clone(), audit.clone(), NodeId::parse("test-node").unwrap());
         let ctx = Context { config: std::sync::Arc::new(config), store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default() };
         let approver = Username::parse("boss").unwrap();
         admin.create_user(ACTOR, NewUserSpec::new(approver.clone(), Role::Approver, "Hospital")).await.unwrap();

@@ -4,6 +4,7 @@
 //! folder holding the file. Secrets (the store URL may carry a password) are not printed by
 //! `Debug`.
 
+use crate::domain::NodeId;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,8 @@ pub struct Config {
     #[serde(skip)]
     pub base_dir: PathBuf,
     #[serde(default)]
+    pub node: NodeConfig,
+    #[serde(default)]
     pub ssh: SshConfig,
     #[serde(default)]
     pub web: WebConfig,
@@ -68,6 +71,24 @@ pub struct Config {
     pub export: ExportConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+}
+
+/// This broker node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// The node's identity, recorded with every session it runs; a node restarting after a
+    /// crash closes the sessions recorded under its id. Every node sharing one store needs
+    /// its own.
+    pub id: NodeId,
+}
+
+impl Default for NodeConfig {
+    /// The host name, made fit for a node id.
+    fn default() -> Self {
+        let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+        Self { id: NodeId::from_host_name(&host) }
+    }
 }
 
 /// The vendors' SSH listener.

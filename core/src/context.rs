@@ -53,7 +53,7 @@ impl Context {
         let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
-        let sessions = Sessions::new(store.clone(), audit.clone());
+        let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default() })
     }
 }

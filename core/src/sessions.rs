@@ -3,10 +3,12 @@
 //! (`recording.sealed`) — or, when it could not be finished, sealed as truncated with the hash
 //! of what is on disk — and the session ends with its reason (`session.ended`). The broker
 //! calls these; each is one audited write, so the session row and its audit row never part.
+//! Each session is recorded with the node that runs it, so that a node restarting after a
+//! crash closes what it left open and nothing else (see `recovery`).
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
-use crate::domain::SessionId;
+use crate::domain::{NodeId, SessionId};
 use crate::store::{DeviceRecord, GrantRecord, Store, StoreError, UserRecord};
 use serde_json::json;
 
@@ -15,6 +17,8 @@ use serde_json::json;
 pub struct Sessions {
     store: Store,
     audit: AuditLog,
+    /// The node whose sessions these are: recorded with each session started here.
+    node: NodeId,
 }
 
 /// A session about to start: who, under which grant, on which device, from where.
@@ -46,15 +50,20 @@ pub struct RecordingSeal {
 }
 
 impl Sessions {
-    /// Builds the service.
-    pub fn new(store: Store, audit: AuditLog) -> Self {
-        Self { store, audit }
+    /// Builds the service of node `node`.
+    pub fn new(store: Store, audit: AuditLog, node: NodeId) -> Self {
+        Self { store, audit, node }
+    }
+
+    /// The node these sessions run on.
+    pub fn node(&self) -> &NodeId {
+        &self.node
     }
 
     /// Records the start of a session under `s.grant`; returns its id.
     pub async fn start(&self, s: SessionStart<'_>) -> Result<SessionId, StoreError> {
         let mut tx = self.audit.begin().await?;
-        let id = self.store.insert_session(&mut tx, s.grant.id, s.user.id, s.device.id, s.peer, clock::now()).await?;
+        let id = self.store.insert_session(&mut tx, s.grant.id, s.user.id, s.device.id, s.peer, &self.node, clock::now()).await?;
         tx.append(Event::new(s.user.username.as_str(), Kind::SessionStarted, Subject::Session(id), json!({
             "device": s.device.name, "grant": s.grant.id, "request": s.grant.request_id, "peer": s.peer, "ends_at": s.grant.ends_at,
         })))
@@ -93,19 +102,29 @@ impl Sessions {
         if !self.store.seal_recording(&mut tx, seal.recording_id, &seal.sha256, seal.bytes as i64, clock::now()).await? {
             return Err(StoreError::Exists(format!("the seal of recording {}", seal.recording_id)));
         }
-        let mut detail = json!({
-            "channel": seal.channel, "what": seal.what, "path": seal.path, "sha256": seal.sha256,
-            "bytes": seal.bytes, "events": seal.events,
-        });
-        if let (Some(why), Some(obj)) = (truncated, detail.as_object_mut()) {
-            obj.insert("truncated".into(), json!(true));
-            obj.insert("why".into(), json!(why));
-        }
-        tx.append(Event::new(actor, Kind::RecordingSealed, Subject::Session(seal.session), detail)).await?;
+        tx.append(Event::new(actor, Kind::RecordingSealed, Subject::Session(seal.session), seal_detail(seal, truncated))).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
+/// The `recording.sealed` row's detail; a truncated seal says so and why.
+fn seal_detail(seal: &RecordingSeal, truncated: Option<&str>) -> serde_json::Value {
+    let mut detail = json!({
+        "channel": seal.channel, "what": seal.what, "path": seal.path, "sha256": seal.sha256,
+        "bytes": seal.bytes, "events": seal.events,
+    });
+    if let (Some(why), Some(obj)) = (truncated, detail.as_object_mut()) {
+        obj.insert("truncated".into(), json!(true));
+        obj.insert("why".into(), json!(why));
+    }
+    detail
+}
+
+mod recovery;
+pub use recovery::{Recovery, NODE_CRASHED};
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod recovery_tests;

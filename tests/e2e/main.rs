@@ -15,6 +15,8 @@ mod approval;
 mod export;
 mod evidence;
 mod audit_tamper;
+mod crash;
+mod disk_full;
 mod feed;
 mod forwarding;
 mod harness_selftest;

@@ -8,7 +8,7 @@ use crate::approvals::Approvals;
 use crate::audit::{self, AuditLog, AuditRow};
 use crate::auth::{totp_owner, AuthService};
 use crate::config::{ApprovalConfig, AuthConfig, PolicyConfig};
-use crate::domain::{Criticality, DeviceName, Role, Username, Zone};
+use crate::domain::{Criticality, DeviceName, NodeId, Role, Username, Zone};
 use crate::policy::Policy;
 use crate::sessions::Sessions;
 use crate::store::Store;
@@ -56,7 +56,7 @@ impl World {
                 std::time::Duration::from_secs(3600),
             ),
             auth: AuthService::new(store.clone(), vault.clone(), audit.clone(), cfg),
-            sessions: Sessions::new(store.clone(), audit.clone()),
+            sessions: Sessions::new(store.clone(), audit.clone(), NodeId::parse("test-node").unwrap()),
             store,
             vault,
             audit,

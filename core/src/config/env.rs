@@ -26,6 +26,7 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         return Ok(());
     }
     match key {
+        "NODE_ID" => c.node.id = parse(var, v)?,
         "SSH_LISTEN" => c.ssh.listen = parse(var, v)?,
         "SSH_HOST_KEY" => c.ssh.host_key = v.into(),
         "SSH_PREAUTH_TIMEOUT" => c.ssh.preauth_timeout = dur(var, v)?,

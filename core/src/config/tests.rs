@@ -141,3 +141,18 @@ fn uncomment_setting(line: &str) -> &str {
         _ => line,
     }
 }
+
+#[test]
+fn node_id_defaults_to_the_host_name_and_is_validated() {
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap();
+    let host = hostname::get().unwrap().into_string().unwrap();
+    assert_eq!(c.node.id, NodeId::from_host_name(&host));
+    let text = format!("{MINIMAL}[node]\nid = \"broker-a\"\n");
+    assert_eq!(Config::from_parts(&text, Path::new("p.toml"), &[]).unwrap().node.id.as_str(), "broker-a");
+    let env = vars(&[("PORTCULLIS_NODE_ID", "broker-b")]);
+    assert_eq!(Config::from_parts(&text, Path::new("p.toml"), &env).unwrap().node.id.as_str(), "broker-b");
+    for bad in ["Broker A", "", "../x"] {
+        assert!(Config::from_parts(&format!("{MINIMAL}[node]\nid = {bad:?}\n"), Path::new("p.toml"), &[]).is_err(), "{bad:?}");
+        assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &vars(&[("PORTCULLIS_NODE_ID", bad)])).is_err(), "{bad:?}");
+    }
+}

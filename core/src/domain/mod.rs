@@ -9,7 +9,7 @@ mod names;
 pub use channels::{Channel, ChannelSet};
 pub use enums::{Criticality, RequestState, Role, SessionState};
 pub use ids::{GrantId, RequestId, SessionId};
-pub use names::{DeviceName, Username, Zone};
+pub use names::{DeviceName, NodeId, Username, Zone};
 
 /// A value that failed validation, with a message fit to show the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

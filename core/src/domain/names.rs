@@ -1,4 +1,4 @@
-//! Names people type: vendor and approver user names, device names and network zones.
+//! Names people type: vendor and approver user names, device names, network zones and node ids.
 //! They share one rule set (lower-case ASCII letters, digits, `.`, `_`, `-`; starting with a
 //! letter or digit) so that they are safe in SSH user names (`VENDOR:DEVICE`), file paths and
 //! log lines, and never contain the `:` separator.
@@ -75,9 +75,32 @@ name_type!(
     DeviceName, "device name", 64
 );
 name_type!(
+    /// A broker node's identity (`[node] id`, by default the host name), recorded with each
+    /// session it runs so that a restart closes only what this node left open.
+    NodeId, "node id", 64
+);
+name_type!(
     /// A network or clinical zone a device belongs to, e.g. `icu` or `radiology`.
     Zone, "zone", 64
 );
+
+impl NodeId {
+    /// A node id made from a host name: lower-cased, each character a node id cannot hold
+    /// replaced by `-`, cut to 64 characters; `localhost` when nothing usable is left.
+    pub fn from_host_name(host: &str) -> NodeId {
+        let mut id: String = host
+            .chars()
+            .map(|c| c.to_ascii_lowercase())
+            .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+            .take(64)
+            .collect();
+        id = id.trim_start_matches(['.', '_', '-']).to_owned();
+        if id.is_empty() {
+            id = "localhost".to_owned();
+        }
+        NodeId(id)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -96,6 +119,16 @@ mod tests {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(DeviceName::parse(&"d".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn a_host_name_becomes_a_valid_node_id() {
+        for (host, want) in [("broker-1", "broker-1"), ("Broker-1.Hospital.org", "broker-1.hospital.org"), ("-x y", "x-y"), ("", "localhost"), ("é", "localhost")] {
+            let id = NodeId::from_host_name(host);
+            assert_eq!(id.as_str(), want, "{host:?}");
+            assert!(NodeId::parse(id.as_str()).is_ok(), "{host:?} gave {id}");
+        }
+        assert_eq!(NodeId::from_host_name(&"h".repeat(100)).as_str().len(), 64);
     }
 
     #[test]

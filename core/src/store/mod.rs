@@ -24,7 +24,7 @@ pub use users::{FailureCount, NewUser};
 pub use web_sessions::WebSessionRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor, Transaction};
+use sqlx::{AnyPool, Connection as _, Executor, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +103,16 @@ impl Store {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                     }
                     Ok(())
+                })
+            })
+            // A transaction whose COMMIT failed (SQLite: disk full) may stay open on its
+            // connection, which would then refuse every later BEGIN: such a connection is
+            // closed instead of going back to the pool, so writes work again once space
+            // returns. The ping first lets the rollback queued by the dropped transaction run.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
                 })
             })
             .connect_with(options)

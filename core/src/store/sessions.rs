@@ -2,7 +2,7 @@
 //! (another process or node), and the sealed SHA-256 of each recording.
 
 use super::{RecordingRecord, SessionRecord, Store, StoreError};
-use crate::domain::{GrantId, SessionId};
+use crate::domain::{GrantId, NodeId, SessionId};
 use sqlx::AnyConnection;
 
 pub(crate) const SESSION_SELECT: &str = "SELECT s.id, s.grant_id, g.request_id, u.username AS vendor, u.org AS vendor_org, \
@@ -16,7 +16,8 @@ pub(crate) const RECORDING_COLUMNS: &str =
     "id, session_id, channel, kind, path, sha256, bytes, created_at, sealed_at, retained, retained_at, archive_path";
 
 impl Store {
-    /// Records a session as started.
+    /// Records a session as started on `node`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_session(
         &self,
         conn: &mut AnyConnection,
@@ -24,17 +25,19 @@ impl Store {
         vendor_id: i64,
         device_id: i64,
         peer: &str,
+        node: &NodeId,
         now: i64,
     ) -> Result<SessionId, StoreError> {
         let id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO sessions (grant_id, vendor_id, device_id, peer, state, started_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5) RETURNING id",
+            "INSERT INTO sessions (grant_id, vendor_id, device_id, peer, state, started_at, node) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6) RETURNING id",
         )
         .bind(grant.0)
         .bind(vendor_id)
         .bind(device_id)
         .bind(peer)
         .bind(now)
+        .bind(node.as_str())
         .fetch_one(conn)
         .await?;
         Ok(SessionId(id))
@@ -66,6 +69,19 @@ impl Store {
         .execute(conn)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Sessions still active that `node` runs, oldest first; with `unowned`, also those
+    /// recorded without a node (started before nodes were recorded).
+    pub async fn sessions_left_open(&self, node: &NodeId, unowned: bool) -> Result<Vec<SessionId>, StoreError> {
+        let ids = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM sessions WHERE state = 'active' AND (node = $1 OR ($2 = 1 AND node IS NULL)) ORDER BY id",
+        )
+        .bind(node.as_str())
+        .bind(i64::from(unowned))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().map(SessionId).collect())
     }
 
     /// One session.

@@ -1,4 +1,5 @@
-//! `portcullis serve`: one broker node. It opens the services, binds the SSH and HTTPS
+//! `portcullis serve`: one broker node. It opens the services, closes the sessions it left
+//! open if it was killed last time (`Sessions::close_left_open`), binds the SSH and HTTPS
 //! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
 //! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
 //! housekeeping, the approvers' notifier (when `[notify]` configures a channel), the SIEM
@@ -52,12 +53,26 @@ impl Listeners {
 pub async fn run(config: &Path) -> anyhow::Result<()> {
     crate::logging::init("info");
     let ctx = crate::open::open(config).await?;
+    close_left_open(&ctx).await?;
     let host_key = load_host_key(&ctx)?;
     ctx.config.notify.check().context("notifications ([notify])")?;
     let listeners = Listeners::bind(&ctx).await?;
     listeners.announce()?;
     let shutdown = crate::shutdown::on_signals();
     run_node(ctx, host_key, listeners, shutdown, TaskTracker::new()).await
+}
+
+/// Closes the sessions this node left open when it last stopped without finishing them
+/// (killed, power lost), before anything is accepted; a store that cannot be written stops
+/// the start (fail closed).
+async fn close_left_open(ctx: &Context) -> anyhow::Result<()> {
+    let node = ctx.sessions.node().clone();
+    let closed = ctx.sessions.close_left_open().await.with_context(|| format!("cannot close the sessions node {node} left open"))?;
+    if !closed.sessions.is_empty() {
+        let ids: Vec<String> = closed.sessions.iter().map(ToString::to_string).collect();
+        tracing::warn!(%node, sessions = %ids.join(","), sealed = closed.sealed, missing = closed.missing, "closed the sessions this node left open as `node crashed`");
+    }
+    Ok(())
 }
 
 /// Loads the broker's SSH host key named by the configuration.

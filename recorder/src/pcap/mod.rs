@@ -7,7 +7,8 @@
 //! connects (no recording, no tunnel) and starts a writer thread; the cloneable
 //! [`PcapRecorder`] queues chunks through a bounded queue (so a slow disk slows the tunnel,
 //! never grows memory); [`PcapHandle::finish`] writes the FINs, flushes, fsyncs and returns
-//! the [`Seal`] (SHA-256 of the file; `events` counts packets).
+//! the [`Seal`] (SHA-256 of the file; `events` counts packets); [`seal_capture_file`] recomputes
+//! it from disk, also for a capture its writer never finished.
 
 mod frame;
 mod writer;
@@ -91,6 +92,20 @@ impl PcapHandle {
         drop(self.tx);
         self.done.await.map_err(|_| RecorderError::WriterGone)?
     }
+}
+
+/// Recomputes the [`Seal`] of a capture from disk, `events` being the whole packets it holds
+/// (a packet cut short by a crash is not counted). Blocking, like [`crate::seal_file`].
+pub fn seal_capture_file(path: &Path) -> Result<Seal, RecorderError> {
+    let mut seal = crate::seal_file(path)?;
+    let file = std::fs::File::open(path).map_err(|e| RecorderError::io("open", path, e))?;
+    seal.events = 0;
+    if let Ok(mut reader) = pcap_file::pcap::PcapReader::new(std::io::BufReader::new(file)) {
+        while let Some(Ok(_)) = reader.next_packet() {
+            seal.events += 1;
+        }
+    }
+    Ok(seal)
 }
 
 #[cfg(test)]

@@ -55,3 +55,22 @@ async fn never_overwrites_an_existing_file() {
     assert!(PcapRecorder::create(&path, ends()).await.is_err());
     assert_eq!(std::fs::read(&path).unwrap(), b"evidence");
 }
+
+#[tokio::test]
+async fn a_capture_cut_short_is_sealed_with_its_whole_packets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("1.pcap");
+    let (rec, handle) = PcapRecorder::create(&path, ends()).await.unwrap();
+    rec.data(Direction::ToDevice, b"hello").await.unwrap();
+    drop(rec);
+    let seal = handle.finish().await.unwrap();
+    assert_eq!(seal_capture_file(&path).unwrap(), seal, "a finished capture seals as its writer did");
+
+    // A crash leaves the last packet half written: it is not counted, the hash is the file's.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() - 3);
+    std::fs::write(&path, &bytes).unwrap();
+    let cut = seal_capture_file(&path).unwrap();
+    assert_eq!(cut.events, seal.events - 1);
+    assert_eq!((cut.bytes, cut.sha256.clone()), (bytes.len() as u64, crate::sha256_file(&path).unwrap().0));
+}

@@ -160,9 +160,27 @@ impl Broker {
     }
 
     /// A second `portcullis serve` on the same configuration — the same database, keys and
-    /// recording store — as another node of a cluster would be. Killed when dropped.
+    /// recording store — as another node of a cluster would be, under a node id of its own
+    /// (`second-node`, unless `env` names one). Killed when dropped.
     pub fn another_node(&self, env: &[(&str, &str)]) -> Node {
-        Node(self.spawn_server(env))
+        let mut env = env.to_vec();
+        if !env.iter().any(|(k, _)| *k == "PORTCULLIS_NODE_ID") {
+            env.push(("PORTCULLIS_NODE_ID", "second-node"));
+        }
+        Node(self.spawn_server(&env))
+    }
+
+    /// Kills the server with SIGKILL (no drain, no seal, no last checkpoint) and waits for it
+    /// to be gone, so that `serve` can be started again on the same data.
+    pub fn kill_server(&mut self) {
+        let mut server = self.server.take().expect("serve not started");
+        let pid = server.child.id().to_string();
+        let sent = Command::new("kill").args(["-KILL", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "cannot send SIGKILL to {pid}");
+        let status = server.child.wait().expect("wait for serve");
+        assert!(!status.success(), "serve exited cleanly instead of being killed: {status}");
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.push(format!("--- killed serve (SIGKILL); it had printed ---\n{}", server.output.text()));
     }
 
     fn spawn_server(&self, env: &[(&str, &str)]) -> Server {
@@ -367,6 +385,11 @@ impl Broker {
 pub struct Node(Server);
 
 impl Node {
+    /// Its SSH address.
+    pub fn ssh_addr(&self) -> SocketAddr {
+        self.0.ssh_addr
+    }
+
     /// Its HTTPS address.
     pub fn web_addr(&self) -> SocketAddr {
         self.0.web_addr

@@ -2,7 +2,8 @@
 //! the real `portcullis` binary as the broker ([`broker`]), a real browser on its web page
 //! ([`browser`]), the real OpenSSH client as the
 //! vendor ([`vendor`]) with TOTP codes handed out like an authenticator app ([`totp`]),
-//! PostgreSQL databases per test ([`pg`]), an asciicast reader ([`cast`]), and the usual
+//! PostgreSQL databases per test ([`pg`]), a small filesystem to fill ([`smalldisk`]), an
+//! asciicast reader ([`cast`]), and the usual
 //! setup of all of them in one call ([`scenario`]).
 //!
 //! Only std, serde_json, totp-rs and tempfile are used, so the bench driver under bench/
@@ -15,6 +16,7 @@ pub mod device;
 pub mod pg;
 pub mod proc;
 pub mod scenario;
+pub mod smalldisk;
 pub mod tcp;
 pub mod totp;
 pub mod vendor;
