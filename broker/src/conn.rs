@@ -26,6 +26,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, Instrument, Span};
 
+/// Why a sign-in that did not finish is hung up on.
+const NOT_IN_TIME: &str = "authentication not completed in time";
+/// Why a vendor is hung up on when the store cannot check the sign-in or the device.
+const UNAVAILABLE: &str = "service unavailable: the broker cannot reach its database; try again later";
+
 /// Runs one vendor connection from the first byte to the last. The sign-in deadline counts
 /// from the accept (like OpenSSH's `LoginGraceTime`): a client that never sends its version
 /// line, or stalls in key exchange, is cut at the deadline like one that never signs in.
@@ -68,17 +73,19 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let handle = running.handle();
     let authed = tokio::select! {
         r = tokio::time::timeout_at(deadline, wait_for_auth(&mut rx)) => match r {
-            Ok(Some(x)) => Ok(x),
-            Ok(None) => Err(Outcome::Failed),
-            Err(_) => Err(Outcome::GraceExceeded),
+            Ok(Some(SignIn::Done(user, target))) => Ok((user, target)),
+            // Not the vendor's doing: no penalty for the source.
+            Ok(Some(SignIn::Unavailable)) => Err((Outcome::Interrupted, UNAVAILABLE)),
+            Ok(None) => Err((Outcome::Failed, NOT_IN_TIME)),
+            Err(_) => Err((Outcome::GraceExceeded, NOT_IN_TIME)),
         },
-        _ = shutdown.cancelled() => Err(Outcome::Interrupted),
+        _ = shutdown.cancelled() => Err((Outcome::Interrupted, NOT_IN_TIME)),
     };
     let (user, target) = match authed {
         Ok(x) => x,
-        Err(outcome) => {
+        Err((outcome, why)) => {
             startup.finish(outcome);
-            let _ = handle.disconnect(Disconnect::ByApplication, "authentication not completed in time".into(), "en".into()).await;
+            let _ = handle.disconnect(Disconnect::ByApplication, why.into(), "en".into()).await;
             let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
             let _ = killer.shutdown(std::net::Shutdown::Both);
             return;
@@ -102,7 +109,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
             Ok(d) => d.filter(|d| !d.disabled),
             Err(e) => {
                 error!(error = %e, "store unavailable");
-                let _ = handle.disconnect(Disconnect::ByApplication, "service unavailable".into(), "en".into()).await;
+                let _ = handle.disconnect(Disconnect::ByApplication, UNAVAILABLE.into(), "en".into()).await;
                 let _ = killer.shutdown(std::net::Shutdown::Both);
                 return;
             }
@@ -148,7 +155,7 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
                         break;
                     }
                 },
-                Some(ConnEvent::Authenticated { .. }) => {}
+                Some(ConnEvent::Authenticated { .. } | ConnEvent::Unavailable) => {}
                 None => {
                     conn.end("vendor disconnected");
                     break;
@@ -188,10 +195,19 @@ fn split_off_killer(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::
     Ok((TcpStream::from_std(std_stream)?, killer))
 }
 
-async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<(UserRecord, Target)> {
+/// How a sign-in ended, as the handler reported it.
+enum SignIn {
+    Done(UserRecord, Target),
+    /// The store could not check it.
+    Unavailable,
+}
+
+async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<SignIn> {
     while let Some(ev) = rx.recv().await {
-        if let ConnEvent::Authenticated { user, target } = ev {
-            return Some((user, target));
+        match ev {
+            ConnEvent::Authenticated { user, target } => return Some(SignIn::Done(user, target)),
+            ConnEvent::Unavailable => return Some(SignIn::Unavailable),
+            _ => {}
         }
     }
     None

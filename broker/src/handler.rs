@@ -5,6 +5,11 @@
 //! refuses — and reports for auditing — everything a vendor must never have: agent
 //! forwarding, X11, remote forwarding, Unix-socket forwarding, environment variables and
 //! subsystems other than `sftp` (which the channel task checks against the grant).
+//!
+//! When the store does not answer (or the change feed already knows it does not), a sign-in
+//! cannot be checked: the handler refuses it and tells the connection task, which hangs up
+//! with a message saying the service is unavailable, instead of letting the client try key
+//! after key against a store that cannot answer.
 
 use crate::events::{ConnEvent, TunnelRequest};
 use crate::shared::Broker;
@@ -39,11 +44,28 @@ pub(crate) struct VendorHandler {
     /// One refused key is audited per connection: clients offer every key they hold, and
     /// an unbounded number of rows per connection would let anyone flood the audit log.
     refusal_audited: bool,
+    /// The store could not check the sign-in; every later step is refused at once.
+    unavailable: bool,
 }
 
 impl VendorHandler {
     pub(crate) fn new(broker: Broker, peer: String, events: mpsc::Sender<ConnEvent>) -> Self {
-        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false }
+        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false, unavailable: false }
+    }
+
+    /// Whether the sign-in can be checked: the store answered the last time it was asked.
+    /// When it cannot, tells the connection task (once), which hangs up on the vendor.
+    async fn store_answers(&mut self) -> bool {
+        if !self.unavailable && !self.broker.ctx().audit.feed().is_reachable() {
+            self.report_unavailable().await;
+        }
+        !self.unavailable
+    }
+
+    async fn report_unavailable(&mut self) {
+        if !std::mem::replace(&mut self.unavailable, true) {
+            let _ = self.events.send(ConnEvent::Unavailable).await;
+        }
     }
 
     fn only(kind: MethodKind) -> Option<MethodSet> {
@@ -57,6 +79,9 @@ impl VendorHandler {
 
     /// Checks a key; audits the first refusal of the connection. `None` means refuse.
     async fn key_check(&mut self, target: &Target, fingerprint: &str) -> Option<()> {
+        if !self.store_answers().await {
+            return None;
+        }
         match self.broker.ctx().auth.check_ssh_key(&target.user, fingerprint).await {
             Ok(Ok(_)) => Some(()),
             Ok(Err(refusal)) => {
@@ -72,6 +97,7 @@ impl VendorHandler {
             Err(e) => {
                 // Fail closed: the store or vault cannot answer.
                 error!(error = %e, "authentication unavailable");
+                self.report_unavailable().await;
                 None
             }
         }
@@ -142,6 +168,9 @@ impl russh::server::Handler for VendorHandler {
         };
         let code = response.next().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let target = target.clone();
+        if !self.store_answers().await {
+            return Ok(Auth::reject());
+        }
         match self.broker.ctx().auth.check_totp(&target.user, &code, &self.peer, "ssh").await {
             Ok(Ok(user)) => {
                 self.stage = Stage::Done;
@@ -156,6 +185,7 @@ impl russh::server::Handler for VendorHandler {
             }
             Err(e) => {
                 error!(error = %e, "authentication unavailable");
+                self.report_unavailable().await;
                 Ok(Auth::reject())
             }
         }

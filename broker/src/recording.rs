@@ -1,6 +1,7 @@
 //! Recordings of bridged channels: created before anything reaches the device (no recording,
 //! no channel), registered in the store, and sealed when the channel ends — the file's
-//! SHA-256 and size stored with it and written to the audit log as `recording.sealed`.
+//! SHA-256 and size stored with it and written to the audit log as `recording.sealed` (when
+//! the store is away, as soon as it is back).
 //! Terminals and commands are asciicast (`N.cast`); tunnels and SFTP channels are pcap
 //! (`N.pcap`), numbered within the session. The terminal tap itself ([`crate::state::CastTap`])
 //! lives with the connection state, because warnings are written into every open recording.
@@ -99,9 +100,8 @@ impl Started {
                     bytes: seal.bytes,
                     events: seal.events,
                 };
-                if let Err(e) = conn.ctx.sessions.seal_recording(conn.user.username.as_str(), &sealed).await {
-                    error!(error = %e, "cannot seal the recording in the audit log");
-                }
+                // Written at once, or when the store is back if it is away.
+                conn.ctx.backlog.seal_recording(conn.user.username.as_str(), &sealed).await;
             }
             Err(e) => {
                 error!(error = %e, "recording did not finish cleanly");

@@ -1,8 +1,8 @@
 //! The brokered session of a connection: started in core's session service
 //! ([`portcullis_core::sessions`], `session.started`) with the first bridged channel or tunnel
 //! of a connection (one grant per connection), and ended there (`session.ended`, with the
-//! reason) when the connection closes. The window watch that the connection task runs starts
-//! when [`open`] records the start.
+//! reason) when the connection closes: at once, or when the store is back if it is away. The
+//! window watch that the connection task runs starts when [`open`] records the start.
 
 use crate::state::{ActiveSession, Conn};
 use portcullis_core::sessions::SessionStart;
@@ -28,11 +28,11 @@ pub(crate) async fn open(conn: &Conn, grant: &GrantRecord, dev: &DeviceRecord) -
 }
 
 /// Records the end of the connection's session, if one started, with the reason it ended.
+/// When the store does not answer, the end waits in the backlog and is written when it does
+/// ([`portcullis_core::backlog`]).
 pub(crate) async fn finish(conn: &Conn) {
     let Some(s) = conn.take_session().await else { return };
     let reason = conn.end_reason().unwrap_or_else(|| "ended".into());
-    match conn.ctx.sessions.end(conn.user.username.as_str(), s.id, &reason).await {
-        Ok(()) => info!(%reason, "session ended"),
-        Err(e) => error!(error = %e, "cannot record the session end"),
-    }
+    info!(%reason, "session ended");
+    conn.ctx.backlog.end_session(conn.user.username.as_str(), s.id, &reason).await;
 }

@@ -45,6 +45,15 @@ pub struct RecordingSeal {
     pub events: u64,
 }
 
+/// How a seal differs from a clean one written when its recording finished.
+#[derive(Debug, Clone, Copy)]
+enum Sealing<'a> {
+    /// Cut short, with why.
+    Truncated(&'a str),
+    /// Finished cleanly while the store was away; written when it came back.
+    Late,
+}
+
 impl Sessions {
     /// Builds the service.
     pub fn new(store: Store, audit: AuditLog) -> Self {
@@ -66,11 +75,26 @@ impl Sessions {
     /// Records the end of session `id` with its reason; `actor` is the session's vendor. A
     /// session ends once: ending it again (or an unknown one) is refused and writes nothing.
     pub async fn end(&self, actor: &str, id: SessionId, reason: &str) -> Result<(), StoreError> {
+        self.end_as_of(actor, id, reason, None).await
+    }
+
+    /// Records, once the store is back, the end of session `id` that happened at `ended_at`
+    /// (Unix seconds) while it was away: the session row keeps that time, and the audit row
+    /// says it was written late and when the session really ended.
+    pub async fn end_late(&self, actor: &str, id: SessionId, reason: &str, ended_at: i64) -> Result<(), StoreError> {
+        self.end_as_of(actor, id, reason, Some(ended_at)).await
+    }
+
+    async fn end_as_of(&self, actor: &str, id: SessionId, reason: &str, late: Option<i64>) -> Result<(), StoreError> {
         let mut tx = self.audit.begin().await?;
-        if !self.store.end_session(&mut tx, id, reason, clock::now()).await? {
+        if !self.store.end_session(&mut tx, id, reason, late.unwrap_or_else(clock::now)).await? {
             return Err(StoreError::NotFound(format!("running session {id}")));
         }
-        tx.append(Event::new(actor, Kind::SessionEnded, Subject::Session(id), json!({ "reason": reason }))).await?;
+        let detail = match late {
+            None => json!({ "reason": reason }),
+            Some(at) => json!({ "reason": reason, "late": true, "ended_at": at }),
+        };
+        tx.append(Event::new(actor, Kind::SessionEnded, Subject::Session(id), detail)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -81,14 +105,20 @@ impl Sessions {
         self.seal(actor, seal, None).await
     }
 
+    /// Seals, once the store is back, a recording that finished cleanly while it was away;
+    /// the audit row says it was written late.
+    pub async fn seal_recording_late(&self, actor: &str, seal: &RecordingSeal) -> Result<(), StoreError> {
+        self.seal(actor, seal, Some(Sealing::Late)).await
+    }
+
     /// Seals a recording that was cut short (its writer failed, or its node stopped without
     /// finishing it), with the hash of what is on disk and why, so that what was kept can
     /// still be proved unaltered later.
     pub async fn mark_truncated(&self, actor: &str, seal: &RecordingSeal, why: &str) -> Result<(), StoreError> {
-        self.seal(actor, seal, Some(why)).await
+        self.seal(actor, seal, Some(Sealing::Truncated(why))).await
     }
 
-    async fn seal(&self, actor: &str, seal: &RecordingSeal, truncated: Option<&str>) -> Result<(), StoreError> {
+    async fn seal(&self, actor: &str, seal: &RecordingSeal, how: Option<Sealing<'_>>) -> Result<(), StoreError> {
         let mut tx = self.audit.begin().await?;
         if !self.store.seal_recording(&mut tx, seal.recording_id, &seal.sha256, seal.bytes as i64, clock::now()).await? {
             return Err(StoreError::Exists(format!("the seal of recording {}", seal.recording_id)));
@@ -97,9 +127,17 @@ impl Sessions {
             "channel": seal.channel, "what": seal.what, "path": seal.path, "sha256": seal.sha256,
             "bytes": seal.bytes, "events": seal.events,
         });
-        if let (Some(why), Some(obj)) = (truncated, detail.as_object_mut()) {
-            obj.insert("truncated".into(), json!(true));
-            obj.insert("why".into(), json!(why));
+        if let Some(obj) = detail.as_object_mut() {
+            match how {
+                Some(Sealing::Truncated(why)) => {
+                    obj.insert("truncated".into(), json!(true));
+                    obj.insert("why".into(), json!(why));
+                }
+                Some(Sealing::Late) => {
+                    obj.insert("late".into(), json!(true));
+                }
+                None => {}
+            }
         }
         tx.append(Event::new(actor, Kind::RecordingSealed, Subject::Session(seal.session), detail)).await?;
         tx.commit().await?;
