@@ -6,7 +6,7 @@
 
 use crate::device::LinkSlot;
 use crate::events::ConnEvent;
-use crate::handler::VendorHandler;
+use crate::handler::{VendorHandler, UNAVAILABLE};
 use crate::refusals::{Refusals, Verdict};
 use crate::shared::Broker;
 use crate::startups::{Outcome, Startup};
@@ -28,8 +28,6 @@ use tracing::{debug, error, info, Instrument, Span};
 
 /// Why a sign-in that did not finish is hung up on.
 const NOT_IN_TIME: &str = "authentication not completed in time";
-/// Why a vendor is hung up on when the store cannot check the sign-in or the device.
-const UNAVAILABLE: &str = "service unavailable: the broker cannot reach its database; try again later";
 
 /// Runs one vendor connection from the first byte to the last. The sign-in deadline counts
 /// from the accept (like OpenSSH's `LoginGraceTime`): a client that never sends its version

@@ -7,9 +7,11 @@
 //! subsystems other than `sftp` (which the channel task checks against the grant).
 //!
 //! When the store does not answer (or the change feed already knows it does not), a sign-in
-//! cannot be checked: the handler refuses it and tells the connection task, which hangs up
-//! with a message saying the service is unavailable, instead of letting the client try key
-//! after key against a store that cannot answer.
+//! cannot be checked. The vendor is told why, twice over, since either may reach the client
+//! first: the refusal points the client to keyboard-interactive, whose prompt carries no
+//! question, only [`UNAVAILABLE`] as its instructions (nothing is accepted that way); and the
+//! connection task, told by the handler, hangs up with the same text as the reason. Every
+//! later step is refused at once, without asking the store again.
 
 use crate::events::{ConnEvent, TunnelRequest};
 use crate::shared::Broker;
@@ -21,6 +23,9 @@ use serde_json::json;
 use std::borrow::Cow;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
+
+/// What a vendor is told when the store cannot check the sign-in (or, later, the device).
+pub(crate) const UNAVAILABLE: &str = "service unavailable: the broker cannot reach its database; try again later.";
 
 /// Most session channels one connection may open.
 const MAX_CHANNELS: usize = 8;
@@ -78,6 +83,16 @@ impl VendorHandler {
     }
 
     /// Checks a key; audits the first refusal of the connection. `None` means refuse.
+    /// A refusal that leads the client to keyboard-interactive, where it is told why.
+    fn refuse_unavailable() -> Auth {
+        Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false }
+    }
+
+    /// The keyboard-interactive "prompt" that only says the service is unavailable.
+    fn tell_unavailable() -> Auth {
+        Auth::Partial { name: Cow::Borrowed("Portcullis"), instructions: Cow::Borrowed(UNAVAILABLE), prompts: Cow::Owned(Vec::new()) }
+    }
+
     async fn key_check(&mut self, target: &Target, fingerprint: &str) -> Option<()> {
         if !self.store_answers().await {
             return None;
@@ -134,6 +149,7 @@ impl russh::server::Handler for VendorHandler {
         let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
         Ok(match self.key_check(&target, &fingerprint).await {
             Some(_) => Auth::Accept,
+            None if self.unavailable => Self::refuse_unavailable(),
             None => Auth::reject(),
         })
     }
@@ -145,7 +161,7 @@ impl russh::server::Handler for VendorHandler {
         };
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
         if self.key_check(&target, &fingerprint).await.is_none() {
-            return Ok(Auth::reject());
+            return Ok(if self.unavailable { Self::refuse_unavailable() } else { Auth::reject() });
         }
         info!(user = %target.user, %fingerprint, "key accepted; asking for the code");
         self.stage = Stage::KeyAccepted { target };
@@ -153,6 +169,10 @@ impl russh::server::Handler for VendorHandler {
     }
 
     async fn auth_keyboard_interactive<'a>(&'a mut self, user: &str, _sub: &str, response: Option<Response<'a>>) -> Result<Auth, Self::Error> {
+        if self.unavailable {
+            // Told once (the prompt without questions); its empty answer is refused.
+            return Ok(if response.is_none() { Self::tell_unavailable() } else { Auth::reject() });
+        }
         let Stage::KeyAccepted { target } = &self.stage else {
             return Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false });
         };
@@ -169,7 +189,7 @@ impl russh::server::Handler for VendorHandler {
         let code = response.next().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let target = target.clone();
         if !self.store_answers().await {
-            return Ok(Auth::reject());
+            return Ok(Self::tell_unavailable());
         }
         match self.broker.ctx().auth.check_totp(&target.user, &code, &self.peer, "ssh").await {
             Ok(Ok(user)) => {
@@ -186,7 +206,7 @@ impl russh::server::Handler for VendorHandler {
             Err(e) => {
                 error!(error = %e, "authentication unavailable");
                 self.report_unavailable().await;
-                Ok(Auth::reject())
+                Ok(Self::tell_unavailable())
             }
         }
     }
