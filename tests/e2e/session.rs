@@ -67,13 +67,14 @@ fn approved_shell_runs_commands_and_passes_exit_status() {
 }
 
 /// Rounds of each kind of misbehaviour; after them the broker must be back where it was.
-const ROUNDS: usize = 4;
+/// Each round is a sign-in, and TOTP codes are used once, so rounds cost time.
+const ROUNDS: usize = 2;
 /// Runtime tasks allowed above the baseline once everything has ended: the listener and
 /// services hold a steady set, and the health request itself holds one or two.
 const TASK_TOLERANCE: u64 = 3;
 /// Resident memory allowed above the baseline after all rounds (allocator slack, not state
 /// kept per round: a leak of each connection's state would grow with the rounds).
-const RSS_BOUND: u64 = 24 * 1024 * 1024;
+const RSS_BOUND: u64 = 16 * 1024 * 1024;
 
 /// The device misbehaves, round after round: its SSH server dies in the middle of a session
 /// while the vendor's terminal and a tunnel run; then it is gone (its port closed); then
@@ -91,16 +92,13 @@ fn a_device_that_dies_is_gone_or_never_greets_is_reported_and_nothing_leaks() {
     let mut s = Setup::new("pump-silent").tcp_ports(&[svc.port()]).start();
     s.grant_channels(30, "INC-8001 device fault", &format!("--shell --tcp {}", svc.port()), &[]);
 
-    let t0 = std::time::Instant::now();
     // A first round warms up what is made once (pools, caches); the baseline is taken after.
     dies_mid_session(&s, &svc);
-    eprintln!("TIMING warm {:?}", t0.elapsed());
     let base = settled(&s);
     for _ in 0..ROUNDS {
         dies_mid_session(&s, &svc);
     }
 
-    eprintln!("TIMING dies {:?}", t0.elapsed());
     let addr = s.device.addr;
     s.device.stop();
     for _ in 0..ROUNDS {
@@ -109,7 +107,6 @@ fn a_device_that_dies_is_gone_or_never_greets_is_reported_and_nothing_leaks() {
         assert!(gone.all_text().contains("unavailable"), "{}", gone.describe());
     }
 
-    eprintln!("TIMING gone {:?}", t0.elapsed());
     let mute = std::net::TcpListener::bind(addr).unwrap();
     let holder = std::thread::spawn(move || {
         // Reads each greeting of the broker and says nothing, until the broker hangs up.
@@ -135,7 +132,6 @@ fn a_device_that_dies_is_gone_or_never_greets_is_reported_and_nothing_leaks() {
         assert!(out.all_text().contains("unavailable"), "{}", out.describe());
         assert!(!out.stdout_text().contains("should-not-run"));
     }
-    eprintln!("TIMING mute {:?}", t0.elapsed());
     let greeted = holder.join().unwrap();
     assert!(greeted.iter().all(|g| *g), "the broker never tried the mute device, or never hung up on it: {greeted:?}");
 
