@@ -71,9 +71,9 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let handle = running.handle();
     let authed = tokio::select! {
         r = tokio::time::timeout_at(deadline, wait_for_auth(&mut rx)) => match r {
-            Ok(Some(SignIn::Done(user, target))) => Ok((user, target)),
+            Ok(Some(Ok(signed_in))) => Ok(signed_in),
             // Not the vendor's doing: no penalty for the source.
-            Ok(Some(SignIn::Unavailable)) => Err((Outcome::Interrupted, UNAVAILABLE)),
+            Ok(Some(Err(StoreUnavailable))) => Err((Outcome::Interrupted, UNAVAILABLE)),
             Ok(None) => Err((Outcome::Failed, NOT_IN_TIME)),
             Err(_) => Err((Outcome::GraceExceeded, NOT_IN_TIME)),
         },
@@ -193,18 +193,15 @@ fn split_off_killer(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::
     Ok((TcpStream::from_std(std_stream)?, killer))
 }
 
-/// How a sign-in ended, as the handler reported it.
-enum SignIn {
-    Done(UserRecord, Target),
-    /// The store could not check it.
-    Unavailable,
-}
+/// The store could not check a sign-in, as the handler reported.
+struct StoreUnavailable;
 
-async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<SignIn> {
+/// Waits for the handler to report how the sign-in ended; `None` if the connection ends first.
+async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<Result<(UserRecord, Target), StoreUnavailable>> {
     while let Some(ev) = rx.recv().await {
         match ev {
-            ConnEvent::Authenticated { user, target } => return Some(SignIn::Done(user, target)),
-            ConnEvent::Unavailable => return Some(SignIn::Unavailable),
+            ConnEvent::Authenticated { user, target } => return Some(Ok((user, target))),
+            ConnEvent::Unavailable => return Some(Err(StoreUnavailable)),
             _ => {}
         }
     }
