@@ -43,6 +43,7 @@ fn the_store_going_away_ends_the_session_refuses_sign_ins_and_the_node_recovers(
     refused.assert_failure();
     assert!(refused.stderr_text().contains(REFUSED_TEXT), "the vendor was not told the service is unavailable:\n{}", refused.describe());
     assert!(!refused.stdout_text().contains("should-not-run"), "{}", refused.describe());
+    eprintln!("a sign-in while the store is away:\n{}", refused.stderr_text());
     let health = s.broker.health();
     assert_eq!(health["store"], "unavailable", "{health}");
     assert!(health["waiting_writes"].as_u64().is_some_and(|n| n >= 2), "the seal and the end should wait: {health}");
