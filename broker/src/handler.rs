@@ -82,7 +82,6 @@ impl VendorHandler {
         let _ = self.events.send(ConnEvent::Refused { what, detail }).await;
     }
 
-    /// Checks a key; audits the first refusal of the connection. `None` means refuse.
     /// A refusal that leads the client to keyboard-interactive, where it is told why.
     fn refuse_unavailable() -> Auth {
         Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false }
@@ -93,6 +92,8 @@ impl VendorHandler {
         Auth::Partial { name: Cow::Borrowed("Portcullis"), instructions: Cow::Borrowed(UNAVAILABLE), prompts: Cow::Owned(Vec::new()) }
     }
 
+    /// Checks a key; audits the first refusal of the connection. `None` means refuse (with
+    /// `self.unavailable` set when the store could not say).
     async fn key_check(&mut self, target: &Target, fingerprint: &str) -> Option<()> {
         if !self.store_answers().await {
             return None;

@@ -12,11 +12,11 @@
 use crate::state::{ActiveSession, Conn};
 use portcullis_core::clock;
 use portcullis_core::feed::ChangeRx;
-use tokio::sync::watch;
 use portcullis_core::store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
