@@ -7,6 +7,7 @@
 # What the tests need besides the Rust toolchain:
 #   - OpenSSH server and client: the tests' "device" is a real sshd, the vendor a real ssh;
 #   - the sqlite3 and psql clients, for the audit tamper tests;
+#   - curl, which reads the broker's /healthz (runtime tasks and memory) in the leak tests;
 #   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh;
 #   - Debian's Chromium and Node.js with the npm package playwright-core (pinned in
 #     tests/browser/package-lock.json), for the browser tests of the web pages; and the
@@ -26,6 +27,7 @@ missing=()
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)

@@ -56,6 +56,9 @@ impl Tap {
 pub(crate) enum Ended {
     VendorClosed,
     DeviceClosed,
+    /// The device's side went away without an exit status (its SSH server died, or the
+    /// connection to it was lost): the vendor is told.
+    DeviceLost,
     Cancelled,
     RecordingFailed,
     /// The SFTP watcher could no longer follow the transfer: its file audit would be wrong.
@@ -77,6 +80,7 @@ impl Ended {
         match self {
             Ended::VendorClosed => "the vendor closed the channel",
             Ended::DeviceClosed => "the device closed the channel",
+            Ended::DeviceLost => "the connection to the device was lost",
             Ended::Cancelled => "the session ended",
             Ended::RecordingFailed => "recording failed",
             Ended::FileAuditLost(a) => a.why(),
@@ -111,6 +115,9 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
         Ended::RecordingFailed => {
             let _ = vw.extended_data_bytes(1, &b"\r\n[portcullis] recording failed; the session is closed.\r\n"[..]).await;
             conn.end("recording failed");
+        }
+        Ended::DeviceLost => {
+            let _ = vw.extended_data_bytes(1, &b"\r\n[portcullis] the connection to the device was lost; the channel is closed.\r\n"[..]).await;
         }
         Ended::FileAuditLost(a) => {
             let msg = format!("\r\n[portcullis] the file transfer was stopped: {}. Nothing more was forwarded.\r\n", a.why());
@@ -153,8 +160,10 @@ async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, 
 }
 
 /// From the device to the vendor (channel `id`): data and stderr (recorded first), exit
-/// status and signal, EOF, and a refused request.
+/// status and signal, EOF, and a refused request. A channel that ends without an exit status
+/// or signal was lost, not closed by the program on the device.
 async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &ChannelWriteHalf<server::Msg>, rec: &Tap) -> Ended {
+    let mut exited = false;
     loop {
         match dr.wait().await {
             Some(ChannelMsg::Data { data }) => {
@@ -174,9 +183,11 @@ async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &C
                 }
             }
             Some(ChannelMsg::ExitStatus { exit_status }) => {
+                exited = true;
                 let _ = vw.exit_status(exit_status).await;
             }
             Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
+                exited = true;
                 let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
             }
             Some(ChannelMsg::Eof) => {
@@ -187,7 +198,8 @@ async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &C
                 let _ = vw.exit_status(1).await;
                 return Ended::DeviceClosed;
             }
-            Some(ChannelMsg::Close) | None => return Ended::DeviceClosed,
+            Some(ChannelMsg::Close) | None if exited => return Ended::DeviceClosed,
+            Some(ChannelMsg::Close) | None => return Ended::DeviceLost,
             Some(_) => {}
         }
     }

@@ -6,7 +6,7 @@
 
 use crate::device::LinkSlot;
 use crate::events::ConnEvent;
-use crate::handler::VendorHandler;
+use crate::handler::{VendorHandler, UNAVAILABLE};
 use crate::shared::Broker;
 use crate::startups::{Outcome, Startup};
 use crate::state::{Conn, Vendor};
@@ -23,6 +23,9 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, Instrument, Span};
+
+/// Why a sign-in that did not finish is hung up on.
+const NOT_IN_TIME: &str = "authentication not completed in time";
 
 /// Runs one vendor connection from the first byte to the last. The sign-in deadline counts
 /// from the accept (like OpenSSH's `LoginGraceTime`): a client that never sends its version
@@ -66,17 +69,19 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let handle = running.handle();
     let authed = tokio::select! {
         r = tokio::time::timeout_at(deadline, wait_for_auth(&mut rx)) => match r {
-            Ok(Some(x)) => Ok(x),
-            Ok(None) => Err(Outcome::Failed),
-            Err(_) => Err(Outcome::GraceExceeded),
+            Ok(Some(Ok(signed_in))) => Ok(signed_in),
+            // Not the vendor's doing: no penalty for the source.
+            Ok(Some(Err(StoreUnavailable))) => Err((Outcome::Interrupted, UNAVAILABLE)),
+            Ok(None) => Err((Outcome::Failed, NOT_IN_TIME)),
+            Err(_) => Err((Outcome::GraceExceeded, NOT_IN_TIME)),
         },
-        _ = shutdown.cancelled() => Err(Outcome::Interrupted),
+        _ = shutdown.cancelled() => Err((Outcome::Interrupted, NOT_IN_TIME)),
     };
     let (user, target) = match authed {
         Ok(x) => x,
-        Err(outcome) => {
+        Err((outcome, why)) => {
             startup.finish(outcome);
-            let _ = handle.disconnect(Disconnect::ByApplication, "authentication not completed in time".into(), "en".into()).await;
+            let _ = handle.disconnect(Disconnect::ByApplication, why.into(), "en".into()).await;
             let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
             let _ = killer.shutdown(std::net::Shutdown::Both);
             return;
@@ -100,7 +105,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
             Ok(d) => d.filter(|d| !d.disabled),
             Err(e) => {
                 error!(error = %e, "store unavailable");
-                let _ = handle.disconnect(Disconnect::ByApplication, "service unavailable".into(), "en".into()).await;
+                let _ = handle.disconnect(Disconnect::ByApplication, UNAVAILABLE.into(), "en".into()).await;
                 let _ = killer.shutdown(std::net::Shutdown::Both);
                 return;
             }
@@ -137,7 +142,7 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
                     channels.spawn(tunnel::run(conn.clone(), *req).instrument(Span::current()));
                 }
                 Some(ConnEvent::Refused { what, detail }) => conn.refused(what, detail).await,
-                Some(ConnEvent::Authenticated { .. }) => {}
+                Some(ConnEvent::Authenticated { .. } | ConnEvent::Unavailable) => {}
                 None => {
                     conn.end("vendor disconnected");
                     break;
@@ -169,10 +174,16 @@ fn split_off_killer(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::
     Ok((TcpStream::from_std(std_stream)?, killer))
 }
 
-async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<(UserRecord, Target)> {
+/// The store could not check a sign-in, as the handler reported.
+struct StoreUnavailable;
+
+/// Waits for the handler to report how the sign-in ended; `None` if the connection ends first.
+async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<Result<(UserRecord, Target), StoreUnavailable>> {
     while let Some(ev) = rx.recv().await {
-        if let ConnEvent::Authenticated { user, target } = ev {
-            return Some((user, target));
+        match ev {
+            ConnEvent::Authenticated { user, target } => return Some(Ok((user, target))),
+            ConnEvent::Unavailable => return Some(Err(StoreUnavailable)),
+            _ => {}
         }
     }
     None

@@ -1,5 +1,6 @@
-//! What the russh handler tells the connection task: a completed sign-in, an accepted session
-//! channel, a tunnel to decide, or something forbidden to audit. The handler only produces
+//! What the russh handler tells the connection task: a completed sign-in, a sign-in the store
+//! cannot check, an accepted session channel, a tunnel to decide, or something forbidden to
+//! audit. The handler only produces
 //! these; the connection task only consumes them.
 
 use crate::target::Target;
@@ -11,6 +12,9 @@ use russh::Channel;
 pub(crate) enum ConnEvent {
     /// Both factors passed.
     Authenticated { user: UserRecord, target: Target },
+    /// The sign-in cannot be checked because the store does not answer; the connection task
+    /// tells the vendor and hangs up.
+    Unavailable,
     /// A session channel was opened and accepted.
     Channel(Channel<Msg>),
     /// A tunnel was asked for; the connection task accepts or refuses it.

@@ -5,6 +5,13 @@
 //! refuses — and reports for auditing — everything a vendor must never have: agent
 //! forwarding, X11, remote forwarding, Unix-socket forwarding, environment variables and
 //! subsystems other than `sftp` (which the channel task checks against the grant).
+//!
+//! When the store does not answer (or the change feed already knows it does not), a sign-in
+//! cannot be checked. The vendor is told why, twice over, since either may reach the client
+//! first: the refusal points the client to keyboard-interactive, whose prompt carries no
+//! question, only [`UNAVAILABLE`] as its instructions (nothing is accepted that way); and the
+//! connection task, told by the handler, hangs up with the same text as the reason. Every
+//! later step is refused at once, without asking the store again.
 
 use crate::events::{ConnEvent, TunnelRequest};
 use crate::shared::Broker;
@@ -17,6 +24,10 @@ use std::borrow::Cow;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+/// What a vendor is told when the store cannot check the sign-in (or, later, the device).
+pub(crate) const UNAVAILABLE: &str =
+    "service unavailable: Portcullis cannot record this sign-in right now (its database is unreachable, full or failing), so nothing was started; try again later.";
+
 /// Most session channels one connection may open.
 const MAX_CHANNELS: usize = 8;
 
@@ -27,14 +38,7 @@ enum Stage {
     KeyAccepted { target: Target },
     /// Fully authenticated.
     Done,
-    /// The store could not record the sign-in (full or unavailable); the vendor has been told
-    /// and every further attempt on this connection is refused.
-    Unavailable,
 }
-
-/// What a vendor is told when the sign-in cannot be recorded.
-const UNAVAILABLE: &str = "Portcullis cannot record this sign-in right now (its storage is full or unavailable), \
-so nothing was started. Please try again later.";
 
 /// One connection's handler.
 pub(crate) struct VendorHandler {
@@ -46,11 +50,28 @@ pub(crate) struct VendorHandler {
     /// One refused key is audited per connection: clients offer every key they hold, and
     /// an unbounded number of rows per connection would let anyone flood the audit log.
     refusal_audited: bool,
+    /// The store could not check the sign-in; every later step is refused at once.
+    unavailable: bool,
 }
 
 impl VendorHandler {
     pub(crate) fn new(broker: Broker, peer: String, events: mpsc::Sender<ConnEvent>) -> Self {
-        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false }
+        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false, unavailable: false }
+    }
+
+    /// Whether the sign-in can be checked: the store answered the last time it was asked.
+    /// When it cannot, tells the connection task (once), which hangs up on the vendor.
+    async fn store_answers(&mut self) -> bool {
+        if !self.unavailable && !self.broker.ctx().audit.feed().is_reachable() {
+            self.report_unavailable().await;
+        }
+        !self.unavailable
+    }
+
+    async fn report_unavailable(&mut self) {
+        if !std::mem::replace(&mut self.unavailable, true) {
+            let _ = self.events.send(ConnEvent::Unavailable).await;
+        }
     }
 
     fn only(kind: MethodKind) -> Option<MethodSet> {
@@ -62,8 +83,22 @@ impl VendorHandler {
         let _ = self.events.send(ConnEvent::Refused { what, detail }).await;
     }
 
-    /// Checks a key; audits the first refusal of the connection. `None` means refuse.
+    /// A refusal that leads the client to keyboard-interactive, where it is told why.
+    fn refuse_unavailable() -> Auth {
+        Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false }
+    }
+
+    /// The keyboard-interactive "prompt" that only says the service is unavailable.
+    fn tell_unavailable() -> Auth {
+        Auth::Partial { name: Cow::Borrowed("Portcullis"), instructions: Cow::Borrowed(UNAVAILABLE), prompts: Cow::Owned(Vec::new()) }
+    }
+
+    /// Checks a key; audits the first refusal of the connection. `None` means refuse (with
+    /// `self.unavailable` set when the store could not say).
     async fn key_check(&mut self, target: &Target, fingerprint: &str) -> Option<()> {
+        if !self.store_answers().await {
+            return None;
+        }
         match self.broker.ctx().auth.check_ssh_key(&target.user, fingerprint).await {
             Ok(Ok(_)) => Some(()),
             Ok(Err(refusal)) => {
@@ -79,6 +114,7 @@ impl VendorHandler {
             Err(e) => {
                 // Fail closed: the store or vault cannot answer.
                 error!(error = %e, "authentication unavailable");
+                self.report_unavailable().await;
                 None
             }
         }
@@ -115,21 +151,19 @@ impl russh::server::Handler for VendorHandler {
         let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
         Ok(match self.key_check(&target, &fingerprint).await {
             Some(_) => Auth::Accept,
+            None if self.unavailable => Self::refuse_unavailable(),
             None => Auth::reject(),
         })
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
-        if matches!(self.stage, Stage::Unavailable) {
-            return Ok(Auth::Reject { proceed_with_methods: Some(MethodSet::empty()), partial_success: false });
-        }
         let Ok(target) = Target::parse(user) else {
             self.audit_bad_name(user).await;
             return Ok(Auth::reject());
         };
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
         if self.key_check(&target, &fingerprint).await.is_none() {
-            return Ok(Auth::reject());
+            return Ok(if self.unavailable { Self::refuse_unavailable() } else { Auth::reject() });
         }
         info!(user = %target.user, %fingerprint, "key accepted; asking for the code");
         self.stage = Stage::KeyAccepted { target };
@@ -137,8 +171,9 @@ impl russh::server::Handler for VendorHandler {
     }
 
     async fn auth_keyboard_interactive<'a>(&'a mut self, user: &str, _sub: &str, response: Option<Response<'a>>) -> Result<Auth, Self::Error> {
-        if matches!(self.stage, Stage::Unavailable) {
-            return Ok(Auth::Reject { proceed_with_methods: Some(MethodSet::empty()), partial_success: false });
+        if self.unavailable {
+            // Told once (the prompt without questions); its empty answer is refused.
+            return Ok(if response.is_none() { Self::tell_unavailable() } else { Auth::reject() });
         }
         let Stage::KeyAccepted { target } = &self.stage else {
             return Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false });
@@ -155,6 +190,9 @@ impl russh::server::Handler for VendorHandler {
         };
         let code = response.next().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let target = target.clone();
+        if !self.store_answers().await {
+            return Ok(Self::tell_unavailable());
+        }
         match self.broker.ctx().auth.check_totp(&target.user, &code, &self.peer, "ssh").await {
             Ok(Ok(user)) => {
                 self.stage = Stage::Done;
@@ -170,8 +208,8 @@ impl russh::server::Handler for VendorHandler {
             Err(e) => {
                 // Fail closed, and say why: an information request with no prompt.
                 error!(error = %e, "authentication unavailable");
-                self.stage = Stage::Unavailable;
-                Ok(Auth::Partial { name: Cow::Borrowed("Portcullis"), instructions: Cow::Borrowed(UNAVAILABLE), prompts: Cow::Owned(Vec::new()) })
+                self.report_unavailable().await;
+                Ok(Self::tell_unavailable())
             }
         }
     }

@@ -27,7 +27,6 @@ mod bridge;
 mod channel;
 mod conn;
 mod device;
-mod durable;
 mod events;
 mod gate;
 mod handler;

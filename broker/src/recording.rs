@@ -1,13 +1,13 @@
 //! Recordings of bridged channels: created before anything reaches the device (no recording,
 //! no channel), registered in the store, and sealed when the channel ends — the file's
-//! SHA-256 and size stored with it and written to the audit log as `recording.sealed`. A
-//! recording whose writer failed (the disk is full) is sealed as truncated, with the hash of
-//! what reached the disk, so what was kept can still be proved unaltered.
+//! SHA-256 and size stored with it and written to the audit log as `recording.sealed` (when
+//! the store cannot take it, as soon as it can). A recording whose writer failed (the disk is
+//! full) is sealed as truncated, with the hash of what reached the disk, so what was kept can
+//! still be proved unaltered.
 //! Terminals and commands are asciicast (`N.cast`); tunnels and SFTP channels are pcap
 //! (`N.pcap`), numbered within the session. The terminal tap itself ([`crate::state::CastTap`])
 //! lives with the connection state, because warnings are written into every open recording.
 
-use crate::durable;
 use crate::state::{CastTap, Conn};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::sessions::RecordingSeal;
@@ -107,10 +107,8 @@ impl Started {
         };
         match result {
             Ok(seal) => {
-                let seal = sealed(seal);
-                if let Err(e) = durable::retried("recording seal", || conn.ctx.sessions.seal_recording(actor, &seal)).await {
-                    error!(error = %e, "cannot seal the recording in the audit log");
-                }
+                // Written at once, or when the store can take it if it cannot now.
+                conn.ctx.backlog.seal_recording(actor, &sealed(seal)).await;
             }
             Err(e) => {
                 error!(error = %e, "recording did not finish cleanly");
@@ -119,10 +117,7 @@ impl Started {
                 let on_disk = tokio::task::spawn_blocking(move || if cast { seal_file(&path) } else { seal_capture_file(&path) }).await;
                 match on_disk {
                     Ok(Ok(seal)) => {
-                        let (seal, why) = (sealed(seal), format!("recording failed: {e}"));
-                        if let Err(e) = durable::retried("recording seal", || conn.ctx.sessions.mark_truncated(actor, &seal, &why)).await {
-                            error!(error = %e, "cannot seal the truncated recording in the audit log");
-                        }
+                        conn.ctx.backlog.mark_truncated(actor, &sealed(seal), &format!("recording failed: {e}")).await;
                     }
                     Ok(Err(e)) => error!(error = %e, "cannot hash what is left of the recording"),
                     Err(e) => error!(error = %e, "cannot hash what is left of the recording"),

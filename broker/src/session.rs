@@ -1,11 +1,10 @@
 //! The brokered session of a connection: started in core's session service
 //! ([`portcullis_core::sessions`], `session.started`) with the first bridged channel or tunnel
 //! of a connection (one grant per connection), and ended there (`session.ended`, with the
-//! reason) when the connection closes; that end is retried while the store refuses it
-//! ([`crate::durable`]). The window watch that the connection task runs starts
-//! when [`open`] records the start.
+//! reason) when the connection closes: at once, or, when the store cannot take it (away, or
+//! its disk full), as soon as it can ([`portcullis_core::backlog`]). The window watch that the
+//! connection task runs starts when [`open`] records the start.
 
-use crate::durable;
 use crate::state::{ActiveSession, Conn};
 use portcullis_core::sessions::SessionStart;
 use portcullis_core::store::{DeviceRecord, GrantRecord};
@@ -30,11 +29,10 @@ pub(crate) async fn open(conn: &Conn, grant: &GrantRecord, dev: &DeviceRecord) -
 }
 
 /// Records the end of the connection's session, if one started, with the reason it ended.
+/// When the store cannot take it, the end waits in the backlog and is written when it can.
 pub(crate) async fn finish(conn: &Conn) {
     let Some(s) = conn.take_session().await else { return };
     let reason = conn.end_reason().unwrap_or_else(|| "ended".into());
-    match durable::retried("session end", || conn.ctx.sessions.end(conn.user.username.as_str(), s.id, &reason)).await {
-        Ok(()) => info!(%reason, "session ended"),
-        Err(e) => error!(error = %e, "cannot record the session end"),
-    }
+    info!(%reason, "session ended");
+    conn.ctx.backlog.end_session(conn.user.username.as_str(), s.id, &reason).await;
 }

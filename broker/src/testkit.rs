@@ -8,6 +8,7 @@ use portcullis_core::admin::{Admin, NewDeviceSpec, NewUserSpec};
 use portcullis_core::approvals::{ApprovalInput, ApproveOutcome, Approvals, RequestInput};
 use portcullis_core::audit::{AuditLog, AuditSigner};
 use portcullis_core::auth::AuthService;
+use portcullis_core::backlog::Backlog;
 use portcullis_core::config::Config;
 use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, NodeId, Role, Username, Zone};
 use portcullis_core::live::LiveHub;
@@ -49,7 +50,8 @@ impl World {
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
         let admin = Admin::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
         let sessions = Sessions::new(store.clone(), audit.clone(), NodeId::parse("test-node").unwrap());
-        let ctx = Context { config: std::sync::Arc::new(config), store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default() };
+        let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
+        let ctx = Context { config: std::sync::Arc::new(config), store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog };
         let approver = Username::parse("boss").unwrap();
         admin.create_user(ACTOR, NewUserSpec::new(approver.clone(), Role::Approver, "Hospital")).await.unwrap();
         World { ctx, admin, approver, _dir: dir }

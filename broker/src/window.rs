@@ -1,7 +1,9 @@
 //! Window enforcement for one session: warns the vendor before the grant ends (by default 5
 //! and 1 minutes before), and ends every channel at the end, or at once when the grant is
 //! revoked or an operator asks for a stop — from this process or any other, since both are
-//! noticed through the shared change feed. A graceful stop warns first and closes at its
+//! noticed through the shared change feed. It also ends the session when the store stops
+//! answering (the feed says so, [`portcullis_core::feed::Feed::reachable`]): nothing may go
+//! on that the audit log cannot record. A graceful stop warns first and closes at its
 //! deadline; a later stop with an earlier deadline brings it forward.
 //!
 //! The loop ([`enforce`]) acts on a session through [`Watched`] (notify, end, the clock), so
@@ -14,6 +16,7 @@ use portcullis_core::store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -48,12 +51,17 @@ impl Watched for Conn {
 /// lobby connection), a change that disables the account still ends the connection.
 pub(crate) async fn watch(conn: Arc<Conn>, warn_before: Vec<Duration>) {
     let mut changes = conn.changes.clone();
+    let mut reachable = conn.ctx.audit.feed().reachable();
     let s = loop {
         tokio::select! {
             s = conn.started() => match s {
                 Some(s) => break s,
                 None => return,
             },
+            _ = store_lost(&mut reachable) => {
+                on_change(&*conn, unavailable(), &mut None).await;
+                return;
+            }
             r = changes.changed() => {
                 if r.is_err() {
                     return;
@@ -66,7 +74,21 @@ pub(crate) async fn watch(conn: Arc<Conn>, warn_before: Vec<Duration>) {
         }
     };
     let changes = conn.changes.clone();
-    enforce(&*conn, &conn.ctx.store, s, changes, warn_before).await;
+    enforce(&*conn, &conn.ctx.store, s, Feeds { changes, reachable }, warn_before).await;
+}
+
+/// What enforcement wakes on: the change feed, and whether the store answers.
+pub(crate) struct Feeds {
+    pub changes: ChangeRx,
+    pub reachable: watch::Receiver<bool>,
+}
+
+/// Returns once the store is seen not to answer (at once if it already does not); never if
+/// nobody can say so any more.
+async fn store_lost(reachable: &mut watch::Receiver<bool>) {
+    if reachable.wait_for(|up| !*up).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// A cut when the account is disabled (or cannot be read: fail closed).
@@ -82,7 +104,8 @@ async fn account(store: &Store, user_id: i64) -> Option<Check> {
 type Stopping = Option<(i64, String)>;
 
 /// Runs until the session ends.
-pub(crate) async fn enforce<W: Watched>(conn: &W, store: &Store, s: ActiveSession, mut changes: ChangeRx, mut warn_before: Vec<Duration>) {
+pub(crate) async fn enforce<W: Watched>(conn: &W, store: &Store, s: ActiveSession, feeds: Feeds, mut warn_before: Vec<Duration>) {
+    let Feeds { mut changes, mut reachable } = feeds;
     warn_before.sort_by(|a, b| b.cmp(a));
     let ends_at = s.grant.ends_at;
     let mut warned: Vec<Duration> = warn_before.iter().copied().filter(|w| w.as_secs() as i64 >= ends_at - conn.now()).collect();
@@ -130,6 +153,10 @@ pub(crate) async fn enforce<W: Watched>(conn: &W, store: &Store, s: ActiveSessio
                     return;
                 }
             }
+            _ = store_lost(&mut reachable) => {
+                on_change(conn, unavailable(), &mut stopping).await;
+                return;
+            }
             _ = conn.cancel().cancelled() => return,
         }
     }
@@ -163,8 +190,11 @@ enum Check {
     StopAt { at: i64, by: String },
 }
 
+/// The notice when the store cannot answer; the reason the session row keeps.
+pub(crate) const UNAVAILABLE_TEXT: &str = "the service is unavailable: the broker cannot reach its database, and nothing may go on unaudited; the session is closed.";
+
 fn unavailable() -> Check {
-    Check::Cut { reason: "store unavailable".into(), text: "the service is unavailable; the session is closed.".into() }
+    Check::Cut { reason: "store unavailable".into(), text: UNAVAILABLE_TEXT.into() }
 }
 
 /// Reads the account, the grant and the session row: disabled, revoked, stopped, stopping, or

@@ -5,6 +5,7 @@
 use crate::approvals::Approvals;
 use crate::audit::{AuditLog, AuditSigner};
 use crate::auth::AuthService;
+use crate::backlog::Backlog;
 use crate::config::Config;
 use crate::keyfile;
 use crate::live::LiveHub;
@@ -40,6 +41,8 @@ pub struct Context {
     pub sessions: Sessions,
     /// Running terminals of this process, for the live view.
     pub live: LiveHub,
+    /// Session ends and recording seals waiting for the store to answer again.
+    pub backlog: Backlog,
 }
 
 impl Context {
@@ -54,6 +57,7 @@ impl Context {
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default() })
+        let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog })
     }
 }

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod backlog;
 pub mod clock;
 pub mod config;
 pub mod context;

@@ -75,11 +75,26 @@ impl Sessions {
     /// Records the end of session `id` with its reason; `actor` is the session's vendor. A
     /// session ends once: ending it again (or an unknown one) is refused and writes nothing.
     pub async fn end(&self, actor: &str, id: SessionId, reason: &str) -> Result<(), StoreError> {
+        self.end_as_of(actor, id, reason, None).await
+    }
+
+    /// Records, once the store is back, the end of session `id` that happened at `ended_at`
+    /// (Unix seconds) while it was away: the session row keeps that time, and the audit row
+    /// says it was written late and when the session really ended.
+    pub async fn end_late(&self, actor: &str, id: SessionId, reason: &str, ended_at: i64) -> Result<(), StoreError> {
+        self.end_as_of(actor, id, reason, Some(ended_at)).await
+    }
+
+    async fn end_as_of(&self, actor: &str, id: SessionId, reason: &str, late: Option<i64>) -> Result<(), StoreError> {
         let mut tx = self.audit.begin().await?;
-        if !self.store.end_session(&mut tx, id, reason, clock::now()).await? {
+        if !self.store.end_session(&mut tx, id, reason, late.unwrap_or_else(clock::now)).await? {
             return Err(StoreError::NotFound(format!("running session {id}")));
         }
-        tx.append(Event::new(actor, Kind::SessionEnded, Subject::Session(id), json!({ "reason": reason }))).await?;
+        let detail = match late {
+            None => json!({ "reason": reason }),
+            Some(at) => json!({ "reason": reason, "late": true, "ended_at": at }),
+        };
+        tx.append(Event::new(actor, Kind::SessionEnded, Subject::Session(id), detail)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -87,36 +102,49 @@ impl Sessions {
     /// Seals a recording that finished cleanly. A recording is sealed once: a second seal is
     /// refused and writes nothing, so the log can never hold two hashes for one file.
     pub async fn seal_recording(&self, actor: &str, seal: &RecordingSeal) -> Result<(), StoreError> {
-        self.seal(actor, seal, None).await
+        self.seal(actor, seal, None, false).await
+    }
+
+    /// Seals, once the store is back, a recording that finished (or was cut short, with
+    /// `truncated` saying why) while the store could not take its seal; the audit row says it
+    /// was written late.
+    pub async fn seal_recording_late(&self, actor: &str, seal: &RecordingSeal, truncated: Option<&str>) -> Result<(), StoreError> {
+        self.seal(actor, seal, truncated, true).await
     }
 
     /// Seals a recording that was cut short (its writer failed, or its node stopped without
     /// finishing it), with the hash of what is on disk and why, so that what was kept can
     /// still be proved unaltered later.
     pub async fn mark_truncated(&self, actor: &str, seal: &RecordingSeal, why: &str) -> Result<(), StoreError> {
-        self.seal(actor, seal, Some(why)).await
+        self.seal(actor, seal, Some(why), false).await
     }
 
-    async fn seal(&self, actor: &str, seal: &RecordingSeal, truncated: Option<&str>) -> Result<(), StoreError> {
+    async fn seal(&self, actor: &str, seal: &RecordingSeal, truncated: Option<&str>, late: bool) -> Result<(), StoreError> {
         let mut tx = self.audit.begin().await?;
         if !self.store.seal_recording(&mut tx, seal.recording_id, &seal.sha256, seal.bytes as i64, clock::now()).await? {
             return Err(StoreError::Exists(format!("the seal of recording {}", seal.recording_id)));
         }
-        tx.append(Event::new(actor, Kind::RecordingSealed, Subject::Session(seal.session), seal_detail(seal, truncated))).await?;
+        tx.append(Event::new(actor, Kind::RecordingSealed, Subject::Session(seal.session), seal_detail(seal, truncated, late))).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-/// The `recording.sealed` row's detail; a truncated seal says so and why.
-fn seal_detail(seal: &RecordingSeal, truncated: Option<&str>) -> serde_json::Value {
+/// The `recording.sealed` row's detail; a truncated seal says so and why, and a seal written
+/// after the store came back says it was written late.
+fn seal_detail(seal: &RecordingSeal, truncated: Option<&str>, late: bool) -> serde_json::Value {
     let mut detail = json!({
         "channel": seal.channel, "what": seal.what, "path": seal.path, "sha256": seal.sha256,
         "bytes": seal.bytes, "events": seal.events,
     });
-    if let (Some(why), Some(obj)) = (truncated, detail.as_object_mut()) {
-        obj.insert("truncated".into(), json!(true));
-        obj.insert("why".into(), json!(why));
+    if let Some(obj) = detail.as_object_mut() {
+        if let Some(why) = truncated {
+            obj.insert("truncated".into(), json!(true));
+            obj.insert("why".into(), json!(why));
+        }
+        if late {
+            obj.insert("late".into(), json!(true));
+        }
     }
     detail
 }

@@ -26,6 +26,7 @@ mod notify;
 mod hostkey;
 mod recording;
 mod session;
+mod store_loss;
 mod ssh_audit;
 mod totp;
 mod web_browser;

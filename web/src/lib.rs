@@ -10,6 +10,7 @@ pub mod api;
 pub mod api_error;
 pub mod auth;
 mod error;
+mod health;
 mod layers;
 pub mod pages;
 mod routes;

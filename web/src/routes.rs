@@ -2,21 +2,19 @@
 //! every response gets (request id and tracing span, security headers, body limit, timeout,
 //! token renewal).
 
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::get;
-use axum::{middleware, Json, Router};
-use serde::Serialize;
+use axum::{middleware, Router};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Gate;
-use crate::state::Site;
-use crate::{api, layers, pages, trace, AppState};
+use crate::{api, health, layers, pages, trace, AppState};
 
 /// The app: routes plus middleware (outermost last).
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
         .merge(api::router().router)
         .merge(pages::router())
         .layer(middleware::from_fn_with_state(Gate::from_ref(&state), layers::renew_cookie))
@@ -31,14 +29,4 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(trace::RequestSpan).on_response(trace::Finished))
         .layer(SetRequestIdLayer::new(trace::REQUEST_ID, trace::NewId))
         .layer(middleware::map_request(trace::drop_unsafe_id))
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    version: &'static str,
-}
-
-async fn healthz(State(site): State<Site>) -> Json<Health> {
-    Json(Health { status: "ok", version: site.version })
 }

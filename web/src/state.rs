@@ -13,6 +13,7 @@ use axum::extract::FromRef;
 use portcullis_core::admin::Admin;
 use portcullis_core::approvals::Approvals;
 use portcullis_core::audit::AuditLog;
+use portcullis_core::backlog::Backlog;
 use portcullis_core::live::LiveHub;
 use portcullis_core::store::Store;
 use portcullis_core::webauth::WebAuth;
@@ -76,6 +77,7 @@ part! {
     AuditLog => ctx.audit;
     WebAuth => ctx.webauth;
     LiveHub => ctx.live;
+    Backlog => ctx.backlog;
     Arc<Config> => ctx.config;
     Admin => admin;
     Arc<TokenKeys> => keys;

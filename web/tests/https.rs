@@ -148,9 +148,15 @@ async fn healthz_reports_ok_and_version() {
         .starts_with("application/json"));
     let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(
-        json,
-        serde_json::json!({"status": "ok", "version": "9.9.9-test"})
+        (&json["status"], &json["version"], &json["store"], &json["waiting_writes"]),
+        (&serde_json::json!("ok"), &serde_json::json!("9.9.9-test"), &serde_json::json!("ok"), &serde_json::json!(0)),
+        "{json}"
     );
+    // What an operator (and the leak test) watches: the runtime's tasks and the memory used.
+    assert!(json["tasks"].as_u64().is_some_and(|n| n > 0), "{json}");
+    if cfg!(target_os = "linux") {
+        assert!(json["rss_bytes"].as_u64().is_some_and(|n| n > 1024 * 1024), "{json}");
+    }
     reply.assert_security_headers();
     server.stop().await;
 }

@@ -70,8 +70,9 @@ async fn running(minutes: i64) -> (World, ActiveSession) {
 
 /// Starts enforcement on its own task, waking on the world's change feed from now on.
 fn spawn(w: &World, s: &ActiveSession, d: &Arc<Double>, warn: Vec<Duration>) -> tokio::task::JoinHandle<()> {
-    let (d, store, s, changes) = (d.clone(), w.ctx.store.clone(), s.clone(), w.ctx.audit.feed().subscribe());
-    tokio::spawn(async move { enforce(&*d, &store, s, changes, warn).await })
+    let feed = w.ctx.audit.feed();
+    let (d, store, s, feeds) = (d.clone(), w.ctx.store.clone(), s.clone(), Feeds { changes: feed.subscribe(), reachable: feed.reachable() });
+    tokio::spawn(async move { enforce(&*d, &store, s, feeds, warn).await })
 }
 
 async fn finish(task: tokio::task::JoinHandle<()>) {
@@ -196,7 +197,20 @@ async fn a_store_that_cannot_answer_closes_the_session() {
     // Something changed (elsewhere); the check cannot read the grant.
     let feed = w.ctx.audit.feed();
     feed.publish(feed.head() + 1);
-    assert_eq!(next(&mut rx).await.1, "the service is unavailable; the session is closed.");
+    assert_eq!(next(&mut rx).await.1, UNAVAILABLE_TEXT);
+    finish(task).await;
+    assert_eq!(d.ends().iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(), ["store unavailable"]);
+}
+
+/// Nothing changes and nobody writes, but the store stops answering (the change feed's
+/// read of it fails): the session must not go on unaudited.
+#[tokio::test]
+async fn a_store_that_stops_answering_closes_the_session_without_any_change() {
+    let (w, s) = running(60).await;
+    let (d, mut rx) = Double::new();
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    w.ctx.audit.feed().set_reachable(false);
+    assert_eq!(next(&mut rx).await.1, UNAVAILABLE_TEXT);
     finish(task).await;
     assert_eq!(d.ends().iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>(), ["store unavailable"]);
 }

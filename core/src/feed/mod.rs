@@ -13,6 +13,12 @@
 //! - **the safety net**: [`spawn`] also reads `MAX(seq)` every `session.control_poll`. It is
 //!   the only way a change made by *another process* on SQLite (a CLI command, say) is
 //!   noticed, and it covers a notification lost while the `LISTEN` connection was down.
+//!
+//! The feed also says whether the store answers ([`Feed::reachable`]): the safety-net read
+//! sets it each time it succeeds or fails (a read that fails has waited the pool's acquire
+//! timeout, so one failure means the store gave no connection for that long), and every
+//! commit of this process proves it again. Running sessions end when it turns false,
+//! because nothing may go on unaudited; writes that had to wait are made when it turns true.
 
 mod listen;
 
@@ -33,6 +39,9 @@ pub const PG_CHANNEL: &str = "portcullis_audit";
 #[derive(Clone, Debug)]
 pub struct Feed {
     tx: Arc<watch::Sender<i64>>,
+    /// Whether the store answered the last time it was asked; starts true (the store was
+    /// just opened).
+    reachable: Arc<watch::Sender<bool>>,
 }
 
 impl Default for Feed {
@@ -44,11 +53,13 @@ impl Default for Feed {
 impl Feed {
     /// A feed at sequence 0.
     pub fn new() -> Feed {
-        Feed { tx: Arc::new(watch::Sender::new(0)) }
+        Feed { tx: Arc::new(watch::Sender::new(0)), reachable: Arc::new(watch::Sender::new(true)) }
     }
 
-    /// Announces that rows up to `seq` are committed; wakes waiters if that is news.
+    /// Announces that rows up to `seq` are committed; wakes waiters if that is news. A
+    /// commit also proves the store answers.
     pub fn publish(&self, seq: i64) {
+        self.set_reachable(true);
         self.tx.send_if_modified(|cur| {
             let news = seq > *cur;
             if news {
@@ -66,6 +77,27 @@ impl Feed {
     /// The highest sequence number published so far.
     pub fn head(&self) -> i64 {
         *self.tx.borrow()
+    }
+
+    /// Records whether the store answers; a change is logged and wakes the waiters of
+    /// [`Feed::reachable`].
+    pub fn set_reachable(&self, up: bool) {
+        let changed = self.reachable.send_if_modified(|cur| std::mem::replace(cur, up) != up);
+        match (changed, up) {
+            (true, true) => tracing::info!("the store answers again"),
+            (true, false) => tracing::error!("the store does not answer; running sessions end and new ones are refused until it does"),
+            _ => {}
+        }
+    }
+
+    /// Whether the store answers, as last seen; wakes on every change.
+    pub fn reachable(&self) -> watch::Receiver<bool> {
+        self.reachable.subscribe()
+    }
+
+    /// Whether the store answered the last time it was asked.
+    pub fn is_reachable(&self) -> bool {
+        *self.reachable.borrow()
     }
 }
 
@@ -97,11 +129,17 @@ async fn poll_head(store: &Store, feed: &Feed, every: Duration, shutdown: &Cance
     }
 }
 
-/// Reads the head once and publishes it.
+/// Reads the head once and publishes it; says whether the store answered.
 async fn catch_up(store: &Store, feed: &Feed) {
     match store.audit_head().await {
-        Ok(seq) => feed.publish(seq),
-        Err(e) => tracing::warn!(error = %e, "change feed cannot read the audit head"),
+        Ok(seq) => {
+            feed.set_reachable(true);
+            feed.publish(seq);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "change feed cannot read the audit head");
+            feed.set_reachable(false);
+        }
     }
 }
 

@@ -110,7 +110,7 @@ impl Sessions {
                         bytes: seal.bytes,
                         events: seal.events,
                     };
-                    tx.append(Event::new(ACTOR, Kind::RecordingSealed, Subject::Session(id), seal_detail(&sealed, Some(NODE_CRASHED)))).await?;
+                    tx.append(Event::new(ACTOR, Kind::RecordingSealed, Subject::Session(id), seal_detail(&sealed, Some(NODE_CRASHED), false))).await?;
                 }
                 Err(e) => {
                     let detail = json!({ "channel": channel, "what": f.what, "path": f.rec.path, "error": format!("{NODE_CRASHED}; the recording is missing: {e}") });

@@ -2,10 +2,10 @@
 //! open if it was killed last time (`Sessions::close_left_open`), binds the SSH and HTTPS
 //! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
 //! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
-//! housekeeping, the approvers' notifier (when `[notify]` configures a channel), the SIEM
-//! exporter (one task per `[[export.sinks]]` entry), the broker
-//! and the web page until SIGINT/SIGTERM or until one of them
-//! fails. Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
+//! the backlog of writes that wait for the store, housekeeping, the approvers' notifier (when
+//! `[notify]` configures a channel), the SIEM exporter (one task per `[[export.sinks]]`
+//! entry), the broker and the web page until SIGINT/SIGTERM or until one of them fails.
+//! Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
 //! bounded by a grace timeout, and a final audit checkpoint is signed on the way out.
 
 mod housekeeping;
@@ -102,6 +102,8 @@ pub async fn run_node(
         }
     });
     tracker.spawn(housekeeping::run(ctx.clone(), shutdown.clone()));
+    // Session ends and recording seals that met a store that did not answer.
+    tracker.spawn(ctx.backlog.clone().run(shutdown.clone()));
     if let Some(notifier) = notifier {
         tracing::info!(channels = ?notifier.channels(), "notifying approvers of new requests");
         tracker.spawn(notifier.run(changes.clone(), shutdown.clone()));

@@ -246,6 +246,18 @@ impl Broker {
         }
     }
 
+    /// `GET /healthz` of the running server (with curl: the certificate is self-signed), as
+    /// JSON: status, whether the store answers, waiting writes, runtime tasks, RSS.
+    pub fn health(&self) -> Value {
+        let url = format!("https://{}/healthz", self.web_addr());
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-k", "--max-time", "30", &url]);
+        let out = proc::run(cmd, Duration::from_secs(60));
+        out.assert_success();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("/healthz is not JSON ({e}):\n{}", out.describe()))
+    }
+
     /// The SQLite database file (for tamper tests).
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("portcullis.db")

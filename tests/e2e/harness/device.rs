@@ -173,6 +173,24 @@ impl Device {
 }
 
 impl Device {
+    /// Kills every running sshd of the device (each in its own process group, so its
+    /// privilege-separated children die with it), as when the device's SSH server dies in
+    /// the middle of a session. The device still accepts new connections.
+    pub fn kill_sessions(&self) -> usize {
+        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        let mut killed = 0;
+        for child in children.iter_mut() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let group = format!("-{}", child.id());
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+                killed += 1;
+            }
+            let _ = child.wait();
+        }
+        children.clear();
+        killed
+    }
+
     /// Stops the device as if it died: no more connections are accepted (its port is
     /// closed) and running sshd processes are killed.
     pub fn stop(&mut self) {
@@ -233,7 +251,9 @@ fn spawn_sshd(
 ) -> std::io::Result<Child> {
     let stdout = stream.try_clone()?;
     let stderr = fs::OpenOptions::new().create(true).append(true).open(log)?;
+    use std::os::unix::process::CommandExt;
     Command::new(SSHD)
+        .process_group(0)
         .arg("-i")
         .arg("-e")
         .arg("-f")

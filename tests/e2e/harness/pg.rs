@@ -116,3 +116,64 @@ pub fn with_database(url: &str, db: &str) -> String {
     }
     out
 }
+
+/// A PostgreSQL cluster of the test's own (scripts/pg-throwaway.sh in a temporary
+/// directory), for tests that stop the store under a running broker: the shared cluster of
+/// `PORTCULLIS_TEST_PG_URL` serves other tests at the same time and must never be stopped.
+/// Stopped and removed when dropped.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    /// URL of its `postgres` database.
+    pub url: String,
+}
+
+impl Cluster {
+    /// initdb and start on a free loopback port.
+    pub fn start() -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("portcullis-pg-")
+            .tempdir()
+            .expect("tempdir");
+        let url = throwaway("start", dir.path());
+        Cluster { dir, url }
+    }
+
+    /// Stops it the hard way (`pg_ctl stop -m immediate`): every connection is cut at once.
+    pub fn crash(&self) {
+        throwaway("crash", self.dir.path());
+    }
+
+    /// Starts it again on the same port (so the broker's URL still names it).
+    pub fn restart(&self) {
+        let url = throwaway("restart", self.dir.path());
+        assert_eq!(url, self.url, "the cluster came back elsewhere");
+    }
+
+    /// The server's log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = proc::run(
+            throwaway_command("stop", self.dir.path()),
+            std::time::Duration::from_secs(60),
+        );
+    }
+}
+
+fn throwaway_command(verb: &str, dir: &std::path::Path) -> std::process::Command {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg-throwaway.sh");
+    let mut cmd = std::process::Command::new(script);
+    cmd.arg(verb).arg(dir);
+    cmd
+}
+
+/// Runs `scripts/pg-throwaway.sh VERB DIR`, which must succeed; returns what it printed.
+fn throwaway(verb: &str, dir: &std::path::Path) -> String {
+    let out = proc::run(throwaway_command(verb, dir), std::time::Duration::from_secs(120));
+    out.assert_success();
+    out.stdout_text().trim().to_owned()
+}

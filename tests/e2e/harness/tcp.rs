@@ -4,11 +4,12 @@
 //! its side when the client has finished sending); Sink reads and counts; Stall reads nothing
 //! until [`Service::release`], then behaves like Sink (a device that stops reading); Source
 //! sends a given number of bytes and closes (counted as they are handed to the socket).
+//! [`Service::cut`] drops every open connection at once, as a device that dies does.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 /// What a service does with each connection.
@@ -31,6 +32,8 @@ pub struct Service {
     /// Lets Stall connections start reading.
     released: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    /// A handle on every connection accepted, for [`Service::cut`].
+    open: Arc<Mutex<Vec<TcpStream>>>,
     accept_loop: Option<JoinHandle<()>>,
 }
 
@@ -44,9 +47,10 @@ impl Service {
         let closed = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let released = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(Mutex::new(Vec::new()));
         let accept_loop = {
             let (accepted, received, closed, stop) = (accepted.clone(), received.clone(), closed.clone(), stop.clone());
-            let released = released.clone();
+            let (released, open) = (released.clone(), open.clone());
             thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -54,6 +58,9 @@ impl Service {
                     }
                     let Ok(stream) = stream else { continue };
                     accepted.fetch_add(1, Ordering::SeqCst);
+                    if let Ok(handle) = stream.try_clone() {
+                        open.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+                    }
                     let (received, closed, released) = (received.clone(), closed.clone(), released.clone());
                     thread::spawn(move || {
                         if behaviour == Behaviour::Stall {
@@ -70,7 +77,7 @@ impl Service {
                 }
             })
         };
-        Service { addr, accepted, received, closed, released, stop, accept_loop: Some(accept_loop) }
+        Service { addr, accepted, received, closed, released, stop, open, accept_loop: Some(accept_loop) }
     }
 
     pub fn port(&self) -> u16 {
@@ -95,6 +102,15 @@ impl Service {
     /// Connections that have ended.
     pub fn closed(&self) -> usize {
         self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Cuts every connection accepted so far (both directions), as a device that dies does;
+    /// the service keeps accepting new ones.
+    pub fn cut(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        for stream in open.drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
     }
 }
 
