@@ -136,11 +136,13 @@ pub async fn checkpoints(store: &Store) -> Result<Vec<Checkpoint>, StoreError> {
         .collect())
 }
 
-/// Up to `limit` checkpoints after row `seq`, oldest first (the SIEM exporter's pages).
-pub async fn checkpoints_after(store: &Store, seq: i64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
+/// Up to `limit` checkpoints of rows after `after` and at most `upto`, oldest first (the SIEM
+/// exporter's pages: it sends a checkpoint once the rows it covers are sent).
+pub async fn checkpoints_between(store: &Store, after: i64, upto: i64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
     let rows: Vec<(i64, String, i64, String, String)> =
-        sqlx::query_as("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(seq)
+        sqlx::query_as("SELECT seq, hash, ts, key_id, signature FROM audit_checkpoints WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3")
+            .bind(after)
+            .bind(upto)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(store.pool())
             .await?;

@@ -19,7 +19,7 @@ mod search;
 mod verify;
 mod write;
 
-pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, checkpoints, checkpoints_after, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
+pub use checkpoint::{checkpoint_covering, checkpoint_message, checkpoint_verifies, checkpoints, checkpoints_between, ed25519_verifies, key_id_of, AuditSigner, Checkpoint};
 pub use hash::{row_hash, GENESIS_HASH};
 pub use search::{latest_checkpoint, search, Search, MAX_ROWS};
 pub use event::{BadSubject, Event, Kind, Subject};

@@ -53,8 +53,8 @@ pub(super) struct Worker {
 enum Stream {
     /// The audit rows.
     Rows,
-    /// The signed checkpoints.
-    Checkpoints,
+    /// The signed checkpoints of rows up to this one.
+    Checkpoints(i64),
 }
 
 /// Why a pass stopped.
@@ -147,7 +147,12 @@ impl Worker {
     /// Sends every row after the rows' cursor, then every checkpoint after the checkpoints'.
     async fn pass(&self, conn: &mut Option<Conn>, shutdown: &CancellationToken) -> Result<Pass, Failure> {
         match self.follow(Stream::Rows, conn, shutdown).await? {
-            Pass::Idle => self.follow(Stream::Checkpoints, conn, shutdown).await,
+            Pass::Idle => {
+                // Only checkpoints of rows already sent: a row committed since the rows went
+                // idle is sent first, on the wake its commit brings.
+                let sent = cursor::position(&self.store, &self.cursor).await?.unwrap_or(0);
+                self.follow(Stream::Checkpoints(sent), conn, shutdown).await
+            }
             other => Ok(other),
         }
     }
@@ -156,7 +161,7 @@ impl Worker {
     async fn follow(&self, stream: Stream, conn: &mut Option<Conn>, shutdown: &CancellationToken) -> Result<Pass, Failure> {
         let name = match stream {
             Stream::Rows => &self.cursor,
-            Stream::Checkpoints => &self.checkpoint_cursor,
+            Stream::Checkpoints(_) => &self.checkpoint_cursor,
         };
         loop {
             let now = clock::now_ms();
@@ -190,8 +195,8 @@ impl Worker {
                 let rows = rows::page(&self.store, at, self.cfg.batch_size).await?;
                 rows.last().map(|l| (l.seq, rows.iter().flat_map(|r| format::record(format, framing, &self.origin, r)).collect()))
             }
-            Stream::Checkpoints => {
-                let cps = audit::checkpoints_after(&self.store, at, self.cfg.batch_size).await?;
+            Stream::Checkpoints(upto) => {
+                let cps = audit::checkpoints_between(&self.store, at, upto, self.cfg.batch_size).await?;
                 cps.last().map(|l| (l.seq, cps.iter().flat_map(|c| format::checkpoint::record(format, framing, &self.origin, c)).collect()))
             }
         })
