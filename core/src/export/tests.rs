@@ -239,6 +239,7 @@ async fn signed_checkpoints_reach_the_sink_after_their_rows() {
         let node = start(&cfg, &t.store, &audit);
         let head = add(&audit, 1, "b").await;
         wait_cursor(&t.store, "export:file", head).await;
+        wait_cursor(&t.store, "export-checkpoints:file", head).await;
         node.stop().await;
 
         let text = std::fs::read_to_string(&file).unwrap();
