@@ -191,7 +191,7 @@ enum Check {
 }
 
 /// The notice when the store cannot answer; the reason the session row keeps.
-pub(crate) const UNAVAILABLE_TEXT: &str = "the service is unavailable: the broker cannot reach its database, and nothing may go on unaudited; the session is closed.";
+pub(crate) const UNAVAILABLE_TEXT: &str = "the service is unavailable: the broker cannot write to its database (unreachable, or its disk is full), and nothing may go on unaudited; the session is closed.";
 
 fn unavailable() -> Check {
     Check::Cut { reason: "store unavailable".into(), text: UNAVAILABLE_TEXT.into() }

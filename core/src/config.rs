@@ -177,6 +177,15 @@ impl Default for WebConfig {
 pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://…`.
     pub url: String,
+    /// SQLite only: the free space, in MiB, below which the database's filesystem counts as
+    /// full. Sign-ins are then refused and running sessions end while their last rows still
+    /// fit (0 turns the check off).
+    #[serde(default = "default_min_free_mib")]
+    pub min_free_mib: u64,
+}
+
+fn default_min_free_mib() -> u64 {
+    16
 }
 
 impl std::fmt::Debug for StoreConfig {

@@ -45,6 +45,7 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "WEB_TOKEN_TTL" => c.web.token_ttl = dur(var, v)?,
         "WEB_SESSION_MAX" => c.web.session_max = dur(var, v)?,
         "STORE_URL" => c.store.url = v.into(),
+        "STORE_MIN_FREE_MIB" => c.store.min_free_mib = parse(var, v)?,
         "VAULT_KEY_FILE" => c.vault.key_file = v.into(),
         "AUDIT_SIGNING_KEY" => c.audit.signing_key = v.into(),
         "AUDIT_CHECKPOINT_EVERY" => c.audit.checkpoint_every = parse(var, v)?,

@@ -19,8 +19,13 @@
 //! timeout, so one failure means the store gave no connection for that long), and every
 //! commit of this process proves it again. Running sessions end when it turns false,
 //! because nothing may go on unaudited; writes that had to wait are made when it turns true.
+//! On SQLite the read also looks at the free space of the database's disk ([`room`]): with
+//! less than `store.min_free_mib` left, the store counts as unable to take writes.
 
 mod listen;
+mod room;
+
+use room::Room;
 
 use crate::store::{Backend, Store};
 use std::sync::Arc;
@@ -105,19 +110,21 @@ impl Feed {
 /// `store_url` (the store's own URL), and everywhere the safety-net poll every `poll`. The
 /// task ends when `shutdown` is cancelled. A database that cannot be read is logged and
 /// retried; the feed keeps its last value meanwhile.
-pub fn spawn(store: Store, feed: Feed, store_url: String, poll: Duration, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(store: Store, feed: Feed, store_url: String, min_free_mib: u64, poll: Duration, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let room = Room::of(&store_url, min_free_mib);
         let listen = async {
             if store.backend() == Backend::Postgres {
                 listen::run(&store_url, &store, &feed, &shutdown).await;
             }
         };
-        tokio::join!(poll_head(&store, &feed, poll, &shutdown), listen);
+        tokio::join!(poll_head(&store, &feed, room.as_ref(), poll, &shutdown), listen);
     })
 }
 
 /// The safety net: reads the head every `every` (the first time at once).
-async fn poll_head(store: &Store, feed: &Feed, every: Duration, shutdown: &CancellationToken) {
+async fn poll_head(store: &Store, feed: &Feed, room: Option<&Room>, every: Duration, shutdown: &CancellationToken) {
+    let mut short = false;
     let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -126,8 +133,23 @@ async fn poll_head(store: &Store, feed: &Feed, every: Duration, shutdown: &Cance
             _ = tick.tick() => {}
         }
         catch_up(store, feed).await;
+        if let Some(r) = room {
+            let enough = r.enough();
+            if enough == short {
+                short = !enough;
+                if short {
+                    tracing::warn!(folder = %r.dir().display(), free = ?r.free(), reserve = r.min_free(), "the database's disk is almost full: it counts as unable to take writes until space returns");
+                } else {
+                    tracing::info!("the database's disk has room again");
+                }
+            }
+            if short {
+                feed.set_reachable(false);
+            }
+        }
     }
 }
+
 
 /// Reads the head once and publishes it; says whether the store answered.
 async fn catch_up(store: &Store, feed: &Feed) {

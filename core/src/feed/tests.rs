@@ -37,7 +37,7 @@ async fn commits_in_this_process_wake_waiters_at_once() {
     for t in stores().await {
         let log = audit_log(&t.store, 0);
         let shutdown = CancellationToken::new();
-        let task = spawn(t.store.clone(), log.feed().clone(), t.url.clone(), NEVER, shutdown.clone());
+        let task = spawn(t.store.clone(), log.feed().clone(), t.url.clone(), 0, NEVER, shutdown.clone());
         let mut rx = log.feed().subscribe();
         let seq = log.record(event(1)).await.unwrap();
         wait_for(&mut rx, seq).await;
@@ -63,7 +63,7 @@ async fn sqlite_safety_net_poll_sees_other_processes() {
     assert_eq!(t.store.backend(), Backend::Sqlite);
     let feed = Feed::new();
     let shutdown = CancellationToken::new();
-    let task = spawn(t.store.clone(), feed.clone(), t.url.clone(), Duration::from_millis(20), shutdown.clone());
+    let task = spawn(t.store.clone(), feed.clone(), t.url.clone(), 0, Duration::from_millis(20), shutdown.clone());
     let mut rx = feed.subscribe();
     let seq = other_node(&t.url).await.record(event(1)).await.unwrap();
     wait_for(&mut rx, seq).await;
@@ -92,7 +92,7 @@ async fn postgres_listen_sees_other_nodes_and_survives_a_dropped_connection() {
     assert_eq!(t.store.backend(), Backend::Postgres);
     let feed = Feed::new();
     let shutdown = CancellationToken::new();
-    let task = spawn(t.store.clone(), feed.clone(), t.url.clone(), NEVER, shutdown.clone());
+    let task = spawn(t.store.clone(), feed.clone(), t.url.clone(), 0, NEVER, shutdown.clone());
     let mut rx = feed.subscribe();
     wait_listening(&t.store).await;
     let other = other_node(&t.url).await;

@@ -95,7 +95,7 @@ pub async fn run_node(
     let exporter = Exporter::from_config(&ctx.config, ctx.store.clone()).context("SIEM export ([export])")?;
     let feed = ctx.audit.feed().clone();
     let changes = feed.subscribe();
-    let feed_task = feed::spawn(ctx.store.clone(), feed, ctx.config.store.url.clone(), ctx.config.session.control_poll.0, shutdown.clone());
+    let feed_task = feed::spawn(ctx.store.clone(), feed, ctx.config.store.url.clone(), ctx.config.store.min_free_mib, ctx.config.session.control_poll.0, shutdown.clone());
     tracker.spawn(async move {
         if let Err(e) = feed_task.await {
             tracing::warn!(error = %e, "change feed task failed");
