@@ -21,6 +21,8 @@
 //!   (what a session channel asks to run), [`target`] (the SSH user name), [`prompt`]
 //!   (talking to a vendor before bridging), [`device`] (the client towards the device) and
 //!   [`sftp`] (watching file transfers).
+//!
+//! `fuzzing` (hidden) lets the fuzz targets reach the private parsers; nothing here uses it.
 
 mod algorithms;
 mod bridge;
@@ -28,6 +30,8 @@ mod channel;
 mod conn;
 mod device;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod handler;
 mod kind;

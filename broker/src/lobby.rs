@@ -80,7 +80,7 @@ pub(crate) async fn run(conn: &Conn, mut term: Term<'_>, kind: Kind) {
 
 /// A parsed `request` command.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct RequestArgs {
+pub struct RequestArgs {
     pub device: String,
     pub minutes: i64,
     pub reason: String,
@@ -138,21 +138,46 @@ pub(crate) fn parse_request(words: &[String]) -> Result<RequestArgs, String> {
     })
 }
 
-async fn execute(conn: &Conn, line: &str) -> Reply {
+/// A lobby command line, parsed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Devices,
+    Status,
+    Request(RequestArgs),
+    /// A line that cannot run, with the error to show (exit status 1).
+    Invalid(String),
+    /// A command the lobby does not have, by name (exit status 127).
+    Unknown(String),
+}
+
+/// Parses one command line: words split as a shell would, the first one the command.
+pub(crate) fn parse_line(line: &str) -> Command {
     let words = match shell_words::split(line) {
         Ok(w) => w,
-        Err(_) => return Reply::err("error: unbalanced quotes\n".into()),
+        Err(_) => return Command::Invalid("error: unbalanced quotes\n".into()),
     };
-    let Some((cmd, rest)) = words.split_first() else { return Reply::ok(HELP.into()) };
+    let Some((cmd, rest)) = words.split_first() else { return Command::Help };
     match cmd.as_str() {
-        "help" | "--help" | "-h" => Reply::ok(HELP.into()),
-        "devices" => devices(conn).await,
-        "status" | "requests" => status(conn).await,
+        "help" | "--help" | "-h" => Command::Help,
+        "devices" => Command::Devices,
+        "status" | "requests" => Command::Status,
         "request" => match parse_request(rest) {
-            Ok(args) => request(conn, args).await,
-            Err(e) => Reply::err(format!("error: {e}\n")),
+            Ok(args) => Command::Request(args),
+            Err(e) => Command::Invalid(format!("error: {e}\n")),
         },
-        other => Reply { text: format!("unknown command {other:?}; type 'help'\n"), status: 127 },
+        other => Command::Unknown(other.to_owned()),
+    }
+}
+
+async fn execute(conn: &Conn, line: &str) -> Reply {
+    match parse_line(line) {
+        Command::Help => Reply::ok(HELP.into()),
+        Command::Devices => devices(conn).await,
+        Command::Status => status(conn).await,
+        Command::Request(args) => request(conn, args).await,
+        Command::Invalid(text) => Reply::err(text),
+        Command::Unknown(other) => Reply { text: format!("unknown command {other:?}; type 'help'\n"), status: 127 },
     }
 }
 

@@ -42,8 +42,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CHUNK: usize = 32 * 1024;
 
 /// Why a tunnel is refused.
-struct Refusal {
-    reason: String,
+pub(crate) struct Refusal {
+    pub(crate) reason: String,
     device: Option<DeviceName>,
 }
 
@@ -150,16 +150,7 @@ async fn tunnel_failed(conn: &Conn, subject: &Subject, dev: &DeviceRecord, port:
 
 /// Applies the rules; nothing here touches the network.
 async fn decide(conn: &Conn, host: &str, port: u32) -> Result<(DeviceRecord, GrantRecord, u16), Refusal> {
-    if host.parse::<IpAddr>().is_ok() || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok() {
-        return Err(refuse("an address, not a device name (use the Portcullis device name)"));
-    }
-    let name = DeviceName::parse(host).map_err(|_| refuse("not a device name"))?;
-    if let Some(d) = &conn.device_name {
-        if *d != name {
-            return Err(Refusal { reason: format!("this connection is for device {d}"), device: Some(name) });
-        }
-    }
-    let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| refuse("not a TCP port"))?;
+    let (name, port) = precheck(host, port, conn.device_name.as_ref())?;
     let store = &conn.ctx.store;
     let dev = match store.device_by_name(&name).await {
         Ok(Some(d)) if !d.disabled => d,
@@ -186,8 +177,25 @@ async fn decide(conn: &Conn, host: &str, port: u32) -> Result<(DeviceRecord, Gra
     Ok((dev, grant, port))
 }
 
+/// The rules that need neither the store nor the network: `host` must be a device name, not
+/// an address (which is never resolved), and the connection's own device when it was opened
+/// for one (`only`); `port` must be a TCP port.
+pub(crate) fn precheck(host: &str, port: u32, only: Option<&DeviceName>) -> Result<(DeviceName, u16), Refusal> {
+    if host.parse::<IpAddr>().is_ok() || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok() {
+        return Err(refuse("an address, not a device name (use the Portcullis device name)"));
+    }
+    let name = DeviceName::parse(host).map_err(|_| refuse("not a device name"))?;
+    if let Some(d) = only {
+        if *d != name {
+            return Err(Refusal { reason: format!("this connection is for device {d}"), device: Some(name) });
+        }
+    }
+    let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| refuse("not a TCP port"))?;
+    Ok((name, port))
+}
+
 /// The device's stored host with `port`: `10.20.0.12:22` → `10.20.0.12:104`.
-fn device_target(dev: &DeviceRecord, port: u16) -> Option<String> {
+pub(crate) fn device_target(dev: &DeviceRecord, port: u16) -> Option<String> {
     let host = match dev.address.parse::<SocketAddr>() {
         Ok(a) => return Some(SocketAddr::new(a.ip(), port).to_string()),
         Err(_) => dev.address.rsplit_once(':').map_or(dev.address.as_str(), |(h, _)| h),

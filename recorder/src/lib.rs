@@ -15,6 +15,8 @@
 
 mod error;
 mod escape;
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 pub mod pcap;
 mod reader;

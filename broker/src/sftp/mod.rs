@@ -19,8 +19,9 @@ mod wire;
 use portcullis_recorder::pcap::{Direction, PcapRecorder};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
-pub(crate) use track::Anomaly;
-use track::{Row, Tracker};
+pub(crate) use track::{Anomaly, Row};
+pub use track::{Load, MAX_HANDLES, MAX_HELD_ALL, MAX_PENDING};
+use track::Tracker;
 use wire::Framer;
 
 /// Audit rows that may wait for the writer.
@@ -29,10 +30,36 @@ const ROW_QUEUE: usize = 256;
 /// Parsing state of both directions. One lock for both: held only while parsing a chunk,
 /// never across an `.await`.
 #[derive(Default)]
-struct Watch {
+pub(crate) struct Watch {
     requests: Framer,
     responses: Framer,
     tracker: Tracker,
+}
+
+impl Watch {
+    /// Cuts a chunk of one direction (`request`: from the vendor's client) into packets and
+    /// follows them; the audit rows they make, or why the channel must end.
+    pub(crate) fn parse(&mut self, data: &[u8], request: bool) -> Result<Vec<Row>, Anomaly> {
+        let framed = if request { self.requests.feed(data) } else { self.responses.feed(data) };
+        if framed.lost_now {
+            return Err(Anomaly::Unparsable);
+        }
+        let mut rows = Vec::new();
+        for p in framed.packets {
+            rows.extend(if request { self.tracker.request(p)? } else { self.tracker.response(p)? });
+        }
+        Ok(rows)
+    }
+
+    /// Rows for files still open when the channel ends.
+    pub(crate) fn finish(&mut self) -> Vec<Row> {
+        self.tracker.finish()
+    }
+
+    /// What the watcher holds now.
+    pub(crate) fn load(&self) -> Load {
+        self.tracker.load()
+    }
 }
 
 /// Records an SFTP channel and reports its file operations.
@@ -80,16 +107,7 @@ impl SftpTap {
 
     fn parse(&self, data: &[u8], request: bool) -> Result<Vec<Row>, Anomaly> {
         let Ok(mut w) = self.watch.lock() else { return Err(Anomaly::Unparsable) };
-        let w = &mut *w;
-        let framed = if request { w.requests.feed(data) } else { w.responses.feed(data) };
-        if framed.lost_now {
-            return Err(Anomaly::Unparsable);
-        }
-        let mut rows = Vec::new();
-        for p in framed.packets {
-            rows.extend(if request { w.tracker.request(p)? } else { w.tracker.response(p)? });
-        }
-        Ok(rows)
+        w.parse(data, request)
     }
 
     async fn emit(&self, rows: Vec<Row>) {
@@ -101,7 +119,7 @@ impl SftpTap {
 
     /// Reports files still open, then closes the row queue.
     pub(crate) async fn finish(self) {
-        let rows = self.watch.lock().map(|mut w| w.tracker.finish()).unwrap_or_default();
+        let rows = self.watch.lock().map(|mut w| w.finish()).unwrap_or_default();
         self.emit(rows).await;
     }
 }

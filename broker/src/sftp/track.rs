@@ -13,11 +13,14 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Requests awaiting an answer that are remembered; more are forwarded but not matched.
-const MAX_PENDING: usize = 4096;
-/// Open handles followed at once.
-const MAX_HANDLES: usize = 1024;
+pub const MAX_PENDING: usize = 4096;
+/// Open handles followed at once (files, and directories apart).
+pub const MAX_HANDLES: usize = 1024;
 /// Out-of-order bytes held back per file and direction before its hash is given up.
 const MAX_HELD: usize = 8 * 1024 * 1024;
+/// Out-of-order bytes held back over all files and both directions of one channel: past it,
+/// the hash of the file whose bytes would go beyond is given up instead.
+pub const MAX_HELD_ALL: usize = 32 * 1024 * 1024;
 
 /// An audit row to write: kind and detail.
 pub(crate) type Row = (Kind, Value);
@@ -84,20 +87,24 @@ struct Content {
 }
 
 impl Content {
-    fn feed(&mut self, offset: u64, data: &[u8]) {
+    /// Takes `data` at `offset`; `room` is what the channel may still hold back.
+    fn feed(&mut self, offset: u64, data: &[u8], room: usize) {
         self.bytes += data.len() as u64;
         self.requests += 1;
         if self.broken {
             return;
         }
         if offset > self.next {
-            if self.held_bytes + data.len() > MAX_HELD {
+            if self.held_bytes + data.len() > MAX_HELD || data.len() > room {
                 self.broken = true;
                 self.held.clear();
+                self.held_bytes = 0;
                 return;
             }
             self.held_bytes += data.len();
-            self.held.insert(offset, data.to_vec());
+            if let Some(old) = self.held.insert(offset, data.to_vec()) {
+                self.held_bytes -= old.len();
+            }
             return;
         }
         self.absorb(offset, data);
@@ -138,6 +145,19 @@ struct OpenFile {
     write_failed: bool,
 }
 
+/// What a [`Tracker`] holds at one moment, against its caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Requests awaiting an answer (at most [`MAX_PENDING`]).
+    pub in_flight: usize,
+    /// Open files followed (at most [`MAX_HANDLES`]).
+    pub files: usize,
+    /// Open directories followed (at most [`MAX_HANDLES`]).
+    pub dirs: usize,
+    /// Out-of-order bytes held back (at most [`MAX_HELD_ALL`]).
+    pub held_bytes: usize,
+}
+
 /// The watcher of one SFTP channel.
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -152,6 +172,16 @@ fn text(b: &[u8]) -> String {
 }
 
 impl Tracker {
+    /// What the watcher holds now.
+    pub(crate) fn load(&self) -> Load {
+        Load { in_flight: self.pending.len(), files: self.handles.len(), dirs: self.dirs.len(), held_bytes: self.held_all() }
+    }
+
+    /// Out-of-order bytes held back over all open files.
+    fn held_all(&self) -> usize {
+        self.handles.values().map(|f| f.read.held_bytes + f.written.held_bytes).sum()
+    }
+
     /// Takes a request from the vendor's client, before it is forwarded. An error means it
     /// must not be: the file audit would no longer be right.
     pub(crate) fn request(&mut self, p: Packet) -> Result<Vec<Row>, Anomaly> {
@@ -190,7 +220,8 @@ impl Tracker {
                 Pending::Read { handle, offset }
             }
             Packet::Write { handle, offset, data, .. } => {
-                self.file(&handle)?.written.feed(offset, &data);
+                let room = MAX_HELD_ALL.saturating_sub(self.held_all());
+                self.file(&handle)?.written.feed(offset, &data, room);
                 Pending::Write { handle }
             }
             Packet::PathOp { op, path, to, .. } => Pending::Op { op: op.into(), path: text(&path), to: to.as_deref().map(text) },
@@ -251,8 +282,9 @@ impl Tracker {
             },
             Packet::Data { id, data } => {
                 if let Some(Pending::Read { handle, offset }) = self.pending.remove(&id) {
+                    let room = MAX_HELD_ALL.saturating_sub(self.held_all());
                     if let Some(f) = self.handles.get_mut(&handle) {
-                        f.read.feed(offset, &data);
+                        f.read.feed(offset, &data, room);
                     }
                 }
                 Ok(Vec::new())
@@ -440,6 +472,38 @@ mod tests {
         assert_eq!(t.request(Packet::HandleOp { id: 5, op: "fsetstat", handle: b"nope".to_vec() }).unwrap_err(), Anomaly::UnknownHandle);
         assert_eq!(t.request(Packet::Unknown(99)).unwrap_err(), Anomaly::NotUnderstood);
         assert_eq!(t.request(Packet::Status { id: 6, code: 0, message: vec![] }).unwrap_err(), Anomaly::NotUnderstood);
+    }
+
+    /// Finding: out-of-order bytes were capped per file (8 MiB a direction) but not per
+    /// channel, so 1,024 open files could hold 16 GiB. Now the channel holds at most
+    /// `MAX_HELD_ALL`; the file whose bytes would go beyond loses its hash instead.
+    #[test]
+    fn out_of_order_bytes_are_capped_over_all_files() {
+        let mut t = Tracker::default();
+        let ahead = vec![b'x'; MAX_HELD - 1];
+        let files = MAX_HELD_ALL / ahead.len() + 1;
+        for n in 0..files as u32 {
+            open(&mut t, 2 * n + 1, format!("/f{n}").as_bytes(), &n.to_be_bytes());
+            t.request(Packet::Write { id: 2 * n + 2, handle: n.to_be_bytes().to_vec(), offset: 1, data: ahead.clone() }).unwrap();
+            assert!(t.load().held_bytes <= MAX_HELD_ALL, "file {n}: {:?}", t.load());
+        }
+        for n in 0..files as u32 {
+            t.request(Packet::Write { id: 10_000 + n, handle: n.to_be_bytes().to_vec(), offset: 0, data: b"y".to_vec() }).unwrap();
+        }
+        assert_eq!(t.load().held_bytes, 0);
+        let rows = t.finish();
+        let hashed = rows.iter().filter(|(_, d)| d["sha256"].is_string()).count();
+        assert_eq!((rows.len(), hashed), (files, files - 1), "only the file past the cap loses its hash");
+    }
+
+    /// A chunk written again at the same offset replaces the one held, and is counted once.
+    #[test]
+    fn a_rewritten_chunk_is_held_once() {
+        let mut t = Tracker::default();
+        open(&mut t, 1, b"/a", b"h");
+        t.request(Packet::Write { id: 2, handle: b"h".to_vec(), offset: 10, data: vec![b'a'; 100] }).unwrap();
+        t.request(Packet::Write { id: 3, handle: b"h".to_vec(), offset: 10, data: vec![b'b'; 10] }).unwrap();
+        assert_eq!(t.load().held_bytes, 10);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use archive::{read as read_archive, write as write_archive, Members};
 pub use build::{altered_recordings, build};
 pub use digest::{sha256_file, sha256_hex};
 pub use manifest::{FileEntry, Manifest, MANIFEST, SIGNATURE};
-pub use scan::{scan as scan_archive, Scan, Scanned};
+pub use scan::{scan as scan_archive, scan_within as scan_archive_within, Limits, Scan, Scanned};
 pub use stream::{write_bundle, Bundle};
 pub use verify::{verify, verify_scanned, BundleReport, KeyPin};
 
