@@ -93,6 +93,10 @@ export PORTCULLIS_TEST_PG_URL
 echo "test.sh: PostgreSQL at $PORTCULLIS_TEST_PG_URL" >&2
 
 # --- the suite --------------------------------------------------------------------------
+# The README's first command is `cargo run --release -- demo`: `cargo run` must find exactly
+# one binary (a debug build here, which the end-to-end tests use anyway).
+cargo run --quiet -- --version >/dev/null
+
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast "$@"
 else
