@@ -9,8 +9,9 @@
 //!
 //! The signed checkpoints follow the same way, each sink with a second cursor
 //! (`export-checkpoints:NAME`), after the rows: a checkpoint reaches the sink after the rows it
-//! covers. A checkpoint signed with no new row (the periodic one) is picked up when the worker
-//! wakes at `audit.checkpoint_interval` even if the feed does not move.
+//! covers. A checkpoint signed with no new row (the periodic one, or one another process signed
+//! after its last row) is picked up when an idle worker wakes every few seconds (at most
+//! `audit.checkpoint_interval`, at least every 5 s) even if the feed does not move.
 
 use super::conn::{self, Conn};
 use super::format::{self, Framing, Origin};
@@ -44,7 +45,7 @@ pub(super) struct Worker {
     /// `export-checkpoints:NAME`.
     pub checkpoint_cursor: String,
     /// How long an idle worker waits, even if the feed does not move, before it looks for a
-    /// periodic checkpoint.
+    /// checkpoint no new row announced.
     pub checkpoint_wake: Duration,
 }
 

@@ -51,6 +51,10 @@ pub fn checkpoint_cursor_name(name: &str) -> String {
     format!("export-checkpoints:{name}")
 }
 
+/// The longest an idle sink waits before it looks for a checkpoint that no new row announced
+/// (one indexed query per sink).
+const CHECKPOINT_LOOK: Duration = Duration::from_secs(5);
+
 /// Wait before trying again to create the cursors when the store failed.
 const PREPARE_RETRY: Duration = Duration::from_secs(5);
 
@@ -62,7 +66,8 @@ pub struct Exporter {
     tls: Vec<Option<Arc<rustls::ClientConfig>>>,
     origin: Arc<Origin>,
     node: Arc<str>,
-    /// `audit.checkpoint_interval`: how often an idle sink looks for a periodic checkpoint.
+    /// How often an idle sink looks for a checkpoint signed with no new row: the periodic one,
+    /// or one another process (a CLI command, another node) signed after its last row.
     checkpoint_wake: std::time::Duration,
 }
 
@@ -90,7 +95,7 @@ impl Exporter {
             tls,
             origin: Arc::new(Origin::local()),
             node: node.into(),
-            checkpoint_wake: config.audit.checkpoint_interval.0.max(Duration::from_secs(1)),
+            checkpoint_wake: config.audit.checkpoint_interval.0.clamp(Duration::from_secs(1), CHECKPOINT_LOOK),
         }))
     }
 
