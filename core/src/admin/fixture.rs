@@ -4,13 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::{Admin, NewDeviceSpec, NewUserSpec};
-use crate::approvals::Approvals;
+use crate::approvals::{ApprovalInput, Approvals, ApproveOutcome, RequestInput};
 use crate::audit::{self, AuditLog, AuditRow};
 use crate::auth::{totp_owner, AuthService};
 use crate::config::{ApprovalConfig, AuthConfig, PolicyConfig};
-use crate::domain::{Criticality, DeviceName, NodeId, Role, Username, Zone};
+use crate::domain::{Criticality, DeviceName, NodeId, Role, SessionId, Username, Zone};
 use crate::policy::Policy;
-use crate::sessions::Sessions;
+use crate::sessions::{SessionStart, Sessions};
 use crate::store::Store;
 use crate::testdb::{audit_log, TestStore};
 use crate::totp::{Totp, STEP_SECS};
@@ -61,6 +61,22 @@ impl World {
             vault,
             audit,
         }
+    }
+
+    /// A session started by vendor `jdoe` under a grant an approver gave on device `pump-1`
+    /// (from `peer`); returns it and the vendor's name.
+    pub async fn started_session(&self, peer: &str) -> (SessionId, String) {
+        let vendor = self.user("jdoe", Role::Vendor).await;
+        let nurse = self.user("nurse", Role::Approver).await;
+        let dev = self.device("pump-1", Criticality::Standard).await;
+        let req = self.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-1", 30).peer(peer)).await.unwrap();
+        let ApproveOutcome::Granted(grant) = self.approvals.approve(ApprovalInput::new(req.id, &nurse, "test")).await.unwrap() else {
+            panic!("not granted")
+        };
+        let user = self.store.require_user(&vendor).await.unwrap();
+        let device = self.store.require_device(&dev).await.unwrap();
+        let id = self.sessions.start(SessionStart { user: &user, grant: &grant, device: &device, peer }).await.unwrap();
+        (id, vendor.to_string())
     }
 
     /// Enrols a user (vendors get [`VENDOR_KEY`]).

@@ -5,30 +5,12 @@
 
 use super::*;
 use crate::admin::fixture::World;
-use crate::approvals::{ApprovalInput, ApproveOutcome, RequestInput};
 use crate::audit::verify;
-use crate::domain::{Criticality, Role};
-use crate::sessions::SessionStart;
 use crate::testdb::stores;
 
 const PEER: &str = "127.0.0.1:40000";
 /// Fails a hung test; nothing here relies on how long anything takes.
 const HUNG: Duration = Duration::from_secs(30);
-
-/// A started session of a vendor with a current grant; returns it and the vendor's name.
-async fn started(w: &World) -> (SessionId, String) {
-    let vendor = w.user("jdoe", Role::Vendor).await;
-    let nurse = w.user("nurse", Role::Approver).await;
-    let dev = w.device("pump-1", Criticality::Standard).await;
-    let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-1", 30).peer(PEER)).await.unwrap();
-    let ApproveOutcome::Granted(grant) = w.approvals.approve(ApprovalInput::new(req.id, &nurse, "test")).await.unwrap() else {
-        panic!("not granted")
-    };
-    let user = w.store.require_user(&vendor).await.unwrap();
-    let device = w.store.require_device(&dev).await.unwrap();
-    let id = w.sessions.start(SessionStart { user: &user, grant: &grant, device: &device, peer: PEER }).await.unwrap();
-    (id, vendor.to_string())
-}
 
 fn seal_of(session: SessionId, recording_id: i64) -> RecordingSeal {
     RecordingSeal { session, recording_id, channel: 1, what: "terminal", path: "/rec/1.cast".into(), sha256: "aa".into(), bytes: 10, events: 2 }
@@ -38,7 +20,7 @@ fn seal_of(session: SessionId, recording_id: i64) -> RecordingSeal {
 async fn rows_wait_while_the_store_is_away_and_are_written_late_in_order() {
     for t in stores().await {
         let w = World::new(&t);
-        let (id, vendor) = started(&w).await;
+        let (id, vendor) = w.started_session(PEER).await;
         let rec = w.store.insert_recording(id, 1, "asciicast", "/rec/1.cast", 0).await.unwrap();
         let feed = w.audit.feed().clone();
         let backlog = Backlog::new(w.sessions.clone(), feed.clone());
@@ -84,7 +66,7 @@ async fn rows_wait_while_the_store_is_away_and_are_written_late_in_order() {
 async fn while_the_store_answers_rows_are_written_at_once_and_not_marked_late() {
     for t in stores().await {
         let w = World::new(&t);
-        let (id, vendor) = started(&w).await;
+        let (id, vendor) = w.started_session(PEER).await;
         let backlog = Backlog::new(w.sessions.clone(), w.audit.feed().clone());
         backlog.end_session(&vendor, id, "vendor disconnected").await;
         assert!(backlog.is_empty(), "{}", w.name);
@@ -98,7 +80,7 @@ async fn while_the_store_answers_rows_are_written_at_once_and_not_marked_late() 
 async fn the_wait_is_bounded_and_a_row_that_cannot_be_written_is_given_up() {
     for t in stores().await {
         let w = World::new(&t);
-        let (id, vendor) = started(&w).await;
+        let (id, vendor) = w.started_session(PEER).await;
         let feed = w.audit.feed().clone();
         let backlog = Backlog::new(w.sessions.clone(), feed.clone());
         feed.set_reachable(false);

@@ -2,30 +2,14 @@
 //! once (cleanly or as truncated), an end written once, every step in the chain.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{RecordingSeal, SessionStart};
+use super::RecordingSeal;
 use crate::admin::fixture::World;
-use crate::approvals::{ApprovalInput, ApproveOutcome, RequestInput};
 use crate::audit::verify;
-use crate::domain::{Criticality, Role, SessionId};
+use crate::domain::SessionId;
 use crate::store::StoreError;
 use crate::testdb::stores;
 
 const PEER: &str = "127.0.0.1:40000";
-
-/// A vendor with a current grant on a device; returns the started session.
-async fn started(w: &World) -> (SessionId, String) {
-    let vendor = w.user("jdoe", Role::Vendor).await;
-    let nurse = w.user("nurse", Role::Approver).await;
-    let dev = w.device("pump-1", Criticality::Standard).await;
-    let req = w.approvals.create_request(RequestInput::new(&vendor, &dev, "INC-1", 30).peer(PEER)).await.unwrap();
-    let ApproveOutcome::Granted(grant) = w.approvals.approve(ApprovalInput::new(req.id, &nurse, "test")).await.unwrap() else {
-        panic!("not granted")
-    };
-    let user = w.store.require_user(&vendor).await.unwrap();
-    let device = w.store.require_device(&dev).await.unwrap();
-    let id = w.sessions.start(SessionStart { user: &user, grant: &grant, device: &device, peer: PEER }).await.unwrap();
-    (id, vendor.to_string())
-}
 
 fn seal_of(session: SessionId, recording_id: i64, sha: &str) -> RecordingSeal {
     RecordingSeal {
@@ -44,7 +28,7 @@ fn seal_of(session: SessionId, recording_id: i64, sha: &str) -> RecordingSeal {
 async fn a_session_starts_seals_and_ends_once_in_the_chain() {
     for t in stores().await {
         let w = World::new(&t);
-        let (id, vendor) = started(&w).await;
+        let (id, vendor) = w.started_session(PEER).await;
         let row = w.store.session(id).await.unwrap().unwrap();
         assert!(row.ended_at.is_none(), "{}", w.name);
         let start = w.audit_of("session.started").await;
@@ -77,7 +61,7 @@ async fn a_session_starts_seals_and_ends_once_in_the_chain() {
 async fn a_cut_short_recording_is_sealed_as_truncated_with_why() {
     for t in stores().await {
         let w = World::new(&t);
-        let (id, vendor) = started(&w).await;
+        let (id, vendor) = w.started_session(PEER).await;
         let rec = w.store.insert_recording(id, 1, "pcap", "/rec/1.pcap", 0).await.unwrap();
         w.sessions.mark_truncated(&vendor, &seal_of(id, rec, "cc"), "disk full").await.unwrap();
         let sealed = w.audit_of("recording.sealed").await;
