@@ -188,17 +188,22 @@ async fn syslog_over_tcp_survives_receiver_and_exporter_restarts() {
     }
 }
 
+/// A JSON-lines sink named `file` appending to `file`.
+fn file_sink(file: &Path) -> Config {
+    let text = format!(
+        "[store]\nurl = \"sqlite://unused.db\"\n[[export.sinks]]\nname = \"file\"\nformat = \"jsonl\"\ntarget = \"file://{}\"\n",
+        file.display()
+    );
+    Config::from_parts(&text, Path::new("/tmp/portcullis.toml"), &[]).unwrap()
+}
+
 #[tokio::test]
 async fn jsonl_to_a_file_resumes_from_the_cursor() {
     for t in stores().await {
         let audit = audit_log(&t.store, 0);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("audit.jsonl");
-        let text = format!(
-            "[store]\nurl = \"sqlite://unused.db\"\n[[export.sinks]]\nname = \"file\"\nformat = \"jsonl\"\ntarget = \"file://{}\"\n",
-            file.display()
-        );
-        let cfg = Config::from_parts(&text, Path::new("/tmp/portcullis.toml"), &[]).unwrap();
+        let cfg = file_sink(&file);
         let node = start(&cfg, &t.store, &audit);
         let head = add(&audit, 3, "a").await;
         wait_cursor(&t.store, "export:file", head).await;
@@ -224,11 +229,7 @@ async fn signed_checkpoints_reach_the_sink_after_their_rows() {
         let audit = audit_log(&t.store, 2);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("audit.jsonl");
-        let text = format!(
-            "[store]\nurl = \"sqlite://unused.db\"\n[[export.sinks]]\nname = \"file\"\nformat = \"jsonl\"\ntarget = \"file://{}\"\n",
-            file.display()
-        );
-        let cfg = Config::from_parts(&text, Path::new("/tmp/portcullis.toml"), &[]).unwrap();
+        let cfg = file_sink(&file);
         let node = start(&cfg, &t.store, &audit);
         let head = add(&audit, 5, "a").await;
         wait_cursor(&t.store, "export-checkpoints:file", 4).await;
