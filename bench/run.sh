@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks the Portcullis broker against plain sshd on this machine and prints a table:
-# throughput of 1 GiB of output, median connection setup time, broker RSS per session with
-# 200 concurrent sessions, 1 GiB through ssh -L (broker vs. sshd as jump host) and an SFTP
-# upload. Builds the release binary and the driver (bench/main.rs) first.
-# Extra arguments go to the driver: --bytes N, --setup-runs N, --sessions N,
-# --tunnel-bytes N, --sftp-bytes N.
+# Benchmarks the Portcullis broker beside OpenSSH on this machine and prints one table: every
+# bulk path (exec and terminal output and input, ssh -L both ways, SFTP upload and download)
+# and connection setup, each straight to a real sshd device, through a second sshd used as an
+# OpenSSH jump host (ProxyJump), and through the broker (recording everything), the routes
+# alternating round by round; then the broker's memory per session and the evidence rows.
+# Builds the release binary and the driver (bench/main.rs) first. Raw figures (every round
+# of every path) go to target/bench/raw-TIME.tsv.
+# Extra arguments go to the driver: --bytes N, --tunnel-bytes N, --sftp-bytes N, --rounds N,
+# --setup-runs N, --sessions N.
 # Loopback only; it stops by itself. Not part of the test suite.
 set -euo pipefail
 
@@ -18,10 +21,12 @@ fi
 if [[ $(id -u) -eq 0 ]]; then
     mkdir -p /run/sshd
 fi
-# 200 sessions need two sockets each in the broker, plus the clients and device processes.
+# The sessions need two sockets each in the broker, plus the clients and device processes.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cargo build --release -p portcullis
 cargo build --release --manifest-path bench/Cargo.toml --target-dir "$root/target"
 
-PORTCULLIS_TEST_BIN="$root/target/release/portcullis" exec "$root/target/release/portcullis-bench" "$@"
+mkdir -p "$root/target/bench"
+raw="$root/target/bench/raw-$(date -u +%Y%m%dT%H%M%SZ).tsv"
+PORTCULLIS_TEST_BIN="$root/target/release/portcullis" exec "$root/target/release/portcullis-bench" --raw "$raw" "$@"

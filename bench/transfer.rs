@@ -1,16 +1,12 @@
-//! Tunnel and file-transfer throughput, through the broker and without it, in the same run:
-//! - `ssh -N -L` through the broker vs. `ssh -N -L` through the device's own sshd used as an
-//!   OpenSSH jump host, each carrying BYTES to a TCP sink on the device's address (the time
-//!   from the first byte written to the last byte received by the sink);
-//! - `sftp put` of a file, through the broker vs. straight to the device's sshd.
-//!   Local forwards use Unix sockets, so no local port is raced for.
+//! Timing one tunnel or file transfer, whatever route its command takes:
+//! - `ssh -N -L` carrying BYTES into a TCP sink (from the first byte written to the last byte
+//!   received by the sink), or out of a TCP source (from connecting to the last byte read);
+//!   local forwards use Unix sockets, so no local port is raced for;
+//! - one `sftp -b` batch command (`put` or `get`), checked for the full length.
 
-use crate::harness::broker::Broker;
-use crate::harness::device::Device;
 use crate::harness::proc::{self, Capture};
 use crate::harness::tcp::Service;
-use crate::harness::vendor::{Code, Vendor};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -43,45 +39,47 @@ pub fn tunnel_secs(mut forward: Command, socket: &Path, sink: &Service, bytes: u
     secs
 }
 
-/// `ssh -N -L SOCKET:127.0.0.1:PORT` through the device's sshd (the OpenSSH jump host).
-pub fn direct_forward(device: &Device, socket: &Path, port: u16) -> Command {
-    let spec = format!("{}:127.0.0.1:{port}", socket.display());
-    device.direct_ssh(&["-N", "-L", &spec])
+/// Seconds to read `bytes` out of the forward at `socket`, whose far end is a TCP source that
+/// sends that many bytes and closes (from connecting to the last byte).
+pub fn tunnel_read_secs(mut forward: Command, socket: &Path, bytes: u64) -> f64 {
+    forward.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child: Child = forward.spawn().expect("start ssh -N -L");
+    let errors = Capture::default();
+    errors.pump(child.stderr.take().expect("stderr"));
+    proc::poll_until("the forwarded socket", Duration::from_secs(120), || socket.exists().then_some(()));
+    let start = Instant::now();
+    let mut stream = UnixStream::connect(socket).expect("connect to the forward");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    while n < bytes {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => n += k as u64,
+            Err(e) => panic!("tunnel read: {e}\n{}", errors.text()),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(n, bytes, "the tunnel delivered {n} of {bytes} bytes\n{}", errors.text());
+    secs
 }
 
-/// `ssh -N -L SOCKET:DEVICE:PORT VENDOR@broker`.
-pub fn broker_forward(vendor: &Vendor, broker: &Broker, device: &str, socket: &Path, port: u16) -> Command {
-    let mut cmd = vendor.ssh(broker.ssh_addr(), &vendor.name, Code::Next);
-    cmd.args(["-N", "-L", &format!("{}:{device}:{port}", socket.display()), "127.0.0.1"]);
-    cmd
-}
-
-/// Seconds for `sftp -b` to upload `file` with `cmd` (a prepared sftp command without host).
-pub fn sftp_put_secs(mut cmd: Command, file: &Path, remote: &Path) -> f64 {
+/// Seconds for `sftp -b` (a prepared sftp command without host) to run the one batch
+/// `command` (`put A B` or `get A B`), copying `from` to `to`; `to` must then be as long as
+/// `from`, and is removed.
+pub fn sftp_secs(mut cmd: Command, command: &str, from: &Path, to: &Path) -> f64 {
     let dir = tempfile::tempdir().expect("tempdir");
     let batch = dir.path().join("batch");
-    std::fs::write(&batch, format!("put {} {}\n", file.display(), remote.display())).expect("batch");
+    std::fs::write(&batch, format!("{command}\n")).expect("batch");
     cmd.arg("-b").arg(&batch).arg("127.0.0.1");
     let start = Instant::now();
     let out = proc::run(cmd, Duration::from_secs(1200));
     let secs = start.elapsed().as_secs_f64();
     out.assert_success();
-    assert_eq!(std::fs::metadata(remote).map(|m| m.len()).ok(), std::fs::metadata(file).map(|m| m.len()).ok(), "sftp upload incomplete");
-    let _ = std::fs::remove_file(remote);
+    assert_eq!(std::fs::metadata(to).map(|m| m.len()).ok(), std::fs::metadata(from).map(|m| m.len()).ok(), "sftp transfer incomplete: {command}");
+    let _ = std::fs::remove_file(to);
     secs
-}
-
-/// `sftp` straight to the device with its credential.
-pub fn direct_sftp(device: &Device) -> Command {
-    let mut cmd = Command::new("sftp");
-    cmd.args(["-F", "/dev/null", "-P", &device.addr.port().to_string(), "-i"])
-        .arg(&device.key_file)
-        .args([
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-            "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-o",
-        ])
-        .arg(format!("User={}", device.login));
-    cmd
 }
 
 /// Writes a file of `bytes` varied bytes.

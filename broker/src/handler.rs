@@ -1,6 +1,6 @@
 //! The russh `Handler`: an adapter. It runs the two authentication steps against the core
 //! `AuthService` (public key, then a keyboard-interactive TOTP prompt; `none` and `password`
-//! are never accepted), hands accepted session channels to the connection task over a bounded
+//! are never accepted; refusals are answered at a fixed pace, [`crate::pace`]), hands accepted session channels to the connection task over a bounded
 //! channel, hands `direct-tcpip` (tunnel) requests to the connection task to decide, and
 //! refuses — and reports for auditing — everything a vendor must never have: agent
 //! forwarding, X11, remote forwarding, Unix-socket forwarding, environment variables and
@@ -14,6 +14,7 @@
 //! later step is refused at once, without asking the store again.
 
 use crate::events::{ConnEvent, TunnelRequest};
+use crate::pace::paced;
 use crate::shared::Broker;
 use crate::target::Target;
 use russh::keys::HashAlg;
@@ -22,6 +23,7 @@ use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
 use serde_json::json;
 use std::borrow::Cow;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 /// What a vendor is told when the store cannot check the sign-in (or, later, the device).
@@ -128,6 +130,82 @@ impl VendorHandler {
             error!(error = %e, "cannot audit a refused login");
         }
     }
+
+    /// A key offered without a signature: accepted (the client then signs) if enrolled.
+    async fn key_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Auth {
+        // Say no early to keys that are not enrolled, so the client tries its next one
+        // without signing; ownership of an accepted key is proven in `auth_publickey`.
+        let Ok(target) = Target::parse(user) else {
+            self.audit_bad_name(user).await;
+            return Auth::reject();
+        };
+        let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
+        match self.key_check(&target, &fingerprint).await {
+            Some(_) => Auth::Accept,
+            None if self.unavailable => Self::refuse_unavailable(),
+            None => Auth::reject(),
+        }
+    }
+
+    /// A key proven by its signature: partial success (the code is next) if enrolled.
+    async fn key_proven(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Auth {
+        let Ok(target) = Target::parse(user) else {
+            self.audit_bad_name(user).await;
+            return Auth::reject();
+        };
+        let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
+        if self.key_check(&target, &fingerprint).await.is_none() {
+            return if self.unavailable { Self::refuse_unavailable() } else { Auth::reject() };
+        }
+        info!(user = %target.user, %fingerprint, "key accepted; asking for the code");
+        self.stage = Stage::KeyAccepted { target };
+        Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: true }
+    }
+
+    /// The keyboard-interactive step: the code prompt, then the check of its answer.
+    async fn code(&mut self, user: &str, response: Option<Response<'_>>) -> Auth {
+        if self.unavailable {
+            // Told once (the prompt without questions); its empty answer is refused.
+            return if response.is_none() { Self::tell_unavailable() } else { Auth::reject() };
+        }
+        let Stage::KeyAccepted { target } = &self.stage else {
+            return Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false };
+        };
+        if Target::parse(user).ok().as_ref() != Some(target) {
+            return Auth::reject();
+        }
+        let Some(mut response) = response else {
+            return Auth::Partial {
+                name: Cow::Borrowed("Portcullis"),
+                instructions: Cow::Borrowed("Enter the 6-digit code from your authenticator app."),
+                prompts: Cow::Owned(vec![(Cow::Borrowed("Verification code: "), false)]),
+            };
+        };
+        let code = response.next().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let target = target.clone();
+        if !self.store_answers().await {
+            return Self::tell_unavailable();
+        }
+        match self.broker.ctx().auth.check_totp(&target.user, &code, &self.peer, "ssh").await {
+            Ok(Ok(user)) => {
+                self.stage = Stage::Done;
+                if self.events.send(ConnEvent::Authenticated { user, target }).await.is_err() {
+                    return Auth::reject();
+                }
+                Auth::Accept
+            }
+            Ok(Err(refusal)) => {
+                info!(user = %target.user, reason = refusal.as_str(), "code refused");
+                Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false }
+            }
+            Err(e) => {
+                // Fail closed, and say why: an information request with no prompt.
+                error!(error = %e, "authentication unavailable");
+                self.report_unavailable().await;
+                Self::tell_unavailable()
+            }
+        }
+    }
 }
 
 impl russh::server::Handler for VendorHandler {
@@ -138,80 +216,26 @@ impl russh::server::Handler for VendorHandler {
     }
 
     async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false })
+        let asked = Instant::now();
+        Ok(paced(asked, Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false }).await)
     }
 
     async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        // Say no early to keys that are not enrolled, so the client tries its next one
-        // without signing; ownership of an accepted key is proven in `auth_publickey`.
-        let Ok(target) = Target::parse(user) else {
-            self.audit_bad_name(user).await;
-            return Ok(Auth::reject());
-        };
-        let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
-        Ok(match self.key_check(&target, &fingerprint).await {
-            Some(_) => Auth::Accept,
-            None if self.unavailable => Self::refuse_unavailable(),
-            None => Auth::reject(),
-        })
+        let asked = Instant::now();
+        let auth = self.key_offered(user, offer).await;
+        Ok(paced(asked, auth).await)
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
-        let Ok(target) = Target::parse(user) else {
-            self.audit_bad_name(user).await;
-            return Ok(Auth::reject());
-        };
-        let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
-        if self.key_check(&target, &fingerprint).await.is_none() {
-            return Ok(if self.unavailable { Self::refuse_unavailable() } else { Auth::reject() });
-        }
-        info!(user = %target.user, %fingerprint, "key accepted; asking for the code");
-        self.stage = Stage::KeyAccepted { target };
-        Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: true })
+        let asked = Instant::now();
+        let auth = self.key_proven(user, key).await;
+        Ok(paced(asked, auth).await)
     }
 
     async fn auth_keyboard_interactive<'a>(&'a mut self, user: &str, _sub: &str, response: Option<Response<'a>>) -> Result<Auth, Self::Error> {
-        if self.unavailable {
-            // Told once (the prompt without questions); its empty answer is refused.
-            return Ok(if response.is_none() { Self::tell_unavailable() } else { Auth::reject() });
-        }
-        let Stage::KeyAccepted { target } = &self.stage else {
-            return Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false });
-        };
-        if Target::parse(user).ok().as_ref() != Some(target) {
-            return Ok(Auth::reject());
-        }
-        let Some(mut response) = response else {
-            return Ok(Auth::Partial {
-                name: Cow::Borrowed("Portcullis"),
-                instructions: Cow::Borrowed("Enter the 6-digit code from your authenticator app."),
-                prompts: Cow::Owned(vec![(Cow::Borrowed("Verification code: "), false)]),
-            });
-        };
-        let code = response.next().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        let target = target.clone();
-        if !self.store_answers().await {
-            return Ok(Self::tell_unavailable());
-        }
-        match self.broker.ctx().auth.check_totp(&target.user, &code, &self.peer, "ssh").await {
-            Ok(Ok(user)) => {
-                self.stage = Stage::Done;
-                if self.events.send(ConnEvent::Authenticated { user, target }).await.is_err() {
-                    return Ok(Auth::reject());
-                }
-                Ok(Auth::Accept)
-            }
-            Ok(Err(refusal)) => {
-                info!(user = %target.user, reason = refusal.as_str(), "code refused");
-                Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false })
-            }
-            Err(e) => {
-                // Fail closed, and say why: an information request with no prompt.
-                error!(error = %e, "authentication unavailable");
-                self.report_unavailable().await;
-                Ok(Self::tell_unavailable())
-            }
-        }
+        let asked = Instant::now();
+        let auth = self.code(user, response).await;
+        Ok(paced(asked, auth).await)
     }
 
     async fn channel_open_session(&mut self, channel: Channel<Msg>, reply: ChannelOpenHandle, _s: &mut Session) -> Result<(), Self::Error> {

@@ -36,6 +36,7 @@ mod gate;
 mod handler;
 mod kind;
 mod lobby;
+mod pace;
 mod prompt;
 mod recording;
 mod server;

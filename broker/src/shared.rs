@@ -48,7 +48,9 @@ impl Broker {
         let ssh = russh::server::Config {
             server_id: russh::SshId::Standard("SSH-2.0-Portcullis".into()),
             methods,
-            auth_rejection_time: std::time::Duration::from_millis(300),
+            // Refusals are paced by the handler (crate::pace), not by russh, which would also
+            // delay the partial success after an accepted key.
+            auth_rejection_time: std::time::Duration::ZERO,
             auth_rejection_time_initial: Some(std::time::Duration::from_millis(0)),
             keys: vec![host_key],
             max_auth_attempts: 6,

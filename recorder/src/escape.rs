@@ -13,33 +13,82 @@
 //! incomplete trailing sequence (at most 3 bytes) and prepends it to the next chunk of the same
 //! stream; [`StreamEncoder::flush`] writes a tail that never got completed as escaped bytes.
 
+/// Bytes written as themselves: printable ASCII except `"` and `\`.
+static PLAIN: [bool; 256] = plain_table();
+
+const fn plain_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    table
+}
+
 /// Appends the JSON-escaped form of `text` (without surrounding quotes) to `out`.
 ///
 /// `"` and `\` are backslash-escaped, control characters below 0x20 and DEL (0x7f) use the
 /// short escapes where JSON has them and `\u00XX` otherwise; everything else is written as is.
 pub(crate) fn escape_str(text: &str, out: &mut String) {
-    let mut run_start = 0;
-    for (i, c) in text.char_indices() {
-        let short = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\u{8}' => "\\b",
-            '\u{c}' => "\\f",
-            c if c < ' ' || c == '\u{7f}' => "",
-            _ => continue,
-        };
-        out.push_str(text.get(run_start..i).unwrap_or_default());
-        if short.is_empty() {
-            push_u_escape(u32::from(c), out);
-        } else {
-            out.push_str(short);
+    escape_into(text.as_bytes(), out, false);
+}
+
+/// Appends the escape of one ASCII byte that is not [`PLAIN`].
+fn escape_ascii(b: u8, out: &mut String) {
+    let short = match b {
+        b'"' => "\\\"",
+        b'\\' => "\\\\",
+        b'\n' => "\\n",
+        b'\r' => "\\r",
+        b'\t' => "\\t",
+        0x08 => "\\b",
+        0x0c => "\\f",
+        _ => return push_u_escape(u32::from(b), out),
+    };
+    out.push_str(short);
+}
+
+/// The escaper behind every public form, written for speed: terminal output is mostly
+/// printable ASCII, so runs of [`PLAIN`] bytes are found with a table and copied whole, and
+/// only the bytes around them are looked at one by one. A stretch of bytes of 0x80 and above
+/// (which a valid multi-byte character never leaves, since its bytes are all above 0x7f) is
+/// split into valid UTF-8, written as is, and invalid bytes, written as `\udcXX`.
+///
+/// With `hold_tail`, an incomplete but so far valid sequence at the very end is not written
+/// and is returned, for the next chunk of the stream to complete; otherwise it is escaped
+/// byte by byte and nothing is returned.
+fn escape_into<'a>(bytes: &'a [u8], out: &mut String, hold_tail: bool) -> &'a [u8] {
+    let mut rest = bytes;
+    loop {
+        let run = rest.iter().position(|&b| !PLAIN[usize::from(b)]).unwrap_or(rest.len());
+        let (plain, after) = rest.split_at(run);
+        // Printable ASCII is valid UTF-8, so this always succeeds (and checks it quickly).
+        if let Ok(text) = std::str::from_utf8(plain) {
+            out.push_str(text);
         }
-        run_start = i + c.len_utf8();
+        rest = after;
+        let Some(&b) = rest.first() else {
+            return &[];
+        };
+        if b < 0x80 {
+            escape_ascii(b, out);
+            rest = rest.get(1..).unwrap_or_default();
+            continue;
+        }
+        let end = rest.iter().position(|&b| b < 0x80).unwrap_or(rest.len());
+        let (wide, after) = rest.split_at(end);
+        let mut chunks = wide.utf8_chunks().peekable();
+        while let Some(chunk) = chunks.next() {
+            out.push_str(chunk.valid());
+            let invalid = chunk.invalid();
+            if hold_tail && after.is_empty() && chunks.peek().is_none() && is_incomplete_prefix(invalid) {
+                return invalid;
+            }
+            escape_raw_bytes(invalid, out);
+        }
+        rest = after;
     }
-    out.push_str(text.get(run_start..).unwrap_or_default());
 }
 
 /// Appends `\udcXX` for each byte (each must be 0x80..=0xff; lower bytes are always valid UTF-8
@@ -66,10 +115,7 @@ fn push_u_escape(code: u32, out: &mut String) {
 /// Appends the escaped form of arbitrary bytes, with no carry-over: an incomplete sequence at the
 /// end is escaped byte by byte.
 pub(crate) fn escape_bytes(bytes: &[u8], out: &mut String) {
-    for chunk in bytes.utf8_chunks() {
-        escape_str(chunk.valid(), out);
-        escape_raw_bytes(chunk.invalid(), out);
-    }
+    escape_into(bytes, out, false);
 }
 
 /// True when `bytes` is a non-empty, truncated-but-so-far-valid UTF-8 sequence (a prefix that a
@@ -97,16 +143,8 @@ impl StreamEncoder {
             joined = v;
             &joined
         };
-        let mut chunks = data.utf8_chunks().peekable();
-        while let Some(chunk) = chunks.next() {
-            escape_str(chunk.valid(), out);
-            let invalid = chunk.invalid();
-            if chunks.peek().is_none() && is_incomplete_prefix(invalid) {
-                self.pending.extend_from_slice(invalid);
-            } else {
-                escape_raw_bytes(invalid, out);
-            }
-        }
+        let held = escape_into(data, out, true);
+        self.pending.extend_from_slice(held);
     }
 
     /// Appends the held tail (if any) as escaped bytes and clears it. Used when the stream ends.
@@ -243,6 +281,64 @@ mod tests {
         assert_eq!(enc.pending_len(), 1);
         enc.encode(&[0xa0, 0x80], &mut out);
         assert_eq!(out, "\\udced\\udca0\\udc80");
+    }
+
+    /// The rule, one character at a time, as the fast escaper must apply it.
+    fn reference(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in bytes.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if c < ' ' || c == '\u{7f}' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                    c => out.push(c),
+                }
+            }
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\u{:04x}", 0xdc00 + u32::from(*b)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_escaper_matches_the_rule_whole_and_in_chunks() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabets: [&[u8]; 4] = [b"abc xyz 019~!\"\\\n\r\t\x1b\x7f\x00", "é€😀中".as_bytes(), &[0x80, 0xbf, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, 0xff], b"plain text"];
+        for _ in 0..2000 {
+            let len = (next() % 200) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let a = alphabets[(next() % 4) as usize];
+                    a[(next() % a.len() as u64) as usize]
+                })
+                .collect();
+            let want = reference(&bytes);
+            assert_eq!(esc(&bytes), want, "{bytes:?}");
+            let mut enc = StreamEncoder::default();
+            let mut got = String::new();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let n = 1 + (next() % 17) as usize;
+                let (chunk, after) = rest.split_at(n.min(rest.len()));
+                enc.encode(chunk, &mut got);
+                rest = after;
+            }
+            enc.flush(&mut got);
+            assert_eq!(got, want, "in chunks: {bytes:?}");
+        }
     }
 
     #[test]

@@ -209,13 +209,15 @@ impl Writer {
             micros / 1_000_000,
             micros % 1_000_000
         );
-        self.line.push_str(data);
-        self.line.push_str("\"]\n");
-        self.out
-            .write_all(self.line.as_bytes())
-            .await
-            .map_err(|e| RecorderError::io("write", &self.path, e))?;
-        self.seal.update(self.line.as_bytes());
+        // The line goes out in three parts, so the (large) data is not copied into it first.
+        const END: &str = "\"]\n";
+        for part in [self.line.as_bytes(), data.as_bytes(), END.as_bytes()] {
+            self.out
+                .write_all(part)
+                .await
+                .map_err(|e| RecorderError::io("write", &self.path, e))?;
+        }
+        self.seal.update_line(&[self.line.as_bytes(), data.as_bytes(), END.as_bytes()]);
         self.dirty = true;
         Ok(())
     }
