@@ -44,7 +44,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let (tx, mut rx) = mpsc::channel(32);
     let handler = VendorHandler::new(broker.clone(), peer.to_string(), tx);
     let started = tokio::select! {
-        r = tokio::time::timeout_at(deadline, russh::server::run_stream(broker.inner.ssh.clone(), stream, handler)) => r,
+        r = tokio::time::timeout_at(deadline, russh::server::run_stream(broker.inner.ssh.clone(), crate::socket::buffered(stream), handler)) => r,
         _ = shutdown.cancelled() => {
             startup.finish(Outcome::Interrupted);
             let _ = killer.shutdown(std::net::Shutdown::Both);

@@ -125,7 +125,9 @@ async fn connect_inner(dev: &DeviceRecord, cred: Credential) -> Result<DeviceLin
         preferred: crate::algorithms::device_client(),
         ..Default::default()
     });
-    let mut handle = match client::connect(config, dev.address.as_str(), handler).await {
+    let socket = tokio::net::TcpStream::connect(dev.address.as_str()).await.map_err(|e| DeviceError::Connect(e.to_string()))?;
+    let _ = socket.set_nodelay(true);
+    let mut handle = match client::connect_stream(config, crate::socket::buffered(socket), handler).await {
         Ok(h) => h,
         Err(e) => {
             if let Some(p) = presented.lock().ok().and_then(|s| s.clone()) {

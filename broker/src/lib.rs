@@ -43,6 +43,7 @@ mod server;
 mod session;
 mod sftp;
 mod shared;
+mod socket;
 mod startups;
 mod state;
 mod target;

@@ -43,12 +43,16 @@ pub enum FrameKind {
     End,
 }
 
-/// One event kept for late viewers, not yet written as a line (most are never watched).
+/// One event kept for late viewers, not yet written as a line (most are never watched): its
+/// bytes as they came, turned into text only when a line is written, so that a terminal
+/// nobody watches costs one copy of its recent output and no conversion.
 #[derive(Debug)]
 struct Kept {
     at: f64,
     code: &'static str,
-    data: Arc<str>,
+    /// UTF-8 except where the terminal sent invalid bytes (shown as U+FFFD in the line); a
+    /// character split between two chunks is whole in the second one.
+    data: Box<[u8]>,
 }
 
 impl Kept {
@@ -58,7 +62,7 @@ impl Kept {
     }
 
     fn line(&self) -> Arc<str> {
-        serde_json::json!([self.at, self.code, &*self.data]).to_string().into()
+        serde_json::json!([self.at, self.code, String::from_utf8_lossy(&self.data)]).to_string().into()
     }
 }
 
@@ -216,20 +220,22 @@ impl LiveTap {
     }
 
     fn text(&self, dir: usize, code: &'static str, bytes: &[u8]) {
-        let text = {
+        let data = {
             let mut carry = self.inner.carry.lock().unwrap_or_else(|p| p.into_inner());
-            let buf = &mut carry[dir];
-            buf.extend_from_slice(bytes);
-            take_text(buf)
+            take_complete(&mut carry[dir], bytes)
         };
-        if !text.is_empty() {
-            self.event(code, &text);
+        if !data.is_empty() {
+            self.kept(code, data);
         }
     }
 
     fn event(&self, code: &'static str, data: &str) {
+        self.kept(code, data.as_bytes().into());
+    }
+
+    fn kept(&self, code: &'static str, data: Box<[u8]>) {
         let t = &self.inner;
-        let kept = Kept { at: (t.start.elapsed().as_micros() as f64) / 1e6, code, data: data.into() };
+        let kept = Kept { at: (t.start.elapsed().as_micros() as f64) / 1e6, code, data };
         let mut chans = t.feed.channels();
         // Written as a line only when someone watches: a terminal nobody watches costs a copy
         // of its recent output, not a second encoding of every byte.
@@ -249,18 +255,36 @@ impl LiveTap {
     }
 }
 
-/// Takes the complete UTF-8 text out of `buf`, leaving an incomplete last character (at most
-/// 3 bytes) for the next chunk; invalid bytes become U+FFFD.
-fn take_text(buf: &mut Vec<u8>) -> String {
-    let keep = match std::str::from_utf8(buf) {
-        Ok(_) => 0,
-        Err(e) if e.error_len().is_none() => buf.len() - e.valid_up_to(),
-        Err(_) => 0,
+/// Joins `carry` (an incomplete character left by the last chunk) and `bytes`, and returns
+/// them but for an incomplete last character (at most 3 bytes), which is left in `carry` for
+/// the next chunk. Invalid bytes are passed on as they are (a line shows them as U+FFFD).
+/// The usual chunk (no carry, valid text) costs one check and one copy.
+fn take_complete(carry: &mut Vec<u8>, bytes: &[u8]) -> Box<[u8]> {
+    let joined;
+    let all: &[u8] = if carry.is_empty() {
+        bytes
+    } else {
+        let mut v = std::mem::take(carry);
+        v.extend_from_slice(bytes);
+        joined = v;
+        &joined
     };
-    let tail = buf.split_off(buf.len() - keep);
-    let text = String::from_utf8_lossy(buf).into_owned();
-    *buf = tail;
-    text
+    let keep = match std::str::from_utf8(all) {
+        Ok(_) => 0,
+        Err(e) if e.error_len().is_none() => all.len() - e.valid_up_to(),
+        Err(_) => incomplete_tail(all),
+    };
+    let (complete, tail) = all.split_at(all.len() - keep);
+    carry.extend_from_slice(tail);
+    complete.into()
+}
+
+/// The length of an incomplete but so far valid character at the end of `bytes` (0 if none),
+/// for a chunk that also holds invalid bytes earlier on.
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    (1..=3.min(bytes.len()))
+        .find(|&n| matches!(std::str::from_utf8(&bytes[bytes.len() - n..]), Err(e) if e.valid_up_to() == 0 && e.error_len().is_none()))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -269,13 +293,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn split_characters_are_joined_and_garbage_replaced() {
-        let mut buf = "é".as_bytes()[..1].to_vec();
-        assert_eq!(take_text(&mut buf), "");
-        buf.extend_from_slice(&"é".as_bytes()[1..]);
-        buf.extend_from_slice(b"x\xff");
-        assert_eq!(take_text(&mut buf), "éx\u{fffd}");
-        assert!(buf.is_empty());
+    fn split_characters_are_joined_and_garbage_kept_for_the_line() {
+        let mut carry = Vec::new();
+        assert_eq!(&*take_complete(&mut carry, &"é".as_bytes()[..1]), b"");
+        assert_eq!(carry.len(), 1);
+        let mut rest = "é".as_bytes()[1..].to_vec();
+        rest.extend_from_slice(b"x\xff");
+        assert_eq!(&*take_complete(&mut carry, &rest), b"\xc3\xa9x\xff", "the split é is whole, the invalid byte passed on");
+        assert!(carry.is_empty());
+        // Invalid bytes early on do not stop a split character at the end from being held.
+        let mut chunk = b"\xffa".to_vec();
+        chunk.extend_from_slice(&"€".as_bytes()[..2]);
+        assert_eq!(&*take_complete(&mut carry, &chunk), b"\xffa");
+        assert_eq!(&*take_complete(&mut carry, &"€".as_bytes()[2..]), "€".as_bytes());
+        let kept = Kept { at: 0.0, code: "o", data: b"x\xff".to_vec().into() };
+        assert!(kept.line().contains("x\u{fffd}"), "a line shows invalid bytes as U+FFFD");
     }
 
     #[tokio::test]
