@@ -23,6 +23,9 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         // Sessions still running after the grace are left to finish on their own.
         overdue: Overdue::Detach,
         span: conn_span,
+        // Each connection, with every task it starts (bridges, recordings, the device's own
+        // connection), runs on one single-threaded runtime: see portcullis_core::shards.
+        shards: Some(broker.ctx().shards.clone()),
         ..Caps::shared("ssh", broker.inner.unauthenticated.clone())
     };
     let conn_shutdown = shutdown.clone();
@@ -36,6 +39,15 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
                 Ok(s) => s,
                 Err(why) => {
                     tracing::debug!(?why, "connection refused before sign-in");
+                    return;
+                }
+            };
+            // Accepted on the main runtime; read and written on the connection's shard.
+            let stream = match net::adopt(stream) {
+                Ok(s) => s,
+                Err(e) => {
+                    // Dropped unfinished, the start-up counts as failed.
+                    tracing::debug!(error = %e, "cannot move the connection to its runtime");
                     return;
                 }
             };

@@ -9,6 +9,7 @@ use crate::backlog::Backlog;
 use crate::config::Config;
 use crate::keyfile;
 use crate::live::LiveHub;
+use crate::shards::Shards;
 use crate::policy::Policy;
 use crate::sessions::Sessions;
 use crate::store::Store;
@@ -43,6 +44,8 @@ pub struct Context {
     pub live: LiveHub,
     /// Session ends and recording seals waiting for the store to answer again.
     pub backlog: Backlog,
+    /// The single-threaded runtimes SSH connections run on (started when first used).
+    pub shards: Shards,
 }
 
 impl Context {
@@ -58,6 +61,6 @@ impl Context {
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog })
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default() })
     }
 }

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod request_scope;
 pub mod retention;
 pub mod sessions;
+pub mod shards;
 pub mod store;
 pub mod totp;
 pub mod vault;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use crate::shards::Shards;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -53,6 +54,10 @@ pub struct Caps {
     pub overdue: Overdue,
     /// Makes the span a connection runs in; it is given the peer's address.
     pub span: fn(SocketAddr) -> Span,
+    /// Where connections run: dealt to these single-threaded runtimes in turn (and then
+    /// the stream must be moved onto its shard's reactor, [`adopt`]), or on the runtime of
+    /// the accept loop when `None`.
+    pub shards: Option<Shards>,
 }
 
 impl Caps {
@@ -71,6 +76,7 @@ impl Caps {
             grace: DRAIN_GRACE,
             overdue: Overdue::Abort,
             span: conn_span,
+            shards: None,
         }
     }
 }
@@ -131,10 +137,20 @@ where
                 () = abort.cancelled() => {}
             }
         };
-        tracker.spawn(task.instrument(span));
+        let task = tracker.track_future(task.instrument(span));
+        match caps.shards.as_ref().and_then(Shards::pick) {
+            Some(shard) => drop(shard.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
     }
     drop(listener);
     drain(&tracker, &abort, &caps).await;
+}
+
+/// `stream`, accepted on another runtime, moved onto the reactor of the runtime this runs on
+/// (a connection's shard), so that its readiness wakes no other thread.
+pub fn adopt(stream: TcpStream) -> std::io::Result<TcpStream> {
+    TcpStream::from_std(stream.into_std()?)
 }
 
 /// Waits for the connections on `tracker` within the grace, then applies [`Caps::overdue`].

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::Json;
 use portcullis_core::audit::AuditLog;
 use portcullis_core::backlog::Backlog;
+use portcullis_core::shards::Shards;
 use serde::Serialize;
 
 use crate::state::Site;
@@ -21,20 +22,21 @@ pub(crate) struct Health {
     store: &'static str,
     /// Session ends and recording seals waiting for the store.
     waiting_writes: usize,
-    /// Tasks alive in the async runtime (every connection, channel and service holds some).
+    /// Tasks alive in the async runtimes, the main one and the connections' shards (every
+    /// connection, channel and service holds some).
     tasks: usize,
     /// Resident memory of the process in bytes (Linux; absent elsewhere).
     #[serde(skip_serializing_if = "Option::is_none")]
     rss_bytes: Option<u64>,
 }
 
-pub(crate) async fn healthz(State(site): State<Site>, State(audit): State<AuditLog>, State(backlog): State<Backlog>) -> Json<Health> {
+pub(crate) async fn healthz(State(site): State<Site>, State(audit): State<AuditLog>, State(backlog): State<Backlog>, State(shards): State<Shards>) -> Json<Health> {
     Json(Health {
         status: "ok",
         version: site.version,
         store: if audit.feed().is_reachable() { "ok" } else { "unavailable" },
         waiting_writes: backlog.len(),
-        tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        tasks: tokio::runtime::Handle::current().metrics().num_alive_tasks() + shards.alive_tasks(),
         rss_bytes: rss_bytes(),
     })
 }

@@ -17,6 +17,7 @@ use portcullis_core::backlog::Backlog;
 use portcullis_core::live::LiveHub;
 use portcullis_core::store::Store;
 use portcullis_core::webauth::WebAuth;
+use portcullis_core::shards::Shards;
 use portcullis_core::{Config, Context};
 use std::sync::Arc;
 
@@ -78,6 +79,7 @@ part! {
     WebAuth => ctx.webauth;
     LiveHub => ctx.live;
     Backlog => ctx.backlog;
+    Shards => ctx.shards;
     Arc<Config> => ctx.config;
     Admin => admin;
     Arc<TokenKeys> => keys;
