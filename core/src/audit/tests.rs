@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use crate::store::Backend;
 use crate::testdb::{audit_log, stores};
 use serde_json::json;
 use sqlx::Executor;

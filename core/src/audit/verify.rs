@@ -6,13 +6,29 @@
 //! can cut its checkpoints with it, and the rest still verifies. [`verify_with_witness`] also
 //! checks checkpoints kept elsewhere (a witness: `portcullis audit checkpoints` shipped off the
 //! host, or a SIEM's copy): one that covers a row the log no longer has proves the cut.
+//!
+//! Speed (a million rows in a few seconds): the checkpoints are read first, and their
+//! signatures are checked on a blocking thread while the rows are walked. The walk reads pages
+//! of rows in a task of its own while this one checks the previous page (reading and hashing
+//! share the two cores), checks each row without copying its fields, and keeps the hash of
+//! every row a checkpoint names, so that checkpoints are matched without reading rows again.
+//! Reading the checkpoints before the rows also means that a live log, growing during the
+//! walk, cannot show a checkpoint of a row the walk did not reach.
 
 use super::checkpoint::{checkpoints, row_at};
-use super::{AuditRow, AuditSigner, Checkpoint, GENESIS_HASH};
+use super::hash::row_hash_is;
+use super::{AuditSigner, Checkpoint, GENESIS_HASH};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::{HashMap, HashSet};
+use tokio::sync::mpsc;
 
-const PAGE: i64 = 1000;
+/// Rows per page read.
+const PAGE: i64 = 4096;
+/// Pages read ahead of the check.
+const PAGES_AHEAD: usize = 2;
 
 /// Result of a verification.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -43,17 +59,119 @@ fn keep_first(slot: &mut Option<Problem>, seq: i64, text: String) {
     }
 }
 
-fn check_row(row: &AuditRow, expected_seq: i64, prev_hash: &str) -> Option<String> {
+/// One stored row, borrowed from the page it was read in.
+struct RowRef<'r> {
+    seq: i64,
+    ts: i64,
+    actor: &'r str,
+    kind: &'r str,
+    subject: &'r str,
+    detail: &'r str,
+    prev_hash: &'r str,
+    hash: &'r str,
+}
+
+impl<'r> RowRef<'r> {
+    /// The columns in the order of [`ROWS_AFTER`].
+    fn of(r: &'r AnyRow) -> Result<RowRef<'r>, StoreError> {
+        Ok(RowRef {
+            seq: r.try_get(0)?,
+            ts: r.try_get(1)?,
+            actor: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            subject: r.try_get(4)?,
+            detail: r.try_get(5)?,
+            prev_hash: r.try_get(6)?,
+            hash: r.try_get(7)?,
+        })
+    }
+}
+
+const ROWS_AFTER: &str = "SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+fn check_row(row: &RowRef<'_>, expected_seq: i64, prev_hash: &str) -> Option<String> {
     if row.seq != expected_seq {
         return Some(format!("row {expected_seq} is missing (the next row present is {})", row.seq));
     }
     if row.prev_hash != prev_hash {
         return Some(format!("row {} does not link to row {} (deleted, reordered or edited rows)", row.seq, row.seq - 1));
     }
-    if row.hash != row.expected_hash() {
+    if !row_hash_is(row.hash, row.seq, row.ts, row.actor, row.kind, row.subject, row.detail, row.prev_hash) {
         return Some(format!("row {} was altered: its content does not match its hash", row.seq));
     }
     None
+}
+
+/// What the walk of the chain found.
+struct Walk {
+    /// Rows read, up to and including the first bad one.
+    rows: i64,
+    /// The last row of the unbroken chain from row 1 (0 when there is none).
+    last_seq: i64,
+    problem: Option<Problem>,
+    /// Hash of each row named by a checkpoint that the walk read (and found sound).
+    hashes: HashMap<i64, String>,
+}
+
+/// Reads pages of rows in order and hands them over until the log ends, the receiver stops
+/// listening (a problem was found) or a read fails.
+async fn read_pages(store: Store, pages: mpsc::Sender<Result<Vec<AnyRow>, StoreError>>) {
+    let mut after = 0i64;
+    loop {
+        let page = sqlx::query(ROWS_AFTER).bind(after).bind(PAGE).fetch_all(store.pool()).await.map_err(StoreError::from);
+        let next = match &page {
+            Ok(rows) if rows.is_empty() => None,
+            // A row whose number cannot be read stops the walk there (the check reports it).
+            Ok(rows) => rows.last().and_then(|r| r.try_get::<i64, _>(0).ok()),
+            Err(_) => None,
+        };
+        let last_page = next.is_none();
+        if pages.send(page).await.is_err() || last_page {
+            return;
+        }
+        after = next.unwrap_or(after);
+    }
+}
+
+/// Walks the chain from row 1 to the first problem or the end.
+async fn walk(store: &Store, wanted: &HashSet<i64>) -> Result<Walk, StoreError> {
+    let (tx, mut rx) = mpsc::channel(PAGES_AHEAD);
+    let reader = tokio::spawn(read_pages(store.clone(), tx));
+    let mut w = Walk { rows: 0, last_seq: 0, problem: None, hashes: HashMap::new() };
+    let mut expected = 1i64;
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    'pages: while let Some(page) = rx.recv().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                reader.abort();
+                return Err(e);
+            }
+        };
+        for r in &page {
+            let row = match RowRef::of(r) {
+                Ok(row) => row,
+                Err(e) => {
+                    reader.abort();
+                    return Err(e);
+                }
+            };
+            w.rows += 1;
+            if let Some(text) = check_row(&row, expected, &prev_hash) {
+                keep_first(&mut w.problem, expected.min(row.seq), text);
+                break 'pages;
+            }
+            if wanted.contains(&row.seq) {
+                w.hashes.insert(row.seq, row.hash.to_owned());
+            }
+            prev_hash.clear();
+            prev_hash.push_str(row.hash);
+            expected = row.seq + 1;
+        }
+    }
+    reader.abort();
+    w.last_seq = expected - 1;
+    Ok(w)
 }
 
 /// Verifies the whole log.
@@ -65,36 +183,6 @@ pub async fn verify(store: &Store, signer: &AuditSigner) -> Result<VerifyReport,
 /// they were stored: each must be signed by the audit key and name a row the log still has,
 /// with the hash it had.
 pub async fn verify_with_witness(store: &Store, signer: &AuditSigner, witness: &[Checkpoint]) -> Result<VerifyReport, StoreError> {
-    let mut problem: Option<Problem> = None;
-    let mut expected = 1i64;
-    let mut prev_hash = GENESIS_HASH.to_owned();
-    let mut rows = 0i64;
-    let mut after = 0i64;
-    'pages: loop {
-        let page = sqlx::query(
-            "SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(PAGE)
-        .fetch_all(store.pool())
-        .await?;
-        if page.is_empty() {
-            break;
-        }
-        for r in &page {
-            let row = AuditRow::from_row(r)?;
-            rows += 1;
-            after = row.seq;
-            if let Some(text) = check_row(&row, expected, &prev_hash) {
-                keep_first(&mut problem, expected.min(row.seq), text);
-                break 'pages;
-            }
-            prev_hash = row.hash.clone();
-            expected = row.seq + 1;
-        }
-    }
-    let last_seq = expected - 1;
-
     let stored = checkpoints(store).await?;
     let count = stored.len() as i64;
     let mut cps = stored;
@@ -104,9 +192,18 @@ pub async fn verify_with_witness(store: &Store, signer: &AuditSigner, witness: &
         }
     }
     cps.sort_by_key(|c| c.seq);
+    let wanted: HashSet<i64> = cps.iter().map(|c| c.seq).collect();
+    let signatures = {
+        let (signer, cps) = (signer.clone(), cps.clone());
+        tokio::task::spawn_blocking(move || cps.iter().map(|cp| signer.verifies(cp)).collect::<Vec<bool>>())
+    };
+    let walk = walk(store, &wanted).await;
+    let signed = signatures.await.map_err(|e| StoreError::Corrupt(format!("checking checkpoint signatures: {e}")))?;
+    let Walk { rows, last_seq, mut problem, hashes } = walk?;
+
     let mut last_good = None;
-    for cp in &cps {
-        if !signer.verifies(cp) {
+    for (cp, good) in cps.iter().zip(signed) {
+        if !good {
             keep_first(&mut problem, cp.seq, format!("checkpoint at row {} has an invalid signature", cp.seq));
             continue;
         }
@@ -118,8 +215,13 @@ pub async fn verify_with_witness(store: &Store, signer: &AuditSigner, witness: &
             );
             continue;
         }
-        match row_at(store, cp.seq).await? {
-            Some(row) if row.hash == cp.hash => last_good = Some(cp.seq),
+        // Rows the walk did not reach (it stopped at a problem) are read one by one.
+        let hash = match hashes.get(&cp.seq) {
+            Some(h) => Some(h.clone()),
+            None => row_at(store, cp.seq).await?.map(|r| r.hash),
+        };
+        match hash {
+            Some(h) if h == cp.hash => last_good = Some(cp.seq),
             Some(_) => keep_first(&mut problem, cp.seq, format!("row {} does not match its signed checkpoint (chain rewritten)", cp.seq)),
             None => keep_first(&mut problem, cp.seq, format!("row {} named by a signed checkpoint is missing", cp.seq)),
         }
