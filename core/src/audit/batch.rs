@@ -9,7 +9,7 @@
 //!
 //! The batch is written by a task of its own that holds the writer's turn until every caller is
 //! answered, so a caller that gives up waiting (its future dropped) cannot cut a batch in half
-//! or leave others without an answer. The queue is bounded: a caller first takes one of
+//! or leave others without an answer; its row, once queued, is written with its batch. The queue is bounded: a caller first takes one of
 //! [`QUEUE_MAX`] places, kept until its row is answered, and waits for one when all are taken.
 //!
 //! Batches of this process follow each other; a batch and a concurrent [`AuditLog::begin`]
