@@ -37,7 +37,7 @@ struct Pending {
     row: Prepared,
     reply: oneshot::Sender<Answer>,
     /// The caller's place in the queue, given back once it is answered.
-    _place: OwnedSemaphorePermit,
+    place: OwnedSemaphorePermit,
 }
 
 /// The queue of one [`AuditLog`] (shared by its clones).
@@ -70,7 +70,7 @@ impl Batcher {
     pub(super) async fn submit(&self, log: &AuditLog, row: Prepared) -> Answer {
         let place = Arc::clone(&self.places).acquire_owned().await.map_err(|_| abandoned())?;
         let (reply, mut answer) = oneshot::channel();
-        self.queue().push_back(Pending { row, reply, _place: place });
+        self.queue().push_back(Pending { row, reply, place });
         loop {
             tokio::select! {
                 biased;
@@ -115,7 +115,7 @@ async fn write(log: AuditLog, batch: Vec<Pending>, _turn: OwnedMutexGuard<()>) {
         return;
     }
     let (rows, replies): (Vec<Prepared>, Vec<(oneshot::Sender<Answer>, OwnedSemaphorePermit)>) =
-        batch.into_iter().map(|p| (p.row, (p.reply, p._place))).unzip();
+        batch.into_iter().map(|p| (p.row, (p.reply, p.place))).unzip();
     let written = async {
         let mut tx = log.store.begin_write().await?;
         let first = insert(&log.store, &mut tx, &rows).await?;
@@ -126,8 +126,10 @@ async fn write(log: AuditLog, batch: Vec<Pending>, _turn: OwnedMutexGuard<()>) {
     let first = match written {
         Ok(first) => first,
         Err(e) => {
-            tracing::warn!(rows = rows.len(), error = %e, "audit: a batch of rows could not be written");
-            for (reply, _place) in replies {
+            tracing::debug!(rows = rows.len(), error = %e, "audit: a batch of rows could not be written");
+            for (reply, place) in replies {
+                // The place is given back first, so that an answered caller finds it free.
+                drop(place);
                 let _ = reply.send(Err(copy(&e)));
             }
             return;
@@ -135,7 +137,8 @@ async fn write(log: AuditLog, batch: Vec<Pending>, _turn: OwnedMutexGuard<()>) {
     };
     let last = first + rows.len() as i64 - 1;
     let after = log.committed(first, last).await;
-    for ((reply, _place), seq) in replies.into_iter().zip(first..) {
+    for ((reply, place), seq) in replies.into_iter().zip(first..) {
+        drop(place);
         let _ = reply.send(match &after {
             Ok(()) => Ok(seq),
             Err(e) => Err(copy(e)),

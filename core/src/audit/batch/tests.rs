@@ -226,7 +226,7 @@ async fn a_batch_takes_the_oldest_rows_up_to_its_bound() {
         let place = Arc::clone(&batcher.places).acquire_owned().await.unwrap();
         let (reply, answer) = oneshot::channel();
         let row = Prepared::of(event("q", i)).unwrap();
-        batcher.queue().push_back(Pending { row, reply, _place: place });
+        batcher.queue().push_back(Pending { row, reply, place });
         answers.push(answer);
     }
     let first = batcher.take();
