@@ -29,16 +29,34 @@ async fn hold_chain(log: &AuditLog) -> crate::audit::AuditedWrite {
     w
 }
 
-/// Makes the database refuse rows written by `poison`, as a failing disk or a constraint would
-/// refuse a row in the middle of a batch.
-async fn refuse_poison(store: &Store) {
-    let sql = match store.backend() {
-        Backend::Sqlite => {
+/// Where the database refuses a row written by `poison`.
+#[derive(Clone, Copy, Debug)]
+enum Refused {
+    /// At its INSERT, as a constraint or a failing disk refuses a row in the middle of a batch.
+    AtInsert,
+    /// At COMMIT, after every row of the batch was inserted (a deferred constraint).
+    AtCommit,
+}
+
+async fn refuse_poison(store: &Store, at: Refused) {
+    let sql = match (store.backend(), at) {
+        (Backend::Sqlite, Refused::AtInsert) => {
             "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END;"
         }
-        Backend::Postgres => {
+        // A deferred foreign key that a poison row breaks: SQLite checks it at COMMIT.
+        (Backend::Sqlite, Refused::AtCommit) => {
+            "CREATE TABLE poison_parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE poison_child (parent INTEGER REFERENCES poison_parent (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER poison AFTER INSERT ON audit_log WHEN NEW.actor = 'poison' BEGIN INSERT INTO poison_child VALUES (1); END;"
+        }
+        (Backend::Postgres, Refused::AtInsert) => {
             "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'poison refused'; END $$;
              CREATE TRIGGER poison BEFORE INSERT ON audit_log FOR EACH ROW WHEN (NEW.actor = 'poison') EXECUTE FUNCTION poison();"
+        }
+        (Backend::Postgres, Refused::AtCommit) => {
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'poison refused at commit'; END $$;
+             CREATE CONSTRAINT TRIGGER poison AFTER INSERT ON audit_log DEFERRABLE INITIALLY DEFERRED
+                 FOR EACH ROW WHEN (NEW.actor = 'poison') EXECUTE FUNCTION poison();"
         }
     };
     store.pool().execute(sql).await.unwrap();
@@ -129,14 +147,31 @@ async fn batches_and_audited_writes_of_two_nodes_keep_one_chain() {
     }
 }
 
-/// Hostile: the database refuses one row in the middle of a batch. Every caller of that batch
-/// gets the error, none of its rows exists, and the chain goes on from where it was.
+/// Hostile: the database refuses one row in the middle of a batch, at its INSERT. Every caller
+/// of that batch gets the error, none of its rows exists, and the chain goes on from where it
+/// was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_fails_fails_every_caller_and_leaves_nothing() {
+    a_batch_refused(Refused::AtInsert).await;
+}
+
+/// Hostile: every row of the batch is inserted and its COMMIT fails. Nobody is told a row
+/// exists, and none does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_commit_fails_fails_every_caller_and_leaves_nothing() {
+    a_batch_refused(Refused::AtCommit).await;
+}
+
+async fn a_batch_refused(at: Refused) {
     for t in stores().await {
+        let says = match (t.store.backend(), at) {
+            (_, Refused::AtInsert) => "poison refused",
+            (Backend::Sqlite, Refused::AtCommit) => "FOREIGN KEY constraint failed",
+            (Backend::Postgres, Refused::AtCommit) => "poison refused at commit",
+        };
         let log = audit_log(&t.store, 0);
         log.record(event("first", 0)).await.unwrap();
-        refuse_poison(&t.store).await;
+        refuse_poison(&t.store, at).await;
         let hold = hold_chain(&log).await;
         // One caller takes the writer's turn and waits for the chain with its own row …
         let ahead = tokio::spawn({
@@ -153,18 +188,18 @@ async fn a_batch_that_fails_fails_every_caller_and_leaves_nothing() {
         }
         until("ten rows are queued", || log.batcher.depth() == (10, 11)).await;
         assert_eq!(hold.commit().await.unwrap(), 2);
-        assert_eq!(ahead.await.unwrap().unwrap(), 3, "{}: the batch before is not affected", t.name);
+        assert_eq!(ahead.await.unwrap().unwrap(), 3, "{} {at:?}: the batch before is not affected", t.name);
         for task in batch {
             let e = task.await.unwrap().expect_err("a caller of the failed batch is told so");
-            assert!(e.to_string().contains("poison refused"), "{}: the database's own error: {e}", t.name);
-            assert!(matches!(e, StoreError::Db(sqlx::Error::Database(_))), "{}: {e:?}", t.name);
+            assert!(e.to_string().contains(says), "{} {at:?}: the database's own error: {e}", t.name);
+            assert!(matches!(e, StoreError::Db(sqlx::Error::Database(_))), "{} {at:?}: {e:?}", t.name);
         }
         let rows = tail(&t.store, 100).await.unwrap();
         let actors: Vec<&str> = rows.iter().map(|r| r.actor.as_str()).collect();
-        assert_eq!(actors, ["first", "holder", "ahead"], "{}: nothing of the failed batch is visible", t.name);
-        assert_eq!(log.batcher.depth(), (0, 0), "{}: every place is given back", t.name);
-        assert_eq!(log.record(event("after", 0)).await.unwrap(), 4, "{}: the chain goes on", t.name);
-        assert!(verify(&t.store, log.signer()).await.unwrap().ok, "{}", t.name);
+        assert_eq!(actors, ["first", "holder", "ahead"], "{} {at:?}: nothing of the failed batch is visible", t.name);
+        assert_eq!(log.batcher.depth(), (0, 0), "{} {at:?}: every place is given back", t.name);
+        assert_eq!(log.record(event("after", 0)).await.unwrap(), 4, "{} {at:?}: the chain goes on", t.name);
+        assert!(verify(&t.store, log.signer()).await.unwrap().ok, "{} {at:?}", t.name);
     }
 }
 
