@@ -6,12 +6,17 @@
 //! Appends are serialised: on SQLite by the write transaction itself (`BEGIN IMMEDIATE`), on
 //! PostgreSQL by a transaction-scoped advisory lock, so two nodes never fork the chain. An
 //! append is always the last statement of its transaction, so the lock is held briefly.
+//! Facts with no other change ([`AuditLog::record`]) are group-committed: rows of concurrent
+//! callers share one transaction, each still chained, and each caller is answered only once
+//! that transaction has committed ([`batch`]).
 //!
 //! Each committed row moves the change feed ([`crate::feed`]): [`AuditLog`] publishes it in
 //! this process right after the commit, and on PostgreSQL the append also queues
 //! `pg_notify('portcullis_audit', seq)`, which the database delivers to every listening node
 //! when (and only if) the transaction commits.
 
+mod append;
+mod batch;
 mod checkpoint;
 mod event;
 mod hash;
@@ -26,10 +31,11 @@ pub use event::{BadSubject, Event, Kind, Subject};
 pub use verify::{verify, verify_with_witness, VerifyReport};
 pub use write::AuditedWrite;
 
-use crate::feed::{Feed, PG_CHANNEL};
-use crate::store::{Backend, Store, StoreError};
+use crate::feed::Feed;
+use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use std::sync::Arc;
 
 
 /// Advisory lock key that serialises appends on PostgreSQL ("PCAU" in ASCII).
@@ -68,55 +74,6 @@ impl AuditRow {
     }
 }
 
-/// Appends inside the caller's write transaction; returns the new row's sequence number.
-/// Only [`AuditedWrite`] calls it, so that no append can skip the commit's follow-up.
-async fn append_in(store: &Store, conn: &mut AnyConnection, ev: &Event) -> Result<i64, StoreError> {
-    if store.backend() == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_APPEND_LOCK).execute(&mut *conn).await?;
-    }
-    let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (seq, prev) = match last {
-        Some((s, h)) => (s + 1, h),
-        None => (1, GENESIS_HASH.to_owned()),
-    };
-    let ts = crate::clock::now_ms();
-    // A row written while serving a web request names that request (see `request_scope`).
-    let detail = match (crate::request_scope::current(), ev.detail.as_object()) {
-        (Some(id), Some(map)) if !map.contains_key("request_id") => {
-            let mut map = map.clone();
-            map.insert("request_id".into(), id.into());
-            std::borrow::Cow::Owned(serde_json::Value::Object(map))
-        }
-        _ => std::borrow::Cow::Borrowed(&ev.detail),
-    };
-    let detail = serde_json::to_string(&detail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let (kind, subject) = (ev.kind.as_str(), ev.subject.to_string());
-    let hash = row_hash(seq, ts, &ev.actor, kind, &subject, &detail, &prev);
-    sqlx::query("INSERT INTO audit_log (seq, ts, actor, kind, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(seq)
-        .bind(ts)
-        .bind(&ev.actor)
-        .bind(kind)
-        .bind(&subject)
-        .bind(detail)
-        .bind(prev)
-        .bind(hash)
-        .execute(&mut *conn)
-        .await?;
-    if store.backend() == Backend::Postgres {
-        // `pg_notify` returns `void`, which the `Any` driver cannot decode: select a constant.
-        sqlx::query("SELECT 1 AS queued FROM pg_notify($1, $2)")
-            .bind(PG_CHANNEL)
-            .bind(seq.to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
-    tracing::debug!(seq, kind, %subject, "audit");
-    Ok(seq)
-}
-
 /// The audit log as services use it: appends, with a signed checkpoint every `every` rows,
 /// announcing each committed row on the process's change feed.
 #[derive(Clone, Debug)]
@@ -127,12 +84,14 @@ pub struct AuditLog {
     every: u64,
     /// This process's change feed; shared by every clone of the handle.
     feed: Feed,
+    /// The group commit of [`AuditLog::record`]; shared by every clone of the handle.
+    batcher: Arc<batch::Batcher>,
 }
 
 impl AuditLog {
     /// Builds the handle, with a change feed of its own.
     pub fn new(store: Store, signer: AuditSigner, every: u64) -> Self {
-        Self { store, signer, every, feed: Feed::new() }
+        Self { store, signer, every, feed: Feed::new(), batcher: Arc::default() }
     }
 
     /// The change feed this log publishes committed rows on.
@@ -145,16 +104,18 @@ impl AuditLog {
         &self.signer
     }
 
-    /// Checkpoints if `seq` (a row just committed) reached the interval, then announces it on
-    /// the change feed, so that a follower woken by it (the SIEM exporter) finds the
-    /// checkpoint too. Called by [`AuditedWrite::commit`] only.
-    async fn committed(&self, seq: i64) -> Result<(), StoreError> {
-        let signed = if self.every > 0 && (seq as u64).is_multiple_of(self.every) {
+    /// Checkpoints if the rows `first..=last` just committed reached the interval (one of
+    /// them is a multiple of it), then announces `last` on the change feed, so that a follower
+    /// woken by it (the SIEM exporter) finds the checkpoint too. Called after a commit by
+    /// [`AuditedWrite::commit`] and by the group commit only.
+    async fn committed(&self, first: i64, last: i64) -> Result<(), StoreError> {
+        let due = self.every > 0 && (last as u64) / self.every > (first.max(1) as u64 - 1) / self.every;
+        let signed = if due {
             self.signer.checkpoint_head(&self.store).await.map(|_| ())
         } else {
             Ok(())
         };
-        self.feed.publish(seq);
+        self.feed.publish(last);
         signed
     }
 

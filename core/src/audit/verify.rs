@@ -6,13 +6,30 @@
 //! can cut its checkpoints with it, and the rest still verifies. [`verify_with_witness`] also
 //! checks checkpoints kept elsewhere (a witness: `portcullis audit checkpoints` shipped off the
 //! host, or a SIEM's copy): one that covers a row the log no longer has proves the cut.
+//!
+//! Speed (a million rows in a few seconds): the checkpoints are read first, and their
+//! signatures are checked on a blocking thread while the rows are walked. The database hands
+//! over each page of rows as one JSON array (one result row per page: the driver's cost per
+//! result row was most of the time), read by a task of its own while this one checks the page
+//! before (reading and hashing share the two cores). Each row is checked without copying its
+//! fields, and the hash of every row a checkpoint names is kept, so that checkpoints are
+//! matched without reading rows again. Reading the checkpoints before the rows also means that
+//! a live log, growing during the walk, cannot show a checkpoint of a row the walk did not
+//! reach.
 
 use super::checkpoint::{checkpoints, row_at};
-use super::{AuditRow, AuditSigner, Checkpoint, GENESIS_HASH};
-use crate::store::{Store, StoreError};
-use serde::Serialize;
+use super::hash::row_hash_is;
+use super::{AuditSigner, Checkpoint, GENESIS_HASH};
+use crate::store::{Backend, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use tokio::sync::mpsc;
 
-const PAGE: i64 = 1000;
+/// Rows per page read (about 1.5 MB of JSON for rows of a typical size).
+const PAGE: i64 = 4096;
+/// Pages read ahead of the check.
+const PAGES_AHEAD: usize = 2;
 
 /// Result of a verification.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -43,17 +60,136 @@ fn keep_first(slot: &mut Option<Problem>, seq: i64, text: String) {
     }
 }
 
-fn check_row(row: &AuditRow, expected_seq: i64, prev_hash: &str) -> Option<String> {
+/// One stored row as the page's JSON holds it: `[seq, ts, actor, kind, subject, detail,
+/// prev_hash, hash]`. Text is borrowed from the page unless JSON escapes had to be undone.
+#[derive(Deserialize)]
+struct Wire<'p>(
+    i64,
+    i64,
+    #[serde(borrow)] Cow<'p, str>,
+    #[serde(borrow)] Cow<'p, str>,
+    #[serde(borrow)] Cow<'p, str>,
+    #[serde(borrow)] Cow<'p, str>,
+    #[serde(borrow)] Cow<'p, str>,
+    #[serde(borrow)] Cow<'p, str>,
+);
+
+/// One stored row, borrowed.
+struct RowRef<'r> {
+    seq: i64,
+    ts: i64,
+    actor: &'r str,
+    kind: &'r str,
+    subject: &'r str,
+    detail: &'r str,
+    prev_hash: &'r str,
+    hash: &'r str,
+}
+
+impl<'r> RowRef<'r> {
+    fn of(w: &'r Wire<'_>) -> RowRef<'r> {
+        RowRef { seq: w.0, ts: w.1, actor: &w.2, kind: &w.3, subject: &w.4, detail: &w.5, prev_hash: &w.6, hash: &w.7 }
+    }
+}
+
+/// Up to `$2` rows after row `$1`, oldest first, as one JSON array, and the last row's number.
+fn page_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT COALESCE(json_group_array(json_array(seq, ts, actor, kind, subject, detail, prev_hash, hash) ORDER BY seq), '[]') AS page, MAX(seq) AS last \
+             FROM (SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2) AS p"
+        }
+        Backend::Postgres => {
+            "SELECT COALESCE(json_agg(json_build_array(seq, ts, actor, kind, subject, detail, prev_hash, hash) ORDER BY seq)::text, '[]') AS page, MAX(seq) AS last \
+             FROM (SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2) AS p"
+        }
+    }
+}
+
+fn check_row(row: &RowRef<'_>, expected_seq: i64, prev_hash: &str) -> Option<String> {
     if row.seq != expected_seq {
         return Some(format!("row {expected_seq} is missing (the next row present is {})", row.seq));
     }
     if row.prev_hash != prev_hash {
         return Some(format!("row {} does not link to row {} (deleted, reordered or edited rows)", row.seq, row.seq - 1));
     }
-    if row.hash != row.expected_hash() {
+    if !row_hash_is(row.hash, row.seq, row.ts, row.actor, row.kind, row.subject, row.detail, row.prev_hash) {
         return Some(format!("row {} was altered: its content does not match its hash", row.seq));
     }
     None
+}
+
+/// What the walk of the chain found.
+struct Walk {
+    /// Rows read, up to and including the first bad one.
+    rows: i64,
+    /// The last row of the unbroken chain from row 1 (0 when there is none).
+    last_seq: i64,
+    problem: Option<Problem>,
+    /// Hash of each row named by a checkpoint that the walk read (and found sound).
+    hashes: HashMap<i64, String>,
+}
+
+/// Reads pages of rows in order and hands them over until the log ends, the receiver stops
+/// listening (a problem was found) or a read fails.
+async fn read_pages(store: Store, pages: mpsc::Sender<Result<String, StoreError>>) {
+    let sql = page_sql(store.backend());
+    let mut after = 0i64;
+    loop {
+        let page: Result<(String, Option<i64>), StoreError> =
+            sqlx::query_as(sql).bind(after).bind(PAGE).fetch_one(store.pool()).await.map_err(StoreError::from);
+        let (page, next) = match page {
+            Ok((page, next)) => (Ok(page), next),
+            Err(e) => (Err(e), None),
+        };
+        if pages.send(page).await.is_err() {
+            return;
+        }
+        match next {
+            Some(next) => after = next,
+            None => return,
+        }
+    }
+}
+
+/// Walks the chain from row 1 to the first problem or the end.
+async fn walk(store: &Store, wanted: &HashSet<i64>) -> Result<Walk, StoreError> {
+    let (tx, mut rx) = mpsc::channel(PAGES_AHEAD);
+    let reader = tokio::spawn(read_pages(store.clone(), tx));
+    let checked = check_pages(&mut rx, wanted).await;
+    reader.abort();
+    checked
+}
+
+/// Checks the pages `rx` delivers, in order.
+async fn check_pages(rx: &mut mpsc::Receiver<Result<String, StoreError>>, wanted: &HashSet<i64>) -> Result<Walk, StoreError> {
+    let mut w = Walk { rows: 0, last_seq: 0, problem: None, hashes: HashMap::new() };
+    let mut expected = 1i64;
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    'pages: while let Some(page) = rx.recv().await {
+        let page = page?;
+        let rows: Vec<Wire<'_>> =
+            serde_json::from_str(&page).map_err(|e| StoreError::Corrupt(format!("audit rows after row {}: {e}", expected - 1)))?;
+        if rows.is_empty() {
+            break;
+        }
+        for wire in &rows {
+            let row = RowRef::of(wire);
+            w.rows += 1;
+            if let Some(text) = check_row(&row, expected, &prev_hash) {
+                keep_first(&mut w.problem, expected.min(row.seq), text);
+                break 'pages;
+            }
+            if wanted.contains(&row.seq) {
+                w.hashes.insert(row.seq, row.hash.to_owned());
+            }
+            prev_hash.clear();
+            prev_hash.push_str(row.hash);
+            expected = row.seq + 1;
+        }
+    }
+    w.last_seq = expected - 1;
+    Ok(w)
 }
 
 /// Verifies the whole log.
@@ -65,36 +201,6 @@ pub async fn verify(store: &Store, signer: &AuditSigner) -> Result<VerifyReport,
 /// they were stored: each must be signed by the audit key and name a row the log still has,
 /// with the hash it had.
 pub async fn verify_with_witness(store: &Store, signer: &AuditSigner, witness: &[Checkpoint]) -> Result<VerifyReport, StoreError> {
-    let mut problem: Option<Problem> = None;
-    let mut expected = 1i64;
-    let mut prev_hash = GENESIS_HASH.to_owned();
-    let mut rows = 0i64;
-    let mut after = 0i64;
-    'pages: loop {
-        let page = sqlx::query(
-            "SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(PAGE)
-        .fetch_all(store.pool())
-        .await?;
-        if page.is_empty() {
-            break;
-        }
-        for r in &page {
-            let row = AuditRow::from_row(r)?;
-            rows += 1;
-            after = row.seq;
-            if let Some(text) = check_row(&row, expected, &prev_hash) {
-                keep_first(&mut problem, expected.min(row.seq), text);
-                break 'pages;
-            }
-            prev_hash = row.hash.clone();
-            expected = row.seq + 1;
-        }
-    }
-    let last_seq = expected - 1;
-
     let stored = checkpoints(store).await?;
     let count = stored.len() as i64;
     let mut cps = stored;
@@ -104,9 +210,18 @@ pub async fn verify_with_witness(store: &Store, signer: &AuditSigner, witness: &
         }
     }
     cps.sort_by_key(|c| c.seq);
+    let wanted: HashSet<i64> = cps.iter().map(|c| c.seq).collect();
+    let signatures = {
+        let (signer, cps) = (signer.clone(), cps.clone());
+        tokio::task::spawn_blocking(move || cps.iter().map(|cp| signer.verifies(cp)).collect::<Vec<bool>>())
+    };
+    let walk = walk(store, &wanted).await;
+    let signed = signatures.await.map_err(|e| StoreError::Corrupt(format!("checking checkpoint signatures: {e}")))?;
+    let Walk { rows, last_seq, mut problem, hashes } = walk?;
+
     let mut last_good = None;
-    for cp in &cps {
-        if !signer.verifies(cp) {
+    for (cp, good) in cps.iter().zip(signed) {
+        if !good {
             keep_first(&mut problem, cp.seq, format!("checkpoint at row {} has an invalid signature", cp.seq));
             continue;
         }
@@ -118,8 +233,13 @@ pub async fn verify_with_witness(store: &Store, signer: &AuditSigner, witness: &
             );
             continue;
         }
-        match row_at(store, cp.seq).await? {
-            Some(row) if row.hash == cp.hash => last_good = Some(cp.seq),
+        // Rows the walk did not reach (it stopped at a problem) are read one by one.
+        let hash = match hashes.get(&cp.seq) {
+            Some(h) => Some(h.clone()),
+            None => row_at(store, cp.seq).await?.map(|r| r.hash),
+        };
+        match hash {
+            Some(h) if h == cp.hash => last_good = Some(cp.seq),
             Some(_) => keep_first(&mut problem, cp.seq, format!("row {} does not match its signed checkpoint (chain rewritten)", cp.seq)),
             None => keep_first(&mut problem, cp.seq, format!("row {} named by a signed checkpoint is missing", cp.seq)),
         }

@@ -5,7 +5,8 @@
 //! appends to the log, so a change without its row, or a row that wakes nobody, cannot be
 //! written by forgetting a step. Dropping the guard without committing rolls everything back.
 
-use super::{append_in, AuditLog, Event};
+use super::append::{insert, Prepared};
+use super::{AuditLog, Event};
 use crate::store::StoreError;
 use sqlx::{Any, AnyConnection, Transaction};
 use std::ops::{Deref, DerefMut};
@@ -17,8 +18,8 @@ pub struct AuditedWrite {
     log: AuditLog,
     /// The open transaction; the caller's change and the rows share it.
     tx: Transaction<'static, Any>,
-    /// Sequence number of the last row appended, if any.
-    last: Option<i64>,
+    /// Sequence numbers of the first and the last row appended, if any.
+    rows: Option<(i64, i64)>,
 }
 
 impl AuditLog {
@@ -26,35 +27,38 @@ impl AuditLog {
     /// [`AuditedWrite::append`] its rows, then [`AuditedWrite::commit`].
     pub async fn begin(&self) -> Result<AuditedWrite, StoreError> {
         let tx = self.store.begin_write().await?;
-        Ok(AuditedWrite { log: self.clone(), tx, last: None })
+        Ok(AuditedWrite { log: self.clone(), tx, rows: None })
     }
 
-    /// Appends one event in a transaction of its own (a fact with no other change), announces
-    /// it and checkpoints when due; returns its sequence number.
+    /// Appends one event with no other change; returns its sequence number once the row is
+    /// committed, announced and checkpointed when due. Rows of concurrent callers share a
+    /// transaction (group commit, see `batch`), each still chained to the one before. When the
+    /// write fails every caller of the batch gets the error and none of its rows exists; as
+    /// with [`AuditedWrite::commit`], a due checkpoint that fails after the commit is an error
+    /// too.
     pub async fn record(&self, ev: Event) -> Result<i64, StoreError> {
-        let mut w = self.begin().await?;
-        w.append(ev).await?;
-        w.commit().await
+        let row = Prepared::of(ev)?;
+        self.batcher.submit(self, row).await
     }
 }
 
 impl AuditedWrite {
     /// Appends a row inside the transaction; returns its sequence number.
     pub async fn append(&mut self, ev: Event) -> Result<i64, StoreError> {
-        let seq = append_in(&self.log.store, &mut self.tx, &ev).await?;
-        self.last = Some(seq);
+        let seq = insert(&self.log.store, &mut self.tx, &[Prepared::of(ev)?]).await?;
+        self.rows = Some((self.rows.map_or(seq, |(first, _)| first), seq));
         Ok(seq)
     }
 
     /// Commits the change and its rows, then announces the new head and checkpoints when
     /// due. A write that appended no row is refused and rolled back: every change is audited.
     pub async fn commit(self) -> Result<i64, StoreError> {
-        let Some(seq) = self.last else {
+        let Some((first, seq)) = self.rows else {
             self.tx.rollback().await?;
             return Err(StoreError::Corrupt("a change without its audit row was refused".into()));
         };
         self.tx.commit().await?;
-        self.log.committed(seq).await?;
+        self.log.committed(first, seq).await?;
         Ok(seq)
     }
 }
