@@ -4,9 +4,10 @@
 //! In one run it measures every bulk path and the connection setup on three routes: straight
 //! to the device's `sshd`, through a second `sshd` used as an OpenSSH jump host (ProxyJump),
 //! and through the broker, which records everything ([`route`], [`paths`]); then the broker's
-//! memory per session, and evidence export and verification of the largest recording
-//! ([`evidence`]). It prints one table with Portcullis's ratio to the jump host, and keeps
-//! every raw figure in the file given by `--raw`.
+//! memory per session, evidence export and verification of the largest recording
+//! ([`evidence`]), and the audit log's append rate and verify time ([`audit`]). It prints
+//! one table with Portcullis's ratio to the jump host, and keeps every raw figure in the file
+//! given by `--raw`.
 //!
 //! Every broker connection uses a vendor of its own ([`pool`]), so no connection waits for a
 //! fresh TOTP time step. It sends traffic to loopback only and stops by itself. Usage:
@@ -18,6 +19,7 @@
 #[allow(dead_code)]
 #[path = "../tests/e2e/harness/mod.rs"]
 mod harness;
+mod audit;
 mod evidence;
 mod paths;
 mod pool;
@@ -129,6 +131,7 @@ fn main() {
     ));
     let mut three = Vec::new();
     evidence::rows(&broker, &mut three);
+    audit::rows(&mut three);
     rows.extend(three.into_iter().map(|(name, broker, direct)| Row::single(name, broker, direct)));
     table::print(&rows);
     eprintln!("raw figures: {}", o.raw.display());
