@@ -6,6 +6,7 @@
 
 use crate::device::LinkSlot;
 use crate::events::ConnEvent;
+use crate::fanout::Fanout;
 use crate::handler::{VendorHandler, UNAVAILABLE};
 use crate::shared::Broker;
 use crate::startups::{Outcome, Startup};
@@ -115,7 +116,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     info!("authenticated");
     let vendor = Vendor { user, device_name: target.device, device, peer: peer.to_string() };
     let conn = Arc::new(Conn::new(broker.ctx().clone(), broker.changes(), vendor, handle.clone(), shutdown));
-    run_session(&conn, &mut rx).await;
+    run_session(&conn, broker.inner.fanout.clone(), &mut rx).await;
     let reason = conn.end_reason().unwrap_or_default();
     let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".into()).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
@@ -125,12 +126,12 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
 /// Runs an authenticated connection's channels and tunnels, and its window watch, until the
 /// session ends; then waits for every channel, closes the device connection and records the
 /// end.
-async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
+async fn run_session(conn: &Arc<Conn>, fanout: Fanout, rx: &mut mpsc::Receiver<ConnEvent>) {
     let link = Arc::new(LinkSlot::default());
     let warn = conn.ctx.config.session.warn_before.iter().map(|d| d.0).collect();
     // Not on the tracker: the watch ends with the session, and closing must not wait on a
     // warning stuck behind a vendor who stopped reading.
-    tokio::spawn(window::watch(conn.clone(), warn).instrument(Span::current()));
+    tokio::spawn(window::watch(conn.clone(), fanout, warn).instrument(Span::current()));
     let channels = TaskTracker::new();
     loop {
         tokio::select! {

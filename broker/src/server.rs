@@ -25,6 +25,10 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         span: conn_span,
         ..Caps::shared("ssh", broker.inner.unauthenticated.clone())
     };
+    // Window enforcement of every connection, read once per change; it outlives the drain, so
+    // sessions still closing are still enforced.
+    let fanout_stop = CancellationToken::new();
+    let fanout = tokio::spawn(broker.inner.fanout.clone().run(broker.changes(), fanout_stop.clone()));
     let conn_shutdown = shutdown.clone();
     net::serve_connections(listener, caps, shutdown, move |Accepted { stream, peer, slot }| {
         let broker = broker.clone();
@@ -44,6 +48,8 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         }
     })
     .await;
+    fanout_stop.cancel();
+    let _ = fanout.await;
     Ok(())
 }
 

@@ -1,0 +1,58 @@
+//! What window enforcement needs to know about every session a node runs, read in one query:
+//! whether the vendor's account is still enabled, whether the grant was revoked, and any stop
+//! an operator asked for. The broker reads it once per change of the audit head and hands
+//! each running session its own row, instead of every session asking on its own.
+
+use super::{Store, StoreError};
+use crate::domain::{GrantId, NodeId, SessionId};
+use sqlx::Row;
+
+/// The control state of one active session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionControl {
+    pub id: SessionId,
+    pub grant_id: GrantId,
+    /// Whether the grant's vendor account exists and is enabled.
+    pub account_enabled: bool,
+    /// Who revoked the grant, when it was revoked.
+    pub revoked_by: Option<String>,
+    /// Whether the grant was revoked.
+    pub revoked: bool,
+    /// The stop asked for: when it closes the session, and who asked.
+    pub stop: Option<(i64, String)>,
+}
+
+impl Store {
+    /// The control state of every session still active on `node`, in one query.
+    pub async fn session_controls(&self, node: &NodeId) -> Result<Vec<SessionControl>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.grant_id, s.stop_requested_at, s.stop_requested_by, s.stop_at, g.revoked_at, g.revoked_by, u.disabled \
+             FROM sessions s JOIN grants g ON g.id = s.grant_id JOIN users u ON u.id = g.vendor_id \
+             WHERE s.state = 'active' AND s.node = $1",
+        )
+        .bind(node.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let stop = match r.try_get::<Option<i64>, _>("stop_requested_at")? {
+                    Some(_) => Some((r.try_get::<Option<i64>, _>("stop_at")?.unwrap_or(0), r.try_get::<Option<String>, _>("stop_requested_by")?.unwrap_or_default())),
+                    None => None,
+                };
+                Ok(SessionControl {
+                    id: SessionId(r.try_get("id")?),
+                    grant_id: GrantId(r.try_get("grant_id")?),
+                    account_enabled: r.try_get::<i64, _>("disabled")? == 0,
+                    revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                    revoked_by: r.try_get("revoked_by")?,
+                    stop,
+                })
+            })
+            .collect()
+    }
+
+    /// The ids of every disabled account (few: accounts are disabled one by one, by hand).
+    pub async fn disabled_accounts(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE disabled <> 0").fetch_all(self.pool()).await?)
+    }
+}
