@@ -183,42 +183,44 @@ impl Fanout {
         guard.armed = !stop.is_cancelled();
     }
 
-    /// One read for every registered connection, and the verdicts handed out.
+    /// One read for every registered connection, and the verdicts handed out. Besides the
+    /// read itself (one compact row per session) it allocates nothing per connection: verdicts
+    /// are handed out under the registry's lock as they are worked out.
     async fn pass(&self) {
-        let wanted: Vec<(u64, Interest)> = match self.inner.subs.lock() {
-            Ok(s) => s.entries.iter().map(|(k, s)| (*k, s.what)).collect(),
+        let (sessions, accounts) = match self.inner.subs.lock() {
+            Ok(s) => (s.entries.values().any(|e| matches!(e.what, Interest::Session { .. })), s.entries.values().any(|e| matches!(e.what, Interest::Account(_)))),
             Err(_) => return,
         };
-        let sessions = wanted.iter().any(|(_, w)| matches!(w, Interest::Session { .. }));
-        let accounts = wanted.iter().any(|(_, w)| matches!(w, Interest::Account(_)));
-        let controls = if sessions { Some(self.query(self.inner.store.session_controls(&self.inner.node)).await) } else { None };
-        let disabled = if accounts { Some(self.query(self.inner.store.disabled_accounts()).await) } else { None };
-        let controls: Result<HashMap<SessionId, SessionControl>, ()> = match controls {
-            Some(Ok(rows)) => Ok(rows.into_iter().map(|c| (c.id, c)).collect()),
-            Some(Err(_)) => Err(()),
-            None => Ok(HashMap::new()),
-        };
-        let disabled: Result<Vec<i64>, ()> = disabled.unwrap_or(Ok(Vec::new())).map_err(|_| ());
-        let mut verdicts = Vec::with_capacity(wanted.len());
-        for (key, what) in wanted {
-            let v = match what {
-                Interest::Account(user) => match &disabled {
-                    Ok(d) if d.contains(&user) => Verdict::Disabled,
-                    Ok(_) => Verdict::Fine,
-                    Err(()) => Verdict::Unavailable,
-                },
-                Interest::Session { id, grant, vendor } => match &controls {
-                    Ok(c) => match c.get(&id) {
-                        Some(row) if row.grant_id == grant => of_row(row),
-                        _ => self.single(id, grant, vendor).await,
-                    },
-                    Err(()) => Verdict::Unavailable,
-                },
-            };
-            verdicts.push((key, v));
-        }
+        let controls = if sessions { self.query(self.inner.store.session_controls(&self.inner.node)).await.map_err(|_| ()) } else { Ok(Vec::new()) };
+        let disabled = if accounts { self.query(self.inner.store.disabled_accounts()).await.map_err(|_| ()) } else { Ok(Vec::new()) };
+        // Sessions the node-wide read did not return, read one by one after the lock is let go.
+        let mut missed = Vec::new();
         if let Ok(s) = self.inner.subs.lock() {
-            for (key, v) in verdicts {
+            for (key, sub) in &s.entries {
+                let v = match sub.what {
+                    Interest::Account(user) => match &disabled {
+                        Ok(d) if d.contains(&user) => Verdict::Disabled,
+                        Ok(_) => Verdict::Fine,
+                        Err(()) => Verdict::Unavailable,
+                    },
+                    Interest::Session { id, grant, vendor } => match &controls {
+                        Ok(c) => match c.binary_search_by_key(&id, |row| row.id).ok().map(|i| &c[i]) {
+                            Some(row) if row.grant_id == grant => of_row(row),
+                            _ => {
+                                missed.push((*key, id, grant, vendor));
+                                continue;
+                            }
+                        },
+                        Err(()) => Verdict::Unavailable,
+                    },
+                };
+                hand_out(&sub.tx, v);
+            }
+        }
+        drop(controls);
+        for (key, id, grant, vendor) in missed {
+            let v = self.single(id, grant, vendor).await;
+            if let Ok(s) = self.inner.subs.lock() {
                 if let Some(sub) = s.entries.get(&key) {
                     hand_out(&sub.tx, v);
                 }

@@ -5,6 +5,7 @@
 
 use super::{Store, StoreError};
 use crate::domain::{GrantId, NodeId, SessionId};
+use futures_util::TryStreamExt;
 use sqlx::Row;
 
 /// The control state of one active session.
@@ -23,32 +24,33 @@ pub struct SessionControl {
 }
 
 impl Store {
-    /// The control state of every session still active on `node`, in one query.
+    /// The control state of every session still active on `node`, in one query, sorted by
+    /// session id. Rows are read one at a time (streamed), so a read over thousands of
+    /// sessions holds one database row at a time besides the compact result.
     pub async fn session_controls(&self, node: &NodeId) -> Result<Vec<SessionControl>, StoreError> {
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT s.id, s.grant_id, s.stop_requested_at, s.stop_requested_by, s.stop_at, g.revoked_at, g.revoked_by, u.disabled \
              FROM sessions s JOIN grants g ON g.id = s.grant_id JOIN users u ON u.id = g.vendor_id \
-             WHERE s.state = 'active' AND s.node = $1",
+             WHERE s.state = 'active' AND s.node = $1 ORDER BY s.id",
         )
         .bind(node.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let stop = match r.try_get::<Option<i64>, _>("stop_requested_at")? {
-                    Some(_) => Some((r.try_get::<Option<i64>, _>("stop_at")?.unwrap_or(0), r.try_get::<Option<String>, _>("stop_requested_by")?.unwrap_or_default())),
-                    None => None,
-                };
-                Ok(SessionControl {
-                    id: SessionId(r.try_get("id")?),
-                    grant_id: GrantId(r.try_get("grant_id")?),
-                    account_enabled: r.try_get::<i64, _>("disabled")? == 0,
-                    revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-                    revoked_by: r.try_get("revoked_by")?,
-                    stop,
-                })
-            })
-            .collect()
+        .fetch(self.pool());
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let stop = match r.try_get::<Option<i64>, _>("stop_requested_at")? {
+                Some(_) => Some((r.try_get::<Option<i64>, _>("stop_at")?.unwrap_or(0), r.try_get::<Option<String>, _>("stop_requested_by")?.unwrap_or_default())),
+                None => None,
+            };
+            out.push(SessionControl {
+                id: SessionId(r.try_get("id")?),
+                grant_id: GrantId(r.try_get("grant_id")?),
+                account_enabled: r.try_get::<i64, _>("disabled")? == 0,
+                revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                revoked_by: r.try_get("revoked_by")?,
+                stop,
+            });
+        }
+        Ok(out)
     }
 
     /// The ids of every disabled account (few: accounts are disabled one by one, by hand).
