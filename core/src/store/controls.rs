@@ -58,3 +58,38 @@ impl Store {
         Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE disabled <> 0").fetch_all(self.pool()).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use crate::admin::fixture::{World, ACTOR};
+    use crate::approvals::StopInput;
+    use crate::domain::{NodeId, Username};
+    use crate::testdb::stores;
+
+    /// On both back ends: the node's active sessions with their account, revocation and stop,
+    /// and nothing of another node's or of an ended session.
+    #[tokio::test]
+    async fn reads_each_active_session_of_the_node_with_what_controls_it() {
+        for t in stores().await {
+            let w = World::new(&t);
+            let node = NodeId::parse("test-node").unwrap();
+            let (id, vendor) = w.started_session("192.0.2.1:1").await;
+            let rows = w.store.session_controls(&node).await.unwrap();
+            assert_eq!(rows.len(), 1, "{}", w.name);
+            let row = &rows[0];
+            assert!(row.id == id && row.account_enabled && !row.revoked && row.stop.is_none(), "{}: {row:?}", w.name);
+            assert!(w.store.session_controls(&NodeId::parse("other-node").unwrap()).await.unwrap().is_empty(), "{}", w.name);
+            w.approvals.stop_session(StopInput::new(id, "ops", "done")).await.unwrap();
+            let vendor = Username::parse(&vendor).unwrap();
+            w.admin.set_user_disabled(ACTOR, &vendor, true).await.unwrap();
+            let row = w.store.session_controls(&node).await.unwrap().remove(0);
+            assert_eq!(row.stop.as_ref().map(|(_, by)| by.as_str()), Some("ops"), "{}", w.name);
+            assert!(!row.account_enabled, "{}", w.name);
+            let user = w.store.require_user(&vendor).await.unwrap();
+            assert_eq!(w.store.disabled_accounts().await.unwrap(), vec![user.id], "{}", w.name);
+            w.sessions.end(ACTOR, id, "done").await.unwrap();
+            assert!(w.store.session_controls(&node).await.unwrap().is_empty(), "{}", w.name);
+        }
+    }
+}
