@@ -3,16 +3,16 @@
 //!
 //! In one run it measures every bulk path and the connection setup on three routes: straight
 //! to the device's `sshd`, through a second `sshd` used as an OpenSSH jump host (ProxyJump),
-//! and through the broker, which records everything ([`route`], [`paths`]); then the broker's
-//! memory per session, evidence export and verification of the largest recording
-//! ([`evidence`]), and the audit log's append rate and verify time ([`audit`]). It prints
+//! and through the broker, which records everything ([`route`], [`paths`]); then evidence export and verification of the largest recording
+//! ([`evidence`]), the audit log's append rate and verify time ([`audit`]), and idle
+//! sessions at scale: memory per session and CPU while idle ([`idle`]). It prints
 //! one table with Portcullis's ratio to the jump host, and keeps every raw figure in the file
 //! given by `--raw`.
 //!
 //! Every broker connection uses a vendor of its own ([`pool`]), so no connection waits for a
 //! fresh TOTP time step. It sends traffic to loopback only and stops by itself. Usage:
 //! `PORTCULLIS_TEST_BIN=target/release/portcullis portcullis-bench [--bytes N]
-//! [--tunnel-bytes N] [--sftp-bytes N] [--rounds N] [--setup-runs N] [--sessions N]
+//! [--tunnel-bytes N] [--sftp-bytes N] [--rounds N] [--setup-runs N] [--idle N,N,...]
 //! [--raw FILE] [--only TEXT]` (bench/run.sh does this; `--only` keeps the paths whose name
 //! contains TEXT, to profile one).
 
@@ -21,6 +21,7 @@
 mod harness;
 mod audit;
 mod evidence;
+mod idle;
 mod paths;
 mod pool;
 mod route;
@@ -29,16 +30,12 @@ mod transfer;
 
 use harness::broker::Broker;
 use harness::device::Device;
-use harness::proc;
 use harness::tcp::{Behaviour, Service};
-use harness::vendor::Code;
 use paths::Sizes;
 use pool::Pool;
 use route::Hosts;
 use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
-use std::time::Duration;
 use table::Row;
 
 const DEVICE: &str = "bench-device";
@@ -46,14 +43,15 @@ const APPROVER: &str = "bench-approver";
 
 struct Options {
     sizes: Sizes,
-    sessions: usize,
+    /// Session counts of the idle-sessions rows (at least two, increasing).
+    idle: Vec<usize>,
     raw: PathBuf,
 }
 
 fn parse_options() -> Options {
     let mut o = Options {
         sizes: Sizes { bytes: 512 << 20, tunnel_bytes: 512 << 20, sftp_bytes: 256 << 20, rounds: 3, setup_runs: 20, only: String::new() },
-        sessions: 200,
+        idle: vec![200, 1000, 5000],
         raw: PathBuf::from("bench-raw.tsv"),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -77,11 +75,11 @@ fn parse_options() -> Options {
             "--sftp-bytes" => o.sizes.sftp_bytes = number(text()),
             "--rounds" => o.sizes.rounds = number(text()) as usize,
             "--setup-runs" => o.sizes.setup_runs = number(text()) as usize,
-            "--sessions" => o.sessions = number(text()) as usize,
+            "--idle" => o.idle = text().split(',').filter(|w| !w.is_empty()).map(|w| number(w.to_owned()) as usize).collect(),
             "--raw" => o.raw = PathBuf::from(text()),
             "--only" => o.sizes.only = text(),
             _ => {
-                eprintln!("usage: portcullis-bench [--bytes N] [--tunnel-bytes N] [--sftp-bytes N] [--rounds N] [--setup-runs N] [--sessions N] [--raw FILE] [--only TEXT]");
+                eprintln!("usage: portcullis-bench [--bytes N] [--tunnel-bytes N] [--sftp-bytes N] [--rounds N] [--setup-runs N] [--idle N,N,...] [--raw FILE] [--only TEXT]");
                 std::process::exit(2)
             }
         }
@@ -112,14 +110,12 @@ fn main() {
     ]);
     eprintln!("broker pid {} listening on {addr}", broker.server_pid());
 
-    let total = o.sizes.rounds * BROKER_RUNS_PER_ROUND + o.sizes.setup_runs + o.sessions;
+    let total = o.sizes.rounds * BROKER_RUNS_PER_ROUND + o.sizes.setup_runs;
     eprintln!("enrolling {total} vendors, each with an approved request ...");
     let vendors = Pool::enroll(&broker, total, DEVICE, APPROVER, &[sink.port(), source.port()]);
     let mut raw = File::create(&o.raw).unwrap_or_else(|e| panic!("{}: {e}", o.raw.display()));
 
-    // Memory per session, measured first so that buffers kept from the throughput runs do
-    // not hide it.
-    let mut rows = memory_rows(&broker, &device, &vendors, o.sessions);
+    let mut rows = Vec::new();
     let hosts = Hosts { device: &device, jump: &jump, broker: &broker, vendors: &vendors };
     let pid = broker.server_pid();
     let before = rss_kib(pid);
@@ -132,48 +128,13 @@ fn main() {
     let mut three = Vec::new();
     evidence::rows(&broker, &mut three);
     audit::rows(&mut three);
+    // Idle sessions at scale, on a fresh broker and device of their own.
+    if o.idle.len() >= 2 {
+        idle::rows(&o.idle, &mut three);
+    }
     rows.extend(three.into_iter().map(|(name, broker, direct)| Row::single(name, broker, direct)));
     table::print(&rows);
     eprintln!("raw figures: {}", o.raw.display());
-}
-
-/// The broker's RSS per session with `n` concurrent idle sessions (`sleep` on the device).
-fn memory_rows(broker: &Broker, device: &Device, vendors: &Pool, n: usize) -> Vec<Row> {
-    if n == 0 {
-        return Vec::new();
-    }
-    let before = rss_kib(broker.server_pid());
-    let accepted_before = device.accepted();
-    let mut clients: Vec<Child> = Vec::new();
-    // Open the sessions in batches, each waited for, so that the broker's limit on
-    // connections still authenticating is never what is measured.
-    for batch in vendors.take_many(n).chunks(20) {
-        for v in batch {
-            let mut cmd = v.ssh(broker.ssh_addr(), &format!("{}:{DEVICE}", v.name), Code::Next);
-            cmd.arg("127.0.0.1").arg("sleep 900").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-            clients.push(cmd.spawn().expect("start ssh"));
-        }
-        let want = clients.len();
-        proc::poll_until(&format!("{want} active sessions"), Duration::from_secs(300), || {
-            let exited = clients.iter_mut().filter_map(|c| c.try_wait().ok().flatten()).count();
-            assert!(exited == 0, "{exited} of the session clients exited early");
-            let active = broker.sessions(true).len();
-            (active >= want && device.accepted() >= accepted_before + want).then_some(())
-        });
-        eprintln!("{want} sessions open");
-    }
-    let during = rss_kib(broker.server_pid());
-    for c in &mut clients {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-    // Let the broker finish tearing those sessions down before timing anything else.
-    proc::poll_until("the sessions to end", Duration::from_secs(120), || broker.sessions(true).is_empty().then_some(()));
-    let per_session = (during.saturating_sub(before)) as f64 / n as f64;
-    vec![
-        Row::single(format!("broker RSS per session, {n} concurrent (KiB)"), format!("{per_session:.0}"), "-".to_owned()),
-        Row::single("broker RSS before / during (MiB)".to_owned(), format!("{:.1} / {:.1}", before as f64 / 1024.0, during as f64 / 1024.0), "-".to_owned()),
-    ]
 }
 
 /// A `kB` field of a process's `/proc/PID/status` (`VmHWM`, `VmRSS`), if it can be read.

@@ -56,9 +56,4 @@ impl Pool {
         let i = self.next.fetch_add(1, Ordering::SeqCst);
         self.vendors.get(i).unwrap_or_else(|| panic!("the benchmark needs more than the {} vendors enrolled", self.vendors.len()))
     }
-
-    /// The next `n` unused vendors.
-    pub fn take_many(&self, n: usize) -> Vec<&Vendor> {
-        (0..n).map(|_| self.take()).collect()
-    }
 }

@@ -3,11 +3,13 @@
 # bulk path (exec and terminal output and input, ssh -L both ways, SFTP upload and download)
 # and connection setup, each straight to a real sshd device, through a second sshd used as an
 # OpenSSH jump host (ProxyJump), and through the broker (recording everything), the routes
-# alternating round by round; then the broker's memory per session and the evidence rows.
+# alternating round by round; then the evidence rows, the audit log (append rate with many
+# writers, verify of 1,000,000 rows) and idle sessions at scale (200, 1,000, 5,000).
 # Builds the release binary and the driver (bench/main.rs) first. Raw figures (every round
 # of every path) go to target/bench/raw-TIME.tsv.
 # Extra arguments go to the driver: --bytes N, --tunnel-bytes N, --sftp-bytes N, --rounds N,
-# --setup-runs N, --sessions N.
+# --setup-runs N, --idle N,N,... (idle-session counts; the slope between them is the memory per
+# session), --only TEXT (the bulk paths whose name holds TEXT).
 # Loopback only; it stops by itself. Not part of the test suite.
 set -euo pipefail
 

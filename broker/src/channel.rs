@@ -78,20 +78,22 @@ pub(crate) async fn run(conn: Arc<Conn>, link: Arc<LinkSlot>, mut ch: Channel<Ms
         }
     };
     if conn.device_name.is_none() {
-        lobby::run(&conn, Term::new(&mut ch, pty), kind).await;
+        Box::pin(lobby::run(&conn, Term::new(&mut ch, pty), kind)).await;
         return;
     }
+    // One-off steps (store writes, the device's handshake) are boxed here and in
+    // `device_channel`, so that what an idle channel's task holds is the bridge alone.
     device_channel(conn, &link, ch, pty, kind).await;
 }
 
 async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, pty: Option<PtyInfo>, kind: Kind) {
     let mut term = Term::new(&mut ch, pty);
-    let Some((dev, session)) = admitted(&conn, &mut term, &kind).await else {
+    let Some((dev, session)) = Box::pin(admitted(&conn, &mut term, &kind)).await else {
         term.exit(1).await;
         return;
     };
     let pty = term.pty.clone();
-    let (tap, rows, started) = match start_recording(&conn, pty.as_ref(), &kind, &dev, &session).await {
+    let (tap, rows, started) = match Box::pin(start_recording(&conn, pty.as_ref(), &kind, &dev, &session)).await {
         Ok(x) => x,
         Err(_) => {
             term.warn("portcullis: the session cannot be recorded, so it is not started.\n").await;
@@ -101,14 +103,14 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
     };
     let n = started.n;
     // The recording exists before anything reaches the device.
-    let dch = match connect_device(&conn, link, pty.as_ref(), &kind).await {
+    let dch = match Box::pin(connect_device(&conn, link, pty.as_ref(), &kind)).await {
         Ok(c) => c,
         Err(e) => {
             warn!(error = %e, "device unavailable");
             term.warn(&format!("portcullis: device {} is unavailable.\n", dev.name)).await;
             term.exit(1).await;
             drop(tap);
-            started.seal(&conn).await;
+            Box::pin(started.seal(&conn)).await;
             return;
         }
     };
@@ -132,18 +134,18 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
         if let Some(mut rows) = rows {
             while let Some((kind, detail)) = rows.recv().await {
                 // A file operation that cannot be audited must not go on unaudited.
-                conn.audit_or_end(kind, subject.clone(), with_channel(detail, n)).await;
+                Box::pin(conn.audit_or_end(kind, subject.clone(), with_channel(detail, n))).await;
             }
         }
     };
     let (ended, ()) = tokio::join!(bridged, audited);
     if let bridge::Ended::FileAuditLost(a) = ended {
         warn!(channel = n, why = a.why(), "file transfer stopped");
-        conn.audit_or_end(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": a.why() })).await;
+        Box::pin(conn.audit_or_end(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": a.why() }))).await;
     }
     conn.unregister(id);
     info!(channel = n, ?ended, "channel closed");
-    started.seal(&conn).await;
+    Box::pin(started.seal(&conn)).await;
 }
 
 /// Checks the device and the command, passes the gate and opens the brokered session; `None`

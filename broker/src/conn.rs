@@ -6,6 +6,7 @@
 
 use crate::device::LinkSlot;
 use crate::events::ConnEvent;
+use crate::fanout::Fanout;
 use crate::handler::{VendorHandler, UNAVAILABLE};
 use crate::shared::Broker;
 use crate::startups::{Outcome, Startup};
@@ -27,7 +28,9 @@ use tracing::{debug, error, info, Instrument, Span};
 /// Why a sign-in that did not finish is hung up on.
 const NOT_IN_TIME: &str = "authentication not completed in time";
 
-/// Runs one vendor connection from the first byte to the last. The sign-in deadline counts
+/// Runs one vendor connection from the first byte to the last. Its one-off steps (the
+/// handshake, store reads and writes) are boxed, so that what an idle connection's task holds
+/// is the waiting loop alone, not the largest of those steps. The sign-in deadline counts
 /// from the accept (like OpenSSH's `LoginGraceTime`): a client that never sends its version
 /// line, or stalls in key exchange, is cut at the deadline like one that never signs in.
 pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, startup: Startup, shutdown: CancellationToken) {
@@ -44,7 +47,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let (tx, mut rx) = mpsc::channel(32);
     let handler = VendorHandler::new(broker.clone(), peer.to_string(), tx);
     let started = tokio::select! {
-        r = tokio::time::timeout_at(deadline, russh::server::run_stream(broker.inner.ssh.clone(), crate::socket::buffered(stream), handler)) => r,
+        r = tokio::time::timeout_at(deadline, Box::pin(russh::server::run_stream(broker.inner.ssh.clone(), crate::socket::buffered(stream), handler))) => r,
         _ = shutdown.cancelled() => {
             startup.finish(Outcome::Interrupted);
             let _ = killer.shutdown(std::net::Shutdown::Both);
@@ -101,7 +104,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
         span.record("device", d.as_str());
     }
     let device = match &target.device {
-        Some(name) => match broker.ctx().store.device_by_name(name).await {
+        Some(name) => match Box::pin(broker.ctx().store.device_by_name(name)).await {
             Ok(d) => d.filter(|d| !d.disabled),
             Err(e) => {
                 error!(error = %e, "store unavailable");
@@ -115,7 +118,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     info!("authenticated");
     let vendor = Vendor { user, device_name: target.device, device, peer: peer.to_string() };
     let conn = Arc::new(Conn::new(broker.ctx().clone(), broker.changes(), vendor, handle.clone(), shutdown));
-    run_session(&conn, &mut rx).await;
+    run_session(&conn, broker.inner.fanout.clone(), &mut rx).await;
     let reason = conn.end_reason().unwrap_or_default();
     let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".into()).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
@@ -125,12 +128,12 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
 /// Runs an authenticated connection's channels and tunnels, and its window watch, until the
 /// session ends; then waits for every channel, closes the device connection and records the
 /// end.
-async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
+async fn run_session(conn: &Arc<Conn>, fanout: Fanout, rx: &mut mpsc::Receiver<ConnEvent>) {
     let link = Arc::new(LinkSlot::default());
     let warn = conn.ctx.config.session.warn_before.iter().map(|d| d.0).collect();
     // Not on the tracker: the watch ends with the session, and closing must not wait on a
     // warning stuck behind a vendor who stopped reading.
-    tokio::spawn(window::watch(conn.clone(), warn).instrument(Span::current()));
+    tokio::spawn(window::watch(conn.clone(), fanout, warn).instrument(Span::current()));
     let channels = TaskTracker::new();
     loop {
         tokio::select! {
@@ -141,7 +144,7 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
                 Some(ConnEvent::Tunnel(req)) => {
                     channels.spawn(tunnel::run(conn.clone(), *req).instrument(Span::current()));
                 }
-                Some(ConnEvent::Refused { what, detail }) => conn.refused(what, detail).await,
+                Some(ConnEvent::Refused { what, detail }) => Box::pin(conn.refused(what, detail)).await,
                 Some(ConnEvent::Authenticated { .. } | ConnEvent::Unavailable) => {}
                 None => {
                     conn.end("vendor disconnected");
@@ -159,12 +162,12 @@ async fn run_session(conn: &Arc<Conn>, rx: &mut mpsc::Receiver<ConnEvent>) {
     channels.wait().await;
     // After the channels: tunnel requests refused until the end are counted too.
     if let Some(summary) = conn.refusal_summary() {
-        conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), summary).await;
+        Box::pin(conn.audit(Kind::ChannelRefused, Subject::user(&conn.user.username), summary)).await;
     }
     if let Some(l) = link.take().await {
-        l.disconnect().await;
+        Box::pin(l.disconnect()).await;
     }
-    session::finish(conn).await;
+    Box::pin(session::finish(conn)).await;
 }
 
 /// Returns the stream for russh and a duplicate handle that can shut the socket down.

@@ -12,13 +12,15 @@
 //! - [`handler`] is the russh adapter (authentication, refusals);
 //! - [`channel`] sets up each session channel; [`lobby`] is the vendor's small command
 //!   shell; [`tunnel`] decides and bridges `ssh -L` tunnels;
-//! - [`gate`] is the approval wait; [`window`] enforces the grant's end;
+//! - [`gate`] is the approval wait; [`window`] enforces the grant's end, on the verdicts
+//!   [`fanout`] reads once per change for every connection of the node;
 //! - [`bridge`] moves and records bytes; [`recording`] starts and seals recordings;
 //!   [`session`] writes the brokered session's start and end;
 //! - leaves, which use no other module of this crate: [`state`] (the per-connection state
 //!   every task shares, and the terminal recording tap), [`shared`] (what all connections
 //!   share: [`Broker`]), [`events`] (what the handler tells the connection task), [`kind`]
-//!   (what a session channel asks to run), [`target`] (the SSH user name), [`prompt`]
+//!   (what a session channel asks to run), [`fanout`] (the node's one reader of control
+//!   state), [`target`] (the SSH user name), [`prompt`]
 //!   (talking to a vendor before bridging), [`device`] (the client towards the device) and
 //!   [`sftp`] (watching file transfers).
 //!
@@ -30,6 +32,7 @@ mod channel;
 mod conn;
 mod device;
 mod events;
+mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;

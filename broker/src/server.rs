@@ -28,6 +28,10 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         shards: Some(broker.ctx().shards.clone()),
         ..Caps::shared("ssh", broker.inner.unauthenticated.clone())
     };
+    // Window enforcement of every connection, read once per change; it outlives the drain, so
+    // sessions still closing are still enforced.
+    let fanout_stop = CancellationToken::new();
+    let fanout = tokio::spawn(broker.inner.fanout.clone().run(broker.changes(), fanout_stop.clone()));
     let conn_shutdown = shutdown.clone();
     net::serve_connections(listener, caps, shutdown, move |Accepted { stream, peer, slot }| {
         let broker = broker.clone();
@@ -56,6 +60,8 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         }
     })
     .await;
+    fanout_stop.cancel();
+    let _ = fanout.await;
     Ok(())
 }
 

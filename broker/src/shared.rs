@@ -1,7 +1,8 @@
 //! What every connection of the listener shares: the services, the russh settings with the
-//! broker's host key, the change feed, and the two caps (unauthenticated connections and
+//! broker's host key, the change feed and its fan-out to window enforcement, and the two caps (unauthenticated connections and
 //! sessions). Built once by [`Broker::new`]; cheap to clone.
 
+use crate::fanout::Fanout;
 use crate::startups::{StartupLimits, Startups};
 use portcullis_core::feed::ChangeRx;
 use portcullis_core::Context;
@@ -36,6 +37,9 @@ pub(crate) struct Inner {
     pub(crate) sessions: Arc<Semaphore>,
     /// Who may start a sign-in: per-source limits, early drop, penalties.
     pub(crate) startups: Startups,
+    /// Reads the store once per change for every connection's window enforcement; its task
+    /// runs while the listener does ([`crate::server::run`]).
+    pub(crate) fanout: Fanout,
 }
 
 impl Broker {
@@ -71,6 +75,7 @@ impl Broker {
             penalty_max: cfg.penalty_max.0,
         });
         let inner = Inner {
+            fanout: Fanout::new(ctx.store.clone(), ctx.sessions.node().clone()),
             startups,
             unauthenticated: Arc::new(Semaphore::new(cfg.max_unauthenticated)),
             sessions: Arc::new(Semaphore::new(cfg.max_sessions)),

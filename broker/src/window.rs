@@ -1,7 +1,9 @@
 //! Window enforcement for one session: warns the vendor before the grant ends (by default 5
 //! and 1 minutes before), and ends every channel at the end, or at once when the grant is
 //! revoked or an operator asks for a stop — from this process or any other, since both are
-//! noticed through the shared change feed. It also ends the session when the store stops
+//! noticed through the shared change feed. The store is not read here: the node's one
+//! [`Fanout`] reads it once per change for every connection and hands this session its own
+//! [`Verdict`]. It also ends the session when the store stops
 //! answering (the feed says so, [`portcullis_core::feed::Feed::reachable`]): nothing may go
 //! on that the audit log cannot record. A graceful stop warns first and closes at its
 //! deadline; a later stop with an earlier deadline brings it forward.
@@ -9,10 +11,9 @@
 //! The loop ([`enforce`]) acts on a session through [`Watched`] (notify, end, the clock), so
 //! it runs against the connection in production and against a recording double in tests.
 
+use crate::fanout::{Fanout, Verdict, Watch, Interest};
 use crate::state::{ActiveSession, Conn};
 use portcullis_core::clock;
-use portcullis_core::feed::ChangeRx;
-use portcullis_core::store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,37 +50,37 @@ impl Watched for Conn {
 /// Waits for the connection's session to start, then enforces its window until it ends.
 /// `warn_before`: how long before the end the vendor is warned. Until a session starts (a
 /// lobby connection), a change that disables the account still ends the connection.
-pub(crate) async fn watch(conn: Arc<Conn>, warn_before: Vec<Duration>) {
-    let mut changes = conn.changes.clone();
+pub(crate) async fn watch(conn: Arc<Conn>, fanout: Fanout, warn_before: Vec<Duration>) {
     let mut reachable = conn.ctx.audit.feed().reachable();
-    let s = loop {
-        tokio::select! {
-            s = conn.started() => match s {
-                Some(s) => break s,
-                None => return,
-            },
-            _ = store_lost(&mut reachable) => {
-                on_change(&*conn, unavailable(), &mut None).await;
-                return;
-            }
-            r = changes.changed() => {
-                if r.is_err() {
+    let s = {
+        let mut lobby = fanout.watch(Interest::Account(conn.user.id));
+        loop {
+            tokio::select! {
+                s = conn.started() => match s {
+                    Some(s) => break s,
+                    None => return,
+                },
+                _ = store_lost(&mut reachable) => {
+                    on_change(&*conn, unavailable(), &mut None).await;
                     return;
                 }
-                if let Some(cut) = account(&conn.ctx.store, conn.user.id).await {
-                    on_change(&*conn, cut, &mut None).await;
-                    return;
+                v = lobby.changed() => {
+                    let check = check(&*conn, v);
+                    if check != Check::Continue {
+                        on_change(&*conn, check, &mut None).await;
+                        return;
+                    }
                 }
             }
         }
     };
-    let changes = conn.changes.clone();
-    enforce(&*conn, &conn.ctx.store, s, Feeds { changes, reachable }, warn_before).await;
+    let control = fanout.watch(Interest::Session { id: s.id, grant: s.grant.id, vendor: s.grant.vendor_id });
+    enforce(&*conn, s, Feeds { control, reachable }, warn_before).await;
 }
 
-/// What enforcement wakes on: the change feed, and whether the store answers.
+/// What enforcement wakes on: this session's verdicts, and whether the store answers.
 pub(crate) struct Feeds {
-    pub changes: ChangeRx,
+    pub control: Watch,
     pub reachable: watch::Receiver<bool>,
 }
 
@@ -91,21 +92,12 @@ async fn store_lost(reachable: &mut watch::Receiver<bool>) {
     }
 }
 
-/// A cut when the account is disabled (or cannot be read: fail closed).
-async fn account(store: &Store, user_id: i64) -> Option<Check> {
-    match store.account_enabled(user_id).await {
-        Ok(true) => None,
-        Ok(false) => Some(Check::Cut { reason: "account disabled".into(), text: "your account was disabled; the connection is closed.".into() }),
-        Err(_) => Some(unavailable()),
-    }
-}
-
 /// A graceful stop in progress: when it closes the session and who asked.
 type Stopping = Option<(i64, String)>;
 
 /// Runs until the session ends.
-pub(crate) async fn enforce<W: Watched>(conn: &W, store: &Store, s: ActiveSession, feeds: Feeds, mut warn_before: Vec<Duration>) {
-    let Feeds { mut changes, mut reachable } = feeds;
+pub(crate) async fn enforce<W: Watched>(conn: &W, s: ActiveSession, feeds: Feeds, mut warn_before: Vec<Duration>) {
+    let Feeds { mut control, mut reachable } = feeds;
     warn_before.sort_by(|a, b| b.cmp(a));
     let ends_at = s.grant.ends_at;
     let mut warned: Vec<Duration> = warn_before.iter().copied().filter(|w| w.as_secs() as i64 >= ends_at - conn.now()).collect();
@@ -145,11 +137,8 @@ pub(crate) async fn enforce<W: Watched>(conn: &W, store: &Store, s: ActiveSessio
                     )).await;
                 }
             }
-            r = changes.changed() => {
-                if r.is_err() {
-                    return;
-                }
-                if !on_change(conn, check(conn, store, &s).await, &mut stopping).await {
+            v = control.changed() => {
+                if !on_change(conn, check(conn, v), &mut stopping).await {
                     return;
                 }
             }
@@ -197,33 +186,16 @@ fn unavailable() -> Check {
     Check::Cut { reason: "store unavailable".into(), text: UNAVAILABLE_TEXT.into() }
 }
 
-/// Reads the account, the grant and the session row: disabled, revoked, stopped, stopping, or
-/// still fine.
-async fn check<W: Watched>(conn: &W, store: &Store, s: &ActiveSession) -> Check {
-    if let Some(cut) = account(store, s.grant.vendor_id).await {
-        return cut;
-    }
-    match store.grant(s.grant.id).await {
-        Ok(Some(g)) if g.revoked_at.is_some() => {
-            let by = g.revoked_by.unwrap_or_default();
-            return Check::Cut { reason: format!("grant revoked by {by}"), text: format!("access was revoked by {by}; the session is closed.") };
-        }
-        Ok(Some(_)) => {}
-        // Fail closed: without the store we cannot know the grant still holds.
-        Ok(None) | Err(_) => return unavailable(),
-    }
-    match store.session(s.id).await {
-        Ok(Some(rec)) if rec.stop_requested_at.is_some() => {
-            let by = rec.stop_requested_by.unwrap_or_default();
-            let at = rec.stop_at.unwrap_or(0);
-            if at <= conn.now() {
-                Check::Cut { reason: format!("stopped by {by}"), text: format!("the session was stopped by {by}.") }
-            } else {
-                Check::StopAt { at, by }
-            }
-        }
-        Ok(_) => Check::Continue,
-        Err(_) => unavailable(),
+/// What the store's verdict means for this session now: a stop whose deadline has passed
+/// cuts at once.
+fn check<W: Watched>(conn: &W, v: Verdict) -> Check {
+    match v {
+        Verdict::Fine => Check::Continue,
+        Verdict::Disabled => Check::Cut { reason: "account disabled".into(), text: "your account was disabled; the connection is closed.".into() },
+        Verdict::Revoked(by) => Check::Cut { reason: format!("grant revoked by {by}"), text: format!("access was revoked by {by}; the session is closed.") },
+        Verdict::Stop { at, by } if at <= conn.now() => Check::Cut { reason: format!("stopped by {by}"), text: format!("the session was stopped by {by}.") },
+        Verdict::Stop { at, by } => Check::StopAt { at, by },
+        Verdict::Unavailable => unavailable(),
     }
 }
 

@@ -5,23 +5,28 @@
 //! [`crate::RecordingHandle`] asks it to finish or when every `Recorder` clone is gone; either
 //! way it writes any held UTF-8 tails, flushes, fsyncs and closes the file. On an I/O error it
 //! publishes [`State::Failed`] and stops taking events, so the broker can end the session.
+//!
+//! An idle recording costs nothing: the write buffer grows with the lines written (up to
+//! [`WRITE_BUFFER`], then it is written out) and is given back when a timed flush finds the
+//! recording quiet, and the flush timer is armed only while written lines wait for it, so a
+//! terminal where nothing happens neither holds a buffer nor wakes its task.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::fs::File;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
-use tokio::time::MissedTickBehavior;
+use tokio::time::Instant;
 
 use crate::escape::{escape_str, StreamEncoder};
 use crate::seal::SealHasher;
 use crate::{RecorderError, Seal};
 
-/// How often buffered lines are handed to the operating system when events keep coming slowly.
+/// The longest a written line waits in the buffer before it is handed to the operating system.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Size of the write buffer in front of the file.
+/// Lines are handed to the file in chunks of this size while data keeps coming.
 const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Which byte stream a data event belongs to.
@@ -71,28 +76,32 @@ pub(crate) enum State {
 }
 
 pub(crate) struct Writer {
-    out: BufWriter<File>,
+    file: File,
+    /// Lines not yet handed to the file; empty (no allocation) while the recording is idle.
+    buf: Vec<u8>,
     path: PathBuf,
     seal: SealHasher,
     output: StreamEncoder,
     input: StreamEncoder,
     last_micros: u64,
     line: String,
-    dirty: bool,
+    /// When lines written since the last flush must be flushed; `None` when nothing waits.
+    flush_at: Option<Instant>,
 }
 
 impl Writer {
     /// `seal` already holds the header line, which was written before the task started.
     pub(crate) fn new(file: File, path: PathBuf, seal: SealHasher) -> Self {
         Writer {
-            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            file,
+            buf: Vec::new(),
             path,
             seal,
             output: StreamEncoder::default(),
             input: StreamEncoder::default(),
             last_micros: 0,
             line: String::new(),
-            dirty: false,
+            flush_at: None,
         }
     }
 
@@ -131,8 +140,6 @@ impl Writer {
         rx: &mut mpsc::Receiver<Command>,
         mut finish: oneshot::Receiver<()>,
     ) -> Result<(), RecorderError> {
-        let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut finish_pending = true;
         loop {
             tokio::select! {
@@ -152,7 +159,7 @@ impl Writer {
                         return Ok(());
                     }
                 }
-                _ = ticker.tick() => self.flush_if_dirty().await?,
+                _ = tokio::time::sleep_until(self.flush_at.unwrap_or_else(Instant::now)), if self.flush_at.is_some() => self.timed_flush().await?,
             }
         }
     }
@@ -209,27 +216,38 @@ impl Writer {
             micros / 1_000_000,
             micros % 1_000_000
         );
-        // The line goes out in three parts, so the (large) data is not copied into it first.
-        const END: &str = "\"]\n";
-        for part in [self.line.as_bytes(), data.as_bytes(), END.as_bytes()] {
-            self.out
-                .write_all(part)
-                .await
-                .map_err(|e| RecorderError::io("write", &self.path, e))?;
-        }
+        // The line goes into the buffer in three parts, so the (large) data is not first
+        // copied into a line of its own.
+        const END: &str = "\"]
+";
+        self.buf.extend_from_slice(self.line.as_bytes());
+        self.buf.extend_from_slice(data.as_bytes());
+        self.buf.extend_from_slice(END.as_bytes());
         self.seal.update_line(&[self.line.as_bytes(), data.as_bytes(), END.as_bytes()]);
-        self.dirty = true;
+        if self.buf.len() >= WRITE_BUFFER {
+            self.write_out().await?;
+        }
+        self.flush_at.get_or_insert_with(|| Instant::now() + FLUSH_INTERVAL);
         Ok(())
     }
 
-    async fn flush_if_dirty(&mut self) -> Result<(), RecorderError> {
-        if self.dirty {
-            self.out
-                .flush()
-                .await
-                .map_err(|e| RecorderError::io("write", &self.path, e))?;
-            self.dirty = false;
+    /// Hands the buffered lines to the file (which writes them in the background).
+    async fn write_out(&mut self) -> Result<(), RecorderError> {
+        if !self.buf.is_empty() {
+            self.file.write_all(&self.buf).await.map_err(|e| RecorderError::io("write", &self.path, e))?;
+            self.buf.clear();
         }
+        Ok(())
+    }
+
+    /// Writes and flushes what waits, and gives the buffer back: the recording may now stay
+    /// quiet for hours (a busy one grows a new one at once, which costs little next to its
+    /// traffic).
+    async fn timed_flush(&mut self) -> Result<(), RecorderError> {
+        self.write_out().await?;
+        self.file.flush().await.map_err(|e| RecorderError::io("write", &self.path, e))?;
+        self.flush_at = None;
+        self.buf = Vec::new();
         Ok(())
     }
 
@@ -243,12 +261,12 @@ impl Writer {
                 self.write_event(at, stream.code(), &data).await?;
             }
         }
+        self.write_out().await?;
         let path = self.path;
-        self.out
-            .flush()
+        let mut file = self.file;
+        file.flush()
             .await
             .map_err(|e| RecorderError::io("write", &path, e))?;
-        let file = self.out.into_inner();
         file.sync_all()
             .await
             .map_err(|e| RecorderError::io("fsync", &path, e))?;

@@ -83,3 +83,55 @@ async fn held_character_completed_by_next_chunk() {
         "[0.000000, \"o\", \"a\"]\n[0.000002, \"o\", \"éb\"]\n[0.000003, \"i\", \"é\"]\n"
     );
 }
+
+/// An idle recording holds no write buffer and no armed timer once its last lines were
+/// flushed; the lines are in the file by then, without a close.
+#[tokio::test]
+async fn a_quiet_recording_flushes_then_holds_no_buffer_and_no_timer() {
+    let (_dir, path, mut w) = writer_on_temp().await;
+    assert_eq!(w.buf.capacity(), 0, "a buffer before anything was written");
+    assert!(w.flush_at.is_none());
+    w.apply(data(Stream::Output, 1_000, b"prompt$ ")).await.unwrap();
+    assert!(w.flush_at.is_some(), "a written line must arm the flush");
+    w.timed_flush().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "[0.001000, \"o\", \"prompt$ \"]\n");
+    assert_eq!(w.buf.capacity(), 0, "the buffer was kept while idle");
+    assert!(w.flush_at.is_none(), "a timer stays armed with nothing to flush");
+}
+
+/// Lines written by the running task reach the file within the flush interval, with the task
+/// still running (no finish asked for): a crash then loses at most that much.
+#[tokio::test]
+async fn a_running_task_hands_lines_to_the_file_without_being_finished() {
+    let (_dir, path, w) = writer_on_temp().await;
+    let (tx, rx) = mpsc::channel(8);
+    let (_finish_tx, finish) = oneshot::channel();
+    let (state, _state_rx) = watch::channel(State::Running);
+    let (done, _done_rx) = oneshot::channel();
+    let task = tokio::spawn(w.run(rx, finish, state, done));
+    tx.send(data(Stream::Output, 2_000, b"late line")).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if std::fs::read_to_string(&path).unwrap().contains("late line") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the line never reached the file");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(tx);
+    task.await.unwrap();
+}
+
+/// More than one buffer's worth is written out in order, byte for byte, and sealed as such.
+#[tokio::test]
+async fn a_burst_larger_than_the_buffer_is_written_whole_and_in_order() {
+    let (_dir, path, mut w) = writer_on_temp().await;
+    let chunk = vec![b'x'; 1000];
+    for i in 0..200u64 {
+        w.apply(data(Stream::Output, i, &chunk)).await.unwrap();
+    }
+    let seal = w.close().await.unwrap();
+    let text = std::fs::read(&path).unwrap();
+    assert_eq!(text.len() as u64, seal.bytes);
+    assert_eq!(String::from_utf8(text).unwrap().lines().count(), 200);
+}

@@ -21,6 +21,7 @@ mod feed;
 mod forwarding;
 mod harness_selftest;
 mod hostile;
+mod limits;
 mod lobby;
 mod notify;
 mod hostkey;

@@ -68,11 +68,20 @@ async fn running(minutes: i64) -> (World, ActiveSession) {
     (w, s)
 }
 
-/// Starts enforcement on its own task, waking on the world's change feed from now on.
-fn spawn(w: &World, s: &ActiveSession, d: &Arc<Double>, warn: Vec<Duration>) -> tokio::task::JoinHandle<()> {
+/// Starts enforcement on its own task, with a fan-out of its own over the world's store and
+/// change feed (its task ends with the test's runtime). Returns once the fan-out made its
+/// first read, so that a test may pause the clock: a paused clock jumps ahead while SQLite
+/// answers on its own thread, and the read would time out.
+async fn spawn(w: &World, s: &ActiveSession, d: &Arc<Double>, warn: Vec<Duration>) -> tokio::task::JoinHandle<()> {
     let feed = w.ctx.audit.feed();
-    let (d, store, s, feeds) = (d.clone(), w.ctx.store.clone(), s.clone(), Feeds { changes: feed.subscribe(), reachable: feed.reachable() });
-    tokio::spawn(async move { enforce(&*d, &store, s, feeds, warn).await })
+    let fanout = Fanout::new(w.ctx.store.clone(), w.ctx.sessions.node().clone());
+    tokio::spawn(fanout.clone().run(feed.subscribe(), CancellationToken::new()));
+    let control = fanout.watch(Interest::Session { id: s.id, grant: s.grant.id, vendor: s.grant.vendor_id });
+    while fanout.passes() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (d, s, feeds) = (d.clone(), s.clone(), Feeds { control, reachable: feed.reachable() });
+    tokio::spawn(async move { enforce(&*d, s, feeds, warn).await })
 }
 
 async fn finish(task: tokio::task::JoinHandle<()>) {
@@ -92,9 +101,10 @@ async fn warns_at_the_configured_times_and_ends_with_the_window() {
     let (w, s) = running(10).await;
     let ends_at = s.grant.ends_at;
     let (d, mut rx) = Double::new();
-    tokio::time::pause();
     // Given unsorted: the loop orders them.
-    finish(spawn(&w, &s, &d, vec![Duration::from_secs(60), Duration::from_secs(300)])).await;
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(60), Duration::from_secs(300)]).await;
+    tokio::time::pause();
+    finish(task).await;
     let notices = drain(&mut rx);
     assert_eq!(notices.len(), 3, "{notices:?}");
     assert_eq!(notices[0].0, ends_at - 300);
@@ -111,8 +121,9 @@ async fn a_warning_already_past_is_not_given() {
     let (w, s) = running(3).await;
     let ends_at = s.grant.ends_at;
     let (d, mut rx) = Double::new();
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300), Duration::from_secs(60)]).await;
     tokio::time::pause();
-    finish(spawn(&w, &s, &d, vec![Duration::from_secs(300), Duration::from_secs(60)])).await;
+    finish(task).await;
     let notices = drain(&mut rx);
     let texts: Vec<&str> = notices.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
@@ -125,7 +136,7 @@ async fn a_warning_already_past_is_not_given() {
 async fn ends_at_once_when_the_grant_is_revoked() {
     let (w, s) = running(60).await;
     let (d, mut rx) = Double::new();
-    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]).await;
     w.ctx.approvals.revoke(s.grant.request_id, &w.approver, "test").await.unwrap();
     let (_, text) = next(&mut rx).await;
     assert_eq!(text, "access was revoked by boss; the session is closed.");
@@ -138,7 +149,7 @@ async fn ends_at_once_when_the_grant_is_revoked() {
 async fn an_immediate_stop_ends_at_once() {
     let (w, s) = running(60).await;
     let (d, mut rx) = Double::new();
-    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]).await;
     w.ctx.approvals.stop_session(StopInput::new(s.id, "boss", "done")).await.unwrap();
     assert_eq!(next(&mut rx).await.1, "the session was stopped by boss.");
     finish(task).await;
@@ -149,7 +160,7 @@ async fn an_immediate_stop_ends_at_once() {
 async fn a_graceful_stop_warns_then_closes_at_its_deadline() {
     let (w, s) = running(60).await;
     let (d, mut rx) = Double::new();
-    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]).await;
     w.ctx.approvals.stop_session(StopInput::new(s.id, "boss", "maintenance").mode(StopMode::Graceful(Duration::from_secs(90)))).await.unwrap();
     let (_, warning) = next(&mut rx).await;
     assert!(warning.starts_with("boss is stopping this session; it closes in "), "{warning}");
@@ -171,7 +182,7 @@ async fn a_graceful_stop_warns_then_closes_at_its_deadline() {
 async fn a_second_stop_brings_the_deadline_forward() {
     let (w, s) = running(60).await;
     let (d, mut rx) = Double::new();
-    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]).await;
     let ap = &w.ctx.approvals;
     ap.stop_session(StopInput::new(s.id, "boss", "later").mode(StopMode::Graceful(Duration::from_secs(900)))).await.unwrap();
     assert!(next(&mut rx).await.1.starts_with("boss is stopping this session"));
@@ -192,7 +203,7 @@ async fn a_second_stop_brings_the_deadline_forward() {
 async fn a_store_that_cannot_answer_closes_the_session() {
     let (w, s) = running(60).await;
     let (d, mut rx) = Double::new();
-    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]).await;
     w.ctx.store.close().await;
     // Something changed (elsewhere); the check cannot read the grant.
     let feed = w.ctx.audit.feed();
@@ -208,7 +219,7 @@ async fn a_store_that_cannot_answer_closes_the_session() {
 async fn a_store_that_stops_answering_closes_the_session_without_any_change() {
     let (w, s) = running(60).await;
     let (d, mut rx) = Double::new();
-    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]).await;
     w.ctx.audit.feed().set_reachable(false);
     assert_eq!(next(&mut rx).await.1, UNAVAILABLE_TEXT);
     finish(task).await;
@@ -219,7 +230,7 @@ async fn a_store_that_stops_answering_closes_the_session_without_any_change() {
 async fn ends_quietly_when_the_session_is_cancelled_elsewhere() {
     let (w, s) = running(60).await;
     let (d, mut rx) = Double::new();
-    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]);
+    let task = spawn(&w, &s, &d, vec![Duration::from_secs(300)]).await;
     d.cancel.cancel();
     finish(task).await;
     assert!(d.ends().is_empty());

@@ -7,6 +7,7 @@
 //! at `BEGIN` (so two processes never deadlock upgrading a read lock) and on PostgreSQL is a
 //! plain transaction whose row locks come from the first `UPDATE`.
 
+mod controls;
 mod devices;
 mod records;
 mod requests;
@@ -16,6 +17,7 @@ mod sessions;
 mod users;
 mod web_sessions;
 
+pub use controls::SessionControl;
 pub use devices::NewDevice;
 pub use records::*;
 pub use requests::Tally;

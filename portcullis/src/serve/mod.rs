@@ -1,4 +1,5 @@
-//! `portcullis serve`: one broker node. It opens the services, closes the sessions it left
+//! `portcullis serve`: one broker node. It opens the services, raises its open-file limit
+//! ([`fdlimit`]), closes the sessions it left
 //! open if it was killed last time (`Sessions::close_left_open`), binds the SSH and HTTPS
 //! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
 //! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
@@ -8,6 +9,7 @@
 //! Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
 //! bounded by a grace timeout, and a final audit checkpoint is signed on the way out.
 
+mod fdlimit;
 mod housekeeping;
 mod services;
 
@@ -53,6 +55,7 @@ impl Listeners {
 pub async fn run(config: &Path) -> anyhow::Result<()> {
     crate::logging::init("info");
     let ctx = crate::open::open(config).await?;
+    fdlimit::raise_for(ctx.config.ssh.max_sessions, ctx.config.ssh.max_unauthenticated);
     close_left_open(&ctx).await?;
     let host_key = load_host_key(&ctx)?;
     ctx.config.notify.check().context("notifications ([notify])")?;
