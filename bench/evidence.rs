@@ -25,7 +25,7 @@ fn timed_peak(mut cmd: Command) -> (f64, u64) {
             return (secs, peak);
         }
         // Gone between the check and the read: the last sample stands.
-        peak = peak.max(crate::status_kib(child.id(), "VmHWM").unwrap_or(0));
+        peak = peak.max(crate::procfs::status_kib(child.id(), "VmHWM").unwrap_or(0));
         std::thread::sleep(Duration::from_millis(5));
     }
 }

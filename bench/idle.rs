@@ -27,6 +27,7 @@ mod client;
 #[path = "idle/device.rs"]
 mod device;
 
+use crate::procfs::rss_kib;
 use crate::harness::broker::{self, Broker};
 use crate::harness::vendor::Vendor;
 use std::net::SocketAddr;
@@ -211,11 +212,6 @@ fn wait_active(broker: &Broker, n: usize) {
 /// The number of rows in the audit log.
 fn audit_rows(broker: &Broker) -> usize {
     broker.audit().len()
-}
-
-/// Resident set size of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    crate::status_kib(pid, "VmRSS").expect("VmRSS in /proc status")
 }
 
 /// User plus system CPU time of a process so far, in clock ticks (`/proc/PID/stat` fields 14

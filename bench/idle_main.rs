@@ -6,12 +6,7 @@
 #[path = "../tests/e2e/harness/mod.rs"]
 mod harness;
 mod idle;
-
-/// A `kB` field of a process's `/proc/PID/status` (`VmHWM`, `VmRSS`), if it can be read.
-pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
-}
+mod procfs;
 
 fn main() {
     let mut sizes: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().unwrap_or_else(|_| panic!("{a}: not a session count"))).collect();

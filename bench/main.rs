@@ -24,6 +24,7 @@ mod evidence;
 mod idle;
 mod paths;
 mod pool;
+mod procfs;
 mod route;
 mod table;
 mod transfer;
@@ -33,6 +34,7 @@ use harness::device::Device;
 use harness::tcp::{Behaviour, Service};
 use paths::Sizes;
 use pool::Pool;
+use procfs::{hwm_kib, rss_kib};
 use route::Hosts;
 use std::fs::File;
 use std::path::PathBuf;
@@ -135,20 +137,4 @@ fn main() {
     rows.extend(three.into_iter().map(|(name, broker, direct)| Row::single(name, broker, direct)));
     table::print(&rows);
     eprintln!("raw figures: {}", o.raw.display());
-}
-
-/// A `kB` field of a process's `/proc/PID/status` (`VmHWM`, `VmRSS`), if it can be read.
-pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
-}
-
-/// Peak resident set size (`VmHWM`) of a process, in KiB.
-fn hwm_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmHWM").expect("VmHWM in /proc status")
-}
-
-/// Resident set size of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS").expect("VmRSS in /proc status")
 }

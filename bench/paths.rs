@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Printable text, as a terminal carries it: every byte is then recorded as itself.
 const TEXT: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -241,11 +241,8 @@ fn setup(hosts: &Hosts, runs: usize, raw: &mut File) -> Row {
     let mut times: [Vec<f64>; 3] = Default::default();
     for run in 0..runs {
         for (i, route) in Route::ALL.iter().enumerate() {
-            let cmd = hosts.ssh(*route, &[], "true");
-            let start = Instant::now();
-            let out = proc::run(cmd, Duration::from_secs(120));
-            let secs = start.elapsed().as_secs_f64();
-            out.assert_success();
+            let mut cmd = hosts.ssh(*route, &[], "true");
+            let secs = exact_secs(&mut cmd);
             let _ = writeln!(raw, "setup\t{}\t{run}\t{secs:.4}", route.label());
             times[i].push(secs * 1000.0);
         }
@@ -259,6 +256,18 @@ fn setup(hosts: &Hosts, runs: usize, raw: &mut File) -> Row {
         format!("{b:.0}"),
         format!("{:.2}×", b / j),
     )
+}
+
+/// Runs `cmd` to its end (stdin closed, output collected) and returns its wall time, taken by
+/// waiting on the process itself: the harness's polling waits would round every run up to
+/// their step, which is a sizeable part of a connection's setup.
+pub fn exact_secs(cmd: &mut Command) -> f64 {
+    cmd.stdin(Stdio::null());
+    let start = Instant::now();
+    let out = cmd.output().unwrap_or_else(|e| panic!("{}: {e}", proc::describe_command(cmd)));
+    let secs = start.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{} failed: {}\n{}", proc::describe_command(cmd), out.status, String::from_utf8_lossy(&out.stderr));
+    secs
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -73,10 +73,7 @@ pub fn sftp_secs(mut cmd: Command, command: &str, from: &Path, to: &Path) -> f64
     let batch = dir.path().join("batch");
     std::fs::write(&batch, format!("{command}\n")).expect("batch");
     cmd.arg("-b").arg(&batch).arg("127.0.0.1");
-    let start = Instant::now();
-    let out = proc::run(cmd, Duration::from_secs(1200));
-    let secs = start.elapsed().as_secs_f64();
-    out.assert_success();
+    let secs = crate::paths::exact_secs(&mut cmd);
     assert_eq!(std::fs::metadata(to).map(|m| m.len()).ok(), std::fs::metadata(from).map(|m| m.len()).ok(), "sftp transfer incomplete: {command}");
     let _ = std::fs::remove_file(to);
     secs
