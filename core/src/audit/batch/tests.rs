@@ -29,6 +29,26 @@ async fn hold_chain(log: &AuditLog) -> crate::audit::AuditedWrite {
     w
 }
 
+type Caller = tokio::task::JoinHandle<Result<i64, crate::store::StoreError>>;
+
+/// With the chain held: one caller takes the writer's turn and waits for the chain with its
+/// own row (`ahead`), while `n` more queue up behind it, caller `i` writing as `actor(i)`.
+/// Returns both once the batcher shows them so.
+async fn one_ahead_and_queued(log: &AuditLog, n: usize, actor: fn(usize) -> &'static str) -> (Caller, Vec<Caller>) {
+    let ahead = tokio::spawn({
+        let log = log.clone();
+        async move { log.record(event("ahead", 0)).await }
+    });
+    until("the first batch is being written", || log.batcher.depth() == (0, 1)).await;
+    let mut queued = Vec::new();
+    for i in 0..n {
+        let log = log.clone();
+        queued.push(tokio::spawn(async move { log.record(event(actor(i), i)).await }));
+    }
+    until("the rows are queued", || log.batcher.depth() == (n, n + 1)).await;
+    (ahead, queued)
+}
+
 /// Where the database refuses a row written by `poison`.
 #[derive(Clone, Copy, Debug)]
 enum Refused {
@@ -173,20 +193,8 @@ async fn a_batch_refused(at: Refused) {
         log.record(event("first", 0)).await.unwrap();
         refuse_poison(&t.store, at).await;
         let hold = hold_chain(&log).await;
-        // One caller takes the writer's turn and waits for the chain with its own row …
-        let ahead = tokio::spawn({
-            let log = log.clone();
-            async move { log.record(event("ahead", 0)).await }
-        });
-        until("the first batch is being written", || log.batcher.depth() == (0, 1)).await;
-        // … while ten more queue up behind it, a refused one among them.
-        let mut batch = Vec::new();
-        for i in 0..10 {
-            let log = log.clone();
-            let actor = if i == 5 { "poison" } else { "victim" };
-            batch.push(tokio::spawn(async move { log.record(event(actor, i)).await }));
-        }
-        until("ten rows are queued", || log.batcher.depth() == (10, 11)).await;
+        // Ten callers queue behind the one ahead, a refused one among them.
+        let (ahead, batch) = one_ahead_and_queued(&log, 10, |i| if i == 5 { "poison" } else { "victim" }).await;
         assert_eq!(hold.commit().await.unwrap(), 2);
         assert_eq!(ahead.await.unwrap().unwrap(), 3, "{} {at:?}: the batch before is not affected", t.name);
         for task in batch {
@@ -283,17 +291,7 @@ async fn a_batch_across_the_interval_is_checkpointed() {
     for t in stores().await {
         let log = audit_log(&t.store, 4);
         let hold = hold_chain(&log).await;
-        let ahead = tokio::spawn({
-            let log = log.clone();
-            async move { log.record(event("ahead", 0)).await }
-        });
-        until("the first batch is being written", || log.batcher.depth() == (0, 1)).await;
-        let mut batch = Vec::new();
-        for i in 0..4 {
-            let log = log.clone();
-            batch.push(tokio::spawn(async move { log.record(event("b", i)).await }));
-        }
-        until("four rows are queued", || log.batcher.depth() == (4, 5)).await;
+        let (ahead, batch) = one_ahead_and_queued(&log, 4, |_| "b").await;
         hold.commit().await.unwrap();
         assert_eq!(ahead.await.unwrap().unwrap(), 2);
         for task in batch {
