@@ -1,0 +1,91 @@
+//! netmiko (PyPI) over paramiko, as network engineers script their devices, against the
+//! broker: with its generic driver (`device_type="generic"`) it signs in with the key, answers
+//! the TOTP code that paramiko asks for on the terminal, finds the lobby's prompt
+//! (`portcullis>`) and runs lobby commands, each output without the echo or the prompt; the
+//! lobby's output never looks like a prompt to it. With its Linux driver it reaches the
+//! device's own shell through a grant.
+
+use crate::harness::proc::Output;
+use crate::harness::python::{self, WAIT_SECS};
+use crate::harness::scenario::{Scenario, Setup};
+use serde_json::Value;
+
+/// Runs the netmiko driver as the vendor (`login`), typing `code` when paramiko asks for it.
+/// Also returns what the channel carried (netmiko's session log), for messages.
+fn netmiko(s: &Scenario, login: &str, device_type: &str, code: &str, commands: &[&str]) -> (Output, String) {
+    python::require("netmiko", "netmiko");
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        s.broker.ssh_addr().port().to_string(),
+        "--user".into(),
+        login.into(),
+        "--key".into(),
+        s.vendor.key.display().to_string(),
+        "--device-type".into(),
+        device_type.into(),
+        "--timeout".into(),
+        WAIT_SECS.to_string(),
+    ];
+    for c in commands {
+        args.push("--command".into());
+        args.push((*c).into());
+    }
+    let log = tempfile::NamedTempFile::new().unwrap();
+    args.push("--session-log".into());
+    args.push(log.path().display().to_string());
+    let out = python::run("netmiko_client.py", &args, &format!("{code}\n"));
+    (out, std::fs::read_to_string(log.path()).unwrap_or_default())
+}
+
+fn outputs(out: &Output) -> Vec<Value> {
+    python::steps(out).into_iter().filter(|s| s["step"] == "command").collect()
+}
+
+#[test]
+fn netmiko_generic_driver_finds_the_lobby_prompt_and_runs_commands() {
+    let s = Setup::new("core-switch-3").start();
+    let code = s.vendor.totp().next_code();
+    let request = format!("request {} --minutes 20 --reason INC-6101 VLAN audit via netmiko", s.device.name);
+    let (out, log) = netmiko(&s, &s.vendor.name, "generic", &code, &[&request, "status", "help"]);
+    assert!(out.success(), "{}\n--- session log ---\n{log:?}", out.describe());
+    // paramiko asked for the code on the terminal (its stdout, which the driver sends to stderr).
+    assert!(out.stderr_text().contains("Verification code:"), "{}", out.describe());
+
+    let prompt = python::step(&out, "prompt");
+    assert_eq!(prompt["prompt"], "portcullis>", "{prompt}");
+    assert_eq!(prompt["base_prompt"], "portcullis", "{prompt}");
+
+    let replies = outputs(&out);
+    assert_eq!(replies.len(), 3, "{}", out.describe());
+    let id = crate::harness::broker::parse_request_id(replies[0]["output"].as_str().unwrap())
+        .unwrap_or_else(|| panic!("no request id in {}", replies[0]));
+    let req = s.broker.request(id);
+    assert_eq!(req["reason"], "INC-6101 VLAN audit via netmiko", "{req}");
+    assert_eq!(req["state"], "pending", "{req}");
+    assert!(replies[1]["output"].as_str().unwrap().contains(&format!("#{id}")), "{}", replies[1]);
+    for reply in &replies {
+        let text = reply["output"].as_str().unwrap();
+        // netmiko stripped the echoed command and the trailing prompt.
+        assert!(!text.contains("portcullis>"), "the prompt was left in the output: {reply}");
+        assert!(!text.starts_with(reply["command"].as_str().unwrap()), "the echo was left in the output: {reply}");
+    }
+    assert!(replies[2]["output"].as_str().unwrap().starts_with("Commands:"), "{}", replies[2]);
+}
+
+#[test]
+fn netmiko_linux_driver_runs_commands_on_the_device_through_a_grant() {
+    let s = Setup::new("edge-router-7").start();
+    s.grant(30, "INC-6102 interface counters");
+    let code = s.vendor.totp().next_code();
+    let (out, log) = netmiko(&s, &s.device_login(), "linux", &code, &["echo netmiko-$((6*7))", "uname -s"]);
+    assert!(out.success(), "{}\n--- session log ---\n{log:?}", out.describe());
+    let prompt = python::step(&out, "prompt");
+    let replies = outputs(&out);
+    assert_eq!(replies.len(), 2, "{}", out.describe());
+    // The device's bash (TERM=vt100) starts each output with an empty line for netmiko, the
+    // same when netmiko connects to the device's sshd directly; hence the trim.
+    let text = |i: usize| replies[i]["output"].as_str().unwrap().trim().to_owned();
+    assert_eq!(text(0), "netmiko-42", "{prompt} {}\n--- session log ---\n{log:?}", replies[0]);
+    assert_eq!(text(1), "Linux", "{}", replies[1]);
+    assert!(s.device.accepted() >= 1, "the device was never reached");
+}
