@@ -8,7 +8,8 @@ own messages and paramiko's prompt go to stderr, so stdout holds only JSON lines
 Then finds the prompt (find_prompt, set_base_prompt) and sends each --command with
 send_command, which waits for the prompt to come back. Prints {"step": "prompt", ...} and
 one {"step": "command", ...} per command; on failure {"step": ..., "error": ...} and exit 1.
-Every wait is bounded by --timeout, and the run by a watchdog.
+Every wait is bounded by --timeout, and the run by a watchdog. --password passes a password
+too, which must be refused (hostile).
 """
 
 import argparse
@@ -34,6 +35,7 @@ def main():
     p.add_argument("--device-type", default="generic", help="netmiko's driver")
     p.add_argument("--timeout", type=int, default=20, help="seconds for each wait")
     p.add_argument("--command", action="append", default=[])
+    p.add_argument("--password", help="hostile: a password (the broker refuses every password)")
     p.add_argument("--session-log", help="netmiko writes everything the channel carried here")
     args = p.parse_args()
 
@@ -52,6 +54,7 @@ def main():
                 host="127.0.0.1",
                 port=args.port,
                 username=args.user,
+                password=args.password,
                 use_keys=True,
                 key_file=args.key,
                 allow_agent=False,

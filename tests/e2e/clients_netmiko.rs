@@ -3,7 +3,7 @@
 //! the TOTP code that paramiko asks for on the terminal, finds the lobby's prompt
 //! (`portcullis>`) and runs lobby commands, each output without the echo or the prompt; the
 //! lobby's output never looks like a prompt to it. With its Linux driver it reaches the
-//! device's own shell through a grant.
+//! device's own shell through a grant. The code given as netmiko's `password` is refused.
 
 use crate::harness::proc::Output;
 use crate::harness::python::{self, WAIT_SECS};
@@ -13,6 +13,11 @@ use serde_json::Value;
 /// Runs the netmiko driver as the vendor (`login`), typing `code` when paramiko asks for it.
 /// Also returns what the channel carried (netmiko's session log), for messages.
 fn netmiko(s: &Scenario, login: &str, device_type: &str, code: &str, commands: &[&str]) -> (Output, String) {
+    netmiko_with(s, login, device_type, code, commands, &[])
+}
+
+/// Like [`netmiko`] with extra driver options.
+fn netmiko_with(s: &Scenario, login: &str, device_type: &str, code: &str, commands: &[&str], extra: &[&str]) -> (Output, String) {
     python::require("netmiko", "netmiko");
     let mut args: Vec<String> = vec![
         "--port".into(),
@@ -30,6 +35,7 @@ fn netmiko(s: &Scenario, login: &str, device_type: &str, code: &str, commands: &
         args.push("--command".into());
         args.push((*c).into());
     }
+    args.extend(extra.iter().map(|a| a.to_string()));
     let log = tempfile::NamedTempFile::new().unwrap();
     args.push("--session-log".into());
     args.push(log.path().display().to_string());
@@ -88,4 +94,19 @@ fn netmiko_linux_driver_runs_commands_on_the_device_through_a_grant() {
     assert_eq!(text(0), "netmiko-42", "{prompt} {}\n--- session log ---\n{log:?}", replies[0]);
     assert_eq!(text(1), "Linux", "{}", replies[1]);
     assert!(s.device.accepted() >= 1, "the device was never reached");
+}
+
+#[test]
+fn netmiko_with_the_code_as_password_is_refused() {
+    let s = Setup::new("edge-router-8").start();
+    s.grant(30, "INC-6103 config backup");
+    let code = s.vendor.totp().next_code();
+    // paramiko signs in with the key, then offers the password; the broker allows only the
+    // keyboard-interactive code after the key, so the password gets no fallback.
+    let (out, log) = netmiko_with(&s, &s.device_login(), "linux", "", &["echo should-not-run"], &["--password", &code]);
+    assert!(!out.success(), "{}\n--- session log ---\n{log:?}", out.describe());
+    let connect = python::step(&out, "connect");
+    assert!(connect["error"].as_str().unwrap_or_default().contains("Bad authentication type"), "{connect}");
+    assert!(!out.stdout_text().contains("should-not-run"), "{}", out.describe());
+    assert_eq!(s.device.accepted(), 0, "the device was contacted without the code");
 }
