@@ -7,7 +7,8 @@ own messages and paramiko's prompt go to stderr, so stdout holds only JSON lines
 
 Then finds the prompt (find_prompt, set_base_prompt) and sends each --command with
 send_command, which waits for the prompt to come back. Prints {"step": "prompt", ...} and
-one {"step": "command", ...} per command; on failure {"step": ..., "error": ...} and exit 1.
+one {"step": "command", ...} per command; --sftp-put uploads over SFTP on the same connection
+(netmiko's paramiko client), --file-put tries netmiko's file_transfer. On failure {"step": ..., "error": ...} and exit 1.
 Every wait is bounded by --timeout, and the run by a watchdog. --password passes a password
 too, which must be refused (hostile).
 """
@@ -35,6 +36,8 @@ def main():
     p.add_argument("--device-type", default="generic", help="netmiko's driver")
     p.add_argument("--timeout", type=int, default=20, help="seconds for each wait")
     p.add_argument("--command", action="append", default=[])
+    p.add_argument("--sftp-put", nargs=2, metavar=("LOCAL", "REMOTE"), help="upload over SFTP on netmiko's own paramiko connection")
+    p.add_argument("--file-put", nargs=2, metavar=("LOCAL", "REMOTE_DIR"), help="netmiko's file_transfer (put) of LOCAL into REMOTE_DIR")
     p.add_argument("--password", help="hostile: a password (the broker refuses every password)")
     p.add_argument("--session-log", help="netmiko writes everything the channel carried here")
     args = p.parse_args()
@@ -71,6 +74,21 @@ def main():
             step = "command"
             output = conn.send_command(command, read_timeout=args.timeout)
             emit("command", command=command, output=output)
+        if args.sftp_put:
+            step = "sftp"
+            local, remote = args.sftp_put
+            sftp = conn.remote_conn_pre.open_sftp()
+            sftp.get_channel().settimeout(args.timeout)
+            sftp.put(local, remote)
+            sftp.close()
+            emit("sftp", uploaded=remote)
+        if args.file_put:
+            step = "file_transfer"
+            local, remote_dir = args.file_put
+            name = os.path.basename(local)
+            with contextlib.redirect_stdout(sys.stderr):
+                result = netmiko.file_transfer(conn, source_file=local, dest_file=name, file_system=remote_dir, direction="put", overwrite_file=True)
+            emit("file_transfer", result=result)
         step = "disconnect"
         conn.disconnect()
     except Exception as e:  # netmiko raises many kinds; each is reported the same way

@@ -3,7 +3,9 @@
 //! the TOTP code that paramiko asks for on the terminal, finds the lobby's prompt
 //! (`portcullis>`) and runs lobby commands, each output without the echo or the prompt; the
 //! lobby's output never looks like a prompt to it. With its Linux driver it reaches the
-//! device's own shell through a grant. The code given as netmiko's `password` is refused.
+//! device's own shell through a grant, and copies a file over SFTP on its own paramiko
+//! connection; its `file_transfer` (legacy SCP) is refused with a message saying what to use.
+//! The code given as netmiko's `password` is refused.
 
 use crate::harness::proc::Output;
 use crate::harness::python::{self, WAIT_SECS};
@@ -109,4 +111,38 @@ fn netmiko_with_the_code_as_password_is_refused() {
     assert!(connect["error"].as_str().unwrap_or_default().contains("Bad authentication type"), "{connect}");
     assert!(!out.stdout_text().contains("should-not-run"), "{}", out.describe());
     assert_eq!(s.device.accepted(), 0, "the device was contacted without the code");
+}
+
+#[test]
+fn netmiko_copies_files_over_sftp_on_its_connection_and_its_file_transfer_is_refused_clearly() {
+    let s = Setup::new("edge-router-9").start();
+    s.grant_channels(30, "INC-6104 firmware copy", "--shell --files", &[]);
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("router-fw.bin");
+    let bytes: Vec<u8> = (0..120_000usize).map(|i| (i * 7 + i / 509) as u8).collect();
+    std::fs::write(&local, &bytes).unwrap();
+    let want = crate::harness::proc::tool("sha256sum", &[local.to_str().unwrap()]).split_whitespace().next().unwrap().to_owned();
+
+    // SFTP on netmiko's own paramiko connection: no second sign-in, logged with its hash.
+    let remote = s.device.dir().join("router-fw.bin");
+    let code = s.vendor.totp().next_code();
+    let (out, log) = netmiko_with(&s, &s.device_login(), "linux", &code, &[], &["--sftp-put", local.to_str().unwrap(), remote.to_str().unwrap()]);
+    assert!(out.success(), "{}\n--- session log ---\n{log:?}", out.describe());
+    assert_eq!(std::fs::read(&remote).unwrap(), bytes, "the device holds other bytes than were sent");
+    let row = s.broker.wait_for_audit("sftp.file", std::time::Duration::from_secs(60), |r| {
+        r["detail"]["direction"] == "upload" && r["detail"]["path"].as_str().is_some_and(|p| p.ends_with("/router-fw.bin"))
+    });
+    assert_eq!(row["detail"]["sha256"], want, "{row}");
+
+    // netmiko's file_transfer copies with legacy SCP (`scp -t`) on a second connection (with a
+    // code of its own): refused, with the message that says what to use instead.
+    let other_dir = s.device.dir().join("fw");
+    std::fs::create_dir(&other_dir).unwrap();
+    let code = format!("{}\n{}", s.vendor.totp().next_code(), s.vendor.totp().next_code());
+    let (out, log) = netmiko_with(&s, &s.device_login(), "linux", &code, &[], &["--file-put", local.to_str().unwrap(), other_dir.to_str().unwrap()]);
+    assert!(!out.success(), "{}\n--- session log ---\n{log:?}", out.describe());
+    let error = python::step(&out, "file_transfer")["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("legacy scp") && error.contains("sftp"), "{}", out.describe());
+    assert!(!other_dir.join("router-fw.bin").exists(), "legacy scp wrote to the device");
+    s.broker.wait_for_audit("channel.refused", std::time::Duration::from_secs(60), |r| r["detail"]["what"] == "scp-legacy");
 }
