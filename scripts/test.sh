@@ -16,6 +16,7 @@
 #     e-mail notification tests send to on loopback.
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
+#   - paramiko and netmiko (PyPI), the Python SSH clients of vendors' tools (tests/clients/).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,6 +61,12 @@ fi
 if ! python3 -c 'import ssh_audit' >/dev/null 2>&1; then
     echo "test.sh: installing ssh-audit" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ssh-audit==3.9.0' </dev/null
+fi
+
+# paramiko and netmiko (PyPI): vendors' Python tools, driven by tests/clients/.
+if ! python3 -c 'import paramiko, netmiko, sys; sys.exit(paramiko.__version__ != "5.1.0" or netmiko.__version__ != "4.8.0")' >/dev/null 2>&1; then
+    echo "test.sh: installing paramiko and netmiko" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'paramiko==5.1.0' 'netmiko==4.8.0' </dev/null
 fi
 
 # sshd, when run as root, needs its privilege separation directory (normally made by the

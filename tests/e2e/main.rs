@@ -15,6 +15,8 @@ mod approval;
 mod export;
 mod evidence;
 mod audit_tamper;
+mod clients_netmiko;
+mod clients_paramiko;
 mod crash;
 mod disk_full;
 mod feed;

@@ -3,7 +3,7 @@
 //! ([`browser`]), the real OpenSSH client as the
 //! vendor ([`vendor`]) with TOTP codes handed out like an authenticator app ([`totp`]),
 //! PostgreSQL databases per test ([`pg`]), a small filesystem to fill ([`smalldisk`]), an
-//! asciicast reader ([`cast`]), and the usual
+//! asciicast reader ([`cast`]), the Python SSH clients ([`python`]), and the usual
 //! setup of all of them in one call ([`scenario`]).
 //!
 //! Only std, serde_json, totp-rs and tempfile are used, so the bench driver under bench/
@@ -15,6 +15,7 @@ pub mod cast;
 pub mod device;
 pub mod pg;
 pub mod proc;
+pub mod python;
 pub mod scenario;
 pub mod smalldisk;
 pub mod tcp;
