@@ -33,6 +33,7 @@ mod store_loss;
 mod ssh_audit;
 mod totp;
 mod web_browser;
+mod pages_browser;
 mod auditor_browser;
 mod tunnel;
 mod files;

@@ -92,9 +92,9 @@ async fn render(pages: Sources<'_>, admin: &Authed, notice: Notice, status: Stat
     let devices = pages.store.list_devices().await.map_err(ApiError::from)?;
     let body = html! {
         h1 { "Devices" }
-        div.scroll {
+        div.scroll role="region" aria-label="Devices" tabindex="0" {
             table.devices {
-                thead { tr { th { "Device" } th { "Criticality" } th { "Policy" } th { "Ports" } th { "Host key" } th { "State" } th {} } }
+                thead { tr { th { "Device" } th { "Criticality" } th { "Policy" } th { "Ports" } th { "Host key" } th { "State" } th { span.sr-only { "Actions" } } } }
                 tbody { @for d in &devices { (device_row(pages.approvals, admin, d)) } }
             }
         }

@@ -85,9 +85,9 @@ async fn render(frame: &Frame, store: &Store, admin: &Authed, notice: Notice, st
     let users = store.list_users().await.map_err(ApiError::from)?;
     let body = html! {
         h1 { "Accounts" }
-        div.scroll {
+        div.scroll role="region" aria-label="Accounts" tabindex="0" {
             table.users {
-                thead { tr { th { "User" } th { "Role" } th { "Organisation" } th { "State" } th { "Created" } th {} } }
+                thead { tr { th { "User" } th { "Role" } th { "Organisation" } th { "State" } th { "Created" } th { span.sr-only { "Actions" } } } }
                 tbody { @for u in &users { (user_row(admin, u)) } }
             }
         }

@@ -4,6 +4,7 @@
 //! latest signed checkpoint.
 
 use super::error::PageError;
+use super::{detail, format};
 use super::layout::{self, Frame, Notice, Tab};
 use super::visitor::require;
 use crate::api::audit::{run_verify, to_search, AuditQuery, AuditRowView, VerifyView, AUDITORS};
@@ -64,18 +65,18 @@ async fn render(frame: &Frame, store: &Store, user: &crate::auth::Authed, q: Aud
         @if rows.is_empty() {
             p.empty { "No audit row matches." }
         } @else {
-            div.scroll {
+            div.scroll role="region" aria-label="Audit rows" tabindex="0" {
                 table.audit {
-                    thead { tr { th { "#" } th { "Time (UTC)" } th { "Actor" } th { "Kind" } th { "Subject" } th { "Detail" } th { "Hash" } } }
+                    thead { tr { th { "#" } th { "Time" } th { "Actor" } th { "Kind" } th { "Subject" } th { "Detail" } th { "Hash" } } }
                     tbody {
                         @for r in &rows {
                             tr data-seq=(r.seq) {
                                 td { (r.seq) }
-                                td { (r.time) }
+                                td.nowrap { time datetime=(r.time) { (format::utc_seconds_if_time(&r.time)) } }
                                 td { (r.actor) }
                                 td { code { (r.kind) } }
                                 td { (r.subject) }
-                                td.detail { code { (r.detail.to_string()) } }
+                                td.detail { (detail::cell(&r.detail)) }
                                 td { code title={ "previous " (r.prev_hash) } { (short(&r.hash)) "…" } }
                             }
                         }

@@ -15,6 +15,24 @@ pub fn utc(rfc3339: &str) -> String {
     }
 }
 
+/// An RFC 3339 time as `2026-11-29 11:30:59 UTC`, for rows where the second matters (the
+/// audit log); any other text is returned as it is.
+pub fn utc_seconds_if_time(text: &str) -> String {
+    match OffsetDateTime::parse(text, &Rfc3339) {
+        Ok(t) => {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
+        }
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// Unix seconds as `2026-11-29 11:30:59 UTC`; `None` if out of range.
+pub fn unix_seconds(secs: i64) -> Option<String> {
+    let t = OffsetDateTime::from_unix_timestamp(secs).ok()?;
+    Some(format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second()))
+}
+
 /// A duration in seconds, short: `45 s`, `12 min`, `2 h 5 min`, `3 d 4 h`.
 pub fn secs(s: i64) -> String {
     let s = s.max(0);
@@ -61,5 +79,7 @@ mod tests {
         assert_eq!(utc("2026-11-29T11:30:59Z"), "2026-11-29 11:30 UTC");
         assert_eq!(utc("2026-11-29T12:30:00+01:00"), "2026-11-29 11:30 UTC");
         assert_eq!(utc("garbage"), "garbage");
+        assert_eq!(utc_seconds_if_time("2026-11-29T12:30:59.9+01:00"), "2026-11-29 11:30:59 UTC");
+        assert_eq!(utc_seconds_if_time("pump-12"), "pump-12");
     }
 }

@@ -76,7 +76,7 @@ pub async fn list(
         @if rows.is_empty() {
             p.empty { "No request matches." }
         } @else {
-            div.scroll {
+            div.scroll role="region" aria-label="Requests" tabindex="0" {
                 table.history {
                     thead { tr { th { "#" } th { "Vendor" } th { "Device" } th { "State" } th { "Reason" } th { "Asked" } th { "Decided" } th { "Window" } } }
                     tbody {

@@ -11,6 +11,7 @@ mod admin_users;
 mod assets;
 mod audit;
 mod enrol;
+mod detail;
 mod error;
 mod flash;
 mod format;

@@ -5,7 +5,7 @@
 //! request. Auditors and admins export the evidence bundle from here.
 
 use super::error::PageError;
-use super::format;
+use super::{detail, format};
 use super::layout::{self, Frame, Notice, Tab};
 use super::sessions::load;
 use super::visitor::decides;
@@ -48,9 +48,9 @@ fn recordings(id: i64, recs: &[RecordingView]) -> Markup {
         @if recs.is_empty() {
             p.empty { "No channel was opened to the device in this session." }
         } @else {
-            div.scroll {
+            div.scroll role="region" aria-label="Recordings" tabindex="0" {
                 table.recordings {
-                    thead { tr { th { "Channel" } th { "Kind" } th { "Size" } th { "Integrity" } th { "Sealed SHA-256" } th {} } }
+                    thead { tr { th { "Channel" } th { "Kind" } th { "Size" } th { "Integrity" } th { "Sealed SHA-256" } th { span.sr-only { "Actions" } } } }
                     tbody {
                         @for r in recs {
                             tr data-channel=(r.channel) data-status=(r.status) {
@@ -89,7 +89,7 @@ fn files(rows: &[AuditRowView]) -> Markup {
         @if files.is_empty() {
             p.empty { "No file was transferred." }
         } @else {
-            div.scroll {
+            div.scroll role="region" aria-label="Files" tabindex="0" {
                 table.files {
                     thead { tr { th { "Path" } th { "Direction" } th { "Bytes" } th { "SHA-256" } th { "Audit row" } } }
                     tbody {
@@ -119,7 +119,7 @@ fn approvals(rows: &[AuditRowView]) -> Markup {
         ol.decisions {
             @for r in decisions {
                 li {
-                    span.time { (r.time) } " " strong { (r.actor) } " " code { (r.kind) }
+                    time.time datetime=(r.time) { (format::utc_seconds_if_time(&r.time)) } " " strong { (r.actor) } " " code { (r.kind) }
                     @if let Some(ch) = r.detail.get("channels").and_then(|c| c.as_str()) { " · channels " (ch) }
                     @if let Some(m) = r.detail.get("minutes") { " · " (m) " min" }
                     @if let Some(n) = r.detail.get("note").and_then(|c| c.as_str()).filter(|n| !n.is_empty()) { " · " q { (n) } }
@@ -131,17 +131,17 @@ fn approvals(rows: &[AuditRowView]) -> Markup {
 
 fn audit_table(rows: &[AuditRowView]) -> Markup {
     html! {
-        div.scroll {
+        div.scroll role="region" aria-label="Audit rows" tabindex="0" {
             table.audit {
-                thead { tr { th { "#" } th { "Time (UTC)" } th { "Actor" } th { "Kind" } th { "Detail" } } }
+                thead { tr { th { "#" } th { "Time" } th { "Actor" } th { "Kind" } th { "Detail" } } }
                 tbody {
                     @for r in rows {
                         tr data-seq=(r.seq) {
                             td { (r.seq) }
-                            td { (r.time) }
+                            td.nowrap { time datetime=(r.time) { (format::utc_seconds_if_time(&r.time)) } }
                             td { (r.actor) }
                             td { code { (r.kind) } }
-                            td.detail { code { (r.detail.to_string()) } }
+                            td.detail { (detail::cell(&r.detail)) }
                         }
                     }
                 }

@@ -91,7 +91,7 @@ fn search_form(q: &ListQuery) -> Markup {
 
 fn results(sessions: &[SessionView]) -> Markup {
     html! {
-        div.scroll {
+        div.scroll role="region" aria-label="Sessions" tabindex="0" {
             table.sessions #session-results {
                 thead { tr { th { "#" } th { "Device" } th { "Vendor" } th { "Started (UTC)" } th { "State" } th { "Reason" } } }
                 tbody {
