@@ -16,6 +16,8 @@
 #     e-mail notification tests send to on loopback.
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
+#   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
+#     (putty-tools), Dropbear's dbclient (dropbear-bin), curl with libssh2, and AsyncSSH (PyPI).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +33,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+command -v plink >/dev/null 2>&1 || missing+=(putty-tools)
+command -v dbclient >/dev/null 2>&1 || missing+=(dropbear-bin)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
@@ -60,6 +64,12 @@ fi
 if ! python3 -c 'import ssh_audit' >/dev/null 2>&1; then
     echo "test.sh: installing ssh-audit" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ssh-audit==3.9.0' </dev/null
+fi
+
+# AsyncSSH (PyPI), one of the clients of the conformance suite.
+if ! python3 -c 'import asyncssh' >/dev/null 2>&1; then
+    echo "test.sh: installing asyncssh" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'asyncssh==2.24.1' </dev/null
 fi
 
 # sshd, when run as root, needs its privilege separation directory (normally made by the

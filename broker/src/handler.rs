@@ -297,6 +297,15 @@ impl russh::server::Handler for VendorHandler {
         Ok(false)
     }
 
+    /// A terminal is always granted, and answered here, at once: russh keeps one "wants a
+    /// reply" flag per channel, so when a client sends `pty-req` and `exec` (or `shell`)
+    /// without waiting, as PuTTY does, an answer given later by the channel task would use up
+    /// the flag of the second request, whose own answer then never goes out (PuTTY ends with
+    /// "Server refused to start a shell/command").
+    async fn pty_request(&mut self, channel: ChannelId, _term: &str, _cols: u32, _rows: u32, _pw: u32, _ph: u32, _modes: &[(russh::Pty, u32)], s: &mut Session) -> Result<(), Self::Error> {
+        s.channel_success(channel)
+    }
+
     async fn x11_request(&mut self, channel: ChannelId, _single: bool, _proto: &str, _cookie: &str, _screen: u32, s: &mut Session) -> Result<(), Self::Error> {
         s.channel_failure(channel)?;
         self.refuse("x11", json!({ "channel": u32::from(channel) })).await;
