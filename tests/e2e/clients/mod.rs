@@ -6,6 +6,7 @@
 //! them all through `scripts/test.sh`); helper scripts live in `tests/clients/`.
 
 mod asyncssh;
+mod dropbear;
 mod putty;
 
 use crate::harness::proc;
