@@ -17,7 +17,8 @@
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
 #   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
-#     (putty-tools), Dropbear's dbclient (dropbear-bin), curl with libssh2, and AsyncSSH (PyPI).
+#     (putty-tools), Dropbear's dbclient (dropbear-bin), curl with libssh2, and from PyPI
+#     AsyncSSH and ssh2-python (whose wheels carry libssh2 1.11; Debian 12's curl has 1.10).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,10 +67,14 @@ if ! python3 -c 'import ssh_audit' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ssh-audit==3.9.0' </dev/null
 fi
 
-# AsyncSSH (PyPI), one of the clients of the conformance suite.
+# AsyncSSH and ssh2-python (PyPI), clients of the conformance suite.
 if ! python3 -c 'import asyncssh' >/dev/null 2>&1; then
     echo "test.sh: installing asyncssh" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'asyncssh==2.24.1' </dev/null
+fi
+if ! python3 -c 'import ssh2' >/dev/null 2>&1; then
+    echo "test.sh: installing ssh2-python" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ssh2-python==1.2.0.post1' </dev/null
 fi
 
 # sshd, when run as root, needs its privilege separation directory (normally made by the

@@ -211,8 +211,11 @@ impl VendorHandler {
 impl russh::server::Handler for VendorHandler {
     type Error = russh::Error;
 
+    /// The first answer names both steps. Some clients (curl with libssh2) read this list once
+    /// and try only what it names: listing `publickey` alone kept them from asking for the code
+    /// after the key. Keyboard-interactive before an accepted key is refused without a prompt.
     async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false })
+        Ok(Auth::Reject { proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey, MethodKind::KeyboardInteractive][..])), partial_success: false })
     }
 
     async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {

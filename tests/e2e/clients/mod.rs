@@ -7,6 +7,7 @@
 
 mod asyncssh;
 mod dropbear;
+mod libssh2;
 mod putty;
 
 use crate::harness::proc;
