@@ -2,7 +2,7 @@
 """libssh2 through ssh2-python (PyPI, pinned in scripts/test.sh; its wheels carry libssh2
 1.11), for the client conformance tests: what a program built on libssh2 sees from the broker.
 
-Signs in as USER with KEY (`-` for none), then answers keyboard-interactive with CODE, and
+Signs in as USER with KEY (`-` for none; `password` sends CODE as a password instead), then answers keyboard-interactive with CODE, and
 runs COMMAND, trying only the methods the broker listed first, as curl does.
 Prints one JSON object: the libssh2 version, the methods the broker listed first, what the
 public key step returned (libssh2 reports the broker's "partial success" as an error), whether
@@ -30,13 +30,19 @@ def main() -> int:
     # then keyboard-interactive (answered with CODE, which curl takes from the URL's password).
     methods = session.userauth_list(user)
     out["methods"] = methods
-    if "publickey" in methods and key != "-":
+    if key == "password":
+        # What the broker must refuse whatever the method list says: the code as a password.
+        try:
+            session.userauth_password(user, code)
+        except Exception as e:
+            out["password"] = f"{type(e).__name__}: {session.last_error()}"
+    elif "publickey" in methods and key != "-":
         try:
             session.userauth_publickey_fromfile(user, key)
             out["publickey"] = "success"
         except Exception as e:  # libssh2 raises on anything but full success
             out["publickey"] = f"{type(e).__name__}: {session.last_error()}"
-    if not session.userauth_authenticated() and "keyboard-interactive" in methods:
+    if not session.userauth_authenticated() and "keyboard-interactive" in methods and key != "password":
         try:
             session.userauth_keyboardinteractive(user, code)
         except Exception as e:

@@ -76,7 +76,11 @@ fn libssh2_1_11_signs_in_with_the_key_then_keyboard_interactive() {
     let v = libssh2(&rig, "-", &code);
     assert_eq!(v["authenticated"], false, "{v}");
     assert!(rig.s.broker.audit_of_kind("auth.totp.failed").is_empty());
+    // The code as a password: refused, and not spent either.
+    let v = libssh2(&rig, "password", &code);
+    assert_eq!(v["authenticated"], false, "{v}");
+    assert!(v["password"].as_str().is_some_and(|e| e.contains("Authentication failed")), "{v}");
     let v = libssh2(&rig, rig.s.vendor.key.to_str().unwrap(), &code);
-    assert_eq!(v["authenticated"], true, "the code was used up by the attempt without the key: {v}");
+    assert_eq!(v["authenticated"], true, "the code was used up by an attempt without the key: {v}");
     rig.s.vendor.totp().mark_used(step);
 }

@@ -8,6 +8,7 @@
 mod asyncssh;
 mod dropbear;
 mod libssh2;
+mod openssh;
 mod putty;
 
 use crate::harness::proc;
