@@ -2,10 +2,12 @@
 """Runs a command on a pseudo-terminal, as a person at a keyboard would, for the client
 conformance tests: clients such as Dropbear's dbclient read the verification code from the
 terminal only. Every time the terminal shows PROMPT, the next answer is typed (once each);
-after the last answer, INPUT (if given) is typed too. Everything the terminal showed goes to
-standard output, and the helper exits with the command's exit status (124 on timeout).
+after the last answer, INPUT (if given) is typed too. With several prompts, the first answer
+goes to the first prompt, the second to the second, and so on (the last prompt takes the rest). Everything the terminal showed goes to
+standard output, and the helper exits with the command's exit status (124 on timeout). An
+answer is typed once the program has turned the terminal's echo off for its hidden prompt.
 
-Usage: pty_answer.py --prompt TEXT --answer CODE [--answer ...] [--input TEXT] [--timeout S] -- COMMAND...
+Usage: pty_answer.py --prompt TEXT --answer CODE [--prompt TEXT --answer ...] [--input TEXT] [--timeout S] -- COMMAND...
 """
 
 import argparse
@@ -13,12 +15,23 @@ import os
 import pty
 import select
 import sys
+import termios
 import time
+
+
+def wait_for_hidden_input(fd: int) -> None:
+    """Waits (up to 5 s) until the program has turned the terminal's echo off for its hidden
+    prompt: programs that do so may flush what was typed before (PuTTY does)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not termios.tcgetattr(fd)[3] & termios.ECHO:
+            return
+        time.sleep(0.02)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--prompt", action="append", required=True)
     parser.add_argument("--answer", action="append", default=[])
     parser.add_argument("--input", default=None)
     parser.add_argument("--timeout", type=float, default=90.0)
@@ -35,7 +48,7 @@ def main() -> int:
         finally:
             os._exit(127)
 
-    prompt = args.prompt.encode()
+    prompts = [p.encode() for p in args.prompt]
     answers = [a.encode() for a in args.answer]
     seen = b""
     searched = 0
@@ -62,11 +75,15 @@ def main() -> int:
         out.flush()
         seen += chunk
         while answers:
+            prompt = prompts[min(len(args.answer) - len(answers), len(prompts) - 1)]
             at = seen.find(prompt, searched)
             if at < 0:
                 break
             searched = at + len(prompt)
-            os.write(fd, answers.pop(0) + b"\r")
+            answer = answers.pop(0)
+            if answer:
+                wait_for_hidden_input(fd)
+            os.write(fd, answer + b"\r")
             if not answers and args.input is not None:
                 os.write(fd, args.input.encode())
     _, status = os.waitpid(pid, 0)

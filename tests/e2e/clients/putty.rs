@@ -1,11 +1,12 @@
 //! PuTTY's command-line tools (Debian `putty-tools`): `plink`, `pscp` and `psftp`, with the
-//! vendor's OpenSSH key converted by `puttygen`. The code is answered with `-pwfile`, which
-//! PuTTY types into the keyboard-interactive prompt (the broker offers no `password` method,
-//! so it is never sent as a password). The broker's host key is pinned with `-hostkey`, in the
+//! vendor's OpenSSH key converted by `puttygen`. The code is typed at PuTTY's prompt on a
+//! pseudo-terminal once, and otherwise given with `-pwfile`, which PuTTY uses as the answer to
+//! the keyboard-interactive prompt (the broker offers no `password` method, so it is never sent
+//! as a password). The broker's host key is pinned with `-hostkey`, in the
 //! formats PuTTY takes: `SHA256:…` and `MD5:…` fingerprints and the key itself; a fingerprint
 //! that does not match ends the connection before anything is sent.
 
-use super::{require, tunnel_payload, Rig};
+use super::{helper, require, tunnel_payload, Rig};
 use crate::harness::proc::{self, Output};
 use std::path::PathBuf;
 use std::process::Command;
@@ -65,13 +66,24 @@ fn plink_runs_a_command_a_terminal_and_a_tunnel() {
     let putty = Putty::new(&rig);
     let login = rig.s.device_login();
 
-    let out = putty.plink(&login, &["echo from-plink; exit 3"]);
+    // The command closes its output a second before it exits, so the device's EOF comes well
+    // before its exit status: plink, having sent its own EOF, closes the channel on seeing
+    // the broker's, and the status must already be there.
+    let out = putty.plink(&login, &["echo from-plink; exec >&- 2>&-; sleep 1; exit 3"]);
     assert_eq!(out.code(), Some(3), "{}", out.describe());
     assert_eq!(out.stdout_text(), "from-plink\n", "{}", out.describe());
     assert!(out.stderr_text().contains("Keyboard-interactive"), "the code was not asked by keyboard-interactive:\n{}", out.describe());
 
-    // A terminal: pty-req and exec are sent together, and both must be answered.
-    let out = putty.plink(&login, &["-t", "tty"]);
+    // A terminal, with the code typed at PuTTY's prompt as a person would (plink on a
+    // pseudo-terminal, no -pwfile). pty-req and exec are sent together; both must be answered.
+    let mut typed = Command::new("python3");
+    // After a sign-in on its terminal, PuTTY waits for Return ("Access granted. Press Return to
+    // begin session."), so that a server cannot fake its prompts.
+    let code = rig.s.vendor.totp().next_code();
+    typed.arg(helper("pty_answer.py")).args(["--prompt", "Verification code:", "--answer", &code, "--prompt", "Press Return", "--answer", "", "--"]);
+    typed.arg(require("plink", "putty-tools")).args(["-ssh", "-P", &rig.s.broker.ssh_addr().port().to_string(), "-i"]).arg(&putty.ppk);
+    typed.args(["-hostkey", &putty.hostkey, "-l", &login, "-t", "127.0.0.1", "tty"]);
+    let out = proc::run(typed, TIMEOUT);
     out.assert_success();
     assert!(out.stdout_text().contains("/dev/pts/"), "{}", out.describe());
     assert!(!out.all_text().contains("refused"), "{}", out.describe());
@@ -114,7 +126,7 @@ fn pscp_uploads_and_psftp_downloads_with_the_sha256_logged() {
 /// before sign-in, and a bare SHA-256 hash without its `SHA256:` prefix is not understood.
 #[test]
 fn plink_hostkey_takes_sha256_md5_and_the_key_and_refuses_another() {
-    let rig = Rig::start("monitor-31", "INC-8103 host key pinning");
+    let rig = Rig::without_grant("monitor-31");
     let putty = Putty::new(&rig);
     let login = rig.s.vendor.name.clone();
     let md5 = rig.host_fingerprint("md5");
