@@ -5,7 +5,8 @@ terminal only. Every time the terminal shows PROMPT, the next answer is typed (o
 after the last answer, INPUT (if given) is typed too. With several prompts, the first answer
 goes to the first prompt, the second to the second, and so on (the last prompt takes the rest). Everything the terminal showed goes to
 standard output, and the helper exits with the command's exit status (124 on timeout). An
-answer is typed once the program has turned the terminal's echo off for its hidden prompt.
+answer is typed once the program has turned the terminal's echo off for its hidden prompt,
+and INPUT once it has turned it on again.
 
 Usage: pty_answer.py --prompt TEXT --answer CODE [--prompt TEXT --answer ...] [--input TEXT] [--timeout S] -- COMMAND...
 """
@@ -19,12 +20,13 @@ import termios
 import time
 
 
-def wait_for_hidden_input(fd: int) -> None:
-    """Waits (up to 5 s) until the program has turned the terminal's echo off for its hidden
-    prompt: programs that do so may flush what was typed before (PuTTY does)."""
+def wait_for_echo(fd: int, on: bool) -> None:
+    """Waits (up to 5 s) until the terminal's echo is on or off: programs turn it off for a
+    hidden prompt and on again after it, and may flush what was typed before either (PuTTY and
+    Dropbear do)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if not termios.tcgetattr(fd)[3] & termios.ECHO:
+        if bool(termios.tcgetattr(fd)[3] & termios.ECHO) == on:
             return
         time.sleep(0.02)
 
@@ -82,9 +84,10 @@ def main() -> int:
             searched = at + len(prompt)
             answer = answers.pop(0)
             if answer:
-                wait_for_hidden_input(fd)
+                wait_for_echo(fd, on=False)
             os.write(fd, answer + b"\r")
             if not answers and args.input is not None:
+                wait_for_echo(fd, on=True)
                 os.write(fd, args.input.encode())
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)

@@ -1,15 +1,14 @@
 //! Dropbear's client `dbclient` (Debian `dropbear-bin`), with the vendor's key converted by
 //! `dropbearconvert`. dbclient reads the code from the terminal only, so it runs on a
 //! pseudo-terminal (`tests/clients/pty_answer.py`) that types it at the prompt. Dropbear has
-//! no SFTP client; its netcat mode (`-B`) does not show the code prompt, so no tunnel is
-//! tested. Its algorithms against the broker's hardened list: curve25519-sha256 with
+//! no SFTP client; `dbclient -B` is its tunnel. Its algorithms against the broker's hardened list: curve25519-sha256 with
 //! strict key exchange, chacha20-poly1305 (its only cipher the broker takes: its AES-CTR would
 //! need a MAC, and it has no encrypt-then-MAC one), and the broker's ssh-ed25519 host key.
 
 use super::{helper, require, Rig};
-use crate::harness::proc::{self, Output};
+use crate::harness::proc::{self, Capture, Output};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 struct Dropbear<'a> {
@@ -49,7 +48,7 @@ impl<'a> Dropbear<'a> {
 }
 
 #[test]
-fn dbclient_runs_a_command_and_a_terminal() {
+fn dbclient_runs_a_command_a_terminal_and_a_tunnel() {
     let rig = Rig::start("infusion-pump-51", "INC-8301 dbclient check");
     let db = Dropbear::new(&rig);
     let target = format!("{}@127.0.0.1", rig.s.device_login());
@@ -63,6 +62,22 @@ fn dbclient_runs_a_command_and_a_terminal() {
     let out = db.run(&["-t", &target, "tty"], None);
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     assert!(out.stdout_text().contains("/dev/pts/"), "{}", out.describe());
+
+    // dbclient -B HOST:PORT is a netcat through the lobby login: the line typed after sign-in
+    // reaches the device's port (an echo service) and comes back (the terminal shows it twice:
+    // as typed, and as echoed); then the test hangs up.
+    let (device, port) = rig.tunnel_spec();
+    let lobby = format!("{}@127.0.0.1", rig.s.vendor.name);
+    let line = "MSH|dropbear-tunnel-ping\n";
+    let mut cmd = db.command(&["-B", &format!("{device}:{port}"), &lobby], Some(line));
+    let (mut child, output) = Capture::spawn(cmd.stdin(Stdio::null()));
+    let done = proc::poll(Duration::from_secs(90), || {
+        (rig.echo.received() == line.len() as u64 && output.text().matches("dropbear-tunnel-ping").count() == 2).then_some(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(done.is_some(), "the line did not go through dbclient -B and back (the device's port got {} bytes):\n{}", rig.echo.received(), output.text());
+    assert_eq!(rig.echo.accepted(), 1);
 }
 
 /// dbclient offers AES-CTR only with hmac-sha1 or hmac-sha2-256, which the broker does not
