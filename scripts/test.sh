@@ -17,6 +17,9 @@
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
 #   - paramiko and netmiko (PyPI), the Python SSH clients of vendors' tools (tests/clients/).
+#   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
+#     (putty-tools), Dropbear's dbclient (dropbear-bin), curl with libssh2, and from PyPI
+#     AsyncSSH and ssh2-python (whose wheels carry libssh2 1.11; Debian 12's curl has 1.10).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,6 +35,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+command -v plink >/dev/null 2>&1 || missing+=(putty-tools)
+command -v dbclient >/dev/null 2>&1 || missing+=(dropbear-bin)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
@@ -67,6 +72,16 @@ fi
 if ! python3 -c 'import paramiko, netmiko, sys; sys.exit(paramiko.__version__ != "5.1.0" or netmiko.__version__ != "4.8.0")' >/dev/null 2>&1; then
     echo "test.sh: installing paramiko and netmiko" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'paramiko==5.1.0' 'netmiko==4.8.0' </dev/null
+fi
+
+# AsyncSSH and ssh2-python (PyPI), clients of the conformance suite.
+if ! python3 -c 'import asyncssh' >/dev/null 2>&1; then
+    echo "test.sh: installing asyncssh" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'asyncssh==2.24.1' </dev/null
+fi
+if ! python3 -c 'import ssh2' >/dev/null 2>&1; then
+    echo "test.sh: installing ssh2-python" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ssh2-python==1.2.0.post1' </dev/null
 fi
 
 # sshd, when run as root, needs its privilege separation directory (normally made by the

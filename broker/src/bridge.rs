@@ -162,8 +162,14 @@ async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, 
 /// From the device to the vendor (channel `id`): data and stderr (recorded first), exit
 /// status and signal, EOF, and a refused request. A channel that ends without an exit status
 /// or signal was lost, not closed by the program on the device.
+///
+/// The device's EOF is passed on after its exit status: a client that has sent its own EOF
+/// (PuTTY, with nothing to type) closes the channel as soon as it sees the broker's, and an
+/// exit status still on its way from the device would then be dropped (plink ended with 0
+/// instead of the command's status).
 async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &ChannelWriteHalf<server::Msg>, rec: &Tap) -> Ended {
     let mut exited = false;
+    let mut eof = false;
     loop {
         match dr.wait().await {
             Some(ChannelMsg::Data { data }) => {
@@ -185,13 +191,23 @@ async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &C
             Some(ChannelMsg::ExitStatus { exit_status }) => {
                 exited = true;
                 let _ = vw.exit_status(exit_status).await;
+                if eof {
+                    let _ = vw.eof().await;
+                }
             }
             Some(ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag }) => {
                 exited = true;
                 let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
+                if eof {
+                    let _ = vw.eof().await;
+                }
             }
+            // Held until the exit status (see above); the end of the bridge sends it anyway.
             Some(ChannelMsg::Eof) => {
-                let _ = vw.eof().await;
+                eof = true;
+                if exited {
+                    let _ = vw.eof().await;
+                }
             }
             Some(ChannelMsg::Failure) => {
                 let _ = vw.extended_data_bytes(1, &b"portcullis: the device refused the request.\r\n"[..]).await;

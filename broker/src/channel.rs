@@ -50,8 +50,8 @@ pub(crate) async fn run(conn: Arc<Conn>, link: Arc<LinkSlot>, mut ch: Channel<Ms
         };
         match msg {
             Some(ChannelMsg::RequestPty { term, col_width, row_height, terminal_modes, .. }) => {
+                // Answered by the handler, as soon as it arrives (see its `pty_request`).
                 pty = Some(PtyInfo { term, cols: col_width, rows: row_height, modes: terminal_modes });
-                let _ = conn.handle.channel_success(id).await;
             }
             Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
                 if let Some(p) = pty.as_mut() {

@@ -211,8 +211,11 @@ impl VendorHandler {
 impl russh::server::Handler for VendorHandler {
     type Error = russh::Error;
 
+    /// The first answer names both steps. Some clients (curl with libssh2) read this list once
+    /// and try only what it names: listing `publickey` alone kept them from asking for the code
+    /// after the key. Keyboard-interactive before an accepted key is refused without a prompt.
     async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::Reject { proceed_with_methods: Self::only(MethodKind::PublicKey), partial_success: false })
+        Ok(Auth::Reject { proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey, MethodKind::KeyboardInteractive][..])), partial_success: false })
     }
 
     async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
@@ -295,6 +298,15 @@ impl russh::server::Handler for VendorHandler {
     async fn agent_request(&mut self, channel: ChannelId, _s: &mut Session) -> Result<bool, Self::Error> {
         self.refuse("agent", json!({ "channel": u32::from(channel) })).await;
         Ok(false)
+    }
+
+    /// A terminal is always granted, and answered here, at once: russh keeps one "wants a
+    /// reply" flag per channel, so when a client sends `pty-req` and `exec` (or `shell`)
+    /// without waiting, as PuTTY does, an answer given later by the channel task would use up
+    /// the flag of the second request, whose own answer then never goes out (PuTTY ends with
+    /// "Server refused to start a shell/command").
+    async fn pty_request(&mut self, channel: ChannelId, _term: &str, _cols: u32, _rows: u32, _pw: u32, _ph: u32, _modes: &[(russh::Pty, u32)], s: &mut Session) -> Result<(), Self::Error> {
+        s.channel_success(channel)
     }
 
     async fn x11_request(&mut self, channel: ChannelId, _single: bool, _proto: &str, _cookie: &str, _screen: u32, s: &mut Session) -> Result<(), Self::Error> {

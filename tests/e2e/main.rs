@@ -1,5 +1,6 @@
 //! End-to-end tests of Portcullis: the real `portcullis` binary as the broker, a real
-//! OpenSSH `sshd` as the device and the real OpenSSH client as the vendor, all on loopback.
+//! OpenSSH `sshd` as the device and the real OpenSSH client as the vendor (the other clients
+//! vendors use in `clients/`), all on loopback.
 //! Run them through `scripts/test.sh`, which installs OpenSSH and starts the throwaway
 //! PostgreSQL some of them need. Each test builds its own broker, device and vendor.
 
@@ -12,6 +13,7 @@
 mod harness;
 
 mod approval;
+mod clients;
 mod export;
 mod evidence;
 mod audit_tamper;

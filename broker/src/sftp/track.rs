@@ -187,7 +187,7 @@ impl Tracker {
     pub(crate) fn request(&mut self, p: Packet) -> Result<Vec<Row>, Anomaly> {
         let id = match &p {
             Packet::Init => return Ok(Vec::new()),
-            Packet::Status { .. } | Packet::Handle { .. } | Packet::Data { .. } | Packet::Reply | Packet::Unknown(_) => {
+            Packet::Status { .. } | Packet::Handle { .. } | Packet::Data { .. } | Packet::Reply | Packet::Answer { .. } | Packet::Unknown(_) => {
                 return Err(Anomaly::NotUnderstood)
             }
             Packet::Open { id, .. }
@@ -290,8 +290,13 @@ impl Tracker {
                 Ok(Vec::new())
             }
             Packet::Status { id, code, message } => Ok(self.status(id, code, &message)),
-            // Names, attributes and replies answer queries; an answer nobody asked for
-            // changes nothing the audit follows.
+            // Names, attributes and extension replies answer queries and extensions: the
+            // request is done (its id free again), and an extension is logged as done.
+            Packet::Answer { id } => Ok(match self.pending.remove(&id) {
+                Some(Pending::Op { op, path, to }) => vec![op_row(op, path, to, "ok".to_owned())],
+                _ => Vec::new(),
+            }),
+            // The version, or an answer nobody asked for: changes nothing the audit follows.
             _ => Ok(Vec::new()),
         }
     }
@@ -325,13 +330,7 @@ impl Tracker {
                     None => Vec::new(),
                 }
             }
-            Some(Pending::Op { op, path, to }) => {
-                let mut d = json!({ "op": op, "path": path, "status": outcome });
-                if let (Some(to), Some(obj)) = (to, d.as_object_mut()) {
-                    obj.insert("to".into(), json!(to));
-                }
-                vec![(Kind::SftpOp, d)]
-            }
+            Some(Pending::Op { op, path, to }) => vec![op_row(op, path, to, outcome)],
             Some(Pending::OpenDir) | Some(Pending::Query) | None => Vec::new(),
         }
     }
@@ -340,6 +339,15 @@ impl Tracker {
     pub(crate) fn finish(&mut self) -> Vec<Row> {
         self.handles.drain().map(|(_, f)| file_row(f, "not closed (channel ended)")).collect()
     }
+}
+
+/// The `sftp.op` row of an operation that was answered.
+fn op_row(op: String, path: String, to: Option<String>, outcome: String) -> Row {
+    let mut d = json!({ "op": op, "path": path, "status": outcome });
+    if let (Some(to), Some(obj)) = (to, d.as_object_mut()) {
+        obj.insert("to".into(), json!(to));
+    }
+    (Kind::SftpOp, d)
 }
 
 fn mode(flags: u32) -> &'static str {
@@ -459,6 +467,24 @@ mod tests {
         // Once answered, the id may be used again (clients do reuse them).
         t.response(Packet::Handle { id: 7, handle: b"h".to_vec() }).unwrap();
         t.request(Packet::Close { id: 7, handle: b"h".to_vec() }).unwrap();
+    }
+
+    /// Finding: PuTTY's psftp reuses the lowest free request id; an id answered with names or
+    /// attributes stayed "in flight", so its reuse after a `stat` stopped the download.
+    #[test]
+    fn an_id_answered_with_names_or_attributes_is_free_again() {
+        let mut t = Tracker::default();
+        t.request(Packet::Query { id: 0, op: "realpath", path: b".".to_vec() }).unwrap();
+        t.response(Packet::Answer { id: 0 }).unwrap();
+        t.request(Packet::Query { id: 0, op: "stat", path: b"/fw.bin".to_vec() }).unwrap();
+        t.response(Packet::Answer { id: 0 }).unwrap();
+        open(&mut t, 0, b"/fw.bin", b"h");
+        assert_eq!(t.load().in_flight, 0);
+        // An extension answered by its reply is logged as done.
+        t.request(Packet::Extended { id: 1, name: "limits@openssh.com".into() }).unwrap();
+        let rows = t.response(Packet::Answer { id: 1 }).unwrap();
+        assert_eq!(rows[0].1["op"], "limits@openssh.com");
+        assert_eq!(rows[0].1["status"], "ok");
     }
 
     #[test]

@@ -38,8 +38,12 @@ pub(crate) enum Packet {
     Status { id: u32, code: u32, message: Vec<u8> },
     Handle { id: u32, handle: Vec<u8> },
     Data { id: u32, data: Vec<u8> },
-    /// A reply that carries nothing the watcher follows: version, name, attrs, extended reply.
+    /// The server's version: carries nothing the watcher follows.
     Reply,
+    /// An answer to a request with names, attributes or an extension's reply: it carries
+    /// nothing the watcher follows, but frees its request id (clients such as PuTTY reuse the
+    /// lowest free id).
+    Answer { id: u32 },
     /// A packet type SFTP version 3 does not define.
     Unknown(u8),
 }
@@ -115,7 +119,8 @@ pub(crate) fn decode(body: &[u8]) -> Option<Packet> {
         17 => Packet::Query { id: c.u32()?, op: "stat", path: c.string()?.to_vec() },
         19 => Packet::Query { id: c.u32()?, op: "readlink", path: c.string()?.to_vec() },
         200 => extended(&mut c)?,
-        2 | 104 | 105 | 201 => Packet::Reply,
+        2 => Packet::Reply,
+        104 | 105 | 201 => Packet::Answer { id: c.u32()? },
         101 => Packet::Status { id: c.u32()?, code: c.u32()?, message: c.string().unwrap_or_default().to_vec() },
         102 => Packet::Handle { id: c.u32()?, handle: c.string()?.to_vec() },
         103 => Packet::Data { id: c.u32()?, data: c.string()?.to_vec() },
