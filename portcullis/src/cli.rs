@@ -24,7 +24,10 @@ pub enum Command {
     /// Create a data folder: configuration, keys, TLS certificate, database and first admin.
     Init(InitArgs),
     /// Run the SSH broker and the web page until SIGINT or SIGTERM.
-    Serve,
+    Serve {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Try Portcullis on this machine: a simulated device, a vendor and approvers, all set up.
     Demo(DemoArgs),
     /// Accounts: vendors, approvers, auditors, admins.
@@ -50,12 +53,25 @@ pub enum Command {
     Retention(RetentionCmd),
 }
 
-/// `--json` on listing commands.
+/// `--json`, which every command takes.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct JsonFlag {
-    /// Print JSON instead of a table.
+    /// Print JSON instead of text (errors too, as `{"error": "…"}` on standard error).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Who decides at the command line, and their proof: reading the configuration file is not
+/// enough to act as an approver, their current TOTP code is needed too.
+#[derive(Debug, Args, Clone)]
+pub struct ActingAs {
+    /// Account the decision is made as (an approver, or an admin where the policy allows).
+    #[arg(long = "as", value_name = "USER")]
+    pub name: Username,
+    /// That account's current six-digit TOTP code; asked for when omitted and standard input
+    /// is a terminal. Each code is accepted once.
+    #[arg(long, value_name = "DIGITS")]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -78,11 +94,13 @@ pub struct DemoArgs {
 pub enum UserCmd {
     /// Enrol an account; prints its TOTP secret (and a one-time password for web accounts) once.
     Add {
+        /// Account name: lower-case letters, digits, `.`, `_` or `-`.
         name: Username,
-        #[arg(long)]
+        /// vendor, approver, auditor or admin.
+        #[arg(long, value_name = "ROLE")]
         role: Role,
         /// Organisation, e.g. the vendor's company.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_name = "TEXT")]
         org: String,
         /// OpenSSH public key file (vendors); may be given several times.
         #[arg(long = "ssh-key", value_name = "FILE.pub")]
@@ -101,16 +119,32 @@ pub enum UserCmd {
     },
     /// Show one account.
     Show {
+        /// Account name.
         name: Username,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Disable an account (it can no longer sign in or approve).
-    Disable { name: Username },
+    Disable {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Re-enable a disabled account.
-    Enable { name: Username },
+    Enable {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Clear a lockout after repeated wrong codes.
-    Unlock { name: Username },
+    Unlock {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,18 +158,25 @@ pub enum DeviceCmd {
     },
     /// Show one device (never its credential).
     Show {
+        /// Device name.
         name: DeviceName,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Disable a device (no new requests or sessions).
-    Disable { name: DeviceName },
+    Disable {
+        /// Device name.
+        name: DeviceName,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("credential").required(true).args(["password_file", "key_file"]))]
 #[command(group = clap::ArgGroup::new("hostkey").required(true).args(["host_key", "fetch_host_key"]))]
 pub struct DeviceAddArgs {
+    /// Device name: lower-case letters, digits, `.`, `_` or `-`.
     pub name: DeviceName,
     /// HOST:PORT of the device's SSH service.
     #[arg(long, value_name = "HOST:PORT")]
@@ -155,9 +196,11 @@ pub struct DeviceAddArgs {
     /// Connect once and pin the key the device presents (trust on first use).
     #[arg(long)]
     pub fetch_host_key: bool,
-    #[arg(long)]
+    /// standard, high or life-critical (the policy's rules depend on it).
+    #[arg(long, value_name = "LEVEL")]
     pub criticality: Criticality,
-    #[arg(long)]
+    /// Network zone, e.g. icu or radiology (the policy's rules may depend on it).
+    #[arg(long, value_name = "ZONE")]
     pub zone: Zone,
     /// TCP port a grant may open with `ssh -L`; may be given several times.
     #[arg(long = "tcp-port", value_name = "N")]
@@ -170,25 +213,28 @@ pub struct DeviceAddArgs {
 pub enum RequestCmd {
     /// List requests, newest first.
     List {
-        #[arg(long)]
+        /// Only requests in this state: pending, approved, denied, expired or revoked.
+        #[arg(long, value_name = "STATE")]
         state: Option<RequestState>,
         /// At most this many.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_name = "N")]
         limit: i64,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Show one request: who, what device, which channels asked for and granted.
     Show {
+        /// Request number (`42` or `#42`).
         id: RequestId,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Approve a pending request (optionally for a shorter window, or fewer channels, than asked).
     Approve {
+        /// Request number (`42` or `#42`).
         id: RequestId,
-        #[arg(long = "as", value_name = "APPROVER")]
-        approver: Username,
+        #[command(flatten)]
+        who: ActingAs,
         /// Window length in minutes.
         #[arg(long, conflicts_with = "window")]
         minutes: Option<u64>,
@@ -201,21 +247,29 @@ pub enum RequestCmd {
         /// Grant only these of the channels asked for, e.g. `shell` or `files,tcp:104`.
         #[arg(long, value_name = "LIST")]
         channels: Option<ChannelSet>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Deny a pending request.
     Deny {
+        /// Request number (`42` or `#42`).
         id: RequestId,
-        #[arg(long = "as", value_name = "APPROVER")]
-        approver: Username,
+        #[command(flatten)]
+        who: ActingAs,
         /// Why (several words allowed).
         #[arg(long, required = true, num_args = 1.., value_name = "TEXT")]
         reason: Vec<String>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Revoke an approved request; its running sessions are ended.
     Revoke {
+        /// Request number (`42` or `#42`).
         id: RequestId,
-        #[arg(long = "as", value_name = "USER")]
-        by: Username,
+        #[command(flatten)]
+        who: ActingAs,
+        #[command(flatten)]
+        out: JsonFlag,
     },
 }
 
@@ -226,34 +280,38 @@ pub enum SessionCmd {
         /// Only running sessions.
         #[arg(long)]
         active: bool,
-        #[arg(long, default_value_t = 1000)]
+        /// At most this many.
+        #[arg(long, default_value_t = 1000, value_name = "N")]
         limit: i64,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Show one session with its recordings (terminal .cast, tunnel and SFTP .pcap).
     Show {
+        /// Session number.
         id: SessionId,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Recompute each recording's SHA-256 and compare it with the sealed value; exit 1 on a mismatch.
     Verify {
+        /// Session number.
         id: SessionId,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Ask the node holding a session to end it.
     Stop {
+        /// Session number.
         id: SessionId,
-        #[arg(long = "as", value_name = "USER")]
-        by: Option<Username>,
         /// Why (several words allowed).
         #[arg(long, num_args = 1.., value_name = "TEXT")]
         reason: Vec<String>,
         /// Warn the vendor and close after `session.stop_grace` instead of at once.
         #[arg(long)]
         graceful: bool,
+        #[command(flatten)]
+        out: JsonFlag,
     },
 }
 
@@ -270,11 +328,15 @@ pub enum AuditCmd {
         out: JsonFlag,
     },
     /// Print every signed checkpoint as JSON lines, to keep off this host as a witness.
-    Checkpoints,
+    Checkpoints {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Write the log (or the rows after --since) once, oldest first, for a SIEM or an
     /// investigator: JSON lines, RFC 5424 syslog or CEF, one record per line. Keeps no cursor.
     Export {
-        #[arg(long, value_parser = parse_format)]
+        /// jsonl (JSON lines), syslog (RFC 5424) or cef.
+        #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
         format: portcullis_core::config::ExportFormat,
         /// Only rows after this chain position (sequence number).
         #[arg(long, value_name = "SEQ", default_value_t = 0)]
@@ -282,10 +344,13 @@ pub enum AuditCmd {
         /// Write to this file (created or truncated) instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Print the last rows, oldest first.
     Tail {
-        #[arg(short = 'n', default_value_t = 20)]
+        /// How many rows.
+        #[arg(short = 'n', default_value_t = 20, value_name = "N")]
         n: i64,
         #[command(flatten)]
         out: JsonFlag,
@@ -302,8 +367,10 @@ pub enum EvidenceCmd {
     /// Write one .tar.gz with the session, its request, approvals, grant, recordings, audit
     /// rows linked to a signed checkpoint, and a manifest signed with the audit key.
     Export {
+        /// The session to export.
         #[arg(long, value_name = "ID")]
         session: SessionId,
+        /// The .tar.gz to write.
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
         /// Export even if a recording no longer matches its sealed SHA-256 (the manifest then
@@ -315,6 +382,7 @@ pub enum EvidenceCmd {
     },
     /// Check a bundle offline (no database); exit 1 naming every part that does not match.
     Verify {
+        /// The bundle (.tar.gz) to check.
         file: PathBuf,
         /// File holding the expected audit public key (base64, as `audit public-key` prints).
         #[arg(long, value_name = "FILE", conflicts_with = "key_id")]
@@ -366,6 +434,56 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every option and argument of every command, with the path of commands leading to it.
+    fn every_arg(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in cmd.get_arguments() {
+            out.push((path.to_owned(), arg.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            every_arg(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_option_says_what_it_takes() {
+        let mut args = Vec::new();
+        every_arg(&Cli::command(), "portcullis", &mut args);
+        let missing: Vec<String> = args
+            .iter()
+            .filter(|(_, a)| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|(_, a)| a.get_help().is_none_or(|h| h.to_string().trim().is_empty()))
+            .map(|(path, a)| format!("{path} {}", a.get_id()))
+            .collect();
+        assert!(missing.is_empty(), "options without help: {missing:?}");
+    }
+
+    #[test]
+    fn every_command_takes_json() {
+        fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
+            if subs.is_empty() && !cmd.get_arguments().any(|a| a.get_id() == "json") {
+                out.push(path.to_owned());
+            }
+            for sub in subs {
+                walk(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut without = Vec::new();
+        walk(&Cli::command(), "portcullis", &mut without);
+        // The demo is interactive: it prints instructions and a running ticker for a person.
+        assert_eq!(without, ["portcullis demo"], "commands without --json");
+    }
+
+    #[test]
+    fn decisions_take_a_code() {
+        let cli = parse(&["request", "revoke", "7", "--as", "bob", "--code", "123456", "--json"]).unwrap();
+        let Command::Request(RequestCmd::Revoke { who, out, .. }) = cli.command else { panic!("wrong command") };
+        assert_eq!((who.name.as_str(), who.code.as_deref(), out.json), ("bob", Some("123456"), true));
+        let cli = parse(&["request", "approve", "7", "--as", "bob"]).unwrap();
+        let Command::Request(RequestCmd::Approve { who, .. }) = cli.command else { panic!("wrong command") };
+        assert_eq!(who.code, None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod harness;
 
 mod approval;
+mod cli_decisions;
 mod export;
 mod evidence;
 mod audit_tamper;

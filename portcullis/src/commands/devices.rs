@@ -85,8 +85,11 @@ pub async fn run(ctx: &Context, cmd: DeviceCmd) -> anyhow::Result<()> {
             let device = ctx.store.require_device(&name).await?;
             show(&DeviceRow::of(&device), out.json)
         }
-        DeviceCmd::Disable { name } => {
+        DeviceCmd::Disable { name, out } => {
             Admin::from_context(ctx).set_device_disabled(&cli_actor(), &name, true).await?;
+            if out.json {
+                return output::json(&serde_json::json!({ "device": name, "disabled": true }));
+            }
             output::line(&format!("device {name} disabled"))?;
             Ok(())
         }

@@ -9,6 +9,7 @@ mod audit;
 mod devices;
 mod evidence;
 mod init;
+mod proof;
 mod requests;
 mod retention;
 mod sessions;
@@ -24,7 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { config, command } = cli;
     match command {
         Command::Init(args) => init::run(args).await,
-        Command::Serve => crate::serve::run(&config).await,
+        Command::Serve { out } => crate::serve::run(&config, out.json).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::User(cmd) => {
             let writes = !matches!(cmd, UserCmd::List { .. } | UserCmd::Show { .. });

@@ -110,12 +110,15 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             Ok(())
         }
         SessionCmd::Verify { id, out } => verify(ctx, id, out.json).await,
-        SessionCmd::Stop { id, by, reason, graceful } => {
-            let by = by.map_or_else(|| "cli".to_owned(), |u| u.to_string());
+        SessionCmd::Stop { id, reason, graceful, out } => {
+            let by = crate::caller::cli_actor();
             let reason = join_words(&reason);
             let reason = if reason.is_empty() { DEFAULT_REASON.to_owned() } else { reason };
             let mode = if graceful { StopMode::Graceful(ctx.config.session.stop_grace.0) } else { StopMode::Immediate };
             ctx.approvals.stop_session(StopInput::new(id, &by, &reason).mode(mode)).await?;
+            if out.json {
+                return output::json(&serde_json::json!({ "session": id, "stop": mode.as_str(), "by": by }));
+            }
             output::line(&format!("stop requested for session {id}; the broker holding it will end it"))?;
             Ok(())
         }

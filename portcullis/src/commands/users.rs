@@ -67,22 +67,28 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> anyhow::Result<()> {
         }
         UserCmd::List { out } => list(ctx, out.json).await,
         UserCmd::Show { name, out } => show(ctx, &name, out.json).await,
-        UserCmd::Disable { name } => {
+        UserCmd::Disable { name, out } => {
             admin.set_user_disabled(&cli_actor(), &name, true).await?;
-            output::line(&format!("user {name} disabled"))?;
-            Ok(())
+            done(out.json, serde_json::json!({ "user": name, "disabled": true }), &format!("user {name} disabled"))
         }
-        UserCmd::Enable { name } => {
+        UserCmd::Enable { name, out } => {
             admin.set_user_disabled(&cli_actor(), &name, false).await?;
-            output::line(&format!("user {name} enabled"))?;
-            Ok(())
+            done(out.json, serde_json::json!({ "user": name, "disabled": false }), &format!("user {name} enabled"))
         }
-        UserCmd::Unlock { name } => {
+        UserCmd::Unlock { name, out } => {
             admin.unlock_user(&cli_actor(), &name).await?;
-            output::line(&format!("user {name} unlocked (failure count cleared)"))?;
-            Ok(())
+            done(out.json, serde_json::json!({ "user": name, "unlocked": true }), &format!("user {name} unlocked (failure count cleared)"))
         }
     }
+}
+
+/// Prints what a change did: `json` with `--json`, else the sentence.
+fn done(json: bool, value: serde_json::Value, text: &str) -> anyhow::Result<()> {
+    if json {
+        return output::json(&value);
+    }
+    output::line(text)?;
+    Ok(())
 }
 
 /// Every non-empty, non-comment line of the key files.
