@@ -170,6 +170,83 @@ pub enum DeviceCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Re-enable a disabled device.
+    Enable {
+        /// Device name.
+        name: DeviceName,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change a device's address, login, criticality, zone or ports (only what is given).
+    Edit(DeviceEditArgs),
+    /// Put a new password or key for a device into the vault; the old one is never shown.
+    #[command(group = clap::ArgGroup::new("credential").required(true).args(["password_file", "key_file"]))]
+    RotateCredential {
+        /// Device name.
+        name: DeviceName,
+        /// File holding the new device password (one line).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// File holding the new unencrypted private key (OpenSSH or PEM) the device accepts.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Pin another host key for a device (after a firmware update or a replacement).
+    #[command(group = clap::ArgGroup::new("hostkey").required(true).args(["host_key", "fetch_host_key"]))]
+    Repin {
+        /// Device name.
+        name: DeviceName,
+        /// The new host key, as "TYPE BASE64", checked another way (console, vendor).
+        #[arg(long, value_name = "TYPE BASE64")]
+        host_key: Option<String>,
+        /// Connect to the device, show the old and the new fingerprint, and ask before pinning.
+        #[arg(long)]
+        fetch_host_key: bool,
+        /// With --fetch-host-key: pin without asking (for scripts that checked the fingerprint).
+        #[arg(long, requires = "fetch_host_key")]
+        yes: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Enrol the devices of an inventory file (CSV), all of them or none.
+    Import {
+        /// CSV with the header `name,address,login,criticality,zone,tcp_ports,host_key,password_file,key_file`
+        /// (ports separated by spaces; one of the two files per line, relative to the CSV's folder).
+        file: PathBuf,
+        /// Check every line and say what would be enrolled, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DeviceEditArgs {
+    /// Device name.
+    pub name: DeviceName,
+    /// New HOST:PORT of the device's SSH service.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub address: Option<String>,
+    /// New account the broker logs in to the device with.
+    #[arg(long, value_name = "USER")]
+    pub login: Option<String>,
+    /// New criticality: standard, high or life-critical.
+    #[arg(long, value_name = "LEVEL")]
+    pub criticality: Option<Criticality>,
+    /// New network zone.
+    #[arg(long, value_name = "ZONE")]
+    pub zone: Option<Zone>,
+    /// The TCP ports a grant may open, replacing the current list; may be given several times.
+    #[arg(long = "tcp-port", value_name = "N", conflicts_with = "no_tcp_ports")]
+    pub tcp_ports: Vec<u16>,
+    /// Remove every TCP port (terminal and file transfer only).
+    #[arg(long)]
+    pub no_tcp_ports: bool,
+    #[command(flatten)]
+    pub out: JsonFlag,
 }
 
 #[derive(Debug, Args)]

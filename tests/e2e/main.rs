@@ -17,6 +17,7 @@ mod export;
 mod evidence;
 mod audit_tamper;
 mod crash;
+mod device_lifecycle;
 mod disk_full;
 mod feed;
 mod forwarding;

@@ -1,10 +1,12 @@
 //! Administration as domain code: enrolling users (TOTP secret sealed by the vault, SSH keys
 //! with their fingerprints, a one-time password for web-page accounts) and devices (sealed
-//! credential, pinned host key), disabling, enabling and unlocking them. The CLI and the web
+//! credential, pinned host key; their later changes in [`devices`]), disabling, enabling and
+//! unlocking them. The CLI and the web
 //! page both call this, so an enrolment is checked and audited the same way wherever it is
 //! made. Each change is one write transaction that also appends its audit row; secrets never
 //! reach the audit log, only kinds and fingerprints.
 
+pub mod devices;
 pub mod input;
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
@@ -14,7 +16,7 @@ use crate::clock;
 use crate::config::AuthConfig;
 use crate::context::Context;
 use crate::domain::{Criticality, DeviceName, RequestState, Role, Username, Zone};
-use crate::store::{DeviceRecord, NewDevice, NewUser, Store, StoreError, UserRecord};
+use crate::store::{NewUser, Store, StoreError, UserRecord};
 use crate::totp::{self, Totp};
 use crate::vault::{Credential, Vault, VaultError};
 use serde_json::json;
@@ -268,48 +270,6 @@ impl Admin {
         }
         let detail = json!({ "failed_attempts": before.failed_attempts, "was_locked": before.locked_at(clock::now()) });
         tx.append(Event::new(actor, Kind::UserUnlocked, Subject::user(name), detail)).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Enrols a device: checks every field, seals the credential, pins the host key.
-    pub async fn create_device(&self, actor: &str, spec: NewDeviceSpec) -> Result<DeviceRecord, AdminError> {
-        let address = input::check_address(&spec.address).map_err(AdminError::Invalid)?;
-        let login = input::check_login(&spec.login).map_err(AdminError::Invalid)?;
-        let host_key = input::parse_public_key(&spec.host_key, "host key").map_err(AdminError::Invalid)?;
-        input::check_credential(&spec.credential).map_err(AdminError::Invalid)?;
-        let ports = input::check_ports(&spec.tcp_ports).map_err(AdminError::Invalid)?;
-        let sealed = self.vault.seal_credential(spec.name.as_str(), &spec.credential)?;
-        let mut tx = self.audit.begin().await?;
-        let new = NewDevice {
-            name: &spec.name,
-            address: &address,
-            login: &login,
-            sealed_credential: &sealed,
-            host_key: &host_key.normalised,
-            criticality: spec.criticality,
-            zone: &spec.zone,
-            tcp_ports: &ports,
-        };
-        self.store.insert_device(&mut tx, new, clock::now()).await?;
-        let detail = json!({
-            "address": address, "login": login, "credential": spec.credential.kind(),
-            "host_key_fingerprint": host_key.fingerprint, "criticality": spec.criticality,
-            "zone": spec.zone, "tcp_ports": ports,
-        });
-        tx.append(Event::new(actor, Kind::DeviceCreated, Subject::device(&spec.name), detail)).await?;
-        tx.commit().await?;
-        Ok(self.store.require_device(&spec.name).await?)
-    }
-
-    /// Disables (`true`) or re-enables (`false`) a device.
-    pub async fn set_device_disabled(&self, actor: &str, name: &DeviceName, disabled: bool) -> Result<(), AdminError> {
-        let mut tx = self.audit.begin().await?;
-        if !self.store.set_device_disabled(&mut tx, name, disabled).await? {
-            return Err(AdminError::NotFound(format!("device {name}")));
-        }
-        let kind = if disabled { Kind::DeviceDisabled } else { Kind::DeviceEnabled };
-        tx.append(Event::new(actor, kind, Subject::device(name), json!({}))).await?;
         tx.commit().await?;
         Ok(())
     }

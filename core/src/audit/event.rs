@@ -66,6 +66,12 @@ kinds! {
     DeviceDisabled = "device.disabled",
     /// A device enabled again.
     DeviceEnabled = "device.enabled",
+    /// A device's settings changed (address, login, criticality, zone, ports), old and new.
+    DeviceEdited = "device.edited",
+    /// A device's credential replaced in the vault (kinds only, never the secret).
+    DeviceCredentialRotated = "device.credential_rotated",
+    /// Another host key pinned for a device, with both fingerprints.
+    DeviceRepinned = "device.repinned",
     /// A device presented another host key than the pinned one.
     DeviceHostkeyMismatch = "device.hostkey_mismatch",
     /// An access request filed.
@@ -246,6 +252,9 @@ mod tests {
         (Kind::DeviceCreated, "device.created"),
         (Kind::DeviceDisabled, "device.disabled"),
         (Kind::DeviceEnabled, "device.enabled"),
+        (Kind::DeviceEdited, "device.edited"),
+        (Kind::DeviceCredentialRotated, "device.credential_rotated"),
+        (Kind::DeviceRepinned, "device.repinned"),
         (Kind::DeviceHostkeyMismatch, "device.hostkey_mismatch"),
         (Kind::RequestCreated, "request.created"),
         (Kind::RequestApprovalRecorded, "request.approval_recorded"),

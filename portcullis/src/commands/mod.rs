@@ -6,9 +6,11 @@
 //! [`crate::setup`], never on this one.
 
 mod audit;
+mod device_changes;
 mod devices;
 mod evidence;
 mod init;
+mod inventory;
 mod proof;
 mod requests;
 mod retention;
