@@ -61,7 +61,17 @@ main(async (browser) => {
   const deviceRow = await textOf(page, `tr[data-device="${deviceName}"]`);
   await shot(page, 'admin-devices');
 
+  // Day two: the device moves to another zone, on its own page.
+  await page.locator(`tr[data-device="${deviceName}"] a`, { hasText: 'Change' }).click();
+  await page.waitForURL((u) => u.pathname === `/admin/devices/${deviceName}`);
+  const settings = page.locator('form#device-settings');
+  await settings.locator('input[name="zone"]').fill('nicu');
+  await settings.locator('button[type="submit"]').click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'device-changed');
+  const changedFlash = await textOf(page, '.flash');
+
   return {
+    changed_flash: changedFlash,
     secret,
     qr_is_svg: typeof qr === 'string' && qr.startsWith('data:image/svg+xml;base64,'),
     mismatch,

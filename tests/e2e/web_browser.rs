@@ -123,6 +123,9 @@ fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor_and_a_devi
 
     let devices = crate::harness::broker::as_array(broker.cli_json(&["device", "list", "--json"]));
     assert!(devices.iter().any(|d| d["name"] == "ventilator-3"), "the device added on the page is not listed: {devices:?}");
+    assert!(text(&out["changed_flash"]).contains("changed"), "{out}");
+    let moved = broker.wait_for_audit("device.edited", Duration::from_secs(10), |r| r["subject"] == "device:ventilator-3");
+    assert_eq!(moved["detail"]["changes"]["zone"], serde_json::json!({ "old": "icu", "new": "nicu" }), "{moved}");
     let users = crate::harness::broker::as_array(broker.cli_json(&["user", "list", "--json"]));
     let vendor = users.iter().find(|u| u["username"] == "acme-newhire").unwrap_or_else(|| panic!("no new vendor: {users:?}"));
     assert_eq!(vendor["role"], "vendor", "{vendor}");

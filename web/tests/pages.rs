@@ -312,3 +312,55 @@ async fn the_audit_page_lists_rows_and_verifies_the_chain() {
     let r = w.post("/audit/verify", Some(&qa), Some(SITE), &format!("_csrf={}", qa.csrf)).await;
     assert!(r.body.contains(&format!("Latest signed checkpoint: row {}", cp.seq)), "{}", r.body);
 }
+
+#[tokio::test]
+async fn an_admin_changes_a_device_on_its_page_and_an_auditor_cannot() {
+    let w = World::new().await;
+    w.pending_request(Criticality::Standard).await;
+    let boss = w.visitor("boss", Role::Admin).await;
+    let auditor = w.visitor("otto", Role::Auditor).await;
+    let page = "/admin/devices/pump-standard";
+    let name = DeviceName::parse("pump-standard").unwrap();
+
+    let r = w.get(page, Some(&boss)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for form in ["device-settings", "device-credential", "device-host-key"] {
+        assert!(r.body.contains(&format!("id=\"{form}\"")), "{form} missing: {}", r.body);
+    }
+    assert!(!r.body.contains("device-secret"), "the credential was shown");
+    assert_eq!(w.get(page, Some(&auditor)).await.status, StatusCode::FORBIDDEN);
+    let form = format!("_csrf={}&zone=or", auditor.csrf);
+    assert_eq!(w.post(&format!("{page}/settings"), Some(&auditor), Some(SITE), &form).await.status, StatusCode::FORBIDDEN);
+
+    let form = format!("_csrf={}&address=127.0.0.1%3A2222&login=svc&criticality=high&zone=or&tcp_ports=104%2C+443", boss.csrf);
+    let r = w.post(&format!("{page}/settings"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/admin/devices/pump-standard?done=device-changed&id=pump-standard"));
+    let d = w.state.ctx.store.require_device(&name).await.unwrap();
+    assert_eq!((d.address.as_str(), d.criticality, d.zone.as_str(), d.tcp_ports.clone()), ("127.0.0.1:2222", Criticality::High, "or", vec![104, 443]));
+
+    // Refusals come back as the page with the reason, and change nothing.
+    let form = format!("_csrf={}&host_key=ssh-ed25519+garbage", boss.csrf);
+    let r = w.post(&format!("{page}/host-key"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("host key"), "{}", r.body);
+    let form = format!("_csrf={}&host_key={}", boss.csrf, HOST_KEY.replace(' ', "+"));
+    let r = w.post(&format!("{page}/host-key"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("already"), "{}", r.body);
+    let other = "ssh-ed25519+AAAAC3NzaC1lZDI1NTE5AAAAIA38UI7MkRWsfgx0aP2PQKALzA3jN6LJ07k9OVDsV18r";
+    let r = w.post(&format!("{page}/host-key"), Some(&boss), Some(SITE), &format!("_csrf={}&host_key={other}", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(w.state.ctx.store.require_device(&name).await.unwrap().host_key, other.replace('+', " "));
+
+    let form = format!("_csrf={}&password=n3w-page-secret", boss.csrf);
+    let r = w.post(&format!("{page}/credential"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let d = w.state.ctx.store.require_device(&name).await.unwrap();
+    assert_eq!(w.state.ctx.vault.open_credential(name.as_str(), &d.credential).unwrap(), Credential::Password("n3w-page-secret".into()));
+    let r = w.get(&format!("{page}?done=device-rotated&id=pump-standard"), Some(&boss)).await;
+    assert!(r.body.contains("new credential is sealed") && !r.body.contains("n3w-page-secret"), "{}", r.body);
+    // Without this site's Origin nothing happens.
+    let form = format!("_csrf={}&password=other-secret", boss.csrf);
+    assert_eq!(w.post(&format!("{page}/credential"), Some(&boss), Some("https://evil.example"), &form).await.status, StatusCode::FORBIDDEN);
+}

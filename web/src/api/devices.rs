@@ -14,11 +14,11 @@ use portcullis_core::domain::{Criticality, DeviceName, Role, Zone};
 use portcullis_core::store::{DeviceRecord, Store};
 use portcullis_core::vault::Credential;
 
-fn view(approvals: &Approvals, d: &DeviceRecord) -> DeviceView {
+pub(super) fn view(approvals: &Approvals, d: &DeviceRecord) -> DeviceView {
     DeviceView::new(d, &approvals.policy().rule(d.criticality, &d.zone))
 }
 
-fn bad(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
 

@@ -41,6 +41,9 @@ impl FlashQuery {
             ("device-disabled", _) => format!("Device {} disabled.", device?),
             ("device-enabled", _) => format!("Device {} enabled.", device?),
             ("device-added", _) => format!("Device {} added.", device?),
+            ("device-changed", _) => format!("Device {} changed.", device?),
+            ("device-rotated", _) => format!("Device {}: the new credential is sealed in the vault; the old one is gone.", device?),
+            ("device-repinned", _) => format!("Device {}: the new host key is pinned.", device?),
             _ => return None,
         })
     }

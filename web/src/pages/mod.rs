@@ -6,6 +6,7 @@
 //! on the server, not only by leaving buttons out. Styles and the small script that refreshes
 //! the pending badge are compiled into the binary and served from `/static/`.
 
+mod admin_device;
 mod admin_devices;
 mod admin_users;
 mod assets;
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin_users::list).post(admin_users::create))
         .route("/admin/users/{name}/{action}", post(admin_users::set_disabled))
         .route("/admin/devices", get(admin_devices::list).post(admin_devices::create))
-        .route("/admin/devices/{name}/{action}", post(admin_devices::set_disabled))
+        .route("/admin/devices/{name}", get(admin_device::show))
+        .route("/admin/devices/{name}/{action}", post(admin_device::change))
         .route("/static/{*file}", get(assets::serve))
 }
