@@ -109,6 +109,35 @@ pub enum UserCmd {
         /// web account gets a one-time password and enrols its authenticator at first sign-in.
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
+        /// Last day the account works (e.g. a vendor's contract end): YYYY-MM-DD (through the
+        /// end of that day, UTC) or an RFC 3339 time.
+        #[arg(long, value_name = "DATE", value_parser = parse_end_date)]
+        expires: Option<i64>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// A vendor's SSH keys: list, add (a new laptop), remove (never the last one).
+    #[command(subcommand)]
+    Key(UserKeyCmd),
+    /// Set or clear the date after which an account can no longer sign in.
+    #[command(group = clap::ArgGroup::new("end").required(true).args(["on", "never"]))]
+    Expires {
+        /// Account name.
+        name: Username,
+        /// Last day the account works: YYYY-MM-DD (through the end of that day, UTC) or an
+        /// RFC 3339 time; a time already past ends it now.
+        #[arg(long, value_name = "DATE", value_parser = parse_end_date)]
+        on: Option<i64>,
+        /// No end date.
+        #[arg(long)]
+        never: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Give an account a new TOTP secret (a lost or replaced authenticator); prints it once.
+    ResetTotp {
+        /// Account name.
+        name: Username,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -142,6 +171,37 @@ pub enum UserCmd {
     Unlock {
         /// Account name.
         name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserKeyCmd {
+    /// List an account's SSH keys with their fingerprints.
+    List {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Add an SSH public key to a vendor account.
+    Add {
+        /// Account name.
+        name: Username,
+        /// OpenSSH public key file (FILE.pub); every key line in it is added.
+        #[arg(value_name = "FILE.pub")]
+        file: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Remove one of a vendor's SSH keys (refused for the last one).
+    Remove {
+        /// Account name.
+        name: Username,
+        /// The key's fingerprint, SHA256:… as `user key list` shows it.
+        #[arg(value_name = "FINGERPRINT")]
+        fingerprint: String,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -486,6 +546,18 @@ pub fn join_words(words: &[String]) -> String {
     words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
+/// Parses an account's end: `YYYY-MM-DD` (the account works through that day, UTC, so it
+/// ends at the next midnight) or an RFC 3339 time; Unix seconds.
+fn parse_end_date(s: &str) -> Result<i64, String> {
+    if let Ok(t) = parse_rfc3339(s) {
+        return Ok(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, format)
+        .map(|d| d.midnight().assume_utc().unix_timestamp() + 86_400)
+        .map_err(|_| "expected a date such as 2027-03-31 or an RFC 3339 time such as 2027-03-31T18:00:00Z".to_owned())
+}
+
 /// Parses `jsonl`, `cef` or `syslog`.
 fn parse_format(s: &str) -> Result<portcullis_core::config::ExportFormat, String> {
     s.parse()
@@ -551,6 +623,13 @@ mod tests {
         walk(&Cli::command(), "portcullis", &mut without);
         // The demo is interactive: it prints instructions and a running ticker for a person.
         assert_eq!(without, ["portcullis demo"], "commands without --json");
+    }
+
+    #[test]
+    fn end_dates_cover_the_whole_day() {
+        assert_eq!(parse_end_date("1970-01-01"), Ok(86_400));
+        assert_eq!(parse_end_date("1970-01-01T00:01:00Z"), Ok(60));
+        assert!(parse_end_date("31/03/2027").is_err());
     }
 
     #[test]

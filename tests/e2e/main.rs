@@ -35,5 +35,6 @@ mod totp;
 mod web_browser;
 mod auditor_browser;
 mod tunnel;
+mod vendor_lifecycle;
 mod files;
 mod window;

@@ -72,7 +72,7 @@ impl World {
     async fn pending_request(&self, criticality: Criticality) -> RequestId {
         let vendor = Username::parse("acme-vic").unwrap();
         if self.state.ctx.store.user_by_name(&vendor).await.unwrap().is_none() {
-            self.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme")).await.unwrap();
+            self.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme").ssh_keys(vec![HOST_KEY.into()])).await.unwrap();
         }
         let device = DeviceName::parse(&format!("pump-{}", criticality.as_str())).unwrap();
         let spec = NewDeviceSpec {
@@ -237,7 +237,7 @@ async fn static_files_have_types_and_a_long_cache() {
 async fn an_approver_may_grant_fewer_channels_than_asked() {
     let w = World::new().await;
     let vendor = Username::parse("acme-vic").unwrap();
-    w.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme")).await.unwrap();
+    w.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme").ssh_keys(vec![HOST_KEY.into()])).await.unwrap();
     let device = DeviceName::parse("dicom-node").unwrap();
     let spec = NewDeviceSpec {
         name: device.clone(),

@@ -6,6 +6,7 @@
 //! made. Each change is one write transaction that also appends its audit row; secrets never
 //! reach the audit log, only kinds and fingerprints.
 
+pub mod accounts;
 pub mod devices;
 pub mod input;
 
@@ -86,12 +87,20 @@ pub struct NewUserSpec {
     pub ssh_keys: Vec<String>,
     /// Web roles only; `None` gives a one-time password to change at first sign-in.
     pub password: Option<String>,
+    /// When the account stops working (Unix seconds), e.g. the end of a vendor's contract.
+    pub expires_at: Option<i64>,
 }
 
 impl NewUserSpec {
     /// An account with no SSH key and a one-time password (web roles).
     pub fn new(name: Username, role: Role, org: impl Into<String>) -> Self {
-        Self { name, role, org: org.into(), ssh_keys: Vec::new(), password: None }
+        Self { name, role, org: org.into(), ssh_keys: Vec::new(), password: None, expires_at: None }
+    }
+
+    /// Stops working at `expires_at` (Unix seconds).
+    pub fn expires_at(mut self, expires_at: Option<i64>) -> Self {
+        self.expires_at = expires_at;
+        self
     }
 
     /// With these SSH public key lines (vendors).
@@ -109,7 +118,7 @@ impl NewUserSpec {
 
 impl std::fmt::Debug for NewUserSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewUserSpec").field("name", &self.name).field("role", &self.role).field("org", &self.org).finish_non_exhaustive()
+        f.debug_struct("NewUserSpec").field("name", &self.name).field("role", &self.role).field("org", &self.org).field("expires_at", &self.expires_at).finish_non_exhaustive()
     }
 }
 
@@ -156,7 +165,7 @@ impl Admin {
     /// (stored as an Argon2id hash, to be changed at first sign-in) and may not have SSH keys.
     /// A given password (web roles only) is permanent, for automation, instead.
     pub async fn create_user(&self, actor: &str, spec: NewUserSpec) -> Result<(UserRecord, Enrolment), AdminError> {
-        let NewUserSpec { name, role, org, ssh_keys, password } = spec;
+        let NewUserSpec { name, role, org, ssh_keys, password, expires_at } = spec;
         let name = &name;
         if role == Role::Vendor && password.is_some() {
             return Err(AdminError::Invalid("vendor accounts sign in over SSH and take no password".into()));
@@ -172,6 +181,11 @@ impl Admin {
             }
         }
         let org = input::check_org(&org).map_err(AdminError::Invalid)?;
+        if role == Role::Vendor && ssh_keys.is_empty() {
+            return Err(AdminError::Invalid(
+                "a vendor account signs in with an SSH key and a code: give at least one SSH public key (the .pub file)".into(),
+            ));
+        }
         if role != Role::Vendor && !ssh_keys.is_empty() {
             return Err(AdminError::Invalid(format!(
                 "only vendor accounts connect over SSH; a {role} account signs in on the web page and takes no SSH key"
@@ -206,10 +220,14 @@ impl Admin {
         for k in &keys {
             self.store.insert_user_key(&mut tx, id, &k.line, &k.fingerprint, now).await?;
         }
+        if expires_at.is_some() {
+            self.store.set_user_expiry(&mut tx, id, expires_at).await?;
+        }
         let fingerprints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
         let detail = json!({
             "role": role, "org": org, "ssh_keys": fingerprints,
             "one_time_password": one_time.is_some(), "password": hash.is_some(),
+            "expires_at": expires_at.map(clock::rfc3339),
         });
         tx.append(Event::new(actor, Kind::UserCreated, Subject::user(name), detail)).await?;
         tx.commit().await?;

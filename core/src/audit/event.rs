@@ -52,6 +52,12 @@ kinds! {
     UserCreated = "user.created",
     /// An SSH key added to an account.
     UserKeyAdded = "user.key_added",
+    /// An SSH key removed from an account.
+    UserKeyRemoved = "user.key_removed",
+    /// An account's end date set, moved or cleared (old and new).
+    UserExpirySet = "user.expiry_set",
+    /// An account given a new TOTP secret (a new enrolment).
+    UserTotpReset = "user.totp_reset",
     /// An account disabled.
     UserDisabled = "user.disabled",
     /// An account enabled again.
@@ -245,6 +251,9 @@ mod tests {
         (Kind::AuthEnrolmentStarted, "auth.enrolment_started"),
         (Kind::UserCreated, "user.created"),
         (Kind::UserKeyAdded, "user.key_added"),
+        (Kind::UserKeyRemoved, "user.key_removed"),
+        (Kind::UserExpirySet, "user.expiry_set"),
+        (Kind::UserTotpReset, "user.totp_reset"),
         (Kind::UserDisabled, "user.disabled"),
         (Kind::UserEnabled, "user.enabled"),
         (Kind::UserUnlocked, "user.unlocked"),

@@ -5,6 +5,7 @@
 //! `serve` and `demo` to their own modules, which build on [`crate::open`] and
 //! [`crate::setup`], never on this one.
 
+mod accounts;
 mod audit;
 mod device_changes;
 mod devices;
@@ -30,7 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { out } => crate::serve::run(&config, out.json).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::User(cmd) => {
-            let writes = !matches!(cmd, UserCmd::List { .. } | UserCmd::Show { .. });
+            let writes = !matches!(cmd, UserCmd::List { .. } | UserCmd::Show { .. } | UserCmd::Key(crate::cli::UserKeyCmd::List { .. }));
             let ctx = open(&config).await?;
             finish(&ctx, writes, users::run(&ctx, cmd).await).await
         }

@@ -75,11 +75,12 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
             if out.json {
                 return output::json(&rows);
             }
-            let mut t = Table::new(&["ID", "VENDOR", "DEVICE", "CRITICALITY", "STATE", "APPROVALS", "MINUTES", "CHANNELS", "CREATED", "REASON"]);
+            let mut t = Table::new(&["ID", "VENDOR", "ORG", "DEVICE", "CRITICALITY", "STATE", "APPROVALS", "MINUTES", "CHANNELS", "CREATED", "REASON"]);
             for r in &rows {
                 t.row(vec![
                     r.id.to_string(),
                     r.vendor.to_string(),
+                    r.org.to_owned(),
                     r.device.to_string(),
                     r.criticality.to_string(),
                     r.state.to_string(),
