@@ -546,16 +546,9 @@ pub fn join_words(words: &[String]) -> String {
     words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
-/// Parses an account's end: `YYYY-MM-DD` (the account works through that day, UTC, so it
-/// ends at the next midnight) or an RFC 3339 time; Unix seconds.
+/// Parses an account's end date (the rule is core's).
 fn parse_end_date(s: &str) -> Result<i64, String> {
-    if let Ok(t) = parse_rfc3339(s) {
-        return Ok(t);
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, format)
-        .map(|d| d.midnight().assume_utc().unix_timestamp() + 86_400)
-        .map_err(|_| "expected a date such as 2027-03-31 or an RFC 3339 time such as 2027-03-31T18:00:00Z".to_owned())
+    portcullis_core::admin::input::parse_end_date(s)
 }
 
 /// Parses `jsonl`, `cef` or `syslog`.

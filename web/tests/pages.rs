@@ -364,3 +364,49 @@ async fn an_admin_changes_a_device_on_its_page_and_an_auditor_cannot() {
     let form = format!("_csrf={}&password=other-secret", boss.csrf);
     assert_eq!(w.post(&format!("{page}/credential"), Some(&boss), Some("https://evil.example"), &form).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_admin_replaces_a_vendors_key_and_sets_its_end_on_its_page() {
+    let w = World::new().await;
+    w.pending_request(Criticality::Standard).await;
+    let boss = w.visitor("boss", Role::Admin).await;
+    let auditor = w.visitor("otto", Role::Auditor).await;
+    let page = "/admin/users/acme-vic";
+    let vic = Username::parse("acme-vic").unwrap();
+    let fingerprints = || async { w.state.admin.user_keys(&vic).await.unwrap().into_iter().map(|k| k.fingerprint).collect::<Vec<_>>() };
+    let old = fingerprints().await;
+
+    let r = w.get(page, Some(&boss)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"user-keys\"") && r.body.contains(&old[0]), "{}", r.body);
+    assert_eq!(w.get(page, Some(&auditor)).await.status, StatusCode::FORBIDDEN);
+    let form = format!("_csrf={}", auditor.csrf);
+    assert_eq!(w.post(&format!("{page}/reset-totp"), Some(&auditor), Some(SITE), &form).await.status, StatusCode::FORBIDDEN);
+
+    // The last key stays; a new one is added, then the old one removed.
+    let remove_old = format!("_csrf={}&fingerprint={}", boss.csrf, old[0].replace('+', "%2B").replace('/', "%2F"));
+    let r = w.post(&format!("{page}/key-remove"), Some(&boss), Some(SITE), &remove_old).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("last SSH key"), "{}", r.body);
+    let add = format!("_csrf={}&ssh_key=ssh-ed25519+AAAAC3NzaC1lZDI1NTE5AAAAIA38UI7MkRWsfgx0aP2PQKALzA3jN6LJ07k9OVDsV18r+vic%40new", boss.csrf);
+    assert_eq!(w.post(&format!("{page}/key-add"), Some(&boss), Some(SITE), &add).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(w.post(&format!("{page}/key-remove"), Some(&boss), Some(SITE), &remove_old).await.status, StatusCode::SEE_OTHER);
+    let now = fingerprints().await;
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, old);
+
+    // An end date in the past stops the account; a bad date changes nothing.
+    let r = w.post(&format!("{page}/expiry"), Some(&boss), Some(SITE), &format!("_csrf={}&expires=soon", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = w.post(&format!("{page}/expiry"), Some(&boss), Some(SITE), &format!("_csrf={}&expires=2020-01-31", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(w.state.ctx.store.require_user(&vic).await.unwrap().expired_at(portcullis_core::clock::now()));
+    let r = w.get("/admin/users", Some(&boss)).await;
+    assert!(r.body.contains("expired"), "{}", r.body);
+
+    // A new authenticator is shown once.
+    let r = w.post(&format!("{page}/reset-totp"), Some(&boss), Some(SITE), &format!("_csrf={}", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("otpauth://") || r.body.contains("totp-secret"), "{}", r.body);
+    assert_eq!(w.state.ctx.store.list_users().await.unwrap().len(), 3);
+}
