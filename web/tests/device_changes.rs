@@ -63,3 +63,29 @@ async fn admins_edit_rotate_repin_and_enable_devices_and_nobody_else_does() {
         assert!(!shown.body.to_string().contains("rotated-s3cret"), "credentials never leave");
     }
 }
+
+#[tokio::test]
+async fn an_inventory_is_enrolled_whole_or_not_at_all() {
+    for api in Api::both().await {
+        api.user("boss", Role::Admin).await;
+        let boss = api.login("boss").await;
+        let device = |n: u32| json!({"name": format!("lab-{n}"), "address": format!("10.30.0.{n}:22"), "login": "svc", "password": "pw", "host_key": OTHER_KEY, "criticality": "standard", "zone": "lab"});
+        let mut bad = device(3);
+        bad["address"] = json!("nowhere");
+        let body = json!({"devices": [device(1), device(2), bad, device(1)]});
+        let refused = api.bearer(&boss, Method::POST, "/api/v1/device-inventory", Some(body)).await;
+        assert_eq!(refused.status.as_u16(), 400, "{}: {:?}", api.backend, refused.body);
+        let lines: Vec<u64> = refused.body["errors"].as_array().unwrap().iter().filter_map(|e| e["line"].as_u64()).collect();
+        assert_eq!(lines, vec![3, 4], "{:?}", refused.body);
+        assert_eq!(refused.body["devices"], json!([]));
+        let listed = api.bearer(&boss, Method::GET, "/api/v1/devices", None).await;
+        assert_eq!(listed.body.as_array().map(Vec::len), Some(0), "a refused inventory enrolled devices");
+
+        let dry = api.bearer(&boss, Method::POST, "/api/v1/device-inventory", Some(json!({"dry_run": true, "devices": [device(1), device(2)]}))).await;
+        assert_eq!(dry.body["devices"], json!(["lab-1", "lab-2"]), "{:?}", dry.body);
+        assert_eq!(api.bearer(&boss, Method::GET, "/api/v1/devices", None).await.body.as_array().map(Vec::len), Some(0));
+        let done = api.bearer(&boss, Method::POST, "/api/v1/device-inventory", Some(json!({"devices": [device(1), device(2)]}))).await;
+        assert_eq!(done.status.as_u16(), 200, "{:?}", done.body);
+        assert_eq!(api.bearer(&boss, Method::GET, "/api/v1/devices", None).await.body.as_array().map(Vec::len), Some(2));
+    }
+}

@@ -137,3 +137,58 @@ pub async fn enable(
     admin.set_device_disabled(&actor(&a), &name, false).await?;
     Ok(Json(view(&approvals, &store.require_device(&name).await?)))
 }
+
+/// An inventory to enrol, all or nothing.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    /// Check every device and answer what would be enrolled, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    pub devices: Vec<super::views::NewDeviceBody>,
+}
+
+/// One refused device of an inventory.
+#[derive(Serialize, ToSchema)]
+pub struct ImportError {
+    /// 1-based position in `devices`.
+    pub line: usize,
+    pub error: String,
+}
+
+/// What an import did (or, with `dry_run`, would do).
+#[derive(Serialize, ToSchema)]
+pub struct ImportView {
+    pub dry_run: bool,
+    /// The devices enrolled (none when anything was refused).
+    pub devices: Vec<String>,
+    pub errors: Vec<ImportError>,
+}
+
+/// Enrol an inventory of devices in one transaction: every device is checked first and each
+/// refusal named; only a clean inventory is written.
+#[utoipa::path(post, operation_id = "import_devices", path = "/api/v1/device-inventory", tag = "devices", request_body = ImportBody,
+    responses((status = 200, body = ImportView), (status = 400, body = ImportView), (status = 403, body = ErrorBody)))]
+pub async fn import(State(admin): State<Admin>, a: Authed, ApiJson(b): ApiJson<ImportBody>) -> Result<(axum::http::StatusCode, Json<ImportView>), ApiError> {
+    a.require(&[Role::Admin], "manage devices")?;
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    for (i, d) in b.devices.into_iter().enumerate() {
+        match super::devices::spec(d) {
+            Ok(spec) => rows.push((i + 1, spec)),
+            Err(e) => errors.push(ImportError { line: i + 1, error: e.message }),
+        }
+    }
+    let check_only = b.dry_run || !errors.is_empty();
+    let names = match admin.import_devices(&actor(&a), rows, check_only).await? {
+        Ok(names) => names,
+        Err(refused) => {
+            errors.extend(refused.into_iter().map(|e| ImportError { line: e.line, error: e.message }));
+            Vec::new()
+        }
+    };
+    errors.sort_by_key(|e| e.line);
+    let status = if errors.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::BAD_REQUEST };
+    let devices = if errors.is_empty() { names.iter().map(ToString::to_string).collect() } else { Vec::new() };
+    Ok((status, Json(ImportView { dry_run: b.dry_run, devices, errors })))
+}

@@ -22,6 +22,25 @@ pub(super) fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
 
+/// A new device's body as the core takes it.
+pub(super) fn spec(b: NewDeviceBody) -> Result<NewDeviceSpec, ApiError> {
+    let credential = match (b.password, b.private_key) {
+        (Some(p), None) => Credential::Password(p),
+        (None, Some(k)) => Credential::PrivateKey(k),
+        _ => return Err(ApiError::bad_request("give exactly one of password and private_key")),
+    };
+    Ok(NewDeviceSpec {
+        name: DeviceName::parse(&b.name).map_err(bad)?,
+        address: b.address,
+        login: b.login,
+        credential,
+        host_key: b.host_key,
+        criticality: Criticality::parse(&b.criticality).map_err(bad)?,
+        zone: Zone::parse(&b.zone).map_err(bad)?,
+        tcp_ports: b.tcp_ports,
+    })
+}
+
 /// List devices.
 #[utoipa::path(get, operation_id = "list_devices", path = "/api/v1/devices", tag = "devices",
     responses((status = 200, body = [DeviceView]), (status = 403, body = ErrorBody)))]
@@ -50,21 +69,7 @@ pub async fn create(
     ApiJson(b): ApiJson<NewDeviceBody>,
 ) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
-    let credential = match (b.password, b.private_key) {
-        (Some(p), None) => Credential::Password(p),
-        (None, Some(k)) => Credential::PrivateKey(k),
-        _ => return Err(ApiError::bad_request("give exactly one of password and private_key")),
-    };
-    let spec = NewDeviceSpec {
-        name: DeviceName::parse(&b.name).map_err(bad)?,
-        address: b.address,
-        login: b.login,
-        credential,
-        host_key: b.host_key,
-        criticality: Criticality::parse(&b.criticality).map_err(bad)?,
-        zone: Zone::parse(&b.zone).map_err(bad)?,
-        tcp_ports: b.tcp_ports,
-    };
+    let spec = spec(b)?;
     let d = admin.create_device(&format!("{} ({})", a.name(), a.via()), spec).await?;
     Ok((StatusCode::CREATED, Json(view(&approvals, &d))))
 }

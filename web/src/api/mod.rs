@@ -81,6 +81,7 @@ pub fn router() -> Routes {
         .add(&["POST"], "/api/v1/devices/{name}/enable", post(device_changes::enable))
         .add(&["POST"], "/api/v1/devices/{name}/credential", post(device_changes::rotate))
         .add(&["POST"], "/api/v1/devices/{name}/host-key", post(device_changes::repin))
+        .add(&["POST"], "/api/v1/device-inventory", post(device_changes::import))
         .add(&["GET"], "/api/v1/audit", get(audit::list))
         .add(&["POST"], "/api/v1/audit/verify", post(audit::verify))
 }

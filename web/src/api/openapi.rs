@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         users::list, users::show, users::create, users::disable, users::enable,
         accounts::keys, accounts::add_key, accounts::remove_key, accounts::expiry, accounts::reset_totp,
         devices::list, devices::show, devices::create, devices::disable,
-        device_changes::edit, device_changes::rotate, device_changes::repin, device_changes::enable,
+        device_changes::edit, device_changes::rotate, device_changes::repin, device_changes::enable, device_changes::import,
         audit::list, audit::verify,
     ),
     components(schemas(
@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         CreatedUserView, DeviceView, NewDeviceBody, CountView, audit::AuditRowView, audit::VerifyView,
         recordings::RecordingView, device_changes::DeviceEditBody, device_changes::CredentialBody,
         device_changes::HostKeyBody, device_changes::RepinView, device_changes::CredentialView,
+        device_changes::ImportBody, device_changes::ImportError, device_changes::ImportView,
         accounts::KeyView, accounts::NewKeyBody, accounts::RemoveKeyBody, accounts::ExpiryBody, accounts::TotpView,
     )),
     modifiers(&Security),
