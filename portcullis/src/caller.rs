@@ -6,13 +6,11 @@ use anyhow::Context as _;
 use std::path::Path;
 
 /// The audit actor for changes made at the command line: `cli:` and the operating-system
-/// user the process runs as — looked up from its user id (`/proc/self` and `/etc/passwd`),
-/// never from `$USER`, which whoever runs the command can set to anything. Under `sudo`
-/// the invoking user is kept too: `cli:root/sudo:jdoe`. An id without a passwd entry is
-/// `cli:uid1234`; without `/proc`, just `cli`.
+/// user the process runs as — looked up from its real user id in `/etc/passwd`, never from
+/// `$USER`, which whoever runs the command can set to anything. Under `sudo` the invoking
+/// user is kept too: `cli:root/sudo:jdoe`. An id without a passwd entry is `cli:uid1234`.
 pub fn cli_actor() -> String {
-    use std::os::unix::fs::MetadataExt as _;
-    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return "cli".to_owned() };
+    let uid = rustix::process::getuid().as_raw();
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let sudo_user = std::env::var("SUDO_USER").ok();
     actor_for(uid, &passwd, sudo_user.as_deref())
