@@ -66,7 +66,7 @@ pub async fn export(ctx: &Context, session: SessionId, output: &Path, allow_alte
         .context("the hashing task failed")?
         .with_context(|| format!("cannot read back {}", output.display()))?;
     let detail = serde_json::json!({ "via": "cli", "files": files, "bytes": bytes, "sha256": sha256, "output": output.display().to_string() });
-    ctx.audit.record(Event::new(&cli_actor(), Kind::EvidenceExported, Subject::Session(session), detail)).await?;
+    ctx.audit.record(Event::new(cli_actor(), Kind::EvidenceExported, Subject::Session(session), detail)).await?;
     let shown = Exported { session_id: session, output: output.display().to_string(), files, bytes, key_id: ctx.audit.signer().key_id() };
     if json.json {
         return output::json(&shown);
