@@ -1,6 +1,7 @@
 //! A vendor's second day, with the real OpenSSH client: a new laptop's key replaces the old
 //! one (the old key is refused from then on; the last key can never be removed), the
-//! contract ends (every sign-in refused and audited until the date is cleared), and a lost
+//! contract ends (a running session is cut, every sign-in refused and audited until the date
+//! is cleared), and a lost
 //! authenticator is replaced (the old secret's codes are refused, the new one's work). A
 //! vendor account without a key is refused at enrolment.
 
@@ -44,8 +45,14 @@ fn a_vendor_gets_a_new_key_an_end_date_and_a_new_authenticator() {
     s.vendor.key = new_key;
     s.lobby("status").assert_success();
 
-    // The contract ends: sign-in refused and audited; cleared, it works again.
+    // The contract ends: a running session is cut, sign-in refused and audited; cleared, the
+    // account works again.
+    s.grant(30, "INC-8400 last day of the contract");
+    let mut term = s.interactive(&[]);
+    term.wait_for_shell(Duration::from_secs(60));
     s.broker.cli_ok(&["user", "expires", VENDOR, "--on", "2020-01-31"]);
+    term.wait_exit(Duration::from_secs(30));
+    s.broker.wait_for_audit("session.ended", AUDIT_WAIT, |r| r.to_string().contains("past its end date"));
     let shown = s.broker.cli_json(&["user", "show", VENDOR, "--json"]);
     assert_eq!(shown["expires_at"], "2020-02-01T00:00:00Z", "the account works through its last day: {shown}");
     assert_eq!(shown["org"], "acme-medical", "{shown}");
