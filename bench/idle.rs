@@ -37,6 +37,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 const DEVICE: &str = "idle-device";
+/// Approvers are made one per vendor (`idle-approver-N`): each approval needs a fresh TOTP
+/// code of its approver, and one authenticator yields a new code only every 30 seconds.
 const APPROVER: &str = "idle-approver";
 /// Sessions a vendor opens at most (TOTP steps: three at once, then one each 30 s).
 const SESSIONS_PER_VENDOR: usize = 4;
@@ -71,7 +73,6 @@ pub(crate) fn rows(sizes: &[usize], rows: &mut Vec<(String, String, String)>) {
         "device", "add", DEVICE, "--address", &device_addr.to_string(), "--login", device::LOGIN, "--password-file", pw.to_str().expect("utf-8"),
         "--host-key", &host_line, "--criticality", "standard", "--zone", "bench",
     ]);
-    broker.add_user(APPROVER, "approver", None, None);
     let max_sessions = (most + 64).to_string();
     let addr = broker.serve(&[
         ("PORTCULLIS_SSH_MAX_SESSIONS", &max_sessions),
@@ -165,7 +166,9 @@ fn enrol(rt: &tokio::runtime::Runtime, broker: &Broker, addr: SocketAddr, n: usi
                 let command = format!("request {DEVICE} --minutes 240 --shell --reason 'idle benchmark'");
                 let out = rt.block_on(client::lobby(addr, &account, &command)).unwrap_or_else(|e| panic!("{name}: lobby request: {e}"));
                 let id = broker::parse_request_id(&out).unwrap_or_else(|| panic!("{name}: no request id in {out:?}"));
-                broker.cli_ok(&["request", "approve", &id.to_string(), "--as", APPROVER]);
+                let approver = format!("{APPROVER}-{i}");
+                broker.add_user(&approver, "approver", None, None);
+                broker.cli_as(&approver, &["request", "approve", &id.to_string()]).assert_success();
                 *slots[i].lock().expect("lock") = Some(account);
             });
         }

@@ -100,7 +100,6 @@ fn main() {
     let source = Service::start(Behaviour::Source(o.sizes.tunnel_bytes));
     let mut broker = Broker::init();
     broker.add_device_with_ports(&device, "standard", "bench", &[sink.port(), source.port()]);
-    broker.add_user(APPROVER, "approver", None, None);
     let addr = broker.serve(&[
         ("PORTCULLIS_APPROVAL_WAIT_TIMEOUT", "600s"),
         ("PORTCULLIS_AUTH_MAX_FAILURES", "1000"),

@@ -17,7 +17,7 @@ pub struct Pool {
 
 impl Pool {
     /// Enrols `n` vendors in parallel: key pair, `user add`, a request through the lobby for
-    /// `device` (shell, files and the TCP `ports`), and its approval by `approver`.
+    /// `device` (shell, files and the TCP `ports`), and its approval by `approver-N`.
     pub fn enroll(broker: &Broker, n: usize, device: &str, approver: &str, ports: &[u16]) -> Pool {
         let slots: Vec<Mutex<Option<Vendor>>> = (0..n).map(|_| Mutex::new(None)).collect();
         let next = Mutex::new(0usize);
@@ -42,7 +42,11 @@ impl Pool {
                     let out = vendor.exec(addr, &name, &[], &format!("request {device} --minutes 120 --shell --files{tcp} --reason 'benchmark run'"));
                     out.assert_success();
                     let id = broker::parse_request_id(&out.all_text()).unwrap_or_else(|| panic!("no request id in {}", out.describe()));
-                    broker.cli_ok(&["request", "approve", &id.to_string(), "--as", approver]);
+                    // One approver per vendor: each approval needs a fresh TOTP code, and one
+                    // authenticator yields a new code only every 30 seconds.
+                    let approver = format!("{approver}-{i}");
+                    broker.add_user(&approver, "approver", None, None);
+                    broker.cli_as(&approver, &["request", "approve", &id.to_string()]).assert_success();
                     *slots[i].lock().expect("lock") = Some(vendor);
                 });
             }

@@ -191,7 +191,10 @@ fn unavailable() -> Check {
 fn check<W: Watched>(conn: &W, v: Verdict) -> Check {
     match v {
         Verdict::Fine => Check::Continue,
-        Verdict::Disabled => Check::Cut { reason: "account disabled".into(), text: "your account was disabled; the connection is closed.".into() },
+        Verdict::Disabled => Check::Cut {
+            reason: "account disabled or past its end date".into(),
+            text: "your account was disabled or has reached its end date; the connection is closed.".into(),
+        },
         Verdict::Revoked(by) => Check::Cut { reason: format!("grant revoked by {by}"), text: format!("access was revoked by {by}; the session is closed.") },
         Verdict::Stop { at, by } if at <= conn.now() => Check::Cut { reason: format!("stopped by {by}"), text: format!("the session was stopped by {by}.") },
         Verdict::Stop { at, by } => Check::StopAt { at, by },

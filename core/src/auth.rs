@@ -34,6 +34,8 @@ pub enum AuthError {
 pub enum Refusal {
     UnknownUser,
     Disabled,
+    /// The account's end date has passed.
+    Expired,
     WrongRole,
     KeyNotEnrolled,
     Locked,
@@ -48,6 +50,7 @@ impl Refusal {
         match self {
             Refusal::UnknownUser => "unknown-user",
             Refusal::Disabled => "disabled",
+            Refusal::Expired => "expired",
             Refusal::WrongRole => "wrong-role",
             Refusal::KeyNotEnrolled => "key-not-enrolled",
             Refusal::Locked => "locked",
@@ -91,6 +94,9 @@ impl AuthService {
         if user.disabled {
             return Ok(Err(Refusal::Disabled));
         }
+        if user.expired_at(clock::now()) {
+            return Ok(Err(Refusal::Expired));
+        }
         if user.role != Role::Vendor {
             return Ok(Err(Refusal::WrongRole));
         }
@@ -131,6 +137,10 @@ impl AuthService {
         if user.disabled {
             self.refused(name.as_str(), Refusal::Disabled, peer, via).await?;
             return Ok(Err(Refusal::Disabled));
+        }
+        if user.expired_at(now) {
+            self.refused(name.as_str(), Refusal::Expired, peer, via).await?;
+            return Ok(Err(Refusal::Expired));
         }
         if user.locked_at(now) {
             self.audit

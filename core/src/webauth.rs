@@ -124,6 +124,8 @@ impl WebAuth {
         };
         let refusal = if user.disabled {
             Some(Refusal::Disabled)
+        } else if user.expired_at(clock::now()) {
+            Some(Refusal::Expired)
         } else if user.role == Role::Vendor {
             Some(Refusal::WrongRole)
         } else {
@@ -169,7 +171,7 @@ impl WebAuth {
             return Ok(None);
         }
         let Some(user) = self.store.user_by_id(rec.user_id).await? else { return Ok(None) };
-        if user.disabled || user.role == Role::Vendor {
+        if user.disabled || user.expired_at(clock::now()) || user.role == Role::Vendor {
             return Ok(None);
         }
         let scope = if rec.scope == "full" { Scope::Full } else { Scope::Enrol };

@@ -24,7 +24,10 @@ pub enum Command {
     /// Create a data folder: configuration, keys, TLS certificate, database and first admin.
     Init(InitArgs),
     /// Run the SSH broker and the web page until SIGINT or SIGTERM.
-    Serve,
+    Serve {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Try Portcullis on this machine: a simulated device, a vendor and approvers, all set up.
     Demo(DemoArgs),
     /// Accounts: vendors, approvers, auditors, admins.
@@ -50,12 +53,25 @@ pub enum Command {
     Retention(RetentionCmd),
 }
 
-/// `--json` on listing commands.
+/// `--json`, which every command takes.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct JsonFlag {
-    /// Print JSON instead of a table.
+    /// Print JSON instead of text (errors too, as `{"error": "…"}` on standard error).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Who decides at the command line, and their proof: reading the configuration file is not
+/// enough to act as an approver, their current TOTP code is needed too.
+#[derive(Debug, Args, Clone)]
+pub struct ActingAs {
+    /// Account the decision is made as (an approver, or an admin where the policy allows).
+    #[arg(long = "as", value_name = "USER")]
+    pub name: Username,
+    /// That account's current six-digit TOTP code; asked for when omitted and standard input
+    /// is a terminal. Each code is accepted once.
+    #[arg(long, value_name = "DIGITS")]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -78,11 +94,13 @@ pub struct DemoArgs {
 pub enum UserCmd {
     /// Enrol an account; prints its TOTP secret (and a one-time password for web accounts) once.
     Add {
+        /// Account name: lower-case letters, digits, `.`, `_` or `-`.
         name: Username,
-        #[arg(long)]
+        /// vendor, approver, auditor or admin.
+        #[arg(long, value_name = "ROLE")]
         role: Role,
         /// Organisation, e.g. the vendor's company.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_name = "TEXT")]
         org: String,
         /// OpenSSH public key file (vendors); may be given several times.
         #[arg(long = "ssh-key", value_name = "FILE.pub")]
@@ -91,6 +109,35 @@ pub enum UserCmd {
         /// web account gets a one-time password and enrols its authenticator at first sign-in.
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
+        /// Last day the account works (e.g. a vendor's contract end): YYYY-MM-DD (through the
+        /// end of that day, UTC) or an RFC 3339 time.
+        #[arg(long, value_name = "DATE", value_parser = parse_end_date)]
+        expires: Option<i64>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// A vendor's SSH keys: list, add (a new laptop), remove (never the last one).
+    #[command(subcommand)]
+    Key(UserKeyCmd),
+    /// Set or clear the date after which an account can no longer sign in.
+    #[command(group = clap::ArgGroup::new("end").required(true).args(["on", "never"]))]
+    Expires {
+        /// Account name.
+        name: Username,
+        /// Last day the account works: YYYY-MM-DD (through the end of that day, UTC) or an
+        /// RFC 3339 time; a time already past ends it now.
+        #[arg(long, value_name = "DATE", value_parser = parse_end_date)]
+        on: Option<i64>,
+        /// No end date.
+        #[arg(long)]
+        never: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Give an account a new TOTP secret (a lost or replaced authenticator); prints it once.
+    ResetTotp {
+        /// Account name.
+        name: Username,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -101,16 +148,63 @@ pub enum UserCmd {
     },
     /// Show one account.
     Show {
+        /// Account name.
         name: Username,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Disable an account (it can no longer sign in or approve).
-    Disable { name: Username },
+    Disable {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Re-enable a disabled account.
-    Enable { name: Username },
+    Enable {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Clear a lockout after repeated wrong codes.
-    Unlock { name: Username },
+    Unlock {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserKeyCmd {
+    /// List an account's SSH keys with their fingerprints.
+    List {
+        /// Account name.
+        name: Username,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Add an SSH public key to a vendor account.
+    Add {
+        /// Account name.
+        name: Username,
+        /// OpenSSH public key file (FILE.pub); every key line in it is added.
+        #[arg(value_name = "FILE.pub")]
+        file: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Remove one of a vendor's SSH keys (refused for the last one).
+    Remove {
+        /// Account name.
+        name: Username,
+        /// The key's fingerprint, SHA256:… as `user key list` shows it.
+        #[arg(value_name = "FINGERPRINT")]
+        fingerprint: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,18 +218,102 @@ pub enum DeviceCmd {
     },
     /// Show one device (never its credential).
     Show {
+        /// Device name.
         name: DeviceName,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Disable a device (no new requests or sessions).
-    Disable { name: DeviceName },
+    Disable {
+        /// Device name.
+        name: DeviceName,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Re-enable a disabled device.
+    Enable {
+        /// Device name.
+        name: DeviceName,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change a device's address, login, criticality, zone or ports (only what is given).
+    Edit(DeviceEditArgs),
+    /// Put a new password or key for a device into the vault; the old one is never shown.
+    #[command(group = clap::ArgGroup::new("credential").required(true).args(["password_file", "key_file"]))]
+    RotateCredential {
+        /// Device name.
+        name: DeviceName,
+        /// File holding the new device password (one line).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// File holding the new unencrypted private key (OpenSSH or PEM) the device accepts.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Pin another host key for a device (after a firmware update or a replacement).
+    #[command(group = clap::ArgGroup::new("hostkey").required(true).args(["host_key", "fetch_host_key"]))]
+    Repin {
+        /// Device name.
+        name: DeviceName,
+        /// The new host key, as "TYPE BASE64", checked another way (console, vendor).
+        #[arg(long, value_name = "TYPE BASE64")]
+        host_key: Option<String>,
+        /// Connect to the device, show the old and the new fingerprint, and ask before pinning.
+        #[arg(long)]
+        fetch_host_key: bool,
+        /// With --fetch-host-key: pin without asking (for scripts that checked the fingerprint).
+        #[arg(long, requires = "fetch_host_key")]
+        yes: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Enrol the devices of an inventory file (CSV), all of them or none.
+    Import {
+        /// CSV with the header `name,address,login,criticality,zone,tcp_ports,host_key,password_file,key_file`
+        /// (ports separated by spaces; one of the two files per line, relative to the CSV's folder).
+        file: PathBuf,
+        /// Check every line and say what would be enrolled, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DeviceEditArgs {
+    /// Device name.
+    pub name: DeviceName,
+    /// New HOST:PORT of the device's SSH service.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub address: Option<String>,
+    /// New account the broker logs in to the device with.
+    #[arg(long, value_name = "USER")]
+    pub login: Option<String>,
+    /// New criticality: standard, high or life-critical.
+    #[arg(long, value_name = "LEVEL")]
+    pub criticality: Option<Criticality>,
+    /// New network zone.
+    #[arg(long, value_name = "ZONE")]
+    pub zone: Option<Zone>,
+    /// The TCP ports a grant may open, replacing the current list; may be given several times.
+    #[arg(long = "tcp-port", value_name = "N", conflicts_with = "no_tcp_ports")]
+    pub tcp_ports: Vec<u16>,
+    /// Remove every TCP port (terminal and file transfer only).
+    #[arg(long)]
+    pub no_tcp_ports: bool,
+    #[command(flatten)]
+    pub out: JsonFlag,
 }
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("credential").required(true).args(["password_file", "key_file"]))]
 #[command(group = clap::ArgGroup::new("hostkey").required(true).args(["host_key", "fetch_host_key"]))]
 pub struct DeviceAddArgs {
+    /// Device name: lower-case letters, digits, `.`, `_` or `-`.
     pub name: DeviceName,
     /// HOST:PORT of the device's SSH service.
     #[arg(long, value_name = "HOST:PORT")]
@@ -155,9 +333,11 @@ pub struct DeviceAddArgs {
     /// Connect once and pin the key the device presents (trust on first use).
     #[arg(long)]
     pub fetch_host_key: bool,
-    #[arg(long)]
+    /// standard, high or life-critical (the policy's rules depend on it).
+    #[arg(long, value_name = "LEVEL")]
     pub criticality: Criticality,
-    #[arg(long)]
+    /// Network zone, e.g. icu or radiology (the policy's rules may depend on it).
+    #[arg(long, value_name = "ZONE")]
     pub zone: Zone,
     /// TCP port a grant may open with `ssh -L`; may be given several times.
     #[arg(long = "tcp-port", value_name = "N")]
@@ -170,25 +350,28 @@ pub struct DeviceAddArgs {
 pub enum RequestCmd {
     /// List requests, newest first.
     List {
-        #[arg(long)]
+        /// Only requests in this state: pending, approved, denied, expired or revoked.
+        #[arg(long, value_name = "STATE")]
         state: Option<RequestState>,
         /// At most this many.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_name = "N")]
         limit: i64,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Show one request: who, what device, which channels asked for and granted.
     Show {
+        /// Request number (`42` or `#42`).
         id: RequestId,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Approve a pending request (optionally for a shorter window, or fewer channels, than asked).
     Approve {
+        /// Request number (`42` or `#42`).
         id: RequestId,
-        #[arg(long = "as", value_name = "APPROVER")]
-        approver: Username,
+        #[command(flatten)]
+        who: ActingAs,
         /// Window length in minutes.
         #[arg(long, conflicts_with = "window")]
         minutes: Option<u64>,
@@ -201,21 +384,29 @@ pub enum RequestCmd {
         /// Grant only these of the channels asked for, e.g. `shell` or `files,tcp:104`.
         #[arg(long, value_name = "LIST")]
         channels: Option<ChannelSet>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Deny a pending request.
     Deny {
+        /// Request number (`42` or `#42`).
         id: RequestId,
-        #[arg(long = "as", value_name = "APPROVER")]
-        approver: Username,
+        #[command(flatten)]
+        who: ActingAs,
         /// Why (several words allowed).
         #[arg(long, required = true, num_args = 1.., value_name = "TEXT")]
         reason: Vec<String>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Revoke an approved request; its running sessions are ended.
     Revoke {
+        /// Request number (`42` or `#42`).
         id: RequestId,
-        #[arg(long = "as", value_name = "USER")]
-        by: Username,
+        #[command(flatten)]
+        who: ActingAs,
+        #[command(flatten)]
+        out: JsonFlag,
     },
 }
 
@@ -226,34 +417,38 @@ pub enum SessionCmd {
         /// Only running sessions.
         #[arg(long)]
         active: bool,
-        #[arg(long, default_value_t = 1000)]
+        /// At most this many.
+        #[arg(long, default_value_t = 1000, value_name = "N")]
         limit: i64,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Show one session with its recordings (terminal .cast, tunnel and SFTP .pcap).
     Show {
+        /// Session number.
         id: SessionId,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Recompute each recording's SHA-256 and compare it with the sealed value; exit 1 on a mismatch.
     Verify {
+        /// Session number.
         id: SessionId,
         #[command(flatten)]
         out: JsonFlag,
     },
     /// Ask the node holding a session to end it.
     Stop {
+        /// Session number.
         id: SessionId,
-        #[arg(long = "as", value_name = "USER")]
-        by: Option<Username>,
         /// Why (several words allowed).
         #[arg(long, num_args = 1.., value_name = "TEXT")]
         reason: Vec<String>,
         /// Warn the vendor and close after `session.stop_grace` instead of at once.
         #[arg(long)]
         graceful: bool,
+        #[command(flatten)]
+        out: JsonFlag,
     },
 }
 
@@ -270,11 +465,15 @@ pub enum AuditCmd {
         out: JsonFlag,
     },
     /// Print every signed checkpoint as JSON lines, to keep off this host as a witness.
-    Checkpoints,
+    Checkpoints {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Write the log (or the rows after --since) once, oldest first, for a SIEM or an
     /// investigator: JSON lines, RFC 5424 syslog or CEF, one record per line. Keeps no cursor.
     Export {
-        #[arg(long, value_parser = parse_format)]
+        /// jsonl (JSON lines), syslog (RFC 5424) or cef.
+        #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
         format: portcullis_core::config::ExportFormat,
         /// Only rows after this chain position (sequence number).
         #[arg(long, value_name = "SEQ", default_value_t = 0)]
@@ -282,10 +481,13 @@ pub enum AuditCmd {
         /// Write to this file (created or truncated) instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Print the last rows, oldest first.
     Tail {
-        #[arg(short = 'n', default_value_t = 20)]
+        /// How many rows.
+        #[arg(short = 'n', default_value_t = 20, value_name = "N")]
         n: i64,
         #[command(flatten)]
         out: JsonFlag,
@@ -302,8 +504,10 @@ pub enum EvidenceCmd {
     /// Write one .tar.gz with the session, its request, approvals, grant, recordings, audit
     /// rows linked to a signed checkpoint, and a manifest signed with the audit key.
     Export {
+        /// The session to export.
         #[arg(long, value_name = "ID")]
         session: SessionId,
+        /// The .tar.gz to write.
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
         /// Export even if a recording no longer matches its sealed SHA-256 (the manifest then
@@ -315,6 +519,7 @@ pub enum EvidenceCmd {
     },
     /// Check a bundle offline (no database); exit 1 naming every part that does not match.
     Verify {
+        /// The bundle (.tar.gz) to check.
         file: PathBuf,
         /// File holding the expected audit public key (base64, as `audit public-key` prints).
         #[arg(long, value_name = "FILE", conflicts_with = "key_id")]
@@ -339,6 +544,11 @@ pub enum RetentionCmd {
 /// Words given after `--reason`, as one line.
 pub fn join_words(words: &[String]) -> String {
     words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Parses an account's end date (the rule is core's).
+fn parse_end_date(s: &str) -> Result<i64, String> {
+    portcullis_core::admin::input::parse_end_date(s)
 }
 
 /// Parses `jsonl`, `cef` or `syslog`.
@@ -366,6 +576,63 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every option and argument of every command, with the path of commands leading to it.
+    fn every_arg(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in cmd.get_arguments() {
+            out.push((path.to_owned(), arg.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            every_arg(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_option_says_what_it_takes() {
+        let mut args = Vec::new();
+        every_arg(&Cli::command(), "portcullis", &mut args);
+        let missing: Vec<String> = args
+            .iter()
+            .filter(|(_, a)| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter(|(_, a)| a.get_help().is_none_or(|h| h.to_string().trim().is_empty()))
+            .map(|(path, a)| format!("{path} {}", a.get_id()))
+            .collect();
+        assert!(missing.is_empty(), "options without help: {missing:?}");
+    }
+
+    #[test]
+    fn every_command_takes_json() {
+        fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
+            if subs.is_empty() && !cmd.get_arguments().any(|a| a.get_id() == "json") {
+                out.push(path.to_owned());
+            }
+            for sub in subs {
+                walk(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut without = Vec::new();
+        walk(&Cli::command(), "portcullis", &mut without);
+        // The demo is interactive: it prints instructions and a running ticker for a person.
+        assert_eq!(without, ["portcullis demo"], "commands without --json");
+    }
+
+    #[test]
+    fn end_dates_cover_the_whole_day() {
+        assert_eq!(parse_end_date("1970-01-01"), Ok(86_400));
+        assert_eq!(parse_end_date("1970-01-01T00:01:00Z"), Ok(60));
+        assert!(parse_end_date("31/03/2027").is_err());
+    }
+
+    #[test]
+    fn decisions_take_a_code() {
+        let cli = parse(&["request", "revoke", "7", "--as", "bob", "--code", "123456", "--json"]).unwrap();
+        let Command::Request(RequestCmd::Revoke { who, out, .. }) = cli.command else { panic!("wrong command") };
+        assert_eq!((who.name.as_str(), who.code.as_deref(), out.json), ("bob", Some("123456"), true));
+        let cli = parse(&["request", "approve", "7", "--as", "bob"]).unwrap();
+        let Command::Request(RequestCmd::Approve { who, .. }) = cli.command else { panic!("wrong command") };
+        assert_eq!(who.code, None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! runs one with a simulated device and everything enrolled.
 //!
 //! Exit status: 0 done, 1 refused or failed (one line `error: …` on standard error), 2 the
-//! command line itself was wrong (clap's usage message).
+//! command line itself was wrong (clap's usage message). With `--json` both kinds of error
+//! are one JSON object on standard error instead: `{"error": "…", "status": 1}`.
 
 mod caller;
 mod cli;
@@ -24,24 +25,40 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Serve | cli::Command::Demo(_)) {
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if json && e.use_stderr() => return fail_json(&e.to_string(), 2),
+        Err(e) => e.exit(),
+    };
+    if !matches!(cli.command, cli::Command::Serve { .. } | cli::Command::Demo(_)) {
         // Quiet by default for one-shot commands: their output is what they print.
         logging::init("warn");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime")),
+        Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime"), json),
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, json),
     }
 }
 
-/// Prints `error: …` as one line (the context chain joined by `: `) and returns status 1.
-fn fail(e: &anyhow::Error) -> ExitCode {
-    let text = output::one_line(&format!("{e:#}"));
-    eprintln!("error: {text}");
+/// Prints `error: …` as one line (the context chain joined by `: `), or the JSON object with
+/// `json`, and returns status 1.
+fn fail(e: &anyhow::Error, json: bool) -> ExitCode {
+    let text = format!("{e:#}");
+    if json {
+        return fail_json(&text, 1);
+    }
+    eprintln!("error: {}", output::one_line(&text));
     ExitCode::FAILURE
+}
+
+/// Prints `{"error": "…", "status": N}` on standard error and returns status `N`.
+fn fail_json(text: &str, status: u8) -> ExitCode {
+    let error = text.trim_end().strip_prefix("error: ").unwrap_or(text.trim_end());
+    eprintln!("{}", serde_json::json!({ "error": error, "status": status }));
+    ExitCode::from(status)
 }

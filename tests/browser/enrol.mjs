@@ -36,6 +36,7 @@ main(async (browser) => {
   await add.locator('input[name="username"]').fill(need('NEW_VENDOR'));
   await add.locator('select[name="role"]').selectOption('vendor');
   await add.locator('input[name="org"]').fill('Acme Medical');
+  await add.locator('textarea[name="ssh_key"]').fill(need('VENDOR_KEY'));
   await add.locator('button[type="submit"]').click();
   await page.locator('#totp-secret').waitFor();
   const vendorSecret = await textOf(page, '#totp-secret');
@@ -43,6 +44,15 @@ main(async (browser) => {
   await page.goto(`${BASE}/admin/users`);
   const listed = await page.locator(`tr[data-user="${need('NEW_VENDOR')}"]`).count();
   await shot(page, 'admin-users', { phone: true });
+
+  // The vendor's contract end, on the account's own page.
+  await page.locator(`tr[data-user="${need('NEW_VENDOR')}"] a`, { hasText: 'Change' }).click();
+  await page.waitForURL((u) => u.pathname === `/admin/users/${need('NEW_VENDOR')}`);
+  const keysShown = await page.locator('#user-keys li').count();
+  await page.locator('form#user-expiry input[name="expires"]').fill('2031-03-31');
+  await page.locator('form#user-expiry button[type="submit"]').click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'user-expiry');
+  const expiryText = await textOf(page, 'form#user-expiry p');
 
   // A life-critical device with a password credential and a pinned host key.
   await page.goto(`${BASE}/admin/devices`);
@@ -61,7 +71,19 @@ main(async (browser) => {
   const deviceRow = await textOf(page, `tr[data-device="${deviceName}"]`);
   await shot(page, 'admin-devices');
 
+  // Day two: the device moves to another zone, on its own page.
+  await page.locator(`tr[data-device="${deviceName}"] a`, { hasText: 'Change' }).click();
+  await page.waitForURL((u) => u.pathname === `/admin/devices/${deviceName}`);
+  const settings = page.locator('form#device-settings');
+  await settings.locator('input[name="zone"]').fill('nicu');
+  await settings.locator('button[type="submit"]').click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'device-changed');
+  const changedFlash = await textOf(page, '.flash');
+
   return {
+    changed_flash: changedFlash,
+    keys_shown: keysShown,
+    expiry_text: expiryText,
     secret,
     qr_is_svg: typeof qr === 'string' && qr.startsWith('data:image/svg+xml;base64,'),
     mismatch,

@@ -3,7 +3,8 @@
 // the audit log's row heights (they must not grow with the detail), and screenshots.
 //
 // Needs PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET (an admin, who may open every
-// page) and SESSION_ID (a finished session with a recording).
+// page), SESSION_ID (a finished session with a recording), DEVICE and VENDOR (their own
+// admin pages).
 import { main, need, BASE, signIn, watch, shot } from './lib.mjs';
 import { readFileSync } from 'node:fs';
 
@@ -109,6 +110,8 @@ main(async (browser) => {
   }
   await visit('admin-users', `${BASE}/admin/users`);
   await visit('admin-devices', `${BASE}/admin/devices`);
+  await visit('admin-device', `${BASE}/admin/devices/${need('DEVICE')}`);
+  await visit('admin-user', `${BASE}/admin/users/${need('VENDOR')}`);
   await visit('not-found', `${BASE}/sessions/999999`);
   await ctx.close();
   return out;

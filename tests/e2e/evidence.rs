@@ -72,6 +72,11 @@ fn evidence_bundle_verifies_and_names_each_tampering() {
     let work = tempfile::tempdir().unwrap();
     let bundle = work.path().join("bundle.tar.gz");
     export(&s.broker, session, &bundle);
+    // Taking a copy is on the record, with who ran the command and what the copy holds.
+    let row = s.broker.wait_for_audit("evidence.exported", Duration::from_secs(10), |r| r["subject"] == format!("session:{session}"));
+    assert!(row["actor"].as_str().is_some_and(|a| a.starts_with("cli:")), "{row}");
+    let sha = crate::harness::proc::tool("sha256sum", &[bundle.to_str().unwrap()]);
+    assert_eq!(row["detail"]["sha256"].as_str(), sha.split_whitespace().next(), "{row}");
 
     // Intact, unpinned: passes but says the key is only self-consistent.
     let out = verify(&bundle, &[]);

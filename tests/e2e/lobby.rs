@@ -54,7 +54,7 @@ fn non_interactive_without_grant_is_refused_with_instructions() {
 fn denial_reaches_the_waiting_vendor() {
     let s = Setup::new("pump-deny").start();
     let (mut term, id) = s.interactive_request(20, "INC-7001 night change");
-    s.broker.cli_ok(&["request", "deny", &id.to_string(), "--as", APPROVERS[0], "--reason", "not", "during", "the", "night"]);
+    s.broker.cli_as(APPROVERS[0], &["request", "deny", &id.to_string(), "--reason", "not", "during", "the", "night"]).assert_success();
     term.expect("denied", Duration::from_secs(30));
     term.wait_exit(Duration::from_secs(30));
     let req = s.wait_request_state(id, "denied", Duration::from_secs(10));
@@ -75,7 +75,7 @@ fn operator_stop_ends_a_live_session() {
     })
     .expect("an active session");
     let sid = crate::harness::broker::number(&session["id"]).expect("session id").to_string();
-    s.broker.cli_ok(&["session", "stop", &sid, "--as", APPROVERS[0]]);
+    s.broker.cli_ok(&["session", "stop", &sid]);
     term.expect("stopped", Duration::from_secs(30));
     term.wait_exit(Duration::from_secs(30));
     let ended = s.wait_session_ended(id, Duration::from_secs(30));

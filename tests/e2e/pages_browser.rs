@@ -7,7 +7,7 @@
 
 use crate::harness::broker::number;
 use crate::harness::browser::{self, assert_no_page_problems, sign_in_env, text, web_user};
-use crate::harness::scenario::Setup;
+use crate::harness::scenario::{Setup, VENDOR};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -28,11 +28,13 @@ fn every_page_passes_axe_fits_1280_px_in_light_and_dark_and_audit_rows_stay_shor
     let ada = web_user(&s.broker, "ada", "admin");
     let mut env = sign_in_env(&s.broker, &ada);
     env.push(("SESSION_ID", session_id.to_string()));
+    env.push(("DEVICE", "infusion-9".to_owned()));
+    env.push(("VENDOR", VENDOR.to_owned()));
     let out = browser::run("pages.mjs", &env);
 
     assert!(out["revoke_buttons"].as_u64().unwrap_or(0) >= 1, "the active grant has no Revoke button in the history: {}", out["revoke_buttons"]);
     let pages = out["pages"].as_object().expect("pages");
-    assert_eq!(pages.len(), 20, "ten pages in each theme: {:?}", pages.keys().collect::<Vec<_>>());
+    assert_eq!(pages.len(), 24, "twelve pages in each theme: {:?}", pages.keys().collect::<Vec<_>>());
     let mut failures = Vec::new();
     for (name, page) in pages {
         let violations = page["violations"].as_array().expect("violations");

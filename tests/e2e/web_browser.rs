@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// A valid OpenSSH host key line for a device that is only enrolled, never contacted.
 const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJZEQfikHFM1diPcvO4jLYg9gdY56d7xc3Y83ov/rpzK";
+/// A vendor's public key for an account made on the page.
+const VENDOR_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA38UI7MkRWsfgx0aP2PQKALzA3jN6LJ07k9OVDsV18r acme-newhire@laptop";
 
 #[test]
 fn approver_approves_a_waiting_vendor_on_the_page_and_the_session_reaches_the_device() {
@@ -104,6 +106,7 @@ fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor_and_a_devi
         ("NEW_VENDOR", "acme-newhire".to_owned()),
         ("NEW_DEVICE", "ventilator-3".to_owned()),
         ("HOST_KEY", HOST_KEY.to_owned()),
+        ("VENDOR_KEY", VENDOR_KEY.to_owned()),
     ];
     let out = browser::run("enrol.mjs", &env);
 
@@ -123,8 +126,14 @@ fn first_sign_in_enrols_an_authenticator_then_the_admin_adds_a_vendor_and_a_devi
 
     let devices = crate::harness::broker::as_array(broker.cli_json(&["device", "list", "--json"]));
     assert!(devices.iter().any(|d| d["name"] == "ventilator-3"), "the device added on the page is not listed: {devices:?}");
+    assert!(text(&out["changed_flash"]).contains("changed"), "{out}");
+    let moved = broker.wait_for_audit("device.edited", Duration::from_secs(10), |r| r["subject"] == "device:ventilator-3");
+    assert_eq!(moved["detail"]["changes"]["zone"], serde_json::json!({ "old": "icu", "new": "nicu" }), "{moved}");
     let users = crate::harness::broker::as_array(broker.cli_json(&["user", "list", "--json"]));
     let vendor = users.iter().find(|u| u["username"] == "acme-newhire").unwrap_or_else(|| panic!("no new vendor: {users:?}"));
     assert_eq!(vendor["role"], "vendor", "{vendor}");
+    assert_eq!(out["keys_shown"], 1, "{out}");
+    assert!(text(&out["expiry_text"]).contains("2031"), "{out}");
+    assert_eq!(vendor["expires_at"], "2031-04-01T00:00:00Z", "the end date set on the page: {vendor}");
     broker.wait_for_audit("user.enrolled", Duration::from_secs(10), |r| r.to_string().contains(&admin.username));
 }

@@ -61,7 +61,8 @@ fn revocation_closes_a_live_session() {
     term.wait_for_shell(Duration::from_secs(60));
 
     s.broker
-        .cli_ok(&["request", "revoke", &id.to_string(), "--as", APPROVERS[0]]);
+        .cli_as(APPROVERS[0], &["request", "revoke", &id.to_string()])
+        .assert_success();
     term.wait_exit(Duration::from_secs(60));
 
     let request = s.wait_request_state(id, "revoked", Duration::from_secs(30));

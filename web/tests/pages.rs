@@ -72,7 +72,7 @@ impl World {
     async fn pending_request(&self, criticality: Criticality) -> RequestId {
         let vendor = Username::parse("acme-vic").unwrap();
         if self.state.ctx.store.user_by_name(&vendor).await.unwrap().is_none() {
-            self.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme")).await.unwrap();
+            self.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme").ssh_keys(vec![HOST_KEY.into()])).await.unwrap();
         }
         let device = DeviceName::parse(&format!("pump-{}", criticality.as_str())).unwrap();
         let spec = NewDeviceSpec {
@@ -237,7 +237,7 @@ async fn static_files_have_types_and_a_long_cache() {
 async fn an_approver_may_grant_fewer_channels_than_asked() {
     let w = World::new().await;
     let vendor = Username::parse("acme-vic").unwrap();
-    w.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme")).await.unwrap();
+    w.state.admin.create_user("test", NewUserSpec::new(vendor.clone(), Role::Vendor, "Acme").ssh_keys(vec![HOST_KEY.into()])).await.unwrap();
     let device = DeviceName::parse("dicom-node").unwrap();
     let spec = NewDeviceSpec {
         name: device.clone(),
@@ -311,4 +311,102 @@ async fn the_audit_page_lists_rows_and_verifies_the_chain() {
     let cp = w.state.ctx.audit.checkpoint().await.unwrap().unwrap();
     let r = w.post("/audit/verify", Some(&qa), Some(SITE), &format!("_csrf={}", qa.csrf)).await;
     assert!(r.body.contains(&format!("Latest signed checkpoint: row {}", cp.seq)), "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_admin_changes_a_device_on_its_page_and_an_auditor_cannot() {
+    let w = World::new().await;
+    w.pending_request(Criticality::Standard).await;
+    let boss = w.visitor("boss", Role::Admin).await;
+    let auditor = w.visitor("otto", Role::Auditor).await;
+    let page = "/admin/devices/pump-standard";
+    let name = DeviceName::parse("pump-standard").unwrap();
+
+    let r = w.get(page, Some(&boss)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for form in ["device-settings", "device-credential", "device-host-key"] {
+        assert!(r.body.contains(&format!("id=\"{form}\"")), "{form} missing: {}", r.body);
+    }
+    assert!(!r.body.contains("device-secret"), "the credential was shown");
+    assert_eq!(w.get(page, Some(&auditor)).await.status, StatusCode::FORBIDDEN);
+    let form = format!("_csrf={}&zone=or", auditor.csrf);
+    assert_eq!(w.post(&format!("{page}/settings"), Some(&auditor), Some(SITE), &form).await.status, StatusCode::FORBIDDEN);
+
+    let form = format!("_csrf={}&address=127.0.0.1%3A2222&login=svc&criticality=high&zone=or&tcp_ports=104%2C+443", boss.csrf);
+    let r = w.post(&format!("{page}/settings"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/admin/devices/pump-standard?done=device-changed&id=pump-standard"));
+    let d = w.state.ctx.store.require_device(&name).await.unwrap();
+    assert_eq!((d.address.as_str(), d.criticality, d.zone.as_str(), d.tcp_ports.clone()), ("127.0.0.1:2222", Criticality::High, "or", vec![104, 443]));
+
+    // Refusals come back as the page with the reason, and change nothing.
+    let form = format!("_csrf={}&host_key=ssh-ed25519+garbage", boss.csrf);
+    let r = w.post(&format!("{page}/host-key"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("host key"), "{}", r.body);
+    let form = format!("_csrf={}&host_key={}", boss.csrf, HOST_KEY.replace(' ', "+"));
+    let r = w.post(&format!("{page}/host-key"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("already"), "{}", r.body);
+    let other = "ssh-ed25519+AAAAC3NzaC1lZDI1NTE5AAAAIA38UI7MkRWsfgx0aP2PQKALzA3jN6LJ07k9OVDsV18r";
+    let r = w.post(&format!("{page}/host-key"), Some(&boss), Some(SITE), &format!("_csrf={}&host_key={other}", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(w.state.ctx.store.require_device(&name).await.unwrap().host_key, other.replace('+', " "));
+
+    let form = format!("_csrf={}&password=n3w-page-secret", boss.csrf);
+    let r = w.post(&format!("{page}/credential"), Some(&boss), Some(SITE), &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let d = w.state.ctx.store.require_device(&name).await.unwrap();
+    assert_eq!(w.state.ctx.vault.open_credential(name.as_str(), &d.credential).unwrap(), Credential::Password("n3w-page-secret".into()));
+    let r = w.get(&format!("{page}?done=device-rotated&id=pump-standard"), Some(&boss)).await;
+    assert!(r.body.contains("new credential is sealed") && !r.body.contains("n3w-page-secret"), "{}", r.body);
+    // Without this site's Origin nothing happens.
+    let form = format!("_csrf={}&password=other-secret", boss.csrf);
+    assert_eq!(w.post(&format!("{page}/credential"), Some(&boss), Some("https://evil.example"), &form).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_admin_replaces_a_vendors_key_and_sets_its_end_on_its_page() {
+    let w = World::new().await;
+    w.pending_request(Criticality::Standard).await;
+    let boss = w.visitor("boss", Role::Admin).await;
+    let auditor = w.visitor("otto", Role::Auditor).await;
+    let page = "/admin/users/acme-vic";
+    let vic = Username::parse("acme-vic").unwrap();
+    let fingerprints = || async { w.state.admin.user_keys(&vic).await.unwrap().into_iter().map(|k| k.fingerprint).collect::<Vec<_>>() };
+    let old = fingerprints().await;
+
+    let r = w.get(page, Some(&boss)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"user-keys\"") && r.body.contains(&old[0]), "{}", r.body);
+    assert_eq!(w.get(page, Some(&auditor)).await.status, StatusCode::FORBIDDEN);
+    let form = format!("_csrf={}", auditor.csrf);
+    assert_eq!(w.post(&format!("{page}/reset-totp"), Some(&auditor), Some(SITE), &form).await.status, StatusCode::FORBIDDEN);
+
+    // The last key stays; a new one is added, then the old one removed.
+    let remove_old = format!("_csrf={}&fingerprint={}", boss.csrf, old[0].replace('+', "%2B").replace('/', "%2F"));
+    let r = w.post(&format!("{page}/key-remove"), Some(&boss), Some(SITE), &remove_old).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("last SSH key"), "{}", r.body);
+    let add = format!("_csrf={}&ssh_key=ssh-ed25519+AAAAC3NzaC1lZDI1NTE5AAAAIA38UI7MkRWsfgx0aP2PQKALzA3jN6LJ07k9OVDsV18r+vic%40new", boss.csrf);
+    assert_eq!(w.post(&format!("{page}/key-add"), Some(&boss), Some(SITE), &add).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(w.post(&format!("{page}/key-remove"), Some(&boss), Some(SITE), &remove_old).await.status, StatusCode::SEE_OTHER);
+    let now = fingerprints().await;
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, old);
+
+    // An end date in the past stops the account; a bad date changes nothing.
+    let r = w.post(&format!("{page}/expiry"), Some(&boss), Some(SITE), &format!("_csrf={}&expires=soon", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = w.post(&format!("{page}/expiry"), Some(&boss), Some(SITE), &format!("_csrf={}&expires=2020-01-31", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(w.state.ctx.store.require_user(&vic).await.unwrap().expired_at(portcullis_core::clock::now()));
+    let r = w.get("/admin/users", Some(&boss)).await;
+    assert!(r.body.contains("expired"), "{}", r.body);
+
+    // A new authenticator is shown once.
+    let r = w.post(&format!("{page}/reset-totp"), Some(&boss), Some(SITE), &format!("_csrf={}", boss.csrf)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("otpauth://") || r.body.contains("totp-secret"), "{}", r.body);
+    assert_eq!(w.state.ctx.store.list_users().await.unwrap().len(), 3);
 }

@@ -109,6 +109,19 @@ pub fn check_credential(c: &Credential) -> Result<(), String> {
     }
 }
 
+/// An account's end, as an administrator types it: `YYYY-MM-DD` (the account works through
+/// that day, UTC, so it ends at the next midnight) or an RFC 3339 time; Unix seconds.
+pub fn parse_end_date(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, format)
+        .map(|d| d.midnight().assume_utc().unix_timestamp() + 86_400)
+        .map_err(|_| format!("{s:?} is not a date such as 2027-03-31 or a time such as 2027-03-31T18:00:00Z"))
+}
+
 /// Sorted, de-duplicated ports; 0 is refused.
 pub fn check_ports(ports: &[u16]) -> Result<Vec<u16>, String> {
     if ports.contains(&0) {
@@ -153,6 +166,13 @@ mod tests {
         for bad in ["", "10.0.0.1", "host:0", "host:70000", ":22", "a b:22", "[nope]:22", "x;rm:22"] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn end_dates_cover_the_whole_day() {
+        assert_eq!(parse_end_date("1970-01-01"), Ok(86_400));
+        assert_eq!(parse_end_date(" 1970-01-01T00:01:00Z "), Ok(60));
+        assert!(parse_end_date("31/03/2027").unwrap_err().contains("2027-03-31"));
     }
 
     #[test]

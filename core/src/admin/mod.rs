@@ -1,10 +1,13 @@
 //! Administration as domain code: enrolling users (TOTP secret sealed by the vault, SSH keys
 //! with their fingerprints, a one-time password for web-page accounts) and devices (sealed
-//! credential, pinned host key), disabling, enabling and unlocking them. The CLI and the web
+//! credential, pinned host key; their later changes in [`devices`]), disabling, enabling and
+//! unlocking them. The CLI and the web
 //! page both call this, so an enrolment is checked and audited the same way wherever it is
 //! made. Each change is one write transaction that also appends its audit row; secrets never
 //! reach the audit log, only kinds and fingerprints.
 
+pub mod accounts;
+pub mod devices;
 pub mod input;
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
@@ -14,7 +17,7 @@ use crate::clock;
 use crate::config::AuthConfig;
 use crate::context::Context;
 use crate::domain::{Criticality, DeviceName, RequestState, Role, Username, Zone};
-use crate::store::{DeviceRecord, NewDevice, NewUser, Store, StoreError, UserRecord};
+use crate::store::{NewUser, Store, StoreError, UserRecord};
 use crate::totp::{self, Totp};
 use crate::vault::{Credential, Vault, VaultError};
 use serde_json::json;
@@ -84,12 +87,20 @@ pub struct NewUserSpec {
     pub ssh_keys: Vec<String>,
     /// Web roles only; `None` gives a one-time password to change at first sign-in.
     pub password: Option<String>,
+    /// When the account stops working (Unix seconds), e.g. the end of a vendor's contract.
+    pub expires_at: Option<i64>,
 }
 
 impl NewUserSpec {
     /// An account with no SSH key and a one-time password (web roles).
     pub fn new(name: Username, role: Role, org: impl Into<String>) -> Self {
-        Self { name, role, org: org.into(), ssh_keys: Vec::new(), password: None }
+        Self { name, role, org: org.into(), ssh_keys: Vec::new(), password: None, expires_at: None }
+    }
+
+    /// Stops working at `expires_at` (Unix seconds).
+    pub fn expires_at(mut self, expires_at: Option<i64>) -> Self {
+        self.expires_at = expires_at;
+        self
     }
 
     /// With these SSH public key lines (vendors).
@@ -107,7 +118,7 @@ impl NewUserSpec {
 
 impl std::fmt::Debug for NewUserSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewUserSpec").field("name", &self.name).field("role", &self.role).field("org", &self.org).finish_non_exhaustive()
+        f.debug_struct("NewUserSpec").field("name", &self.name).field("role", &self.role).field("org", &self.org).field("expires_at", &self.expires_at).finish_non_exhaustive()
     }
 }
 
@@ -154,7 +165,7 @@ impl Admin {
     /// (stored as an Argon2id hash, to be changed at first sign-in) and may not have SSH keys.
     /// A given password (web roles only) is permanent, for automation, instead.
     pub async fn create_user(&self, actor: &str, spec: NewUserSpec) -> Result<(UserRecord, Enrolment), AdminError> {
-        let NewUserSpec { name, role, org, ssh_keys, password } = spec;
+        let NewUserSpec { name, role, org, ssh_keys, password, expires_at } = spec;
         let name = &name;
         if role == Role::Vendor && password.is_some() {
             return Err(AdminError::Invalid("vendor accounts sign in over SSH and take no password".into()));
@@ -170,6 +181,11 @@ impl Admin {
             }
         }
         let org = input::check_org(&org).map_err(AdminError::Invalid)?;
+        if role == Role::Vendor && ssh_keys.is_empty() {
+            return Err(AdminError::Invalid(
+                "a vendor account signs in with an SSH key and a code: give at least one SSH public key (the .pub file)".into(),
+            ));
+        }
         if role != Role::Vendor && !ssh_keys.is_empty() {
             return Err(AdminError::Invalid(format!(
                 "only vendor accounts connect over SSH; a {role} account signs in on the web page and takes no SSH key"
@@ -204,10 +220,14 @@ impl Admin {
         for k in &keys {
             self.store.insert_user_key(&mut tx, id, &k.line, &k.fingerprint, now).await?;
         }
+        if expires_at.is_some() {
+            self.store.set_user_expiry(&mut tx, id, expires_at).await?;
+        }
         let fingerprints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
         let detail = json!({
             "role": role, "org": org, "ssh_keys": fingerprints,
             "one_time_password": one_time.is_some(), "password": hash.is_some(),
+            "expires_at": expires_at.map(clock::rfc3339),
         });
         tx.append(Event::new(actor, Kind::UserCreated, Subject::user(name), detail)).await?;
         tx.commit().await?;
@@ -268,48 +288,6 @@ impl Admin {
         }
         let detail = json!({ "failed_attempts": before.failed_attempts, "was_locked": before.locked_at(clock::now()) });
         tx.append(Event::new(actor, Kind::UserUnlocked, Subject::user(name), detail)).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Enrols a device: checks every field, seals the credential, pins the host key.
-    pub async fn create_device(&self, actor: &str, spec: NewDeviceSpec) -> Result<DeviceRecord, AdminError> {
-        let address = input::check_address(&spec.address).map_err(AdminError::Invalid)?;
-        let login = input::check_login(&spec.login).map_err(AdminError::Invalid)?;
-        let host_key = input::parse_public_key(&spec.host_key, "host key").map_err(AdminError::Invalid)?;
-        input::check_credential(&spec.credential).map_err(AdminError::Invalid)?;
-        let ports = input::check_ports(&spec.tcp_ports).map_err(AdminError::Invalid)?;
-        let sealed = self.vault.seal_credential(spec.name.as_str(), &spec.credential)?;
-        let mut tx = self.audit.begin().await?;
-        let new = NewDevice {
-            name: &spec.name,
-            address: &address,
-            login: &login,
-            sealed_credential: &sealed,
-            host_key: &host_key.normalised,
-            criticality: spec.criticality,
-            zone: &spec.zone,
-            tcp_ports: &ports,
-        };
-        self.store.insert_device(&mut tx, new, clock::now()).await?;
-        let detail = json!({
-            "address": address, "login": login, "credential": spec.credential.kind(),
-            "host_key_fingerprint": host_key.fingerprint, "criticality": spec.criticality,
-            "zone": spec.zone, "tcp_ports": ports,
-        });
-        tx.append(Event::new(actor, Kind::DeviceCreated, Subject::device(&spec.name), detail)).await?;
-        tx.commit().await?;
-        Ok(self.store.require_device(&spec.name).await?)
-    }
-
-    /// Disables (`true`) or re-enables (`false`) a device.
-    pub async fn set_device_disabled(&self, actor: &str, name: &DeviceName, disabled: bool) -> Result<(), AdminError> {
-        let mut tx = self.audit.begin().await?;
-        if !self.store.set_device_disabled(&mut tx, name, disabled).await? {
-            return Err(AdminError::NotFound(format!("device {name}")));
-        }
-        let kind = if disabled { Kind::DeviceDisabled } else { Kind::DeviceEnabled };
-        tx.append(Event::new(actor, kind, Subject::device(name), json!({}))).await?;
         tx.commit().await?;
         Ok(())
     }

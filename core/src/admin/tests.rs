@@ -67,11 +67,13 @@ async fn refused_enrolments_change_nothing() {
         w.user("jdoe", Role::Vendor).await;
         let rows_before = w.audit_rows().await.len();
         let jdoe = Username::parse("jdoe").unwrap();
-        let dup = w.admin.create_user(ACTOR, NewUserSpec::new(jdoe.clone(), Role::Vendor, "")).await.unwrap_err();
+        let dup = w.admin.create_user(ACTOR, NewUserSpec::new(jdoe.clone(), Role::Vendor, "").ssh_keys(vec![VENDOR_KEY.into()])).await.unwrap_err();
         assert!(matches!(dup, AdminError::Exists(_)), "{}: {dup:?}", w.name);
         assert_eq!(dup.to_string(), "user jdoe already exists");
 
         let bob = Username::parse("bob").unwrap();
+        let keyless = w.admin.create_user(ACTOR, NewUserSpec::new(bob.clone(), Role::Vendor, "Acme")).await.unwrap_err();
+        assert!(matches!(keyless, AdminError::Invalid(_)) && keyless.to_string().contains("at least one SSH public key"), "{keyless}");
         let bad = w.admin.create_user(ACTOR, NewUserSpec::new(bob.clone(), Role::Vendor, "").ssh_keys(vec!["ssh-ed25519 AAAAnotakey".into()])).await.unwrap_err();
         assert!(matches!(bad, AdminError::Invalid(_)), "{bad:?}");
         assert!(bad.to_string().contains("SSH key #1 is not an OpenSSH public key"), "{bad}");

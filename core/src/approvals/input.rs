@@ -105,7 +105,8 @@ pub struct ApprovalInput {
     pub window: Window,
     /// Some of the channels asked for; default: all of them.
     pub channels: Option<ChannelSet>,
-    /// Which interface it came through (`ssh`, `cli`, `api`, `web`), for the audit row.
+    /// Which interface it came through (`ssh`, `api`, `web`, or `cli:NAME` with the
+    /// operating-system user), for the audit row.
     pub via: String,
 }
 

@@ -136,16 +136,17 @@ impl Approvals {
         let req = self.pending_request(id).await?;
         let rule = self.policy.rule(req.criticality, &req.zone);
         let now = clock::now();
-        let vendor_active = self.store.user_by_id(req.vendor_id).await?.is_some_and(|v| !v.disabled);
+        let vendor_active = self.store.user_by_id(req.vendor_id).await?.is_some_and(|v| !v.disabled && !v.expired_at(now));
         let device_active = self.store.device_by_name(&req.device).await?.is_some_and(|d| !d.disabled);
-        let refusal = if who.disabled || !rule.may_approve(who.role) {
-            Some(format!("{approver} may not approve requests for {} (role {}{})", req.device, who.role, if who.disabled { ", disabled" } else { "" }))
+        let refusal = if who.disabled || who.expired_at(now) || !rule.may_approve(who.role) {
+            let state = if who.disabled { ", disabled" } else if who.expired_at(now) { ", past its end date" } else { "" };
+            Some(format!("{approver} may not approve requests for {} (role {}{state})", req.device, who.role))
         } else if who.id == req.vendor_id {
             Some("nobody may approve their own request".to_owned())
         } else if req.filed_by.as_deref() == Some(approver.as_str()) {
             Some(format!("{approver} filed request #{id} on the vendor's behalf; another approver must decide it"))
         } else if !vendor_active {
-            Some(format!("the vendor account {} is disabled; its requests cannot be approved", req.vendor))
+            Some(format!("the vendor account {} is disabled or past its end date; its requests cannot be approved", req.vendor))
         } else if !device_active {
             Some(format!("the device {} is disabled; requests for it cannot be approved", req.device))
         } else if req.approvals.contains(approver) {
@@ -226,7 +227,7 @@ impl Approvals {
     pub async fn deny(&self, id: RequestId, approver: &Username, reason: &str, via: &str) -> Result<(), ApprovalError> {
         let who = self.store.user_by_name(approver).await?.ok_or_else(|| ApprovalError::NotFound(format!("user {approver}")))?;
         let req = self.pending_request(id).await?;
-        if who.disabled || !self.policy.rule(req.criticality, &req.zone).may_approve(who.role) {
+        if who.disabled || who.expired_at(clock::now()) || !self.policy.rule(req.criticality, &req.zone).may_approve(who.role) {
             let msg = format!("{approver} may not decide requests for {}", req.device);
             self.audit_refusal(id, approver, &msg, via).await?;
             return Err(ApprovalError::NotAllowed(msg));

@@ -52,6 +52,12 @@ kinds! {
     UserCreated = "user.created",
     /// An SSH key added to an account.
     UserKeyAdded = "user.key_added",
+    /// An SSH key removed from an account.
+    UserKeyRemoved = "user.key_removed",
+    /// An account's end date set, moved or cleared (old and new).
+    UserExpirySet = "user.expiry_set",
+    /// An account given a new TOTP secret (a new enrolment).
+    UserTotpReset = "user.totp_reset",
     /// An account disabled.
     UserDisabled = "user.disabled",
     /// An account enabled again.
@@ -66,6 +72,12 @@ kinds! {
     DeviceDisabled = "device.disabled",
     /// A device enabled again.
     DeviceEnabled = "device.enabled",
+    /// A device's settings changed (address, login, criticality, zone, ports), old and new.
+    DeviceEdited = "device.edited",
+    /// A device's credential replaced in the vault (kinds only, never the secret).
+    DeviceCredentialRotated = "device.credential_rotated",
+    /// Another host key pinned for a device, with both fingerprints.
+    DeviceRepinned = "device.repinned",
     /// A device presented another host key than the pinned one.
     DeviceHostkeyMismatch = "device.hostkey_mismatch",
     /// An access request filed.
@@ -239,6 +251,9 @@ mod tests {
         (Kind::AuthEnrolmentStarted, "auth.enrolment_started"),
         (Kind::UserCreated, "user.created"),
         (Kind::UserKeyAdded, "user.key_added"),
+        (Kind::UserKeyRemoved, "user.key_removed"),
+        (Kind::UserExpirySet, "user.expiry_set"),
+        (Kind::UserTotpReset, "user.totp_reset"),
         (Kind::UserDisabled, "user.disabled"),
         (Kind::UserEnabled, "user.enabled"),
         (Kind::UserUnlocked, "user.unlocked"),
@@ -246,6 +261,9 @@ mod tests {
         (Kind::DeviceCreated, "device.created"),
         (Kind::DeviceDisabled, "device.disabled"),
         (Kind::DeviceEnabled, "device.enabled"),
+        (Kind::DeviceEdited, "device.edited"),
+        (Kind::DeviceCredentialRotated, "device.credential_rotated"),
+        (Kind::DeviceRepinned, "device.repinned"),
         (Kind::DeviceHostkeyMismatch, "device.hostkey_mismatch"),
         (Kind::RequestCreated, "request.created"),
         (Kind::RequestApprovalRecorded, "request.approval_recorded"),

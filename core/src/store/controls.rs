@@ -29,12 +29,13 @@ impl Store {
     /// sessions holds one database row at a time besides the compact result.
     pub async fn session_controls(&self, node: &NodeId) -> Result<Vec<SessionControl>, StoreError> {
         let mut rows = sqlx::query(
-            "SELECT s.id, s.grant_id, s.stop_requested_at, s.stop_requested_by, s.stop_at, g.revoked_at, g.revoked_by, u.disabled \
+            "SELECT s.id, s.grant_id, s.stop_requested_at, s.stop_requested_by, s.stop_at, g.revoked_at, g.revoked_by, u.disabled, u.expires_at \
              FROM sessions s JOIN grants g ON g.id = s.grant_id JOIN users u ON u.id = g.vendor_id \
              WHERE s.state = 'active' AND s.node = $1 ORDER BY s.id",
         )
         .bind(node.as_str())
         .fetch(self.pool());
+        let now = crate::clock::now();
         let mut out = Vec::new();
         while let Some(r) = rows.try_next().await? {
             let stop = match r.try_get::<Option<i64>, _>("stop_requested_at")? {
@@ -44,7 +45,8 @@ impl Store {
             out.push(SessionControl {
                 id: SessionId(r.try_get("id")?),
                 grant_id: GrantId(r.try_get("grant_id")?),
-                account_enabled: r.try_get::<i64, _>("disabled")? == 0,
+                // An account past its end date is as good as disabled.
+                account_enabled: r.try_get::<i64, _>("disabled")? == 0 && r.try_get::<Option<i64>, _>("expires_at")?.is_none_or(|t| t > now),
                 revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
                 revoked_by: r.try_get("revoked_by")?,
                 stop,
@@ -53,9 +55,13 @@ impl Store {
         Ok(out)
     }
 
-    /// The ids of every disabled account (few: accounts are disabled one by one, by hand).
+    /// The ids of every disabled account, or one past its end date (few: accounts are
+    /// disabled one by one, by hand).
     pub async fn disabled_accounts(&self) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE disabled <> 0").fetch_all(self.pool()).await?)
+        Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE disabled <> 0 OR (expires_at IS NOT NULL AND expires_at <= $1)")
+            .bind(crate::clock::now())
+            .fetch_all(self.pool())
+            .await?)
     }
 }
 
@@ -90,6 +96,24 @@ mod tests {
             assert_eq!(w.store.disabled_accounts().await.unwrap(), vec![user.id], "{}", w.name);
             w.sessions.end(ACTOR, id, "done").await.unwrap();
             assert!(w.store.session_controls(&node).await.unwrap().is_empty(), "{}", w.name);
+        }
+    }
+
+    /// An account past its end date controls its sessions as a disabled one does.
+    #[tokio::test]
+    async fn an_account_past_its_end_date_is_as_good_as_disabled() {
+        for t in stores().await {
+            let w = World::new(&t);
+            let node = NodeId::parse("test-node").unwrap();
+            let (_, vendor) = w.started_session("192.0.2.1:1").await;
+            let vendor = Username::parse(&vendor).unwrap();
+            w.admin.set_user_expiry(ACTOR, &vendor, Some(crate::clock::now() + 3600)).await.unwrap();
+            assert!(w.store.session_controls(&node).await.unwrap()[0].account_enabled, "{}", w.name);
+            assert!(w.store.disabled_accounts().await.unwrap().is_empty(), "{}", w.name);
+            w.admin.set_user_expiry(ACTOR, &vendor, Some(crate::clock::now() - 1)).await.unwrap();
+            assert!(!w.store.session_controls(&node).await.unwrap()[0].account_enabled, "{}", w.name);
+            let user = w.store.require_user(&vendor).await.unwrap();
+            assert_eq!(w.store.disabled_accounts().await.unwrap(), vec![user.id], "{}", w.name);
         }
     }
 }

@@ -82,3 +82,42 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 }
+
+/// The settings of a device an administrator may change after enrolment (not its name,
+/// credential or host key, which have their own writes).
+pub struct DeviceSettings<'a> {
+    pub address: &'a str,
+    pub login: &'a str,
+    pub criticality: Criticality,
+    pub zone: &'a Zone,
+    pub tcp_ports: &'a [u16],
+}
+
+impl Store {
+    /// Replaces a device's settings; returns false if there is no such device.
+    pub async fn update_device_settings(&self, conn: &mut AnyConnection, id: i64, s: DeviceSettings<'_>) -> Result<bool, StoreError> {
+        let ports = s.tcp_ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+        let r = sqlx::query("UPDATE devices SET address = $1, login = $2, criticality = $3, zone = $4, tcp_ports = $5 WHERE id = $6")
+            .bind(s.address)
+            .bind(s.login)
+            .bind(s.criticality.as_str())
+            .bind(s.zone.as_str())
+            .bind(ports)
+            .bind(id)
+            .execute(conn)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Replaces a device's sealed credential; returns false if there is no such device.
+    pub async fn set_device_credential(&self, conn: &mut AnyConnection, id: i64, sealed: &[u8]) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE devices SET credential = $1 WHERE id = $2").bind(sealed.to_vec()).bind(id).execute(conn).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Pins another host key for a device; returns false if there is no such device.
+    pub async fn set_device_host_key(&self, conn: &mut AnyConnection, id: i64, host_key: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE devices SET host_key = $1 WHERE id = $2").bind(host_key).bind(id).execute(conn).await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

@@ -18,7 +18,7 @@ mod users;
 mod web_sessions;
 
 pub use controls::SessionControl;
-pub use devices::NewDevice;
+pub use devices::{DeviceSettings, NewDevice};
 pub use records::*;
 pub use requests::Tally;
 pub use session_search::{SessionSearch, MAX_SESSIONS};

@@ -34,9 +34,16 @@ pub struct UserRecord {
     pub failed_attempts: i64,
     pub locked_until: Option<i64>,
     pub created_at: i64,
+    /// When the account stops working (Unix seconds), e.g. a vendor's contract end.
+    pub expires_at: Option<i64>,
 }
 
 impl UserRecord {
+    /// Whether the account's end date has passed at `now`.
+    pub fn expired_at(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
     pub(crate) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: r.try_get("id")?,
@@ -51,6 +58,7 @@ impl UserRecord {
             failed_attempts: r.try_get("failed_attempts")?,
             locked_until: r.try_get("locked_until")?,
             created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
         })
     }
 

@@ -24,7 +24,7 @@ pub struct FailureCount {
 }
 
 pub(super) const USER_COLUMNS: &str = "id, username, role, org, disabled, totp_secret, password_hash, \
-    password_must_change, totp_last_step, failed_attempts, locked_until, created_at";
+    password_must_change, totp_last_step, failed_attempts, locked_until, created_at, expires_at";
 
 impl Store {
     /// Creates an account.
@@ -103,6 +103,43 @@ impl Store {
         }
     }
 
+    /// Sets or clears (`None`) an account's end date; returns false if there is no such account.
+    pub async fn set_user_expiry(&self, conn: &mut AnyConnection, user_id: i64, expires_at: Option<i64>) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE users SET expires_at = $1 WHERE id = $2").bind(expires_at).bind(user_id).execute(conn).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Replaces an account's sealed TOTP secret; the next code must come from the new one.
+    /// The steps used so far are forgotten with the old secret: none of the new secret's
+    /// codes has been seen, and the old secret's no longer match.
+    pub async fn reset_totp_secret(&self, conn: &mut AnyConnection, user_id: i64, sealed: &[u8]) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = NULL, failed_attempts = 0, locked_until = NULL WHERE id = $2")
+            .bind(sealed.to_vec())
+            .bind(user_id)
+            .execute(conn)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// An account's keys: `(OpenSSH line, fingerprint, added at)`, oldest first.
+    pub async fn user_keys(&self, user_id: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as::<_, (String, String, i64)>("SELECT public_key, fingerprint, created_at FROM user_keys WHERE user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Removes one of an account's keys; returns false if it has no key with that fingerprint.
+    pub async fn delete_user_key(&self, conn: &mut AnyConnection, user_id: i64, fingerprint: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM user_keys WHERE user_id = $1 AND fingerprint = $2").bind(user_id).bind(fingerprint).execute(conn).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// How many keys an account has, counted inside a write (for "not the last one").
+    pub async fn count_user_keys(&self, conn: &mut AnyConnection, user_id: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM user_keys WHERE user_id = $1").bind(user_id).fetch_one(conn).await?)
+    }
+
     /// Fingerprints of an account's keys.
     pub async fn user_key_fingerprints(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar::<_, String>("SELECT fingerprint FROM user_keys WHERE user_id = $1 ORDER BY id")
@@ -131,7 +168,7 @@ impl Store {
     /// Whether the account `id` exists and is enabled now: read fresh each time, so a
     /// connection made before the account was disabled learns it at its next step.
     pub async fn account_enabled(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self.user_by_id(id).await?.is_some_and(|u| !u.disabled))
+        Ok(self.user_by_id(id).await?.is_some_and(|u| !u.disabled && !u.expired_at(crate::clock::now())))
     }
 
     /// Counts one failure; locks the account until `lock_until` when the count reaches `max`.

@@ -34,13 +34,24 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<()> {
                 None => anyhow::bail!("the audit log is not intact"),
             }
         }
-        AuditCmd::Checkpoints => {
-            for cp in audit::checkpoints(&ctx.store).await? {
+        AuditCmd::Checkpoints { out } => {
+            let checkpoints = audit::checkpoints(&ctx.store).await?;
+            if out.json {
+                return output::json(&checkpoints);
+            }
+            for cp in checkpoints {
                 output::line(&serde_json::to_string(&cp)?)?;
             }
             Ok(())
         }
-        AuditCmd::Export { format, since, output } => export::run(ctx, format, since, output.as_deref()).await,
+        AuditCmd::Export { format, since, output, out } => {
+            anyhow::ensure!(!out.json || output.is_some(), "--json needs --output: the export itself is what goes to standard output");
+            let (rows, last_seq) = export::run(ctx, format, since, output.as_deref()).await?;
+            if let (true, Some(path)) = (out.json, &output) {
+                return output::json(&serde_json::json!({ "file": path.display().to_string(), "rows": rows, "last_seq": last_seq }));
+            }
+            Ok(())
+        }
         AuditCmd::PublicKey { out } => {
             let signer = ctx.audit.signer();
             let key = base64::engine::general_purpose::STANDARD.encode(signer.public_key());

@@ -1,6 +1,7 @@
 //! `portcullis device …`: enrol a device (credential read from a file and sealed by the vault,
 //! host key given or fetched once and pinned), list and show devices without their
-//! credentials, disable one.
+//! credentials, disable and enable one. Later changes are in [`super::device_changes`], the
+//! inventory import in [`super::inventory`].
 
 use crate::caller::{cli_actor, read_arg_file};
 use crate::cli::{DeviceAddArgs, DeviceCmd};
@@ -16,7 +17,7 @@ use serde::Serialize;
 
 /// One device as listed (never the credential).
 #[derive(Debug, Serialize)]
-struct DeviceRow<'a> {
+pub struct DeviceRow<'a> {
     name: &'a DeviceName,
     address: &'a str,
     login: &'a str,
@@ -30,7 +31,7 @@ struct DeviceRow<'a> {
 }
 
 impl<'a> DeviceRow<'a> {
-    fn of(d: &'a DeviceRecord) -> Self {
+    pub fn of(d: &'a DeviceRecord) -> Self {
         DeviceRow {
             name: &d.name,
             address: &d.address,
@@ -85,12 +86,26 @@ pub async fn run(ctx: &Context, cmd: DeviceCmd) -> anyhow::Result<()> {
             let device = ctx.store.require_device(&name).await?;
             show(&DeviceRow::of(&device), out.json)
         }
-        DeviceCmd::Disable { name } => {
-            Admin::from_context(ctx).set_device_disabled(&cli_actor(), &name, true).await?;
-            output::line(&format!("device {name} disabled"))?;
-            Ok(())
+        DeviceCmd::Disable { name, out } => set_disabled(ctx, &name, true, out.json).await,
+        DeviceCmd::Enable { name, out } => set_disabled(ctx, &name, false, out.json).await,
+        DeviceCmd::Edit(args) => super::device_changes::edit(ctx, args).await,
+        DeviceCmd::RotateCredential { name, password_file, key_file, out } => {
+            let credential = credential_from(password_file.as_deref(), key_file.as_deref())?;
+            super::device_changes::rotate(ctx, &name, &credential, out.json).await
         }
+        DeviceCmd::Repin { name, host_key, fetch_host_key: _, yes, out } => super::device_changes::repin(ctx, &name, host_key, yes, out.json).await,
+        DeviceCmd::Import { file, dry_run, out } => super::inventory::import(ctx, &file, dry_run, out.json).await,
     }
+}
+
+/// `device disable` and `device enable`.
+async fn set_disabled(ctx: &Context, name: &DeviceName, disabled: bool, json: bool) -> anyhow::Result<()> {
+    Admin::from_context(ctx).set_device_disabled(&cli_actor(), name, disabled).await?;
+    if json {
+        return output::json(&serde_json::json!({ "device": name, "disabled": disabled }));
+    }
+    output::line(&format!("device {name} {}", if disabled { "disabled" } else { "enabled" }))?;
+    Ok(())
 }
 
 fn show(row: &DeviceRow, json: bool) -> anyhow::Result<()> {
@@ -119,7 +134,12 @@ fn show(row: &DeviceRow, json: bool) -> anyhow::Result<()> {
 
 /// Reads the credential file named on the command line.
 fn credential(args: &DeviceAddArgs) -> anyhow::Result<Credential> {
-    match (&args.password_file, &args.key_file) {
+    credential_from(args.password_file.as_deref(), args.key_file.as_deref())
+}
+
+/// Reads a password file (one line) or a private key file; exactly one must be given.
+pub fn credential_from(password_file: Option<&std::path::Path>, key_file: Option<&std::path::Path>) -> anyhow::Result<Credential> {
+    match (password_file, key_file) {
         (Some(f), None) => {
             let text = read_arg_file(f, "password file")?;
             let pw = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);

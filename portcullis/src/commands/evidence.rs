@@ -2,9 +2,11 @@
 //! bundle offline. `verify` opens no configuration and no database; it exits 1 listing every
 //! failure, and says whether the signing key was pinned or only self-consistent.
 
+use crate::caller::cli_actor;
 use crate::output;
 use anyhow::Context as _;
 use base64::Engine;
+use portcullis_core::audit::{Event, Kind, Subject};
 use portcullis_core::domain::SessionId;
 use portcullis_core::evidence::{self, BundleReport, KeyPin};
 use portcullis_core::Context;
@@ -57,6 +59,14 @@ pub async fn export(ctx: &Context, session: SessionId, output: &Path, allow_alte
     }
     std::fs::rename(&partial, output).with_context(|| format!("cannot move the bundle to {}", output.display()))?;
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    // Who took a copy of which recordings is on the record, as for a download from the page.
+    let path = output.to_owned();
+    let (sha256, _) = tokio::task::spawn_blocking(move || portcullis_recorder::sha256_file(&path))
+        .await
+        .context("the hashing task failed")?
+        .with_context(|| format!("cannot read back {}", output.display()))?;
+    let detail = serde_json::json!({ "via": "cli", "files": files, "bytes": bytes, "sha256": sha256, "output": output.display().to_string() });
+    ctx.audit.record(Event::new(cli_actor(), Kind::EvidenceExported, Subject::Session(session), detail)).await?;
     let shown = Exported { session_id: session, output: output.display().to_string(), files, bytes, key_id: ctx.audit.signer().key_id() };
     if json.json {
         return output::json(&shown);

@@ -5,10 +5,14 @@
 //! `serve` and `demo` to their own modules, which build on [`crate::open`] and
 //! [`crate::setup`], never on this one.
 
+mod accounts;
 mod audit;
+mod device_changes;
 mod devices;
 mod evidence;
 mod init;
+mod inventory;
+mod proof;
 mod requests;
 mod retention;
 mod sessions;
@@ -24,10 +28,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { config, command } = cli;
     match command {
         Command::Init(args) => init::run(args).await,
-        Command::Serve => crate::serve::run(&config).await,
+        Command::Serve { out } => crate::serve::run(&config, out.json).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::User(cmd) => {
-            let writes = !matches!(cmd, UserCmd::List { .. } | UserCmd::Show { .. });
+            let writes = !matches!(cmd, UserCmd::List { .. } | UserCmd::Show { .. } | UserCmd::Key(crate::cli::UserKeyCmd::List { .. }));
             let ctx = open(&config).await?;
             finish(&ctx, writes, users::run(&ctx, cmd).await).await
         }

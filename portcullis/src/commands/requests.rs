@@ -1,7 +1,11 @@
 //! `portcullis request …`: list access requests, and approve, deny or revoke them through the
-//! core decision service (`via = "cli"`), so that separation of duties and the two-approver
-//! rule hold exactly as on the web page.
+//! core decision service, so that separation of duties and the two-approver rule hold exactly
+//! as on the web page. A decision is made `--as` an account and proven with that account's
+//! current TOTP code ([`super::proof`]); its audit rows name that account as the actor and
+//! the operating-system user as `via` (`cli:NAME`).
 
+use super::proof;
+use crate::caller::cli_actor;
 use crate::cli::{join_words, RequestCmd};
 use crate::output::{self, Table};
 use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, Window};
@@ -9,8 +13,7 @@ use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, Re
 use portcullis_core::store::RequestRecord;
 use portcullis_core::Context;
 use serde::Serialize;
-
-const VIA: &str = "cli";
+use serde_json::json;
 
 /// One request as listed.
 #[derive(Debug, Serialize)]
@@ -72,11 +75,12 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
             if out.json {
                 return output::json(&rows);
             }
-            let mut t = Table::new(&["ID", "VENDOR", "DEVICE", "CRITICALITY", "STATE", "APPROVALS", "MINUTES", "CHANNELS", "CREATED", "REASON"]);
+            let mut t = Table::new(&["ID", "VENDOR", "ORG", "DEVICE", "CRITICALITY", "STATE", "APPROVALS", "MINUTES", "CHANNELS", "CREATED", "REASON"]);
             for r in &rows {
                 t.row(vec![
                     r.id.to_string(),
                     r.vendor.to_string(),
+                    r.org.to_owned(),
                     r.device.to_string(),
                     r.criticality.to_string(),
                     r.state.to_string(),
@@ -112,23 +116,38 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
             output::print(&text)?;
             Ok(())
         }
-        RequestCmd::Approve { id, approver, minutes, window, starts_at, channels } => {
+        RequestCmd::Approve { id, who, minutes, window, starts_at, channels, out } => {
             let length = match (window, minutes) {
                 (Some(w), _) => Some(w),
                 (None, Some(m)) => Some(window_minutes(i64::try_from(m).unwrap_or(i64::MAX)).map_err(|why| anyhow::anyhow!(why))?),
                 (None, None) => None,
             };
-            let outcome = ctx.approvals.approve(ApprovalInput::new(id, &approver, VIA).window(Window { length, starts_at }).channels(channels)).await?;
+            let via = cli_actor();
+            proof::prove(ctx, &who, &via).await?;
+            let outcome = ctx.approvals.approve(ApprovalInput::new(id, &who.name, &via).window(Window { length, starts_at }).channels(channels)).await?;
+            if out.json {
+                return output::json(&approve_json(id, &outcome));
+            }
             output::line(&approve_text(id, &outcome))?;
             Ok(())
         }
-        RequestCmd::Deny { id, approver, reason } => {
-            ctx.approvals.deny(id, &approver, &join_words(&reason), VIA).await?;
+        RequestCmd::Deny { id, who, reason, out } => {
+            let via = cli_actor();
+            proof::prove(ctx, &who, &via).await?;
+            ctx.approvals.deny(id, &who.name, &join_words(&reason), &via).await?;
+            if out.json {
+                return output::json(&json!({ "id": id, "state": RequestState::Denied, "by": who.name }));
+            }
             output::line(&format!("request #{id} denied"))?;
             Ok(())
         }
-        RequestCmd::Revoke { id, by } => {
-            ctx.approvals.revoke(id, &by, VIA).await?;
+        RequestCmd::Revoke { id, who, out } => {
+            let via = cli_actor();
+            proof::prove(ctx, &who, &via).await?;
+            ctx.approvals.revoke(id, &who.name, &via).await?;
+            if out.json {
+                return output::json(&json!({ "id": id, "state": RequestState::Revoked, "by": who.name }));
+            }
             output::line(&format!("request #{id} revoked; its sessions are being ended"))?;
             Ok(())
         }
@@ -149,6 +168,18 @@ fn channels_text(r: &RequestRow) -> String {
     match &r.granted_channels {
         Some(g) if g != r.channels => format!("{} → {g}", r.channels),
         _ => r.channels.to_string(),
+    }
+}
+
+/// What `request approve --json` prints: `recorded` with the tally, or `approved` with the
+/// grant's window and channels.
+fn approve_json(id: RequestId, outcome: &ApproveOutcome) -> serde_json::Value {
+    match outcome {
+        ApproveOutcome::Recorded { have, need } => json!({ "id": id, "outcome": "recorded", "approvals": have, "required": need }),
+        ApproveOutcome::Granted(g) => json!({
+            "id": id, "outcome": "approved", "grant": g.id, "starts_at": output::time(g.starts_at),
+            "ends_at": output::time(g.ends_at), "channels": g.channels,
+        }),
     }
 }
 
@@ -177,6 +208,8 @@ mod tests {
     fn approval_messages() {
         assert_eq!(approve_text(RequestId(4), &ApproveOutcome::Recorded { have: 1, need: 2 }), "approval recorded (1 of 2)");
         let g = GrantRecord { id: GrantId(1), request_id: RequestId(4), vendor_id: 1, device_id: 1, starts_at: 0, ends_at: 1200, channels: ChannelSet::shell(), revoked_at: None, revoked_by: None };
+        assert_eq!(approve_json(RequestId(4), &ApproveOutcome::Granted(g.clone()))["ends_at"], "1970-01-01T00:20:00Z");
+        assert_eq!(approve_json(RequestId(4), &ApproveOutcome::Recorded { have: 1, need: 2 })["outcome"], "recorded");
         assert_eq!(approve_text(RequestId(4), &ApproveOutcome::Granted(g)), "request #4 approved: window until 1970-01-01T00:20:00Z, channels shell");
     }
 

@@ -20,6 +20,8 @@ const DEFAULT_REASON: &str = "stopped from the command line";
 struct SessionRow<'a> {
     id: SessionId,
     vendor: &'a Username,
+    /// The vendor's organisation.
+    org: &'a str,
     device: &'a DeviceName,
     request_id: RequestId,
     state: SessionState,
@@ -34,6 +36,7 @@ impl<'a> SessionRow<'a> {
         SessionRow {
             id: s.id,
             vendor: &s.vendor,
+            org: &s.vendor_org,
             device: &s.device,
             request_id: s.request_id,
             state: s.state,
@@ -54,11 +57,12 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             if out.json {
                 return output::json(&rows);
             }
-            let mut t = Table::new(&["ID", "VENDOR", "DEVICE", "REQUEST", "STATE", "STARTED", "ENDED", "PEER", "END REASON"]);
+            let mut t = Table::new(&["ID", "VENDOR", "ORG", "DEVICE", "REQUEST", "STATE", "STARTED", "ENDED", "PEER", "END REASON"]);
             for r in &rows {
                 t.row(vec![
                     r.id.to_string(),
                     r.vendor.to_string(),
+                    r.org.to_owned(),
                     r.device.to_string(),
                     r.request_id.to_string(),
                     r.state.to_string(),
@@ -110,12 +114,15 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             Ok(())
         }
         SessionCmd::Verify { id, out } => verify(ctx, id, out.json).await,
-        SessionCmd::Stop { id, by, reason, graceful } => {
-            let by = by.map_or_else(|| "cli".to_owned(), |u| u.to_string());
+        SessionCmd::Stop { id, reason, graceful, out } => {
+            let by = crate::caller::cli_actor();
             let reason = join_words(&reason);
             let reason = if reason.is_empty() { DEFAULT_REASON.to_owned() } else { reason };
             let mode = if graceful { StopMode::Graceful(ctx.config.session.stop_grace.0) } else { StopMode::Immediate };
             ctx.approvals.stop_session(StopInput::new(id, &by, &reason).mode(mode)).await?;
+            if out.json {
+                return output::json(&serde_json::json!({ "session": id, "stop": mode.as_str(), "by": by }));
+            }
             output::line(&format!("stop requested for session {id}; the broker holding it will end it"))?;
             Ok(())
         }

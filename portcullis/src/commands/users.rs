@@ -1,5 +1,6 @@
 //! `portcullis user …`: enrol an account (showing its TOTP secret and, for web accounts, its
 //! one-time password exactly once), list and show accounts, disable, enable and unlock them.
+//! Keys, end dates and TOTP resets are in [`super::accounts`].
 
 use anyhow::Context as _;
 use crate::caller::{cli_actor, read_arg_file};
@@ -21,7 +22,14 @@ struct UserRow<'a> {
     disabled: bool,
     /// Set only while the account is locked.
     locked_until: Option<String>,
+    /// When the account stops working (its end date), if it has one.
+    expires_at: Option<String>,
+    /// Vendors only: how many SSH keys it has (none: it cannot sign in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssh_key_count: Option<usize>,
     created_at: String,
+    #[serde(skip)]
+    expired: bool,
 }
 
 impl<'a> UserRow<'a> {
@@ -32,15 +40,37 @@ impl<'a> UserRow<'a> {
             org: &u.org,
             disabled: u.disabled,
             locked_until: u.locked_until.filter(|_| u.locked_at(now)).map(output::time),
+            expires_at: u.expires_at.map(output::time),
+            ssh_key_count: None,
             created_at: output::time(u.created_at),
+            expired: u.expired_at(now),
         }
     }
 
+    /// With the number of SSH keys (vendors).
+    fn keys(mut self, n: usize) -> Self {
+        if self.role == Role::Vendor {
+            self.ssh_key_count = Some(n);
+        }
+        self
+    }
+
     fn status(&self) -> String {
-        match (&self.locked_until, self.disabled) {
-            (_, true) => "disabled".to_owned(),
-            (Some(t), false) => format!("locked until {t}"),
-            (None, false) => "active".to_owned(),
+        if self.disabled {
+            return "disabled".to_owned();
+        }
+        if self.expired {
+            return format!("expired {}", self.expires_at.clone().unwrap_or_default());
+        }
+        if let Some(t) = &self.locked_until {
+            return format!("locked until {t}");
+        }
+        if self.ssh_key_count == Some(0) {
+            return "no SSH key: cannot sign in".to_owned();
+        }
+        match &self.expires_at {
+            Some(t) => format!("active until {t}"),
+            None => "active".to_owned(),
         }
     }
 }
@@ -61,32 +91,43 @@ pub struct Created<'a> {
 pub async fn run(ctx: &Context, cmd: UserCmd) -> anyhow::Result<()> {
     let admin = Admin::from_context(ctx);
     match cmd {
-        UserCmd::Add { name, role, org, ssh_keys, password_file, out } => {
+        UserCmd::Add { name, role, org, ssh_keys, password_file, expires, out } => {
             let password = password_file.as_deref().map(read_password).transpose()?;
-            add(&admin, &name, role, &org, &ssh_keys, password, out.json).await
+            let keys = key_lines(&ssh_keys)?;
+            let spec = NewUserSpec::new(name.clone(), role, org).ssh_keys(keys).password(password).expires_at(expires);
+            add(&admin, spec, out.json).await
         }
+        UserCmd::Key(cmd) => super::accounts::keys(ctx, cmd).await,
+        UserCmd::Expires { name, on, never: _, out } => super::accounts::expires(ctx, &name, on, out.json).await,
+        UserCmd::ResetTotp { name, out } => super::accounts::reset_totp(ctx, &name, out.json).await,
         UserCmd::List { out } => list(ctx, out.json).await,
         UserCmd::Show { name, out } => show(ctx, &name, out.json).await,
-        UserCmd::Disable { name } => {
+        UserCmd::Disable { name, out } => {
             admin.set_user_disabled(&cli_actor(), &name, true).await?;
-            output::line(&format!("user {name} disabled"))?;
-            Ok(())
+            done(out.json, serde_json::json!({ "user": name, "disabled": true }), &format!("user {name} disabled"))
         }
-        UserCmd::Enable { name } => {
+        UserCmd::Enable { name, out } => {
             admin.set_user_disabled(&cli_actor(), &name, false).await?;
-            output::line(&format!("user {name} enabled"))?;
-            Ok(())
+            done(out.json, serde_json::json!({ "user": name, "disabled": false }), &format!("user {name} enabled"))
         }
-        UserCmd::Unlock { name } => {
+        UserCmd::Unlock { name, out } => {
             admin.unlock_user(&cli_actor(), &name).await?;
-            output::line(&format!("user {name} unlocked (failure count cleared)"))?;
-            Ok(())
+            done(out.json, serde_json::json!({ "user": name, "unlocked": true }), &format!("user {name} unlocked (failure count cleared)"))
         }
     }
 }
 
+/// Prints what a change did: `json` with `--json`, else the sentence.
+fn done(json: bool, value: serde_json::Value, text: &str) -> anyhow::Result<()> {
+    if json {
+        return output::json(&value);
+    }
+    output::line(text)?;
+    Ok(())
+}
+
 /// Every non-empty, non-comment line of the key files.
-fn key_lines(files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+pub fn key_lines(files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     for file in files {
         let text = read_arg_file(file, "SSH key file")?;
@@ -112,9 +153,8 @@ fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(text.lines().next().unwrap_or_default().to_owned())
 }
 
-async fn add(admin: &Admin, name: &Username, role: Role, org: &str, files: &[PathBuf], password: Option<String>, json: bool) -> anyhow::Result<()> {
-    let keys = key_lines(files)?;
-    let (user, enrol) = admin.create_user(&cli_actor(), NewUserSpec::new(name.clone(), role, org).ssh_keys(keys.to_vec()).password(password)).await?;
+async fn add(admin: &Admin, spec: NewUserSpec, json: bool) -> anyhow::Result<()> {
+    let (user, enrol) = admin.create_user(&cli_actor(), spec).await?;
     if json {
         return output::json(&created(&user, &enrol));
     }
@@ -152,7 +192,11 @@ pub fn enrolment_text(user: &UserRecord, enrol: &Enrolment) -> String {
 async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let users = ctx.store.list_users().await?;
     let now = clock::now();
-    let rows: Vec<UserRow> = users.iter().map(|u| UserRow::of(u, now)).collect();
+    let mut rows: Vec<UserRow> = Vec::with_capacity(users.len());
+    for u in &users {
+        let keys = if u.role == Role::Vendor { ctx.store.user_key_fingerprints(u.id).await?.len() } else { 0 };
+        rows.push(UserRow::of(u, now).keys(keys));
+    }
     if json {
         return output::json(&rows);
     }
@@ -167,7 +211,7 @@ async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
 async fn show(ctx: &Context, name: &Username, json: bool) -> anyhow::Result<()> {
     let user = ctx.store.require_user(name).await?;
     let keys = ctx.store.user_key_fingerprints(user.id).await?;
-    let row = UserRow::of(&user, clock::now());
+    let row = UserRow::of(&user, clock::now()).keys(keys.len());
     if json {
         #[derive(Serialize)]
         struct Shown<'a> {

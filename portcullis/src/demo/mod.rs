@@ -85,7 +85,7 @@ fn instructions(init: &Initialised, cast: &Cast, exe: &Path, ssh: SocketAddr, we
          2. Approve it on the web page https://{web}/ (accept the self-signed certificate):\n   \
          sign in as {first} with password {approver_pw} and {first}'s current code below.\n   \
          (For {vent}, a second approval, by {second} with the same password, is needed too.)\n   \
-         Or approve it from a terminal:\n\
+         Or approve it from a terminal (it asks for {first}'s current code below):\n\
          \n    \
          {approve}\n\
          \n\

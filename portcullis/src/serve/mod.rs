@@ -43,16 +43,22 @@ impl Listeners {
         Ok(Listeners { ssh, web })
     }
 
-    /// Prints (and flushes) the two `… listening on ADDR` lines.
-    pub fn announce(&self) -> anyhow::Result<()> {
-        output::line(&format!("ssh listening on {}", self.ssh.local_addr()?))?;
-        output::line(&format!("web listening on {}", self.web.local_addr()?))?;
+    /// Prints (and flushes) the two `… listening on ADDR` lines, or with `json` one
+    /// `{"listening": "ssh", "address": "…"}` line for each.
+    pub fn announce(&self, json: bool) -> anyhow::Result<()> {
+        for (what, addr) in [("ssh", self.ssh.local_addr()?), ("web", self.web.local_addr()?)] {
+            if json {
+                output::line(&serde_json::json!({ "listening": what, "address": addr.to_string() }).to_string())?;
+            } else {
+                output::line(&format!("{what} listening on {addr}"))?;
+            }
+        }
         Ok(())
     }
 }
 
 /// Runs `serve`.
-pub async fn run(config: &Path) -> anyhow::Result<()> {
+pub async fn run(config: &Path, json: bool) -> anyhow::Result<()> {
     crate::logging::init("info");
     let ctx = crate::open::open(config).await?;
     fdlimit::raise_for(ctx.config.ssh.max_sessions, ctx.config.ssh.max_unauthenticated);
@@ -60,7 +66,7 @@ pub async fn run(config: &Path) -> anyhow::Result<()> {
     let host_key = load_host_key(&ctx)?;
     ctx.config.notify.check().context("notifications ([notify])")?;
     let listeners = Listeners::bind(&ctx).await?;
-    listeners.announce()?;
+    listeners.announce(json)?;
     let shutdown = crate::shutdown::on_signals();
     run_node(ctx, host_key, listeners, shutdown, TaskTracker::new()).await
 }

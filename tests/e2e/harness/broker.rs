@@ -8,11 +8,13 @@
 //! commands run so far are printed first.
 
 use super::proc::{self, Capture, Output};
+use super::totp::TotpClock;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long `serve` may take to say it is listening.
@@ -53,6 +55,9 @@ pub struct Broker {
     server: Option<Server>,
     /// Every CLI command run, with its output, for the failure report.
     history: Mutex<Vec<String>>,
+    /// The authenticator of every account made through this broker's CLI (except vendors,
+    /// whose codes their [`super::vendor::Vendor`] hands out), for `--as NAME --code`.
+    totp: Mutex<HashMap<String, Arc<TotpClock>>>,
 }
 
 struct Server {
@@ -102,7 +107,7 @@ impl Broker {
             password: admin["password"].as_str().map(str::to_owned),
             json: admin.clone(),
         };
-        Broker {
+        let broker = Broker {
             _root: root,
             data_dir,
             config,
@@ -110,7 +115,10 @@ impl Broker {
             store_url,
             server: None,
             history: Mutex::new(Vec::new()),
-        }
+            totp: Mutex::new(HashMap::new()),
+        };
+        broker.remember_totp(&broker.admin.username, &broker.admin.totp_secret);
+        broker
     }
 
     /// A `portcullis ARGS --config CONFIG` command, not yet run.
@@ -283,6 +291,9 @@ impl Broker {
         let json = self.cli_json(&args);
         assert_eq!(json["username"], name, "user add JSON: {json}");
         assert_eq!(json["role"], role, "user add JSON: {json}");
+        if role != "vendor" {
+            self.remember_totp(name, json["totp_secret"].as_str().expect("totp_secret"));
+        }
         UserInfo {
             username: name.to_owned(),
             totp_secret: json["totp_secret"]
@@ -292,6 +303,26 @@ impl Broker {
             password: None,
             json,
         }
+    }
+
+    /// Keeps an authenticator for account `name` (see [`Broker::totp`]).
+    pub fn remember_totp(&self, name: &str, base32_secret: &str) {
+        let mut all = self.totp.lock().unwrap_or_else(|p| p.into_inner());
+        all.insert(name.to_owned(), Arc::new(TotpClock::new(base32_secret)));
+    }
+
+    /// The authenticator of account `name`, made through this broker's CLI.
+    pub fn totp(&self, name: &str) -> Arc<TotpClock> {
+        let all = self.totp.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(name).cloned().unwrap_or_else(|| panic!("no TOTP secret known for {name}"))
+    }
+
+    /// `ARGS --as NAME --code CODE`: a decision made as `name`, proven with its next code.
+    pub fn cli_as(&self, name: &str, args: &[&str]) -> Output {
+        let code = self.totp(name).next_code();
+        let mut all = args.to_vec();
+        all.extend(["--as", name, "--code", code.as_str()]);
+        self.cli(&all)
     }
 
     /// `device add` for a harness device.

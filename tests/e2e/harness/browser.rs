@@ -80,6 +80,7 @@ pub fn web_user(broker: &Broker, name: &str, role: &str) -> WebUser {
     std::fs::write(&file, &password).expect("write password file");
     let file = file.to_str().expect("utf-8 path").to_owned();
     let json = broker.cli_json(&["user", "add", name, "--role", role, "--password-file", &file, "--json"]);
+    broker.remember_totp(name, json["totp_secret"].as_str().expect("totp_secret"));
     WebUser {
         name: name.to_owned(),
         password,

@@ -118,6 +118,17 @@ impl Device {
         self.host_key_line()
     }
 
+    /// Replaces the credential the device accepts with a fresh key pair (the old key stops
+    /// working at once) and returns the new private key's path.
+    pub fn replace_credential(&self) -> PathBuf {
+        let fresh = self.dir.path().join(format!("credential-{}", self.accepted()));
+        let _ = fs::remove_file(&fresh);
+        let _ = fs::remove_file(fresh.with_extension("pub"));
+        keygen(&fresh, "portcullis-device-credential-rotated");
+        fs::copy(fresh.with_extension("pub"), self.dir.path().join("authorized_keys")).expect("install new authorized_keys");
+        fresh
+    }
+
     /// Lets another public key (an OpenSSH `.pub` file) log in to the device.
     pub fn authorize(&self, public_key: &Path) {
         let line = fs::read_to_string(public_key).expect("read public key");

@@ -130,10 +130,12 @@ impl Scenario {
         })
     }
 
-    /// `request approve ID --as WHO EXTRA...`; the caller checks the outcome.
+    /// `request approve ID --as WHO --code CODE EXTRA...`, with WHO's next TOTP code (the
+    /// vendor's from its own authenticator); the caller checks the outcome.
     pub fn approve(&self, id: u64, who: &str, extra: &[&str]) -> Output {
         let id = id.to_string();
-        let mut args = vec!["request", "approve", id.as_str(), "--as", who];
+        let code = if who == self.vendor.name { self.vendor.totp().next_code() } else { self.broker.totp(who).next_code() };
+        let mut args = vec!["request", "approve", id.as_str(), "--as", who, "--code", code.as_str()];
         args.extend_from_slice(extra);
         self.broker.cli(&args)
     }

@@ -72,6 +72,18 @@ impl TotpClock {
         self.next().0
     }
 
+    /// Waits (polling the clock) until the current step is past every step handed out, so
+    /// that someone computing "the code of now" elsewhere (a browser script) cannot hit a
+    /// step already used.
+    pub fn wait_past_used(&self) {
+        let Some(last) = *self.last_step.lock().unwrap_or_else(|p| p.into_inner()) else { return };
+        let deadline = Instant::now() + Duration::from_secs(3 * STEP);
+        while unix_now() / STEP <= last {
+            assert!(Instant::now() < deadline, "TOTP clock did not advance");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     /// Marks every step up to `step` as used (after a test used a code on its own).
     pub fn mark_used(&self, step: u64) {
         let mut last = self.last_step.lock().unwrap_or_else(|p| p.into_inner());

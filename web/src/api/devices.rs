@@ -14,12 +14,31 @@ use portcullis_core::domain::{Criticality, DeviceName, Role, Zone};
 use portcullis_core::store::{DeviceRecord, Store};
 use portcullis_core::vault::Credential;
 
-fn view(approvals: &Approvals, d: &DeviceRecord) -> DeviceView {
+pub(super) fn view(approvals: &Approvals, d: &DeviceRecord) -> DeviceView {
     DeviceView::new(d, &approvals.policy().rule(d.criticality, &d.zone))
 }
 
-fn bad(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(e.to_string())
+}
+
+/// A new device's body as the core takes it.
+pub(super) fn spec(b: NewDeviceBody) -> Result<NewDeviceSpec, ApiError> {
+    let credential = match (b.password, b.private_key) {
+        (Some(p), None) => Credential::Password(p),
+        (None, Some(k)) => Credential::PrivateKey(k),
+        _ => return Err(ApiError::bad_request("give exactly one of password and private_key")),
+    };
+    Ok(NewDeviceSpec {
+        name: DeviceName::parse(&b.name).map_err(bad)?,
+        address: b.address,
+        login: b.login,
+        credential,
+        host_key: b.host_key,
+        criticality: Criticality::parse(&b.criticality).map_err(bad)?,
+        zone: Zone::parse(&b.zone).map_err(bad)?,
+        tcp_ports: b.tcp_ports,
+    })
 }
 
 /// List devices.
@@ -50,21 +69,7 @@ pub async fn create(
     ApiJson(b): ApiJson<NewDeviceBody>,
 ) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
-    let credential = match (b.password, b.private_key) {
-        (Some(p), None) => Credential::Password(p),
-        (None, Some(k)) => Credential::PrivateKey(k),
-        _ => return Err(ApiError::bad_request("give exactly one of password and private_key")),
-    };
-    let spec = NewDeviceSpec {
-        name: DeviceName::parse(&b.name).map_err(bad)?,
-        address: b.address,
-        login: b.login,
-        credential,
-        host_key: b.host_key,
-        criticality: Criticality::parse(&b.criticality).map_err(bad)?,
-        zone: Zone::parse(&b.zone).map_err(bad)?,
-        tcp_ports: b.tcp_ports,
-    };
+    let spec = spec(b)?;
     let d = admin.create_device(&format!("{} ({})", a.name(), a.via()), spec).await?;
     Ok((StatusCode::CREATED, Json(view(&approvals, &d))))
 }

@@ -4,8 +4,10 @@
 //! [`ApiJson`] and [`ApiPath`], so malformed input is answered in the API's error shape.
 
 pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod device_changes;
 pub mod devices;
 /// The API's error answers ([`crate::api_error`], a leaf that the extractors use too).
 pub use crate::api_error as error;
@@ -69,9 +71,17 @@ pub fn router() -> Routes {
         .add(&["GET"], "/api/v1/users/{name}", get(users::show))
         .add(&["POST"], "/api/v1/users/{name}/disable", post(users::disable))
         .add(&["POST"], "/api/v1/users/{name}/enable", post(users::enable))
+        .add(&["GET", "POST"], "/api/v1/users/{name}/keys", get(accounts::keys).post(accounts::add_key))
+        .add(&["POST"], "/api/v1/users/{name}/keys/remove", post(accounts::remove_key))
+        .add(&["POST"], "/api/v1/users/{name}/expiry", post(accounts::expiry))
+        .add(&["POST"], "/api/v1/users/{name}/reset-totp", post(accounts::reset_totp))
         .add(&["GET", "POST"], "/api/v1/devices", get(devices::list).post(devices::create))
-        .add(&["GET"], "/api/v1/devices/{name}", get(devices::show))
+        .add(&["GET", "PATCH"], "/api/v1/devices/{name}", get(devices::show).patch(device_changes::edit))
         .add(&["POST"], "/api/v1/devices/{name}/disable", post(devices::disable))
+        .add(&["POST"], "/api/v1/devices/{name}/enable", post(device_changes::enable))
+        .add(&["POST"], "/api/v1/devices/{name}/credential", post(device_changes::rotate))
+        .add(&["POST"], "/api/v1/devices/{name}/host-key", post(device_changes::repin))
+        .add(&["POST"], "/api/v1/device-inventory", post(device_changes::import))
         .add(&["GET"], "/api/v1/audit", get(audit::list))
         .add(&["POST"], "/api/v1/audit/verify", post(audit::verify))
 }

@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header (the page).
 
 use super::views::*;
-use super::{audit, auth, devices, error, evidence, live, recordings, requests, sessions, users};
+use super::{accounts, audit, auth, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -18,14 +18,19 @@ use utoipa::{Modify, OpenApi};
         requests::list, requests::pending_count, requests::show, requests::create, requests::approve, requests::deny, requests::revoke,
         sessions::list, sessions::show, sessions::stop, sessions::audit, recordings::list, recordings::download, evidence::create, live::watch,
         users::list, users::show, users::create, users::disable, users::enable,
+        accounts::keys, accounts::add_key, accounts::remove_key, accounts::expiry, accounts::reset_totp,
         devices::list, devices::show, devices::create, devices::disable,
+        device_changes::edit, device_changes::rotate, device_changes::repin, device_changes::enable, device_changes::import,
         audit::list, audit::verify,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView,
         RequestView, NewRequestBody, ApproveBody, ApproveView, DenyBody, SessionView, StopBody, UserView, NewUserBody,
         CreatedUserView, DeviceView, NewDeviceBody, CountView, audit::AuditRowView, audit::VerifyView,
-        recordings::RecordingView,
+        recordings::RecordingView, device_changes::DeviceEditBody, device_changes::CredentialBody,
+        device_changes::HostKeyBody, device_changes::RepinView, device_changes::CredentialView,
+        device_changes::ImportBody, device_changes::ImportError, device_changes::ImportView,
+        accounts::KeyView, accounts::NewKeyBody, accounts::RemoveKeyBody, accounts::ExpiryBody, accounts::TotpView,
     )),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = [])),

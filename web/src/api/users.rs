@@ -14,9 +14,9 @@ use portcullis_core::admin::Admin;
 use portcullis_core::domain::{Role, Username};
 use portcullis_core::store::Store;
 
-const ADMINS: &[Role] = &[Role::Admin];
+pub(super) const ADMINS: &[Role] = &[Role::Admin];
 
-fn name(s: &str) -> Result<Username, ApiError> {
+pub(super) fn name(s: &str) -> Result<Username, ApiError> {
     Username::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
@@ -45,7 +45,8 @@ pub async fn create(State(admin): State<Admin>, a: Authed, ApiJson(b): ApiJson<N
     let n = name(&b.username)?;
     let role = Role::parse(&b.role).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let actor = format!("{} ({})", a.name(), a.via());
-    let (user, e) = admin.create_user(&actor, NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec())).await?;
+    let expires_at = super::accounts::end_date(b.expires_at.as_deref())?;
+    let (user, e) = admin.create_user(&actor, NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec()).expires_at(expires_at)).await?;
     let vendor = role == Role::Vendor;
     Ok((
         StatusCode::CREATED,

@@ -277,6 +277,10 @@ pub struct UserView {
     pub locked: bool,
     pub must_enrol: bool,
     pub created_at: String,
+    /// When the account stops working, if it has an end date.
+    pub expires_at: Option<String>,
+    /// The end date has passed: every sign-in is refused.
+    pub expired: bool,
 }
 
 impl From<&UserRecord> for UserView {
@@ -289,6 +293,8 @@ impl From<&UserRecord> for UserView {
             locked: u.locked_at(clock::now()),
             must_enrol: u.password_must_change,
             created_at: time(u.created_at),
+            expires_at: u.expires_at.map(time),
+            expired: u.expired_at(clock::now()),
         }
     }
 }
@@ -302,9 +308,11 @@ pub struct NewUserBody {
     pub role: String,
     #[serde(default)]
     pub org: String,
-    /// OpenSSH public key lines (vendors only).
+    /// OpenSSH public key lines (vendors: at least one).
     #[serde(default)]
     pub ssh_keys: Vec<String>,
+    /// When the account stops working, RFC 3339 (e.g. a vendor's contract end).
+    pub expires_at: Option<String>,
 }
 
 /// A created account with what must be handed to its owner, shown once.

@@ -1,17 +1,17 @@
 //! Devices, for admins: the list with the policy that applies to each, adding a device (its
 //! address, login, password credential and pinned host key line) and disabling or enabling
-//! one. Credentials go in and are sealed by the core; they are never shown.
+//! one; each device's own page ([`super::admin_device`]) changes it. Credentials go in and
+//! are sealed by the core; they are never shown.
 
 use super::error::PageError;
 use super::flash::FlashQuery;
 use super::layout::{self, Frame, Notice, Tab};
-use crate::auth::CsrfOnly;
 use super::requests::criticality;
 use super::visitor::require;
 use crate::api::error::ApiError;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -23,7 +23,8 @@ use portcullis_core::store::{DeviceRecord, Store};
 use portcullis_core::vault::Credential;
 use serde::Deserialize;
 
-const ADMINS: &[Role] = &[Role::Admin];
+/// Who may manage devices.
+pub(super) const ADMINS: &[Role] = &[Role::Admin];
 
 fn device_row(approvals: &Approvals, admin: &Authed, d: &DeviceRecord) -> Markup {
     let rule = approvals.policy().rule(d.criticality, &d.zone);
@@ -44,6 +45,8 @@ fn device_row(approvals: &Approvals, admin: &Authed, d: &DeviceRecord) -> Markup
             td { small.mono title=(fingerprint) { (short_fingerprint) } }
             td { span class={ "state state-" (if d.disabled { "disabled" } else { "active" }) } { (if d.disabled { "disabled" } else { "active" }) } }
             td {
+                a.button.small href={ "/admin/devices/" (d.name.as_str()) } { "Change…" }
+                " "
                 form.inline method="post" action={ "/admin/devices/" (d.name.as_str()) "/" (action) } {
                     (layout::csrf(admin))
                     button.small type="submit" { (label) }
@@ -184,17 +187,4 @@ pub async fn create(
         Ok(_) => Ok(Redirect::to(&format!("/admin/devices?done=device-added&id={name}")).into_response()),
         Err(e) => refused(pages, &user, e.into()).await,
     }
-}
-
-/// `POST /admin/devices/{name}/{disable|enable}`.
-pub async fn set_disabled(State(admin): State<Admin>, Path((name, action)): Path<(String, String)>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
-    require(&user, ADMINS, "manage devices")?;
-    let disabled = match action.as_str() {
-        "disable" => true,
-        "enable" => false,
-        _ => return Err(PageError::not_found("no such action")),
-    };
-    let name = DeviceName::parse(&name).map_err(|_| PageError::not_found("no such device"))?;
-    admin.set_device_disabled(&format!("{} ({})", user.name(), user.via()), &name, disabled).await.map_err(ApiError::from)?;
-    Ok(Redirect::to(&format!("/admin/devices?done=device-{action}d&id={name}")).into_response())
 }

@@ -1,5 +1,6 @@
-//! Accounts, for admins: the list with each account's state, adding an account, and
-//! disabling or enabling one. A new vendor's TOTP secret (QR code and text) or a new web
+//! Accounts, for admins: the list with each account's state (an end date passed, a vendor
+//! without a key), adding an account, and disabling or enabling one; each account's own page
+//! ([`super::admin_user`]) changes it. A new vendor's TOTP secret (QR code and text) or a new web
 //! account's one-time password is shown once, on the page that answers the form, and never
 //! again.
 
@@ -9,14 +10,13 @@ use super::error::PageError;
 use super::flash::FlashQuery;
 use super::format;
 use super::layout::{self, Frame, Notice, Tab};
-use crate::auth::CsrfOnly;
 use super::visitor::require;
 use crate::api::error::ApiError;
 use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use portcullis_core::admin::Admin;
 use portcullis_core::clock;
@@ -25,11 +25,17 @@ use portcullis_core::store::{Store, UserRecord};
 use portcullis_core::webauth::TotpEnrolment;
 use serde::Deserialize;
 
-const ADMINS: &[Role] = &[Role::Admin];
+/// Who may manage accounts.
+pub(super) const ADMINS: &[Role] = &[Role::Admin];
 
-fn status(u: &UserRecord) -> &'static str {
+/// The account's state; `keys` is how many SSH keys a vendor has.
+fn status(u: &UserRecord, keys: usize) -> &'static str {
     if u.disabled {
         "disabled"
+    } else if u.expired_at(clock::now()) {
+        "expired"
+    } else if u.role == Role::Vendor && keys == 0 {
+        "no SSH key: cannot sign in"
     } else if u.locked_at(clock::now()) {
         "locked"
     } else if u.password_must_change {
@@ -39,17 +45,23 @@ fn status(u: &UserRecord) -> &'static str {
     }
 }
 
-fn user_row(admin: &Authed, u: &UserRecord) -> Markup {
+fn user_row(admin: &Authed, u: &UserRecord, keys: usize) -> Markup {
     let (action, label) = if u.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
+    let state = status(u, keys);
     html! {
         tr data-user=(u.username.as_str()) {
             td { (u.username.as_str()) }
             td { (u.role.as_str()) }
             td { (u.org) }
-            td { span class={ "state state-" (status(u).split(' ').next().unwrap_or("")) } { (status(u)) } }
+            td {
+                span class={ "state state-" (state.split(' ').next().unwrap_or("")) } { (state) }
+                @if let Some(t) = u.expires_at.filter(|_| !u.expired_at(clock::now())) { br; small { "until " (format::utc(&clock::rfc3339(t))) } }
+            }
             td { (format::utc(&clock::rfc3339(u.created_at))) }
             td {
+                a.button.small href={ "/admin/users/" (u.username.as_str()) } { "Change…" }
                 @if &u.username != admin.name() {
+                    " "
                     form.inline method="post" action={ "/admin/users/" (u.username.as_str()) "/" (action) } {
                         (layout::csrf(admin))
                         button.small type="submit" { (label) }
@@ -75,7 +87,8 @@ fn add_form(admin: &Authed) -> Markup {
                 }
                 label { "Organisation" input name="org" type="text" placeholder="e.g. Acme Medical"; }
             }
-            label { "SSH public key (vendors only)" textarea name="ssh_key" rows="2" placeholder="ssh-ed25519 AAAA… jdoe@laptop" {} }
+            label { "SSH public key (vendors: required)" textarea name="ssh_key" rows="2" placeholder="ssh-ed25519 AAAA… jdoe@laptop" {} }
+            label { "Last day (optional, e.g. the contract's end)" input name="expires" type="date"; }
             button.primary type="submit" { "Add account" }
         }
     }
@@ -83,12 +96,16 @@ fn add_form(admin: &Authed) -> Markup {
 
 async fn render(frame: &Frame, store: &Store, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
     let users = store.list_users().await.map_err(ApiError::from)?;
+    let mut keys = Vec::with_capacity(users.len());
+    for u in &users {
+        keys.push(if u.role == Role::Vendor { store.user_key_fingerprints(u.id).await.map_err(ApiError::from)?.len() } else { 0 });
+    }
     let body = html! {
         h1 { "Accounts" }
         div.scroll role="region" aria-label="Accounts" tabindex="0" {
             table.users {
                 thead { tr { th { "User" } th { "Role" } th { "Organisation" } th { "State" } th { "Created" } th { span.sr-only { "Actions" } } } }
-                tbody { @for u in &users { (user_row(admin, u)) } }
+                tbody { @for (u, k) in users.iter().zip(&keys) { (user_row(admin, u, *k)) } }
             }
         }
         (add_form(admin))
@@ -118,6 +135,8 @@ pub struct NewUser {
     org: String,
     #[serde(default)]
     ssh_key: String,
+    #[serde(default)]
+    expires: String,
 }
 
 impl HasCsrf for NewUser {
@@ -140,8 +159,12 @@ pub async fn create(
         Err(m) => return render(&frame, &store, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
     };
     let keys: Vec<String> = form.ssh_key.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    let expires = match Some(form.expires.trim()).filter(|s| !s.is_empty()).map(portcullis_core::admin::input::parse_end_date).transpose() {
+        Ok(at) => at,
+        Err(m) => return render(&frame, &store, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
+    };
     let actor = format!("{} ({})", user.name(), user.via());
-    let (created, e) = match admin.create_user(&actor, NewUserSpec::new(name.clone(), role, &form.org).ssh_keys(keys.to_vec())).await {
+    let (created, e) = match admin.create_user(&actor, NewUserSpec::new(name.clone(), role, &form.org).ssh_keys(keys.to_vec()).expires_at(expires)).await {
         Ok(v) => v,
         Err(e) => {
             let e = ApiError::from(e);
@@ -169,27 +192,4 @@ pub async fn create(
         p { a.button href="/admin/users" { "Back to the accounts" } }
     };
     Ok((StatusCode::CREATED, layout::page(&frame, &user, Tab::Users, "Account created", Notice::default(), body).await).into_response())
-}
-
-/// `POST /admin/users/{name}/{disable|enable}`.
-pub async fn set_disabled(
-    State(frame): State<Frame>,
-    State(store): State<Store>,
-    State(admin): State<Admin>,
-    Path((name, action)): Path<(String, String)>,
-    PageForm { user, .. }: PageForm<CsrfOnly>,
-) -> Result<Response, PageError> {
-    require(&user, ADMINS, "manage users")?;
-    let disabled = match action.as_str() {
-        "disable" => true,
-        "enable" => false,
-        _ => return Err(PageError::not_found("no such action")),
-    };
-    let name = Username::parse(&name).map_err(|_| PageError::not_found("no such account"))?;
-    if disabled && &name == user.name() {
-        return render(&frame, &store, &user, Notice::error("You cannot disable your own account."), StatusCode::BAD_REQUEST).await;
-    }
-    let actor = format!("{} ({})", user.name(), user.via());
-    admin.set_user_disabled(&actor, &name, disabled).await.map_err(ApiError::from)?;
-    Ok(Redirect::to(&format!("/admin/users?done=user-{action}d&id={name}")).into_response())
 }

@@ -38,9 +38,15 @@ impl FlashQuery {
             ("enrolled", _) => "Your password and authenticator are set. Welcome.".to_owned(),
             ("user-disabled", _) => format!("Account {} disabled; its sign-ins ended.", user?),
             ("user-enabled", _) => format!("Account {} enabled.", user?),
+            ("user-key-added", _) => format!("Account {}: SSH key added.", user?),
+            ("user-key-removed", _) => format!("Account {}: SSH key removed; it can no longer sign in with it.", user?),
+            ("user-expiry", _) => format!("Account {}: end date changed.", user?),
             ("device-disabled", _) => format!("Device {} disabled.", device?),
             ("device-enabled", _) => format!("Device {} enabled.", device?),
             ("device-added", _) => format!("Device {} added.", device?),
+            ("device-changed", _) => format!("Device {} changed.", device?),
+            ("device-rotated", _) => format!("Device {}: the new credential is sealed in the vault; the old one is gone.", device?),
+            ("device-repinned", _) => format!("Device {}: the new host key is pinned.", device?),
             _ => return None,
         })
     }

@@ -6,6 +6,8 @@
 //! on the server, not only by leaving buttons out. Styles and the small script that refreshes
 //! the pending badge are compiled into the binary and served from `/static/`.
 
+mod admin_device;
+mod admin_user;
 mod admin_devices;
 mod admin_users;
 mod assets;
@@ -51,8 +53,10 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit::list))
         .route("/audit/verify", post(audit::verify))
         .route("/admin/users", get(admin_users::list).post(admin_users::create))
-        .route("/admin/users/{name}/{action}", post(admin_users::set_disabled))
+        .route("/admin/users/{name}", get(admin_user::show))
+        .route("/admin/users/{name}/{action}", post(admin_user::change))
         .route("/admin/devices", get(admin_devices::list).post(admin_devices::create))
-        .route("/admin/devices/{name}/{action}", post(admin_devices::set_disabled))
+        .route("/admin/devices/{name}", get(admin_device::show))
+        .route("/admin/devices/{name}/{action}", post(admin_device::change))
         .route("/static/{*file}", get(assets::serve))
 }

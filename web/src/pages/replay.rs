@@ -121,7 +121,7 @@ pub async fn show(
     };
     let body = html! {
         h1 { "Replay: session " (s.id) " on " (s.device) ", channel " (n) }
-        p.lead { (s.vendor) " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
+        p.lead { (s.vendor) @if !s.vendor_org.is_empty() { " (" (s.vendor_org) ")" } " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
         (verdict(&r))
         @if path.is_none() {
             p.error { "The file was deleted by the retention policy; only its sealed hash remains." }
@@ -165,7 +165,7 @@ pub async fn live(State(frame): State<Frame>, State(store): State<Store>, Path(i
     let s = load(&store, &user, &id).await?;
     let body = html! {
         h1 { "Live: session " (s.id) " on " (s.device) }
-        p.lead { (s.vendor) " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
+        p.lead { (s.vendor) @if !s.vendor_org.is_empty() { " (" (s.vendor_org) ")" } " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
         @if s.ended_at.is_some() {
             p.empty { "This session has ended. Replay it from the " a href={ "/sessions/" (s.id) } { "session record" } "." }
         } @else {

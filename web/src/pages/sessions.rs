@@ -34,7 +34,7 @@ fn session_card(user: &Authed, s: &SessionView, viewable: bool) -> Markup {
                 span.zone { "session " (s.id) " · request #" (s.request_id) }
             }
             dl {
-                dt { "Vendor" } dd { (s.vendor) " from " (s.peer) }
+                dt { "Vendor" } dd { (s.vendor) @if !s.vendor_org.is_empty() { " (" (s.vendor_org) ")" } " from " (s.peer) }
                 dt { "Started" } dd { (format::utc(&s.started_at)) }
                 dt { "Time left" }
                 dd {
@@ -205,7 +205,7 @@ pub async fn confirm(
     let life_critical = s.criticality.as_deref() == Some("life-critical");
     let body = html! {
         h1 { "Stop the session on " (s.device) "?" }
-        p.lead { (s.vendor) " has been connected since " (format::utc(&s.started_at)) "." }
+        p.lead { (s.vendor) @if !s.vendor_org.is_empty() { " (" (s.vendor_org) ")" } " has been connected since " (format::utc(&s.started_at)) "." }
         @if s.ended_at.is_some() {
             p.error role="alert" { "This session has already ended." }
             p { a href="/sessions" { "Back to the sessions" } }

@@ -13,8 +13,9 @@ use std::path::Path;
 /// Rows read from the database at a time.
 const PAGE: usize = 500;
 
-/// Writes every row after `since` to `output` (standard output when `None`).
-pub async fn run(ctx: &Context, format: ExportFormat, since: i64, output: Option<&Path>) -> anyhow::Result<()> {
+/// Writes every row after `since` to `output` (standard output when `None`); returns how many
+/// rows and the last chain position written.
+pub async fn run(ctx: &Context, format: ExportFormat, since: i64, output: Option<&Path>) -> anyhow::Result<(usize, i64)> {
     let mut out: Box<dyn Write> = match output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
@@ -23,13 +24,16 @@ pub async fn run(ctx: &Context, format: ExportFormat, since: i64, output: Option
     };
     let origin = Origin::local();
     let mut after = since.max(0);
+    let mut written = 0;
     loop {
         let rows = export::page(&ctx.store, after, PAGE).await?;
         let Some(last) = rows.last().map(|r| r.seq) else { break };
+        written += rows.len();
         for row in &rows {
             out.write_all(&export::record(format, Framing::Lines, &origin, row)).context("cannot write the export")?;
         }
         after = last;
     }
-    out.flush().context("cannot write the export")
+    out.flush().context("cannot write the export")?;
+    Ok((written, after))
 }

@@ -1,0 +1,92 @@
+//! An account's later changes on SQLite and PostgreSQL: a vendor's keys can be replaced but
+//! never all removed, an end date stops every sign-in (refused and audited) and every
+//! approval, and a TOTP reset makes the old secret's codes worthless.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::admin::fixture::{current_step, World, ACTOR, VENDOR_KEY, VENDOR_KEY_FP};
+use crate::admin::AdminError;
+use crate::auth::Refusal;
+use crate::clock;
+use crate::domain::Role;
+use crate::testdb::stores;
+
+/// Another ed25519 public key (made by `ssh-keygen -t ed25519`).
+const NEW_LAPTOP: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA38UI7MkRWsfgx0aP2PQKALzA3jN6LJ07k9OVDsV18r jdoe@new-laptop";
+
+#[tokio::test]
+async fn a_vendor_key_is_replaced_but_the_last_one_stays() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let jdoe = w.user("jdoe", Role::Vendor).await;
+        let last = w.admin.remove_user_key(ACTOR, &jdoe, VENDOR_KEY_FP).await;
+        assert!(matches!(last, Err(AdminError::Invalid(ref m)) if m.contains("last SSH key")), "{}: {last:?}", w.name);
+        let new_fp = w.admin.add_user_key(ACTOR, &jdoe, NEW_LAPTOP).await.unwrap();
+        w.admin.remove_user_key(ACTOR, &jdoe, VENDOR_KEY_FP).await.unwrap();
+        let keys = w.admin.user_keys(&jdoe).await.unwrap();
+        assert_eq!(keys.iter().map(|k| k.fingerprint.as_str()).collect::<Vec<_>>(), [new_fp.as_str()], "{}", w.name);
+        assert!(keys[0].public_key.ends_with("jdoe@new-laptop"));
+        assert_eq!(w.auth.check_ssh_key(&jdoe, VENDOR_KEY_FP).await.unwrap().unwrap_err(), Refusal::KeyNotEnrolled);
+        assert!(w.auth.check_ssh_key(&jdoe, &new_fp).await.unwrap().is_ok());
+        let missing = w.admin.remove_user_key(ACTOR, &jdoe, "SHA256:nope").await;
+        assert!(matches!(missing, Err(AdminError::NotFound(_))), "{missing:?}");
+        let rows = w.audit_of("user.key_removed").await;
+        assert_eq!(rows.len(), 1, "{}", w.name);
+        assert!(rows[0].detail.contains(VENDOR_KEY_FP), "{}", rows[0].detail);
+        assert!(!w.audit_of("user.key_added").await[0].detail.contains(VENDOR_KEY.split(' ').nth(1).unwrap()), "a whole key line in the log");
+    }
+}
+
+#[tokio::test]
+async fn after_the_end_date_sign_in_and_approval_are_refused_and_audited() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let jdoe = w.user("jdoe", Role::Vendor).await;
+        let nurse = w.user("nurse", Role::Approver).await;
+        let dev = w.device("pump-1", crate::domain::Criticality::Standard).await;
+        let req = w.approvals.create_request(crate::approvals::RequestInput::new(&jdoe, &dev, "INC-1", 30)).await.unwrap();
+        w.admin.set_user_expiry(ACTOR, &jdoe, Some(clock::now() + 86_400)).await.unwrap();
+        assert!(w.auth.check_ssh_key(&jdoe, VENDOR_KEY_FP).await.unwrap().is_ok(), "{}: refused before its end", w.name);
+
+        w.admin.set_user_expiry(ACTOR, &jdoe, Some(clock::now() - 1)).await.unwrap();
+        assert_eq!(w.auth.check_ssh_key(&jdoe, VENDOR_KEY_FP).await.unwrap().unwrap_err(), Refusal::Expired, "{}", w.name);
+        let totp = w.totp(&jdoe).await;
+        let code = totp.code_at_step(current_step());
+        assert_eq!(w.auth.check_totp(&jdoe, &code, "10.0.0.9:1", "ssh").await.unwrap().unwrap_err(), Refusal::Expired);
+        let refused = w.audit_of("auth.refused").await;
+        assert!(refused.iter().any(|r| r.detail.contains("\"expired\"")), "{}: {refused:?}", w.name);
+        assert!(!w.store.account_enabled(w.store.require_user(&jdoe).await.unwrap().id).await.unwrap());
+        let approve = w.approvals.approve(crate::approvals::ApprovalInput::new(req.id, &nurse, "test")).await;
+        assert!(approve.is_err(), "{}: an expired vendor's request was approved", w.name);
+
+        let rows = w.audit_of("user.expiry_set").await;
+        assert_eq!(rows.len(), 2);
+        let d: serde_json::Value = serde_json::from_str(&rows[1].detail).unwrap();
+        assert!(d["expires_at"]["old"].is_string() && d["expires_at"]["new"].is_string(), "{d}");
+        // Cleared: the account works again; the same date twice is refused.
+        w.admin.set_user_expiry(ACTOR, &jdoe, None).await.unwrap();
+        assert!(w.auth.check_ssh_key(&jdoe, VENDOR_KEY_FP).await.unwrap().is_ok());
+        assert!(matches!(w.admin.set_user_expiry(ACTOR, &jdoe, None).await, Err(AdminError::Invalid(_))));
+    }
+}
+
+#[tokio::test]
+async fn a_totp_reset_makes_the_old_codes_worthless() {
+    for t in stores().await {
+        let w = World::new(&t);
+        let jdoe = w.user("jdoe", Role::Vendor).await;
+        let old = w.totp(&jdoe).await;
+        let enrolment = w.admin.reset_totp(ACTOR, &jdoe).await.unwrap();
+        assert_ne!(enrolment.totp_secret_base32, old.secret_base32(), "{}", w.name);
+        let step = current_step();
+        let stale = old.code_at_step(step);
+        let fresh = w.totp(&jdoe).await;
+        assert_eq!(fresh.secret_base32(), enrolment.totp_secret_base32);
+        if stale != fresh.code_at_step(step) {
+            assert!(w.auth.check_totp(&jdoe, &stale, "10.0.0.9:1", "ssh").await.unwrap().is_err(), "{}: the old secret still works", w.name);
+        }
+        assert!(w.auth.check_totp(&jdoe, &fresh.code_at_step(step), "10.0.0.9:1", "ssh").await.unwrap().is_ok());
+        let rows = w.audit_of("user.totp_reset").await;
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].detail.contains(&enrolment.totp_secret_base32), "the secret reached the audit log");
+    }
+}

@@ -1,0 +1,182 @@
+//! One account, for admins: its role, organisation and state; a vendor's SSH keys with a form
+//! to add one and a button to remove each (never the last); the account's end date; a new
+//! TOTP secret (shown once, on the page that answers); disabling or enabling it. Each form
+//! post is one call of the core administration service, checked and audited as from the CLI
+//! or the API.
+
+use super::admin_users::ADMINS;
+use super::enrol::secret_block;
+use super::error::PageError;
+use super::flash::FlashQuery;
+use super::format;
+use super::layout::{self, Frame, Notice, Tab};
+use super::visitor::require;
+use crate::api::error::ApiError;
+use crate::auth::{Authed, HasCsrf, PageForm, PageUser};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use portcullis_core::admin::accounts::UserKey;
+use portcullis_core::admin::{input, Admin};
+use portcullis_core::clock;
+use portcullis_core::domain::{Role, Username};
+use portcullis_core::store::UserRecord;
+use portcullis_core::webauth::TotpEnrolment;
+use serde::Deserialize;
+
+fn keys_card(admin: &Authed, u: &UserRecord, keys: &[UserKey]) -> Markup {
+    let base = format!("/admin/users/{}", u.username.as_str());
+    html! {
+        section #user-keys .card {
+            h2 { "SSH keys" }
+            @if keys.is_empty() { p.error { "No SSH key: this vendor cannot sign in." } }
+            ul {
+                @for k in keys {
+                    li data-fingerprint=(k.fingerprint) {
+                        code { (k.fingerprint) } " " small { "added " (format::utc(&clock::rfc3339(k.added_at))) }
+                        @if keys.len() > 1 {
+                            " "
+                            form.inline method="post" action={ (base) "/key-remove" } {
+                                (layout::csrf(admin))
+                                input type="hidden" name="fingerprint" value=(k.fingerprint);
+                                button.small type="submit" { "Remove" }
+                            }
+                        }
+                    }
+                }
+            }
+            form #add-key method="post" action={ (base) "/key-add" } {
+                (layout::csrf(admin))
+                label { "Add a key (a new laptop)" textarea name="ssh_key" rows="2" required placeholder="ssh-ed25519 AAAA… jdoe@laptop" {} }
+                button type="submit" { "Add key" }
+            }
+        }
+    }
+}
+
+fn expiry_form(admin: &Authed, u: &UserRecord) -> Markup {
+    let current = u.expires_at.map(|t| format::utc(&clock::rfc3339(t)));
+    html! {
+        form #user-expiry .card method="post" action={ "/admin/users/" (u.username.as_str()) "/expiry" } {
+            h2 { "End date" }
+            p { @if let Some(t) = &current { "Signs in until " (t) "." } @else { "No end date." } }
+            (layout::csrf(admin))
+            label { "Last day (empty: no end date)" input name="expires" type="date"; }
+            button type="submit" { "Set the end date" }
+        }
+    }
+}
+
+fn totp_form(admin: &Authed, u: &UserRecord) -> Markup {
+    html! {
+        form #user-reset-totp .card method="post" action={ "/admin/users/" (u.username.as_str()) "/reset-totp" } {
+            h2 { "Authenticator" }
+            p { small { "A lost or replaced phone: a new secret is shown once; codes from the old one stop working." } }
+            (layout::csrf(admin))
+            button type="submit" { "Issue a new TOTP secret" }
+        }
+    }
+}
+
+async fn render(frame: &Frame, admin_svc: &Admin, store: &portcullis_core::store::Store, admin: &Authed, name: &Username, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
+    let u = store.user_by_name(name).await.map_err(ApiError::from)?.ok_or_else(|| PageError::not_found("no such account"))?;
+    let keys = if u.role == Role::Vendor { admin_svc.user_keys(name).await.map_err(ApiError::from)? } else { Vec::new() };
+    let (action, label) = if u.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
+    let body = html! {
+        h1 { "Account " (u.username.as_str()) }
+        p.lead {
+            (u.role.as_str()) @if !u.org.is_empty() { " · " (u.org) } " · "
+            span class={ "state state-" (if u.disabled || u.expired_at(clock::now()) { "disabled" } else { "active" }) } {
+                (if u.disabled { "disabled" } else if u.expired_at(clock::now()) { "expired" } else { "active" })
+            }
+            @if &u.username != admin.name() {
+                " "
+                form.inline method="post" action={ "/admin/users/" (u.username.as_str()) "/" (action) } {
+                    (layout::csrf(admin))
+                    button.small type="submit" { (label) }
+                }
+            }
+            " " a href="/admin/users" { "All accounts" }
+        }
+        @if u.role == Role::Vendor { (keys_card(admin, &u, &keys)) }
+        (expiry_form(admin, &u))
+        (totp_form(admin, &u))
+    };
+    Ok((status, layout::page(frame, admin, Tab::Users, u.username.as_str(), notice, body).await).into_response())
+}
+
+/// `GET /admin/users/{name}`.
+pub async fn show(
+    State(frame): State<Frame>,
+    State(store): State<portcullis_core::store::Store>,
+    State(admin): State<Admin>,
+    PageUser(user): PageUser,
+    Path(name): Path<String>,
+    flash: Result<Query<FlashQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage users")?;
+    let name = Username::parse(&name).map_err(|_| PageError::not_found("no such account"))?;
+    render(&frame, &admin, &store, &user, &name, Notice::flash(flash.ok().and_then(|Query(f)| f.message())), StatusCode::OK).await
+}
+
+/// Every form of the account page; each action reads the fields it needs.
+#[derive(Deserialize)]
+pub struct AccountForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    ssh_key: Option<String>,
+    fingerprint: Option<String>,
+    expires: Option<String>,
+}
+
+impl HasCsrf for AccountForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /admin/users/{name}/{disable|enable|key-add|key-remove|expiry|reset-totp}`.
+pub async fn change(
+    State(frame): State<Frame>,
+    State(store): State<portcullis_core::store::Store>,
+    State(admin): State<Admin>,
+    Path((name, action)): Path<(String, String)>,
+    PageForm { user, form }: PageForm<AccountForm>,
+) -> Result<Response, PageError> {
+    require(&user, ADMINS, "manage users")?;
+    let name = Username::parse(&name).map_err(|_| PageError::not_found("no such account"))?;
+    let actor = format!("{} ({})", user.name(), user.via());
+    let outcome: Result<&str, ApiError> = match action.as_str() {
+        "disable" if &name == user.name() => Err(ApiError::bad_request("You cannot disable your own account.")),
+        "disable" | "enable" => admin.set_user_disabled(&actor, &name, action == "disable").await.map(|()| if action == "disable" { "user-disabled" } else { "user-enabled" }).map_err(ApiError::from),
+        "key-add" => admin.add_user_key(&actor, &name, form.ssh_key.as_deref().unwrap_or_default()).await.map(|_| "user-key-added").map_err(ApiError::from),
+        "key-remove" => admin.remove_user_key(&actor, &name, form.fingerprint.as_deref().unwrap_or_default()).await.map(|()| "user-key-removed").map_err(ApiError::from),
+        "expiry" => match form.expires.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(input::parse_end_date).transpose() {
+            Ok(at) => admin.set_user_expiry(&actor, &name, at).await.map(|()| "user-expiry").map_err(ApiError::from),
+            Err(m) => Err(ApiError::bad_request(m)),
+        },
+        "reset-totp" => return reset_totp(&frame, &admin, &user, &actor, &name).await,
+        _ => return Err(PageError::not_found("no such action")),
+    };
+    match outcome {
+        // Enabling and disabling are also buttons of the list, which they return to.
+        Ok(done @ ("user-disabled" | "user-enabled")) => Ok(Redirect::to(&format!("/admin/users?done={done}&id={name}")).into_response()),
+        Ok(done) => Ok(Redirect::to(&format!("/admin/users/{name}?done={done}&id={name}")).into_response()),
+        Err(e) if e.status.is_server_error() => Err(e.into()),
+        Err(e) => render(&frame, &admin, &store, &user, &name, Notice::error(e.message), e.status).await,
+    }
+}
+
+/// A new TOTP secret, shown once on the page that answers the form.
+async fn reset_totp(frame: &Frame, admin: &Admin, user: &Authed, actor: &str, name: &Username) -> Result<Response, PageError> {
+    let e = admin.reset_totp(actor, name).await.map_err(ApiError::from)?;
+    let body = html! {
+        h1 { "New authenticator for " (name.as_str()) }
+        p.flash role="status" { "Codes from the old secret no longer work. Hand this to the account holder now: it is not shown again." }
+        section.card { (secret_block(&TotpEnrolment { secret_base32: e.totp_secret_base32.clone(), otpauth_uri: e.otpauth_uri.clone() })) }
+        p { a.button href={ "/admin/users/" (name.as_str()) } { "Back to the account" } }
+    };
+    Ok(layout::page(frame, user, Tab::Users, "New authenticator", Notice::default(), body).await.into_response())
+}
