@@ -3,7 +3,8 @@
 //! the store through the core services; `serve` runs a broker node (SSH + HTTPS); `demo`
 //! runs one with a simulated device and everything enrolled.
 //!
-//! Exit status: 0 done, 1 refused or failed (one line `error: …` on standard error), 2 the
+//! Exit status: 0 done, 1 refused or failed (`error: …` on standard error: one line, or more when a message
+//! itself has several, such as a TOML error pointing at a line and column), 2 the
 //! command line itself was wrong (clap's usage message).
 
 mod caller;
@@ -39,9 +40,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints `error: …` as one line (the context chain joined by `: `) and returns status 1.
+/// Prints `error: …` (the context chain joined by `: `, each cause once) and returns status 1.
 fn fail(e: &anyhow::Error) -> ExitCode {
-    let text = output::one_line(&format!("{e:#}"));
+    let text = output::error_text(e);
     eprintln!("error: {text}");
     ExitCode::FAILURE
 }

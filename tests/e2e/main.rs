@@ -25,6 +25,7 @@ mod harness_selftest;
 mod hostile;
 mod limits;
 mod lobby;
+mod messages;
 mod notify;
 mod hostkey;
 mod recording;
