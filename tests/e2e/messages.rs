@@ -40,3 +40,22 @@ fn a_toml_error_keeps_its_line_breaks() {
     assert!(err.lines().any(|l| l.trim_start().starts_with('|') && l.contains('^')), "no caret under the mistake:\n{err}");
     assert!(err.contains(&path.display().to_string()), "the file is not named:\n{err}");
 }
+
+#[test]
+fn lookups_by_id_or_name_say_what_does_not_exist() {
+    let broker = crate::harness::broker::Broker::init();
+    let admin = broker.admin.username.as_str();
+    for (args, says) in [
+        (&["session", "stop", "99"][..], "no session 99"),
+        (&["session", "show", "99"][..], "no session 99"),
+        (&["request", "approve", "99", "--as", admin][..], "no request #99"),
+        (&["request", "deny", "99", "--as", admin, "--reason", "x"][..], "no request #99"),
+        (&["user", "disable", "nobody"][..], "no user nobody"),
+        (&["device", "disable", "no-device"][..], "no device no-device"),
+    ] {
+        let out = broker.cli(args);
+        assert_eq!(out.code(), Some(1), "{}", out.describe());
+        let err = out.stderr_text();
+        assert_eq!(err.trim_end(), format!("error: {says}"), "{args:?}");
+    }
+}

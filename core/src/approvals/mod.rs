@@ -25,7 +25,7 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub enum ApprovalError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0} not found")]
+    #[error("no {0}")]
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
@@ -314,7 +314,12 @@ impl Approvals {
         };
         let mut tx = self.audit.begin().await?;
         if !self.store.request_session_stop(&mut tx, id, by, now, stop_at).await? {
-            return Err(ApprovalError::Conflict(format!("session {id} is not active (or is already being stopped)")));
+            drop(tx);
+            return Err(match self.store.session(id).await? {
+                None => ApprovalError::NotFound(format!("session {id}")),
+                Some(s) if s.ended_at.is_some() => ApprovalError::Conflict(format!("session {id} has already ended")),
+                Some(_) => ApprovalError::Conflict(format!("session {id} is already being stopped")),
+            });
         }
         tx.append(Event::new(by, Kind::SessionStopRequested, Subject::Session(id), json!({
             "reason": reason, "mode": mode.as_str(), "stop_at": stop_at,
