@@ -26,6 +26,7 @@ mod hostile;
 mod limits;
 mod lobby;
 mod messages;
+mod vendor_hints;
 mod notify;
 mod hostkey;
 mod recording;
