@@ -9,7 +9,7 @@
 use crate::prompt::{Dialog, Line};
 use crate::hint::Hints;
 use crate::state::{Conn, Entry};
-use portcullis_core::approvals::RequestInput;
+use portcullis_core::approvals::{request_minutes, RequestInput};
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel, RequestId, RequestState};
 use portcullis_core::feed::ChangeRx;
@@ -146,12 +146,12 @@ async fn new_request<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRec
             minutes = Some(default);
             break;
         }
-        match m.parse::<i64>() {
-            Ok(n) if n >= 1 && n <= max => {
+        match m.parse::<i64>().map_err(|_| format!("{m:?} is not a number of minutes")).and_then(|n| request_minutes(n, max)) {
+            Ok(n) => {
                 minutes = Some(n);
                 break;
             }
-            _ => term.say(&format!("Please enter a number of minutes from 1 to {max}.\n")).await,
+            Err(why) => term.say(&format!("{why}; please enter a number of minutes from 1 to {max}.\n")).await,
         }
     }
     let minutes = minutes?;

@@ -189,3 +189,23 @@ async fn an_interactive_vendor_files_a_request_and_passes_once_approved() {
     assert!(said.contains("approved; access until"), "{said}");
     assert_eq!(term.warned(), "");
 }
+
+#[tokio::test]
+async fn the_prompt_refuses_minutes_by_the_rule_that_files_requests() {
+    let w = World::new().await;
+    let vendor = w.vendor("jdoe").await;
+    let dev = w.device("pump-1").await;
+    let max = w.ctx.approvals.policy().rule(dev.criticality, &dev.zone).max_minutes;
+    let seat = Seat::new(&w, vendor.clone());
+    // Three refused answers: nothing is filed.
+    let too_long = (max + 1).to_string();
+    let mut term = Script::typing(&["INC-8 check", "0", &too_long, "-3"]);
+    let got = admit_within(&seat.caller(&w), &mut term, &dev, true, Channel::Shell).await;
+    assert!(matches!(got, Admission::Refused), "{got:?}");
+    let said = term.said();
+    for n in [0, max + 1, -3] {
+        let rule = portcullis_core::approvals::request_minutes(n, max).unwrap_err();
+        assert!(said.contains(&rule), "the prompt did not use the core rule for {n} ({rule}):\n{said}");
+    }
+    assert!(w.ctx.store.list_requests(None, Some(vendor.id), 10).await.unwrap().is_empty());
+}
