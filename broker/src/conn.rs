@@ -10,7 +10,7 @@ use crate::fanout::Fanout;
 use crate::handler::{VendorHandler, UNAVAILABLE};
 use crate::shared::Broker;
 use crate::startups::{Outcome, Startup};
-use crate::state::{Conn, Vendor};
+use crate::state::{Conn, Entry, Vendor};
 use crate::target::Target;
 use crate::{channel, session, tunnel, window};
 use portcullis_core::audit::{Kind, Subject};
@@ -35,6 +35,7 @@ const NOT_IN_TIME: &str = "authentication not completed in time";
 /// line, or stalls in key exchange, is cut at the deadline like one that never signs in.
 pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, startup: Startup, shutdown: CancellationToken) {
     let deadline = tokio::time::Instant::now() + broker.ctx().config.ssh.preauth_timeout.0;
+    let entry = entry_of(&broker.ctx().config.ssh, stream.local_addr().ok());
     // A second handle on the socket, so the connection can be cut even when the SSH layer
     // is stuck (a client that stalls before key exchange never reads a disconnect message).
     let (stream, killer) = match split_off_killer(stream) {
@@ -116,13 +117,29 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
         None => None,
     };
     info!("authenticated");
-    let vendor = Vendor { user, device_name: target.device, device, peer: peer.to_string() };
+    let vendor = Vendor { user, device_name: target.device, device, peer: peer.to_string(), entry };
     let conn = Arc::new(Conn::new(broker.ctx().clone(), broker.changes(), vendor, handle.clone(), shutdown));
     run_session(&conn, broker.inner.fanout.clone(), &mut rx).await;
     let reason = conn.end_reason().unwrap_or_default();
     let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".into()).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
     let _ = killer.shutdown(std::net::Shutdown::Both);
+}
+
+/// Where this vendor reached the broker: the configured public host and port, each falling
+/// back to the address the connection was accepted on.
+fn entry_of(ssh: &portcullis_core::config::SshConfig, local: Option<SocketAddr>) -> Entry {
+    let host = match (&ssh.public_host, local) {
+        (h, _) if !h.is_empty() => h.clone(),
+        (_, Some(a)) => a.ip().to_canonical().to_string(),
+        (_, None) => "BROKER".into(),
+    };
+    let port = match (ssh.public_port, local) {
+        (0, Some(a)) => a.port(),
+        (0, None) => 22,
+        (p, _) => p,
+    };
+    Entry { host, port }
 }
 
 /// Runs an authenticated connection's channels and tunnels, and its window watch, until the

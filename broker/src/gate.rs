@@ -7,8 +7,9 @@
 //! here; the gate talks to the vendor through [`Dialog`], so it runs without a socket in tests.
 
 use crate::prompt::{Dialog, Line};
-use crate::state::Conn;
-use portcullis_core::approvals::RequestInput;
+use crate::hint::Hints;
+use crate::state::{Conn, Entry};
+use portcullis_core::approvals::{request_minutes, RequestInput};
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel, RequestId, RequestState};
 use portcullis_core::feed::ChangeRx;
@@ -27,12 +28,14 @@ pub(crate) struct Caller<'a> {
     pub peer: &'a str,
     /// Cancelled when the connection ends; the wait ends with it.
     pub cancel: &'a CancellationToken,
+    /// Where the vendor reaches the broker, for the commands suggested.
+    pub entry: &'a Entry,
 }
 
 impl<'a> Caller<'a> {
     /// The vendor of a connection.
     pub(crate) fn of(conn: &'a Conn) -> Caller<'a> {
-        Caller { ctx: &conn.ctx, changes: &conn.changes, user: &conn.user, peer: &conn.peer, cancel: &conn.cancel }
+        Caller { ctx: &conn.ctx, changes: &conn.changes, user: &conn.user, peer: &conn.peer, cancel: &conn.cancel, entry: &conn.entry }
     }
 }
 
@@ -53,9 +56,10 @@ pub(crate) enum Admission {
 pub(crate) async fn admit<D: Dialog>(who: &Caller<'_>, term: &mut D, dev: &DeviceRecord, interactive: bool, needs: Channel) -> Admission {
     let Some(grant) = ensure_grant(who, term, dev, interactive, needs).await else { return Admission::Refused };
     if !grant.channels.contains(needs) {
+        let h = Hints::new(who.entry, &who.user.username);
         term.warn(&format!(
-            "portcullis: your access to {} (request #{}) allows {}, not {needs}.\nAsk for it with: ssh {}@BROKER request {} --minutes 60 --reason TEXT {}\n",
-            dev.name, grant.request_id, grant.channels, who.user.username, dev.name, flag_of(needs)
+            "portcullis: your access to {} (request #{}) allows {}, not {needs}. What it allows:\n{}Ask for {needs} with: {} request {} --minutes 60 --reason TEXT {}\n",
+            dev.name, grant.request_id, grant.channels, h.channels(&dev.name, &grant.channels), h.lobby(), dev.name, flag_of(needs)
         ))
         .await;
         return Admission::NotGranted(grant);
@@ -99,11 +103,14 @@ async fn ensure_grant<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRe
         }
     }
     if !interactive {
+        let h = Hints::new(conn.entry, &conn.user.username);
+        let terminal = h.terminal(&dev.name);
         term.warn(&format!(
-            "portcullis: you have no current access to {dev}.\nRequest it with:\n  ssh {user}@BROKER request {dev} --minutes 60 --reason \"TICKET and what you will do\" {flag}\nor connect interactively (ssh -t {user}:{dev}@BROKER) to be asked.\n",
+            "portcullis: you have no current access to {dev}.\nRequest it with:\n  {lobby} request {dev} --minutes 60 --reason \"TICKET and what you will do\" {flag}\nor connect interactively ({interactive}) to be asked.\n",
             dev = dev.name,
-            user = conn.user.username,
+            lobby = h.lobby(),
             flag = flag_of(needs),
+            interactive = terminal.replacen("ssh ", "ssh -t ", 1),
         ))
         .await;
         return None;
@@ -139,12 +146,12 @@ async fn new_request<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRec
             minutes = Some(default);
             break;
         }
-        match m.parse::<i64>() {
-            Ok(n) if n >= 1 && n <= max => {
+        match m.parse::<i64>().map_err(|_| format!("{m:?} is not a number of minutes")).and_then(|n| request_minutes(n, max)) {
+            Ok(n) => {
                 minutes = Some(n);
                 break;
             }
-            _ => term.say(&format!("Please enter a number of minutes from 1 to {max}.\n")).await,
+            Err(why) => term.say(&format!("{why}; please enter a number of minutes from 1 to {max}.\n")).await,
         }
     }
     let minutes = minutes?;

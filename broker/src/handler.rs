@@ -30,6 +30,13 @@ use tracing::{error, info, warn};
 pub(crate) const UNAVAILABLE: &str =
     "service unavailable: Portcullis cannot record this sign-in right now (its database is unreachable, full or failing), so nothing was started; try again later.";
 
+/// The code prompt's instructions.
+const ASK_CODE: &str = "Enter the 6-digit code from your authenticator app.";
+
+/// The instructions of the prompt after a refused code: the same text whatever the reason
+/// (wrong, already used, account locked), so it tells nobody more than that it failed.
+const WRONG_CODE: &str = "Wrong code. Enter the current 6-digit code from your authenticator app (each code works once; after several wrong codes, sign-in is refused for a while).";
+
 /// Most session channels one connection may open.
 const MAX_CHANNELS: usize = 8;
 
@@ -54,11 +61,13 @@ pub(crate) struct VendorHandler {
     refusal_audited: bool,
     /// The store could not check the sign-in; every later step is refused at once.
     unavailable: bool,
+    /// A code was refused on this connection: the next prompt says so.
+    code_refused: bool,
 }
 
 impl VendorHandler {
     pub(crate) fn new(broker: Broker, peer: String, events: mpsc::Sender<ConnEvent>) -> Self {
-        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false, unavailable: false }
+        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false, unavailable: false, code_refused: false }
     }
 
     /// Whether the sign-in can be checked: the store answered the last time it was asked.
@@ -177,7 +186,7 @@ impl VendorHandler {
         let Some(mut response) = response else {
             return Auth::Partial {
                 name: Cow::Borrowed("Portcullis"),
-                instructions: Cow::Borrowed("Enter the 6-digit code from your authenticator app."),
+                instructions: Cow::Borrowed(if self.code_refused { WRONG_CODE } else { ASK_CODE }),
                 prompts: Cow::Owned(vec![(Cow::Borrowed("Verification code: "), false)]),
             };
         };
@@ -196,6 +205,9 @@ impl VendorHandler {
             }
             Ok(Err(refusal)) => {
                 info!(user = %target.user, reason = refusal.as_str(), "code refused");
+                // The client asks again (OpenSSH: NumberOfPasswordPrompts), and that prompt
+                // says the code was wrong; the reason (reused, locked…) is only audited.
+                self.code_refused = true;
                 Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false }
             }
             Err(e) => {

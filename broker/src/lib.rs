@@ -37,6 +37,7 @@ mod fanout;
 pub mod fuzzing;
 mod gate;
 mod handler;
+mod hint;
 mod kind;
 mod lobby;
 mod pace;

@@ -2,7 +2,10 @@
 //! interactively (`ssh VENDOR@broker`) or one at a time (`ssh VENDOR@broker request …`):
 //! list devices, see my requests and grants, and file a request. ssh joins the words of a
 //! remote command with spaces, so `--reason` takes every following word up to the next flag.
+//! `config` prints an `~/.ssh/config` block for each device the vendor holds a current grant
+//! for; every suggested command names the broker's real host and port ([`crate::hint`]).
 
+use crate::hint::Hints;
 use crate::kind::Kind;
 use portcullis_core::approvals::RequestInput;
 use crate::prompt::{Line, Term};
@@ -16,12 +19,24 @@ const HELP: &str = "Commands:
   request DEVICE --minutes N --reason TEXT... [--shell] [--files] [--tcp PORT]...
                                                 ask for access to DEVICE for N minutes: a terminal
                                                 (the default), file transfer (sftp/scp), TCP ports
+  config                                        ~/.ssh/config blocks for the devices you have access to
   help                                          this text
   exit                                          leave
-Once a request is approved, connect with: ssh YOU:DEVICE@BROKER
-  files:   sftp -o User=YOU:DEVICE BROKER    (or scp -o User=YOU:DEVICE FILE BROKER:PATH)
-  tunnels: ssh -N -L LOCALPORT:DEVICE:PORT YOU@BROKER
 ";
+
+/// The help text, with the commands that connect once a request is approved.
+fn help(conn: &Conn) -> String {
+    let h = Hints::new(&conn.entry, &conn.user.username);
+    let dev = "DEVICE";
+    let mut out = format!("{HELP}Once a request is approved, connect with:\n");
+    out.push_str(&h.channels(dev, &ChannelSet::shell()));
+    if let Ok(files) = ChannelSet::parse("files") {
+        out.push_str(&h.channels(dev, &files));
+    }
+    out.push_str(&format!("  {:<10}{}   (PORT: one the grant names)\n", "tunnel:", h.tunnel_to("LOCALPORT", "DEVICE", "PORT")));
+    out.push_str(&format!("or add the output of '{} config' to ~/.ssh/config, then: ssh DEVICE, sftp DEVICE, scp FILE DEVICE:PATH\n", h.lobby()));
+    out
+}
 
 /// A lobby command's result.
 struct Reply {
@@ -51,7 +66,8 @@ pub(crate) async fn run(conn: &Conn, mut term: Term<'_>, kind: Kind) {
             term.exit(reply.status).await;
         }
         Kind::Sftp => {
-            term.warn("portcullis: name the device for file transfer: sftp -o User=YOU:DEVICE BROKER\n").await;
+            let hint = Hints::new(&conn.entry, &conn.user.username).sftp("DEVICE");
+            term.warn(&format!("portcullis: name the device for file transfer: {hint}\n")).await;
             term.exit(1).await;
         }
         Kind::Shell => {
@@ -145,6 +161,7 @@ pub enum Command {
     Devices,
     Status,
     Request(RequestArgs),
+    Config,
     /// A line that cannot run, with the error to show (exit status 1).
     Invalid(String),
     /// A command the lobby does not have, by name (exit status 127).
@@ -162,6 +179,8 @@ pub(crate) fn parse_line(line: &str) -> Command {
         "help" | "--help" | "-h" => Command::Help,
         "devices" => Command::Devices,
         "status" | "requests" => Command::Status,
+        "config" if rest.is_empty() => Command::Config,
+        "config" => Command::Invalid("error: config takes no arguments\n".into()),
         "request" => match parse_request(rest) {
             Ok(args) => Command::Request(args),
             Err(e) => Command::Invalid(format!("error: {e}\n")),
@@ -172,7 +191,8 @@ pub(crate) fn parse_line(line: &str) -> Command {
 
 async fn execute(conn: &Conn, line: &str) -> Reply {
     match parse_line(line) {
-        Command::Help => Reply::ok(HELP.into()),
+        Command::Help => Reply::ok(help(conn)),
+        Command::Config => ssh_config(conn).await,
         Command::Devices => devices(conn).await,
         Command::Status => status(conn).await,
         Command::Request(args) => request(conn, args).await,
@@ -232,11 +252,46 @@ async fn request(conn: &Conn, args: RequestArgs) -> Reply {
     let ctx = &conn.ctx;
     match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &device, &args.reason, args.minutes).channels(&args.channels).peer(&conn.peer)).await {
         Ok(r) => Reply::ok(format!(
-            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\nOnce approved, connect with: ssh {}:{}@BROKER\n",
-            r.id, r.device, r.minutes, r.channels, r.required_approvals, conn.user.username, r.device
+            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\nOnce approved, connect with:\n{}",
+            r.id, r.device, r.minutes, r.channels, r.required_approvals,
+            Hints::new(&conn.entry, &conn.user.username).channels(&r.device, &r.channels)
         )),
         Err(e) => Reply::err(format!("error: {e}\n")),
     }
+}
+
+/// The `config` command: one `~/.ssh/config` block per device with a current grant.
+async fn ssh_config(conn: &Conn) -> Reply {
+    let ctx = &conn.ctx;
+    let (Ok(devices), Ok(keys)) = (ctx.store.list_devices().await, ctx.store.user_key_fingerprints(conn.user.id).await) else {
+        return Reply::err("error: service unavailable\n".into());
+    };
+    let h = Hints::new(&conn.entry, &conn.user.username);
+    let now = clock::now();
+    let mut out = format!("# Portcullis: add to ~/.ssh/config (devices {} has access to now).\n", conn.user.username);
+    let mut blocks = 0;
+    for d in devices.iter().filter(|d| !d.disabled) {
+        let Ok(grants) = ctx.store.current_grants(conn.user.id, d.id, now).await else {
+            return Reply::err("error: service unavailable\n".into());
+        };
+        // Every running grant: a newer one may allow more than an older one still running.
+        let channels = match ChannelSet::from_channels(grants.iter().flat_map(|g| g.channels.iter())) {
+            Ok(c) => c,
+            Err(_) => match grants.first() {
+                Some(g) => g.channels.clone(),
+                None => continue,
+            },
+        };
+        let Some(until) = grants.iter().map(|g| g.ends_at).max() else { continue };
+        let ids: Vec<String> = grants.iter().map(|g| format!("#{}", g.request_id)).collect();
+        out.push_str(&format!("\n# {}: {} until {} (request {})\n", d.name, channels, clock::rfc3339(until), ids.join(", ")));
+        out.push_str(&h.ssh_config(&d.name, &channels, &keys));
+        blocks += 1;
+    }
+    if blocks == 0 {
+        out.push_str(&format!("# None yet. Ask with: {} request DEVICE --minutes N --reason TEXT\n", h.lobby()));
+    }
+    Reply::ok(out)
 }
 
 #[cfg(test)]

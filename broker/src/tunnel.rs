@@ -4,7 +4,10 @@
 //! connects to the device's stored address with that port — never to a name or address the
 //! vendor supplied, which is not even resolved. Everything else is refused as
 //! administratively prohibited and audited (`channel.refused`, `what = direct-tcpip`) before
-//! any connection is attempted.
+//! any connection is attempted. The refusal's description, which OpenSSH prints as
+//! `channel N: open failed: administratively prohibited: TEXT`, says why and how to reach the
+//! device instead: `ssh -J`/ProxyJump through the broker asks for exactly such a tunnel (to
+//! the device's SSH port), and the answer is the `VENDOR:DEVICE` user name.
 //!
 //! Refusals go through the connection's refusal count like every other refusal: the first
 //! few are audited one by one, the rest summed up, and a connection that keeps asking is
@@ -19,6 +22,7 @@
 
 use crate::events::TunnelRequest;
 use crate::state::Conn;
+use crate::hint::Hints;
 use crate::{recording, session};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::clock;
@@ -57,7 +61,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     let (dev, grant, port) = match decide(&conn, &host, port).await {
         Ok(x) => x,
         Err(r) => {
-            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            reply.reject(prohibited(refusal_text(&conn, &host, port, &r))).await;
             info!(%host, port, reason = %r.reason, "tunnel refused");
             conn.refused("direct-tcpip", json!({
                 "host": host, "port": port, "reason": r.reason, "device": r.device,
@@ -72,7 +76,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         return;
     };
     let Some(session) = session::open(&conn, &grant, &dev).await else {
-        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply.reject(prohibited("portcullis: this connection serves another grant (or its session cannot be recorded); reconnect".into())).await;
         conn.refused("direct-tcpip", json!({
             "host": host, "port": port, "device": dev.name,
             "reason": "this connection serves another grant (or its session cannot be recorded); reconnect",
@@ -146,6 +150,26 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
 async fn tunnel_failed(conn: &Conn, subject: &Subject, dev: &DeviceRecord, port: u16, n: u32, error: String) {
     warn!(device = %dev.name, port, %error, "cannot reach the device's port");
     conn.audit_or_end(Kind::TunnelFailed, subject.clone(), json!({ "device": dev.name, "port": port, "channel": n, "error": error })).await;
+}
+
+/// "Administratively prohibited", with `text` as the description the vendor's client shows.
+fn prohibited(text: String) -> ChannelOpenFailure {
+    ChannelOpenFailure::Other { code: ChannelOpenFailure::AdministrativelyProhibited.code(), reason: text }
+}
+
+/// What the vendor is told about a refused tunnel: why, and how to reach a device instead,
+/// since `ssh -J` (ProxyJump) through the broker lands here. One line of printable ASCII;
+/// the host the client asked for is echoed only as far as it is made of such characters.
+pub(crate) fn refusal_text(conn: &Conn, host: &str, port: u32, r: &Refusal) -> String {
+    let h = Hints::new(&conn.entry, &conn.user.username);
+    let asked: String = host.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+    let dev = r.device.as_ref().map_or("DEVICE", DeviceName::as_str);
+    let terminal = h.terminal(dev);
+    format!(
+        "portcullis: no tunnel to {asked} port {port}: {}. Portcullis is not a jump host (ssh -J, ProxyJump): name the device in the user name instead, {terminal} (VENDOR:DEVICE); tunnels (-L, -W) reach only a port a grant names: {}",
+        r.reason,
+        h.tunnel_to("LOCALPORT", dev, "PORT"),
+    )
 }
 
 /// Applies the rules; nothing here touches the network.

@@ -118,6 +118,11 @@ pub struct SshConfig {
     pub penalty_min: Dur,
     /// Longest penalty; `0s` turns penalties off.
     pub penalty_max: Dur,
+    /// The host name vendors use to reach the broker, in the commands and `~/.ssh/config`
+    /// blocks the broker suggests; empty means the address the vendor connected to.
+    pub public_host: String,
+    /// The port vendors use (a load balancer's, say); 0 means the port they connected to.
+    pub public_port: u16,
 }
 
 impl Default for SshConfig {
@@ -134,6 +139,8 @@ impl Default for SshConfig {
             penalty_grace_exceeded: Dur(Duration::from_secs(10)),
             penalty_min: Dur(Duration::from_secs(15)),
             penalty_max: Dur(Duration::from_secs(600)),
+            public_host: String::new(),
+            public_port: 0,
         }
     }
 }
@@ -386,6 +393,9 @@ impl Config {
                 "approval.default_minutes exceeds policy.max_minutes".into(),
             ));
         }
+        if !self.ssh.public_host.is_empty() && !is_host(&self.ssh.public_host) {
+            return Err(ConfigError::Invalid("ssh.public_host must be a host name or an IP address".into()));
+        }
         if self.ssh.per_source_max_startups == 0 {
             return Err(ConfigError::Invalid("ssh.per_source_max_startups must be at least 1".into()));
         }
@@ -394,6 +404,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// An IP address or a DNS name (letters, digits, `-` and `.`): what may stand after `@` in an
+/// ssh command line and after `HostName` in an ssh config file.
+fn is_host(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+        || (s.len() <= 253 && s.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')))
 }
 
 #[cfg(test)]

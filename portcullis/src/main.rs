@@ -3,8 +3,9 @@
 //! the store through the core services; `serve` runs a broker node (SSH + HTTPS); `demo`
 //! runs one with a simulated device and everything enrolled.
 //!
-//! Exit status: 0 done, 1 refused or failed (one line `error: …` on standard error), 2 the
-//! command line itself was wrong (clap's usage message). With `--json` both kinds of error
+//! Exit status: 0 done, 1 refused or failed (`error: …` on standard error: one line, or more
+//! when a message itself has several, such as a TOML error pointing at a line and column), 2
+//! the command line itself was wrong (clap's usage message). With `--json` both kinds of error
 //! are one JSON object on standard error instead: `{"error": "…", "status": 1}`.
 
 mod caller;
@@ -45,14 +46,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints `error: …` as one line (the context chain joined by `: `), or the JSON object with
-/// `json`, and returns status 1.
+/// Prints `error: …` (the context chain joined by `: `, each cause once), or the JSON object
+/// with `json`, and returns status 1.
 fn fail(e: &anyhow::Error, json: bool) -> ExitCode {
-    let text = format!("{e:#}");
+    let text = output::error_text(e);
     if json {
         return fail_json(&text, 1);
     }
-    eprintln!("error: {}", output::one_line(&text));
+    eprintln!("error: {text}");
     ExitCode::FAILURE
 }
 

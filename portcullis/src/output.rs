@@ -62,6 +62,29 @@ pub fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
+/// An error for standard error: its message, then each cause after `: `, every one written
+/// once. A cause whose text the message before it already holds (a library error that
+/// prints its source inside its own message) is not repeated. Line breaks inside a message
+/// are kept (a TOML error points at the line and column on lines of its own); other control
+/// characters (escapes from a stored value) are shown as `?`.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim_end();
+        if text.is_empty() || previous.contains(text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+        previous = text.to_owned();
+    }
+    out.chars().map(|c| if c.is_control() && c != '\n' { '?' } else { c }).collect()
+}
+
 /// RFC 3339 (UTC) of Unix seconds.
 pub fn time(secs: i64) -> String {
     portcullis_core::clock::rfc3339(secs)
@@ -111,6 +134,33 @@ mod tests {
         t.row(vec!["x\ny\u{1b}[2J".into(), "extra".into()]);
         assert_eq!(t.render(""), "A\nx?y?[2J\n");
         assert_eq!(one_line("é ok"), "é ok");
+    }
+
+    /// Like many library errors: the message holds the source, which is also its `source()`.
+    #[derive(Debug)]
+    struct ReadError {
+        path: &'static str,
+        source: std::io::Error,
+    }
+    impl std::fmt::Display for ReadError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot read {}: {}", self.path, self.source)
+        }
+    }
+    impl std::error::Error for ReadError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_written_once_and_line_breaks_stay() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = anyhow::Error::new(ReadError { path: "p.toml", source: io }).context("cannot load the configuration");
+        let text = error_text(&e);
+        assert_eq!(text, format!("cannot load the configuration: cannot read p.toml: {}", std::io::Error::from(std::io::ErrorKind::NotFound)));
+        let e = anyhow::anyhow!("x\ny\u{1b}[2J").context("outer");
+        assert_eq!(error_text(&e), "outer: x\ny?[2J");
     }
 
     #[test]

@@ -29,6 +29,8 @@ mod harness_selftest;
 mod hostile;
 mod limits;
 mod lobby;
+mod messages;
+mod vendor_hints;
 mod notify;
 mod hostkey;
 mod recording;

@@ -69,7 +69,7 @@ impl IntoResponse for ApiError {
 impl From<ApprovalError> for ApiError {
     fn from(e: ApprovalError) -> Self {
         match e {
-            ApprovalError::NotFound(m) => Self::not_found(format!("{m} not found")),
+            e @ ApprovalError::NotFound(_) => Self::not_found(e.to_string()),
             ApprovalError::Invalid(m) => Self::bad_request(m),
             ApprovalError::NotAllowed(m) => Self::forbidden(m),
             ApprovalError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
@@ -82,10 +82,10 @@ impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::Invalid(m) => Self::bad_request(m),
-            AdminError::NotFound(m) => Self::not_found(format!("{m} not found")),
+            e @ AdminError::NotFound(_) => Self::not_found(e.to_string()),
             AdminError::Exists(m) => Self::new(StatusCode::CONFLICT, "conflict", format!("{m} already exists")),
             AdminError::Store(StoreError::Exists(m)) => Self::new(StatusCode::CONFLICT, "conflict", format!("{m} already exists")),
-            AdminError::Store(StoreError::NotFound(m)) => Self::not_found(format!("{m} not found")),
+            AdminError::Store(e @ StoreError::NotFound(_)) => Self::not_found(e.to_string()),
             other => Self::internal(other),
         }
     }
@@ -94,7 +94,7 @@ impl From<AdminError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(m) => Self::not_found(format!("{m} not found")),
+            e @ StoreError::NotFound(_) => Self::not_found(e.to_string()),
             other => Self::internal(other),
         }
     }

@@ -64,14 +64,15 @@ struct Seat {
     user: UserRecord,
     changes: ChangeRx,
     cancel: CancellationToken,
+    entry: crate::state::Entry,
 }
 
 impl Seat {
     fn new(w: &World, user: UserRecord) -> Seat {
-        Seat { user, changes: w.ctx.audit.feed().subscribe(), cancel: CancellationToken::new() }
+        Seat { user, changes: w.ctx.audit.feed().subscribe(), cancel: CancellationToken::new(), entry: crate::state::Entry { host: "broker.example".into(), port: 2222 } }
     }
     fn caller<'a>(&'a self, w: &'a World) -> Caller<'a> {
-        Caller { ctx: &w.ctx, changes: &self.changes, user: &self.user, peer: crate::testkit::PEER, cancel: &self.cancel }
+        Caller { ctx: &w.ctx, changes: &self.changes, user: &self.user, peer: crate::testkit::PEER, cancel: &self.cancel, entry: &self.entry }
     }
 }
 
@@ -107,8 +108,8 @@ async fn without_a_grant_a_command_is_refused_with_how_to_ask() {
     assert!(matches!(got, Admission::Refused), "{got:?}");
     let warned = term.warned();
     assert!(warned.starts_with("portcullis: you have no current access to pump-1.\n"), "{warned}");
-    assert!(warned.contains("ssh jdoe@BROKER request pump-1 --minutes 60 --reason \"TICKET and what you will do\" --files\n"), "{warned}");
-    assert!(warned.contains("ssh -t jdoe:pump-1@BROKER"), "{warned}");
+    assert!(warned.contains("ssh -p 2222 jdoe@broker.example request pump-1 --minutes 60 --reason \"TICKET and what you will do\" --files\n"), "{warned}");
+    assert!(warned.contains("ssh -t -p 2222 jdoe:pump-1@broker.example"), "{warned}");
     // Nothing was filed on the vendor's behalf.
     assert!(w.ctx.store.list_requests(None, Some(vendor.id), 10).await.unwrap().is_empty());
 }
@@ -127,9 +128,26 @@ async fn a_grant_without_the_channel_is_refused_with_how_to_ask() {
         other => panic!("expected a refusal naming the grant: {other:?}"),
     }
     let warned = term.warned();
-    let expected = format!("portcullis: your access to pump-1 (request #{}) allows shell, not files.\n", grant.request_id);
+    let expected = format!("portcullis: your access to pump-1 (request #{}) allows shell, not files.", grant.request_id);
     assert!(warned.starts_with(&expected), "{warned}");
-    assert!(warned.contains("ssh jdoe@BROKER request pump-1 --minutes 60 --reason TEXT --files\n"), "{warned}");
+    assert!(warned.contains("  terminal: ssh -p 2222 jdoe:pump-1@broker.example\n"), "{warned}");
+    assert!(warned.contains("Ask for files with: ssh -p 2222 jdoe@broker.example request pump-1 --minutes 60 --reason TEXT --files\n"), "{warned}");
+}
+
+#[tokio::test]
+async fn a_files_only_grant_points_a_terminal_to_sftp() {
+    let w = World::new().await;
+    let vendor = w.vendor("jdoe").await;
+    let dev = w.device("pump-1").await;
+    w.grant(&vendor, &dev, 30, &ChannelSet::parse("files").unwrap()).await;
+    let seat = Seat::new(&w, vendor);
+    let mut term = Script::default();
+    let got = admit_within(&seat.caller(&w), &mut term, &dev, false, Channel::Shell).await;
+    assert!(matches!(got, Admission::NotGranted(_)), "{got:?}");
+    let warned = term.warned();
+    assert!(warned.contains("  files:    sftp -P 2222 -o User=jdoe:pump-1 broker.example"), "{warned}");
+    assert!(warned.contains("scp -P 2222 -o User=jdoe:pump-1 FILE broker.example:PATH"), "{warned}");
+    assert!(!warned.contains("ssh -p 2222 jdoe:pump-1@"), "a files-only grant was pointed to ssh:\n{warned}");
 }
 
 #[tokio::test]
@@ -170,4 +188,24 @@ async fn an_interactive_vendor_files_a_request_and_passes_once_approved() {
     assert!(said.contains("Minutes needed ["), "{said}");
     assert!(said.contains("approved; access until"), "{said}");
     assert_eq!(term.warned(), "");
+}
+
+#[tokio::test]
+async fn the_prompt_refuses_minutes_by_the_rule_that_files_requests() {
+    let w = World::new().await;
+    let vendor = w.vendor("jdoe").await;
+    let dev = w.device("pump-1").await;
+    let max = w.ctx.approvals.policy().rule(dev.criticality, &dev.zone).max_minutes;
+    let seat = Seat::new(&w, vendor.clone());
+    // Three refused answers: nothing is filed.
+    let too_long = (max + 1).to_string();
+    let mut term = Script::typing(&["INC-8 check", "0", &too_long, "-3"]);
+    let got = admit_within(&seat.caller(&w), &mut term, &dev, true, Channel::Shell).await;
+    assert!(matches!(got, Admission::Refused), "{got:?}");
+    let said = term.said();
+    for n in [0, max + 1, -3] {
+        let rule = portcullis_core::approvals::request_minutes(n, max).unwrap_err();
+        assert!(said.contains(&rule), "the prompt did not use the core rule for {n} ({rule}):\n{said}");
+    }
+    assert!(w.ctx.store.list_requests(None, Some(vendor.id), 10).await.unwrap().is_empty());
 }

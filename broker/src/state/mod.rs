@@ -43,6 +43,14 @@ pub(crate) struct ActiveSession {
     pub grant: GrantRecord,
 }
 
+/// Where vendors reach the broker (`ssh.public_host`/`public_port`, or else the address and
+/// port this vendor connected to): what the commands the broker suggests name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub host: String,
+    pub port: u16,
+}
+
 /// Who connected, as the connection task learnt it after the sign-in.
 pub(crate) struct Vendor {
     pub user: UserRecord,
@@ -52,6 +60,8 @@ pub(crate) struct Vendor {
     pub device: Option<DeviceRecord>,
     /// The vendor's address, as `IP:PORT`.
     pub peer: String,
+    /// Where the vendor reached the broker.
+    pub entry: Entry,
 }
 
 /// State of one authenticated connection, shared by its channel tasks.
@@ -66,6 +76,8 @@ pub(crate) struct Conn {
     /// The enabled device named in the user name, if it exists.
     pub device: Option<DeviceRecord>,
     pub peer: String,
+    /// Where vendors reach the broker, for suggested commands.
+    pub entry: Entry,
     pub handle: Handle,
     /// Cancelled when the whole session must end.
     pub cancel: CancellationToken,
@@ -99,7 +111,7 @@ struct OpenChannel {
 impl Conn {
     /// The state of a connection that just signed in.
     pub fn new(ctx: Context, changes: ChangeRx, vendor: Vendor, handle: Handle, cancel: CancellationToken) -> Conn {
-        let Vendor { user, device_name, device, peer } = vendor;
+        let Vendor { user, device_name, device, peer, entry } = vendor;
         Conn {
             ctx,
             changes,
@@ -107,6 +119,7 @@ impl Conn {
             device_name,
             device,
             peer,
+            entry,
             handle,
             cancel,
             session: tokio::sync::Mutex::new(None),

@@ -31,7 +31,7 @@ pub enum AdminError {
     /// A user, key or device of that name already exists.
     #[error("{0} already exists")]
     Exists(String),
-    #[error("{0} not found")]
+    #[error("no {0}")]
     NotFound(String),
     #[error(transparent)]
     Store(StoreError),

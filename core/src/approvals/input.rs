@@ -80,6 +80,31 @@ pub fn window_minutes(minutes: i64) -> Result<Duration, String> {
     Ok(Duration::from_secs(u64::try_from(minutes).unwrap_or(0).saturating_mul(60)))
 }
 
+/// The minutes a request asks for: from 1 to the policy's maximum for the device (`max`).
+/// The one place this rule is written: filing a request (lobby, CLI, API, pages) and the
+/// gate's prompt both call it.
+pub fn request_minutes(minutes: i64, max: i64) -> Result<i64, String> {
+    if (1..=max).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(format!("minutes must be from 1 to {max} for this device, not {minutes}"))
+    }
+}
+
+/// A reason (a request's, a denial's, a stop's), trimmed: one line of at most
+/// [`super::MAX_REASON_CHARS`] characters, and not empty when `required`. The one place this
+/// rule is written.
+pub fn reason(text: &str, required: bool) -> Result<&str, String> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        return Err("a reason is required (e.g. the ticket number and what you will do)".into());
+    }
+    if text.chars().count() > super::MAX_REASON_CHARS || text.chars().any(char::is_control) {
+        return Err(format!("the reason must be one line of at most {} characters", super::MAX_REASON_CHARS));
+    }
+    Ok(text)
+}
+
 /// Checks the window an approver grants: longer than nothing, no longer than the request asks
 /// for (`asked_minutes`) nor than the policy allows (`max`). Nothing is cut silently: a window
 /// outside these bounds is refused with the bound that applies.
@@ -194,6 +219,21 @@ mod tests {
         let a = ApprovalInput::new(RequestId(4), &v, "cli");
         assert!(a.window.length.is_none() && a.window.starts_at.is_none() && a.channels.is_none());
         assert_eq!(StopInput::new(SessionId(1), "x", "").mode, StopMode::Immediate);
+    }
+
+    #[test]
+    fn request_minutes_and_reasons_have_one_rule() {
+        assert_eq!(request_minutes(1, 60), Ok(1));
+        assert_eq!(request_minutes(60, 60), Ok(60));
+        for bad in [0, -5, 61, i64::MAX] {
+            assert!(request_minutes(bad, 60).is_err(), "{bad}");
+        }
+        assert_eq!(reason("  INC-1 check  ", true), Ok("INC-1 check"));
+        assert_eq!(reason("", false), Ok(""));
+        assert!(reason("  ", true).is_err());
+        assert!(reason("two\nlines", false).is_err());
+        assert!(reason(&"x".repeat(super::super::MAX_REASON_CHARS + 1), false).is_err());
+        assert!(reason(&"é".repeat(super::super::MAX_REASON_CHARS), true).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 mod input;
 
-pub use input::{window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
+pub use input::{reason, request_minutes, window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
@@ -25,7 +25,7 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub enum ApprovalError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0} not found")]
+    #[error("no {0}")]
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
@@ -90,13 +90,7 @@ impl Approvals {
     pub async fn create_request(&self, input: RequestInput) -> Result<RequestRecord, ApprovalError> {
         let (actor, vendor, device, peer, channels) = (input.actor(), &input.vendor, &input.device, input.peer.as_str(), &input.channels);
         let minutes = input.minutes;
-        let reason = input.reason.trim();
-        if reason.is_empty() {
-            return Err(ApprovalError::Invalid("a reason is required (e.g. the ticket number and what you will do)".into()));
-        }
-        if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control()) {
-            return Err(ApprovalError::Invalid(format!("the reason must be one line of at most {MAX_REASON_CHARS} characters")));
-        }
+        let reason = input::reason(&input.reason, true).map_err(ApprovalError::Invalid)?;
         let user = self.store.user_by_name(vendor).await?.ok_or_else(|| ApprovalError::NotFound(format!("user {vendor}")))?;
         if user.role != crate::domain::Role::Vendor || user.disabled {
             return Err(ApprovalError::Invalid(format!("{vendor} is not an active vendor account")));
@@ -105,9 +99,7 @@ impl Approvals {
         let dev = dev.ok_or_else(|| ApprovalError::NotFound(format!("device {device}")))?;
         channels.check_ports(&dev.tcp_ports).map_err(|e| ApprovalError::Invalid(e.0))?;
         let rule = self.policy.rule(dev.criticality, &dev.zone);
-        if minutes < 1 || minutes > rule.max_minutes {
-            return Err(ApprovalError::Invalid(format!("minutes must be between 1 and {} for {device}", rule.max_minutes)));
-        }
+        input::request_minutes(minutes, rule.max_minutes).map_err(|e| ApprovalError::Invalid(format!("{device}: {e}")))?;
         let need = rule.approvals;
         let now = clock::now();
         let mut tx = self.audit.begin().await?;
@@ -232,10 +224,7 @@ impl Approvals {
             self.audit_refusal(id, approver, &msg, via).await?;
             return Err(ApprovalError::NotAllowed(msg));
         }
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control()) {
-            return Err(ApprovalError::Invalid(format!("a denial needs a one-line reason of 1 to {MAX_REASON_CHARS} characters")));
-        }
+        let reason = input::reason(reason, true).map_err(|e| ApprovalError::Invalid(format!("a denial: {e}")))?;
         let now = clock::now();
         let mut tx = self.audit.begin().await?;
         if !self.store.set_request_state(&mut tx, id, RequestState::Pending, RequestState::Denied, approver.as_str(), Some(reason), now).await? {
@@ -304,10 +293,7 @@ impl Approvals {
     pub async fn stop_session(&self, input: StopInput) -> Result<(), ApprovalError> {
         let StopInput { id, by, reason, mode } = input;
         let by = by.as_str();
-        let reason = reason.trim();
-        if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(|c| c.is_control()) {
-            return Err(ApprovalError::Invalid(format!("the reason must be one line of at most {MAX_REASON_CHARS} characters")));
-        }
+        let reason = input::reason(&reason, false).map_err(ApprovalError::Invalid)?;
         let now = clock::now();
         let stop_at = match mode {
             StopMode::Immediate => now,
@@ -315,7 +301,12 @@ impl Approvals {
         };
         let mut tx = self.audit.begin().await?;
         if !self.store.request_session_stop(&mut tx, id, by, now, stop_at).await? {
-            return Err(ApprovalError::Conflict(format!("session {id} is not active (or is already being stopped)")));
+            drop(tx);
+            return Err(match self.store.session(id).await? {
+                None => ApprovalError::NotFound(format!("session {id}")),
+                Some(s) if s.ended_at.is_some() => ApprovalError::Conflict(format!("session {id} has already ended")),
+                Some(_) => ApprovalError::Conflict(format!("session {id} is already being stopped")),
+            });
         }
         tx.append(Event::new(by, Kind::SessionStopRequested, Subject::Session(id), json!({
             "reason": reason, "mode": mode.as_str(), "stop_at": stop_at,

@@ -38,6 +38,8 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "SSH_PENALTY_GRACE_EXCEEDED" => c.ssh.penalty_grace_exceeded = dur(var, v)?,
         "SSH_PENALTY_MIN" => c.ssh.penalty_min = dur(var, v)?,
         "SSH_PENALTY_MAX" => c.ssh.penalty_max = dur(var, v)?,
+        "SSH_PUBLIC_HOST" => c.ssh.public_host = v.into(),
+        "SSH_PUBLIC_PORT" => c.ssh.public_port = parse(var, v)?,
         "WEB_LISTEN" => c.web.listen = parse(var, v)?,
         "WEB_TLS_CERT" => c.web.tls_cert = v.into(),
         "WEB_TLS_KEY" => c.web.tls_key = v.into(),

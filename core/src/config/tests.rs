@@ -156,3 +156,18 @@ fn node_id_defaults_to_the_host_name_and_is_validated() {
         assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &vars(&[("PORTCULLIS_NODE_ID", bad)])).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn public_ssh_address_is_a_host_name_or_an_address() {
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap();
+    assert_eq!((c.ssh.public_host.as_str(), c.ssh.public_port), ("", 0));
+    let env = vars(&[("PORTCULLIS_SSH_PUBLIC_HOST", "broker.hospital.example"), ("PORTCULLIS_SSH_PUBLIC_PORT", "22")]);
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &env).unwrap();
+    assert_eq!((c.ssh.public_host.as_str(), c.ssh.public_port), ("broker.hospital.example", 22));
+    for good in ["10.0.0.5", "fd00::5", "b-1.example"] {
+        assert!(Config::from_parts(&format!("{MINIMAL}[ssh]\npublic_host = {good:?}\n"), Path::new("p.toml"), &[]).is_ok(), "{good}");
+    }
+    for bad in ["broker example", "-x.example", "a..b", "x;rm", "host\nProxyCommand sh"] {
+        assert!(Config::from_parts(&format!("{MINIMAL}[ssh]\npublic_host = {bad:?}\n"), Path::new("p.toml"), &[]).is_err(), "{bad:?}");
+    }
+}

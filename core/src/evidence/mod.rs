@@ -29,7 +29,7 @@ pub use verify::{verify, verify_scanned, BundleReport, KeyPin};
 pub enum EvidenceError {
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
-    #[error("{0} not found")]
+    #[error("no {0}")]
     NotFound(String),
     #[error("archive: {0}")]
     Archive(String),

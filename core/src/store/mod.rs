@@ -40,7 +40,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
     UnsupportedUrl,
-    #[error("{0} not found")]
+    #[error("no {0}")]
     NotFound(String),
     #[error("{0} already exists")]
     Exists(String),

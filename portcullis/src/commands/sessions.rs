@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
             Ok(())
         }
         SessionCmd::Show { id, out } => {
-            let s = ctx.store.session(id).await?.ok_or_else(|| anyhow::anyhow!("session {id} not found"))?;
+            let s = ctx.store.session(id).await?.ok_or_else(|| anyhow::anyhow!("no session {id}"))?;
             let recordings = ctx.store.recordings_of(id).await?;
             if out.json {
                 #[derive(Serialize)]

@@ -99,7 +99,17 @@ impl Vendor {
         self.client(program, "-P", broker, login, Code::Next)
     }
 
-    fn client(&self, program: &str, port_flag: &str, broker: SocketAddr, login: &str, code: Code) -> Command {
+    /// `program` (`ssh`, `scp`, `sftp`) reading only the ssh config file `config`, as a vendor's
+    /// own `~/.ssh/config` would be read, with the TOTP answer `code` ready for askpass.
+    pub fn configured(&self, program: &str, config: &Path, code: Code) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.arg("-F").arg(config);
+        self.answering(&mut cmd, code);
+        cmd
+    }
+
+    /// Sets up askpass to answer `code` for `cmd`.
+    fn answering(&self, cmd: &mut Command, code: Code) {
         let answer = match code {
             Code::Next => self.totp().next_code(),
             Code::Exactly(c) => c,
@@ -107,8 +117,17 @@ impl Vendor {
         let n = self.answers.fetch_add(1, Ordering::SeqCst);
         let answer_file = self.dir.path().join(format!("answer-{n}"));
         fs::write(&answer_file, format!("{answer}\n")).expect("write askpass answer");
+        cmd.env("SSH_ASKPASS", self.dir.path().join("askpass"))
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .env("PORTCULLIS_TEST_ASKPASS_ANSWER", &answer_file)
+            .env("PORTCULLIS_TEST_ASKPASS_LOG", self.dir.path().join("askpass.log"))
+            .env_remove("SSH_AUTH_SOCK");
+    }
 
+    fn client(&self, program: &str, port_flag: &str, broker: SocketAddr, login: &str, code: Code) -> Command {
         let mut cmd = Command::new(program);
+        self.answering(&mut cmd, code);
         cmd.args(["-F", "/dev/null", port_flag, &broker.port().to_string(), "-i"])
             .arg(&self.key)
             .args([
@@ -130,16 +149,7 @@ impl Vendor {
                 "ServerAliveInterval=0",
                 "-o",
             ])
-            .arg(format!("User={login}"))
-            .env("SSH_ASKPASS", self.dir.path().join("askpass"))
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .env("DISPLAY", ":0")
-            .env("PORTCULLIS_TEST_ASKPASS_ANSWER", &answer_file)
-            .env(
-                "PORTCULLIS_TEST_ASKPASS_LOG",
-                self.dir.path().join("askpass.log"),
-            )
-            .env_remove("SSH_AUTH_SOCK");
+            .arg(format!("User={login}"));
         cmd
     }
 

@@ -23,7 +23,7 @@ pub fn narrowed_to(a: &Authed) -> Option<i64> {
 /// theirs to see.
 pub async fn viewable(store: &Store, a: &Authed, id: i64) -> Result<SessionRecord, ApiError> {
     a.require(VIEWERS, "read sessions")?;
-    let s = store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("session {id} not found")))?;
+    let s = store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
     if let Some(user) = narrowed_to(a) {
         if !store.approved_session(user, s.id).await? {
             return Err(ApiError::forbidden(format!(

@@ -55,7 +55,7 @@ pub async fn list(State(store): State<Store>, State(approvals): State<Approvals>
 pub async fn show(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<DeviceView>, ApiError> {
     a.require(super::requests::READERS, "read devices")?;
     let name = DeviceName::parse(&n).map_err(bad)?;
-    let d = store.device_by_name(&name).await?.ok_or_else(|| ApiError::not_found(format!("device {n} not found")))?;
+    let d = store.device_by_name(&name).await?.ok_or_else(|| ApiError::not_found(format!("no device {n}")))?;
     Ok(Json(view(&approvals, &d)))
 }
 

@@ -69,7 +69,7 @@ impl Write for BodyWriter {
 pub async fn export(store: &Store, audit: &AuditLog, a: &Authed, id: i64) -> Result<Response, ApiError> {
     a.require(super::audit::AUDITORS, "export evidence")?;
     let altered = evidence::altered_recordings(store, SessionId(id)).await.map_err(|e| match e {
-        EvidenceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+        e @ EvidenceError::NotFound(_) => ApiError::not_found(e.to_string()),
         other => ApiError::internal(other),
     })?;
     if !altered.is_empty() {
@@ -85,7 +85,7 @@ pub async fn export(store: &Store, audit: &AuditLog, a: &Authed, id: i64) -> Res
         ));
     }
     let bundle = evidence::build(store, audit, SessionId(id)).await.map_err(|e| match e {
-        EvidenceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+        e @ EvidenceError::NotFound(_) => ApiError::not_found(e.to_string()),
         other => ApiError::internal(other),
     })?;
     let files = bundle.member_count();

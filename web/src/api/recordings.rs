@@ -89,7 +89,7 @@ fn extension(kind: &str) -> &'static str {
 
 fn evidence_error(e: EvidenceError) -> ApiError {
     match e {
-        EvidenceError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+        e @ EvidenceError::NotFound(_) => ApiError::not_found(e.to_string()),
         other => ApiError::internal(other.to_string()),
     }
 }

@@ -96,7 +96,7 @@ pub async fn pending_count(State(store): State<Store>, a: Authed) -> Result<Json
     responses((status = 200, body = RequestView), (status = 404, body = ErrorBody)))]
 pub async fn show(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
     a.require(READERS, "read requests")?;
-    let r = store.request(RequestId(id)).await?.ok_or_else(|| ApiError::not_found(format!("request #{id} not found")))?;
+    let r = store.request(RequestId(id)).await?.ok_or_else(|| ApiError::not_found(format!("no request #{id}")))?;
     Ok(Json(view(&store, &approvals, &r).await?))
 }
 

@@ -33,7 +33,7 @@ pub async fn list(State(store): State<Store>, a: Authed) -> Result<Json<Vec<User
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(store): State<Store>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<UserView>, ApiError> {
     a.require(ADMINS, "manage users")?;
-    let u = store.user_by_name(&name(&n)?).await?.ok_or_else(|| ApiError::not_found(format!("user {n} not found")))?;
+    let u = store.user_by_name(&name(&n)?).await?.ok_or_else(|| ApiError::not_found(format!("no user {n}")))?;
     Ok(Json(UserView::from(&u)))
 }
 
