@@ -34,6 +34,7 @@ mod ssh_audit;
 mod totp;
 mod web_browser;
 mod auditor_browser;
+mod sso_browser;
 mod tunnel;
 mod files;
 mod window;
