@@ -11,8 +11,9 @@
 //
 // Hostile switch, set by the test with `GET /__test/mode?set=MODE`: the token endpoint's ID
 // token is then re-issued, signed with the provider's own key (jose), with one thing wrong:
-// `wrong-audience` (aud is another client) or `expired` (exp in the past). `normal` turns it
-// off. The broker must really verify the token to refuse these.
+// `wrong-audience` (aud is another client) or `expired` (exp in the past); or signed with a
+// key the provider has just rotated to and now publishes (`rotated`), or with a key it never
+// publishes (`unpublished-key`). `normal` turns it off. The broker must really verify the token to refuse these.
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 import { createServer } from 'node:http';
@@ -29,6 +30,11 @@ let mode = 'normal';
 
 const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
 const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
+// The key the provider rotates to (`rotated`: published and used), and one it never
+// publishes (`unpublished-key`).
+const second = await jose.generateKeyPair('RS256', { extractable: true });
+const secondPublic = { ...(await jose.exportJWK(second.publicKey)), kid: 'test-key-2', alg: 'RS256', use: 'sig' };
+const stray = await jose.generateKeyPair('RS256', { extractable: true });
 
 const server = createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -83,6 +89,9 @@ provider.use(async (ctx, next) => {
     return;
   }
   await next();
+  if (ctx.path === '/jwks' && mode === 'rotated' && ctx.body && Array.isArray(ctx.body.keys)) {
+    ctx.body = { keys: [...ctx.body.keys, secondPublic] };
+  }
   if (ctx.path === '/token' && ctx.body && ctx.body.id_token) {
     process.stderr.write(`ID token claims: ${JSON.stringify(jose.decodeJwt(ctx.body.id_token))}\n`);
   }
@@ -91,9 +100,10 @@ provider.use(async (ctx, next) => {
     const now = Math.floor(Date.now() / 1000);
     if (mode === 'wrong-audience') claims.aud = 'another-hospital-app';
     if (mode === 'expired') { claims.iat = now - 7200; claims.exp = now - 3600; }
-    ctx.body.id_token = await new jose.SignJWT(claims)
-      .setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid })
-      .sign(privateKey);
+    let [kid, key] = [signingJwk.kid, privateKey];
+    if (mode === 'rotated') [kid, key] = ['test-key-2', second.privateKey];
+    if (mode === 'unpublished-key') [kid, key] = ['test-key-3', stray.privateKey];
+    ctx.body.id_token = await new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(key);
     process.stderr.write(`issued a ${mode} ID token\n`);
   }
 });

@@ -161,3 +161,26 @@ fn a_token_for_another_audience_an_expired_token_and_an_unknown_group_are_refuse
     assert!(user(&s.broker, "dave").is_none(), "an unmapped user got an account");
     assert!(s.broker.audit_of_kind("auth.sso.login").is_empty());
 }
+
+#[test]
+fn a_key_rotation_at_the_provider_is_picked_up_and_a_token_signed_with_an_unpublished_key_is_refused() {
+    let s = start();
+    let first = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    assert_eq!(first["landed"], "/requests", "{first}");
+    let fetched = |b: &Broker| b.server_output().matches("fetched the provider's metadata and keys").count();
+    assert_eq!(fetched(&s.broker), 1);
+
+    // The provider now signs with a new key it publishes: the broker fetches the keys again.
+    s.provider.set_mode("rotated");
+    let out = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    assert_eq!(out["landed"], "/requests", "the rotated key was not picked up: {out}\n{}", s.broker.server_output());
+    assert_eq!(fetched(&s.broker), 2, "the keys were not fetched again");
+    assert!(s.provider.output().contains("issued a rotated ID token"));
+
+    // A key nobody publishes: refused (the refetch it may cause is bounded), nobody signed in.
+    s.provider.set_mode("unpublished-key");
+    let out = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    assert_eq!(out["landed"], "/login/sso/callback", "{out}");
+    assert_eq!(refusals(&s.broker, "bad-signature").len(), 1, "{out}");
+    assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 2);
+}

@@ -113,7 +113,9 @@ pub struct Sso {
     cfg: OidcConfig,
     secret: Option<String>,
     http: reqwest::Client,
-    provider: Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    /// The provider's metadata and keys, and when they were last fetched because of an
+    /// unknown key id.
+    provider: Mutex<(Option<CoreProviderMetadata>, Option<Instant>)>,
     started: Pending<Started>,
     /// Verified sign-ins waiting for the local TOTP code: random id → account name.
     pub code_steps: Pending<portcullis_core::domain::Username>,
@@ -127,7 +129,7 @@ impl Sso {
         let http = http::client().map_err(|e| format!("oidc HTTP client: {e}"))?;
         let started = Pending::new(cfg.state_ttl.0);
         let code_steps = Pending::new(Duration::from_secs(300));
-        Ok(Sso { cfg, secret, http, provider: Mutex::new(None), started, code_steps })
+        Ok(Sso { cfg, secret, http, provider: Mutex::new((None, None)), started, code_steps })
     }
 
     /// How long a started sign-in lasts (for the cookie binding it to the browser).
@@ -226,20 +228,24 @@ impl Sso {
     }
 
     /// The provider's metadata and keys: fetched when first needed, and again when `refresh`
-    /// asks for it and the last fetch is older than [`KEYS_REFETCH_EVERY`].
+    /// asks for it (a token signed with an unknown key) unless the last such fetch is more
+    /// recent than [`KEYS_REFETCH_EVERY`] — so tokens with made-up key ids cannot make the
+    /// broker hammer the provider.
     async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata, Refused> {
         let mut held = self.provider.lock().await;
-        if let Some((meta, at)) = held.as_ref() {
-            if !refresh || at.elapsed() < KEYS_REFETCH_EVERY {
+        if let Some(meta) = held.0.as_ref() {
+            let recent = held.1.is_some_and(|at| at.elapsed() < KEYS_REFETCH_EVERY);
+            if !refresh || recent {
                 return Ok(meta.clone());
             }
+            held.1 = Some(Instant::now());
         }
         let issuer = IssuerUrl::new(self.cfg.issuer.clone()).map_err(|e| Refused::Unavailable(e.to_string()))?;
         let http = self.http.clone();
         let send = move |req| http::send(http.clone(), req);
         let meta = CoreProviderMetadata::discover_async(issuer, &send).await.map_err(|e| Refused::Unavailable(e.to_string()))?;
         tracing::info!(issuer = %self.cfg.issuer, keys = meta.jwks().keys().len(), "oidc: fetched the provider's metadata and keys");
-        *held = Some((meta.clone(), Instant::now()));
+        held.0 = Some(meta.clone());
         Ok(meta)
     }
 }
