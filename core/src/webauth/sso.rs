@@ -170,3 +170,6 @@ impl WebAuth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

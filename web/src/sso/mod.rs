@@ -63,9 +63,9 @@ pub enum Refused {
     /// The ID token failed a check; the word says which.
     Token(&'static str, String),
     /// The groups map to no role.
-    UnknownGroup(Verified),
+    UnknownGroup(Box<Verified>),
     /// The groups map to several roles.
-    AmbiguousGroups(Verified),
+    AmbiguousGroups(Box<Verified>),
     /// The provider cannot be reached or its metadata is unusable.
     Unavailable(String),
     /// Too many sign-ins in flight.
@@ -215,8 +215,8 @@ impl Sso {
         };
         match self.cfg.role_for(&v.groups) {
             Ok(role) => v.role = role,
-            Err(RoleRefusal::NoMappedGroup) => return Err(Refused::UnknownGroup(v)),
-            Err(RoleRefusal::Ambiguous(_)) => return Err(Refused::AmbiguousGroups(v)),
+            Err(RoleRefusal::NoMappedGroup) => return Err(Refused::UnknownGroup(Box::new(v))),
+            Err(RoleRefusal::Ambiguous(_)) => return Err(Refused::AmbiguousGroups(Box::new(v))),
         }
         Ok(v)
     }
