@@ -3,7 +3,8 @@
 // SSO_LOGIN, and back to the broker. When the broker asks for the local code (the provider's
 // sign-in was not multi-factor), the code is computed from the secret the page shows to an
 // account that never used one. With REPLAY=1 the callback address the provider sent the
-// browser to is opened again afterwards (a replayed state). With BREAK_GLASS=1 it signs in
+// browser to is opened again afterwards, with the state cookie of that sign-in put back (a
+// replayed state). With BREAK_GLASS=1 it signs in
 // with the local password form instead (WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET).
 // Env: PORTCULLIS_URL, SSO_LOGIN, REPLAY, BREAK_GLASS.
 import { BASE, main, need, newPage, shot, signIn, textOf, totp } from './lib.mjs';
@@ -25,6 +26,9 @@ main(async (browser) => {
   await page.locator('a#sso').click();
   await page.locator('form#idp-login').waitFor();
   const providerUrl = page.url();
+  // The state cookie the broker set for this sign-in (an attacker replaying the callback is
+  // given it back too, so only the broker's single use of the state can refuse).
+  const stateCookie = (await page.context().cookies(BASE)).find((c) => c.name === '__Host-portcullis-sso');
   await page.locator('form#idp-login input[name="login"]').fill(need('SSO_LOGIN'));
   await page.locator('form#idp-login button[type="submit"]').click();
   await page.waitForURL((u) => u.href.startsWith(BASE));
@@ -59,6 +63,8 @@ main(async (browser) => {
   if (landed === '/requests') await shot(page, 'requests-after-sso');
   if (process.env.REPLAY === '1') {
     if (!callbacks.length) throw new Error('no callback seen to replay');
+    if (!stateCookie) throw new Error('the broker set no state cookie');
+    await page.context().addCookies([stateCookie]);
     const resp = await page.goto(callbacks[0]);
     result.replay_status = resp.status();
     result.replay_refused = await textOf(page, '#sso-refused');
