@@ -7,7 +7,7 @@
 // replayed state). With BREAK_GLASS=1 it signs in
 // with the local password form instead (WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET).
 // Env: PORTCULLIS_URL, SSO_LOGIN, REPLAY, BREAK_GLASS.
-import { BASE, main, need, newPage, shot, signIn, textOf, totp } from './lib.mjs';
+import { BASE, main, need, newPage, signIn, textOf, totp } from './lib.mjs';
 
 main(async (browser) => {
   const page = await newPage(browser);
@@ -22,7 +22,6 @@ main(async (browser) => {
     if (r.url().startsWith(`${BASE}/login/sso/callback`)) callbacks.push(r.url());
   });
   await page.goto(`${BASE}/login`);
-  await shot(page, 'sign-in-sso');
   await page.locator('a#sso').click();
   await page.locator('form#idp-login').waitFor();
   const providerUrl = page.url();
@@ -60,7 +59,6 @@ main(async (browser) => {
     refused: await textOf(page, '#sso-refused'),
     body: (await page.locator('body').innerText()).slice(0, 2000),
   };
-  if (landed === '/requests') await shot(page, 'requests-after-sso');
   if (process.env.REPLAY === '1') {
     if (!callbacks.length) throw new Error('no callback seen to replay');
     if (!stateCookie) throw new Error('the broker set no state cookie');
