@@ -13,7 +13,8 @@
 // token is then re-issued, signed with the provider's own key (jose), with one thing wrong:
 // `wrong-audience` (aud is another client) or `expired` (exp in the past); or signed with a
 // key the provider has just rotated to and now publishes (`rotated`), or with a key it never
-// publishes (`unpublished-key`). `normal` turns it off. The broker must really verify the token to refuse these.
+// publishes (`unpublished-key`). `single-factor` signs every account in without its `acr`
+// and `amr` (as if the hospital's second factor were skipped). `normal` turns it off. The broker must really verify the token to refuse these.
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 import { createServer } from 'node:http';
@@ -143,8 +144,8 @@ server.on('request', async (req, res) => {
       return;
     }
     const login = { accountId: sub };
-    if (a.acr) login.acr = a.acr;
-    if (a.amr) login.amr = a.amr;
+    if (a.acr && mode !== 'single-factor') login.acr = a.acr;
+    if (a.amr && mode !== 'single-factor') login.amr = a.amr;
     await provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
   } catch (e) {
     process.stderr.write(`interaction failed: ${e && e.stack ? e.stack : e}\n`);

@@ -6,7 +6,8 @@
 // browser to is opened again afterwards, with the state cookie of that sign-in put back (a
 // replayed state). With BREAK_GLASS=1 it signs in
 // with the local password form instead (WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET).
-// Env: PORTCULLIS_URL, SSO_LOGIN, REPLAY, BREAK_GLASS.
+// With NO_SECRET=1 it stops at the code step and says whether the secret was shown.
+// Env: PORTCULLIS_URL, SSO_LOGIN, REPLAY, BREAK_GLASS, NO_SECRET.
 import { BASE, main, need, newPage, signIn, textOf, totp } from './lib.mjs';
 
 main(async (browser) => {
@@ -44,6 +45,9 @@ main(async (browser) => {
   if (new URL(page.url()).pathname === '/login/sso/code') {
     codeStep = true;
     const secret = await textOf(page, '#totp-secret');
+    if (process.env.NO_SECRET === '1') {
+      return { landed: new URL(page.url()).pathname, code_step: true, secret_shown: secret !== null };
+    }
     if (!secret) throw new Error('the code step shows no secret to enrol');
     await page.locator('form#sso-code input[name="code"]').fill(totp(secret));
     await page.locator('form#sso-code button[type="submit"]').click();

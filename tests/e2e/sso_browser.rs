@@ -4,7 +4,7 @@
 //! with the role its group maps to, linked by (issuer, `sub`); a provider account whose
 //! `preferred_username` and e-mail are those of a local administrator gets an account of its
 //! own, never the administrator's; a sign-in whose `acr` is not multi-factor must still give
-//! the local TOTP code. Hostile: a replayed callback (state), an ID token for another
+//! the local TOTP code, whose secret only the sign-in that created the account shows. Hostile: a replayed callback (state), an ID token for another
 //! audience, an expired ID token (both re-signed with the provider's own key, so only the
 //! broker's checks can refuse them) and a user in no mapped group are each refused with a
 //! clear page and audited as `auth.sso.refused` with the reason. The break-glass password
@@ -133,6 +133,25 @@ fn a_provider_sign_in_that_is_not_multi_factor_still_needs_the_local_code() {
     assert_eq!(logins.len(), 1, "{logins:?}");
     assert_eq!((&logins[0]["actor"], &logins[0]["detail"]["mfa"]), (&json!("bob"), &json!("local-totp")));
     assert_no_page_problems(&out);
+
+    // The next sign-in without the provider's multi-factor asks for the code again and does
+    // not show the secret: the provider password alone never yields the second factor.
+    let mut env = sso_env(&s, "idp-bob-19c");
+    env.push(("NO_SECRET", "1".into()));
+    let again = browser::run("sso.mjs", &env);
+    assert_eq!((&again["landed"], &again["secret_shown"]), (&json!("/login/sso/code"), &json!(false)), "{again}");
+    assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 1, "no sign-in without the code");
+
+    // An account created by a multi-factor sign-in, later signed in without the second factor:
+    // the code is asked for and its secret, never used, is not handed out.
+    let first = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    assert_eq!((&first["landed"], &first["code_step"]), (&json!("/requests"), &json!(false)), "{first}");
+    s.provider.set_mode("single-factor");
+    let mut env = sso_env(&s, "idp-alice-7f3");
+    env.push(("NO_SECRET", "1".into()));
+    let weak = browser::run("sso.mjs", &env);
+    assert_eq!((&weak["landed"], &weak["secret_shown"]), (&json!("/login/sso/code"), &json!(false)), "{weak}");
+    assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 2, "no sign-in without the code");
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! time gets a new account of the mapped role, named after `preferred_username` when that is
 //! a valid name nobody holds, else `sso-` and a hash of the identity; the account has no
 //! password (so it cannot use the break-glass form) and a TOTP secret of its own for when
-//! the provider's sign-in does not count as multi-factor. On every sign-in the role follows
+//! the provider's sign-in does not count as multi-factor, shown for enrolment only at the
+//! code step of the sign-in that created the account. On every sign-in the role follows
 //! the provider's groups. Each link, role change, sign-in and refusal is audited.
 
 use super::{Scope, TotpEnrolment, WebAuth, WebSession};
@@ -40,8 +41,10 @@ pub struct SsoIdentity {
 pub enum SsoSignIn {
     /// Signed in.
     Done(WebSession),
-    /// The local TOTP code is still needed (the provider's sign-in was not multi-factor).
-    NeedsCode(UserRecord),
+    /// The local TOTP code is still needed (the provider's sign-in was not multi-factor);
+    /// `new_account`: the account was created by this sign-in, so its secret may be shown
+    /// for enrolment ([`WebAuth::sso_totp_enrolment`]).
+    NeedsCode { user: UserRecord, new_account: bool },
 }
 
 /// Why a verified identity may not sign in.
@@ -57,9 +60,9 @@ impl WebAuth {
     /// Signs in the identity: finds (or creates and links) its account, applies the role and
     /// opens a sign-in, or asks for the local code.
     pub async fn sign_in_sso(&self, id: &SsoIdentity, peer: &str) -> Result<Result<SsoSignIn, SsoRefusal>, AuthError> {
-        let user = match self.store.user_by_oidc(&id.issuer, &id.subject).await? {
-            Some(u) => u,
-            None => self.create_linked(id, peer).await?,
+        let (user, new_account) = match self.store.user_by_oidc(&id.issuer, &id.subject).await? {
+            Some(u) => (u, false),
+            None => (self.create_linked(id, peer).await?, true),
         };
         let refusal = if user.disabled {
             Some(SsoRefusal::Disabled)
@@ -85,7 +88,7 @@ impl WebAuth {
         }
         let user = self.store.require_user(&user.username).await?;
         if !id.provider_mfa {
-            return Ok(Ok(SsoSignIn::NeedsCode(user)));
+            return Ok(Ok(SsoSignIn::NeedsCode { user, new_account }));
         }
         let how = json!({ "mfa": "provider", "acr": id.acr, "amr": id.amr });
         Ok(Ok(SsoSignIn::Done(self.open_sso_session(&user, how, peer).await?)))
@@ -101,8 +104,10 @@ impl WebAuth {
         }
     }
 
-    /// The TOTP secret of an account that has never used a code (a new single sign-on
-    /// account), to enrol at its first code step; none once a code was accepted.
+    /// The TOTP secret of an account that has never used a code, to enrol at the code step
+    /// of the sign-in that created it (the caller asks only then: an older account that never
+    /// used a code is not shown its secret by a sign-in that was not multi-factor; an
+    /// administrator resets it instead); none once a code was accepted.
     pub async fn sso_totp_enrolment(&self, user: &UserRecord) -> Result<Option<TotpEnrolment>, AuthError> {
         if user.totp_last_step.is_some() {
             return Ok(None);

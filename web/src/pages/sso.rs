@@ -4,7 +4,8 @@
 //! ([`crate::sso::Sso::finish`]) and signs the account in ([`WebAuth::sign_in_sso`]), or
 //! shows why not (every refusal is audited as `auth.sso.refused`). When the provider's
 //! sign-in does not count as multi-factor, `/login/sso/code` asks for the local TOTP code
-//! (showing the secret once to an account that never used one).
+//! (showing the secret for enrolment only at the code step of the sign-in that created the
+//! account).
 
 use super::enrol::secret_block;
 use super::error::PageError;
@@ -139,11 +140,11 @@ pub async fn callback(
     let id = SsoIdentity { issuer: v.issuer, subject: v.subject, name_hint: v.name_hint, role: v.role, provider_mfa: v.provider_mfa, acr: v.acr, amr: v.amr };
     let mut resp = match webauth.sign_in_sso(&id, &peer).await.map_err(ApiError::from)? {
         Ok(SsoSignIn::Done(s)) => continue_page(&gate.keys, &s)?,
-        Ok(SsoSignIn::NeedsCode(user)) => {
+        Ok(SsoSignIn::NeedsCode { user, new_account }) => {
             let mut raw = [0u8; 16];
             rand::rngs::OsRng.fill_bytes(&mut raw);
             let step = hex::encode(raw);
-            if !sso.code_steps.put(step.clone(), user.username) {
+            if !sso.code_steps.put(step.clone(), (user.username, new_account)) {
                 return refuse(webauth, &sso, &Refused::Busy, &peer).await;
             }
             let mut resp = Redirect::to("/login/sso/code").into_response();
@@ -176,13 +177,13 @@ fn continue_page(keys: &crate::auth::token::TokenKeys, s: &portcullis_core::weba
 }
 
 async fn code_page(webauth: &WebAuth, sso: &Sso, headers: &HeaderMap, error: Option<&str>) -> Result<Response, PageError> {
-    let Some(name) = read_cookie(headers, CODE_COOKIE).and_then(|id| sso.code_steps.get(&id)) else {
+    let Some((name, new_account)) = read_cookie(headers, CODE_COOKIE).and_then(|id| sso.code_steps.get(&id)) else {
         return Ok(Redirect::to("/login").into_response());
     };
     let store_user = webauth_user(webauth, &name).await?;
     let enrolment = match &store_user {
-        Some(u) => webauth.sso_totp_enrolment(u).await.map_err(ApiError::from)?,
-        None => None,
+        Some(u) if new_account => webauth.sso_totp_enrolment(u).await.map_err(ApiError::from)?,
+        _ => None,
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     let body = html! {
@@ -233,7 +234,7 @@ pub async fn code_submit(
         return Err(ApiError::forbidden("cross-origin sign-in refused").into());
     }
     let Some(step) = read_cookie(&headers, CODE_COOKIE) else { return Ok(Redirect::to("/login").into_response()) };
-    let Some(name) = sso.code_steps.get(&step) else { return Ok(Redirect::to("/login").into_response()) };
+    let Some((name, _)) = sso.code_steps.get(&step) else { return Ok(Redirect::to("/login").into_response()) };
     let code = form.map(|Form(f)| f.code).unwrap_or_default();
     match gate.webauth.finish_sso_code(&name, &code, &peer_of(peer)).await.map_err(ApiError::from)? {
         Ok(s) => {

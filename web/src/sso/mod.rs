@@ -117,8 +117,9 @@ pub struct Sso {
     /// unknown key id.
     provider: Mutex<(Option<CoreProviderMetadata>, Option<Instant>)>,
     started: Pending<Started>,
-    /// Verified sign-ins waiting for the local TOTP code: random id → account name.
-    pub code_steps: Pending<portcullis_core::domain::Username>,
+    /// Verified sign-ins waiting for the local TOTP code: random id → account name, and
+    /// whether that sign-in created the account (its secret is then shown for enrolment).
+    pub code_steps: Pending<(portcullis_core::domain::Username, bool)>,
 }
 
 impl Sso {

@@ -73,7 +73,7 @@ async fn without_provider_mfa_the_local_code_is_needed_once_and_break_glass_is_a
     for t in stores().await {
         let w = World::new(&t);
         let user = match w.webauth.sign_in_sso(&id("sub-9", "bob", Role::Approver, false), PEER).await.unwrap() {
-            Ok(SsoSignIn::NeedsCode(u)) => u,
+            Ok(SsoSignIn::NeedsCode { user, new_account: true }) => user,
             other => panic!("{}: expected the code step, got {other:?}", w.name),
         };
         assert!(w.webauth.sso_totp_enrolment(&user).await.unwrap().is_some(), "a new account is shown its secret");
@@ -84,6 +84,9 @@ async fn without_provider_mfa_the_local_code_is_needed_once_and_break_glass_is_a
         let user = w.store.user_by_name(&user.username).await.unwrap().unwrap();
         assert!(w.webauth.sso_totp_enrolment(&user).await.unwrap().is_none(), "the secret is not shown again once used");
         assert!(w.audit_of("auth.sso.login").await[0].detail.contains("local-totp"));
+        // The next sign-in of the same identity: the code again, and no longer a new account.
+        let r = w.webauth.sign_in_sso(&id("sub-9", "bob", Role::Approver, false), PEER).await.unwrap();
+        assert!(matches!(r, Ok(SsoSignIn::NeedsCode { new_account: false, .. })), "{}: {r:?}", w.name);
 
         // Break-glass: a password sign-in while SSO is configured.
         let (_, e) = w.admin.create_user(ACTOR, NewUserSpec::new(Username::parse("root-admin").unwrap(), Role::Admin, "IT")).await.unwrap();
