@@ -7,10 +7,13 @@
 # What the tests need besides the Rust toolchain:
 #   - OpenSSH server and client: the tests' "device" is a real sshd, the vendor a real ssh;
 #   - the sqlite3 and psql clients, for the audit tamper tests;
-#   - curl, which reads the broker's /healthz (runtime tasks and memory) in the leak tests;
+#   - curl, which reads the broker's /healthz (runtime tasks and memory) in the leak tests
+#     and flips the test OpenID provider's hostile switch;
 #   - PostgreSQL server binaries (initdb, pg_ctl), for scripts/pg-throwaway.sh;
 #   - Debian's Chromium and Node.js with the npm package playwright-core (pinned in
-#     tests/browser/package-lock.json), for the browser tests of the web pages; and the
+#     tests/browser/package-lock.json), for the browser tests of the web pages, with the
+#     npm packages oidc-provider and jose (pinned there too), the real OpenID provider the
+#     single sign-on tests run on loopback (tests/browser/oidc-provider.mjs); and the
 #     npm package asciinema-player (pinned in web/player/), to check the vendored copy.
 #   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
 #     e-mail notification tests send to on loopback.

@@ -14,6 +14,7 @@ mod dur;
 mod env;
 mod export;
 mod notify;
+mod oidc;
 mod policy;
 mod retention;
 mod startups;
@@ -21,6 +22,7 @@ pub use dur::Dur;
 pub use startups::MaxStartups;
 pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
+pub use oidc::{OidcConfig, RoleRefusal};
 pub use policy::{PolicyConfig, PolicyRule};
 pub use retention::{RetentionAction, RetentionConfig};
 
@@ -71,6 +73,9 @@ pub struct Config {
     pub export: ExportConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Single sign-on for staff; none: password and TOTP only.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
 }
 
 /// This broker node.
@@ -367,6 +372,11 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        if let Some(p) = self.oidc.as_mut().and_then(|o| o.client_secret_file.as_mut()) {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
         for ca in self.export.sinks.iter_mut().filter_map(|s| s.ca_file.as_mut()) {
             if ca.is_relative() {
                 *ca = base.join(&*ca);
@@ -382,6 +392,9 @@ impl Config {
         self.notify.check()?;
         self.export.check()?;
         self.retention.check()?;
+        if let Some(o) = &self.oidc {
+            o.check()?;
+        }
         if self.web.token_ttl.0 < Duration::from_secs(30) || self.web.session_max.0 < self.web.token_ttl.0 {
             return Err(ConfigError::Invalid("web.token_ttl must be at least 30s and at most web.session_max".into()));
         }

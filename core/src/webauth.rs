@@ -21,6 +21,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+mod sso;
+pub use sso::{SsoIdentity, SsoRefusal, SsoSignIn};
+
 /// Password checks running at once; more wait (up to [`HASH_WAIT`]) so a flood of sign-ins
 /// cannot take every core (each check costs tens of milliseconds of CPU by design).
 const HASH_PERMITS: usize = 4;
@@ -96,6 +99,8 @@ pub struct WebAuth {
     cfg: AuthConfig,
     session_max: Duration,
     hashing: Arc<Semaphore>,
+    /// Single sign-on is configured: a password sign-in is then break-glass.
+    sso: bool,
 }
 
 const VIA: &str = "web";
@@ -103,7 +108,14 @@ const VIA: &str = "web";
 impl WebAuth {
     /// Builds the service; sign-ins last at most `session_max`.
     pub fn new(store: Store, vault: Vault, audit: AuditLog, auth: AuthService, cfg: AuthConfig, session_max: Duration) -> Self {
-        Self { store, vault, audit, auth, cfg, session_max, hashing: Arc::new(Semaphore::new(HASH_PERMITS)) }
+        Self { store, vault, audit, auth, cfg, session_max, hashing: Arc::new(Semaphore::new(HASH_PERMITS)), sso: false }
+    }
+
+    /// Marks single sign-on as configured: each password sign-in is then also audited as
+    /// `auth.break_glass`.
+    pub fn with_sso(mut self, on: bool) -> Self {
+        self.sso = on;
+        self
     }
 
     /// Checks name, password and code. Every refusal is audited with `peer`; the caller shows
@@ -159,7 +171,17 @@ impl WebAuth {
             return Ok(Ok(SignIn::MustEnrol(session, enrolment)));
         }
         match self.auth.check_totp(&user.username, code.trim(), peer, VIA).await? {
-            Ok(user) => Ok(Ok(SignIn::Done(self.open_session(&user, Scope::Full, peer).await?))),
+            Ok(user) => {
+                if self.sso {
+                    let name = user.username.as_str();
+                    self.audit
+                        .record(Event::new(name, Kind::AuthBreakGlass, Subject::user(name), json!({
+                            "role": user.role.as_str(), "peer": peer, "via": VIA,
+                        })))
+                        .await?;
+                }
+                Ok(Ok(SignIn::Done(self.open_session(&user, Scope::Full, peer).await?)))
+            }
             Err(r) => Ok(Err(r)),
         }
     }

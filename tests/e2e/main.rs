@@ -41,6 +41,7 @@ mod totp;
 mod web_browser;
 mod pages_browser;
 mod auditor_browser;
+mod sso_browser;
 mod tunnel;
 mod vendor_lifecycle;
 mod files;

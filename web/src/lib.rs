@@ -15,6 +15,7 @@ mod layers;
 pub mod pages;
 mod routes;
 mod serve;
+pub mod sso;
 pub mod state;
 mod tls;
 mod trace;

@@ -9,6 +9,7 @@
 
 use crate::auth::token::TokenKeys;
 use crate::auth::Gate;
+use crate::sso::Sso;
 use axum::extract::FromRef;
 use portcullis_core::admin::Admin;
 use portcullis_core::approvals::Approvals;
@@ -31,13 +32,21 @@ pub struct AppState {
     pub name: String,
     /// Reported by `/healthz`.
     pub version: &'static str,
+    /// Single sign-on with the OpenID provider (`[oidc]`), if configured.
+    pub sso: Option<Arc<Sso>>,
 }
 
 impl AppState {
     /// Builds the state from an opened context and loaded keys.
     pub fn new(ctx: Context, keys: TokenKeys, name: String, version: &'static str) -> AppState {
         let admin = Admin::from_context(&ctx);
-        AppState { ctx, admin, keys: Arc::new(keys), name, version }
+        AppState { ctx, admin, keys: Arc::new(keys), name, version, sso: None }
+    }
+
+    /// Adds single sign-on.
+    pub fn with_sso(mut self, sso: Sso) -> AppState {
+        self.sso = Some(Arc::new(sso));
+        self
     }
 }
 
@@ -83,4 +92,5 @@ part! {
     Arc<Config> => ctx.config;
     Admin => admin;
     Arc<TokenKeys> => keys;
+    Option<Arc<Sso>> => sso;
 }

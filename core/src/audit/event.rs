@@ -48,6 +48,14 @@ kinds! {
     AuthLogout = "auth.logout",
     /// A first web sign-in that must enrol a new password and TOTP secret.
     AuthEnrolmentStarted = "auth.enrolment_started",
+    /// A staff sign-in through the hospital's OpenID provider.
+    AuthSsoLogin = "auth.sso.login",
+    /// A single sign-on refused (state, token, group, account…); the reason is in the detail.
+    AuthSsoRefused = "auth.sso.refused",
+    /// An OpenID identity (issuer, `sub`) linked to an account, or the role it maps to changed.
+    AuthSsoLinked = "auth.sso.linked",
+    /// A local password sign-in of staff while single sign-on is configured (break-glass).
+    AuthBreakGlass = "auth.break_glass",
     /// An account created.
     UserCreated = "user.created",
     /// An SSH key added to an account.
@@ -249,6 +257,10 @@ mod tests {
         (Kind::AuthPasswordFailed, "auth.password.failed"),
         (Kind::AuthLogout, "auth.logout"),
         (Kind::AuthEnrolmentStarted, "auth.enrolment_started"),
+        (Kind::AuthSsoLogin, "auth.sso.login"),
+        (Kind::AuthSsoRefused, "auth.sso.refused"),
+        (Kind::AuthSsoLinked, "auth.sso.linked"),
+        (Kind::AuthBreakGlass, "auth.break_glass"),
         (Kind::UserCreated, "user.created"),
         (Kind::UserKeyAdded, "user.key_added"),
         (Kind::UserKeyRemoved, "user.key_removed"),

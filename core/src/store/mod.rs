@@ -15,6 +15,7 @@ mod retention;
 mod session_search;
 mod sessions;
 mod users;
+mod oidc_links;
 mod web_sessions;
 
 pub use controls::SessionControl;

@@ -26,6 +26,10 @@ pub async fn run_web(listener: TcpListener, ctx: Context, shutdown: Cancellation
     let tls = portcullis_web::TlsFiles { cert_pem: ctx.config.web.tls_cert.clone(), key_pem: ctx.config.web.tls_key.clone() };
     let web = &ctx.config.web;
     let keys = portcullis_web::auth::token::TokenKeys::load_or_create(&web.token_key, web.token_ttl.0).context("web token key")?;
-    let state = portcullis_web::AppState::new(ctx.clone(), keys, "Portcullis".to_owned(), env!("CARGO_PKG_VERSION"));
+    let mut state = portcullis_web::AppState::new(ctx.clone(), keys, "Portcullis".to_owned(), env!("CARGO_PKG_VERSION"));
+    if let Some(oidc) = &ctx.config.oidc {
+        let sso = portcullis_web::sso::Sso::new(oidc.clone()).map_err(anyhow::Error::msg).context("single sign-on ([oidc])")?;
+        state = state.with_sso(sso);
+    }
     portcullis_web::run(listener, tls, state, shutdown).await.context("web page")
 }

@@ -18,6 +18,8 @@ use maud::{html, Markup};
 use portcullis_core::clock;
 use portcullis_core::webauth::{SignIn, WebAuth, WebSession};
 use serde::Deserialize;
+use crate::sso::Sso;
+use std::sync::Arc;
 
 /// The one message of every failed sign-in.
 const FAILED: &str = "Sign-in failed: wrong user name, password or code, or the account is locked.";
@@ -30,13 +32,17 @@ pub async fn root(MaybeUser(user): MaybeUser) -> Redirect {
     }
 }
 
-fn login_page(username: &str, error: Option<&str>) -> Markup {
+fn login_page(username: &str, error: Option<&str>, sso: bool) -> Markup {
     layout::bare(
         "Sign in",
         html! {
             h1 { "Sign in" }
             p.lead { "For approvers, auditors and administrators. Vendors connect with SSH." }
             @if let Some(e) = error { p.error role="alert" { (e) } }
+            @if sso {
+                p { a #sso.button.primary href="/login/sso" { "Sign in with the hospital account" } }
+                p.hint { "Break-glass: local administrator sign-in with password and code (audited)." }
+            }
             form #login .card method="post" action="/login" {
                 label for="username" { "User name" }
                 input #username name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required value=(username) autofocus[username.is_empty()];
@@ -52,10 +58,10 @@ fn login_page(username: &str, error: Option<&str>) -> Markup {
 }
 
 /// `GET /login`.
-pub async fn form(MaybeUser(user): MaybeUser) -> Response {
+pub async fn form(State(sso): State<Option<Arc<Sso>>>, MaybeUser(user): MaybeUser) -> Response {
     match user {
         Some(_) => Redirect::to("/requests").into_response(),
-        None => login_page("", None).into_response(),
+        None => login_page("", None, sso.is_some()).into_response(),
     }
 }
 
@@ -80,6 +86,7 @@ pub fn with_cookie(keys: &TokenKeys, s: &WebSession, to: &str) -> Result<Respons
 /// `POST /login`.
 pub async fn submit(
     State(gate): State<Gate>,
+    State(sso): State<Option<Arc<Sso>>>,
     peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
@@ -88,13 +95,13 @@ pub async fn submit(
         return Err(ApiError::forbidden("cross-origin sign-in refused").into());
     }
     let Ok(Form(f)) = form else {
-        return Ok((StatusCode::BAD_REQUEST, login_page("", Some(FAILED))).into_response());
+        return Ok((StatusCode::BAD_REQUEST, login_page("", Some(FAILED), sso.is_some())).into_response());
     };
     let peer = peer.map(|Extension(p)| p.0.to_string()).unwrap_or_else(|| "unknown".into());
     match gate.webauth.sign_in(&f.username, &f.password, &f.code, &peer).await.map_err(ApiError::from)? {
         Ok(SignIn::Done(s)) => with_cookie(&gate.keys, &s, "/requests"),
         Ok(SignIn::MustEnrol(s, _)) => with_cookie(&gate.keys, &s, "/enrol"),
-        Err(_) => Ok((StatusCode::UNAUTHORIZED, login_page(f.username.trim(), Some(FAILED))).into_response()),
+        Err(_) => Ok((StatusCode::UNAUTHORIZED, login_page(f.username.trim(), Some(FAILED), sso.is_some())).into_response()),
     }
 }
 

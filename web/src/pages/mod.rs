@@ -24,6 +24,7 @@ mod replay;
 mod requests;
 mod session;
 mod sessions;
+mod sso;
 mod visitor;
 
 use crate::state::AppState;
@@ -38,6 +39,9 @@ pub fn router() -> Router<AppState> {
         .route("/", get(login::root))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/login/sso", get(sso::start))
+        .route("/login/sso/callback", get(sso::callback))
+        .route("/login/sso/code", get(sso::code_form).post(sso::code_submit))
         .route("/enrol", get(enrol::form).post(enrol::submit))
         .route("/requests", get(requests::list))
         .route("/requests/{id}/approve", post(requests::approve))
