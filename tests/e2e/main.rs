@@ -12,6 +12,7 @@
 mod harness;
 
 mod approval;
+mod demo;
 mod export;
 mod evidence;
 mod audit_tamper;
