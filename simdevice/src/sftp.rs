@@ -222,3 +222,63 @@ impl russh_sftp::server::Handler for SftpSession {
         Ok(ok(id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::files::MAX_FILE_BYTES;
+    use crate::flavour::INFUSION_PUMP;
+    use russh_sftp::server::Handler as _;
+
+    fn session() -> SftpSession {
+        SftpSession::new(Arc::new(FileArea::new(&INFUSION_PUMP, "infusion-pump-12")))
+    }
+
+    fn create() -> OpenFlags {
+        OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE
+    }
+
+    #[tokio::test]
+    async fn upload_then_download() {
+        let mut s = session();
+        let h = s.open(1, "/opt/firmware/fw.bin".into(), create(), FileAttributes::empty()).await.unwrap().handle;
+        s.write(2, h.clone(), 0, b"firmware".to_vec()).await.unwrap();
+        s.close(3, h).await.unwrap();
+        let h = s.open(4, "../opt/firmware/./fw.bin".into(), OpenFlags::READ, FileAttributes::empty()).await.unwrap().handle;
+        assert_eq!(s.read(5, h.clone(), 0, 1 << 20).await.unwrap().data, b"firmware");
+        assert_eq!(s.read(6, h.clone(), 8, 10).await.unwrap_err().status_code, StatusCode::Eof);
+        let denied = s.write(7, h, 0, b"x".to_vec()).await.unwrap_err();
+        assert_eq!(denied.status_code, StatusCode::PermissionDenied, "a read handle cannot write");
+        assert_eq!(s.realpath(8, "/opt/../../..".into()).await.unwrap().files[0].filename, "/");
+    }
+
+    #[tokio::test]
+    async fn hostile_paths_and_sizes_are_refused_with_a_reason() {
+        let mut s = session();
+        let escape = s.open(1, "../../etc/passwd".into(), OpenFlags::READ, FileAttributes::empty()).await.unwrap_err();
+        assert_eq!(escape.status_code, StatusCode::NoSuchFile);
+        let escape = s.open(2, "../../etc/passwd".into(), create(), FileAttributes::empty()).await.unwrap_err();
+        assert_eq!(escape.status_code, StatusCode::NoSuchFile);
+        assert_eq!(s.stat(3, "/../../etc".into()).await.unwrap_err().status_code, StatusCode::NoSuchFile);
+        assert_eq!(s.mkdir(4, "/etc".into(), FileAttributes::empty()).await.unwrap_err().status_code, StatusCode::PermissionDenied);
+        let h = s.open(5, "/tmp/big".into(), create(), FileAttributes::empty()).await.unwrap().handle;
+        let big = s.write(6, h, MAX_FILE_BYTES - 1, vec![0; 2]).await.unwrap_err();
+        assert_eq!(big.status_code, StatusCode::Failure);
+        assert!(big.error_message.unwrap().contains("file too large"));
+    }
+
+    #[tokio::test]
+    async fn open_handles_are_capped() {
+        let mut s = session();
+        for i in 0..MAX_HANDLES {
+            s.open(i as u32, "/var/log/pump.log".into(), OpenFlags::READ, FileAttributes::empty()).await.unwrap();
+        }
+        let refused = s.opendir(99, "/".into()).await.unwrap_err();
+        assert_eq!(refused.status_code, StatusCode::Failure);
+        let refused = s.open(100, "/var/log/pump.log".into(), OpenFlags::READ, FileAttributes::empty()).await.unwrap_err();
+        assert!(refused.error_message.unwrap().contains("too many open handles"));
+        s.close(101, "1".into()).await.unwrap();
+        s.opendir(102, "/".into()).await.unwrap();
+    }
+}
