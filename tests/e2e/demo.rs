@@ -116,10 +116,14 @@ fn demo_sftp_upload_to_the_simulated_pump_is_logged_with_its_sha256() {
     std::fs::write(&image, &bytes).unwrap();
     let back = work.path().join("fw-back.bin");
     let log = work.path().join("pump.log");
-    // The `-` lets the batch go on after the refused upload outside the area.
+    // Over the simulated device's 8 MiB cap per file.
+    let big = work.path().join("too-big.bin");
+    std::fs::write(&big, vec![0x42u8; 9 * 1024 * 1024]).unwrap();
+    // The `-` lets the batch go on after each refused upload (outside the area, too big).
     let batch = format!(
-        "put {img} /opt/firmware/fw.bin\nget /opt/firmware/fw.bin {back}\nget /var/log/pump.log {log}\n-put {img} ../../etc/portcullis-demo-escape\nls /opt/firmware\n",
+        "put {img} /opt/firmware/fw.bin\nget /opt/firmware/fw.bin {back}\nget /var/log/pump.log {log}\n-put {img} ../../etc/portcullis-demo-escape\n-put {big} /tmp/too-big.bin\nls -l /tmp\nls /opt/firmware\n",
         img = image.display(),
+        big = big.display(),
         back = back.display(),
         log = log.display()
     );
@@ -134,7 +138,10 @@ fn demo_sftp_upload_to_the_simulated_pump_is_logged_with_its_sha256() {
     assert!(std::fs::read_to_string(&log).unwrap().contains("powered on, pump stopped"));
     assert!(!Path::new("/etc/portcullis-demo-escape").exists());
     assert!(out.stderr_text().contains("portcullis-demo-escape\": No such file"), "{}", out.describe());
+    assert!(out.stderr_text().contains("write remote \"/tmp/too-big.bin\": Failure"), "{}", out.describe());
     let stdout = out.stdout_text();
+    let tmp = stdout.split("sftp> ls -l /tmp").nth(1).unwrap_or_default();
+    assert!(tmp.contains(" 8388608 ") && !tmp.contains(" 9437184 "), "the area kept more than its cap: {}", out.describe());
     let listing = stdout.split("sftp> ls /opt/firmware").nth(1).unwrap_or_default();
     assert!(listing.contains("fw.bin") && listing.contains("README.txt") && !listing.contains("escape"), "{}", out.describe());
 
