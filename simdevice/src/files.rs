@@ -76,12 +76,16 @@ struct Entry {
 
 #[derive(Default)]
 struct Files {
+    /// Normalised path to content; at most [`MAX_FILES`] entries, each in a directory of `DIRS`.
     files: BTreeMap<String, Entry>,
+    /// The sum of the entries' lengths; never above [`MAX_TOTAL_BYTES`].
     total: u64,
 }
 
 /// One device's file area, shared by all its connections.
 pub struct FileArea {
+    /// A std `Mutex`: each operation holds it only for a map look-up and a copy of at most one
+    /// SFTP packet's data, never across an `.await`.
     inner: Mutex<Files>,
 }
 

@@ -11,7 +11,8 @@
 //! subsystem request: the SFTP server reads and writes it as a stream, while
 //! for a shell or exec it is dropped (russh queues data for a `Channel` that
 //! nobody reads, which would block the session); the handler callbacks then
-//! carry the traffic.
+//! carry the traffic. The SFTP server runs in a task of its own, which ends when its channel
+//! closes (at the latest when the connection does, on shutdown too).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
