@@ -151,6 +151,13 @@ fn demo_sftp_upload_to_the_simulated_pump_is_logged_with_its_sha256() {
     assert_eq!(up["detail"]["bytes"], bytes.len() as u64, "{up}");
     let down = wait_file_row(&demo, "/opt/firmware/fw.bin", "download");
     assert_eq!(down["detail"]["sha256"], sha, "{down}");
+
+    // The scp form the demo prints works too (modern scp speaks SFTP).
+    let mut scp = demo.vendor.file_client("scp", demo.ssh, "demo-vendor:infusion-pump-12");
+    scp.arg(&image).arg("127.0.0.1:/opt/firmware/");
+    proc::run(scp, Duration::from_secs(120)).assert_success();
+    let up = wait_file_row(&demo, "/opt/firmware/fw-4.2.2.bin", "upload");
+    assert_eq!(up["detail"]["sha256"], sha, "{up}");
 }
 
 #[test]
