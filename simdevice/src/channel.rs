@@ -9,7 +9,7 @@
 use tracing::debug;
 
 use super::lineedit::{LineEditor, Step};
-use super::shell::{self, PumpState};
+use super::shell::{self, DeviceState};
 
 /// Longest command line, in bytes, for both the shell and exec.
 pub const MAX_LINE: usize = 1024;
@@ -30,6 +30,8 @@ enum Mode {
     Idle,
     /// Running the interactive shell.
     Shell(LineEditor),
+    /// Running a subsystem (SFTP), which reads the channel itself.
+    Subsystem,
     /// The shell or exec has finished.
     Done,
 }
@@ -77,7 +79,7 @@ impl ChannelState {
 
     /// Start the shell; returns the banner and prompt (nothing without a
     /// pty, like `sh` reading a pipe), or `None` if the channel is busy.
-    pub fn start_shell(&mut self, pump: &PumpState, name: &str) -> Option<Vec<u8>> {
+    pub fn start_shell(&mut self, pump: &DeviceState) -> Option<Vec<u8>> {
         if !matches!(self.mode, Mode::Idle) {
             return None;
         }
@@ -85,15 +87,20 @@ impl ChannelState {
         if self.pty.is_none() {
             return Some(Vec::new());
         }
-        let banner = format!(
-            "{name} service shell (simulated infusion pump). Type 'help' for commands.\n{}",
-            pump.prompt()
-        );
-        Some(self.wire(banner.as_bytes()))
+        Some(self.wire(pump.banner().as_bytes()))
+    }
+
+    /// Start a subsystem; false if the channel is busy.
+    pub fn start_subsystem(&mut self) -> bool {
+        if !matches!(self.mode, Mode::Idle) {
+            return false;
+        }
+        self.mode = Mode::Subsystem;
+        true
     }
 
     /// Run one exec command; `None` if the channel is busy.
-    pub fn exec(&mut self, pump: &mut PumpState, command: &[u8]) -> Option<Output> {
+    pub fn exec(&mut self, pump: &mut DeviceState, command: &[u8]) -> Option<Output> {
         if !matches!(self.mode, Mode::Idle) {
             return None;
         }
@@ -113,7 +120,7 @@ impl ChannelState {
     }
 
     /// Feed bytes typed into the shell; ignored unless the shell runs.
-    pub fn feed(&mut self, pump: &mut PumpState, data: &[u8]) -> Output {
+    pub fn feed(&mut self, pump: &mut DeviceState, data: &[u8]) -> Output {
         let prompt = match self.pty {
             Some(_) => pump.prompt(),
             None => String::new(),
@@ -167,8 +174,12 @@ impl ChannelState {
     }
 
     /// The client sent EOF: a running shell runs any unfinished line and
-    /// ends; otherwise nothing happens.
-    pub fn eof(&mut self, pump: &mut PumpState) -> Output {
+    /// ends, a subsystem ends; otherwise nothing happens.
+    pub fn eof(&mut self, pump: &mut DeviceState) -> Output {
+        if matches!(self.mode, Mode::Subsystem) {
+            self.mode = Mode::Done;
+            return Output { bytes: Vec::new(), exit: Some(shell::OK) };
+        }
         let Mode::Shell(editor) = &mut self.mode else {
             return Output::default();
         };
@@ -203,7 +214,7 @@ impl ChannelState {
     }
 }
 
-fn run(pump: &mut PumpState, line: &str) -> (String, u32) {
+fn run(pump: &mut DeviceState, line: &str) -> (String, u32) {
     let (out, status) = shell::execute(pump, line);
     debug!(command = %line, status, "simdevice command");
     (out, status)
@@ -216,8 +227,8 @@ mod tests {
 
     const SIZE: TermSize = TermSize { cols: 80, rows: 24 };
 
-    fn pump() -> PumpState {
-        PumpState::new("pump-1", time::OffsetDateTime::now_utc())
+    fn pump() -> DeviceState {
+        DeviceState::new(&crate::flavour::INFUSION_PUMP, "pump-1", time::OffsetDateTime::now_utc())
     }
 
     fn text(out: &Output) -> String {
@@ -232,7 +243,7 @@ mod tests {
         assert_eq!(out.exit, Some(shell::NOT_FOUND));
         assert!(text(&out).ends_with("(try 'help')\n"));
         assert!(ch.exec(&mut p, b"status").is_none());
-        assert!(ch.start_shell(&p, "pump-1").is_none());
+        assert!(ch.start_shell(&p).is_none());
         assert!(!ch.set_pty(SIZE));
     }
 
@@ -257,7 +268,7 @@ mod tests {
             cols: 120,
             rows: 40
         }));
-        let banner = String::from_utf8(ch.start_shell(&p, "pump-1").unwrap()).unwrap();
+        let banner = String::from_utf8(ch.start_shell(&p).unwrap()).unwrap();
         assert!(banner.ends_with("\r\npump-1> "));
         let out = ch.feed(&mut p, b"echo hi\r");
         assert_eq!(text(&out), "echo hi\r\nhi\r\npump-1> ");
@@ -276,7 +287,7 @@ mod tests {
     fn a_flood_of_commands_produces_bounded_output() {
         let mut p = pump();
         let mut ch = ChannelState::new();
-        ch.start_shell(&p, "pump-1");
+        ch.start_shell(&p);
         let flood = b"help\n".repeat(10_000);
         let out = ch.feed(&mut p, &flood);
         assert!(out.bytes.len() < MAX_FEED_OUTPUT + 1024);
@@ -288,7 +299,7 @@ mod tests {
         let mut p = pump();
         let mut ch = ChannelState::new();
         ch.set_pty(SIZE);
-        ch.start_shell(&p, "pump-1");
+        ch.start_shell(&p);
         let out = ch.feed(&mut p, b"\x04");
         assert_eq!(out.exit, Some(shell::OK));
         assert_eq!(text(&out), "\r\nbye\r\n");
@@ -299,7 +310,7 @@ mod tests {
         let mut p = pump();
         let mut ch = ChannelState::new();
         assert!(!ch.resize(SIZE));
-        assert_eq!(ch.start_shell(&p, "pump-1"), Some(Vec::new()));
+        assert_eq!(ch.start_shell(&p), Some(Vec::new()));
         assert_eq!(
             text(&ch.feed(&mut p, b"rate 7\nrate")),
             "rate set to 7 mL/h\n"

@@ -2,9 +2,17 @@
 //!
 //! It checks the password and maps SSH channel requests onto
 //! [`ChannelState`]: `pty-req` and `window-change` (size remembered),
-//! `shell`, `exec`, data and EOF; it sends the bytes that come back, and
-//! the exit status, EOF and close when a program ends. Every other request
-//! is refused. The pump state is shared by the channels of one connection.
+//! `shell`, `exec`, the `sftp` subsystem, data and EOF; it sends the bytes
+//! that come back, and the exit status, EOF and close when a program ends.
+//! Every other request is refused. The device state is shared by the
+//! channels of one connection; the file area by all connections.
+//!
+//! A channel's [`Channel`] object is kept only until its shell, exec or
+//! subsystem request: the SFTP server reads and writes it as a stream, while
+//! for a shell or exec it is dropped (russh queues data for a `Channel` that
+//! nobody reads, which would block the session); the handler callbacks then
+//! carry the traffic. The SFTP server runs in a task of its own, which ends when its channel
+//! closes (at the latest when the connection does, on shutdown too).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,7 +24,10 @@ use tracing::{debug, info};
 
 use super::auth::Credentials;
 use super::channel::{ChannelState, Output, TermSize};
-use super::shell::PumpState;
+use super::files::FileArea;
+use super::flavour::Flavour;
+use super::sftp::SftpSession;
+use super::shell::DeviceState;
 
 /// Most session channels open at once on one connection.
 const MAX_CHANNELS: usize = 8;
@@ -25,24 +36,29 @@ const MAX_CHANNELS: usize = 8;
 pub struct Device {
     pub credentials: Credentials,
     pub name: String,
+    pub flavour: &'static Flavour,
+    pub files: Arc<FileArea>,
 }
 
 /// Per-connection handler.
 pub struct DeviceHandler {
     device: Arc<Device>,
     peer: SocketAddr,
-    pump: PumpState,
+    pump: DeviceState,
     channels: HashMap<ChannelId, ChannelState>,
+    /// Channel objects kept until their shell, exec or subsystem request.
+    pending: HashMap<ChannelId, Channel<Msg>>,
 }
 
 impl DeviceHandler {
     pub fn new(device: Arc<Device>, peer: SocketAddr) -> Self {
-        let pump = PumpState::new(&device.name, time::OffsetDateTime::now_utc());
+        let pump = DeviceState::new(device.flavour, &device.name, time::OffsetDateTime::now_utc());
         Self {
             device,
             peer,
             pump,
             channels: HashMap::new(),
+            pending: HashMap::new(),
         }
     }
 
@@ -113,9 +129,8 @@ impl russh::server::Handler for DeviceHandler {
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
-        // The handler callbacks carry the traffic; the channel object is
-        // dropped so russh does not queue messages for it.
         self.channels.insert(channel.id(), ChannelState::new());
+        self.pending.insert(channel.id(), channel);
         reply.accept().await;
         Ok(())
     }
@@ -163,10 +178,11 @@ impl russh::server::Handler for DeviceHandler {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        self.pending.remove(&channel);
         let banner = self
             .channels
             .get_mut(&channel)
-            .and_then(|c| c.start_shell(&self.pump, &self.device.name));
+            .and_then(|c| c.start_shell(&self.pump));
         self.reply(channel, banner.is_some(), session)?;
         match banner {
             Some(bytes) => self.deliver(channel, Output { bytes, exit: None }, session),
@@ -180,6 +196,7 @@ impl russh::server::Handler for DeviceHandler {
         command: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        self.pending.remove(&channel);
         let output = match self.channels.get_mut(&channel) {
             Some(state) => state.exec(&mut self.pump, command),
             None => None,
@@ -204,10 +221,20 @@ impl russh::server::Handler for DeviceHandler {
     async fn subsystem_request(
         &mut self,
         channel: ChannelId,
-        _: &str,
+        name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_failure(channel)
+        let pending = self.pending.remove(&channel);
+        let started = self.channels.get_mut(&channel).is_some_and(ChannelState::start_subsystem);
+        match pending {
+            Some(stream) if started && name == "sftp" => {
+                info!(peer = %self.peer, "simdevice sftp");
+                session.channel_success(channel)?;
+                russh_sftp::server::run(stream.into_stream(), SftpSession::new(self.device.files.clone())).await;
+                Ok(())
+            }
+            _ => session.channel_failure(channel),
+        }
     }
 
     async fn x11_request(
@@ -260,6 +287,7 @@ impl russh::server::Handler for DeviceHandler {
         _: &mut Session,
     ) -> Result<(), Self::Error> {
         self.channels.remove(&channel);
+        self.pending.remove(&channel);
         Ok(())
     }
 }

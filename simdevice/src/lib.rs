@@ -1,10 +1,13 @@
 //! A simulated medical device for `portcullis demo`.
 //!
-//! It is a small SSH server that looks like the service port of an infusion
-//! pump: password login for one account, and a toy service shell (`help`,
-//! `status`, `rate`, `start`, `stop`, `log`, ...) reachable interactively or
-//! through `exec`. It lets people try the broker end to end without any
-//! hardware. It is a toy: it never touches a real device.
+//! It is a small SSH server that looks like the service port of a device:
+//! password login for one account, a toy service shell reachable
+//! interactively or through `exec`, and an `sftp` subsystem serving a small
+//! in-memory file area. Its [`Flavour`] says what it is: an infusion pump
+//! (`rate`, `start`, `stop`, ...) or a ventilator (`mode`, `settings`,
+//! `alarms`, ...); the shell code is the same. It lets people try the broker
+//! end to end without any hardware. It is a toy: it never touches a real
+//! device.
 //!
 //! [`run`] serves it on a bound listener until a shutdown token is cancelled,
 //! through the accept loop all Portcullis listeners share
@@ -12,9 +15,15 @@
 
 mod auth;
 mod channel;
+mod files;
+mod flavour;
 mod handler;
 mod lineedit;
+mod sftp;
 mod shell;
+mod ventilation;
+
+pub use self::flavour::{Controls, Flavour, INFUSION_PUMP, VENTILATOR};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use self::auth::Credentials;
+use self::files::FileArea;
 use self::handler::{Device, DeviceHandler};
 
 /// Most connections served at once; more are closed on accept.
@@ -48,6 +58,8 @@ pub struct SimDeviceConfig {
     pub host_key: PrivateKey,
     /// Device name, shown in the prompt, e.g. `infusion-pump-12`.
     pub name: String,
+    /// What kind of device it plays.
+    pub flavour: &'static Flavour,
 }
 
 impl fmt::Debug for SimDeviceConfig {
@@ -63,6 +75,7 @@ impl fmt::Debug for SimDeviceConfig {
                 ),
             )
             .field("name", &self.name)
+            .field("flavour", &self.flavour.kind)
             .finish()
     }
 }
@@ -75,10 +88,12 @@ pub async fn run(listener: TcpListener, config: SimDeviceConfig, shutdown: Cance
     let ssh_config = Arc::new(ssh_config(config.host_key));
     let device = Arc::new(Device {
         credentials: Credentials::new(config.login, config.password),
+        files: Arc::new(FileArea::new(config.flavour, &config.name)),
         name: config.name,
+        flavour: config.flavour,
     });
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, name = %device.name, "simulated device listening");
+        info!(%addr, name = %device.name, kind = device.flavour.kind, "simulated device listening");
     }
     let caps = Caps {
         grace: SHUTDOWN_GRACE,

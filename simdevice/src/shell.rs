@@ -1,19 +1,22 @@
-//! The toy "infusion pump service shell" of the simulated device.
+//! The toy service shell of the simulated device, shared by every flavour.
 //!
 //! A pure command interpreter: [`execute`] takes one command line and the
-//! pump's state and returns the text to print (with `\n` line ends) and an
-//! exit status, like a tiny shell. Nothing here touches the network; the
-//! SSH handler decides how the text reaches the vendor's terminal.
+//! device's state and returns the text to print (with `\n` line ends) and an
+//! exit status, like a tiny shell. The common commands (`help`, `status`,
+//! `log`, `firmware`, `echo`, `exit`) are here, with the infusion pump's
+//! (`rate`, `start`, `stop`); the ventilator's are in [`super::ventilation`].
+//! Which ones a device answers, and its texts, come from its
+//! [`Flavour`]. Nothing here touches the network; the SSH handler decides
+//! how the text reaches the vendor's terminal.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use time::OffsetDateTime;
 
-/// Pump model reported by `status`.
-pub const MODEL: &str = "Portcullis SimPump 900 (simulated)";
-/// Firmware version reported by `status` and `firmware`.
-pub const FIRMWARE: &str = "4.2.1";
+use super::flavour::{Controls, Flavour};
+use super::ventilation::Ventilation;
+
 /// Highest settable rate, in mL/h.
 pub const MAX_RATE: u16 = 999;
 /// How many events the pump remembers.
@@ -30,20 +33,6 @@ pub const USAGE: u32 = 2;
 /// Exit status of an unknown command, as in POSIX shells.
 pub const NOT_FOUND: u32 = 127;
 
-const HELP: &str = "\
-commands:
-  help        this list
-  status      pump model, firmware, state, rate and volume infused
-  rate        show the infusion rate
-  rate N      set the infusion rate to N mL/h (0-999)
-  start       start infusing at the set rate
-  stop        stop infusing
-  log         recent events
-  firmware    firmware version information
-  echo ARGS   print ARGS
-  exit        leave the service shell
-";
-
 /// One entry in the pump's event log.
 #[derive(Debug, Clone)]
 struct Event {
@@ -51,30 +40,45 @@ struct Event {
     text: String,
 }
 
-/// The state of one simulated pump.
+/// The state of one simulated device (the infusion fields stay idle on a
+/// ventilator, and the other way round).
 #[derive(Debug)]
-pub struct PumpState {
+pub struct DeviceState {
     name: String,
+    flavour: &'static Flavour,
     running: bool,
     rate_ml_h: u16,
     volume_ml: f64,
     updated_at: OffsetDateTime,
     log: VecDeque<Event>,
+    vent: Ventilation,
 }
 
-impl PumpState {
-    /// A stopped pump called `name`, powered on at `now`.
-    pub fn new(name: &str, now: OffsetDateTime) -> Self {
+impl DeviceState {
+    /// A device of `flavour` called `name`, powered on (and idle) at `now`.
+    pub fn new(flavour: &'static Flavour, name: &str, now: OffsetDateTime) -> Self {
         let mut state = Self {
             name: name.to_owned(),
+            flavour,
             running: false,
             rate_ml_h: 0,
             volume_ml: 0.0,
             updated_at: now,
             log: VecDeque::with_capacity(LOG_CAPACITY),
+            vent: Ventilation::default(),
         };
-        state.record(now, "powered on, pump stopped".to_owned());
+        state.record(now, flavour.power_on.to_owned());
         state
+    }
+
+    /// The first thing an interactive session shows, ending with the prompt.
+    pub fn banner(&self) -> String {
+        format!(
+            "{} service shell (simulated {}). Type 'help' for commands.\n{}",
+            self.name,
+            self.flavour.kind,
+            self.prompt()
+        )
     }
 
     /// The shell prompt, e.g. `infusion-pump-12> `.
@@ -105,13 +109,13 @@ pub fn is_exit(line: &str) -> bool {
     line.split_whitespace().eq(["exit"])
 }
 
-/// Run one command line against the pump; returns output and exit status.
-pub fn execute(state: &mut PumpState, line: &str) -> (String, u32) {
+/// Run one command line against the device; returns output and exit status.
+pub fn execute(state: &mut DeviceState, line: &str) -> (String, u32) {
     execute_at(state, line, OffsetDateTime::now_utc())
 }
 
 /// [`execute`] with an explicit clock, for tests.
-pub fn execute_at(state: &mut PumpState, line: &str, now: OffsetDateTime) -> (String, u32) {
+pub fn execute_at(state: &mut DeviceState, line: &str, now: OffsetDateTime) -> (String, u32) {
     state.advance(now);
     let mut words = line.split_whitespace();
     let Some(command) = words.next() else {
@@ -119,37 +123,56 @@ pub fn execute_at(state: &mut PumpState, line: &str, now: OffsetDateTime) -> (St
     };
     let args: Vec<&str> = words.collect();
     match (command, args.as_slice()) {
-        ("help", []) => (HELP.to_owned(), OK),
-        ("status", []) => (status(state), OK),
+        ("help", []) => return (state.flavour.help.to_owned(), OK),
+        ("status", []) => return (status(state), OK),
+        ("log", []) => return (log(state), OK),
+        ("firmware", []) => return (firmware(state.flavour), OK),
+        ("echo", words) => return (format!("{}\n", words.join(" ")), OK),
+        ("exit", []) => return ("bye\n".to_owned(), OK),
+        ("help" | "status" | "log" | "firmware" | "exit", _) => {
+            return (format!("{command}: takes no arguments\n"), USAGE)
+        }
+        _ => {}
+    }
+    let own = match state.flavour.controls {
+        Controls::Infusion => infusion(state, command, &args, now),
+        Controls::Ventilation => state.vent.command(command, &args).map(|(out, status, event)| {
+            if let Some(event) = event {
+                state.record(now, event);
+            }
+            (out, status)
+        }),
+    };
+    own.unwrap_or_else(|| (format!("{command}: command not found (try 'help')\n"), NOT_FOUND))
+}
+
+/// The infusion pump's own commands; `None` for any other.
+fn infusion(state: &mut DeviceState, command: &str, args: &[&str], now: OffsetDateTime) -> Option<(String, u32)> {
+    let reply = match (command, args) {
         ("rate", []) => (format!("rate: {} mL/h\n", state.rate_ml_h), OK),
         ("rate", [value]) => set_rate(state, value, now),
         ("start", []) => start(state, now),
         ("stop", []) => stop(state, now),
-        ("log", []) => (log(state), OK),
-        ("firmware", []) => (firmware(), OK),
-        ("echo", words) => (format!("{}\n", words.join(" ")), OK),
-        ("exit", []) => ("bye\n".to_owned(), OK),
-        ("help" | "status" | "start" | "stop" | "log" | "firmware" | "exit", _) => {
-            (format!("{command}: takes no arguments\n"), USAGE)
-        }
+        ("start" | "stop", _) => (format!("{command}: takes no arguments\n"), USAGE),
         ("rate", _) => ("usage: rate [N]\n".to_owned(), USAGE),
-        _ => (
-            format!("{command}: command not found (try 'help')\n"),
-            NOT_FOUND,
-        ),
-    }
+        _ => return None,
+    };
+    Some(reply)
 }
 
-fn status(state: &PumpState) -> String {
-    let running = if state.running { "running" } else { "stopped" };
-    format!(
-        "device:   {}\nmodel:    {MODEL}\nfirmware: {FIRMWARE}\nstate:    {running}\n\
-         rate:     {} mL/h\ninfused:  {:.2} mL\n",
-        state.name, state.rate_ml_h, state.volume_ml
-    )
+fn status(state: &DeviceState) -> String {
+    let flavour = state.flavour;
+    let own = match flavour.controls {
+        Controls::Infusion => {
+            let running = if state.running { "running" } else { "stopped" };
+            format!("state:    {running}\nrate:     {} mL/h\ninfused:  {:.2} mL\n", state.rate_ml_h, state.volume_ml)
+        }
+        Controls::Ventilation => state.vent.status(),
+    };
+    format!("device:   {}\nmodel:    {}\nfirmware: {}\n{own}", state.name, flavour.model, flavour.firmware)
 }
 
-fn set_rate(state: &mut PumpState, value: &str, now: OffsetDateTime) -> (String, u32) {
+fn set_rate(state: &mut DeviceState, value: &str, now: OffsetDateTime) -> (String, u32) {
     let rate = match value.parse::<u16>() {
         Ok(rate) if rate <= MAX_RATE => rate,
         _ => {
@@ -169,7 +192,7 @@ fn set_rate(state: &mut PumpState, value: &str, now: OffsetDateTime) -> (String,
     (format!("rate set to {rate} mL/h\n"), OK)
 }
 
-fn start(state: &mut PumpState, now: OffsetDateTime) -> (String, u32) {
+fn start(state: &mut DeviceState, now: OffsetDateTime) -> (String, u32) {
     if state.running {
         return ("start: already running\n".to_owned(), FAILED);
     }
@@ -182,7 +205,7 @@ fn start(state: &mut PumpState, now: OffsetDateTime) -> (String, u32) {
     (format!("{text}\n"), OK)
 }
 
-fn stop(state: &mut PumpState, now: OffsetDateTime) -> (String, u32) {
+fn stop(state: &mut DeviceState, now: OffsetDateTime) -> (String, u32) {
     if !state.running {
         return ("stop: already stopped\n".to_owned(), FAILED);
     }
@@ -192,7 +215,7 @@ fn stop(state: &mut PumpState, now: OffsetDateTime) -> (String, u32) {
     (format!("{text}\n"), OK)
 }
 
-fn log(state: &PumpState) -> String {
+fn log(state: &DeviceState) -> String {
     let skip = state.log.len().saturating_sub(LOG_SHOWN);
     let mut out = String::new();
     for event in state.log.iter().skip(skip) {
@@ -201,10 +224,15 @@ fn log(state: &PumpState) -> String {
     out
 }
 
-fn firmware() -> String {
+fn firmware(flavour: &Flavour) -> String {
+    let extra = match flavour.controls {
+        Controls::Infusion => "drug library DL-2024.03",
+        Controls::Ventilation => "flow sensor calibration 2024-10-30",
+    };
     format!(
-        "firmware {FIRMWARE} (build 2024-03-18)\nbootloader 1.0.9\n\
-         drug library DL-2024.03\nthis is a simulated device: no real pump is attached\n"
+        "firmware {} (build {})\nbootloader 1.0.9\n{extra}\n\
+         this is a simulated device: no real {} is attached\n",
+        flavour.firmware, flavour.firmware_build, flavour.kind
     )
 }
 
@@ -224,15 +252,16 @@ fn timestamp(at: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flavour::{INFUSION_PUMP, VENTILATOR};
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2025-01-02 03:04:05 UTC);
 
-    fn pump() -> PumpState {
-        PumpState::new("infusion-pump-12", T0)
+    fn pump() -> DeviceState {
+        DeviceState::new(&INFUSION_PUMP, "infusion-pump-12", T0)
     }
 
-    fn run(state: &mut PumpState, line: &str) -> (String, u32) {
+    fn run(state: &mut DeviceState, line: &str) -> (String, u32) {
         execute_at(state, line, T0)
     }
 
@@ -257,8 +286,8 @@ mod tests {
         let (out, status) = run(&mut pump(), "status");
         assert_eq!(status, OK);
         assert!(out.contains("infusion-pump-12"));
-        assert!(out.contains(MODEL));
-        assert!(out.contains(FIRMWARE));
+        assert!(out.contains(INFUSION_PUMP.model));
+        assert!(out.contains(INFUSION_PUMP.firmware));
         assert!(out.contains("stopped"));
         assert!(out.contains("0 mL/h"));
         assert!(out.contains("0.00 mL"));
@@ -326,7 +355,7 @@ mod tests {
     #[test]
     fn firmware_and_echo() {
         let mut p = pump();
-        assert!(run(&mut p, "firmware").0.contains(FIRMWARE));
+        assert!(run(&mut p, "firmware").0.contains(INFUSION_PUMP.firmware));
         assert_eq!(run(&mut p, "echo  hello   world").0, "hello world\n");
         assert_eq!(run(&mut p, "echo").0, "\n");
     }
@@ -347,5 +376,31 @@ mod tests {
         assert!(!is_exit("exit now"));
         assert_eq!(pump().prompt(), "infusion-pump-12> ");
         assert_eq!(run(&mut pump(), "exit"), ("bye\n".to_owned(), OK));
+    }
+
+    #[test]
+    fn a_ventilator_has_its_own_banner_prompt_and_commands() {
+        let mut v = DeviceState::new(&VENTILATOR, "ventilator-3", T0);
+        assert_eq!(v.prompt(), "ventilator-3> ");
+        assert!(v.banner().starts_with("ventilator-3 service shell (simulated ventilator)."), "{}", v.banner());
+        assert!(v.banner().ends_with("ventilator-3> "));
+        let (out, status) = run(&mut v, "status");
+        assert_eq!(status, OK);
+        assert!(out.contains(VENTILATOR.model) && out.contains("mode:     standby"), "{out}");
+        assert!(!out.contains("mL/h"), "no pump fields on a ventilator: {out}");
+        assert_eq!(run(&mut v, "mode PC"), ("mode set to PC\n".to_owned(), OK));
+        assert_eq!(run(&mut v, "settings peep 8").1, OK);
+        let log = run(&mut v, "log").0;
+        assert!(log.contains("powered on, standby") && log.contains("mode changed standby -> PC") && log.contains("peep changed 5 -> 8"), "{log}");
+        assert!(run(&mut v, "help").0.contains("alarms"));
+        assert!(run(&mut v, "firmware").0.contains("no real ventilator"));
+        for pump_only in ["rate 5", "start", "stop"] {
+            assert_eq!(run(&mut v, pump_only).1, NOT_FOUND, "{pump_only}");
+        }
+        let mut p = pump();
+        assert!(p.banner().starts_with("infusion-pump-12 service shell (simulated infusion pump)."));
+        for vent_only in ["mode", "settings", "alarms"] {
+            assert_eq!(run(&mut p, vent_only).1, NOT_FOUND, "{vent_only}");
+        }
     }
 }

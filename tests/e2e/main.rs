@@ -15,6 +15,7 @@ mod harness;
 mod approval;
 mod clients;
 mod cli_decisions;
+mod demo;
 mod export;
 mod evidence;
 mod audit_tamper;

@@ -64,6 +64,15 @@ impl Vendor {
         }
     }
 
+    /// A vendor whose key pair is the one at `key` (and `key.pub`), copied in; for a key made
+    /// by someone else, such as `portcullis demo`.
+    pub fn with_key(name: &str, key: &Path) -> Vendor {
+        let vendor = Vendor::new(name);
+        fs::copy(key, &vendor.key).expect("copy the private key");
+        fs::copy(key.with_extension("pub"), vendor.public_key()).expect("copy the public key");
+        vendor
+    }
+
     /// The public key file to register with the broker.
     pub fn public_key(&self) -> PathBuf {
         self.key.with_extension("pub")
