@@ -9,7 +9,7 @@
 use crate::prompt::{Dialog, Line};
 use crate::hint::Hints;
 use crate::state::{Conn, Entry};
-use portcullis_core::approvals::{request_minutes, RequestInput};
+use portcullis_core::approvals::{minutes_text, request_minutes, RequestInput};
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel, RequestId, RequestState};
 use portcullis_core::feed::ChangeRx;
@@ -146,7 +146,7 @@ async fn new_request<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRec
             minutes = Some(default);
             break;
         }
-        match m.parse::<i64>().map_err(|_| format!("{m:?} is not a number of minutes")).and_then(|n| request_minutes(n, max)) {
+        match minutes_text(m).and_then(|n| request_minutes(n, max)) {
             Ok(n) => {
                 minutes = Some(n);
                 break;

@@ -7,7 +7,7 @@
 
 use crate::hint::Hints;
 use crate::kind::Kind;
-use portcullis_core::approvals::RequestInput;
+use portcullis_core::approvals::{minutes_text, RequestInput};
 use crate::prompt::{Line, Term};
 use crate::state::Conn;
 use portcullis_core::clock;
@@ -115,7 +115,7 @@ pub(crate) fn parse_request(words: &[String]) -> Result<RequestArgs, String> {
         match words[i].as_str() {
             "--minutes" | "-m" => {
                 let v = words.get(i + 1).ok_or("--minutes needs a number")?;
-                minutes = Some(v.parse::<i64>().map_err(|_| format!("--minutes: {v:?} is not a number"))?);
+                minutes = Some(minutes_text(v).map_err(|e| format!("--minutes: {e}"))?);
                 i += 2;
             }
             "--reason" | "-r" => {

@@ -80,6 +80,14 @@ pub fn window_minutes(minutes: i64) -> Result<Duration, String> {
     Ok(Duration::from_secs(u64::try_from(minutes).unwrap_or(0).saturating_mul(60)))
 }
 
+/// A number of minutes typed as text (a page's field, the lobby's prompt): a whole number, or
+/// the one message that says it is not. The range is the caller's rule ([`window_minutes`],
+/// [`request_minutes`]).
+pub fn minutes_text(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    text.parse::<i64>().map_err(|_| format!("{text:?} is not a whole number of minutes"))
+}
+
 /// The minutes a request asks for: from 1 to the policy's maximum for the device (`max`).
 /// The one place this rule is written: filing a request (lobby, CLI, API, pages) and the
 /// gate's prompt both call it.
@@ -223,6 +231,9 @@ mod tests {
 
     #[test]
     fn request_minutes_and_reasons_have_one_rule() {
+        assert_eq!(minutes_text(" 15 "), Ok(15));
+        assert_eq!(minutes_text("1.5"), Err("\"1.5\" is not a whole number of minutes".to_owned()));
+        assert_eq!(minutes_text("0").and_then(|m| window_minutes(m).map(|_| m)), Err("the window must be at least 1 minute, not 0".to_owned()));
         assert_eq!(request_minutes(1, 60), Ok(1));
         assert_eq!(request_minutes(60, 60), Ok(60));
         for bad in [0, -5, 61, i64::MAX] {

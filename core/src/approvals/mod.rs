@@ -7,7 +7,7 @@
 
 mod input;
 
-pub use input::{reason, request_minutes, window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
+pub use input::{minutes_text, reason, request_minutes, window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;

@@ -19,7 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use portcullis_core::approvals::{window_minutes, ApprovalInput, Approvals, ApproveOutcome, Window};
+use portcullis_core::approvals::{minutes_text, window_minutes, ApprovalInput, Approvals, ApproveOutcome, Window};
 use portcullis_core::domain::{ChannelSet, RequestId};
 use portcullis_core::store::Store;
 use serde::Deserialize;
@@ -196,10 +196,7 @@ impl ApproveForm {
     fn window(&self) -> Result<Window, String> {
         let length = match self.minutes.trim() {
             "" => None,
-            m => {
-                let length = m.parse::<i64>().ok().and_then(|n| window_minutes(n).ok());
-                Some(length.ok_or("The minutes must be a whole number of at least 1.")?)
-            }
+            m => Some(minutes_text(m).and_then(window_minutes)?),
         };
         let offset: i64 = self.tz_offset.trim().parse().unwrap_or(0).clamp(-24 * 60, 24 * 60);
         let starts_at = match self.starts_at.trim() {
