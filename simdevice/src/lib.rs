@@ -21,6 +21,7 @@ mod handler;
 mod lineedit;
 mod sftp;
 mod shell;
+mod status;
 mod ventilation;
 
 pub use self::flavour::{Controls, Flavour, INFUSION_PUMP, VENTILATOR};

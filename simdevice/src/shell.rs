@@ -24,14 +24,7 @@ const LOG_CAPACITY: usize = 32;
 /// How many events `log` prints.
 const LOG_SHOWN: usize = 8;
 
-/// Exit status of a successful command.
-pub const OK: u32 = 0;
-/// Exit status of a command that was understood but refused.
-pub const FAILED: u32 = 1;
-/// Exit status of a command used with the wrong arguments.
-pub const USAGE: u32 = 2;
-/// Exit status of an unknown command, as in POSIX shells.
-pub const NOT_FOUND: u32 = 127;
+pub use super::status::{FAILED, NOT_FOUND, OK, USAGE};
 
 /// One entry in the pump's event log.
 #[derive(Debug, Clone)]

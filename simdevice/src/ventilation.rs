@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::shell::{FAILED, OK, USAGE};
+use super::status::{FAILED, OK, USAGE};
 
 /// A ventilation mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
