@@ -4,7 +4,7 @@
 // contract with tests/e2e/harness/browser.rs.
 import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The value of environment variable `name`; throws if it is missing. */
@@ -101,6 +101,23 @@ export async function shot(page, name, { phone = false } = {}) {
     await page.screenshot({ path: join(dir, `${name}-phone.png`), fullPage: true });
     await page.setViewportSize(DESKTOP);
   }
+}
+
+const AXE = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+
+/**
+ * axe-core's serious and critical violations on the open page. axe is evaluated through the
+ * browser's debugging protocol, which the pages' Content-Security-Policy does not apply to, so
+ * the policy stays on for everything else the page does.
+ */
+export async function axe(page) {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const r = await globalThis.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ')) }));
+  });
 }
 
 /** Fills and sends the sign-in form; `code` may be empty (first sign-in). */

@@ -5,28 +5,15 @@
 // Needs PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET (an admin, who may open every
 // page), SESSION_ID (a finished session with a recording), DEVICE and VENDOR (their own
 // admin pages).
-import { main, need, BASE, signIn, watch, shot } from './lib.mjs';
-import { readFileSync } from 'node:fs';
+import { axe, main, need, BASE, signIn, watch, shot } from './lib.mjs';
 
-const AXE = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 const SESSION = need('SESSION_ID');
 /** The screenshots this script saves (the other scripts save the rest). */
 const SHOTS = new Set(['audit', 'audit-dark', 'history-dark', 'session-record-dark']);
 
-/** A desktop context in `scheme`; CSP bypassed so that axe can be injected into the page. */
+/** A desktop context in `scheme`. */
 async function context(browser, scheme) {
-  return browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 }, colorScheme: scheme, bypassCSP: true });
-}
-
-/** axe-core's serious and critical violations on the open page. */
-async function axe(page) {
-  await page.addScriptTag({ content: AXE });
-  return page.evaluate(async () => {
-    const r = await globalThis.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ')) }));
-  });
+  return browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 }, colorScheme: scheme });
 }
 
 /** What reaches past the right edge of a 1280 px window, and the page's background. */

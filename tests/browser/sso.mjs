@@ -8,21 +8,25 @@
 // with the local password form instead (WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET).
 // With NO_SECRET=1 it stops at the code step and says whether the secret was shown.
 // Env: PORTCULLIS_URL, SSO_LOGIN, REPLAY, BREAK_GLASS, NO_SECRET.
-import { BASE, main, need, newPage, signIn, textOf, totp } from './lib.mjs';
+import { axe, BASE, main, need, newPage, signIn, textOf, totp } from './lib.mjs';
 
 main(async (browser) => {
   const page = await newPage(browser);
+  // axe-core's serious and critical findings on each page of the sign-in this run saw.
+  const checked = {};
   if (process.env.BREAK_GLASS === '1') {
     await page.goto(`${BASE}/login`);
+    checked.login = await axe(page);
     const ssoLink = await page.locator('a#sso').count();
     await signIn(page, need('WEB_USER'), need('WEB_PASSWORD'), need('WEB_TOTP_SECRET'));
-    return { landed: new URL(page.url()).pathname, sso_link_shown: ssoLink };
+    return { landed: new URL(page.url()).pathname, sso_link_shown: ssoLink, axe: checked };
   }
   const callbacks = [];
   page.on('request', (r) => {
     if (r.url().startsWith(`${BASE}/login/sso/callback`)) callbacks.push(r.url());
   });
   await page.goto(`${BASE}/login`);
+  checked.login = await axe(page);
   await page.locator('a#sso').click();
   await page.locator('form#idp-login').waitFor();
   const providerUrl = page.url();
@@ -44,9 +48,10 @@ main(async (browser) => {
   let codeStep = false;
   if (new URL(page.url()).pathname === '/login/sso/code') {
     codeStep = true;
+    checked.code = await axe(page);
     const secret = await textOf(page, '#totp-secret');
     if (process.env.NO_SECRET === '1') {
-      return { landed: new URL(page.url()).pathname, code_step: true, secret_shown: secret !== null };
+      return { landed: new URL(page.url()).pathname, code_step: true, secret_shown: secret !== null, axe: checked };
     }
     if (!secret) throw new Error('the code step shows no secret to enrol');
     await page.locator('form#sso-code input[name="code"]').fill(totp(secret));
@@ -54,7 +59,9 @@ main(async (browser) => {
     await page.waitForURL(`${BASE}/requests`);
   }
   const landed = new URL(page.url()).pathname;
+  checked[landed === '/requests' ? 'landed' : 'refused'] = await axe(page);
   const result = {
+    axe: checked,
     provider_url: providerUrl,
     callbacks: callbacks.length,
     landed,

@@ -53,6 +53,18 @@ fn start() -> Sso {
     Sso { broker, provider }
 }
 
+/// Runs `sso.mjs` and checks that every page of the sign-in it saw passes axe-core with no
+/// serious or critical violation.
+fn run_sso(env: &[(&'static str, String)]) -> Value {
+    let out = browser::run("sso.mjs", env);
+    let checked = out["axe"].as_object().unwrap_or_else(|| panic!("no axe-core results: {out}"));
+    assert!(!checked.is_empty(), "no page was checked with axe-core: {out}");
+    for (page, violations) in checked {
+        assert_eq!(violations, &serde_json::json!([]), "axe-core on the {page} page: {violations}");
+    }
+    out
+}
+
 fn sso_env(s: &Sso, login: &str) -> Vec<(&'static str, String)> {
     vec![("PORTCULLIS_URL", browser::base_url(s.broker.web_addr())), ("SSO_LOGIN", login.to_owned())]
 }
@@ -70,7 +82,7 @@ fn staff_sign_in_at_the_provider_lands_on_the_requests_page_linked_by_sub_and_a_
     let s = start();
     let mut env = sso_env(&s, "idp-alice-7f3");
     env.push(("REPLAY", "1".into()));
-    let out = browser::run("sso.mjs", &env);
+    let out = run_sso(&env);
     assert!(text(&out["provider_url"]).starts_with(&s.provider.issuer), "the broker did not send the browser to the provider: {out}");
     assert_eq!(out["landed"], "/requests", "{out}");
     assert_eq!(out["code_step"], false, "acr {MFA} counts as multi-factor: no local code: {out}\n{}", s.provider.output());
@@ -93,7 +105,7 @@ fn staff_sign_in_at_the_provider_lands_on_the_requests_page_linked_by_sub_and_a_
     assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 1, "the replay signed nobody in");
 
     // A second sign-in finds the same account by its link (no second account or link).
-    let again = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    let again = run_sso(&sso_env(&s, "idp-alice-7f3"));
     assert_eq!(again["landed"], "/requests", "{again}");
     assert_eq!(s.broker.audit_of_kind("auth.sso.linked").len(), 1);
     assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 2);
@@ -103,7 +115,7 @@ fn staff_sign_in_at_the_provider_lands_on_the_requests_page_linked_by_sub_and_a_
 fn a_provider_account_with_a_local_admins_name_and_email_gets_its_own_account_never_the_admins() {
     let s = start();
     let carol = web_user(&s.broker, "carol", "admin");
-    let out = browser::run("sso.mjs", &sso_env(&s, "idp-mallory-c41"));
+    let out = run_sso(&sso_env(&s, "idp-mallory-c41"));
     assert_eq!(out["landed"], "/requests", "{out}");
     let linked = s.broker.audit_of_kind("auth.sso.linked");
     assert_eq!(linked.len(), 1, "{linked:?}");
@@ -118,7 +130,7 @@ fn a_provider_account_with_a_local_admins_name_and_email_gets_its_own_account_ne
     // Break-glass: the local administrator's password sign-in still works, and says so.
     let mut env = sign_in_env(&s.broker, &carol);
     env.push(("BREAK_GLASS", "1".into()));
-    let out = browser::run("sso.mjs", &env);
+    let out = run_sso(&env);
     assert_eq!((&out["landed"], &out["sso_link_shown"]), (&json!("/requests"), &json!(1)), "{out}");
     let bg = s.broker.wait_for_audit("auth.break_glass", Duration::from_secs(10), |r| r["actor"] == "carol");
     assert_eq!(bg["detail"]["role"], "admin");
@@ -127,7 +139,7 @@ fn a_provider_account_with_a_local_admins_name_and_email_gets_its_own_account_ne
 #[test]
 fn a_provider_sign_in_that_is_not_multi_factor_still_needs_the_local_code() {
     let s = start();
-    let out = browser::run("sso.mjs", &sso_env(&s, "idp-bob-19c"));
+    let out = run_sso(&sso_env(&s, "idp-bob-19c"));
     assert_eq!((&out["code_step"], &out["landed"]), (&json!(true), &json!("/requests")), "{out}");
     let logins = s.broker.audit_of_kind("auth.sso.login");
     assert_eq!(logins.len(), 1, "{logins:?}");
@@ -138,18 +150,18 @@ fn a_provider_sign_in_that_is_not_multi_factor_still_needs_the_local_code() {
     // not show the secret: the provider password alone never yields the second factor.
     let mut env = sso_env(&s, "idp-bob-19c");
     env.push(("NO_SECRET", "1".into()));
-    let again = browser::run("sso.mjs", &env);
+    let again = run_sso(&env);
     assert_eq!((&again["landed"], &again["secret_shown"]), (&json!("/login/sso/code"), &json!(false)), "{again}");
     assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 1, "no sign-in without the code");
 
     // An account created by a multi-factor sign-in, later signed in without the second factor:
     // the code is asked for and its secret, never used, is not handed out.
-    let first = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    let first = run_sso(&sso_env(&s, "idp-alice-7f3"));
     assert_eq!((&first["landed"], &first["code_step"]), (&json!("/requests"), &json!(false)), "{first}");
     s.provider.set_mode("single-factor");
     let mut env = sso_env(&s, "idp-alice-7f3");
     env.push(("NO_SECRET", "1".into()));
-    let weak = browser::run("sso.mjs", &env);
+    let weak = run_sso(&env);
     assert_eq!((&weak["landed"], &weak["secret_shown"]), (&json!("/login/sso/code"), &json!(false)), "{weak}");
     assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 2, "no sign-in without the code");
 }
@@ -159,7 +171,7 @@ fn a_token_for_another_audience_an_expired_token_and_an_unknown_group_are_refuse
     let s = start();
     for (mode, reason) in [("wrong-audience", "wrong-audience"), ("expired", "expired-token")] {
         s.provider.set_mode(mode);
-        let out = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+        let out = run_sso(&sso_env(&s, "idp-alice-7f3"));
         assert_eq!(out["landed"], "/login/sso/callback", "{mode}: {out}");
         assert!(text(&out["refused"]).contains("could not be verified"), "{mode}: {out}");
         let rows = refusals(&s.broker, reason);
@@ -170,7 +182,7 @@ fn a_token_for_another_audience_an_expired_token_and_an_unknown_group_are_refuse
     assert!(s.broker.audit_of_kind("auth.sso.login").is_empty());
 
     s.provider.set_mode("normal");
-    let out = browser::run("sso.mjs", &sso_env(&s, "idp-dave-5e0"));
+    let out = run_sso(&sso_env(&s, "idp-dave-5e0"));
     assert_eq!(out["landed"], "/login/sso/callback", "{out}");
     let refused = text(&out["refused"]);
     assert!(refused.contains("none of your groups") && refused.contains("cafeteria"), "{out}");
@@ -184,21 +196,21 @@ fn a_token_for_another_audience_an_expired_token_and_an_unknown_group_are_refuse
 #[test]
 fn a_key_rotation_at_the_provider_is_picked_up_and_a_token_signed_with_an_unpublished_key_is_refused() {
     let s = start();
-    let first = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    let first = run_sso(&sso_env(&s, "idp-alice-7f3"));
     assert_eq!(first["landed"], "/requests", "{first}");
     let fetched = |b: &Broker| b.server_output().matches("fetched the provider's metadata and keys").count();
     assert_eq!(fetched(&s.broker), 1);
 
     // The provider now signs with a new key it publishes: the broker fetches the keys again.
     s.provider.set_mode("rotated");
-    let out = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    let out = run_sso(&sso_env(&s, "idp-alice-7f3"));
     assert_eq!(out["landed"], "/requests", "the rotated key was not picked up: {out}\n{}", s.broker.server_output());
     assert_eq!(fetched(&s.broker), 2, "the keys were not fetched again");
     assert!(s.provider.output().contains("issued a rotated ID token"));
 
     // A key nobody publishes: refused (the refetch it may cause is bounded), nobody signed in.
     s.provider.set_mode("unpublished-key");
-    let out = browser::run("sso.mjs", &sso_env(&s, "idp-alice-7f3"));
+    let out = run_sso(&sso_env(&s, "idp-alice-7f3"));
     assert_eq!(out["landed"], "/login/sso/callback", "{out}");
     assert_eq!(refusals(&s.broker, "bad-signature").len(), 1, "{out}");
     assert_eq!(s.broker.audit_of_kind("auth.sso.login").len(), 2);
