@@ -25,7 +25,7 @@ fn unquoted_reason_arrives_whole() {
     // Bad input gets a clear error and changes nothing.
     for (bad, says) in [
         ("request pump-lobby --minutes 0 --reason x", "minutes"),
-        ("request pump-lobby --minutes lots --reason x", "not a number"),
+        ("request pump-lobby --minutes lots --reason x", "not a whole number of minutes"),
         ("request no-such-device --minutes 5 --reason x", "no device no-such-device"),
         ("request pump-lobby --minutes 5", "reason"),
         ("request 'pump-lobby; rm -rf /' --minutes 5 --reason x", "device name"),
