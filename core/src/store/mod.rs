@@ -36,7 +36,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
@@ -47,6 +47,16 @@ pub enum StoreError {
     Exists(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// Every database error passes here on its way up (`?`), so this is where it is counted.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if !matches!(e, sqlx::Error::RowNotFound) {
+            crate::metrics::get().store_error();
+        }
+        StoreError::Db(e)
+    }
 }
 
 /// Which database is behind the pool.
