@@ -37,6 +37,7 @@ pub struct Metrics {
     bytes: Family<BytesLabels, Counter>,
     bytes_by: [[Counter; 2]; 4],
     recording_queue: Gauge,
+    recordings_open: Gauge,
     seal: Histogram,
     store_errors: Counter,
     sink_lag_events: Family<SinkLabels, Gauge>,
@@ -58,6 +59,7 @@ impl Metrics {
             bytes: Family::default(),
             bytes_by: Default::default(),
             recording_queue: Gauge::default(),
+            recordings_open: Gauge::default(),
             seal: Histogram::new(SEAL_BUCKETS),
             store_errors: Counter::default(),
             sink_lag_events: Family::default(),
@@ -81,7 +83,8 @@ impl Metrics {
         r.register("pending_requests", "Access requests waiting for a decision", m.pending.clone());
         r.register("decision_seconds", "Time from an access request to its approval or denial", m.decision.clone());
         r.register("channel_bytes", "Bytes relayed through sessions by channel kind and direction", m.bytes.clone());
-        r.register("recording_queue_depth", "Recordings open on this node whose seal is still to come", m.recording_queue.clone());
+        r.register("recording_queue_depth", "Writes (recording seals, session ends) waiting for the store to answer", m.recording_queue.clone());
+        r.register("recordings_open", "Recordings being written on this node (sealed when their channel ends)", m.recordings_open.clone());
         r.register("recording_seal_seconds", "Time to seal a recording (flush, hash, audit row)", m.seal.clone());
         r.register("store_errors", "Database errors met by this node", m.store_errors.clone());
         r.register("sink_lag_events", "Audit events not yet delivered, per SIEM sink or notification channel", m.sink_lag_events.clone());
@@ -114,9 +117,15 @@ impl Metrics {
         self.decision.observe(secs);
     }
 
-    /// A recording opened (+1) or sealed (-1).
-    pub fn recording_open(&self, delta: i64) {
-        self.recording_queue.inc_by(delta);
+    /// Writes waiting in the backlog for the store.
+    pub fn set_recording_queue(&self, n: i64) {
+        self.recording_queue.set(n);
+    }
+
+    /// Counts one open recording until the slot is dropped.
+    pub fn recording_slot(&'static self) -> RecordingSlot {
+        self.recordings_open.inc();
+        RecordingSlot(&self.recordings_open)
     }
 
     /// A recording sealed in `secs`.
@@ -160,6 +169,16 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// One recording counted as open while this lives.
+#[derive(Debug)]
+pub struct RecordingSlot(&'static Gauge);
+
+impl Drop for RecordingSlot {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
