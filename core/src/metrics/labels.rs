@@ -51,6 +51,14 @@ impl Criticality {
     pub const ALL: [Criticality; 3] = [Criticality::LifeCritical, Criticality::High, Criticality::Standard];
 }
 
+impl SignInChannel {
+    pub const ALL: [SignInChannel; 2] = [SignInChannel::Ssh, SignInChannel::Web];
+}
+
+impl SignInOutcome {
+    pub const ALL: [SignInOutcome; 3] = [SignInOutcome::Success, SignInOutcome::Failure, SignInOutcome::Refused];
+}
+
 impl StreamKind {
     pub const ALL: [StreamKind; 4] = [StreamKind::Terminal, StreamKind::Exec, StreamKind::Sftp, StreamKind::Tunnel];
 }

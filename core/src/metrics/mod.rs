@@ -70,6 +70,12 @@ impl Metrics {
         for c in Criticality::ALL {
             m.sessions.get_or_create(&CritLabels { criticality: c }).set(0);
         }
+        // Every sign-in series exists from the start, so that a rate over it is 0, not absent.
+        for channel in SignInChannel::ALL {
+            for outcome in SignInOutcome::ALL {
+                m.sign_ins.get_or_create(&SignInLabels { channel, outcome }).inc_by(0);
+            }
+        }
         // The byte counters' handles are taken once: counting a chunk is one atomic add,
         // with no lookup in the family (and so no lock) on the relay path.
         for (i, kind) in StreamKind::ALL.into_iter().enumerate() {
