@@ -212,9 +212,6 @@ impl Approvals {
             ApproveOutcome::Recorded { have: tally.count, need }
         };
         tx.commit().await?;
-        if matches!(outcome, ApproveOutcome::Granted(_)) {
-            crate::metrics::get().decided_after((now - req.created_at).max(0) as f64);
-        }
         Ok(outcome)
     }
 
@@ -238,7 +235,6 @@ impl Approvals {
         })))
         .await?;
         tx.commit().await?;
-        crate::metrics::get().decided_after((now - req.created_at).max(0) as f64);
         Ok(())
     }
 

@@ -4,9 +4,11 @@
 //! [`Metrics`] is made on first use ([`get`]) so that the places that count (sign-ins, the
 //! bytes of a channel, store errors) need no handle threaded to them; what is cheaper to read
 //! than to count (pending requests, live sessions, delivery lag) is read from the store at
-//! scrape time (by `portcullis serve`, which sets the gauges below). Every label is a closed enum or an operator-configured name
+//! scrape time (by `portcullis serve`, which sets the gauges below and the time-to-decision
+//! histogram, [`decisions`]). Every label is a closed enum or an operator-configured name
 //! (a SIEM sink, a notification channel): never a user, device, session or address.
 
+mod decisions;
 mod labels;
 
 pub use labels::{Criticality, Direction, SignInChannel, SignInOutcome, SinkKind, StreamKind};
@@ -22,8 +24,6 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
 
-/// Upper bounds, in seconds, of the time-to-decision histogram: a minute to a day.
-const DECISION_BUCKETS: [f64; 9] = [30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 4.0 * 3600.0, 12.0 * 3600.0, 24.0 * 3600.0];
 /// Upper bounds, in seconds, of the recording-seal histogram.
 const SEAL_BUCKETS: [f64; 8] = [0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0];
 
@@ -33,7 +33,7 @@ pub struct Metrics {
     sessions: Family<CritLabels, Gauge>,
     sign_ins: Family<SignInLabels, Counter>,
     pending: Gauge,
-    decision: Histogram,
+    decision: decisions::DecisionTimes,
     bytes: Family<BytesLabels, Counter>,
     bytes_by: [[Counter; 2]; 4],
     recording_queue: Gauge,
@@ -55,7 +55,7 @@ impl Metrics {
             sessions: Family::default(),
             sign_ins: Family::default(),
             pending: Gauge::default(),
-            decision: Histogram::new(DECISION_BUCKETS),
+            decision: decisions::DecisionTimes::default(),
             bytes: Family::default(),
             bytes_by: Default::default(),
             recording_queue: Gauge::default(),
@@ -118,9 +118,9 @@ impl Metrics {
         self.store_errors.inc();
     }
 
-    /// A request decided `secs` after it was made.
-    pub fn decided_after(&self, secs: f64) {
-        self.decision.observe(secs);
+    /// Sets the time-to-decision histogram from every decided request's duration (seconds).
+    pub fn set_decision_times(&self, seconds: &[i64]) {
+        self.decision.set(seconds);
     }
 
     /// Writes waiting in the backlog for the store.

@@ -112,3 +112,21 @@ fn criticality_maps_to_its_wire_label() {
         assert!(m.encode().contains(&format!("portcullis_sessions{{criticality=\"{}\"}} 7", c.as_str())));
     }
 }
+
+/// The time-to-decision histogram is set whole: cumulative buckets, count and sum.
+#[test]
+fn decision_times_are_cumulative_buckets() {
+    let m = Metrics::new();
+    m.set_decision_times(&[10, 45, 7200]);
+    let text = m.encode();
+    assert!(text.contains("portcullis_decision_seconds_bucket{le=\"30.0\"} 1"), "{text}");
+    assert!(text.contains("portcullis_decision_seconds_bucket{le=\"60.0\"} 2"), "{text}");
+    assert!(text.contains("portcullis_decision_seconds_bucket{le=\"3600.0\"} 2"), "{text}");
+    assert!(text.contains("portcullis_decision_seconds_bucket{le=\"14400.0\"} 3"), "{text}");
+    assert!(text.contains("portcullis_decision_seconds_bucket{le=\"+Inf\"} 3"), "{text}");
+    assert!(text.contains("portcullis_decision_seconds_count 3"), "{text}");
+    assert!(text.contains("portcullis_decision_seconds_sum 7255"), "{text}");
+    // Set again (a later scrape): replaced, not added.
+    m.set_decision_times(&[10]);
+    assert!(m.encode().contains("portcullis_decision_seconds_count 1"));
+}

@@ -1,5 +1,5 @@
 //! What a scrape reads from the store rather than counts: live sessions on this node by
-//! device criticality, pending requests, and each delivery cursor's lag behind the audit log
+//! device criticality, pending requests, the time to decision of decided requests, and each delivery cursor's lag behind the audit log
 //! (SIEM sinks and notification channels). A read that succeeds also marks the store as
 //! reached, which `store_contact_age_seconds` measures (the node has no heartbeat lease yet;
 //! this stands for one); a read that fails counts as a store error and keeps the old values.
@@ -41,6 +41,11 @@ async fn read(m: &Metrics, store: &Store, node: &str, sinks: &[Sink]) -> Result<
         m.set_sessions((*c).into(), n);
     }
     m.set_pending(store.count_requests(RequestState::Pending).await?);
+    let decided: Vec<i64> = sqlx::query_scalar("SELECT decided_at - created_at FROM access_requests WHERE state IN ('approved', 'denied') AND decided_at IS NOT NULL")
+        .fetch_all(store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    m.set_decision_times(&decided);
     let head = store.audit_head().await?;
     let now = clock::now_ms();
     for s in sinks {
