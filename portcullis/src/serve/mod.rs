@@ -2,7 +2,9 @@
 //! ([`fdlimit`]), closes the sessions it left
 //! open if it was killed last time (`Sessions::close_left_open`), binds the SSH and HTTPS
 //! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
-//! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
+//! listening on ADDR`: tests bind port 0 and read these lines), and, unless `[metrics]` turns
+//! it off, binds the Prometheus listener ([`metrics`], `metrics listening on ADDR`), then runs
+//! the change feed,
 //! the backlog of writes that wait for the store, housekeeping, the approvers' notifier (when
 //! `[notify]` configures a channel), the SIEM exporter (one task per `[[export.sinks]]`
 //! entry), the broker and the web page until SIGINT/SIGTERM or until one of them fails.
