@@ -18,6 +18,8 @@
 #   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
 #     e-mail notification tests send to on loopback.
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
+#   - Debian's prometheus (the server and promtool), which scrapes a node's /metrics on
+#     loopback and evaluates the shipped alert rules (deploy/prometheus/);
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
 #   - paramiko and netmiko (PyPI), the Python SSH clients of vendors' tools (tests/clients/).
 #   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
