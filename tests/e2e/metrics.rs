@@ -228,3 +228,30 @@ fn shipped_rules_and_dashboard_hold() {
         }
     }
 }
+
+/// A notification channel whose webhook does not answer falls behind the audit log, and the
+/// node reports the lag of that channel, labelled by its kind and name only.
+#[test]
+fn an_unreachable_webhook_shows_as_delivery_lag() {
+    // Port 1 on loopback: nothing listens, every delivery fails and is retried.
+    let s = Setup::new("pump-lag")
+        .serve_env("PORTCULLIS_NOTIFY_WEBHOOK_URL", "http://127.0.0.1:1/hook")
+        .serve_env("PORTCULLIS_NOTIFY_PUBLIC_URL", "https://broker.example")
+        .start();
+    let metrics = s.broker.metrics_addr();
+    let idle = proc::poll_until("the webhook's lag series", Duration::from_secs(30), || {
+        let t = scrape(metrics);
+        t.contains("portcullis_sink_lag_events{kind=\"notify\",sink=\"webhook\"}").then_some(t)
+    });
+    assert_eq!(value(&idle, "portcullis_sink_lag_events{kind=\"notify\",sink=\"webhook\"}"), 0.0, "{idle}");
+    s.request_via_lobby(30, "INC-5102 lag check");
+    let behind = proc::poll_until("the webhook to fall behind", Duration::from_secs(30), || {
+        let t = scrape(metrics);
+        (value(&t, "portcullis_sink_lag_events{kind=\"notify\",sink=\"webhook\"}") >= 1.0).then_some(t)
+    });
+    assert!(value(&behind, "portcullis_pending_requests") >= 1.0, "{behind}");
+    // The undelivered event ages while the webhook stays down.
+    proc::poll_until("the webhook's lag to grow past a second", Duration::from_secs(30), || {
+        (value(&scrape(metrics), "portcullis_sink_lag_seconds{kind=\"notify\",sink=\"webhook\"}") > 1.0).then_some(())
+    });
+}
