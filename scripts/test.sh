@@ -18,6 +18,8 @@
 #   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
 #     e-mail notification tests send to on loopback.
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
+#   - Debian's prometheus (the server and promtool), which scrapes a node's /metrics on
+#     loopback and evaluates the shipped alert rules (deploy/prometheus/);
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
 #   - paramiko and netmiko (PyPI), the Python SSH clients of vendors' tools (tests/clients/).
 #   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
@@ -35,6 +37,8 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)

@@ -7,6 +7,7 @@
 
 use crate::sftp::{Anomaly, SftpTap, Stop};
 use crate::state::{CastTap, Conn};
+use portcullis_core::metrics::{self, Direction, StreamKind};
 use russh::{client, server, Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::time::Duration;
 
@@ -89,12 +90,13 @@ impl Ended {
 }
 
 /// Bridges until one side closes, the session is cancelled or the recording fails.
-pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Channel<client::Msg>, rec: &Tap) -> Ended {
+/// The bytes are counted in the metrics under `kind`, one atomic add per chunk.
+pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Channel<client::Msg>, rec: &Tap, kind: StreamKind) -> Ended {
     let id = vendor.id();
     let (mut vr, vw) = vendor.split();
     let (mut dr, dw) = device.split();
-    let up = upstream(&mut vr, &dw, rec);
-    let down = downstream(conn, id, &mut dr, &vw, rec);
+    let up = upstream(&mut vr, &dw, rec, kind);
+    let down = downstream(conn, id, &mut dr, &vw, rec, kind);
     tokio::pin!(up, down);
     let failed = rec.failed();
     tokio::pin!(failed);
@@ -132,10 +134,11 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
 }
 
 /// From the vendor to the device: data (recorded first), EOF, window changes and signals.
-async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, rec: &Tap) -> Ended {
+async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, rec: &Tap, kind: StreamKind) -> Ended {
     loop {
         match vr.wait().await {
             Some(ChannelMsg::Data { data }) => {
+                metrics::get().bytes(kind, Direction::ToDevice, data.len());
                 if let Err(e) = rec.input(&data).await {
                     return e;
                 }
@@ -167,12 +170,13 @@ async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, 
 /// (PuTTY, with nothing to type) closes the channel as soon as it sees the broker's, and an
 /// exit status still on its way from the device would then be dropped (plink ended with 0
 /// instead of the command's status).
-async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &ChannelWriteHalf<server::Msg>, rec: &Tap) -> Ended {
+async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &ChannelWriteHalf<server::Msg>, rec: &Tap, kind: StreamKind) -> Ended {
     let mut exited = false;
     let mut eof = false;
     loop {
         match dr.wait().await {
             Some(ChannelMsg::Data { data }) => {
+                metrics::get().bytes(kind, Direction::FromDevice, data.len());
                 if let Err(e) = rec.output(&data).await {
                     return e;
                 }
@@ -181,6 +185,7 @@ async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &C
                 }
             }
             Some(ChannelMsg::ExtendedData { data, ext }) => {
+                metrics::get().bytes(kind, Direction::FromDevice, data.len());
                 if let Err(e) = rec.output(&data).await {
                     return e;
                 }

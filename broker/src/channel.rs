@@ -16,6 +16,7 @@ use crate::state::{ActiveSession, Conn};
 use crate::{bridge, gate, lobby, recording, session};
 use portcullis_core::audit::{Kind as AuditKind, Subject};
 use portcullis_core::clock;
+use portcullis_core::metrics::StreamKind;
 use portcullis_core::store::DeviceRecord;
 use portcullis_recorder::pcap::FlowEnds;
 use portcullis_recorder::CastHeader;
@@ -123,7 +124,12 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
     info!(channel = n, "bridging");
     let subject = Subject::Session(session.id);
     let bridged = async {
-        let ended = bridge::run(&conn, ch, dch, &tap).await;
+        let stream = match &kind {
+            Kind::Shell => StreamKind::Terminal,
+            Kind::Exec(_) => StreamKind::Exec,
+            Kind::Sftp => StreamKind::Sftp,
+        };
+        let ended = bridge::run(&conn, ch, dch, &tap, stream).await;
         match tap {
             Tap::Sftp(t) => t.finish().await,
             Tap::Cast(c) => c.end(&conn.end_reason().unwrap_or_else(|| ended.describe().to_owned())).await,

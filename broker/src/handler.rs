@@ -17,6 +17,7 @@ use crate::events::{ConnEvent, TunnelRequest};
 use crate::pace::paced;
 use crate::shared::Broker;
 use crate::target::Target;
+use portcullis_core::metrics::{self, SignInChannel, SignInOutcome};
 use russh::keys::HashAlg;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
@@ -63,11 +64,24 @@ pub(crate) struct VendorHandler {
     unavailable: bool,
     /// A code was refused on this connection: the next prompt says so.
     code_refused: bool,
+    /// A key was offered or proven: the connection is a sign-in attempt, counted in the
+    /// metrics as a failure when it ends without signing in and without a refused code
+    /// (which was counted already).
+    tried: bool,
+}
+
+impl Drop for VendorHandler {
+    fn drop(&mut self) {
+        if self.tried && !self.code_refused && !matches!(self.stage, Stage::Done) {
+            let outcome = if self.unavailable { SignInOutcome::Refused } else { SignInOutcome::Failure };
+            metrics::get().sign_in(SignInChannel::Ssh, outcome);
+        }
+    }
 }
 
 impl VendorHandler {
     pub(crate) fn new(broker: Broker, peer: String, events: mpsc::Sender<ConnEvent>) -> Self {
-        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false, unavailable: false, code_refused: false }
+        Self { broker, peer, events, stage: Stage::Start, channels: 0, refusal_audited: false, unavailable: false, code_refused: false, tried: false }
     }
 
     /// Whether the sign-in can be checked: the store answered the last time it was asked.
@@ -142,6 +156,7 @@ impl VendorHandler {
 
     /// A key offered without a signature: accepted (the client then signs) if enrolled.
     async fn key_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Auth {
+        self.tried = true;
         // Say no early to keys that are not enrolled, so the client tries its next one
         // without signing; ownership of an accepted key is proven in `auth_publickey`.
         let Ok(target) = Target::parse(user) else {
@@ -158,6 +173,7 @@ impl VendorHandler {
 
     /// A key proven by its signature: partial success (the code is next) if enrolled.
     async fn key_proven(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Auth {
+        self.tried = true;
         let Ok(target) = Target::parse(user) else {
             self.audit_bad_name(user).await;
             return Auth::reject();
@@ -201,6 +217,7 @@ impl VendorHandler {
                 if self.events.send(ConnEvent::Authenticated { user, target }).await.is_err() {
                     return Auth::reject();
                 }
+                metrics::get().sign_in(SignInChannel::Ssh, SignInOutcome::Success);
                 Auth::Accept
             }
             Ok(Err(refusal)) => {
@@ -208,6 +225,7 @@ impl VendorHandler {
                 // The client asks again (OpenSSH: NumberOfPasswordPrompts), and that prompt
                 // says the code was wrong; the reason (reused, locked…) is only audited.
                 self.code_refused = true;
+                metrics::get().sign_in(SignInChannel::Ssh, SignInOutcome::Failure);
                 Auth::Reject { proceed_with_methods: Self::only(MethodKind::KeyboardInteractive), partial_success: false }
             }
             Err(e) => {

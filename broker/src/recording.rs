@@ -13,6 +13,7 @@ use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::sessions::RecordingSeal;
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
+use portcullis_core::metrics;
 use portcullis_recorder::pcap::{seal_capture_file, FlowEnds, PcapHandle, PcapRecorder};
 use portcullis_recorder::{seal_file, CastHeader, Recorder, RecorderError, RecordingHandle, Seal};
 use serde_json::json;
@@ -38,6 +39,8 @@ pub(crate) struct Started {
     /// The file.
     path: PathBuf,
     finisher: Finisher,
+    /// Counts the recording as open in the metrics until it is sealed (or dropped).
+    slot: metrics::RecordingSlot,
 }
 
 async fn register(conn: &Conn, session: SessionId, ext: &str, kind: &str) -> Result<(u32, i64, PathBuf), String> {
@@ -60,7 +63,7 @@ pub(crate) async fn start_cast(conn: &Conn, session: SessionId, header: CastHead
     match Recorder::create(&path, header).await {
         Ok((rec, handle)) => {
             let live = conn.ctx.live.start(session, n, cols, rows, at);
-            Ok((CastTap { rec, live }, Started { session, n, rec_id, what: "terminal", path, finisher: Finisher::Cast(handle) }))
+            Ok((CastTap { rec, live }, Started { session, n, rec_id, what: "terminal", path, finisher: Finisher::Cast(handle), slot: metrics::get().recording_slot() }))
         }
         Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
     }
@@ -73,7 +76,7 @@ pub(crate) async fn start_pcap(conn: &Conn, session: SessionId, what: &'static s
         Err(e) => return Err(failed(conn, session, None, e).await),
     };
     match PcapRecorder::create(&path, ends).await {
-        Ok((rec, handle)) => Ok((rec, Started { session, n, rec_id, what, path, finisher: Finisher::Pcap(handle) })),
+        Ok((rec, handle)) => Ok((rec, Started { session, n, rec_id, what, path, finisher: Finisher::Pcap(handle), slot: metrics::get().recording_slot() })),
         Err(e) => Err(failed(conn, session, Some(n), e.to_string()).await),
     }
 }
@@ -89,6 +92,8 @@ impl Started {
     /// Finishes the file and seals it in the store and the audit log; a recording that did
     /// not finish cleanly is audited as failed, then sealed as truncated from what is on disk.
     pub(crate) async fn seal(self, conn: &Conn) {
+        let began = std::time::Instant::now();
+        let slot = self.slot;
         let cast = matches!(self.finisher, Finisher::Cast(_));
         let result: Result<Seal, RecorderError> = match self.finisher {
             Finisher::Cast(h) => h.finish().await,
@@ -124,6 +129,8 @@ impl Started {
                 }
             }
         }
+        metrics::get().sealed_in(began.elapsed().as_secs_f64());
+        drop(slot);
     }
 }
 

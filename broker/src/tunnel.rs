@@ -26,6 +26,7 @@ use crate::hint::Hints;
 use crate::{recording, session};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::clock;
+use portcullis_core::metrics::{self, StreamKind};
 use portcullis_core::domain::{Channel as Granted, DeviceName};
 use portcullis_core::store::{DeviceRecord, GrantRecord};
 use portcullis_recorder::pcap::{Direction, FlowEnds, PcapRecorder};
@@ -249,6 +250,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
                         return "device closed";
                     }
                     counts.to_device.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    metrics::get().bytes(StreamKind::Tunnel, metrics::Direction::ToDevice, data.len());
                 }
                 Some(ChannelMsg::Eof) => {
                     let _ = rec.fin(Direction::ToDevice).await;
@@ -279,6 +281,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
                 return "vendor closed";
             }
             counts.from_device.fetch_add(n as u64, Ordering::Relaxed);
+            metrics::get().bytes(StreamKind::Tunnel, metrics::Direction::FromDevice, n);
         }
     };
     tokio::pin!(up, down);

@@ -13,6 +13,7 @@ use std::time::Duration;
 mod dur;
 mod env;
 mod export;
+mod metrics;
 mod notify;
 mod oidc;
 mod policy;
@@ -20,6 +21,7 @@ mod retention;
 mod startups;
 pub use dur::Dur;
 pub use startups::MaxStartups;
+pub use metrics::MetricsConfig;
 pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use oidc::{OidcConfig, RoleRefusal};
@@ -73,6 +75,9 @@ pub struct Config {
     pub export: ExportConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The Prometheus listener.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Single sign-on for staff; none: password and TOTP only.
     #[serde(default)]
     pub oidc: Option<OidcConfig>,

@@ -21,6 +21,8 @@ pub mod export;
 pub mod feed;
 pub mod keyfile;
 pub mod live;
+pub mod metrics;
+
 pub mod net;
 pub mod notify;
 pub mod password;

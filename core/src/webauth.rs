@@ -6,6 +6,7 @@
 //! with the password alone into an `enrol` session that can do one thing: choose a new
 //! password and confirm a freshly generated TOTP secret.
 
+use crate::metrics::{SignInChannel, SignInOutcome};
 use crate::password;
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::auth::{totp_owner, AuthError, AuthService, Refusal};
@@ -120,7 +121,22 @@ impl WebAuth {
 
     /// Checks name, password and code. Every refusal is audited with `peer`; the caller shows
     /// the user one message whatever the reason, so accounts cannot be probed.
+    /// Counted in the metrics by outcome (a store that cannot answer is counted there).
     pub async fn sign_in(&self, name: &str, pass: &str, code: &str, peer: &str) -> Result<Result<SignIn, Refusal>, AuthError> {
+        let outcome = self.check_sign_in(name, pass, code, peer).await;
+        let counted = match &outcome {
+            Ok(Ok(_)) => Some(SignInOutcome::Success),
+            Ok(Err(Refusal::WrongPassword | Refusal::WrongCode | Refusal::Replayed)) => Some(SignInOutcome::Failure),
+            Ok(Err(_)) => Some(SignInOutcome::Refused),
+            Err(_) => None,
+        };
+        if let Some(o) = counted {
+            crate::metrics::get().sign_in(SignInChannel::Web, o);
+        }
+        outcome
+    }
+
+    async fn check_sign_in(&self, name: &str, pass: &str, code: &str, peer: &str) -> Result<Result<SignIn, Refusal>, AuthError> {
         let Ok(Ok(_permit)) = tokio::time::timeout(HASH_WAIT, self.hashing.acquire()).await else {
             return Err(AuthError::Busy);
         };

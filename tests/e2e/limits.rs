@@ -20,7 +20,7 @@ fn serve_with_limits(broker: &Broker, ulimit: &str) -> (Child, Capture) {
             None => cmd.env_remove(k),
         };
     }
-    cmd.env("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0").env("PORTCULLIS_WEB_LISTEN", "127.0.0.1:0").stdin(Stdio::null());
+    cmd.env("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0").env("PORTCULLIS_WEB_LISTEN", "127.0.0.1:0").env("PORTCULLIS_METRICS_LISTEN", "127.0.0.1:0").stdin(Stdio::null());
     let (child, out) = Capture::spawn(&mut cmd);
     assert!(out.wait_for("ssh listening on ", 0, Duration::from_secs(60)).is_some(), "serve did not start:\n{}", out.text());
     (child, out)

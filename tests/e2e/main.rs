@@ -30,6 +30,7 @@ mod harness_selftest;
 mod hostile;
 mod limits;
 mod lobby;
+mod metrics;
 mod messages;
 mod vendor_hints;
 mod notify;

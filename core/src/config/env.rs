@@ -41,6 +41,8 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "SSH_PUBLIC_HOST" => c.ssh.public_host = v.into(),
         "SSH_PUBLIC_PORT" => c.ssh.public_port = parse(var, v)?,
         "WEB_LISTEN" => c.web.listen = parse(var, v)?,
+        "METRICS_ENABLED" => c.metrics.enabled = parse(var, v)?,
+        "METRICS_LISTEN" => c.metrics.listen = parse(var, v)?,
         "WEB_TLS_CERT" => c.web.tls_cert = v.into(),
         "WEB_TLS_KEY" => c.web.tls_key = v.into(),
         "WEB_TOKEN_KEY" => c.web.token_key = v.into(),

@@ -171,3 +171,23 @@ fn public_ssh_address_is_a_host_name_or_an_address() {
         assert!(Config::from_parts(&format!("{MINIMAL}[ssh]\npublic_host = {bad:?}\n"), Path::new("p.toml"), &[]).is_err(), "{bad:?}");
     }
 }
+
+/// The metrics listener is on loopback unless told otherwise; it can be moved or turned off,
+/// from the file or the environment, and a bad address is refused.
+#[test]
+fn metrics_listener_defaults_to_loopback_and_can_be_turned_off() {
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap();
+    assert!(c.metrics.enabled);
+    assert!(c.metrics.listen.ip().is_loopback(), "{}", c.metrics.listen);
+    let c = Config::from_parts(&format!("{MINIMAL}[metrics]\nenabled = false\nlisten = \"10.1.2.3:9100\"\n"), Path::new("p.toml"), &[]).unwrap();
+    assert!(!c.metrics.enabled);
+    assert_eq!(c.metrics.listen.to_string(), "10.1.2.3:9100");
+    let vars = [("PORTCULLIS_METRICS_LISTEN".to_owned(), "127.0.0.1:0".to_owned()), ("PORTCULLIS_METRICS_ENABLED".to_owned(), "true".to_owned())];
+    let c = Config::from_parts(&format!("{MINIMAL}[metrics]\nenabled = false\n"), Path::new("p.toml"), &vars).unwrap();
+    assert!(c.metrics.enabled);
+    assert_eq!(c.metrics.listen.port(), 0);
+    let err = Config::from_parts(&format!("{MINIMAL}[metrics]\nlisten = \"everywhere\"\n"), Path::new("p.toml"), &[]).unwrap_err().to_string();
+    assert!(err.contains("listen"), "{err}");
+    let err = Config::from_parts(&format!("{MINIMAL}[metrics]\nport = 1\n"), Path::new("p.toml"), &[]).unwrap_err().to_string();
+    assert!(err.contains("unknown field"), "{err}");
+}

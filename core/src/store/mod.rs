@@ -36,7 +36,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
@@ -47,6 +47,16 @@ pub enum StoreError {
     Exists(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// Every database error passes here on its way up (`?`), so this is where it is counted.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if !matches!(e, sqlx::Error::RowNotFound) {
+            crate::metrics::get().store_error();
+        }
+        StoreError::Db(e)
+    }
 }
 
 /// Which database is behind the pool.
@@ -209,5 +219,23 @@ mod tests {
             assert_eq!((sync, journal.as_str()), (2, "wal"));
             held.push(conn);
         }
+    }
+
+    /// A database error on its way up is counted in the metrics; a row that is simply not
+    /// there is not an error.
+    #[tokio::test]
+    async fn database_errors_are_counted_and_absent_rows_are_not() {
+        let errors = || -> u64 {
+            crate::metrics::get().encode().lines().find_map(|l| l.strip_prefix("portcullis_store_errors_total ")).unwrap().trim().parse().unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        let before = errors();
+        let missing: Result<i64, StoreError> = sqlx::query_scalar("SELECT seq FROM audit_log WHERE seq = -1").fetch_one(store.pool()).await.map_err(StoreError::from);
+        assert!(missing.is_err());
+        assert_eq!(errors(), before, "a row not found counted as a store error");
+        store.close().await;
+        assert!(store.audit_head().await.is_err(), "a closed pool answered");
+        assert_eq!(errors(), before + 1);
     }
 }

@@ -92,3 +92,26 @@ async fn disabling_ends_sign_ins_and_wrong_passwords_lock() {
         assert_eq!(w.audit_of("auth.refused").await.len(), 3, "{}", w.name);
     }
 }
+
+/// Web sign-ins are counted in the metrics by outcome: a success, a wrong password (failure),
+/// an unknown account (refused). The registry is the process's, and each test runs in its
+/// own process under nextest; the deltas are compared, not absolute values.
+#[tokio::test]
+async fn sign_ins_are_counted_by_outcome() {
+    use crate::metrics::{get, SignInChannel};
+    let count = |outcome: &str| -> u64 {
+        let series = format!("portcullis_sign_ins_total{{channel=\"{}\",outcome=\"{outcome}\"}} ", SignInChannel::Web.as_str());
+        get().encode().lines().find_map(|l| l.strip_prefix(&series)).unwrap().trim().parse().unwrap()
+    };
+    let t = stores().await.into_iter().next().unwrap();
+    let w = World::new(&t);
+    let name = Username::parse("counted").unwrap();
+    let pw = "permanent password 1".to_owned();
+    w.admin.create_user(ACTOR, NewUserSpec::new(name.clone(), Role::Admin, "IT").password(Some(pw.clone()))).await.unwrap();
+    let before = (count("success"), count("failure"), count("refused"));
+    let code = w.totp(&name).await.code_at_step(current_step());
+    assert!(matches!(w.webauth.sign_in("counted", &pw, &code, PEER).await.unwrap(), Ok(SignIn::Done(_))));
+    assert_eq!(w.webauth.sign_in("counted", "not the password", "000000", PEER).await.unwrap().unwrap_err(), Refusal::WrongPassword);
+    assert_eq!(w.webauth.sign_in("nobody", "x", "1", PEER).await.unwrap().unwrap_err(), Refusal::UnknownUser);
+    assert_eq!((count("success"), count("failure"), count("refused")), (before.0 + 1, before.1 + 1, before.2 + 1));
+}

@@ -2,7 +2,9 @@
 //! ([`fdlimit`]), closes the sessions it left
 //! open if it was killed last time (`Sessions::close_left_open`), binds the SSH and HTTPS
 //! listeners, announces their addresses on standard output (`ssh listening on ADDR`, `web
-//! listening on ADDR`: tests bind port 0 and read these lines), then runs the change feed,
+//! listening on ADDR`: tests bind port 0 and read these lines), and, unless `[metrics]` turns
+//! it off, binds the Prometheus listener ([`metrics`], `metrics listening on ADDR`), then runs
+//! the change feed,
 //! the backlog of writes that wait for the store, housekeeping, the approvers' notifier (when
 //! `[notify]` configures a channel), the SIEM exporter (one task per `[[export.sinks]]`
 //! entry), the broker and the web page until SIGINT/SIGTERM or until one of them fails.
@@ -11,6 +13,8 @@
 
 mod fdlimit;
 mod housekeeping;
+mod metrics;
+mod scrape;
 mod services;
 
 use crate::output;
@@ -47,14 +51,20 @@ impl Listeners {
     /// `{"listening": "ssh", "address": "…"}` line for each.
     pub fn announce(&self, json: bool) -> anyhow::Result<()> {
         for (what, addr) in [("ssh", self.ssh.local_addr()?), ("web", self.web.local_addr()?)] {
-            if json {
-                output::line(&serde_json::json!({ "listening": what, "address": addr.to_string() }).to_string())?;
-            } else {
-                output::line(&format!("{what} listening on {addr}"))?;
-            }
+            announce(what, addr, json)?;
         }
         Ok(())
     }
+}
+
+/// Prints (and flushes) `WHAT listening on ADDR`, or its JSON form.
+fn announce(what: &str, addr: std::net::SocketAddr, json: bool) -> anyhow::Result<()> {
+    if json {
+        output::line(&serde_json::json!({ "listening": what, "address": addr.to_string() }).to_string())?;
+    } else {
+        output::line(&format!("{what} listening on {addr}"))?;
+    }
+    Ok(())
 }
 
 /// Runs `serve`.
@@ -68,7 +78,16 @@ pub async fn run(config: &Path, json: bool) -> anyhow::Result<()> {
     let listeners = Listeners::bind(&ctx).await?;
     listeners.announce(json)?;
     let shutdown = crate::shutdown::on_signals();
-    run_node(ctx, host_key, listeners, shutdown, TaskTracker::new()).await
+    let tracker = TaskTracker::new();
+    if ctx.config.metrics.enabled {
+        let addr = ctx.config.metrics.listen;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen for metrics on {addr}"))?;
+        announce("metrics", listener.local_addr()?, json)?;
+        let channels = Notifier::from_config(&ctx.config, ctx.store.clone(), ctx.audit.clone()).context("notifications ([notify])")?.map(|n| n.channels()).unwrap_or_default();
+        let sinks = metrics::sinks(&ctx, &channels);
+        tracker.spawn(metrics::run(listener, ctx.clone(), sinks, shutdown.clone()));
+    }
+    run_node(ctx, host_key, listeners, shutdown, tracker).await
 }
 
 /// Closes the sessions this node left open when it last stopped without finishing them

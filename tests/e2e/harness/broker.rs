@@ -195,6 +195,7 @@ impl Broker {
         let mut cmd = self.command(&["serve"]);
         cmd.env("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0")
             .env("PORTCULLIS_WEB_LISTEN", "127.0.0.1:0")
+            .env("PORTCULLIS_METRICS_LISTEN", "127.0.0.1:0")
             .envs(env.iter().copied())
             .stdin(Stdio::null());
         let what = proc::describe_command(&cmd);
@@ -220,6 +221,12 @@ impl Broker {
     /// The HTTPS address of the running server (the web page and the API).
     pub fn web_addr(&self) -> SocketAddr {
         self.server.as_ref().expect("serve not started").web_addr
+    }
+
+    /// The metrics listener's address of the running server (`metrics listening on ADDR`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let server = self.server.as_ref().expect("serve not started");
+        announced(&server.output, "metrics listening on ").unwrap_or_else(|| panic!("serve did not report `metrics listening on ADDR`:\n{}", server.output.text()))
     }
 
     /// The SSH address of the running server.
