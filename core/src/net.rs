@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod proxy;
+
 use tokio::net::{TcpListener, TcpStream};
 use crate::shards::Shards;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
