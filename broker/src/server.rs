@@ -26,6 +26,9 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         // Each connection, with every task it starts (bridges, recordings, the device's own
         // connection), runs on one single-threaded runtime: see portcullis_core::shards.
         shards: Some(broker.ctx().shards.clone()),
+        // Behind HAProxy: the vendor's address from a trusted proxy's PROXY v2 header is the
+        // peer of the limits, the lockouts, the audit rows and the logs.
+        proxy: broker.ctx().config.proxy.rule(),
         ..Caps::shared("ssh", broker.inner.unauthenticated.clone())
     };
     // Window enforcement of every connection, read once per change; it outlives the drain, so

@@ -16,6 +16,7 @@ mod export;
 mod notify;
 mod oidc;
 mod policy;
+mod proxy;
 mod retention;
 mod startups;
 pub use dur::Dur;
@@ -24,6 +25,7 @@ pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use oidc::{OidcConfig, RoleRefusal};
 pub use policy::{PolicyConfig, PolicyRule};
+pub use proxy::ProxyConfig;
 pub use retention::{RetentionAction, RetentionConfig};
 
 /// Why the configuration could not be loaded.
@@ -52,6 +54,8 @@ pub struct Config {
     pub ssh: SshConfig,
     #[serde(default)]
     pub web: WebConfig,
+    #[serde(default)]
+    pub proxy: ProxyConfig,
     pub store: StoreConfig,
     #[serde(default)]
     pub vault: VaultConfig,
@@ -392,6 +396,7 @@ impl Config {
         self.notify.check()?;
         self.export.check()?;
         self.retention.check()?;
+        self.proxy.check(self.ssh.preauth_timeout)?;
         if let Some(o) = &self.oidc {
             o.check()?;
         }
