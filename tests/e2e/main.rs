@@ -27,6 +27,7 @@ mod disk_full;
 mod feed;
 mod forwarding;
 mod harness_selftest;
+mod haproxy;
 mod hostile;
 mod limits;
 mod lobby;
