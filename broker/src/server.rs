@@ -17,9 +17,23 @@ const DRAIN_GRACE: Duration = Duration::from_secs(15);
 
 /// Serves vendors on `listener` until `shutdown` is cancelled, then drains.
 pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationToken) -> Result<(), BrokerError> {
+    // Draining before a restart (SIGTERM) closes the listener at once; the connections go on
+    // until `shutdown`, which comes at most `node.drain_timeout` later.
+    let drain = broker.ctx().drain.clone();
+    let accepting = CancellationToken::new();
+    let stop_accepting = tokio::spawn({
+        let (accepting, shutdown, drain) = (accepting.clone(), shutdown.clone(), drain.clone());
+        async move {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = drain.started() => tracing::info!("draining: the SSH listener no longer accepts"),
+            }
+            accepting.cancel();
+        }
+    });
     let caps = Caps {
         accept_backoff: Duration::from_millis(100),
-        grace: DRAIN_GRACE,
+        grace: DRAIN_GRACE + broker.ctx().config.node.drain_timeout.0,
         // Sessions still running after the grace are left to finish on their own.
         overdue: Overdue::Detach,
         span: conn_span,
@@ -36,10 +50,12 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
     let fanout_stop = CancellationToken::new();
     let fanout = tokio::spawn(broker.inner.fanout.clone().run(broker.changes(), fanout_stop.clone()));
     let conn_shutdown = shutdown.clone();
-    net::serve_connections(listener, caps, shutdown, move |Accepted { stream, peer, slot }| {
+    net::serve_connections(listener, caps, accepting, move |Accepted { stream, peer, slot }| {
         let broker = broker.clone();
         let shutdown = conn_shutdown.child_token();
         async move {
+            // The drain waits for this connection until it ends.
+            let _held = broker.ctx().drain.hold();
             // Per-source limits, early drop and penalties (`startups`): a refused connection
             // is closed before the greeting, and leaves no audit row.
             let startup = match broker.inner.startups.admit(peer.ip()) {
@@ -63,6 +79,10 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         }
     })
     .await;
+    // Every connection ended during a drain: the node still serves its web page until the
+    // drain is over.
+    shutdown.cancelled().await;
+    let _ = stop_accepting.await;
     fanout_stop.cancel();
     let _ = fanout.await;
     Ok(())

@@ -90,13 +90,15 @@ pub struct NodeConfig {
     /// crash closes the sessions recorded under its id. Every node sharing one store needs
     /// its own.
     pub id: NodeId,
+    /// On SIGTERM, how long sessions get before they are closed (see [`crate::drain`]).
+    pub drain_timeout: Dur,
 }
 
 impl Default for NodeConfig {
     /// The host name, made fit for a node id.
     fn default() -> Self {
         let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
-        Self { id: NodeId::from_host_name(&host) }
+        Self { id: NodeId::from_host_name(&host), drain_timeout: Dur(Duration::from_secs(300)) }
     }
 }
 

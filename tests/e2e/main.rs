@@ -24,6 +24,7 @@ mod clients_paramiko;
 mod crash;
 mod device_lifecycle;
 mod disk_full;
+mod drain;
 mod feed;
 mod forwarding;
 mod harness_selftest;

@@ -11,6 +11,7 @@ pub mod api_error;
 pub mod auth;
 mod error;
 mod health;
+mod ready;
 mod layers;
 pub mod pages;
 mod routes;
