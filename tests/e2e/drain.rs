@@ -33,7 +33,7 @@ fn server_of(hx: &Haproxy, client: &str) -> Option<String> {
 /// The same for the latest connection from `client`.
 fn server_of_last(hx: &Haproxy, client: &str) -> Option<String> {
     let log = hx.output();
-    let line = log.lines().filter(|l| l.contains(client) && l.contains("portcullis_ssh/node")).last()?;
+    let line = log.lines().rfind(|l| l.contains(client) && l.contains("portcullis_ssh/node"))?;
     server_in(line)
 }
 

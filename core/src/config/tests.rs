@@ -171,3 +171,26 @@ fn public_ssh_address_is_a_host_name_or_an_address() {
         assert!(Config::from_parts(&format!("{MINIMAL}[ssh]\npublic_host = {bad:?}\n"), Path::new("p.toml"), &[]).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn proxy_section_and_environment() {
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap();
+    assert!(c.proxy.rule().is_none(), "no trusted proxy by default: no header is ever read");
+    assert_eq!(c.node.drain_timeout, Dur(Duration::from_secs(300)));
+    let text = format!("{MINIMAL}[proxy]\ntrusted = [\"10.0.0.0/24\", \"::1\"]\nheader_timeout = \"2s\"\n[node]\ndrain_timeout = \"90s\"\n");
+    let c = Config::from_parts(&text, Path::new("p.toml"), &[]).unwrap();
+    let rule = c.proxy.rule().unwrap();
+    assert!(rule.trusts("10.0.0.77".parse().unwrap()));
+    assert!(rule.trusts("::1".parse().unwrap()));
+    assert!(!rule.trusts("10.0.1.1".parse().unwrap()));
+    assert_eq!(c.node.drain_timeout, Dur(Duration::from_secs(90)));
+    let env = vars(&[("PORTCULLIS_PROXY_TRUSTED", "127.0.0.1/32, 192.0.2.10"), ("PORTCULLIS_NODE_DRAIN_TIMEOUT", "5m")]);
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &env).unwrap();
+    assert!(c.proxy.rule().unwrap().trusts("192.0.2.10".parse().unwrap()));
+    assert_eq!(c.node.drain_timeout, Dur(Duration::from_secs(300)));
+    // Refused: a block that is not one, and a header deadline past the sign-in deadline.
+    for bad in ["[proxy]\ntrusted = [\"10.0.0.0/40\"]\n", "[proxy]\ntrusted = [\"haproxy.local\"]\n", "[proxy]\nheader_timeout = \"2m\"\n", "[proxy]\nheader_timeout = \"0s\"\n"] {
+        assert!(Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).is_err(), "{bad}");
+    }
+    assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &vars(&[("PORTCULLIS_PROXY_TRUSTED", "nope")])).is_err());
+}
