@@ -359,6 +359,8 @@ impl Config {
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths();
         config.check()?;
+        // The PROXY header must come within the sign-in deadline too.
+        config.proxy.header_timeout = config.proxy.header_timeout.min(config.ssh.preauth_timeout);
         Ok(config)
     }
 
@@ -398,7 +400,7 @@ impl Config {
         self.notify.check()?;
         self.export.check()?;
         self.retention.check()?;
-        self.proxy.check(self.ssh.preauth_timeout)?;
+        self.proxy.check()?;
         if let Some(o) = &self.oidc {
             o.check()?;
         }

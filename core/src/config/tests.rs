@@ -188,8 +188,11 @@ fn proxy_section_and_environment() {
     let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &env).unwrap();
     assert!(c.proxy.rule().unwrap().trusts("192.0.2.10".parse().unwrap()));
     assert_eq!(c.node.drain_timeout, Dur(Duration::from_secs(300)));
-    // Refused: a block that is not one, and a header deadline past the sign-in deadline.
-    for bad in ["[proxy]\ntrusted = [\"10.0.0.0/40\"]\n", "[proxy]\ntrusted = [\"haproxy.local\"]\n", "[proxy]\nheader_timeout = \"2m\"\n", "[proxy]\nheader_timeout = \"0s\"\n"] {
+    // A header deadline past the sign-in deadline is cut to it.
+    let c = Config::from_parts(&format!("{MINIMAL}[proxy]\nheader_timeout = \"2m\"\n[ssh]\npreauth_timeout = \"3s\"\n"), Path::new("p.toml"), &[]).unwrap();
+    assert_eq!(c.proxy.header_timeout, Dur(Duration::from_secs(3)));
+    // Refused: a block that is not one, and no time at all.
+    for bad in ["[proxy]\ntrusted = [\"10.0.0.0/40\"]\n", "[proxy]\ntrusted = [\"haproxy.local\"]\n", "[proxy]\nheader_timeout = \"0s\"\n"] {
         assert!(Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).is_err(), "{bad}");
     }
     assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &vars(&[("PORTCULLIS_PROXY_TRUSTED", "nope")])).is_err());
