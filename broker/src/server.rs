@@ -17,15 +17,32 @@ const DRAIN_GRACE: Duration = Duration::from_secs(15);
 
 /// Serves vendors on `listener` until `shutdown` is cancelled, then drains.
 pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationToken) -> Result<(), BrokerError> {
+    // Draining before a restart (SIGTERM) closes the listener at once; the connections go on
+    // until `shutdown`, which comes at most `node.drain_timeout` later.
+    let drain = broker.ctx().drain.clone();
+    let accepting = CancellationToken::new();
+    let stop_accepting = tokio::spawn({
+        let (accepting, shutdown, drain) = (accepting.clone(), shutdown.clone(), drain.clone());
+        async move {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = drain.started() => tracing::info!("draining: the SSH listener no longer accepts"),
+            }
+            accepting.cancel();
+        }
+    });
     let caps = Caps {
         accept_backoff: Duration::from_millis(100),
-        grace: DRAIN_GRACE,
+        grace: DRAIN_GRACE + broker.ctx().config.node.drain_timeout.0,
         // Sessions still running after the grace are left to finish on their own.
         overdue: Overdue::Detach,
         span: conn_span,
         // Each connection, with every task it starts (bridges, recordings, the device's own
         // connection), runs on one single-threaded runtime: see portcullis_core::shards.
         shards: Some(broker.ctx().shards.clone()),
+        // Behind HAProxy: the vendor's address from a trusted proxy's PROXY v2 header is the
+        // peer of the limits, the lockouts, the audit rows and the logs.
+        proxy: broker.ctx().config.proxy.rule(),
         ..Caps::shared("ssh", broker.inner.unauthenticated.clone())
     };
     // Window enforcement of every connection, read once per change; it outlives the drain, so
@@ -33,10 +50,12 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
     let fanout_stop = CancellationToken::new();
     let fanout = tokio::spawn(broker.inner.fanout.clone().run(broker.changes(), fanout_stop.clone()));
     let conn_shutdown = shutdown.clone();
-    net::serve_connections(listener, caps, shutdown, move |Accepted { stream, peer, slot }| {
+    net::serve_connections(listener, caps, accepting, move |Accepted { stream, peer, slot }| {
         let broker = broker.clone();
         let shutdown = conn_shutdown.child_token();
         async move {
+            // The drain waits for this connection until it ends.
+            let _held = broker.ctx().drain.hold();
             // Per-source limits, early drop and penalties (`startups`): a refused connection
             // is closed before the greeting, and leaves no audit row.
             let startup = match broker.inner.startups.admit(peer.ip()) {
@@ -60,6 +79,10 @@ pub async fn run(listener: TcpListener, broker: Broker, shutdown: CancellationTo
         }
     })
     .await;
+    // Every connection ended during a drain: the node still serves its web page until the
+    // drain is over.
+    shutdown.cancelled().await;
+    let _ = stop_accepting.await;
     fanout_stop.cancel();
     let _ = fanout.await;
     Ok(())

@@ -75,13 +75,15 @@ pub(crate) async fn watch(conn: Arc<Conn>, fanout: Fanout, warn_before: Vec<Dura
         }
     };
     let control = fanout.watch(Interest::Session { id: s.id, grant: s.grant.id, vendor: s.grant.vendor_id });
-    enforce(&*conn, s, Feeds { control, reachable }, warn_before).await;
+    enforce(&*conn, s, Feeds { control, reachable, drain: conn.ctx.drain.clone() }, warn_before).await;
 }
 
 /// What enforcement wakes on: this session's verdicts, and whether the store answers.
 pub(crate) struct Feeds {
     pub control: Watch,
     pub reachable: watch::Receiver<bool>,
+    /// The node's drain before a restart: the vendor is told once it starts.
+    pub drain: portcullis_core::drain::Drain,
 }
 
 /// Returns once the store is seen not to answer (at once if it already does not); never if
@@ -97,7 +99,8 @@ type Stopping = Option<(i64, String)>;
 
 /// Runs until the session ends.
 pub(crate) async fn enforce<W: Watched>(conn: &W, s: ActiveSession, feeds: Feeds, mut warn_before: Vec<Duration>) {
-    let Feeds { mut control, mut reachable } = feeds;
+    let Feeds { mut control, mut reachable, drain } = feeds;
+    let mut told_of_drain = false;
     warn_before.sort_by(|a, b| b.cmp(a));
     let ends_at = s.grant.ends_at;
     let mut warned: Vec<Duration> = warn_before.iter().copied().filter(|w| w.as_secs() as i64 >= ends_at - conn.now()).collect();
@@ -146,9 +149,24 @@ pub(crate) async fn enforce<W: Watched>(conn: &W, s: ActiveSession, feeds: Feeds
                 on_change(conn, unavailable(), &mut stopping).await;
                 return;
             }
+            () = drain.started(), if !told_of_drain => {
+                told_of_drain = true;
+                if let Some(d) = drain.state() {
+                    conn.notify_all(&restarting_notice(d)).await;
+                }
+            }
             _ = conn.cancel().cancelled() => return,
         }
     }
+}
+
+/// What a vendor is told when the node starts draining before a restart.
+pub(crate) fn restarting_notice(d: &portcullis_core::drain::Draining) -> String {
+    format!(
+        "this node is restarting: the session will be closed by {} (in at most {}); reconnect to continue on another node.",
+        clock::rfc3339(d.closes_at),
+        humantime::format_duration(d.timeout)
+    )
 }
 
 /// Acts on what a change in the store means; `false` when the session was ended.

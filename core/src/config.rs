@@ -17,6 +17,7 @@ mod metrics;
 mod notify;
 mod oidc;
 mod policy;
+mod proxy;
 mod retention;
 mod startups;
 pub use dur::Dur;
@@ -26,6 +27,7 @@ pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use oidc::{OidcConfig, RoleRefusal};
 pub use policy::{PolicyConfig, PolicyRule};
+pub use proxy::ProxyConfig;
 pub use retention::{RetentionAction, RetentionConfig};
 
 /// Why the configuration could not be loaded.
@@ -54,6 +56,8 @@ pub struct Config {
     pub ssh: SshConfig,
     #[serde(default)]
     pub web: WebConfig,
+    #[serde(default)]
+    pub proxy: ProxyConfig,
     pub store: StoreConfig,
     #[serde(default)]
     pub vault: VaultConfig,
@@ -91,13 +95,15 @@ pub struct NodeConfig {
     /// crash closes the sessions recorded under its id. Every node sharing one store needs
     /// its own.
     pub id: NodeId,
+    /// On SIGTERM, how long sessions get before they are closed (see [`crate::drain`]).
+    pub drain_timeout: Dur,
 }
 
 impl Default for NodeConfig {
     /// The host name, made fit for a node id.
     fn default() -> Self {
         let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
-        Self { id: NodeId::from_host_name(&host) }
+        Self { id: NodeId::from_host_name(&host), drain_timeout: Dur(Duration::from_secs(300)) }
     }
 }
 
@@ -358,6 +364,8 @@ impl Config {
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths();
         config.check()?;
+        // The PROXY header must come within the sign-in deadline too.
+        config.proxy.header_timeout = config.proxy.header_timeout.min(config.ssh.preauth_timeout);
         Ok(config)
     }
 
@@ -397,6 +405,7 @@ impl Config {
         self.notify.check()?;
         self.export.check()?;
         self.retention.check()?;
+        self.proxy.check()?;
         if let Some(o) = &self.oidc {
             o.check()?;
         }

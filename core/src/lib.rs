@@ -16,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod cursor;
 pub mod domain;
+pub mod drain;
 pub mod evidence;
 pub mod export;
 pub mod feed;

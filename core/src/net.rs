@@ -9,11 +9,18 @@
 //! the slot. Dropping the slot lets another connection in, so a service may keep it for the
 //! connection's whole life (the web page) or only for part of it (the broker counts only
 //! connections that have not authenticated yet).
+//!
+//! With [`Caps::proxy`], a connection from a trusted proxy first has its PROXY v2 header read
+//! on a task of its own (holding its slot, so a slow header counts against the cap and never
+//! stalls the loop); the address in the header is the peer the caller, the span and the logs
+//! see. A connection from a trusted proxy with no valid header is closed. See [`proxy`].
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod proxy;
 
 use tokio::net::{TcpListener, TcpStream};
 use crate::shards::Shards;
@@ -58,6 +65,9 @@ pub struct Caps {
     /// the stream must be moved onto its shard's reactor, [`adopt`]), or on the runtime of
     /// the accept loop when `None`.
     pub shards: Option<Shards>,
+    /// Trusted proxies whose connections begin with a PROXY v2 header; none: no header is
+    /// ever read.
+    pub proxy: Option<Arc<proxy::ProxyRule>>,
 }
 
 impl Caps {
@@ -77,6 +87,7 @@ impl Caps {
             overdue: Overdue::Abort,
             span: conn_span,
             shards: None,
+            proxy: None,
         }
     }
 }
@@ -108,12 +119,35 @@ where
     let tracker = TaskTracker::new();
     // Cancelled only when overdue connections are to be dropped.
     let abort = CancellationToken::new();
+    // Connections from a trusted proxy come back here once their header is read.
+    let (headed_tx, mut headed) = tokio::sync::mpsc::unbounded_channel::<(TcpStream, SocketAddr, OwnedSemaphorePermit)>();
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, peer, slot) = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
+            Some(ready) = headed.recv() => ready,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, peer)) => {
+                    let Ok(slot) = caps.slots.clone().try_acquire_owned() else {
+                        debug!(service, %peer, "at the connection cap; refusing");
+                        drop(stream);
+                        continue;
+                    };
+                    match caps.proxy.as_ref() {
+                        Some(rule) if rule.trusts(peer.ip()) => {
+                            let task = read_proxy_header(rule.clone(), stream, peer, slot, headed_tx.clone(), service);
+                            let abort = abort.clone();
+                            drop(tokio::spawn(tracker.track_future(async move {
+                                tokio::select! {
+                                    () = task => {}
+                                    () = abort.cancelled() => {}
+                                }
+                            })));
+                            continue;
+                        }
+                        _ => (stream, peer, slot),
+                    }
+                }
                 Err(e) => {
                     warn!(service, error = %e, "accept failed");
                     tokio::select! {
@@ -122,11 +156,6 @@ where
                     }
                 }
             },
-        };
-        let Ok(slot) = caps.slots.clone().try_acquire_owned() else {
-            debug!(service, %peer, "at the connection cap; refusing");
-            drop(stream);
-            continue;
         };
         let span = (caps.span)(peer);
         let task = span.in_scope(|| on_conn(Accepted { stream, peer, slot }));
@@ -143,8 +172,29 @@ where
             None => drop(tokio::spawn(task)),
         }
     }
+    drop(headed);
     drop(listener);
     drain(&tracker, &abort, &caps).await;
+}
+
+/// Reads the PROXY v2 header of a connection from a trusted proxy and hands it back to the
+/// loop with the client's address, or closes it (logged, and counted in the rule).
+async fn read_proxy_header(
+    rule: Arc<proxy::ProxyRule>,
+    mut stream: TcpStream,
+    proxy_peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
+    back: tokio::sync::mpsc::UnboundedSender<(TcpStream, SocketAddr, OwnedSemaphorePermit)>,
+    service: &'static str,
+) {
+    match rule.resolve(&mut stream, proxy_peer).await {
+        Ok(peer) => {
+            debug!(service, proxy = %proxy_peer, %peer, "PROXY header read");
+            // The loop has stopped when the receiver is gone: the connection is dropped.
+            let _ = back.send((stream, peer, slot));
+        }
+        Err(why) => warn!(service, proxy = %proxy_peer, refused = rule.refused(), error = %why, "connection from a trusted proxy closed: no valid PROXY v2 header"),
+    }
 }
 
 /// `stream`, accepted on another runtime, moved onto the reactor of the runtime this runs on

@@ -11,6 +11,7 @@ pub mod api_error;
 pub mod auth;
 mod error;
 mod health;
+mod ready;
 mod layers;
 pub mod pages;
 mod routes;
@@ -44,7 +45,8 @@ pub struct TlsFiles {
 /// connections are logged and dropped, never fatal.
 pub async fn run(listener: TcpListener, tls: TlsFiles, state: AppState, shutdown: CancellationToken) -> Result<(), WebError> {
     let acceptor = tls::acceptor(&tls).await?;
+    let proxy = state.ctx.config.proxy.rule();
     let app = routes::router(state);
-    serve::serve(listener, acceptor, app, shutdown).await;
+    serve::serve(listener, acceptor, app, proxy, shutdown).await;
     Ok(())
 }

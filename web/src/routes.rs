@@ -9,12 +9,13 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Gate;
-use crate::{api, health, layers, pages, trace, AppState};
+use crate::{api, health, layers, pages, ready, trace, AppState};
 
 /// The app: routes plus middleware (outermost last).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(ready::readyz))
         .merge(api::router().router)
         .merge(pages::router())
         .layer(middleware::from_fn_with_state(Gate::from_ref(&state), layers::renew_cookie))

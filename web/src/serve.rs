@@ -38,6 +38,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: Router,
+    proxy: Option<std::sync::Arc<net::proxy::ProxyRule>>,
     shutdown: CancellationToken,
 ) {
     if let Ok(addr) = listener.local_addr() {
@@ -46,6 +47,8 @@ pub(crate) async fn serve(
     let caps = Caps {
         accept_backoff: ACCEPT_BACKOFF,
         grace: SHUTDOWN_GRACE,
+        // A trusted proxy's header is read before the TLS handshake; its address is the peer.
+        proxy,
         ..Caps::new("web", MAX_CONNECTIONS)
     };
     let conn_shutdown = shutdown.clone();

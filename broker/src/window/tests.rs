@@ -80,7 +80,7 @@ async fn spawn(w: &World, s: &ActiveSession, d: &Arc<Double>, warn: Vec<Duration
     while fanout.passes() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (d, s, feeds) = (d.clone(), s.clone(), Feeds { control, reachable: feed.reachable() });
+    let (d, s, feeds) = (d.clone(), s.clone(), Feeds { control, reachable: feed.reachable(), drain: Default::default() });
     tokio::spawn(async move { enforce(&*d, s, feeds, warn).await })
 }
 

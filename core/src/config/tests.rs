@@ -191,3 +191,29 @@ fn metrics_listener_defaults_to_loopback_and_can_be_turned_off() {
     let err = Config::from_parts(&format!("{MINIMAL}[metrics]\nport = 1\n"), Path::new("p.toml"), &[]).unwrap_err().to_string();
     assert!(err.contains("unknown field"), "{err}");
 }
+
+#[test]
+fn proxy_section_and_environment() {
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap();
+    assert!(c.proxy.rule().is_none(), "no trusted proxy by default: no header is ever read");
+    assert_eq!(c.node.drain_timeout, Dur(Duration::from_secs(300)));
+    let text = format!("{MINIMAL}[proxy]\ntrusted = [\"10.0.0.0/24\", \"::1\"]\nheader_timeout = \"2s\"\n[node]\ndrain_timeout = \"90s\"\n");
+    let c = Config::from_parts(&text, Path::new("p.toml"), &[]).unwrap();
+    let rule = c.proxy.rule().unwrap();
+    assert!(rule.trusts("10.0.0.77".parse().unwrap()));
+    assert!(rule.trusts("::1".parse().unwrap()));
+    assert!(!rule.trusts("10.0.1.1".parse().unwrap()));
+    assert_eq!(c.node.drain_timeout, Dur(Duration::from_secs(90)));
+    let env = vars(&[("PORTCULLIS_PROXY_TRUSTED", "127.0.0.1/32, 192.0.2.10"), ("PORTCULLIS_NODE_DRAIN_TIMEOUT", "5m")]);
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &env).unwrap();
+    assert!(c.proxy.rule().unwrap().trusts("192.0.2.10".parse().unwrap()));
+    assert_eq!(c.node.drain_timeout, Dur(Duration::from_secs(300)));
+    // A header deadline past the sign-in deadline is cut to it.
+    let c = Config::from_parts(&format!("{MINIMAL}[proxy]\nheader_timeout = \"2m\"\n[ssh]\npreauth_timeout = \"3s\"\n"), Path::new("p.toml"), &[]).unwrap();
+    assert_eq!(c.proxy.header_timeout, Dur(Duration::from_secs(3)));
+    // Refused: a block that is not one, and no time at all.
+    for bad in ["[proxy]\ntrusted = [\"10.0.0.0/40\"]\n", "[proxy]\ntrusted = [\"haproxy.local\"]\n", "[proxy]\nheader_timeout = \"0s\"\n"] {
+        assert!(Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).is_err(), "{bad}");
+    }
+    assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &vars(&[("PORTCULLIS_PROXY_TRUSTED", "nope")])).is_err());
+}

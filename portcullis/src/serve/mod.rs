@@ -77,7 +77,7 @@ pub async fn run(config: &Path, json: bool) -> anyhow::Result<()> {
     ctx.config.notify.check().context("notifications ([notify])")?;
     let listeners = Listeners::bind(&ctx).await?;
     listeners.announce(json)?;
-    let shutdown = crate::shutdown::on_signals();
+    let shutdown = crate::shutdown::on_signals_draining(Some((ctx.drain.clone(), ctx.config.node.drain_timeout.0)));
     let tracker = TaskTracker::new();
     if ctx.config.metrics.enabled {
         let addr = ctx.config.metrics.listen;

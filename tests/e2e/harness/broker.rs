@@ -449,6 +449,16 @@ impl Node {
     pub fn output(&self) -> String {
         self.0.output.text()
     }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.0.child.id()
+    }
+
+    /// Waits up to `timeout` for it to exit; its exit status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        proc::poll(timeout, || self.0.child.try_wait().ok().flatten())
+    }
 }
 
 impl Drop for Node {

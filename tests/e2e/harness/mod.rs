@@ -13,6 +13,7 @@ pub mod broker;
 pub mod browser;
 pub mod cast;
 pub mod device;
+pub mod haproxy;
 pub mod oidc;
 pub mod pg;
 pub mod proc;
