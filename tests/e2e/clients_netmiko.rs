@@ -8,7 +8,7 @@
 //! The code given as netmiko's `password` is refused.
 
 use crate::harness::proc::Output;
-use crate::harness::python::{self, WAIT_SECS};
+use crate::harness::python;
 use crate::harness::scenario::{Scenario, Setup};
 use serde_json::Value;
 
@@ -21,18 +21,8 @@ fn netmiko(s: &Scenario, login: &str, device_type: &str, code: &str, commands: &
 /// Like [`netmiko`] with extra driver options.
 fn netmiko_with(s: &Scenario, login: &str, device_type: &str, code: &str, commands: &[&str], extra: &[&str]) -> (Output, String) {
     python::require("netmiko", "netmiko");
-    let mut args: Vec<String> = vec![
-        "--port".into(),
-        s.broker.ssh_addr().port().to_string(),
-        "--user".into(),
-        login.into(),
-        "--key".into(),
-        s.vendor.key.display().to_string(),
-        "--device-type".into(),
-        device_type.into(),
-        "--timeout".into(),
-        WAIT_SECS.to_string(),
-    ];
+    let mut args = python::connect_args(s, login);
+    args.extend(["--device-type".to_owned(), device_type.to_owned()]);
     for c in commands {
         args.push("--command".into());
         args.push((*c).into());

@@ -6,7 +6,7 @@
 //! and download whose SHA-256 is in the audit log, and a tunnel. The hostile side: the code
 //! without the key, the code as a password, and a wrong code after the key are refused.
 
-use crate::harness::python::{self, WAIT_SECS};
+use crate::harness::python;
 use crate::harness::scenario::{Scenario, Setup};
 use crate::harness::tcp::{Behaviour, Service};
 use serde_json::Value;
@@ -16,18 +16,8 @@ use std::time::Duration;
 /// Runs the paramiko driver as the vendor, signing in as `login` with `code`.
 fn paramiko(s: &Scenario, login: &str, code: &str, steps: &[&str]) -> crate::harness::proc::Output {
     python::require("paramiko", "paramiko");
-    let mut args: Vec<String> = vec![
-        "--port".into(),
-        s.broker.ssh_addr().port().to_string(),
-        "--user".into(),
-        login.into(),
-        "--key".into(),
-        s.vendor.key.display().to_string(),
-        "--code".into(),
-        code.into(),
-        "--timeout".into(),
-        WAIT_SECS.to_string(),
-    ];
+    let mut args = python::connect_args(s, login);
+    args.extend(["--code".to_owned(), code.to_owned()]);
     args.extend(steps.iter().map(|a| a.to_string()));
     python::run("paramiko_client.py", &args, "")
 }

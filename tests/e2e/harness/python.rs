@@ -28,6 +28,21 @@ pub fn require(module: &str, package: &str) {
     assert!(out.success(), "{package} (PyPI) is not installed for python3: run scripts/test.sh, which installs it\n{}", out.describe());
 }
 
+/// The arguments every driver takes: the broker's SSH port, the login, the vendor's key and
+/// the seconds one wait may take.
+pub fn connect_args(s: &super::scenario::Scenario, login: &str) -> Vec<String> {
+    vec![
+        "--port".into(),
+        s.broker.ssh_addr().port().to_string(),
+        "--user".into(),
+        login.into(),
+        "--key".into(),
+        s.vendor.key.display().to_string(),
+        "--timeout".into(),
+        WAIT_SECS.to_string(),
+    ]
+}
+
 /// `python3 tests/clients/NAME ARGS...`, run to completion with `input` on stdin.
 pub fn run(name: &str, args: &[String], input: &str) -> Output {
     let mut cmd = Command::new("python3");

@@ -68,9 +68,6 @@ pub fn end_date(at: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
 }
 
-fn actor(a: &Authed) -> String {
-    format!("{} ({})", a.name(), a.via())
-}
 
 async fn key_views(admin: &Admin, n: &portcullis_core::domain::Username) -> Result<Vec<KeyView>, ApiError> {
     let keys = admin.user_keys(n).await?;
@@ -92,7 +89,7 @@ pub async fn keys(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<Str
 pub async fn add_key(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<String>, ApiJson(b): ApiJson<NewKeyBody>) -> Result<Json<Vec<KeyView>>, ApiError> {
     a.require(ADMINS, "manage users")?;
     let n = name(&n)?;
-    admin.add_user_key(&actor(&a), &n, &b.public_key).await?;
+    admin.add_user_key(&a.actor(), &n, &b.public_key).await?;
     Ok(Json(key_views(&admin, &n).await?))
 }
 
@@ -103,7 +100,7 @@ pub async fn add_key(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<
 pub async fn remove_key(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<String>, ApiJson(b): ApiJson<RemoveKeyBody>) -> Result<Json<Vec<KeyView>>, ApiError> {
     a.require(ADMINS, "manage users")?;
     let n = name(&n)?;
-    admin.remove_user_key(&actor(&a), &n, &b.fingerprint).await?;
+    admin.remove_user_key(&a.actor(), &n, &b.fingerprint).await?;
     Ok(Json(key_views(&admin, &n).await?))
 }
 
@@ -114,7 +111,7 @@ pub async fn remove_key(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPa
 pub async fn expiry(State(admin): State<Admin>, State(store): State<Store>, a: Authed, ApiPath(n): ApiPath<String>, ApiJson(b): ApiJson<ExpiryBody>) -> Result<Json<UserView>, ApiError> {
     a.require(ADMINS, "manage users")?;
     let n = name(&n)?;
-    admin.set_user_expiry(&actor(&a), &n, end_date(b.expires_at.as_deref())?).await?;
+    admin.set_user_expiry(&a.actor(), &n, end_date(b.expires_at.as_deref())?).await?;
     Ok(Json(UserView::from(&store.require_user(&n).await?)))
 }
 
@@ -124,6 +121,6 @@ pub async fn expiry(State(admin): State<Admin>, State(store): State<Store>, a: A
 pub async fn reset_totp(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<String>) -> Result<Json<TotpView>, ApiError> {
     a.require(ADMINS, "manage users")?;
     let n = name(&n)?;
-    let e = admin.reset_totp(&actor(&a), &n).await?;
+    let e = admin.reset_totp(&a.actor(), &n).await?;
     Ok(Json(TotpView { username: n.to_string(), totp_secret: e.totp_secret_base32.clone(), otpauth_uri: e.otpauth_uri.clone() }))
 }

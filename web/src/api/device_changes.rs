@@ -67,9 +67,6 @@ pub struct CredentialView {
     pub credential: String,
 }
 
-fn actor(a: &Authed) -> String {
-    format!("{} ({})", a.name(), a.via())
-}
 
 /// Change a device's settings.
 #[utoipa::path(patch, operation_id = "edit_devices", path = "/api/v1/devices/{name}", tag = "devices", request_body = DeviceEditBody,
@@ -91,7 +88,7 @@ pub async fn edit(
         zone: b.zone.as_deref().map(Zone::parse).transpose().map_err(bad)?,
         tcp_ports: b.tcp_ports,
     };
-    let d = admin.edit_device(&actor(&a), &name, change).await?;
+    let d = admin.edit_device(&a.actor(), &name, change).await?;
     Ok(Json(view(&approvals, &d)))
 }
 
@@ -107,7 +104,7 @@ pub async fn rotate(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<S
         (None, Some(k)) => Credential::PrivateKey(k),
         _ => return Err(ApiError::bad_request("give exactly one of password and private_key")),
     };
-    admin.rotate_device_credential(&actor(&a), &name, &credential).await?;
+    admin.rotate_device_credential(&a.actor(), &name, &credential).await?;
     Ok(Json(CredentialView { device: name.to_string(), credential: credential.kind().to_owned() }))
 }
 
@@ -118,8 +115,21 @@ pub async fn rotate(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<S
 pub async fn repin(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<String>, ApiJson(b): ApiJson<HostKeyBody>) -> Result<Json<RepinView>, ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
     let name = DeviceName::parse(&n).map_err(bad)?;
-    let done = admin.repin_device(&actor(&a), &name, &b.host_key, PinSource::Given).await?;
+    let done = admin.repin_device(&a.actor(), &name, &b.host_key, PinSource::Given).await?;
     Ok(Json(RepinView { device: name.to_string(), old_fingerprint: done.old_fingerprint, new_fingerprint: done.new_fingerprint }))
+}
+
+/// Disable a device: no new requests or sessions.
+#[utoipa::path(post, operation_id = "disable_devices", path = "/api/v1/devices/{name}/disable", tag = "devices", params(("name" = String, Path, description = "device name")),
+    responses((status = 200, body = DeviceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn disable(
+    State(admin): State<Admin>,
+    State(store): State<Store>,
+    State(approvals): State<Approvals>,
+    a: Authed,
+    ApiPath(n): ApiPath<String>,
+) -> Result<Json<DeviceView>, ApiError> {
+    set_disabled(&admin, &store, &approvals, &a, &n, true).await
 }
 
 /// Enable a disabled device again.
@@ -132,10 +142,15 @@ pub async fn enable(
     a: Authed,
     ApiPath(n): ApiPath<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
+    set_disabled(&admin, &store, &approvals, &a, &n, false).await
+}
+
+/// Disables or enables a device for an admin, and answers its view.
+async fn set_disabled(admin: &Admin, store: &Store, approvals: &Approvals, a: &Authed, n: &str, disabled: bool) -> Result<Json<DeviceView>, ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
-    let name = DeviceName::parse(&n).map_err(bad)?;
-    admin.set_device_disabled(&actor(&a), &name, false).await?;
-    Ok(Json(view(&approvals, &store.require_device(&name).await?)))
+    let name = DeviceName::parse(n).map_err(bad)?;
+    admin.set_device_disabled(&a.actor(), &name, disabled).await?;
+    Ok(Json(view(approvals, &store.require_device(&name).await?)))
 }
 
 /// An inventory to enrol, all or nothing.
@@ -180,7 +195,7 @@ pub async fn import(State(admin): State<Admin>, a: Authed, ApiJson(b): ApiJson<I
         }
     }
     let check_only = b.dry_run || !errors.is_empty();
-    let names = match admin.import_devices(&actor(&a), rows, check_only).await? {
+    let names = match admin.import_devices(&a.actor(), rows, check_only).await? {
         Ok(names) => names,
         Err(refused) => {
             errors.extend(refused.into_iter().map(|e| ImportError { line: e.line, error: e.message }));

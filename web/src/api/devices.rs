@@ -70,23 +70,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<DeviceView>), ApiError> {
     a.require(&[Role::Admin], "manage devices")?;
     let spec = spec(b)?;
-    let d = admin.create_device(&format!("{} ({})", a.name(), a.via()), spec).await?;
+    let d = admin.create_device(&a.actor(), spec).await?;
     Ok((StatusCode::CREATED, Json(view(&approvals, &d))))
 }
 
-/// Disable a device: no new requests or sessions.
-#[utoipa::path(post, operation_id = "disable_devices", path = "/api/v1/devices/{name}/disable", tag = "devices", params(("name" = String, Path, description = "device name")),
-    responses((status = 200, body = DeviceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn disable(
-    State(admin): State<Admin>,
-    State(store): State<Store>,
-    State(approvals): State<Approvals>,
-    a: Authed,
-    ApiPath(n): ApiPath<String>,
-) -> Result<Json<DeviceView>, ApiError> {
-    a.require(&[Role::Admin], "manage devices")?;
-    let name = DeviceName::parse(&n).map_err(bad)?;
-    admin.set_device_disabled(&format!("{} ({})", a.name(), a.via()), &name, true).await?;
-    let d = store.require_device(&name).await?;
-    Ok(Json(view(&approvals, &d)))
-}

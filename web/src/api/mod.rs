@@ -77,7 +77,7 @@ pub fn router() -> Routes {
         .add(&["POST"], "/api/v1/users/{name}/reset-totp", post(accounts::reset_totp))
         .add(&["GET", "POST"], "/api/v1/devices", get(devices::list).post(devices::create))
         .add(&["GET", "PATCH"], "/api/v1/devices/{name}", get(devices::show).patch(device_changes::edit))
-        .add(&["POST"], "/api/v1/devices/{name}/disable", post(devices::disable))
+        .add(&["POST"], "/api/v1/devices/{name}/disable", post(device_changes::disable))
         .add(&["POST"], "/api/v1/devices/{name}/enable", post(device_changes::enable))
         .add(&["POST"], "/api/v1/devices/{name}/credential", post(device_changes::rotate))
         .add(&["POST"], "/api/v1/devices/{name}/host-key", post(device_changes::repin))

@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         sessions::list, sessions::show, sessions::stop, sessions::audit, recordings::list, recordings::download, evidence::create, live::watch,
         users::list, users::show, users::create, users::disable, users::enable,
         accounts::keys, accounts::add_key, accounts::remove_key, accounts::expiry, accounts::reset_totp,
-        devices::list, devices::show, devices::create, devices::disable,
+        devices::list, devices::show, devices::create, device_changes::disable,
         device_changes::edit, device_changes::rotate, device_changes::repin, device_changes::enable, device_changes::import,
         audit::list, audit::verify,
     ),

@@ -156,7 +156,7 @@ pub async fn stop(
     let m = mode(&config, b.mode.as_deref())?;
     // Any approver may stop any running session (patient safety), seen or not.
     let s = store.session(SessionId(id)).await?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
-    approvals.stop_session(StopInput::new(s.id, &format!("{} ({})", a.name(), a.via()), b.reason.as_deref().unwrap_or("")).mode(m)).await?;
+    approvals.stop_session(StopInput::new(s.id, &a.actor(), b.reason.as_deref().unwrap_or("")).mode(m)).await?;
     let s = store.session(s.id).await?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
     Ok((StatusCode::ACCEPTED, Json(SessionView::from(&s))))
 }

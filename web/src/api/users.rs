@@ -44,7 +44,7 @@ pub async fn create(State(admin): State<Admin>, a: Authed, ApiJson(b): ApiJson<N
     a.require(ADMINS, "manage users")?;
     let n = name(&b.username)?;
     let role = Role::parse(&b.role).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let actor = format!("{} ({})", a.name(), a.via());
+    let actor = a.actor();
     let expires_at = super::accounts::end_date(b.expires_at.as_deref())?;
     let (user, e) = admin.create_user(&actor, NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec()).expires_at(expires_at)).await?;
     let vendor = role == Role::Vendor;
@@ -66,7 +66,7 @@ async fn set_disabled(admin: &Admin, store: &Store, a: &Authed, n: &str, disable
     if disabled && &n == a.name() {
         return Err(ApiError::bad_request("you cannot disable your own account"));
     }
-    admin.set_user_disabled(&format!("{} ({})", a.name(), a.via()), &n, disabled).await?;
+    admin.set_user_disabled(&a.actor(), &n, disabled).await?;
     let u = store.require_user(&n).await?;
     Ok(Json(UserView::from(&u)))
 }

@@ -77,6 +77,11 @@ impl Authed {
         format!("web {}", self.peer)
     }
 
+    /// Who acted, as audit rows of changes made here name them: `NAME (web PEER)`.
+    pub fn actor(&self) -> String {
+        format!("{} ({})", self.name(), self.via())
+    }
+
     /// Refuses unless the user has one of `roles`.
     pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
         if roles.contains(&self.role()) {

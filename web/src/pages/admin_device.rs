@@ -158,7 +158,7 @@ pub async fn change(
 ) -> Result<Response, PageError> {
     require(&user, ADMINS, "manage devices")?;
     let name = DeviceName::parse(&name).map_err(|_| PageError::not_found("no such device"))?;
-    let actor = format!("{} ({})", user.name(), user.via());
+    let actor = user.actor();
     let outcome: Result<&str, ApiError> = match action.as_str() {
         "disable" | "enable" => admin.set_device_disabled(&actor, &name, action == "disable").await.map(|()| if action == "disable" { "device-disabled" } else { "device-enabled" }).map_err(ApiError::from),
         "settings" => match form.edit() {

@@ -183,7 +183,7 @@ pub async fn create(
         Err(m) => return refused(pages, &user, ApiError::bad_request(m)).await,
     };
     let name = spec.name.clone();
-    match admin.create_device(&format!("{} ({})", user.name(), user.via()), spec).await {
+    match admin.create_device(&user.actor(), spec).await {
         Ok(_) => Ok(Redirect::to(&format!("/admin/devices?done=device-added&id={name}")).into_response()),
         Err(e) => refused(pages, &user, e.into()).await,
     }

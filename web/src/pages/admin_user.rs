@@ -147,7 +147,7 @@ pub async fn change(
 ) -> Result<Response, PageError> {
     require(&user, ADMINS, "manage users")?;
     let name = Username::parse(&name).map_err(|_| PageError::not_found("no such account"))?;
-    let actor = format!("{} ({})", user.name(), user.via());
+    let actor = user.actor();
     let outcome: Result<&str, ApiError> = match action.as_str() {
         "disable" if &name == user.name() => Err(ApiError::bad_request("You cannot disable your own account.")),
         "disable" | "enable" => admin.set_user_disabled(&actor, &name, action == "disable").await.map(|()| if action == "disable" { "user-disabled" } else { "user-enabled" }).map_err(ApiError::from),

@@ -163,7 +163,7 @@ pub async fn create(
         Ok(at) => at,
         Err(m) => return render(&frame, &store, &user, Notice::error(m), StatusCode::BAD_REQUEST).await,
     };
-    let actor = format!("{} ({})", user.name(), user.via());
+    let actor = user.actor();
     let (created, e) = match admin.create_user(&actor, NewUserSpec::new(name.clone(), role, &form.org).ssh_keys(keys.to_vec()).expires_at(expires)).await {
         Ok(v) => v,
         Err(e) => {

@@ -273,7 +273,7 @@ pub async fn stop(
     require(&user, STOPPERS, "stop sessions")?;
     let s = load_to_stop(&store, &id).await?;
     let m = mode(&config, Some(form.mode.as_str()).filter(|m| !m.is_empty()))?;
-    let by = format!("{} ({})", user.name(), user.via());
+    let by = user.actor();
     approvals.stop_session(StopInput::new(SessionId(s.id), &by, form.reason.trim()).mode(m)).await.map_err(ApiError::from)?;
     let to = match m {
         StopMode::Graceful(d) => format!("/sessions?done=stopping&id={}&secs={}", s.id, d.as_secs()),

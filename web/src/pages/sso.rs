@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::html;
-use portcullis_core::webauth::{SsoIdentity, SsoRefusal, SsoSignIn, WebAuth};
+use portcullis_core::webauth::{SsoRefusal, SsoSignIn, WebAuth};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
@@ -80,8 +80,8 @@ async fn refuse(webauth: &WebAuth, sso: &Sso, r: &Refused, peer: &str) -> Result
     let mut actor = "anonymous".to_owned();
     match r {
         Refused::UnknownGroup(v) | Refused::AmbiguousGroups(v) => {
-            detail = json!({ "issuer": v.issuer, "sub": v.subject, "groups": v.groups, "preferred_username": v.name_hint });
-            actor = format!("sso:{}", v.subject);
+            detail = json!({ "issuer": v.identity.issuer, "sub": v.identity.subject, "groups": v.groups, "preferred_username": v.identity.name_hint });
+            actor = format!("sso:{}", v.identity.subject);
         }
         Refused::Provider(e) | Refused::Exchange(e) | Refused::Unavailable(e) | Refused::Token(_, e) => {
             detail = json!({ "issuer": sso.issuer(), "error": e });
@@ -137,7 +137,7 @@ pub async fn callback(
         Ok(v) => v,
         Err(r) => return refuse(webauth, &sso, &r, &peer).await,
     };
-    let id = SsoIdentity { issuer: v.issuer, subject: v.subject, name_hint: v.name_hint, role: v.role, provider_mfa: v.provider_mfa, acr: v.acr, amr: v.amr };
+    let id = v.identity;
     let mut resp = match webauth.sign_in_sso(&id, &peer).await.map_err(ApiError::from)? {
         Ok(SsoSignIn::Done(s)) => continue_page(&gate.keys, &s)?,
         Ok(SsoSignIn::NeedsCode { user, new_account }) => {

@@ -21,6 +21,7 @@ use openidconnect::{
 };
 use portcullis_core::config::{OidcConfig, RoleRefusal};
 use portcullis_core::domain::Role;
+use portcullis_core::webauth::SsoIdentity;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -37,16 +38,11 @@ struct Started {
     verifier: PkceCodeVerifier,
 }
 
-/// A verified sign-in at the provider.
+/// A verified sign-in at the provider: who it is (with the role its groups map to) and the
+/// groups the token named.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    pub issuer: String,
-    pub subject: String,
-    pub name_hint: Option<String>,
-    pub role: Role,
-    pub provider_mfa: bool,
-    pub acr: Option<String>,
-    pub amr: Vec<String>,
+    pub identity: SsoIdentity,
     pub groups: Vec<String>,
 }
 
@@ -204,7 +200,7 @@ impl Sso {
         };
         let amr: Vec<String> = claims.auth_method_refs().map(|v| v.iter().map(|a| a.to_string()).collect()).unwrap_or_default();
         let acr = claims.auth_context_ref().map(|a| a.to_string());
-        let mut v = Verified {
+        let identity = SsoIdentity {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),
             name_hint: claims.preferred_username().map(|n| n.to_string()),
@@ -212,10 +208,10 @@ impl Sso {
             provider_mfa: self.cfg.mfa_met(acr.as_deref(), &amr),
             acr,
             amr,
-            groups,
         };
+        let mut v = Verified { identity, groups };
         match self.cfg.role_for(&v.groups) {
-            Ok(role) => v.role = role,
+            Ok(role) => v.identity.role = role,
             Err(RoleRefusal::NoMappedGroup) => return Err(Refused::UnknownGroup(Box::new(v))),
             Err(RoleRefusal::Ambiguous(_)) => return Err(Refused::AmbiguousGroups(Box::new(v))),
         }
