@@ -27,6 +27,8 @@ cleanup() {
 trap cleanup EXIT
 
 bin=${PORTCULLIS_OLD_BIN:-}
+# Every other PORTCULLIS_* variable is a configuration key to the binary: none may leak in.
+unset PORTCULLIS_OLD_BIN PORTCULLIS_STORE_URL PORTCULLIS_CONFIG
 if [ -z "$bin" ]; then
     git worktree add --detach "$work/src" "$rev"
     (cd "$work/src" && cargo build -p portcullis --target-dir "$work/target")
@@ -42,9 +44,11 @@ ssh-keygen -q -t ed25519 -N '' -C device-login-2 -f "$work/devcred2"
 ssh-keygen -q -t ed25519 -N '' -C device-host -f "$work/devhost"
 hostkey=$(cut -d' ' -f1,2 "$work/devhost.pub")
 
-# One run of the flow into data folder $1 (store from PORTCULLIS_STORE_URL when set).
+# One run of the flow into data folder $1, on the store at URL $2 (the folder's SQLite file
+# when empty).
 flow() {
     local data=$1
+    if [ -n "$2" ]; then export PORTCULLIS_STORE_URL=$2; fi
     "$bin" init --data "$data" --json >/dev/null
     export PORTCULLIS_CONFIG=$data/portcullis.toml
     "$bin" user add acme-jdoe --role vendor --org acme-medical --ssh-key "$work/vendor.pub" >/dev/null
@@ -63,12 +67,12 @@ flow() {
     "$bin" device disable pump-7 >/dev/null
     "$bin" device enable pump-7 >/dev/null
     "$bin" audit verify
-    unset PORTCULLIS_CONFIG
+    unset PORTCULLIS_CONFIG PORTCULLIS_STORE_URL
 }
 
 rm -rf "$out"
 mkdir -p "$out"
-PORTCULLIS_STORE_URL='' flow "$work/sqlite"
+flow "$work/sqlite" ""
 cp "$work/sqlite/portcullis.db" "$work/sqlite/portcullis.toml" "$out/"
 cp -r "$work/sqlite/keys" "$work/sqlite/tls" "$out/"
 sqlite3 "$out/portcullis.db" 'PRAGMA journal_mode = DELETE;' >/dev/null
@@ -77,7 +81,7 @@ if [ -n "${PORTCULLIS_TEST_PG_URL:-}" ]; then
     db="upgrade_fixture_$$"
     psql -q "$PORTCULLIS_TEST_PG_URL" -c "CREATE DATABASE $db"
     url="${PORTCULLIS_TEST_PG_URL%/*}/$db"
-    PORTCULLIS_STORE_URL=$url flow "$work/pg"
+    flow "$work/pg" "$url"
     mkdir -p "$out/postgres"
     cp -r "$work/pg/keys" "$out/postgres/"
     pg_dump --format=plain --no-owner --no-privileges "$url" > "$out/postgres/dump.sql"
