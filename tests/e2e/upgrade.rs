@@ -66,7 +66,9 @@ fn reads_back_and_goes_on(data: &Path, url: &str) {
         assert!(names.contains(&name), "{name} missing after the upgrade: {users}");
     }
     let vendor = json(data, url, &["user", "show", "acme-jdoe", "--json"]);
-    assert!(vendor.to_string().contains("2031-12-31"), "the vendor's end date did not survive: {vendor}");
+    // `--on 2031-12-31` meant through the end of that day.
+    assert_eq!(vendor["expires_at"], "2032-01-01T00:00:00Z", "the vendor's end date did not survive: {vendor}");
+    assert_eq!(vendor["ssh_key_count"], 2, "{vendor}");
     let device = json(data, url, &["device", "show", "pump-7", "--json"]);
     assert_eq!(device["zone"], "icu-east", "{device}");
     assert_eq!(device["criticality"], "high", "{device}");
