@@ -3,8 +3,11 @@
 //! `audit verify` and `session verify` pass and `serve` starts and is ready. The hostile side:
 //! a backup whose database, key file or manifest was changed is refused with a message saying
 //! which; so is a backup of a log that no longer verifies, and any non-empty target folder.
+//! On PostgreSQL the printed `pg_dump` command and `pg_restore` carry the database, and a
+//! database that is not the one backed up is refused.
 
 use crate::harness::broker::{number, portcullis_bin, Broker, CLI_TIMEOUT};
+use crate::harness::pg::TestDb;
 use crate::harness::proc::{self, Output};
 use crate::harness::scenario::Setup;
 use serde_json::Value;
@@ -235,4 +238,54 @@ fn a_database_from_a_newer_release_is_refused_at_start() {
     // Nothing was changed: the future migration is still the newest.
     let newest = proc::tool("sqlite3", &[db.to_str().unwrap(), "SELECT MAX(version) FROM _sqlx_migrations"]);
     assert_eq!(newest.trim(), "9999");
+}
+
+#[test]
+fn a_postgres_backup_prints_pg_dump_and_restores_from_pg_restore() {
+    let db = TestDb::create();
+    let broker = Broker::init_with_store(Some(db.url.clone()));
+    broker.add_user("acme-jdoe", "approver", None, None);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let taken = broker.cli_json(&["backup", "--output", out.to_str().unwrap(), "--json"]);
+    // The database is not in the folder; the printed command dumps it there.
+    assert!(!out.join("portcullis.db").exists());
+    let pg_dump = taken["pg_dump"].as_str().unwrap_or_else(|| panic!("no pg_dump command: {taken}"));
+    assert!(pg_dump.starts_with("pg_dump --format=custom "), "{pg_dump}");
+    proc::tool("sh", &["-c", pg_dump]);
+    let dump = out.join("portcullis.pgdump");
+    assert!(dump.is_file(), "{pg_dump} wrote no {}", dump.display());
+
+    // Without the restored database, restore says what to do.
+    let root = tempfile::Builder::new().prefix("portcullis-restored-").tempdir().unwrap();
+    let data = root.path().join("data");
+    let out_no_url = restore(&out, &data);
+    out_no_url.assert_failure();
+    assert!(out_no_url.stderr_text().contains("--store-url"), "{}", out_no_url.describe());
+
+    let target = TestDb::create();
+    let mut load = Command::new("pg_restore");
+    load.args(["--no-owner", "--exit-on-error", "--dbname", &target.url, dump.to_str().unwrap()]);
+    proc::run(load, CLI_TIMEOUT).assert_success();
+    let mut cmd = Command::new(portcullis_bin());
+    cmd.arg("restore").arg("--from").arg(&out).arg("--data").arg(&data).args(["--store-url", &target.url, "--json"]).env_remove("PORTCULLIS_CONFIG").env_remove("PORTCULLIS_STORE_URL");
+    proc::run(cmd, CLI_TIMEOUT).assert_success();
+    let restored = Broker::adopt(root, broker.admin.clone());
+    let mut verify = restored.command(&["audit", "verify"]);
+    verify.env("PORTCULLIS_STORE_URL", &target.url);
+    let verified = proc::run(verify, CLI_TIMEOUT);
+    verified.assert_success();
+    assert!(verified.stdout_text().contains("audit log intact"), "{}", verified.describe());
+    assert_eq!(target.sql("SELECT kind FROM audit_log ORDER BY seq DESC LIMIT 1").trim(), "backup.restored");
+
+    // A database that is not the one backed up (another broker's) is refused.
+    let other = TestDb::create();
+    let _stranger = Broker::init_with_store(Some(other.url.clone()));
+    let mut cmd = Command::new(portcullis_bin());
+    let data2 = tmp.path().join("restored-2");
+    cmd.arg("restore").arg("--from").arg(&out).arg("--data").arg(&data2).args(["--store-url", &other.url]).env_remove("PORTCULLIS_CONFIG").env_remove("PORTCULLIS_STORE_URL");
+    let wrong = proc::run(cmd, CLI_TIMEOUT);
+    wrong.assert_failure();
+    assert!(wrong.stderr_text().contains("does not hold the audit head the manifest names"), "{}", wrong.describe());
+    assert!(!data2.exists());
 }
