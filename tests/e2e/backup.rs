@@ -289,3 +289,35 @@ fn a_postgres_backup_prints_pg_dump_and_restores_from_pg_restore() {
     assert!(wrong.stderr_text().contains("does not hold the audit head the manifest names"), "{}", wrong.describe());
     assert!(!data2.exists());
 }
+
+#[test]
+fn backups_taken_while_accounts_are_being_added_are_each_one_consistent_moment() {
+    let broker = std::sync::Arc::new(Broker::init());
+    let writer = {
+        let broker = broker.clone();
+        std::thread::spawn(move || {
+            for i in 0..15 {
+                broker.add_user(&format!("approver-{i}"), "approver", None, None);
+            }
+        })
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut heads = Vec::new();
+    for n in 0..3 {
+        let out = tmp.path().join(format!("b{n}"));
+        let taken = broker.cli_json(&["backup", "--output", out.to_str().unwrap(), "--json"]);
+        heads.push((out, taken["audit"].clone()));
+    }
+    writer.join().unwrap();
+    let live = broker.audit();
+    for (n, (out, head)) in heads.iter().enumerate() {
+        // The snapshot's head is a row of the live log, with the same hash.
+        let seq = number(&head["head_seq"]).unwrap();
+        let row = live.iter().find(|r| number(&r["seq"]) == Some(seq)).unwrap_or_else(|| panic!("row {seq} not in the live log"));
+        assert_eq!(row["hash"], head["head_hash"], "backup {n}: {head}");
+        let done = restore(out, &tmp.path().join(format!("r{n}")));
+        done.assert_success();
+        let report: Value = serde_json::from_slice(&done.stdout).unwrap();
+        assert_eq!(number(&report["audit_rows"]), Some(seq + 1), "backup {n}: the restored log is the snapshot plus backup.restored: {report}");
+    }
+}
