@@ -51,6 +51,40 @@ pub enum Command {
     /// Recording retention: archive or delete recordings older than `retention.recordings_after`.
     #[command(subcommand)]
     Retention(RetentionCmd),
+    /// Copy this node's database (SQLite; PostgreSQL: prints the pg_dump command), keys and
+    /// configuration into a new folder, with a signed manifest, while `serve` keeps running.
+    Backup(BackupArgs),
+    /// Make a new data folder from a backup, after checking every file of it; the restored
+    /// audit log must verify.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Folder to create (refused if it exists and is not empty); made 0700, files 0600.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Copy the sealed recordings too (each checked against its sealed hash); without it the
+    /// manifest still lists each one with its hash, size and location.
+    #[arg(long)]
+    pub with_recordings: bool,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The folder `portcullis backup` wrote.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The new data folder (refused if it exists and is not empty).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// PostgreSQL backups only: the database `pg_restore` filled from the dump.
+    #[arg(long, value_name = "URL")]
+    pub store_url: Option<String>,
+    #[command(flatten)]
+    pub out: JsonFlag,
 }
 
 /// `--json`, which every command takes.

@@ -8,6 +8,7 @@
 //! the command line itself was wrong (clap's usage message). With `--json` both kinds of error
 //! are one JSON object on standard error instead: `{"error": "…", "status": 1}`.
 
+mod backupset;
 mod caller;
 mod cli;
 mod commands;

@@ -13,6 +13,7 @@
 mod harness;
 
 mod approval;
+mod backup;
 mod clients;
 mod cli_decisions;
 mod demo;
@@ -47,6 +48,7 @@ mod pages_browser;
 mod auditor_browser;
 mod sso_browser;
 mod tunnel;
+mod upgrade;
 mod vendor_lifecycle;
 mod files;
 mod window;

@@ -162,6 +162,7 @@ pub(super) fn copy(e: &StoreError) -> StoreError {
         StoreError::NotFound(s) => StoreError::NotFound(s.clone()),
         StoreError::Exists(s) => StoreError::Exists(s.clone()),
         StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+        StoreError::TooNew { found, known } => StoreError::TooNew { found: *found, known: *known },
     }
 }
 

@@ -140,6 +140,10 @@ kinds! {
     NotifyFailed = "notify.failed",
     /// The data folder initialised.
     SystemInitialised = "system.initialised",
+    /// A backup taken: the audit head its snapshot holds and the manifest's SHA-256.
+    BackupTaken = "backup.taken",
+    /// A data folder restored from a backup (the first row the restored log adds).
+    BackupRestored = "backup.restored",
 }
 
 impl Kind {
@@ -303,6 +307,8 @@ mod tests {
         (Kind::EvidenceExported, "evidence.exported"),
         (Kind::NotifyFailed, "notify.failed"),
         (Kind::SystemInitialised, "system.initialised"),
+        (Kind::BackupTaken, "backup.taken"),
+        (Kind::BackupRestored, "backup.restored"),
     ];
 
     #[test]

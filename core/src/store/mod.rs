@@ -47,6 +47,8 @@ pub enum StoreError {
     Exists(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the database was migrated by a newer Portcullis (schema version {found}; this binary knows up to {known}): downgrades are not supported; run the newer binary again, or restore a backup taken before the upgrade")]
+    TooNew { found: i64, known: i64 },
 }
 
 /// Every database error passes here on its way up (`?`), so this is where it is counted.
@@ -133,11 +135,25 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        let migrator = migrator(backend);
+        let known = known_version(migrator);
+        if let Some(found) = applied_version(&pool).await.filter(|v| *v > known) {
+            pool.close().await;
+            return Err(StoreError::TooNew { found, known });
         }
+        migrator.run(&pool).await?;
         Ok(Store { inner: Arc::new(Inner { pool, backend }) })
+    }
+
+    /// The newest migration applied to this database (its schema version).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE").fetch_one(self.pool()).await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// The newest migration this binary carries for this back end.
+    pub fn known_schema_version(&self) -> i64 {
+        known_version(migrator(self.inner.backend))
     }
 
     /// The pool, for read queries.
@@ -176,6 +192,26 @@ impl Store {
     pub async fn close(&self) {
         self.inner.pool.close().await;
     }
+}
+
+/// The migrations of a back end.
+fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
+
+/// The newest version among `migrator`'s migrations.
+fn known_version(migrator: &sqlx::migrate::Migrator) -> i64 {
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The newest migration recorded in the database, before this binary migrates it; `None`
+/// for a database no Portcullis has migrated yet (no bookkeeping table). Read without the
+/// store's error counting: a missing table is the normal case of a new database.
+async fn applied_version(pool: &AnyPool) -> Option<i64> {
+    sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(pool).await.ok().flatten()
 }
 
 /// True when the error is a unique-constraint violation.
@@ -219,6 +255,30 @@ mod tests {
             assert_eq!((sync, journal.as_str()), (2, "wal"));
             held.push(conn);
         }
+    }
+
+    /// A database migrated by a newer binary (a migration this one does not carry) is refused
+    /// at open with both versions named, and left as it was; the current one opens.
+    #[tokio::test]
+    async fn a_database_from_a_newer_binary_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let known = store.known_schema_version();
+        assert!(known >= 9, "{known}");
+        assert_eq!(store.schema_version().await.unwrap(), known);
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ($1, 'from the future', TRUE, x'00', 0)")
+            .bind(known + 90)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+        match Store::open(&url).await {
+            Err(StoreError::TooNew { found, known: k }) => assert_eq!((found, k), (known + 90, known)),
+            other => panic!("a newer schema was not refused: {other:?}"),
+        }
+        let text = StoreError::TooNew { found: known + 90, known }.to_string();
+        assert!(text.contains("newer Portcullis") && text.contains("downgrades are not supported"), "{text}");
     }
 
     /// A database error on its way up is counted in the metrics; a row that is simply not

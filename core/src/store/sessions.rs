@@ -122,6 +122,20 @@ impl Store {
         rows.iter().map(RecordingRecord::from_row).collect()
     }
 
+    /// Every recording of every session, oldest first (what a backup's manifest lists).
+    pub async fn all_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
+        let q = format!("SELECT {RECORDING_COLUMNS} FROM recordings ORDER BY session_id, channel, id");
+        let rows = sqlx::query(&q).fetch_all(self.pool()).await?;
+        rows.iter().map(RecordingRecord::from_row).collect()
+    }
+
+    /// Points a recording at the file where it now is (a restore moved the recordings into
+    /// the new data folder); on the caller's audited write. False if there is no such row.
+    pub async fn move_recording(&self, conn: &mut AnyConnection, id: i64, path: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE recordings SET path = $1 WHERE id = $2").bind(path).bind(id).execute(conn).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Stores a finished recording's hash and size; false if it was already sealed (a seal
     /// is never replaced).
     pub async fn seal_recording(&self, conn: &mut AnyConnection, id: i64, sha256: &str, bytes: i64, now: i64) -> Result<bool, StoreError> {

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod device_changes;
 mod devices;
 mod evidence;
@@ -14,6 +15,7 @@ mod init;
 mod inventory;
 mod proof;
 mod requests;
+mod restore;
 mod retention;
 mod sessions;
 mod users;
@@ -63,6 +65,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention(cmd) => {
             let ctx = open(&config).await?;
             finish(&ctx, true, retention::run(&ctx, cmd).await).await
+        }
+        Command::Backup(args) => {
+            let ctx = open(&config).await?;
+            let input = backup::BackupInput { config: &config, output: &args.output, with_recordings: args.with_recordings, json: args.out.json };
+            finish(&ctx, true, backup::run(&ctx, input).await).await
+        }
+        // Needs no configuration: the backup brings its own.
+        Command::Restore(args) => {
+            restore::run(restore::RestoreInput { from: &args.from, data: &args.data, store_url: args.store_url.as_deref(), json: args.out.json }).await
         }
     }
 }

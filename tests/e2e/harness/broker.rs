@@ -121,6 +121,26 @@ impl Broker {
         broker
     }
 
+    /// A broker for a data folder made another way (by `restore`, say) at `root/data`, whose
+    /// accounts include `admin`; CLI commands and `serve` act on its `portcullis.toml`.
+    pub fn adopt(root: tempfile::TempDir, admin: UserInfo) -> Broker {
+        let data_dir = root.path().join("data");
+        let config = data_dir.join("portcullis.toml");
+        assert!(config.exists(), "{} does not exist", config.display());
+        let broker = Broker {
+            _root: root,
+            data_dir,
+            config,
+            admin,
+            store_url: None,
+            server: None,
+            history: Mutex::new(Vec::new()),
+            totp: Mutex::new(HashMap::new()),
+        };
+        broker.remember_totp(&broker.admin.username, &broker.admin.totp_secret);
+        broker
+    }
+
     /// A `portcullis ARGS --config CONFIG` command, not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(portcullis_bin());
