@@ -84,17 +84,40 @@ impl Bucket {
         match self.store.list(prefix.as_ref()).next().await {
             None | Some(Ok(_)) => Ok(()),
             Some(Err(e)) => {
-                let why = match &e {
-                    object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                        "the bucket refused the access key (PORTCULLIS_S3_ACCESS_KEY_ID / PORTCULLIS_S3_SECRET_ACCESS_KEY)"
-                    }
-                    object_store::Error::NotFound { .. } => "the bucket does not exist",
+                let why = match status(&e) {
+                    Some(401 | 403) => "the bucket refused the access key (PORTCULLIS_S3_ACCESS_KEY_ID / PORTCULLIS_S3_SECRET_ACCESS_KEY)",
+                    Some(404) => "the bucket does not exist",
                     _ => return Err(RecStoreError::Unreachable(format!("{}: the bucket cannot be reached: {}", self.describe(), short(&e)))),
                 };
                 Err(RecStoreError::Config(format!("{}: {why}: {}", self.describe(), short(&e))))
             }
         }
     }
+}
+
+/// The HTTP status the bucket answered with, if it answered. `object_store` gives a typed
+/// error for some answers (`PermissionDenied`, `NotFound`) and wraps others (a refused listing
+/// is a `Generic` error whose source says `status code: 403 Forbidden`), so the source chain
+/// is read too.
+fn status(e: &object_store::Error) -> Option<u16> {
+    match e {
+        object_store::Error::PermissionDenied { .. } => return Some(403),
+        object_store::Error::Unauthenticated { .. } => return Some(401),
+        object_store::Error::NotFound { .. } => return Some(404),
+        _ => {}
+    }
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if let Some(at) = text.find("status code: ") {
+            let code = text.get(at + 13..at + 16).and_then(|c| c.parse().ok());
+            if code.is_some() {
+                return code;
+            }
+        }
+        current = err.source();
+    }
+    None
 }
 
 /// The error's text without its source chain's repetitions, on one line.
