@@ -84,7 +84,8 @@ mod tests {
     /// Runs `f` on a runtime's blocking pool, as the callers of `write_bundle` do.
     fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        rt.block_on(tokio::task::spawn_blocking(f)).unwrap()
+        let task = rt.spawn_blocking(f);
+        rt.block_on(task).unwrap()
     }
 
     #[test]
