@@ -4,8 +4,9 @@
 //! second node on the same PostgreSQL serves it (download, replay page, integrity) while
 //! `session verify` and an evidence bundle verify; hostile: the bucket away at seal time
 //! (the recording stays local, the log says so, and it is uploaded once the bucket is back),
-//! an object altered in the bucket (named by `session verify`, the API and the export), and a
-//! wrong key (the node refuses to start, saying why).
+//! an object altered in the bucket (named by `session verify`, the API and the export), a file
+//! changed on disk after its seal (never uploaded), and a wrong key (the node refuses to
+//! start, saying why).
 
 use crate::harness::broker::{number, portcullis_bin, Broker};
 use crate::harness::browser::{web_user, WebUser};
@@ -174,4 +175,27 @@ fn a_wrong_bucket_key_is_refused_with_a_clear_message() {
     broker.set_env("PORTCULLIS_S3_SECRET_ACCESS_KEY", "");
     let out = serve(&broker);
     assert!(!out.success() && out.all_text().contains("PORTCULLIS_S3_SECRET_ACCESS_KEY"), "{}", out.describe());
+}
+
+/// A recording changed on the node's disk after it was sealed (while the bucket was away) is
+/// never uploaded as if it were the recording: the upload is abandoned, nothing lands in the
+/// bucket, the local file stays for the investigation, and `session verify` names it.
+#[test]
+fn a_recording_changed_on_disk_after_its_seal_is_not_uploaded() {
+    let mut s3 = S3Server::start();
+    let s = Setup::new("lab-s3").broker_env(&s3.env()).start();
+    s3.stop();
+    let (session, sealed) = recorded_session(&s, "changed-on-disk-7303");
+    let subject = format!("session:{session}");
+    s.broker.wait_for_audit("recording.store_failed", Duration::from_secs(120), |r| r["subject"].as_str() == Some(&subject));
+    let local = sealed["detail"]["path"].as_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(&local).unwrap().replace("changed-on-disk-7303", "changed-on-disk-0000");
+    std::fs::write(&local, text).unwrap();
+    s3.restart();
+    proc::poll_until("the node to refuse the changed file", Duration::from_secs(120), || s.broker.server_output().contains("is no longer what was sealed; not uploaded").then_some(()));
+    assert!(s3.keys().is_empty(), "a changed recording reached the bucket: {:?}", s3.keys());
+    assert!(s.broker.audit_of_kind("recording.stored").is_empty());
+    assert!(Path::new(&local).exists(), "the changed file must stay for the investigation");
+    let out = s.broker.cli(&["session", "verify", &session.to_string()]);
+    assert!(!out.success() && out.all_text().contains(&local), "{}", out.describe());
 }

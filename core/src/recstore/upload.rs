@@ -29,7 +29,13 @@ pub(super) struct Sealed<'a> {
 /// Uploads `path` as `key` and checks the object against `sealed`.
 pub(super) async fn upload(bucket: &Bucket, path: &str, key: &str, sealed: Sealed<'_>) -> Result<(), RecStoreError> {
     send(bucket, path, key, &sealed).await?;
-    check(bucket, key, &sealed).await
+    if let Err(e) = check(bucket, key, &sealed).await {
+        // An object that is not the sealed recording is not left under its key (the next
+        // attempt uploads it again).
+        let _ = bucket.delete(key).await;
+        return Err(e);
+    }
+    Ok(())
 }
 
 async fn send(bucket: &Bucket, path: &str, key: &str, sealed: &Sealed<'_>) -> Result<(), RecStoreError> {
