@@ -22,6 +22,9 @@
 #     loopback and evaluates the shipped alert rules (deploy/prometheus/);
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
 #   - paramiko and netmiko (PyPI), the Python SSH clients of vendors' tools (tests/clients/).
+#   - s3s-fs (crates.io, pinned below), the real S3 server the recording-store tests run on
+#     loopback; built by `cargo install` when missing (about 3 minutes on two cores), in the
+#     background while the rest is set up;
 #   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
 #     (putty-tools), Dropbear's dbclient (dropbear-bin), curl with libssh2, and from PyPI
 #     AsyncSSH and ssh2-python (whose wheels carry libssh2 1.11; Debian 12's curl has 1.10).
@@ -92,6 +95,17 @@ if ! python3 -c 'import ssh2' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ssh2-python==1.2.0.post1' </dev/null
 fi
 
+# s3s-fs (crates.io): the S3 server of the recording-store tests (tests/e2e/harness/s3.rs).
+S3S_FS_VERSION=0.14.1
+s3s_bin="${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs"
+s3s_pid=
+s3s_log=$(mktemp /tmp/portcullis-s3s-install.XXXXXX)
+if ! "$s3s_bin" --version 2>/dev/null | grep -qx "s3s-fs $S3S_FS_VERSION"; then
+    echo "test.sh: installing s3s-fs $S3S_FS_VERSION (in the background)" >&2
+    cargo install --quiet --locked --force s3s-fs --version "$S3S_FS_VERSION" --features binary >"$s3s_log" 2>&1 </dev/null &
+    s3s_pid=$!
+fi
+
 # sshd, when run as root, needs its privilege separation directory (normally made by the
 # service unit, which the tests do not use).
 if [[ $(id -u) -eq 0 ]]; then
@@ -123,6 +137,11 @@ export PORTCULLIS_TEST_PG_URL
 echo "test.sh: PostgreSQL at $PORTCULLIS_TEST_PG_URL" >&2
 
 # --- the suite --------------------------------------------------------------------------
+if [[ -n $s3s_pid ]]; then
+    wait "$s3s_pid" || { cat "$s3s_log" >&2; echo "test.sh: cannot install s3s-fs" >&2; exit 1; }
+fi
+rm -f "$s3s_log"
+export PORTCULLIS_TEST_S3S_FS="$s3s_bin"
 # The README's first command is `cargo run --release -- demo`: `cargo run` must find exactly
 # one binary (a debug build here, which the end-to-end tests use anyway).
 cargo run --quiet -- --version >/dev/null

@@ -3,7 +3,8 @@
 //! SHA-256 and size stored with it and written to the audit log as `recording.sealed` (when
 //! the store cannot take it, as soon as it can). A recording whose writer failed (the disk is
 //! full) is sealed as truncated, with the hash of what reached the disk, so what was kept can
-//! still be proved unaltered.
+//! still be proved unaltered. With `[recording] store = "s3"` the sealed file is then uploaded
+//! by the node's uploader (`portcullis_core::recstore`), woken here.
 //! Terminals and commands are asciicast (`N.cast`); tunnels and SFTP channels are pcap
 //! (`N.pcap`), numbered within the session. The terminal tap itself ([`crate::state::CastTap`])
 //! lives with the connection state, because warnings are written into every open recording.
@@ -130,6 +131,8 @@ impl Started {
             }
         }
         metrics::get().sealed_in(began.elapsed().as_secs_f64());
+        // With a bucket, the uploader takes the sealed file from here.
+        conn.ctx.recstore.wake();
         drop(slot);
     }
 }

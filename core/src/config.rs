@@ -18,6 +18,7 @@ mod notify;
 mod oidc;
 mod policy;
 mod proxy;
+mod recording;
 mod retention;
 mod startups;
 pub use dur::Dur;
@@ -28,6 +29,7 @@ pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpCon
 pub use oidc::{OidcConfig, RoleRefusal};
 pub use policy::{PolicyConfig, PolicyRule};
 pub use proxy::ProxyConfig;
+pub use recording::{RecordingConfig, RecordingStore, S3Config, S3Credentials};
 pub use retention::{RetentionAction, RetentionConfig};
 
 /// Why the configuration could not be loaded.
@@ -332,18 +334,6 @@ impl Default for SessionConfig {
     }
 }
 
-/// Where recordings go.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecordingConfig {
-    pub dir: PathBuf,
-}
-
-impl Default for RecordingConfig {
-    fn default() -> Self {
-        Self { dir: PathBuf::from("recordings") }
-    }
-}
 
 impl Config {
     /// Reads the file, applies the process environment, resolves relative paths and checks it.
@@ -406,6 +396,7 @@ impl Config {
         self.export.check()?;
         self.retention.check()?;
         self.proxy.check()?;
+        self.recording.check()?;
         if let Some(o) = &self.oidc {
             o.check()?;
         }

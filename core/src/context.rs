@@ -26,6 +26,8 @@ pub enum ContextError {
     Vault(#[from] crate::vault::VaultError),
     #[error("audit key: {0}")]
     Key(#[from] keyfile::KeyFileError),
+    #[error("{0}")]
+    Recordings(#[from] crate::recstore::RecStoreError),
 }
 
 /// The opened services.
@@ -48,6 +50,8 @@ pub struct Context {
     pub shards: Shards,
     /// Set on SIGTERM: the node drains before it stops.
     pub drain: crate::drain::Drain,
+    /// Where sealed recordings are read from and kept (local folder or bucket).
+    pub recstore: crate::recstore::RecStore,
 }
 
 impl Context {
@@ -63,6 +67,7 @@ impl Context {
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0).with_sso(config.oidc.is_some());
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default() })
+        let recstore = crate::recstore::RecStore::from_config(&config.recording)?;
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), recstore })
     }
 }

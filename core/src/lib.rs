@@ -28,6 +28,7 @@ pub mod net;
 pub mod notify;
 pub mod password;
 pub mod policy;
+pub mod recstore;
 pub mod request_scope;
 pub mod retention;
 pub mod sessions;

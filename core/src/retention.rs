@@ -1,5 +1,6 @@
 //! Retention of recordings: sealed recordings older than `[retention] recordings_after` are
-//! moved to `archive_dir` or deleted. Each removal is an audit row (`recording.archived` or
+//! moved to `archive_dir` or deleted, wherever they are kept (a local file, or an object in
+//! the bucket, read and removed through `recstore`). Each removal is an audit row (`recording.archived` or
 //! `recording.deleted`, subject `session:ID`, with the path, the sealed sha256 and the age)
 //! and the `recordings` row keeps its sealed hash, so `audit verify` still passes and an
 //! archived file still verifies against its seal.
@@ -12,6 +13,7 @@
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::config::{RetentionAction, RetentionConfig};
 use crate::evidence::sha256_file;
+use crate::recstore::RecStore;
 use crate::store::{RecordingRecord, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -34,14 +36,14 @@ pub struct Retained {
 }
 
 /// Acts on every recording due at `now` (Unix seconds); does nothing when retention is off.
-pub async fn run(store: &Store, log: &AuditLog, cfg: &RetentionConfig, actor: &str, now: i64) -> Result<Vec<Retained>, StoreError> {
+pub async fn run(store: &Store, recs: &RecStore, log: &AuditLog, cfg: &RetentionConfig, actor: &str, now: i64) -> Result<Vec<Retained>, StoreError> {
     let Some(after) = cfg.recordings_after else { return Ok(Vec::new()) };
     let cutoff = now - after.0.as_secs() as i64;
     let mut out = Vec::new();
     for rec in store.recordings_due(cutoff, BATCH).await? {
         let result = match cfg.action {
-            RetentionAction::Archive => archive(store, log, cfg, actor, &rec, now).await,
-            RetentionAction::Delete => delete(store, log, actor, &rec, now).await,
+            RetentionAction::Archive => archive(store, recs, log, cfg, actor, &rec, now).await,
+            RetentionAction::Delete => delete(store, recs, log, actor, &rec, now).await,
         };
         let (action, archive_path, error) = match result {
             Ok(archive_path) => (cfg.action.as_str().to_owned(), archive_path, None),
@@ -62,46 +64,42 @@ fn archive_target(cfg: &RetentionConfig, rec: &RecordingRecord) -> PathBuf {
 }
 
 /// Copies, checks, records, then removes the original; returns the archive path.
-async fn archive(store: &Store, log: &AuditLog, cfg: &RetentionConfig, actor: &str, rec: &RecordingRecord, now: i64) -> Result<Option<String>, String> {
+async fn archive(store: &Store, recs: &RecStore, log: &AuditLog, cfg: &RetentionConfig, actor: &str, rec: &RecordingRecord, now: i64) -> Result<Option<String>, String> {
     let sealed = rec.sha256.clone().unwrap_or_default();
-    let from = PathBuf::from(&rec.path);
     let to = archive_target(cfg, rec);
-    let (f, t) = (from.clone(), to.clone());
-    let copied = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-        if let Some(dir) = t.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::copy(&f, &t)?;
-        std::fs::File::open(&t)?.sync_all()?;
-        Ok(sha256_file(&t)?.0)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+    let mut opened = recs.open(rec).await.map_err(|e| e.to_string())?;
+    let from = opened.place.clone();
+    let copy_failed = |e: std::io::Error| format!("cannot copy {from} to {}: {e}", to.display());
+    if let Some(dir) = to.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(copy_failed)?;
+    }
+    let mut out = tokio::fs::File::create(&to).await.map_err(copy_failed)?;
+    tokio::io::copy(&mut opened.reader, &mut out).await.map_err(copy_failed)?;
+    out.sync_all().await.map_err(copy_failed)?;
+    drop(out);
+    let t = to.clone();
+    let copied = tokio::task::spawn_blocking(move || sha256_file(&t)).await.map_err(|e| e.to_string())?.map_err(copy_failed)?.0;
     if copied != sealed {
         let _ = tokio::fs::remove_file(&to).await;
-        return Err(format!("{}: SHA-256 differs from the sealed value; left in place", from.display()));
+        return Err(format!("{from}: SHA-256 differs from the sealed value; left in place"));
     }
     let to_text = to.display().to_string();
-    let detail = json!({ "channel": rec.channel, "path": rec.path, "archive_path": to_text, "sha256": sealed, "age_seconds": now - rec.created_at });
+    let detail = json!({ "channel": rec.channel, "path": rec.path, "object_key": rec.object_key, "archive_path": to_text, "sha256": sealed, "age_seconds": now - rec.created_at });
     if !record(store, log, actor, rec, Kind::RecordingArchived, Some(&to_text), detail, now).await.map_err(|e| e.to_string())? {
         return Ok(None);
     }
-    tokio::fs::remove_file(&from).await.map_err(|e| format!("archived, but cannot remove {}: {e}", from.display()))?;
+    recs.remove(rec).await.map_err(|e| format!("archived, but cannot remove the original: {e}"))?;
     Ok(Some(to_text))
 }
 
-/// Records the deletion, then removes the file.
-async fn delete(store: &Store, log: &AuditLog, actor: &str, rec: &RecordingRecord, now: i64) -> Result<Option<String>, String> {
-    let detail = json!({ "channel": rec.channel, "path": rec.path, "sha256": rec.sha256, "age_seconds": now - rec.created_at });
+/// Records the deletion, then removes the file (and the object).
+async fn delete(store: &Store, recs: &RecStore, log: &AuditLog, actor: &str, rec: &RecordingRecord, now: i64) -> Result<Option<String>, String> {
+    let detail = json!({ "channel": rec.channel, "path": rec.path, "object_key": rec.object_key, "sha256": rec.sha256, "age_seconds": now - rec.created_at });
     if !record(store, log, actor, rec, Kind::RecordingDeleted, None, detail, now).await.map_err(|e| e.to_string())? {
         return Ok(None);
     }
-    match tokio::fs::remove_file(&rec.path).await {
-        Ok(()) => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("recorded as deleted, but cannot remove {}: {e}", rec.path)),
-    }
+    recs.remove(rec).await.map_err(|e| format!("recorded as deleted, but cannot remove it: {e}"))
+        .map(|()| None)
 }
 
 /// Marks the row and appends the audit row in one transaction; false if another node

@@ -39,6 +39,7 @@ mod vendor_hints;
 mod notify;
 mod hostkey;
 mod recording;
+mod recording_s3;
 mod session;
 mod store_loss;
 mod ssh_audit;

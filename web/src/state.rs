@@ -17,6 +17,7 @@ use portcullis_core::audit::AuditLog;
 use portcullis_core::backlog::Backlog;
 use portcullis_core::live::LiveHub;
 use portcullis_core::store::Store;
+use portcullis_core::recstore::RecStore;
 use portcullis_core::webauth::WebAuth;
 use portcullis_core::shards::Shards;
 use portcullis_core::{Config, Context};
@@ -83,6 +84,7 @@ macro_rules! part {
 
 part! {
     Store => ctx.store;
+    RecStore => ctx.recstore;
     Approvals => ctx.approvals;
     AuditLog => ctx.audit;
     WebAuth => ctx.webauth;

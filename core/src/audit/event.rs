@@ -134,6 +134,10 @@ kinds! {
     RecordingArchived = "recording.archived",
     /// A recording deleted by retention.
     RecordingDeleted = "recording.deleted",
+    /// A sealed recording uploaded to the bucket and checked against its seal.
+    RecordingStored = "recording.stored",
+    /// A sealed recording that could not be uploaded yet (it stays local and is tried again).
+    RecordingStoreFailed = "recording.store_failed",
     /// An evidence bundle exported.
     EvidenceExported = "evidence.exported",
     /// A notification given up after its retries.
@@ -304,6 +308,8 @@ mod tests {
         (Kind::RecordingFailed, "recording.failed"),
         (Kind::RecordingArchived, "recording.archived"),
         (Kind::RecordingDeleted, "recording.deleted"),
+        (Kind::RecordingStored, "recording.stored"),
+        (Kind::RecordingStoreFailed, "recording.store_failed"),
         (Kind::EvidenceExported, "evidence.exported"),
         (Kind::NotifyFailed, "notify.failed"),
         (Kind::SystemInitialised, "system.initialised"),

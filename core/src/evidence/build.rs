@@ -1,5 +1,6 @@
 //! Building a bundle from the store: the session, its request and grant, the recordings
-//! (read from where they are now, the archive folder for archived ones), the audit rows about
+//! (read from where they are now: the local file, the bucket, the archive folder for archived
+//! ones), the audit rows about
 //! the session and its request, and the contiguous chain segment from the first of those rows
 //! to the first signed checkpoint at or after the last one (signing one first if none covers
 //! it yet). The manifest over all of it, signed with the audit key, is made while the bundle
@@ -12,10 +13,10 @@ use super::integrity::RecordingStatus;
 use super::EvidenceError;
 use crate::audit::{self, AuditLog, AuditRow, Checkpoint};
 use crate::domain::SessionId;
+use crate::recstore::RecStore;
 use crate::store::{RecordingRecord, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 /// A recording as `session.json` lists it.
 #[derive(Debug, Serialize)]
@@ -30,7 +31,7 @@ struct BundledRecording<'a> {
 
 /// Gathers the bundle of `session`: the small members, and the recordings to read while
 /// writing ([`super::write_bundle`] adds the manifest and its signature).
-pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<Bundle, EvidenceError> {
+pub async fn build(store: &Store, recs: &RecStore, log: &AuditLog, session: SessionId) -> Result<Bundle, EvidenceError> {
     let s = store.session(session).await?.ok_or_else(|| EvidenceError::NotFound(format!("session {session}")))?;
     let request = store.request(s.request_id).await?;
     let grant = store.grant(s.grant_id).await?;
@@ -38,7 +39,7 @@ pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<
 
     let (segment, involved, checkpoint) = audit_part(store, log, session, &s.request_id.to_string()).await?;
 
-    let mut bundle = Bundle { session_id: session.0, small: Members::new(), files: BTreeMap::new(), altered: Vec::new() };
+    let mut bundle = Bundle { session_id: session.0, small: Members::new(), files: BTreeMap::new(), recs: recs.clone(), altered: Vec::new() };
     let mut listed = Vec::new();
     for r in &recordings {
         let (member, absent_because) = add_recording(&mut bundle, session, r).await;
@@ -61,8 +62,8 @@ pub async fn build(store: &Store, log: &AuditLog, session: SessionId) -> Result<
 
 /// The recordings of `session` that no longer match their sealed SHA-256, or cannot be read,
 /// in words; empty when every recording is intact (or was deleted by retention).
-pub async fn altered_recordings(store: &Store, session: SessionId) -> Result<Vec<String>, EvidenceError> {
-    let checks = super::integrity::check_session(store, session).await?;
+pub async fn altered_recordings(store: &Store, recs: &RecStore, session: SessionId) -> Result<Vec<String>, EvidenceError> {
+    let checks = super::integrity::check_session(store, recs, session).await?;
     Ok(checks
         .into_iter()
         .filter(|c| matches!(c.status, RecordingStatus::Mismatch | RecordingStatus::Missing))
@@ -91,18 +92,18 @@ async fn audit_part(store: &Store, log: &AuditLog, session: SessionId, request: 
     Ok((segment, about.iter().map(|r| r.seq).collect(), checkpoint))
 }
 
-/// Adds a recording's file if it can be opened; returns its member name or why it is absent.
+/// Adds a recording if it can be opened; returns its member name or why it is absent.
 async fn add_recording(bundle: &mut Bundle, session: SessionId, r: &RecordingRecord) -> (Option<String>, Option<String>) {
-    let Some(path) = r.current_path() else {
+    if r.current_path().is_none() {
         return (None, Some(format!("{} by retention", r.retained.as_deref().unwrap_or("removed"))));
-    };
-    match tokio::fs::File::open(path).await {
+    }
+    match bundle.recs.open(r).await {
         Ok(_) => {
             let name = layout::recording_name(session.0, r.channel, &r.path);
-            bundle.files.insert(name.clone(), PathBuf::from(path));
+            bundle.files.insert(name.clone(), r.clone());
             (Some(name), None)
         }
-        Err(e) => (None, Some(format!("cannot read {path}: {e}"))),
+        Err(e) => (None, Some(format!("cannot read: {e}"))),
     }
 }
 

@@ -1,11 +1,11 @@
-//! `session verify`: recompute each recording's SHA-256 from the file where it is now (the
-//! archive folder once archived) and compare it with the value sealed in the audit log's
+//! `session verify`: recompute each recording's SHA-256 from where it is now (its local file,
+//! its object in the bucket, or the archive folder once archived; see `recstore`) and compare it with the value sealed in the audit log's
 //! `recording.sealed` row and in the store. Deleted recordings are reported as such.
 
-use super::digest::sha256_file;
 use super::EvidenceError;
 use crate::audit;
 use crate::domain::SessionId;
+use crate::recstore::{RecStore, RecStoreError};
 use crate::store::{RecordingRecord, Store};
 use serde::Serialize;
 
@@ -46,16 +46,16 @@ pub struct RecordingCheck {
 }
 
 /// Checks every recording of `session`.
-pub async fn check_session(store: &Store, session: SessionId) -> Result<Vec<RecordingCheck>, EvidenceError> {
-    check(store, session, None).await
+pub async fn check_session(store: &Store, recs: &RecStore, session: SessionId) -> Result<Vec<RecordingCheck>, EvidenceError> {
+    check(store, recs, session, None).await
 }
 
 /// Checks recording `channel` of `session`; `None` if the session has no such recording.
-pub async fn check_recording(store: &Store, session: SessionId, channel: i64) -> Result<Option<RecordingCheck>, EvidenceError> {
-    Ok(check(store, session, Some(channel)).await?.pop())
+pub async fn check_recording(store: &Store, recs: &RecStore, session: SessionId, channel: i64) -> Result<Option<RecordingCheck>, EvidenceError> {
+    Ok(check(store, recs, session, Some(channel)).await?.pop())
 }
 
-async fn check(store: &Store, session: SessionId, only: Option<i64>) -> Result<Vec<RecordingCheck>, EvidenceError> {
+async fn check(store: &Store, recs: &RecStore, session: SessionId, only: Option<i64>) -> Result<Vec<RecordingCheck>, EvidenceError> {
     store.session(session).await?.ok_or_else(|| EvidenceError::NotFound(format!("session {session}")))?;
     let subject = format!("session:{session}");
     let rows = audit::about(store, [&subject, &subject]).await?;
@@ -65,12 +65,12 @@ async fn check(store: &Store, session: SessionId, only: Option<i64>) -> Result<V
             let d: serde_json::Value = serde_json::from_str(&r.detail).ok()?;
             (d["channel"].as_i64() == Some(rec.channel)).then(|| (r.seq, d["sha256"].as_str().unwrap_or_default().to_owned()))
         });
-        out.push(check_one(rec, sealed).await);
+        out.push(check_one(recs, rec, sealed).await);
     }
     Ok(out)
 }
 
-async fn check_one(rec: RecordingRecord, sealed: Option<(i64, String)>) -> RecordingCheck {
+async fn check_one(recs: &RecStore, rec: RecordingRecord, sealed: Option<(i64, String)>) -> RecordingCheck {
     let path = rec.current_path().map(str::to_owned);
     let mut c = RecordingCheck {
         channel: rec.channel,
@@ -93,26 +93,19 @@ async fn check_one(rec: RecordingRecord, sealed: Option<(i64, String)>) -> Recor
         c.problem = Some(format!("the store's sha256 differs from the sealed value in audit row {seq}"));
         return c;
     }
-    let Some(path) = path else {
-        c.status = RecordingStatus::Deleted;
-        return c;
-    };
-    let p = std::path::PathBuf::from(&path);
-    match tokio::task::spawn_blocking(move || sha256_file(&p)).await {
-        Ok(Ok((actual, _))) => {
+    match recs.sha256(&rec).await {
+        Ok((actual, _, place)) => {
             if actual != sealed_sha {
                 c.status = RecordingStatus::Mismatch;
-                c.problem = Some(format!("{path}: SHA-256 differs from the sealed value in audit row {seq}"));
+                c.problem = Some(format!("{place}: SHA-256 differs from the sealed value in audit row {seq}"));
             }
+            c.path = Some(place);
             c.actual_sha256 = Some(actual);
         }
-        Ok(Err(e)) => {
-            c.status = RecordingStatus::Missing;
-            c.problem = Some(format!("{path}: cannot be read ({e})"));
-        }
+        Err(RecStoreError::Gone(_)) => c.status = RecordingStatus::Deleted,
         Err(e) => {
             c.status = RecordingStatus::Missing;
-            c.problem = Some(format!("{path}: {e}"));
+            c.problem = Some(format!("cannot be read: {e}"));
         }
     }
     c

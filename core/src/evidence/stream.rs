@@ -1,5 +1,6 @@
 //! Writing a bundle without holding it in memory: the small members (JSON, the audit
-//! segment) are in memory, the recordings are read from disk while the archive is written,
+//! segment) are in memory, the recordings are read where they are (a local file or the
+//! bucket, through `recstore`) while the archive is written,
 //! hashed on the way, and the manifest — listing what was actually written — is signed and
 //! appended last. Memory stays at a read buffer and the compressor's window whatever the size
 //! of the recordings. A recording that changes size while it is written fails the export
@@ -9,13 +10,14 @@ use super::archive::{append, Members};
 use super::manifest::{FileEntry, Manifest, MANIFEST, SIGNATURE};
 use super::EvidenceError;
 use crate::audit::AuditSigner;
+use crate::recstore::RecStore;
+use crate::store::RecordingRecord;
 use base64::Engine;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use portcullis_recorder::Hashing;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 /// A bundle ready to be written: what [`super::build`] gathered.
 #[derive(Debug)]
@@ -23,8 +25,10 @@ pub struct Bundle {
     pub session_id: i64,
     /// Members held in memory, by name.
     pub small: Members,
-    /// Members read from disk while writing (the recordings), by name.
-    pub files: BTreeMap<String, PathBuf>,
+    /// Members read while writing (the recordings), by name.
+    pub files: BTreeMap<String, RecordingRecord>,
+    /// Where the recordings are read from.
+    pub recs: RecStore,
     /// Recordings known not to match their sealed hash, exported anyway; the manifest says so.
     pub altered: Vec<String>,
 }
@@ -37,7 +41,8 @@ impl Bundle {
 }
 
 /// Writes `bundle` as `.tar.gz` to `out`, signing the manifest with `signer`; `created_at`
-/// is Unix milliseconds. Blocking: call it from `spawn_blocking` in async code.
+/// is Unix milliseconds. Blocking: call it from `spawn_blocking` in async code (recordings in
+/// a bucket are read through the runtime).
 pub fn write_bundle(bundle: &Bundle, signer: &AuditSigner, created_at: i64, out: impl Write) -> Result<(), EvidenceError> {
     let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::default()));
     let mut listed = BTreeMap::new();
@@ -45,15 +50,13 @@ pub fn write_bundle(bundle: &Bundle, signer: &AuditSigner, created_at: i64, out:
         append(&mut tar, name, data.len() as u64, data.as_slice())?;
         listed.insert(name.clone(), FileEntry { sha256: super::sha256_hex(data), bytes: data.len() as u64 });
     }
-    for (name, path) in &bundle.files {
-        let io = |e: std::io::Error| EvidenceError::Archive(format!("{}: {e}", path.display()));
-        let file = std::fs::File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
-        let mut reader = Hashing::new(file.take(size));
+    for (name, rec) in &bundle.files {
+        let (source, size, place) = bundle.recs.open_blocking(rec).map_err(|e| EvidenceError::Archive(e.to_string()))?;
+        let mut reader = Hashing::new(source.take(size));
         append(&mut tar, name, size, &mut reader)?;
         let (_, sha256, bytes) = reader.finish();
         if bytes != size {
-            return Err(EvidenceError::Archive(format!("{}: changed size while it was exported", path.display())));
+            return Err(EvidenceError::Archive(format!("{place}: changed size while it was exported")));
         }
         listed.insert(name.clone(), FileEntry { sha256, bytes: size });
     }
@@ -78,6 +81,13 @@ mod tests {
         AuditSigner::from_pkcs8(&AuditSigner::generate_pkcs8().unwrap()).unwrap()
     }
 
+    /// Runs `f` on a runtime's blocking pool, as the callers of `write_bundle` do.
+    fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let task = rt.spawn_blocking(f);
+        rt.block_on(task).unwrap()
+    }
+
     #[test]
     fn files_are_streamed_in_and_listed_with_their_hash() {
         let dir = tempfile::tempdir().unwrap();
@@ -86,10 +96,16 @@ mod tests {
         std::fs::write(&rec, &data).unwrap();
         let mut small = Members::new();
         small.insert("session.json".into(), b"{}\n".to_vec());
-        let bundle = Bundle { session_id: 7, small, files: BTreeMap::from([("recordings/7/1.cast".to_owned(), rec)]), altered: Vec::new() };
+        let bundle = Bundle { session_id: 7, small, files: BTreeMap::from([("recordings/7/1.cast".to_owned(), RecordingRecord::local_for_tests(&rec))]), recs: RecStore::local(), altered: Vec::new() };
         let signer = signer();
-        let mut out = Vec::new();
-        write_bundle(&bundle, &signer, 1, &mut out).unwrap();
+        let (bundle, out) = {
+            let signer = signer.clone();
+            blocking(move || {
+                let mut out = Vec::new();
+                write_bundle(&bundle, &signer, 1, &mut out).unwrap();
+                (bundle, out)
+            })
+        };
         let members = super::super::read_archive(out.as_slice()).unwrap();
         assert_eq!(members.len(), bundle.member_count());
         assert_eq!(members["recordings/7/1.cast"], data);
@@ -103,8 +119,8 @@ mod tests {
     #[test]
     fn a_recording_gone_before_it_is_written_fails_the_export() {
         let dir = tempfile::tempdir().unwrap();
-        let bundle = Bundle { session_id: 7, small: Members::new(), files: BTreeMap::from([("recordings/7/1.cast".to_owned(), dir.path().join("gone.cast"))]), altered: Vec::new() };
-        let err = write_bundle(&bundle, &signer(), 1, Vec::new()).unwrap_err();
+        let bundle = Bundle { session_id: 7, small: Members::new(), files: BTreeMap::from([("recordings/7/1.cast".to_owned(), RecordingRecord::local_for_tests(&dir.path().join("gone.cast")))]), recs: RecStore::local(), altered: Vec::new() };
+        let err = blocking(move || write_bundle(&bundle, &signer(), 1, Vec::new()).unwrap_err());
         assert!(err.to_string().contains("gone.cast"), "{err}");
     }
 }

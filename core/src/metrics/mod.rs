@@ -38,6 +38,9 @@ pub struct Metrics {
     bytes_by: [[Counter; 2]; 4],
     recording_queue: Gauge,
     recordings_open: Gauge,
+    upload_waiting: Gauge,
+    upload_lag: Gauge<f64, AtomicU64>,
+    upload_failures: Counter,
     seal: Histogram,
     store_errors: Counter,
     sink_lag_events: Family<SinkLabels, Gauge>,
@@ -60,6 +63,9 @@ impl Metrics {
             bytes_by: Default::default(),
             recording_queue: Gauge::default(),
             recordings_open: Gauge::default(),
+            upload_waiting: Gauge::default(),
+            upload_lag: Gauge::default(),
+            upload_failures: Counter::default(),
             seal: Histogram::new(SEAL_BUCKETS),
             store_errors: Counter::default(),
             sink_lag_events: Family::default(),
@@ -91,6 +97,9 @@ impl Metrics {
         r.register("channel_bytes", "Bytes relayed through sessions by channel kind and direction", m.bytes.clone());
         r.register("recording_queue_depth", "Writes (recording seals, session ends) waiting for the store to answer", m.recording_queue.clone());
         r.register("recordings_open", "Recordings being written on this node (sealed when their channel ends)", m.recordings_open.clone());
+        r.register("recording_upload_waiting", "Sealed recordings of this node not yet in the bucket (store = \"s3\")", m.upload_waiting.clone());
+        r.register("recording_upload_lag_seconds", "Age since sealing of the oldest recording not yet in the bucket (0 when none waits)", m.upload_lag.clone());
+        r.register("recording_upload_failures", "Attempts to upload a recording to the bucket that failed", m.upload_failures.clone());
         r.register("recording_seal_seconds", "Time to seal a recording (flush, hash, audit row)", m.seal.clone());
         r.register("store_errors", "Database errors met by this node", m.store_errors.clone());
         r.register("sink_lag_events", "Audit events not yet delivered, per SIEM sink or notification channel", m.sink_lag_events.clone());
@@ -132,6 +141,21 @@ impl Metrics {
     pub fn recording_slot(&'static self) -> RecordingSlot {
         self.recordings_open.inc();
         RecordingSlot(&self.recordings_open)
+    }
+
+    /// Sealed recordings waiting for the bucket after an upload pass.
+    pub fn set_upload_waiting(&self, n: i64) {
+        self.upload_waiting.set(n);
+    }
+
+    /// Age in seconds of the oldest recording waiting for the bucket.
+    pub fn set_upload_lag(&self, secs: f64) {
+        self.upload_lag.set(secs);
+    }
+
+    /// An upload attempt that failed.
+    pub fn upload_failed(&self) {
+        self.upload_failures.inc();
     }
 
     /// A recording sealed in `secs`.

@@ -12,6 +12,7 @@ mod devices;
 mod records;
 mod requests;
 mod retention;
+mod stored;
 mod session_search;
 mod sessions;
 mod users;

@@ -277,6 +277,11 @@ pub struct RecordingRecord {
     pub retained_at: Option<i64>,
     /// Where an archived file now is.
     pub archive_path: Option<String>,
+    /// The object's key in the recording bucket once uploaded and checked (`None` while the
+    /// recording is a local file only).
+    pub object_key: Option<String>,
+    /// When the object was checked and recorded (Unix seconds).
+    pub stored_at: Option<i64>,
 }
 
 impl RecordingRecord {
@@ -294,11 +299,22 @@ impl RecordingRecord {
             retained: r.try_get("retained")?,
             retained_at: r.try_get("retained_at")?,
             archive_path: r.try_get("archive_path")?,
+            object_key: r.try_get("object_key")?,
+            stored_at: r.try_get("stored_at")?,
         })
     }
 }
 
 impl RecordingRecord {
+    /// A sealed-looking recording of session 1 at `path`, for tests of the readers.
+    #[cfg(test)]
+    pub(crate) fn local_for_tests(path: &std::path::Path) -> RecordingRecord {
+        RecordingRecord {
+            id: 1, session_id: SessionId(1), channel: 1, kind: "asciicast".into(), path: path.display().to_string(), sha256: None, bytes: None,
+            created_at: 0, sealed_at: Some(0), retained: None, retained_at: None, archive_path: None, object_key: None, stored_at: None,
+        }
+    }
+
     /// Where the file is now: the archive copy once archived, `None` once deleted.
     pub fn current_path(&self) -> Option<&str> {
         match self.retained.as_deref() {

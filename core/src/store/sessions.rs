@@ -13,7 +13,7 @@ pub(crate) const SESSION_SELECT: &str = "SELECT s.id, s.grant_id, g.request_id, 
 
 /// The columns [`RecordingRecord::from_row`] reads.
 pub(crate) const RECORDING_COLUMNS: &str =
-    "id, session_id, channel, kind, path, sha256, bytes, created_at, sealed_at, retained, retained_at, archive_path";
+    "id, session_id, channel, kind, path, sha256, bytes, created_at, sealed_at, retained, retained_at, archive_path, object_key, stored_at";
 
 impl Store {
     /// Records a session as started on `node`.

@@ -28,7 +28,7 @@ struct Exported<'a> {
 /// that no longer matches its sealed hash is named loudly on stderr and refuses the export,
 /// unless `allow_altered`, when the bundle's manifest names it too.
 pub async fn export(ctx: &Context, session: SessionId, output: &Path, allow_altered: bool, json: crate::cli::JsonFlag) -> anyhow::Result<()> {
-    let altered = evidence::altered_recordings(&ctx.store, session).await.with_context(|| format!("cannot check the recordings of session {session}"))?;
+    let altered = evidence::altered_recordings(&ctx.store, &ctx.recstore, session).await.with_context(|| format!("cannot check the recordings of session {session}"))?;
     for a in &altered {
         eprintln!("WARNING: session {session}: {a}");
     }
@@ -39,7 +39,7 @@ pub async fn export(ctx: &Context, session: SessionId, output: &Path, allow_alte
             altered.len()
         );
     }
-    let mut bundle = evidence::build(&ctx.store, &ctx.audit, session).await.with_context(|| format!("cannot build the bundle of session {session}"))?;
+    let mut bundle = evidence::build(&ctx.store, &ctx.recstore, &ctx.audit, session).await.with_context(|| format!("cannot build the bundle of session {session}"))?;
     bundle.altered = altered;
     let files = bundle.member_count();
     let partial = output.with_extension("partial");

@@ -12,7 +12,7 @@ pub async fn run(ctx: &Context, cmd: RetentionCmd) -> anyhow::Result<()> {
     if ctx.config.retention.recordings_after.is_none() {
         anyhow::bail!("retention is off: set [retention] recordings_after in the configuration");
     }
-    let done = retention::run(&ctx.store, &ctx.audit, &ctx.config.retention, &crate::caller::cli_actor(), clock::now()).await?;
+    let done = retention::run(&ctx.store, &ctx.recstore, &ctx.audit, &ctx.config.retention, &crate::caller::cli_actor(), clock::now()).await?;
     let failed = done.iter().filter(|r| r.error.is_some()).count();
     if out.json {
         output::json(&done)?;

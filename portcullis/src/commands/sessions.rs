@@ -131,7 +131,7 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
 
 /// Recomputes each recording's SHA-256 against its sealed value; fails naming mismatches.
 async fn verify(ctx: &Context, id: SessionId, json: bool) -> anyhow::Result<()> {
-    let checks = integrity::check_session(&ctx.store, id).await?;
+    let checks = integrity::check_session(&ctx.store, &ctx.recstore, id).await?;
     let bad: Vec<&str> = checks
         .iter()
         .filter(|c| matches!(c.status, RecordingStatus::Mismatch | RecordingStatus::Missing))

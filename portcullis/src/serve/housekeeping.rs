@@ -44,7 +44,7 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
                 }
             }
             _ = retain.tick(), if retention_on => {
-                match retention::run(&ctx.store, &ctx.audit, &ctx.config.retention, "system", clock::now()).await {
+                match retention::run(&ctx.store, &ctx.recstore, &ctx.audit, &ctx.config.retention, "system", clock::now()).await {
                     Ok(done) if done.is_empty() => {}
                     Ok(done) => tracing::info!(recordings = done.len(), "retention acted on old recordings"),
                     Err(e) => tracing::warn!(error = %e, "cannot apply recording retention"),

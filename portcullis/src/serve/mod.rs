@@ -73,6 +73,7 @@ pub async fn run(config: &Path, json: bool) -> anyhow::Result<()> {
     let ctx = crate::open::open(config).await?;
     fdlimit::raise_for(ctx.config.ssh.max_sessions, ctx.config.ssh.max_unauthenticated);
     close_left_open(&ctx).await?;
+    check_recording_bucket(&ctx).await?;
     let host_key = load_host_key(&ctx)?;
     ctx.config.notify.check().context("notifications ([notify])")?;
     let listeners = Listeners::bind(&ctx).await?;
@@ -101,6 +102,26 @@ async fn close_left_open(ctx: &Context) -> anyhow::Result<()> {
         tracing::warn!(%node, sessions = %ids.join(","), sealed = closed.sealed, missing = closed.missing, "closed the sessions this node left open as `node crashed`");
     }
     Ok(())
+}
+
+/// With `[recording] store = "s3"`, checks the bucket before anything is accepted: a refused
+/// key or a missing bucket stops the start with the reason; a bucket that does not answer is
+/// only warned about (recordings stay local and are uploaded once it does).
+async fn check_recording_bucket(ctx: &Context) -> anyhow::Result<()> {
+    if !ctx.recstore.has_bucket() {
+        return Ok(());
+    }
+    match ctx.recstore.probe().await {
+        Ok(()) => {
+            tracing::info!(bucket = %ctx.recstore.describe(), "sealed recordings go to the bucket");
+            Ok(())
+        }
+        Err(e @ portcullis_core::recstore::RecStoreError::Unreachable(_)) => {
+            tracing::warn!(error = %e, "the recording bucket does not answer; recordings stay local until it does");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")).context("cannot use the recording bucket ([recording.s3])"),
+    }
 }
 
 /// Loads the broker's SSH host key named by the configuration.
@@ -132,6 +153,9 @@ pub async fn run_node(
     tracker.spawn(housekeeping::run(ctx.clone(), shutdown.clone()));
     // Session ends and recording seals that met a store that did not answer.
     tracker.spawn(ctx.backlog.clone().run(shutdown.clone()));
+    // Sealed recordings to the bucket, with `[recording] store = "s3"`.
+    let uploader = portcullis_core::recstore::Uploader::new(ctx.store.clone(), ctx.audit.clone(), ctx.recstore.clone(), ctx.sessions.node().clone());
+    tracker.spawn(uploader.run(shutdown.clone()));
     if let Some(notifier) = notifier {
         tracing::info!(channels = ?notifier.channels(), "notifying approvers of new requests");
         tracker.spawn(notifier.run(changes.clone(), shutdown.clone()));

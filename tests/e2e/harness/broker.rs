@@ -58,6 +58,8 @@ pub struct Broker {
     /// The authenticator of every account made through this broker's CLI (except vendors,
     /// whose codes their [`super::vendor::Vendor`] hands out), for `--as NAME --code`.
     totp: Mutex<HashMap<String, Arc<TotpClock>>>,
+    /// Environment given to every command and server from now on (see [`Broker::set_env`]).
+    env: Mutex<Vec<(String, String)>>,
 }
 
 struct Server {
@@ -116,6 +118,7 @@ impl Broker {
             server: None,
             history: Mutex::new(Vec::new()),
             totp: Mutex::new(HashMap::new()),
+            env: Mutex::new(Vec::new()),
         };
         broker.remember_totp(&broker.admin.username, &broker.admin.totp_secret);
         broker
@@ -146,7 +149,18 @@ impl Broker {
         let mut cmd = Command::new(portcullis_bin());
         cmd.args(args).arg("--config").arg(&self.config);
         set_store_env(&mut cmd, self.store_url.as_deref());
+        for (k, v) in self.env.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            cmd.env(k, v);
+        }
         cmd
+    }
+
+    /// Sets `key` for every later CLI command and server of this broker (as an operator's
+    /// environment file would), e.g. the recording bucket and its key.
+    pub fn set_env(&self, key: &str, value: &str) {
+        let mut env = self.env.lock().unwrap_or_else(|p| p.into_inner());
+        env.retain(|(k, _)| k != key);
+        env.push((key.to_owned(), value.to_owned()));
     }
 
     /// Runs a CLI command; the caller checks the outcome.

@@ -2,7 +2,7 @@
 //! the real `portcullis` binary as the broker ([`broker`]), a real browser on its web page
 //! ([`browser`]), the real OpenSSH client as the
 //! vendor ([`vendor`]) with TOTP codes handed out like an authenticator app ([`totp`]),
-//! PostgreSQL databases per test ([`pg`]), a small filesystem to fill ([`smalldisk`]), an
+//! PostgreSQL databases per test ([`pg`]), a small filesystem to fill ([`smalldisk`]), an S3 server ([`s3`]), an
 //! asciicast reader ([`cast`]), the Python SSH clients ([`python`]), and the usual
 //! setup of all of them in one call ([`scenario`]).
 //!
@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod pg;
 pub mod proc;
 pub mod python;
+pub mod s3;
 pub mod scenario;
 pub mod smalldisk;
 pub mod tcp;

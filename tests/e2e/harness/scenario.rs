@@ -21,6 +21,8 @@ pub struct Setup {
     criticality: String,
     tcp_ports: Vec<u16>,
     serve_env: Vec<(String, String)>,
+    /// For every command and server of the broker (see [`Broker::set_env`]).
+    broker_env: Vec<(String, String)>,
     store_url: Option<String>,
 }
 
@@ -38,8 +40,16 @@ impl Setup {
                     "120s".to_owned(),
                 ),
             ],
+            broker_env: Vec::new(),
             store_url: None,
         }
+    }
+
+    /// Sets environment variables for every CLI command and server of the broker (the
+    /// recording bucket, say, which `session verify` and `evidence export` read too).
+    pub fn broker_env(mut self, vars: &[(String, String)]) -> Setup {
+        self.broker_env.extend(vars.iter().cloned());
+        self
     }
 
     /// Uses this store (a PostgreSQL URL) instead of the default SQLite file.
@@ -69,6 +79,9 @@ impl Setup {
     pub fn start(self) -> Scenario {
         let device = Device::start(&self.device_name);
         let mut broker = Broker::init_with_store(self.store_url.clone());
+        for (k, v) in &self.broker_env {
+            broker.set_env(k, v);
+        }
         broker.add_device_with_ports(&device, &self.criticality, ZONE, &self.tcp_ports);
         let mut vendor = Vendor::new(VENDOR);
         let info = broker.add_user(

@@ -66,9 +66,9 @@ impl Write for BodyWriter {
 
 /// Builds session `id`'s bundle for `a` and answers with it as it is written; the export is
 /// audited once complete.
-pub async fn export(store: &Store, audit: &AuditLog, a: &Authed, id: i64) -> Result<Response, ApiError> {
+pub async fn export(store: &Store, recs: &portcullis_core::recstore::RecStore, audit: &AuditLog, a: &Authed, id: i64) -> Result<Response, ApiError> {
     a.require(super::audit::AUDITORS, "export evidence")?;
-    let altered = evidence::altered_recordings(store, SessionId(id)).await.map_err(|e| match e {
+    let altered = evidence::altered_recordings(store, recs, SessionId(id)).await.map_err(|e| match e {
         e @ EvidenceError::NotFound(_) => ApiError::not_found(e.to_string()),
         other => ApiError::internal(other),
     })?;
@@ -84,7 +84,7 @@ pub async fn export(store: &Store, audit: &AuditLog, a: &Authed, id: i64) -> Res
             ),
         ));
     }
-    let bundle = evidence::build(store, audit, SessionId(id)).await.map_err(|e| match e {
+    let bundle = evidence::build(store, recs, audit, SessionId(id)).await.map_err(|e| match e {
         e @ EvidenceError::NotFound(_) => ApiError::not_found(e.to_string()),
         other => ApiError::internal(other),
     })?;
@@ -141,6 +141,6 @@ pub async fn export(store: &Store, audit: &AuditLog, a: &Authed, id: i64) -> Res
 #[utoipa::path(post, operation_id = "export_evidence", path = "/api/v1/sessions/{id}/evidence", tag = "sessions",
     params(("id" = i64, Path, description = "session number")),
     responses((status = 200, description = "the bundle", content_type = "application/gzip"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn create(State(store): State<Store>, State(audit): State<AuditLog>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
-    export(&store, &audit, &a, id).await
+pub async fn create(State(store): State<Store>, State(recs): State<portcullis_core::recstore::RecStore>, State(audit): State<AuditLog>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
+    export(&store, &recs, &audit, &a, id).await
 }

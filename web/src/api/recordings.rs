@@ -1,7 +1,7 @@
 //! A session's recordings: the list, each checked against the SHA-256 sealed in the audit log
 //! (the same check as `portcullis session verify`), and the files themselves (`.cast` for
 //! terminals, `.pcap` for tunnels and file transfer), streamed from disk so a large capture
-//! never sits in memory. A file whose hash no longer matches is still served — an
+//! never sits in memory; a recording kept in the bucket is streamed from it, from any node. A file whose hash no longer matches is still served — an
 //! investigator may want to see what it says now — and the list says it was altered.
 
 use super::access;
@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use portcullis_core::evidence::integrity::{self, RecordingCheck};
 use portcullis_core::evidence::EvidenceError;
+use portcullis_core::recstore::{RecStore, RecStoreError};
 use portcullis_core::store::{RecordingRecord, Store};
 use serde::Serialize;
 use tokio_util::io::ReaderStream;
@@ -95,14 +96,14 @@ fn evidence_error(e: EvidenceError) -> ApiError {
 }
 
 /// Every recording of session `id`, checked (the caller has checked access).
-pub async fn checked(store: &Store, id: i64) -> Result<Vec<RecordingView>, ApiError> {
-    let checks = integrity::check_session(store, portcullis_core::domain::SessionId(id)).await.map_err(evidence_error)?;
+pub async fn checked(store: &Store, recs: &RecStore, id: i64) -> Result<Vec<RecordingView>, ApiError> {
+    let checks = integrity::check_session(store, recs, portcullis_core::domain::SessionId(id)).await.map_err(evidence_error)?;
     Ok(checks.into_iter().map(|c| RecordingView::new(id, c)).collect())
 }
 
 /// Recording `channel` of session `id`, checked (the caller has checked access).
-pub async fn checked_one(store: &Store, id: i64, channel: i64) -> Result<RecordingView, ApiError> {
-    integrity::check_recording(store, portcullis_core::domain::SessionId(id), channel)
+pub async fn checked_one(store: &Store, recs: &RecStore, id: i64, channel: i64) -> Result<RecordingView, ApiError> {
+    integrity::check_recording(store, recs, portcullis_core::domain::SessionId(id), channel)
         .await
         .map_err(evidence_error)?
         .map(|c| RecordingView::new(id, c))
@@ -113,29 +114,29 @@ pub async fn checked_one(store: &Store, id: i64, channel: i64) -> Result<Recordi
 #[utoipa::path(get, operation_id = "list_recordings", path = "/api/v1/sessions/{id}/recordings", tag = "sessions",
     params(("id" = i64, Path, description = "session number")),
     responses((status = 200, body = [RecordingView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn list(State(store): State<Store>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<RecordingView>>, ApiError> {
+pub async fn list(State(store): State<Store>, State(recs): State<RecStore>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<RecordingView>>, ApiError> {
     access::viewable(&store, &a, id).await?;
-    Ok(Json(checked(&store, id).await?))
+    Ok(Json(checked(&store, &recs, id).await?))
 }
 
 /// Streams recording `channel` of session `id` as a download (the caller has checked access).
-pub async fn stream(store: &Store, id: i64, channel: i64) -> Result<Response, ApiError> {
-    let recs = store.recordings_of(portcullis_core::domain::SessionId(id)).await?;
-    let rec: &RecordingRecord = recs
+pub async fn stream(store: &Store, recs: &RecStore, id: i64, channel: i64) -> Result<Response, ApiError> {
+    let all = store.recordings_of(portcullis_core::domain::SessionId(id)).await?;
+    let rec: &RecordingRecord = all
         .iter()
         .find(|r| r.channel == channel)
         .ok_or_else(|| ApiError::not_found(format!("session {id} has no recording {channel}")))?;
-    let path = rec.current_path().ok_or_else(|| ApiError::new(axum::http::StatusCode::GONE, "gone", format!("recording {channel} of session {id} was deleted by the retention policy")))?;
-    let file = tokio::fs::File::open(path).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ApiError::not_found(format!("the file of recording {channel} of session {id} is missing")),
-        _ => ApiError::internal(format!("{path}: {e}")),
+    let opened = recs.open(rec).await.map_err(|e| match e {
+        RecStoreError::Gone(_) => ApiError::new(axum::http::StatusCode::GONE, "gone", format!("recording {channel} of session {id} was deleted by the retention policy")),
+        RecStoreError::Missing(_) => ApiError::not_found(format!("the file of recording {channel} of session {id} is missing")),
+        other => ApiError::internal(other.to_string()),
     })?;
-    let len = file.metadata().await.map_err(|e| ApiError::internal(format!("{path}: {e}")))?.len();
+    let len = opened.len;
     let (content_type, ext) = if rec.kind == "asciicast" { ("application/x-asciicast", "cast") } else { ("application/vnd.tcpdump.pcap", "pcap") };
     let disposition = format!("attachment; filename=\"session-{id}-{channel}.{ext}\"");
     Ok((
         [(CONTENT_TYPE, content_type.to_owned()), (CONTENT_LENGTH, len.to_string()), (CONTENT_DISPOSITION, disposition)],
-        Body::from_stream(ReaderStream::new(file)),
+        Body::from_stream(ReaderStream::new(opened.reader)),
     )
         .into_response())
 }
@@ -144,8 +145,8 @@ pub async fn stream(store: &Store, id: i64, channel: i64) -> Result<Response, Ap
 #[utoipa::path(get, operation_id = "download_recording", path = "/api/v1/sessions/{id}/recordings/{channel}", tag = "sessions",
     params(("id" = i64, Path, description = "session number"), ("channel" = i64, Path, description = "recording number within the session")),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
-pub async fn download(State(store): State<Store>, a: Authed, ApiPath((id, channel)): ApiPath<(i64, i64)>) -> Result<Response, ApiError> {
+pub async fn download(State(store): State<Store>, State(recs): State<RecStore>, a: Authed, ApiPath((id, channel)): ApiPath<(i64, i64)>) -> Result<Response, ApiError> {
     access::viewable(&store, &a, id).await?;
-    stream(&store, id, channel).await
+    stream(&store, &recs, id, channel).await
 }
 

@@ -17,7 +17,8 @@ use axum::extract::{Path, State};
 use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
-use portcullis_core::store::Store;
+use portcullis_core::recstore::RecStore;
+use portcullis_core::store::{RecordingRecord, Store};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 /// Most markers listed under the player.
@@ -36,10 +37,10 @@ struct CastFacts {
 }
 
 /// Reads the header and the `"m"` events, a line at a time (a recording may be large).
-async fn facts(path: &str) -> CastFacts {
+async fn facts(recs: &RecStore, rec: &RecordingRecord) -> CastFacts {
     let mut out = CastFacts { cols: 80, rows: 24, markers: Vec::new() };
-    let Ok(file) = tokio::fs::File::open(path).await else { return out };
-    let mut lines = tokio::io::BufReader::new(file);
+    let Ok(opened) = recs.open(rec).await else { return out };
+    let mut lines = tokio::io::BufReader::new(opened.reader);
     let mut line = Vec::new();
     let mut first = true;
     loop {
@@ -104,20 +105,22 @@ fn verdict(r: &RecordingView) -> Markup {
 pub async fn show(
     State(frame): State<Frame>,
     State(store): State<Store>,
+    State(recs): State<RecStore>,
     Path((id, channel)): Path<(String, String)>,
     PageUser(user): PageUser,
 ) -> Result<Response, PageError> {
     let s = load(&store, &user, &id).await?;
     let missing = || PageError::not_found(format!("session {} has no recording {channel:?}", s.id));
     let n = channel.parse::<i64>().map_err(|_| missing())?;
-    let r = checked_one(&store, s.id, n).await?;
+    let r = checked_one(&store, &recs, s.id, n).await?;
     if !r.is_cast() {
         return Err(PageError::not_found(format!("recording {n} of session {} is a capture (pcap); download it and open it in Wireshark", s.id)));
     }
     let path = r.path.clone();
-    let f = match &path {
-        Some(p) => facts(p).await,
-        None => CastFacts::default(),
+    let rec = store.recordings_of(portcullis_core::domain::SessionId(s.id)).await.ok().and_then(|all| all.into_iter().find(|x| x.channel == n));
+    let f = match (&path, &rec) {
+        (Some(_), Some(rec)) => facts(&recs, rec).await,
+        _ => CastFacts::default(),
     };
     let body = html! {
         h1 { "Replay: session " (s.id) " on " (s.device) ", channel " (n) }

@@ -177,10 +177,10 @@ fn summary(s: &SessionView) -> Markup {
 }
 
 /// `GET /sessions/{id}`.
-pub async fn show(State(frame): State<Frame>, State(store): State<Store>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+pub async fn show(State(frame): State<Frame>, State(store): State<Store>, State(recstore): State<portcullis_core::recstore::RecStore>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
     let s = load(&store, &user, &id).await?;
     let rows = audit_rows(&store, s.id, s.request_id).await?;
-    let recs = checked(&store, s.id).await?;
+    let recs = checked(&store, &recstore, s.id).await?;
     let altered = recs.iter().any(|r| r.status == "mismatch" || r.status == "missing");
     let running = s.ended_at.is_none();
     let body = html! {
@@ -219,10 +219,11 @@ pub async fn show(State(frame): State<Frame>, State(store): State<Store>, Path(i
 /// `POST /sessions/{id}/evidence`: the bundle as a download.
 pub async fn export(
     State(store): State<Store>,
+    State(recs): State<portcullis_core::recstore::RecStore>,
     State(audit): State<AuditLog>,
     Path(id): Path<String>,
     PageForm { user, .. }: PageForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     let s = load(&store, &user, &id).await?;
-    Ok(evidence::export(&store, &audit, &user, s.id).await?)
+    Ok(evidence::export(&store, &recs, &audit, &user, s.id).await?)
 }
