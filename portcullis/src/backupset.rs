@@ -192,11 +192,20 @@ pub fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
 /// returns the SHA-256 and size of what was written, read back from the copy.
 pub fn copy_private(from: &Path, to: &Path) -> anyhow::Result<(String, u64)> {
     use std::io::Write as _;
+    let mut src = std::fs::File::open(from).with_context(|| format!("reading {}", from.display()))?;
+    let mut dst = create_private(to)?;
+    std::io::copy(&mut src, &mut dst).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    dst.flush().with_context(|| format!("writing {}", to.display()))?;
+    dst.sync_all().with_context(|| format!("writing {}", to.display()))?;
+    hash_file(to)
+}
+
+/// Creates file `to` (which must not exist) with mode 0600, and its folders with 0700.
+pub fn create_private(to: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(parent) = to.parent() {
         std::fs::DirBuilder::new().recursive(true).create(parent).with_context(|| format!("creating {}", parent.display()))?;
         set_mode(parent, 0o700)?;
     }
-    let mut src = std::fs::File::open(from).with_context(|| format!("reading {}", from.display()))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -204,11 +213,7 @@ pub fn copy_private(from: &Path, to: &Path) -> anyhow::Result<(String, u64)> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut dst = opts.open(to).with_context(|| format!("creating {}", to.display()))?;
-    std::io::copy(&mut src, &mut dst).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    dst.flush().with_context(|| format!("writing {}", to.display()))?;
-    dst.sync_all().with_context(|| format!("writing {}", to.display()))?;
-    hash_file(to)
+    opts.open(to).with_context(|| format!("creating {}", to.display()))
 }
 
 #[cfg(test)]

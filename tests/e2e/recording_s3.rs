@@ -108,6 +108,17 @@ fn recordings_go_to_the_bucket_and_another_node_serves_them() {
     proc::run(verify, Duration::from_secs(60)).assert_success();
     s.broker.cli_ok(&["audit", "verify"]);
 
+    // A backup with the recordings copies this one from the bucket (it is no longer on disk),
+    // and its manifest names the object.
+    let backup = work.path().join("backup");
+    s.broker.cli_json(&["backup", "--output", backup.to_str().unwrap(), "--with-recordings", "--json"]);
+    let manifest: Value = serde_json::from_slice(&std::fs::read(backup.join("manifest.json")).unwrap()).unwrap();
+    let listed = manifest["recordings"].as_array().unwrap().iter().find(|r| number(&r["session"]) == Some(session)).unwrap_or_else(|| panic!("not in the manifest: {manifest}"));
+    assert_eq!(listed["state"], "sealed", "{listed}");
+    assert_eq!(listed["location"].as_str(), Some(format!("s3://{}/{key}", crate::harness::s3::BUCKET).as_str()), "{listed}");
+    let copied = listed["copied"].as_str().unwrap_or_else(|| panic!("the recording was not copied from the bucket: {listed}"));
+    assert_eq!(std::fs::read(backup.join(copied)).unwrap(), std::fs::read(s3.object_file(&key)).unwrap());
+
     // Someone with access to the bucket changes the recording.
     let object = s3.object_file(&key);
     let text = std::fs::read_to_string(&object).unwrap().replace("bucket-run-7301", "bucket-run-0000");

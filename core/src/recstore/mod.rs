@@ -103,6 +103,12 @@ impl RecStore {
         self.inner.bucket.as_ref().map(|b| b.describe()).unwrap_or_else(|| "local".into())
     }
 
+    /// Where an uploaded recording's object is: `s3://BUCKET/KEY` (`s3:KEY` on a node with no
+    /// bucket configured).
+    pub fn object_url(&self, key: &str) -> String {
+        self.inner.bucket.as_ref().map(|b| b.place(key)).unwrap_or_else(|| format!("s3:{key}"))
+    }
+
     /// Checks that the bucket answers and takes the key (one listing request); a refused key
     /// or a missing bucket is an error, as is a bucket that does not answer.
     pub async fn probe(&self) -> Result<(), RecStoreError> {

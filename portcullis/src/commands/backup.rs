@@ -14,6 +14,7 @@ use crate::output;
 use anyhow::Context as _;
 use portcullis_core::audit::{self, Event, Kind, Subject};
 use portcullis_core::store::{Backend, RecordingRecord, Store};
+use portcullis_core::recstore::RecStore;
 use portcullis_core::{clock, Context};
 use serde_json::json;
 use std::path::Path;
@@ -47,7 +48,10 @@ pub async fn run(ctx: &Context, input: BackupInput<'_>) -> anyhow::Result<()> {
         let (sha256, bytes) = backupset::copy_private(&from, &out.join(role.path()))?;
         files.push(FileEntry { role, path: role.path().to_owned(), sha256, bytes });
     }
-    let recordings = snapshot.recordings.iter().map(|r| recording_entry(r, &out, input.with_recordings)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut recordings = Vec::with_capacity(snapshot.recordings.len());
+    for r in &snapshot.recordings {
+        recordings.push(recording_entry(&ctx.recstore, r, &out, input.with_recordings).await?);
+    }
     let manifest = Manifest {
         format: backupset::FORMAT,
         portcullis_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -153,9 +157,10 @@ fn key_files(ctx: &Context, config: &Path) -> Vec<(Role, std::path::PathBuf)> {
     files
 }
 
-/// One recording's entry; with `copy`, a sealed recording still at its path is copied into
-/// the backup when its file still matches the sealed hash.
-fn recording_entry(r: &RecordingRecord, out: &Path, copy: bool) -> anyhow::Result<RecordingEntry> {
+/// One recording's entry; with `copy`, a sealed recording is copied into the backup from
+/// where it is kept now (this node's disk, or the bucket once uploaded) when what it reads
+/// still matches the sealed hash.
+async fn recording_entry(recstore: &RecStore, r: &RecordingRecord, out: &Path, copy: bool) -> anyhow::Result<RecordingEntry> {
     let mut e = RecordingEntry {
         id: r.id,
         session: r.session_id.0,
@@ -163,7 +168,10 @@ fn recording_entry(r: &RecordingRecord, out: &Path, copy: bool) -> anyhow::Resul
         kind: r.kind.clone(),
         sha256: r.sha256.clone(),
         bytes: r.bytes,
-        location: r.current_path().map(str::to_owned),
+        location: match (r.retained.as_deref(), &r.object_key) {
+            (None, Some(key)) => Some(recstore.object_url(key)),
+            _ => r.current_path().map(str::to_owned),
+        },
         state: match (r.retained.as_deref(), &r.sha256) {
             (Some("deleted"), _) => RecordingState::Deleted,
             (Some(_), _) => RecordingState::Archived,
@@ -178,7 +186,7 @@ fn recording_entry(r: &RecordingRecord, out: &Path, copy: bool) -> anyhow::Resul
     let ext = Path::new(&r.path).extension().and_then(|x| x.to_str()).unwrap_or("bin");
     let rel = format!("recordings/{}/{}.{ext}", r.session_id, r.channel);
     let dest = out.join(&rel);
-    match backupset::copy_private(Path::new(&r.path), &dest) {
+    match copy_recording(recstore, r, &dest).await {
         Ok((sha, _)) if Some(&sha) == r.sha256.as_ref() => e.copied = Some(rel),
         Ok(_) => {
             std::fs::remove_file(&dest).with_context(|| format!("removing {}", dest.display()))?;
@@ -191,6 +199,16 @@ fn recording_entry(r: &RecordingRecord, out: &Path, copy: bool) -> anyhow::Resul
         }
     }
     Ok(e)
+}
+
+/// Copies recording `r`, read where it is kept now, to `dest` (0600); its SHA-256 and length.
+async fn copy_recording(recstore: &RecStore, r: &RecordingRecord, dest: &Path) -> anyhow::Result<(String, u64)> {
+    let mut opened = recstore.open(r).await?;
+    let file = backupset::create_private(dest)?;
+    let mut file = tokio::fs::File::from_std(file);
+    tokio::io::copy(&mut opened.reader, &mut file).await.with_context(|| format!("copying {} to {}", opened.place, dest.display()))?;
+    file.sync_all().await.with_context(|| format!("writing {}", dest.display()))?;
+    backupset::hash_file(dest)
 }
 
 fn backend_name(b: Backend) -> &'static str {

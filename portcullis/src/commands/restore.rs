@@ -231,7 +231,7 @@ async fn check_and_record(ctx: &Context, m: &Manifest, manifest_sha256: &str, mo
     w.commit().await?;
     ctx.audit.checkpoint().await.context("signing the audit checkpoint")?;
     for (r, _) in moved {
-        let check = integrity::check_recording(&ctx.store, SessionId(r.session), r.channel).await?;
+        let check = integrity::check_recording(&ctx.store, &ctx.recstore, SessionId(r.session), r.channel).await?;
         let check = check.with_context(|| format!("recording {} of session {} is not in the restored database", r.channel, r.session))?;
         anyhow::ensure!(
             check.status == RecordingStatus::Intact,

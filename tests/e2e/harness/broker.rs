@@ -139,6 +139,7 @@ impl Broker {
             server: None,
             history: Mutex::new(Vec::new()),
             totp: Mutex::new(HashMap::new()),
+            env: Mutex::new(Vec::new()),
         };
         broker.remember_totp(&broker.admin.username, &broker.admin.totp_secret);
         broker
