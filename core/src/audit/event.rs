@@ -140,6 +140,10 @@ kinds! {
     NotifyFailed = "notify.failed",
     /// The data folder initialised.
     SystemInitialised = "system.initialised",
+    /// SIGHUP put a re-read TLS certificate and policy in force on a node.
+    NodeReloaded = "node.reloaded",
+    /// SIGHUP's reload refused (a certificate or policy that does not load): nothing changed.
+    NodeReloadRefused = "node.reload_refused",
 }
 
 impl Kind {
@@ -303,6 +307,8 @@ mod tests {
         (Kind::EvidenceExported, "evidence.exported"),
         (Kind::NotifyFailed, "notify.failed"),
         (Kind::SystemInitialised, "system.initialised"),
+        (Kind::NodeReloaded, "node.reloaded"),
+        (Kind::NodeReloadRefused, "node.reload_refused"),
     ];
 
     #[test]
