@@ -22,6 +22,9 @@
 #     loopback and evaluates the shipped alert rules (deploy/prometheus/);
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
 #   - paramiko and netmiko (PyPI), the Python SSH clients of vendors' tools (tests/clients/).
+#   - cargo-deb (crates.io, pinned below), systemd-analyze (Debian's systemd), openssl and
+#     adduser: the package test builds the Debian package, installs it with dpkg as root,
+#     runs it, and rates the unit with `systemd-analyze security --offline=true`.
 #   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
 #     (putty-tools), Dropbear's dbclient (dropbear-bin), curl with libssh2, and from PyPI
 #     AsyncSSH and ssh2-python (whose wheels carry libssh2 1.11; Debian 12's curl has 1.10).
@@ -29,6 +32,18 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+# --- cargo-deb --------------------------------------------------------------------------
+# Built from crates.io when missing or of another version; the build runs in the background
+# while the packages below install, and is waited for before the suite.
+CARGO_DEB_VERSION=3.8.0
+cargo_deb_pid=
+cargo_deb_log=$(mktemp /tmp/portcullis-cargo-deb.XXXXXX)
+if [[ "$(cargo deb --version 2>/dev/null)" != *" $CARGO_DEB_VERSION"* ]]; then
+    echo "test.sh: installing cargo-deb $CARGO_DEB_VERSION (in the background)" >&2
+    cargo install --locked --quiet --force cargo-deb --version "$CARGO_DEB_VERSION" </dev/null >"$cargo_deb_log" 2>&1 &
+    cargo_deb_pid=$!
+fi
 
 # --- packages ---------------------------------------------------------------------------
 missing=()
@@ -45,6 +60,9 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v plink >/dev/null 2>&1 || missing+=(putty-tools)
 command -v dbclient >/dev/null 2>&1 || missing+=(dropbear-bin)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v adduser >/dev/null 2>&1 || missing+=(adduser)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
@@ -123,6 +141,11 @@ export PORTCULLIS_TEST_PG_URL
 echo "test.sh: PostgreSQL at $PORTCULLIS_TEST_PG_URL" >&2
 
 # --- the suite --------------------------------------------------------------------------
+if [[ -n $cargo_deb_pid ]]; then
+    wait "$cargo_deb_pid" || { cat "$cargo_deb_log" >&2; echo "test.sh: cannot install cargo-deb" >&2; exit 1; }
+fi
+rm -f "$cargo_deb_log"
+
 # The README's first command is `cargo run --release -- demo`: `cargo run` must find exactly
 # one binary (a debug build here, which the end-to-end tests use anyway).
 cargo run --quiet -- --version >/dev/null

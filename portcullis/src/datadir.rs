@@ -39,24 +39,6 @@ impl Layout {
     pub fn sqlite_url(&self) -> String {
         format!("sqlite://{}", self.dir.join("portcullis.db").display())
     }
-    pub fn vault_key(&self) -> PathBuf {
-        self.dir.join("keys/vault.key")
-    }
-    pub fn audit_key(&self) -> PathBuf {
-        self.dir.join("keys/audit_ed25519.pk8")
-    }
-    pub fn host_key(&self) -> PathBuf {
-        self.dir.join("keys/ssh_host_ed25519")
-    }
-    pub fn tls_cert(&self) -> PathBuf {
-        self.dir.join("tls/cert.pem")
-    }
-    pub fn tls_key(&self) -> PathBuf {
-        self.dir.join("tls/key.pem")
-    }
-    pub fn recordings(&self) -> PathBuf {
-        self.dir.join("recordings")
-    }
 }
 
 /// Creates every key file, the TLS certificate and the recordings folder where `config`
@@ -136,11 +118,11 @@ mod tests {
         let text = config_text(&layout.sqlite_url(), "0.0.0.0:2222".parse().unwrap());
         let cfg = Config::from_parts(&text, &layout.config(), &[]).unwrap();
         assert_eq!(cfg.store.url, "sqlite:///srv/p \"x\"/portcullis.db");
-        assert_eq!(cfg.vault.key_file, layout.vault_key());
-        assert_eq!(cfg.audit.signing_key, layout.audit_key());
-        assert_eq!(cfg.ssh.host_key, layout.host_key());
-        assert_eq!(cfg.web.tls_key, layout.tls_key());
-        assert_eq!(cfg.recording.dir, layout.recordings());
+        assert_eq!(cfg.vault.key_file, layout.dir.join("keys/vault.key"));
+        assert_eq!(cfg.audit.signing_key, layout.dir.join("keys/audit_ed25519.pk8"));
+        assert_eq!(cfg.ssh.host_key, layout.dir.join("keys/ssh_host_ed25519"));
+        assert_eq!(cfg.web.tls_key, layout.dir.join("tls/key.pem"));
+        assert_eq!(cfg.recording.dir, layout.dir.join("recordings"));
         assert_eq!(cfg.ssh.listen.port(), 2222);
     }
 
@@ -151,11 +133,11 @@ mod tests {
         let config = Config::from_parts(&config_text(&layout.sqlite_url(), "0.0.0.0:2222".parse().unwrap()), &layout.config(), &[]).unwrap();
         let fp = create_files(&config).unwrap();
         assert!(fp.starts_with("SHA256:"));
-        for secret in [layout.vault_key(), layout.audit_key(), layout.host_key(), layout.tls_key()] {
-            assert!(keyfile::read(&secret).is_ok(), "{} not private", secret.display());
+        for secret in [&config.vault.key_file, &config.audit.signing_key, &config.ssh.host_key, &config.web.tls_key, &config.web.token_key] {
+            assert!(keyfile::read(secret).is_ok(), "{} not private", secret.display());
         }
-        assert!(std::fs::read_to_string(layout.tls_cert()).unwrap().contains("BEGIN CERTIFICATE"));
-        assert!(layout.recordings().is_dir());
+        assert!(std::fs::read_to_string(&config.web.tls_cert).unwrap().contains("BEGIN CERTIFICATE"));
+        assert!(config.recording.dir.is_dir());
         assert!(create_files(&config).is_err(), "second run must not overwrite keys");
     }
 }

@@ -36,6 +36,7 @@ mod metrics;
 mod messages;
 mod vendor_hints;
 mod notify;
+mod package;
 mod hostkey;
 mod recording;
 mod session;
