@@ -90,10 +90,12 @@ impl Installed {
             "this machine already has Portcullis ({DATA} or {CONFIG}, dpkg state {:?}); the package test installs and purges its own and will not touch it",
             dpkg_state()
         );
-        let installed = Installed { install_output: String::new() };
+        // Purged on drop from here on, even when dpkg -i fails half way.
+        let mut installed = Installed { install_output: String::new() };
         let out = run("dpkg", &["-i", deb.to_str().expect("utf-8 path")]);
         assert!(out.success(), "dpkg -i failed:\n{}", out.describe());
-        Installed { install_output: out.all_text(), ..installed }
+        installed.install_output = out.all_text();
+        installed
     }
 
     /// `dpkg --purge portcullis`; the test checks what is left.
