@@ -11,6 +11,10 @@
 //! DIR/tls/cert.pem, key.pem    self-signed certificate for localhost / 127.0.0.1
 //! DIR/recordings/              session recordings
 //! ```
+//!
+//! The Debian package puts the same files under /var/lib/portcullis, named by absolute paths
+//! in its /etc/portcullis/portcullis.toml; [`create_files`] makes them where a configuration
+//! names them.
 
 use crate::keys;
 use anyhow::Context as _;
