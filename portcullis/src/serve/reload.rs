@@ -49,7 +49,7 @@ pub async fn run(config: PathBuf, ctx: Context, tls: TlsCert, shutdown: Cancella
 /// One reload: load and check, then apply both or neither, then audit the outcome.
 pub async fn reload(config: &Path, ctx: &Context, tls: &TlsCert) {
     let node = ctx.sessions.node().to_string();
-    let event = match prepare(config, tls).await {
+    let event = match prepare(config, ctx, tls).await {
         Ok((cfg, pair)) => {
             let sha = pair.sha256();
             tls.put(pair);
@@ -69,9 +69,12 @@ pub async fn reload(config: &Path, ctx: &Context, tls: &TlsCert) {
 }
 
 /// Reads the configuration (file, then environment, fully checked) and the certificate it
-/// names, changing nothing.
-async fn prepare(config: &Path, tls: &TlsCert) -> anyhow::Result<(Config, TlsPair)> {
+/// names, changing nothing. The new policy must also hold with the settings that stay in force
+/// until a restart (the `[approval]` window length).
+async fn prepare(config: &Path, ctx: &Context, tls: &TlsCert) -> anyhow::Result<(Config, TlsPair)> {
     let cfg = Config::load(config).with_context(|| format!("cannot load the configuration {}", config.display()))?;
+    let (default, max) = (ctx.config.approval.default_minutes, cfg.policy.max_minutes);
+    anyhow::ensure!(default <= max, "policy.max_minutes ({max}) is below approval.default_minutes in force ({default}; a restart applies a new one)");
     let pair = tls.check(&tls_files(&cfg)).await.context("the web certificate")?;
     Ok((cfg, pair))
 }
