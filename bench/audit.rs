@@ -3,7 +3,7 @@
 //!
 //! Nothing outside the broker can make it write rows that fast (every row is a decision: a
 //! sign-in, an approval…), so the appends are measured in this process, on the library the
-//! broker runs: `portcullis init` (the release binary) makes a data directory, its
+//! broker runs: `portcullis init` (the binary bench/run.sh built) makes a data directory, its
 //! configuration is loaded and the store opened through `Context::open`, exactly as `portcullis
 //! serve` opens them (same SQLite file, pragmas, pool and checkpoint interval), on a
 //! multi-threaded tokio runtime like the binary's. WRITERS tasks then call `AuditLog::record`
@@ -12,7 +12,7 @@
 //! nobody to share a transaction with, each of its rows is a transaction of its own, which is
 //! what every row cost before group commit. The same writers go on until the log holds
 //! 1,000,000 rows (with a signed checkpoint every 100, as configured by default), the store is
-//! closed, and the release binary's `portcullis audit verify --json` is timed as an operator
+//! closed, and the built binary's `portcullis audit verify --json` is timed as an operator
 //! runs it: a new process that opens the configuration and the store and walks the whole
 //! chain and every checkpoint. Its report must say the log is intact with every row read; the
 //! figure is the median wall time of three runs.

@@ -11,7 +11,7 @@
 //!
 //! Every broker connection uses a vendor of its own ([`pool`]), so no connection waits for a
 //! fresh TOTP time step. It sends traffic to loopback only and stops by itself. Usage:
-//! `PORTCULLIS_TEST_BIN=target/release/portcullis portcullis-bench [--bytes N]
+//! `PORTCULLIS_TEST_BIN=target/profiling/portcullis portcullis-bench [--bytes N]
 //! [--tunnel-bytes N] [--sftp-bytes N] [--rounds N] [--setup-runs N] [--idle N,N,...]
 //! [--raw FILE] [--only TEXT]` (bench/run.sh does this; `--only` keeps the paths whose name
 //! contains TEXT, to profile one).

@@ -5,7 +5,9 @@
 # OpenSSH jump host (ProxyJump), and through the broker (recording everything), the routes
 # alternating round by round; then the evidence rows, the audit log (append rate with many
 # writers, verify of 1,000,000 rows) and idle sessions at scale (200, 1,000, 5,000).
-# Builds the release binary and the driver (bench/main.rs) first. Raw figures (every round
+# Builds the binary and the driver (bench/main.rs) first, with the `profiling` profile
+# (release code with line tables, in target/profiling/) so that `perf record -g` on the broker
+# during a run names its functions. Raw figures (every round
 # of every path) go to target/bench/raw-TIME.tsv.
 # Extra arguments go to the driver: --bytes N, --tunnel-bytes N, --sftp-bytes N, --rounds N,
 # --setup-runs N, --idle N,N,... (idle-session counts; the slope between them is the memory per
@@ -26,9 +28,9 @@ fi
 # The sessions need two sockets each in the broker, plus the clients and device processes.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release -p portcullis
-cargo build --release --manifest-path bench/Cargo.toml --target-dir "$root/target"
+cargo build --profile profiling -p portcullis
+cargo build --profile profiling --manifest-path bench/Cargo.toml --target-dir "$root/target"
 
 mkdir -p "$root/target/bench"
 raw="$root/target/bench/raw-$(date -u +%Y%m%dT%H%M%SZ).tsv"
-PORTCULLIS_TEST_BIN="$root/target/release/portcullis" exec "$root/target/release/portcullis-bench" --raw "$raw" "$@"
+PORTCULLIS_TEST_BIN="$root/target/profiling/portcullis" exec "$root/target/profiling/portcullis-bench" --raw "$raw" "$@"

@@ -25,6 +25,9 @@
 #   - s3s-fs (crates.io, pinned below), the real S3 server the recording-store tests run on
 #     loopback; built by `cargo install` when missing (about 3 minutes on two cores), in the
 #     background while the rest is set up;
+#   - cargo-deb (crates.io, pinned below), systemd-analyze (Debian's systemd), openssl and
+#     adduser: the package test builds the Debian package, installs it with dpkg as root,
+#     runs it, and rates the unit with `systemd-analyze security --offline=true`.
 #   - the clients of the conformance suite (tests/e2e/clients/): PuTTY's tools
 #     (putty-tools), Dropbear's dbclient (dropbear-bin), curl with libssh2, and from PyPI
 #     AsyncSSH and ssh2-python (whose wheels carry libssh2 1.11; Debian 12's curl has 1.10).
@@ -32,6 +35,18 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+# --- cargo-deb --------------------------------------------------------------------------
+# Built from crates.io when missing or of another version; the build runs in the background
+# while the packages below install, and is waited for before the suite.
+CARGO_DEB_VERSION=3.8.0
+cargo_deb_pid=
+cargo_deb_log=$(mktemp /tmp/portcullis-cargo-deb.XXXXXX)
+if [[ "$(cargo deb --version 2>/dev/null)" != *" $CARGO_DEB_VERSION"* ]]; then
+    echo "test.sh: installing cargo-deb $CARGO_DEB_VERSION (in the background)" >&2
+    cargo install --locked --quiet --force cargo-deb --version "$CARGO_DEB_VERSION" </dev/null >"$cargo_deb_log" 2>&1 &
+    cargo_deb_pid=$!
+fi
 
 # --- packages ---------------------------------------------------------------------------
 missing=()
@@ -48,6 +63,9 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v plink >/dev/null 2>&1 || missing+=(putty-tools)
 command -v dbclient >/dev/null 2>&1 || missing+=(dropbear-bin)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v adduser >/dev/null 2>&1 || missing+=(adduser)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql)
 fi
@@ -142,6 +160,11 @@ if [[ -n $s3s_pid ]]; then
 fi
 rm -f "$s3s_log"
 export PORTCULLIS_TEST_S3S_FS="$s3s_bin"
+if [[ -n $cargo_deb_pid ]]; then
+    wait "$cargo_deb_pid" || { cat "$cargo_deb_log" >&2; echo "test.sh: cannot install cargo-deb" >&2; exit 1; }
+fi
+rm -f "$cargo_deb_log"
+
 # The README's first command is `cargo run --release -- demo`: `cargo run` must find exactly
 # one binary (a debug build here, which the end-to-end tests use anyway).
 cargo run --quiet -- --version >/dev/null

@@ -6,12 +6,16 @@
 use crate::config::{PolicyConfig, PolicyRule};
 use crate::domain::{Criticality, Role, Zone};
 use serde::Serialize;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// The policy in force.
+/// The policy in force. Clones share it: [`Policy::replace`] (SIGHUP's reload) changes it for
+/// every holder at once, and each decision reads one whole version, never a mix.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    cfg: PolicyConfig,
+    /// The current version. A std lock: held only to clone or swap the `Arc`, never across an
+    /// `.await`.
+    cfg: Arc<RwLock<Arc<PolicyConfig>>>,
 }
 
 /// What the policy says for one device.
@@ -40,21 +44,40 @@ impl Rule {
 impl Policy {
     /// Builds it from configuration (already checked at load).
     pub fn new(cfg: PolicyConfig) -> Self {
-        Self { cfg }
+        Self { cfg: Arc::new(RwLock::new(Arc::new(cfg))) }
+    }
+
+    /// Puts `cfg` (already checked at load) in force for every clone of this policy; the
+    /// decisions after it use the new version, those already made keep what they got.
+    pub fn replace(&self, cfg: PolicyConfig) {
+        let new = Arc::new(cfg);
+        match self.cfg.write() {
+            Ok(mut cur) => *cur = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// The version in force.
+    fn current(&self) -> Arc<PolicyConfig> {
+        match self.cfg.read() {
+            Ok(cur) => cur.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// The rule for a device of `criticality` in `zone`.
     pub fn rule(&self, criticality: Criticality, zone: &Zone) -> Rule {
+        let cfg = self.current();
         let mut rule = Rule {
             approvals: i64::from(match criticality {
-                Criticality::LifeCritical => self.cfg.life_critical_approvals,
-                Criticality::High => self.cfg.high_approvals,
-                Criticality::Standard => self.cfg.standard_approvals,
+                Criticality::LifeCritical => cfg.life_critical_approvals,
+                Criticality::High => cfg.high_approvals,
+                Criticality::Standard => cfg.standard_approvals,
             }),
-            max_minutes: i64::from(self.cfg.max_minutes),
-            approver_roles: self.cfg.approver_roles.clone(),
+            max_minutes: i64::from(cfg.max_minutes),
+            approver_roles: cfg.approver_roles.clone(),
         };
-        if let Some(o) = self.best_override(criticality, zone) {
+        if let Some(o) = best_override(&cfg, criticality, zone) {
             if let Some(n) = o.approvals {
                 rule.approvals = i64::from(n);
             }
@@ -74,25 +97,27 @@ impl Policy {
 
     /// The longest window any rule allows (bounds input before the device is known).
     pub fn max_minutes_anywhere(&self) -> i64 {
-        let over = self.cfg.rules.iter().filter_map(|r| r.max_minutes).max().unwrap_or(0);
-        i64::from(self.cfg.max_minutes.max(over))
+        let cfg = self.current();
+        let over = cfg.rules.iter().filter_map(|r| r.max_minutes).max().unwrap_or(0);
+        i64::from(cfg.max_minutes.max(over))
     }
+}
 
-    fn best_override(&self, criticality: Criticality, zone: &Zone) -> Option<&PolicyRule> {
-        let mut best: Option<(u8, &PolicyRule)> = None;
-        for r in &self.cfg.rules {
-            let zone_ok = r.zone.as_ref().is_none_or(|z| z == zone);
-            let crit_ok = r.criticality.is_none_or(|c| c == criticality);
-            if !(zone_ok && crit_ok) {
-                continue;
-            }
-            let score = 2 * u8::from(r.zone.is_some()) + u8::from(r.criticality.is_some());
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, r));
-            }
+/// The most specific `[[policy.rules]]` entry for a device, if any.
+fn best_override<'a>(cfg: &'a PolicyConfig, criticality: Criticality, zone: &Zone) -> Option<&'a PolicyRule> {
+    let mut best: Option<(u8, &PolicyRule)> = None;
+    for r in &cfg.rules {
+        let zone_ok = r.zone.as_ref().is_none_or(|z| z == zone);
+        let crit_ok = r.criticality.is_none_or(|c| c == criticality);
+        if !(zone_ok && crit_ok) {
+            continue;
         }
-        best.map(|(_, r)| r)
+        let score = 2 * u8::from(r.zone.is_some()) + u8::from(r.criticality.is_some());
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, r));
+        }
     }
+    best.map(|(_, r)| r)
 }
 
 #[cfg(test)]
@@ -111,6 +136,17 @@ mod tests {
         let r = p.rule(Criticality::Standard, &zone("icu"));
         assert_eq!(r.approvals, 1);
         assert_eq!(r.max_window(), Duration::from_secs(480 * 60));
+    }
+
+    #[test]
+    fn a_replaced_policy_holds_for_every_clone() {
+        let p = Policy::new(PolicyConfig::default());
+        let held = p.clone();
+        assert_eq!(held.rule(Criticality::High, &zone("lab")).approvals, 1);
+        p.replace(PolicyConfig { high_approvals: 3, max_minutes: 30, ..PolicyConfig::default() });
+        let r = held.rule(Criticality::High, &zone("lab"));
+        assert_eq!((r.approvals, r.max_minutes), (3, 30));
+        assert_eq!(held.max_minutes_anywhere(), 30);
     }
 
     #[test]

@@ -113,6 +113,11 @@ pub struct InitArgs {
     /// Folder to create (refused if it already holds a portcullis.toml).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// Use the existing configuration file named by --config (the Debian package's
+    /// /etc/portcullis/portcullis.toml) instead of writing DIR/portcullis.toml: the keys, the
+    /// TLS certificate and the recordings folder are created where it names them.
+    #[arg(long)]
+    pub use_config: bool,
     #[command(flatten)]
     pub out: JsonFlag,
 }

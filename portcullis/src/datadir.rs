@@ -11,12 +11,17 @@
 //! DIR/tls/cert.pem, key.pem    self-signed certificate for localhost / 127.0.0.1
 //! DIR/recordings/              session recordings
 //! ```
+//!
+//! The Debian package puts the same files under /var/lib/portcullis, named by absolute paths
+//! in its /etc/portcullis/portcullis.toml; [`create_files`] makes them where a configuration
+//! names them.
 
 use crate::keys;
 use anyhow::Context as _;
 use portcullis_core::audit::AuditSigner;
 use portcullis_core::keyfile;
 use portcullis_core::vault::Vault;
+use portcullis_core::Config;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -38,41 +43,26 @@ impl Layout {
     pub fn sqlite_url(&self) -> String {
         format!("sqlite://{}", self.dir.join("portcullis.db").display())
     }
-    pub fn vault_key(&self) -> PathBuf {
-        self.dir.join("keys/vault.key")
-    }
-    pub fn audit_key(&self) -> PathBuf {
-        self.dir.join("keys/audit_ed25519.pk8")
-    }
-    pub fn host_key(&self) -> PathBuf {
-        self.dir.join("keys/ssh_host_ed25519")
-    }
-    pub fn tls_cert(&self) -> PathBuf {
-        self.dir.join("tls/cert.pem")
-    }
-    pub fn tls_key(&self) -> PathBuf {
-        self.dir.join("tls/key.pem")
-    }
-    pub fn recordings(&self) -> PathBuf {
-        self.dir.join("recordings")
-    }
 }
 
-/// Creates the folder and every key file (none may exist yet); returns the SSH host key's
-/// fingerprint.
-pub fn create_files(layout: &Layout) -> anyhow::Result<String> {
-    for sub in [layout.dir.clone(), layout.dir.join("keys"), layout.dir.join("tls"), layout.recordings()] {
-        std::fs::create_dir_all(&sub).with_context(|| format!("creating {}", sub.display()))?;
+/// Creates every key file, the TLS certificate and the recordings folder where `config`
+/// names them (none of the files may exist yet), with the folders they need; returns the SSH
+/// host key's fingerprint.
+pub fn create_files(config: &Config) -> anyhow::Result<String> {
+    let files = [&config.vault.key_file, &config.audit.signing_key, &config.web.token_key, &config.ssh.host_key, &config.web.tls_cert, &config.web.tls_key];
+    let folders = files.iter().filter_map(|f| f.parent()).chain([config.recording.dir.as_path()]);
+    for sub in folders {
+        std::fs::create_dir_all(sub).with_context(|| format!("creating {}", sub.display()))?;
     }
-    Vault::create_key_file(&layout.vault_key())?;
-    keyfile::write_new(&layout.audit_key(), &AuditSigner::generate_pkcs8()?)?;
-    keyfile::write_new(&layout.dir.join("keys/web_token.key"), &rand::random::<[u8; 32]>())?;
+    Vault::create_key_file(&config.vault.key_file)?;
+    keyfile::write_new(&config.audit.signing_key, &AuditSigner::generate_pkcs8()?)?;
+    keyfile::write_new(&config.web.token_key, &rand::random::<[u8; 32]>())?;
     let host_key = keys::new_ed25519("portcullis-broker");
-    keys::write_pair(&host_key, &layout.host_key())?;
+    keys::write_pair(&host_key, &config.ssh.host_key)?;
     let tls = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
         .context("making the self-signed TLS certificate")?;
-    write_new_public(&layout.tls_cert(), tls.cert.pem().as_bytes())?;
-    keyfile::write_new(&layout.tls_key(), tls.signing_key.serialize_pem().as_bytes())?;
+    write_new_public(&config.web.tls_cert, tls.cert.pem().as_bytes())?;
+    keyfile::write_new(&config.web.tls_key, tls.signing_key.serialize_pem().as_bytes())?;
     Ok(keys::fingerprint(&host_key))
 }
 
@@ -125,7 +115,6 @@ pub fn config_text(store_url: &str, ssh_listen: SocketAddr) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use portcullis_core::Config;
 
     #[test]
     fn config_parses_and_points_into_the_folder() {
@@ -133,11 +122,11 @@ mod tests {
         let text = config_text(&layout.sqlite_url(), "0.0.0.0:2222".parse().unwrap());
         let cfg = Config::from_parts(&text, &layout.config(), &[]).unwrap();
         assert_eq!(cfg.store.url, "sqlite:///srv/p \"x\"/portcullis.db");
-        assert_eq!(cfg.vault.key_file, layout.vault_key());
-        assert_eq!(cfg.audit.signing_key, layout.audit_key());
-        assert_eq!(cfg.ssh.host_key, layout.host_key());
-        assert_eq!(cfg.web.tls_key, layout.tls_key());
-        assert_eq!(cfg.recording.dir, layout.recordings());
+        assert_eq!(cfg.vault.key_file, layout.dir.join("keys/vault.key"));
+        assert_eq!(cfg.audit.signing_key, layout.dir.join("keys/audit_ed25519.pk8"));
+        assert_eq!(cfg.ssh.host_key, layout.dir.join("keys/ssh_host_ed25519"));
+        assert_eq!(cfg.web.tls_key, layout.dir.join("tls/key.pem"));
+        assert_eq!(cfg.recording.dir, layout.dir.join("recordings"));
         assert_eq!(cfg.ssh.listen.port(), 2222);
     }
 
@@ -145,13 +134,14 @@ mod tests {
     fn files_are_created_once_and_private() {
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::new(&tmp.path().join("data")).unwrap();
-        let fp = create_files(&layout).unwrap();
+        let config = Config::from_parts(&config_text(&layout.sqlite_url(), "0.0.0.0:2222".parse().unwrap()), &layout.config(), &[]).unwrap();
+        let fp = create_files(&config).unwrap();
         assert!(fp.starts_with("SHA256:"));
-        for secret in [layout.vault_key(), layout.audit_key(), layout.host_key(), layout.tls_key()] {
-            assert!(keyfile::read(&secret).is_ok(), "{} not private", secret.display());
+        for secret in [&config.vault.key_file, &config.audit.signing_key, &config.ssh.host_key, &config.web.tls_key, &config.web.token_key] {
+            assert!(keyfile::read(secret).is_ok(), "{} not private", secret.display());
         }
-        assert!(std::fs::read_to_string(layout.tls_cert()).unwrap().contains("BEGIN CERTIFICATE"));
-        assert!(layout.recordings().is_dir());
-        assert!(create_files(&layout).is_err(), "second run must not overwrite keys");
+        assert!(std::fs::read_to_string(&config.web.tls_cert).unwrap().contains("BEGIN CERTIFICATE"));
+        assert!(config.recording.dir.is_dir());
+        assert!(create_files(&config).is_err(), "second run must not overwrite keys");
     }
 }

@@ -58,7 +58,22 @@ pub async fn initialise(layout: Layout, ssh_listen: SocketAddr) -> anyhow::Resul
     let text = datadir::config_text(store_url.as_deref().unwrap_or(&layout.sqlite_url()), ssh_listen);
     let vars: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::from_parts(&text, &config_path, &vars).context("the configuration init would write is invalid")?;
-    let host_key_fingerprint = datadir::create_files(&layout)?;
+    initialise_from(layout, config, Some((config_path, text))).await
+}
+
+/// Initialises `layout`'s folder for the configuration file that already exists at
+/// `config_path` (the Debian package's `/etc/portcullis/portcullis.toml`): the keys, the TLS
+/// certificate and the recordings folder are created where it names them, and no
+/// configuration file is written.
+pub async fn initialise_with(layout: Layout, config_path: &std::path::Path) -> anyhow::Result<Initialised> {
+    let config = Config::load(config_path).with_context(|| format!("cannot load the configuration {}", config_path.display()))?;
+    initialise_from(layout, config, None).await
+}
+
+/// The steps both share; `write` is the configuration file to write last, if any.
+async fn initialise_from(layout: Layout, config: Config, write: Option<(std::path::PathBuf, String)>) -> anyhow::Result<Initialised> {
+    std::fs::create_dir_all(&layout.dir).with_context(|| format!("creating {}", layout.dir.display()))?;
+    let host_key_fingerprint = datadir::create_files(&config)?;
     let ctx = Context::open(config).await.context("cannot open the new store")?;
     restrict_sqlite_file(&layout, &ctx);
     anyhow::ensure!(
@@ -76,6 +91,8 @@ pub async fn initialise(layout: Layout, ssh_listen: SocketAddr) -> anyhow::Resul
     let name = Username::parse(FIRST_ADMIN)?;
     let (admin, enrolment) = Admin::from_context(&ctx).create_user(&actor, NewUserSpec::new(name.clone(), Role::Admin, "")).await?;
     ctx.audit.checkpoint().await.context("signing the first audit checkpoint")?;
-    keyfile::write_new(&config_path, text.as_bytes())?;
+    if let Some((path, text)) = write {
+        keyfile::write_new(&path, text.as_bytes())?;
+    }
     Ok(Initialised { layout, ctx, admin, enrolment, host_key_fingerprint })
 }

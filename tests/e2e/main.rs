@@ -37,6 +37,7 @@ mod metrics;
 mod messages;
 mod vendor_hints;
 mod notify;
+mod package;
 mod hostkey;
 mod recording;
 mod recording_s3;

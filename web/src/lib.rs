@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::WebError;
 pub use routes::router;
 pub use state::AppState;
+pub use tls::{TlsCert, TlsPair};
 
 /// Where the server's TLS certificate chain and private key live (PEM).
 #[derive(Debug, Clone)]
@@ -39,12 +40,12 @@ pub struct TlsFiles {
     pub key_pem: PathBuf,
 }
 
-/// Serve HTTPS on `listener` until `shutdown` is cancelled.
+/// Serve HTTPS on `listener` until `shutdown` is cancelled, with the certificate `tls` holds
+/// (loaded with [`TlsCert::load`]; [`TlsCert::reload`] changes it for new handshakes).
 ///
-/// Fails only if the TLS files cannot be loaded; once serving, bad
-/// connections are logged and dropped, never fatal.
-pub async fn run(listener: TcpListener, tls: TlsFiles, state: AppState, shutdown: CancellationToken) -> Result<(), WebError> {
-    let acceptor = tls::acceptor(&tls).await?;
+/// Once serving, bad connections are logged and dropped, never fatal.
+pub async fn run(listener: TcpListener, tls: TlsCert, state: AppState, shutdown: CancellationToken) -> Result<(), WebError> {
+    let acceptor = tls.acceptor()?;
     let proxy = state.ctx.config.proxy.rule();
     let app = routes::router(state);
     serve::serve(listener, acceptor, app, proxy, shutdown).await;

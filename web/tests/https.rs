@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use portcullis_web::{run, TlsFiles, WebError};
+use portcullis_web::{run, TlsCert, TlsFiles, WebError};
 
 mod support;
 use rustls::pki_types::ServerName;
@@ -59,6 +59,7 @@ async fn start() -> Server {
     let ctx = support::sqlite_context(dir.path()).await;
     let state = support::state(ctx, "Ward <B>");
     let shutdown = CancellationToken::new();
+    let tls = TlsCert::load(&tls).await.unwrap();
     let task = tokio::spawn(run(listener, tls, state, shutdown.clone()));
     Server {
         addr,
@@ -237,27 +238,19 @@ async fn cancel_stops_run_even_with_idle_keepalive_connection() {
 
 #[tokio::test]
 async fn bad_tls_files_are_reported() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tls = TlsFiles {
         cert_pem: dir.path().join("missing.pem"),
         key_pem: dir.path().join("missing-key.pem"),
     };
-    let state = support::state(support::sqlite_context(&dir.path().join("ctx")).await, "");
-    let err = run(listener, tls, state, CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = TlsCert::load(&tls).await.unwrap_err();
     assert!(matches!(err, WebError::Read { .. }), "{err}");
 
     std::fs::write(dir.path().join("empty.pem"), "").unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls = TlsFiles {
         cert_pem: dir.path().join("empty.pem"),
         key_pem: dir.path().join("empty.pem"),
     };
-    let state = support::state(support::sqlite_context(&dir.path().join("ctx2")).await, "");
-    let err = run(listener, tls, state, CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = TlsCert::load(&tls).await.unwrap_err();
     assert!(matches!(err, WebError::NoCertificate(_)), "{err}");
 }

@@ -44,6 +44,7 @@ async fn listen(api: &Api) -> Listener {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
+    let tls = portcullis_web::TlsCert::load(&tls).await.unwrap();
     tokio::spawn(portcullis_web::run(listener, tls, api.state.clone(), shutdown.clone()));
     Listener { addr, connector, _shutdown: shutdown.drop_guard(), _dir: dir }
 }

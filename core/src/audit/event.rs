@@ -148,6 +148,10 @@ kinds! {
     BackupTaken = "backup.taken",
     /// A data folder restored from a backup (the first row the restored log adds).
     BackupRestored = "backup.restored",
+    /// SIGHUP put a re-read TLS certificate and policy in force on a node.
+    NodeReloaded = "node.reloaded",
+    /// SIGHUP's reload refused (a certificate or policy that does not load): nothing changed.
+    NodeReloadRefused = "node.reload_refused",
 }
 
 impl Kind {
@@ -315,6 +319,8 @@ mod tests {
         (Kind::SystemInitialised, "system.initialised"),
         (Kind::BackupTaken, "backup.taken"),
         (Kind::BackupRestored, "backup.restored"),
+        (Kind::NodeReloaded, "node.reloaded"),
+        (Kind::NodeReloadRefused, "node.reload_refused"),
     ];
 
     #[test]

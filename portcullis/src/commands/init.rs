@@ -1,13 +1,14 @@
 //! `portcullis init --data DIR`: sets up the data folder through [`crate::setup`] (keys, TLS
 //! certificate, store, first administrator, configuration file last), then prints where
-//! everything is. The administrator's one-time password and TOTP secret are printed once
+//! everything is. With `--use-config` the configuration file named by `--config` already
+//! exists (the Debian package ships it) and is read, not written. The administrator's one-time password and TOTP secret are printed once
 //! (as text or `--json`) and stored nowhere in clear.
 
 use super::users;
 use crate::cli::InitArgs;
 use crate::datadir::Layout;
 use crate::output;
-use crate::setup::{initialise, DEFAULT_SSH_LISTEN};
+use crate::setup::{initialise, initialise_with, DEFAULT_SSH_LISTEN};
 use portcullis_core::domain::Username;
 use serde::Serialize;
 
@@ -28,13 +29,19 @@ struct AdminJson<'a> {
 }
 
 /// Runs `init`.
-pub async fn run(args: InitArgs) -> anyhow::Result<()> {
+pub async fn run(args: InitArgs, config: &std::path::Path) -> anyhow::Result<()> {
     let layout = Layout::new(&args.data)?;
-    let done = initialise(layout, DEFAULT_SSH_LISTEN).await?;
+    let (done, config) = if args.use_config {
+        (initialise_with(layout, config).await?, std::path::absolute(config)?)
+    } else {
+        let done = initialise(layout, DEFAULT_SSH_LISTEN).await?;
+        let config = done.layout.config();
+        (done, config)
+    };
     done.ctx.store.close().await;
     if args.out.json {
         return output::json(&InitJson {
-            config: done.layout.config().display().to_string(),
+            config: config.display().to_string(),
             data_dir: done.layout.dir.display().to_string(),
             admin: AdminJson {
                 username: &done.admin.username,
@@ -44,7 +51,6 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
             },
         });
     }
-    let config = done.layout.config();
     output::print(&format!(
         "Portcullis initialised in {dir}\n  \
          configuration:        {cfg}\n  \

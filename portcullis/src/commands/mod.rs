@@ -29,7 +29,7 @@ use portcullis_core::Context;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { config, command } = cli;
     match command {
-        Command::Init(args) => init::run(args).await,
+        Command::Init(args) => init::run(args, &config).await,
         Command::Serve { out } => crate::serve::run(&config, out.json).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::User(cmd) => {

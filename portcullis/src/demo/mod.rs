@@ -41,6 +41,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let cast = cast::enrol(&init, &tracker, &shutdown).await?;
     init.ctx.audit.checkpoint().await.context("signing the audit checkpoint")?;
     let host_key = serve::load_host_key(&init.ctx)?;
+    let tls = serve::load_tls(&init.ctx).await?;
     let listeners = Listeners::bind(&init.ctx).await?;
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("portcullis"));
     let ssh = listeners.ssh.local_addr()?;
@@ -55,7 +56,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         names.push(portcullis_core::domain::Username::parse(a)?);
     }
     tracker.spawn(ticker::codes(init.ctx.clone(), names, shutdown.clone()));
-    serve::run_node(init.ctx.clone(), host_key, listeners, shutdown, tracker).await
+    serve::run_node(init.ctx.clone(), host_key, listeners, tls, shutdown, tracker).await
 }
 
 /// `EXE request approve ID --as WHO --config CONFIG`.

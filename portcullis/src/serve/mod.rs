@@ -8,12 +8,14 @@
 //! the backlog of writes that wait for the store, housekeeping, the approvers' notifier (when
 //! `[notify]` configures a channel), the SIEM exporter (one task per `[[export.sinks]]`
 //! entry), the broker and the web page until SIGINT/SIGTERM or until one of them fails.
+//! SIGHUP re-reads the web certificate and the policy ([`reload`]).
 //! Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
 //! bounded by a grace timeout, and a final audit checkpoint is signed on the way out.
 
 mod fdlimit;
 mod housekeeping;
 mod metrics;
+pub mod reload;
 mod scrape;
 mod services;
 
@@ -22,6 +24,7 @@ use anyhow::Context as _;
 use portcullis_core::export::Exporter;
 use portcullis_core::notify::Notifier;
 use portcullis_core::{feed, Context};
+use portcullis_web::TlsCert;
 use russh::keys::PrivateKey;
 use std::path::Path;
 use std::time::Duration;
@@ -76,10 +79,12 @@ pub async fn run(config: &Path, json: bool) -> anyhow::Result<()> {
     check_recording_bucket(&ctx).await?;
     let host_key = load_host_key(&ctx)?;
     ctx.config.notify.check().context("notifications ([notify])")?;
+    let tls = load_tls(&ctx).await?;
     let listeners = Listeners::bind(&ctx).await?;
     listeners.announce(json)?;
     let shutdown = crate::shutdown::on_signals_draining(Some((ctx.drain.clone(), ctx.config.node.drain_timeout.0)));
     let tracker = TaskTracker::new();
+    tracker.spawn(reload::run(config.to_path_buf(), ctx.clone(), tls.clone(), shutdown.clone()));
     if ctx.config.metrics.enabled {
         let addr = ctx.config.metrics.listen;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen for metrics on {addr}"))?;
@@ -88,7 +93,13 @@ pub async fn run(config: &Path, json: bool) -> anyhow::Result<()> {
         let sinks = metrics::sinks(&ctx, &channels);
         tracker.spawn(metrics::run(listener, ctx.clone(), sinks, shutdown.clone()));
     }
-    run_node(ctx, host_key, listeners, shutdown, tracker).await
+    run_node(ctx, host_key, listeners, tls, shutdown, tracker).await
+}
+
+/// Loads the web listener's certificate and key named by the configuration.
+pub async fn load_tls(ctx: &Context) -> anyhow::Result<TlsCert> {
+    let files = reload::tls_files(&ctx.config);
+    TlsCert::load(&files).await.with_context(|| format!("cannot load the web certificate {} and key {}", files.cert_pem.display(), files.key_pem.display()))
 }
 
 /// Closes the sessions this node left open when it last stopped without finishing them
@@ -137,6 +148,7 @@ pub async fn run_node(
     ctx: Context,
     host_key: PrivateKey,
     listeners: Listeners,
+    tls: TlsCert,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> anyhow::Result<()> {
@@ -165,7 +177,7 @@ pub async fn run_node(
         tracker.spawn(exporter.run(changes.clone(), shutdown.clone()));
     }
     let mut broker = tracker.spawn(services::run_broker(listeners.ssh, ctx.clone(), host_key, changes, shutdown.clone()));
-    let mut web = tracker.spawn(services::run_web(listeners.web, ctx.clone(), shutdown.clone()));
+    let mut web = tracker.spawn(services::run_web(listeners.web, ctx.clone(), tls, shutdown.clone()));
     tracker.close();
 
     // Biased: when shutdown was asked for, the services ending is the expected outcome.

@@ -22,8 +22,7 @@ pub async fn run_broker(
 }
 
 /// Runs the HTTPS page until `shutdown`.
-pub async fn run_web(listener: TcpListener, ctx: Context, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let tls = portcullis_web::TlsFiles { cert_pem: ctx.config.web.tls_cert.clone(), key_pem: ctx.config.web.tls_key.clone() };
+pub async fn run_web(listener: TcpListener, ctx: Context, tls: portcullis_web::TlsCert, shutdown: CancellationToken) -> anyhow::Result<()> {
     let web = &ctx.config.web;
     let keys = portcullis_web::auth::token::TokenKeys::load_or_create(&web.token_key, web.token_ttl.0).context("web token key")?;
     let mut state = portcullis_web::AppState::new(ctx.clone(), keys, "Portcullis".to_owned(), env!("CARGO_PKG_VERSION"));
