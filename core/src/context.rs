@@ -48,6 +48,8 @@ pub struct Context {
     pub shards: Shards,
     /// Set on SIGTERM: the node drains before it stops.
     pub drain: crate::drain::Drain,
+    /// The node's heartbeat lease (registered and renewed by `serve` only).
+    pub lease: crate::lease::Lease,
 }
 
 impl Context {
@@ -63,6 +65,6 @@ impl Context {
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0).with_sso(config.oidc.is_some());
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default() })
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), lease: Default::default() })
     }
 }

@@ -35,6 +35,7 @@ mod lobby;
 mod metrics;
 mod messages;
 mod vendor_hints;
+mod node_loss;
 mod notify;
 mod hostkey;
 mod recording;

@@ -140,6 +140,8 @@ kinds! {
     NotifyFailed = "notify.failed",
     /// The data folder initialised.
     SystemInitialised = "system.initialised",
+    /// A node stopped renewing its lease and a surviving node closes its sessions.
+    NodeLost = "node.lost",
 }
 
 impl Kind {
@@ -303,6 +305,7 @@ mod tests {
         (Kind::EvidenceExported, "evidence.exported"),
         (Kind::NotifyFailed, "notify.failed"),
         (Kind::SystemInitialised, "system.initialised"),
+        (Kind::NodeLost, "node.lost"),
     ];
 
     #[test]
