@@ -81,7 +81,7 @@ async fn one_survivor_closes_a_lost_node_once_and_the_node_coming_back_cannot_un
         assert!(lost_node.end("jdoe", session, "client closed").await.is_err());
         let late_seal = RecordingSeal { session, recording_id: rec, channel: 1, what: "terminal", path: cast.display().to_string(), sha256: "00".repeat(32), bytes: 1, events: 1 };
         assert!(lost_node.seal_recording("jdoe", &late_seal).await.is_err());
-        let mut told = lease_a.lost();
+        let told = lease_a.lost();
         assert!(!lease_a.renew(&w.store, &a).await.unwrap());
         assert!(told.has_changed().unwrap());
         assert!(lease_a.renew(&w.store, &a).await.unwrap(), "{}: registered afresh", w.name);
