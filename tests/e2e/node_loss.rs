@@ -70,6 +70,10 @@ fn live_terminal(c: &Cluster) -> (Interactive, Value, String) {
     let out = term.run_in_shell("echo before-the-loss-$((6*7))", WAIT);
     assert!(out.contains("before-the-loss-42"), "{out:?}");
     let session = proc::poll_until("the live session", WAIT, || s.sessions_of_request(id).into_iter().find(|r| r["state"] == "active"));
+    // The recorder flushes at least every second: wait until the output is on disk, so that
+    // the seal made after the loss has something to cover.
+    let cast = s.broker.data_dir.join("recordings").join(id_of(&session).to_string()).join("1.cast");
+    proc::poll_until("the output in the recording", WAIT, || std::fs::read_to_string(&cast).ok().filter(|t| t.contains("before-the-loss-42")).map(|_| ()));
     let holder = proc::poll(WAIT, || server_of_last(&c.hx, "127.0.0.2:")).unwrap_or_else(|| panic!("no haproxy log line for the vendor:\n{}", c.hx.output()));
     (term, session, holder)
 }
@@ -119,7 +123,10 @@ fn check_record(s: &Scenario, session: u64, lost: &str) {
     assert_eq!(sealed.len(), 1, "{sealed:?}");
     let d = &sealed[0]["detail"];
     assert_eq!((d["truncated"].as_bool(), d["why"].as_str(), d["what"].as_str()), (Some(true), Some("node lost"), Some("terminal")), "{d}");
-    assert!(d["path"].as_str().is_some_and(|p| p.ends_with(".lost.cast")), "{d}");
+    // Sealed from a frozen copy of what had reached the recording folder.
+    let frozen = d["path"].as_str().unwrap_or_default();
+    assert!(frozen.ends_with("1.lost.cast"), "{d}");
+    assert!(std::fs::read_to_string(frozen).is_ok_and(|t| t.contains("before-the-loss-42")), "{d}");
     // Nothing about the session after its end.
     let end_seq = ended[0]["seq"].as_i64().unwrap();
     let later: Vec<&Value> = about.iter().filter(|r| r["seq"].as_i64().unwrap() > end_seq).collect();
