@@ -5,7 +5,9 @@
 //! Each tick, after renewing, the node also looks for leases of other nodes that have not been
 //! renewed for their `node.lease`, and closes such a node's sessions
 //! ([`crate::sessions::Sessions::close_lost_node`]); the claim is a conditional write, so one
-//! survivor acts on each lost node.
+//! survivor acts on each lost node. A node looks only once it has held its own lease without a
+//! break for a whole lease: after a store outage every lease looks expired, and the first node
+//! back must not take the others as lost before they could renew.
 //!
 //! Clock: every lease time is the database server's (`renewed_at` is written by the
 //! renewal's own `UPDATE`, expiry compared there too), never a node's. A node's clock that
@@ -42,9 +44,29 @@ struct Inner {
     lost: watch::Sender<u64>,
     /// The incarnation registered last (0: none yet).
     incarnation: AtomicI64,
-    /// When the lease was last registered or renewed. Std mutex: set and read without an
-    /// `.await` inside.
-    renewed: Mutex<Option<Instant>>,
+    /// When the lease was last registered or renewed, and since when it has been held
+    /// without a gap longer than the lease. Std mutex: set and read without an `.await`
+    /// inside.
+    renewed: Mutex<Option<Held>>,
+}
+
+/// A lease held: its last renewal, and the start of the unbroken run of renewals it ends.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    at: Instant,
+    since: Instant,
+}
+
+impl Held {
+    /// After a renewal at `now`: a gap longer than `lease` since the last one starts a new run
+    /// (the store, or this node, was away: other nodes' leases may have run out for the same
+    /// reason, and they get a lease's time to renew before anyone is taken as lost).
+    fn renewed(prev: Option<Held>, now: Instant, lease: Duration) -> Held {
+        match prev {
+            Some(h) if now.saturating_duration_since(h.at) <= lease => Held { at: now, since: h.since },
+            _ => Held { at: now, since: now },
+        }
+    }
 }
 
 impl Default for Lease {
@@ -71,12 +93,19 @@ impl Lease {
 
     /// Time since the lease was last registered or renewed (None before the first).
     pub fn age(&self) -> Option<Duration> {
-        self.inner.renewed.lock().ok().and_then(|r| *r).map(|t| t.elapsed())
+        self.inner.renewed.lock().ok().and_then(|r| *r).map(|h| h.at.elapsed())
     }
 
-    fn renewed_now(&self) {
+    /// Whether this node has held its lease without a break for at least `lease`: only then
+    /// may it take another node as lost. After a store outage every lease looks expired; this
+    /// gives the other nodes the time to renew theirs first.
+    pub fn settled(&self, lease: Duration) -> bool {
+        self.inner.renewed.lock().ok().and_then(|r| *r).is_some_and(|h| h.since.elapsed() >= lease)
+    }
+
+    fn renewed_now(&self, lease: Duration, fresh: bool) {
         if let Ok(mut r) = self.inner.renewed.lock() {
-            *r = Some(Instant::now());
+            *r = Some(Held::renewed(if fresh { None } else { *r }, Instant::now(), lease));
         }
     }
 
@@ -90,7 +119,7 @@ impl Lease {
         };
         store.register_node(&s.node, incarnation, &s.web_url, i64::try_from(s.lease.as_secs()).unwrap_or(i64::MAX)).await?;
         self.inner.incarnation.store(incarnation, Ordering::SeqCst);
-        self.renewed_now();
+        self.renewed_now(s.lease, true);
         Ok(())
     }
 
@@ -104,7 +133,7 @@ impl Lease {
     /// are then told, and a fresh lease registered).
     async fn renew(&self, store: &Store, s: &LeaseSettings) -> Result<bool, StoreError> {
         if store.renew_node(&s.node, self.inner.incarnation.load(Ordering::SeqCst)).await? {
-            self.renewed_now();
+            self.renewed_now(s.lease, false);
             return Ok(true);
         }
         tracing::error!(node = %s.node, "this node's lease was taken over (it did not renew it in time, or another process registered the same node id); its running sessions are cut");
@@ -133,6 +162,9 @@ pub async fn run(lease: Lease, store: Store, sessions: Sessions, s: LeaseSetting
                 tracing::warn!(error = %e, "cannot renew this node's lease");
                 continue;
             }
+        }
+        if !lease.settled(s.lease) {
+            continue;
         }
         if let Err(e) = close_lost(&store, &sessions).await {
             tracing::warn!(error = %e, "cannot close the sessions of a lost node");

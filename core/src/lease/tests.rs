@@ -115,3 +115,20 @@ async fn a_lease_released_at_a_clean_stop_is_never_claimed() {
         assert!(rows.iter().all(|r| r.kind != Kind::NodeLost.as_str()), "{}", w.name);
     }
 }
+
+#[test]
+fn a_node_takes_others_as_lost_only_after_a_whole_lease_held_without_a_break() {
+    let lease = Duration::from_secs(30);
+    let t0 = Instant::now();
+    let first = Held::renewed(None, t0, lease);
+    let steady = Held::renewed(Some(first), t0 + Duration::from_secs(5), lease);
+    assert_eq!(steady.since, t0, "a renewal within the lease continues the run");
+    // The store was away for longer than a lease: the run starts again at the renewal.
+    let back = Held::renewed(Some(steady), t0 + Duration::from_secs(60), lease);
+    assert_eq!(back.since, t0 + Duration::from_secs(60));
+    let l = Lease::default();
+    assert!(!l.settled(Duration::ZERO), "no lease held yet");
+    l.renewed_now(lease, true);
+    assert!(!l.settled(lease), "just registered");
+    assert!(l.settled(Duration::ZERO));
+}
