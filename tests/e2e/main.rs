@@ -31,6 +31,7 @@ mod harness_selftest;
 mod haproxy;
 mod hostile;
 mod limits;
+mod live_hop;
 mod lobby;
 mod metrics;
 mod messages;

@@ -132,6 +132,25 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// The lease of the node running active session `id` (None: not active, or run by a
+    /// node with no lease row).
+    pub async fn lease_of_session(&self, id: SessionId) -> Result<Option<NodeLease>, StoreError> {
+        let row = sqlx::query("SELECT n.id, n.web_url, n.renewed_at, n.lost_at FROM sessions s JOIN nodes n ON n.id = s.node WHERE s.id = $1 AND s.state = 'active'")
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            let node: String = r.try_get("id")?;
+            Ok(NodeLease {
+                node: NodeId::parse(&node).map_err(|e| StoreError::Corrupt(format!("node id {node:?}: {e}")))?,
+                web_url: r.try_get("web_url")?,
+                renewed_at: r.try_get("renewed_at")?,
+                lost: r.try_get::<Option<i64>, _>("lost_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
     /// One node's lease row.
     pub async fn node_lease(&self, node: &NodeId) -> Result<Option<NodeLease>, StoreError> {
         let row = sqlx::query("SELECT id, web_url, renewed_at, lost_at FROM nodes WHERE id = $1").bind(node.as_str()).fetch_optional(self.pool()).await?;
