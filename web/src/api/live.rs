@@ -9,9 +9,9 @@
 //! A terminal held by this process comes from the live hub as the broker records it. A
 //! terminal held by another node (several nodes share the database and the recording store)
 //! is served through a hop to that node ([`super::live_hop`]), which holds its frames in
-//! memory; failing that (a node with no lease row), it is followed in its recording as that
-//! node writes it ([`super::live_tail`]), about a second behind, when the recording folder is
-//! shared.
+//! memory, and only so: its recording may be in a folder this node does not share. Only a
+//! session of a node with no lease row (started by an older version) is followed in its
+//! recording as that node writes it ([`super::live_tail`]), about a second behind.
 
 use super::access;
 use super::error::{ApiError, ErrorBody};
@@ -274,17 +274,28 @@ async fn open(view: &mut View, watch: &mut Watch) -> (bool, Following) {
     }
 }
 
+/// What trying a hop found.
+enum HopTry {
+    /// No other node with a lease runs the session: its recording may be followed instead.
+    NotElsewhere,
+    /// Another node runs it but did not answer (yet): tried again later, never followed in
+    /// a recording folder it may not share.
+    Failed,
+    Open(Hop),
+}
+
 /// A hop to the node running `id`, when another node with a lease runs it.
-async fn start_hop(state: &Sources, a: &Authed, id: SessionId) -> Option<Hop> {
-    let lease = state.store.lease_of_session(id).await.ok()??;
-    if lease.node == state.config.node.id || lease.lost {
-        return None;
-    }
+async fn start_hop(state: &Sources, a: &Authed, id: SessionId) -> HopTry {
+    let lease = match state.store.lease_of_session(id).await {
+        Ok(Some(l)) if l.node != state.config.node.id && !l.lost => l,
+        Ok(_) => return HopTry::NotElsewhere,
+        Err(_) => return HopTry::Failed,
+    };
     match Hop::open(&state.keys, &state.config.web.tls_cert, &lease.web_url, lease.node.as_str(), id, a.name().as_str()).await {
-        Ok(h) => Some(h),
+        Ok(h) => HopTry::Open(h),
         Err(e) => {
             debug!(session = %id, node = %lease.node, error = %e, "cannot reach the node running the session yet");
-            None
+            HopTry::Failed
         }
     }
 }
@@ -330,6 +341,8 @@ async fn stream(state: Sources, a: Authed, id: SessionId, socket: WebSocket) {
     let mut poll = tokio::time::interval(TAIL_POLL);
     let mut step = if opened { Step::Go } else { Step::Stop(None) };
     let (mut hop, mut hop_tried): (Option<Hop>, Option<Instant>) = (None, None);
+    // Whether another node with a lease runs the session, as last seen.
+    let mut elsewhere = false;
     while let Step::Go = step {
         step = tokio::select! {
             frame = watch.frames.recv() => on_frame(&mut view, &mut following, frame, id).await,
@@ -344,12 +357,21 @@ async fn stream(state: Sources, a: Authed, id: SessionId, socket: WebSocket) {
             _ = poll.tick() => {
                 if matches!(following, Following::Nothing) && hop_tried.is_none_or(|t| t.elapsed() >= HOP_RETRY) {
                     hop_tried = Some(Instant::now());
-                    hop = start_hop(&state, &a, id).await;
-                    if hop.is_some() {
-                        following = Following::Hopped { started: false };
+                    elsewhere = true;
+                    match start_hop(&state, &a, id).await {
+                        HopTry::Open(h) => {
+                            hop = Some(h);
+                            following = Following::Hopped { started: false };
+                        }
+                        HopTry::Failed => {}
+                        HopTry::NotElsewhere => elsewhere = false,
                     }
                 }
-                on_poll(&state, &mut view, &mut following, id).await
+                if elsewhere && matches!(following, Following::Nothing) {
+                    Step::Go
+                } else {
+                    on_poll(&state, &mut view, &mut following, id).await
+                }
             }
             msg = view.socket.recv() => match msg {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Step::Stop(None),
