@@ -66,9 +66,7 @@ pub async fn watch(
     State(store): State<Store>,
     State(audit): State<AuditLog>,
     State(webauth): State<WebAuth>,
-    State(live): State<LiveHub>,
-    State(keys): State<Arc<TokenKeys>>,
-    State(config): State<Arc<Config>>,
+    State(Views { live, keys, config }): State<Views>,
     Watcher(a): Watcher,
     ApiPath(id): ApiPath<i64>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -82,6 +80,21 @@ pub async fn watch(
         .record(Event::new(a.name().as_str(), Kind::SessionWatched, Subject::Session(SessionId(id)), json!({ "via": a.via() })))
         .await?;
     Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(Sources { store, webauth, live, keys, config }, a, SessionId(id), socket)))
+}
+
+/// Where terminals come from: this process's hub, and the hop to other nodes (the token key
+/// and this node's configuration).
+#[derive(Clone)]
+pub struct Views {
+    pub live: LiveHub,
+    pub keys: Arc<TokenKeys>,
+    pub config: Arc<Config>,
+}
+
+impl axum::extract::FromRef<crate::AppState> for Views {
+    fn from_ref(s: &crate::AppState) -> Views {
+        Views { live: s.ctx.live.clone(), keys: s.keys.clone(), config: s.ctx.config.clone() }
+    }
 }
 
 /// What a viewer's stream reads: the sign-in and session rows (checked again every
