@@ -75,7 +75,7 @@ pub(crate) async fn watch(conn: Arc<Conn>, fanout: Fanout, warn_before: Vec<Dura
         }
     };
     let control = fanout.watch(Interest::Session { id: s.id, grant: s.grant.id, vendor: s.grant.vendor_id });
-    enforce(&*conn, s, Feeds { control, reachable, drain: conn.ctx.drain.clone() }, warn_before).await;
+    enforce(&*conn, s, Feeds { control, reachable, drain: conn.ctx.drain.clone(), lease_lost: conn.ctx.lease.lost() }, warn_before).await;
 }
 
 /// What enforcement wakes on: this session's verdicts, and whether the store answers.
@@ -84,6 +84,9 @@ pub(crate) struct Feeds {
     pub reachable: watch::Receiver<bool>,
     /// The node's drain before a restart: the vendor is told once it starts.
     pub drain: portcullis_core::drain::Drain,
+    /// Moves when the node finds its lease taken over: another node has closed its sessions
+    /// in the record as `node lost`, so this one must not go on.
+    pub lease_lost: watch::Receiver<u64>,
 }
 
 /// Returns once the store is seen not to answer (at once if it already does not); never if
@@ -94,12 +97,22 @@ async fn store_lost(reachable: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Returns once the node's lease is seen taken over; never if nobody can say so any more.
+async fn lease_taken(lost: &mut watch::Receiver<u64>) {
+    if lost.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The notice when the node finds its lease taken over.
+pub(crate) const NODE_LOST_TEXT: &str = "this node lost contact with the cluster for too long, and its sessions were closed by another node; reconnect to continue.";
+
 /// A graceful stop in progress: when it closes the session and who asked.
 type Stopping = Option<(i64, String)>;
 
 /// Runs until the session ends.
 pub(crate) async fn enforce<W: Watched>(conn: &W, s: ActiveSession, feeds: Feeds, mut warn_before: Vec<Duration>) {
-    let Feeds { mut control, mut reachable, drain } = feeds;
+    let Feeds { mut control, mut reachable, drain, mut lease_lost } = feeds;
     let mut told_of_drain = false;
     warn_before.sort_by(|a, b| b.cmp(a));
     let ends_at = s.grant.ends_at;
@@ -147,6 +160,10 @@ pub(crate) async fn enforce<W: Watched>(conn: &W, s: ActiveSession, feeds: Feeds
             }
             _ = store_lost(&mut reachable) => {
                 on_change(conn, unavailable(), &mut stopping).await;
+                return;
+            }
+            () = lease_taken(&mut lease_lost) => {
+                on_change(conn, Check::Cut { reason: portcullis_core::sessions::NODE_LOST.into(), text: NODE_LOST_TEXT.into() }, &mut stopping).await;
                 return;
             }
             () = drain.started(), if !told_of_drain => {

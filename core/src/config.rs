@@ -99,13 +99,21 @@ pub struct NodeConfig {
     pub id: NodeId,
     /// On SIGTERM, how long sessions get before they are closed (see [`crate::drain`]).
     pub drain_timeout: Dur,
+    /// How often the node renews its lease in the store (see [`crate::lease`]).
+    pub heartbeat: Dur,
+    /// How long a lease lasts unrenewed before another node takes the node as lost and closes
+    /// its sessions; more than twice `heartbeat`.
+    pub lease: Dur,
+    /// `https://HOST:PORT` at which the other nodes reach this node's web listener; empty:
+    /// the address it is bound to.
+    pub web_url: String,
 }
 
 impl Default for NodeConfig {
     /// The host name, made fit for a node id.
     fn default() -> Self {
         let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
-        Self { id: NodeId::from_host_name(&host), drain_timeout: Dur(Duration::from_secs(300)) }
+        Self { id: NodeId::from_host_name(&host), drain_timeout: Dur(Duration::from_secs(300)), heartbeat: Dur(Duration::from_secs(5)), lease: Dur(Duration::from_secs(30)), web_url: String::new() }
     }
 }
 
@@ -390,6 +398,12 @@ impl Config {
     fn check(&self) -> Result<(), ConfigError> {
         if self.auth.max_failures == 0 {
             return Err(ConfigError::Invalid("auth.max_failures must be at least 1".into()));
+        }
+        if self.node.heartbeat.0 < Duration::from_secs(1) || self.node.lease.0 <= self.node.heartbeat.0 * 2 {
+            return Err(ConfigError::Invalid("node.heartbeat must be at least 1s and node.lease more than twice node.heartbeat".into()));
+        }
+        if !self.node.web_url.is_empty() && !self.node.web_url.starts_with("https://") {
+            return Err(ConfigError::Invalid("node.web_url must start with https://".into()));
         }
         self.policy.check()?;
         self.notify.check()?;

@@ -52,6 +52,8 @@ pub struct Context {
     pub drain: crate::drain::Drain,
     /// Where sealed recordings are read from and kept (local folder or bucket).
     pub recstore: crate::recstore::RecStore,
+    /// The node's heartbeat lease (registered and renewed by `serve` only).
+    pub lease: crate::lease::Lease,
 }
 
 impl Context {
@@ -68,6 +70,6 @@ impl Context {
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
         let recstore = crate::recstore::RecStore::from_config(&config.recording)?;
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), recstore })
+        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), recstore, lease: Default::default() })
     }
 }

@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod export;
 pub mod feed;
 pub mod keyfile;
+pub mod lease;
 pub mod live;
 pub mod metrics;
 

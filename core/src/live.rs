@@ -8,8 +8,8 @@
 //! keeps its last [`BACKLOG_BYTES`] of frames so a viewer who joins late sees the current
 //! screen. Memory is therefore bounded per session whatever viewers do.
 //!
-//! A session held by another node is not published here; the web side follows its recording
-//! in the shared recording store instead.
+//! A session held by another node is not published here; the web side asks that node for it
+//! (the web crate's live-view hop), which answers from its own hub.
 
 use crate::domain::SessionId;
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -4,7 +4,8 @@
 //! of what is on disk — and the session ends with its reason (`session.ended`). The broker
 //! calls these; each is one audited write, so the session row and its audit row never part.
 //! Each session is recorded with the node that runs it, so that a node restarting after a
-//! crash closes what it left open and nothing else (see `recovery`).
+//! crash closes what it left open and nothing else (see `recovery`), and a surviving node
+//! closes those of a node that stopped renewing its lease (see `lost`).
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
@@ -149,7 +150,10 @@ fn seal_detail(seal: &RecordingSeal, truncated: Option<&str>, late: bool) -> ser
     detail
 }
 
+mod lost;
+mod reachable;
 mod recovery;
+pub use lost::{LostNode, NODE_LOST};
 pub use recovery::{Recovery, NODE_CRASHED};
 
 #[cfg(test)]

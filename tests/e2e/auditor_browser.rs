@@ -159,11 +159,15 @@ fn typed_text_reaches_the_auditors_live_view_and_another_approver_is_refused() {
 }
 
 #[test]
-fn a_session_held_by_another_node_is_watched_through_the_shared_recording_store() {
-    // Two nodes on one PostgreSQL database and one recording store: the vendor's session is
-    // on the first, the auditor's page on the second.
+fn a_session_held_by_another_node_is_watched_through_a_hop_to_that_node() {
+    // Two nodes on one PostgreSQL database, each with a recording folder of its own (as with
+    // recordings kept locally until they are uploaded): the vendor's session is on the first,
+    // the auditor's page on the second, which cannot read the first's recording and is served
+    // through the hop to it.
     let db = TestDb::create();
     let s = Setup::new("monitor-cluster").store(&db.url).start();
-    let second = s.broker.another_node(&[]);
+    let own = tempfile::tempdir().unwrap();
+    let second = s.broker.another_node(&[("PORTCULLIS_RECORDING_DIR", own.path().to_str().unwrap())]);
     watch_live(&s, second.web_addr());
+    assert!(s.broker.server_output().contains("live view served to another node"), "not through the hop");
 }

@@ -16,6 +16,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(ready::readyz))
+        .route(api::live_hop::PATH, get(api::live_hop::serve))
         .merge(api::router().router)
         .merge(pages::router())
         .layer(middleware::from_fn_with_state(Gate::from_ref(&state), layers::renew_cookie))

@@ -73,6 +73,11 @@ async fn running(minutes: i64) -> (World, ActiveSession) {
 /// first read, so that a test may pause the clock: a paused clock jumps ahead while SQLite
 /// answers on its own thread, and the read would time out.
 async fn spawn(w: &World, s: &ActiveSession, d: &Arc<Double>, warn: Vec<Duration>) -> tokio::task::JoinHandle<()> {
+    spawn_with_lease(w, s, d, warn, w.ctx.lease.lost()).await
+}
+
+/// [`spawn`], with the node's lease watched through `lease_lost`.
+async fn spawn_with_lease(w: &World, s: &ActiveSession, d: &Arc<Double>, warn: Vec<Duration>, lease_lost: watch::Receiver<u64>) -> tokio::task::JoinHandle<()> {
     let feed = w.ctx.audit.feed();
     let fanout = Fanout::new(w.ctx.store.clone(), w.ctx.sessions.node().clone());
     tokio::spawn(fanout.clone().run(feed.subscribe(), CancellationToken::new()));
@@ -80,7 +85,7 @@ async fn spawn(w: &World, s: &ActiveSession, d: &Arc<Double>, warn: Vec<Duration
     while fanout.passes() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (d, s, feeds) = (d.clone(), s.clone(), Feeds { control, reachable: feed.reachable(), drain: Default::default() });
+    let (d, s, feeds) = (d.clone(), s.clone(), Feeds { control, reachable: feed.reachable(), drain: Default::default(), lease_lost });
     tokio::spawn(async move { enforce(&*d, s, feeds, warn).await })
 }
 
@@ -235,4 +240,16 @@ async fn ends_quietly_when_the_session_is_cancelled_elsewhere() {
     finish(task).await;
     assert!(d.ends().is_empty());
     assert!(drain(&mut rx).is_empty());
+}
+
+#[tokio::test]
+async fn ends_at_once_when_the_node_finds_its_lease_taken_over() {
+    let (w, s) = running(60).await;
+    let (d, mut rx) = Double::new();
+    let (lost, lease_lost) = watch::channel(0u64);
+    let task = spawn_with_lease(&w, &s, &d, vec![Duration::from_secs(300)], lease_lost).await;
+    lost.send_modify(|n| *n += 1);
+    finish(task).await;
+    assert_eq!(next(&mut rx).await.1, NODE_LOST_TEXT);
+    assert_eq!(d.ends().into_iter().map(|(_, r)| r).collect::<Vec<_>>(), vec!["node lost".to_owned()]);
 }

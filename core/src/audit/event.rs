@@ -152,6 +152,8 @@ kinds! {
     NodeReloaded = "node.reloaded",
     /// SIGHUP's reload refused (a certificate or policy that does not load): nothing changed.
     NodeReloadRefused = "node.reload_refused",
+    /// A node stopped renewing its lease and a surviving node closes its sessions.
+    NodeLost = "node.lost",
 }
 
 impl Kind {
@@ -321,6 +323,7 @@ mod tests {
         (Kind::BackupRestored, "backup.restored"),
         (Kind::NodeReloaded, "node.reloaded"),
         (Kind::NodeReloadRefused, "node.reload_refused"),
+        (Kind::NodeLost, "node.lost"),
     ];
 
     #[test]

@@ -28,6 +28,9 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
     match key {
         "NODE_ID" => c.node.id = parse(var, v)?,
         "NODE_DRAIN_TIMEOUT" => c.node.drain_timeout = dur(var, v)?,
+        "NODE_HEARTBEAT" => c.node.heartbeat = dur(var, v)?,
+        "NODE_LEASE" => c.node.lease = dur(var, v)?,
+        "NODE_WEB_URL" => c.node.web_url = v.trim().to_owned(),
         "PROXY_TRUSTED" => c.proxy.trusted = super::ProxyConfig::parse_trusted(v).map_err(|message| ConfigError::Env { var: var.into(), message })?,
         "PROXY_HEADER_TIMEOUT" => c.proxy.header_timeout = dur(var, v)?,
         "SSH_LISTEN" => c.ssh.listen = parse(var, v)?,

@@ -217,3 +217,16 @@ fn proxy_section_and_environment() {
     }
     assert!(Config::from_parts(MINIMAL, Path::new("p.toml"), &vars(&[("PORTCULLIS_PROXY_TRUSTED", "nope")])).is_err());
 }
+
+#[test]
+fn node_lease_defaults_environment_and_limits() {
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap();
+    assert_eq!((c.node.heartbeat, c.node.lease), (Dur(Duration::from_secs(5)), Dur(Duration::from_secs(30))));
+    let env = vars(&[("PORTCULLIS_NODE_HEARTBEAT", "1s"), ("PORTCULLIS_NODE_LEASE", "4s")]);
+    let c = Config::from_parts(MINIMAL, Path::new("p.toml"), &env).unwrap();
+    assert_eq!((c.node.heartbeat, c.node.lease), (Dur(Duration::from_secs(1)), Dur(Duration::from_secs(4))));
+    // Refused: a lease that one late renewal would lose, and no heartbeat at all.
+    for bad in ["[node]\nheartbeat = \"5s\"\nlease = \"10s\"\n", "[node]\nheartbeat = \"0s\"\n"] {
+        assert!(Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).is_err(), "{bad}");
+    }
+}

@@ -46,6 +46,7 @@ pub struct Metrics {
     sink_lag_events: Family<SinkLabels, Gauge>,
     sink_lag_seconds: Family<SinkLabels, Gauge<f64, AtomicU64>>,
     store_contact_age: Gauge<f64, AtomicU64>,
+    heartbeat_age: Gauge<f64, AtomicU64>,
     last_store_ok_ms: AtomicI64,
 }
 
@@ -71,6 +72,7 @@ impl Metrics {
             sink_lag_events: Family::default(),
             sink_lag_seconds: Family::default(),
             store_contact_age: Gauge::default(),
+            heartbeat_age: Gauge::default(),
             last_store_ok_ms: AtomicI64::new(0),
         };
         for c in Criticality::ALL {
@@ -106,8 +108,13 @@ impl Metrics {
         r.register("sink_lag_seconds", "Age of the oldest audit event not yet delivered, per sink (0 when caught up)", m.sink_lag_seconds.clone());
         r.register(
             "store_contact_age_seconds",
-            "Seconds since this node last read the store successfully (the node has no heartbeat lease yet; this stands for it)",
+            "Seconds since this node last read the store successfully",
             m.store_contact_age.clone(),
+        );
+        r.register(
+            "node_heartbeat_age_seconds",
+            "Seconds since this node last renewed its lease in the store (NaN before the first)",
+            m.heartbeat_age.clone(),
         );
         m
     }
@@ -190,6 +197,11 @@ impl Metrics {
         let last = self.last_store_ok_ms.load(Ordering::Relaxed);
         let age = if last == 0 { f64::NAN } else { (now_ms - last).max(0) as f64 / 1000.0 };
         self.store_contact_age.set(age);
+    }
+
+    /// Sets the time since the node's lease was last renewed (None: not yet registered).
+    pub fn set_heartbeat_age(&self, age: Option<std::time::Duration>) {
+        self.heartbeat_age.set(age.map_or(f64::NAN, |a| a.as_secs_f64()));
     }
 
     /// The Prometheus text format of every metric.

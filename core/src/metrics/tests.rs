@@ -18,6 +18,7 @@ fn the_registry_names_every_metric() {
         "portcullis_sink_lag_events",
         "portcullis_sink_lag_seconds",
         "portcullis_store_contact_age_seconds",
+        "portcullis_node_heartbeat_age_seconds",
     ] {
         // A sink's family is written once a sink is known (at the first scrape; see below).
         if name.contains("sink_lag") {
@@ -129,4 +130,13 @@ fn decision_times_are_cumulative_buckets() {
     // Set again (a later scrape): replaced, not added.
     m.set_decision_times(&[10]);
     assert!(m.encode().contains("portcullis_decision_seconds_count 1"));
+}
+
+#[test]
+fn heartbeat_age_is_nan_until_the_lease_is_held() {
+    let m = Metrics::new();
+    m.set_heartbeat_age(None);
+    assert!(m.encode().contains("portcullis_node_heartbeat_age_seconds NaN"), "{}", m.encode());
+    m.set_heartbeat_age(Some(std::time::Duration::from_millis(2_500)));
+    assert!(m.encode().contains("portcullis_node_heartbeat_age_seconds 2.5"), "{}", m.encode());
 }

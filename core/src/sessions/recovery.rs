@@ -22,7 +22,7 @@ use std::path::PathBuf;
 pub const NODE_CRASHED: &str = "node crashed";
 
 /// The actor of the rows written by the recovery, as of the node's other own actions.
-const ACTOR: &str = "system";
+pub(super) const ACTOR: &str = "system";
 
 /// What a recovery closed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,12 +36,21 @@ pub struct Recovery {
 }
 
 /// One unsealed recording as found on disk.
-struct Found {
+pub(super) struct Found {
     rec: RecordingRecord,
     /// What it records, for the audit row.
     what: &'static str,
-    /// Its seal, or why there is none.
-    on_disk: Result<Seal, String>,
+    /// The file its seal covers and the seal, or why there is none.
+    on_disk: Result<(String, Seal), String>,
+}
+
+/// How the unsealed recordings of a session are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// Hashed where they are: their writer was this node's previous run, which is dead.
+    InPlace,
+    /// Frozen first ([`super::reachable::freeze`]): their writer may only have paused.
+    Frozen,
 }
 
 impl Sessions {
@@ -50,9 +59,9 @@ impl Sessions {
         let unowned = self.store.backend() == Backend::Sqlite;
         let mut out = Recovery::default();
         for id in self.store.sessions_left_open(&self.node, unowned).await? {
-            let found = self.find_recordings(id).await?;
+            let found = self.find_recordings(id, Reach::InPlace).await?;
             let (sealed, missing) = (found.iter().filter(|f| f.on_disk.is_ok()).count(), found.iter().filter(|f| f.on_disk.is_err()).count());
-            if self.close_crashed(id, &found).await? {
+            if self.close_cut_short(id, &found, NODE_CRASHED, json!({ "reason": NODE_CRASHED, "node": self.node })).await? {
                 out.sessions.push(id);
                 out.sealed += sealed;
                 out.missing += missing;
@@ -62,7 +71,7 @@ impl Sessions {
     }
 
     /// The unsealed recordings of `id`, each hashed from disk.
-    async fn find_recordings(&self, id: SessionId) -> Result<Vec<Found>, StoreError> {
+    pub(super) async fn find_recordings(&self, id: SessionId, reach: Reach) -> Result<Vec<Found>, StoreError> {
         let subject = Subject::Session(id).to_string();
         let tunnels: Vec<i64> = audit::about(&self.store, [&subject, &subject])
             .await?
@@ -78,25 +87,35 @@ impl Sessions {
                 (false, true) => "tunnel",
                 (false, false) => "sftp",
             };
-            let path = PathBuf::from(&rec.path);
-            let on_disk = tokio::task::spawn_blocking(move || if cast { seal_file(&path) } else { seal_capture_file(&path) })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+            let on_disk = match reach {
+                Reach::InPlace => {
+                    let path = PathBuf::from(&rec.path);
+                    tokio::task::spawn_blocking(move || if cast { seal_file(&path) } else { seal_capture_file(&path) })
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                        .map(|seal| (rec.path.clone(), seal))
+                }
+                Reach::Frozen => super::reachable::freeze(&rec).await.map(|r| (r.path, r.seal)),
+            };
             found.push(Found { rec, what, on_disk });
         }
         Ok(found)
     }
 
-    /// Seals `found` as truncated and ends `id`, in one audited write; false (and nothing
-    /// written) if the session was no longer active.
-    async fn close_crashed(&self, id: SessionId, found: &[Found]) -> Result<bool, StoreError> {
+    /// Seals `found` as truncated (`why`) and ends `id` with the same reason and `ended` as the
+    /// detail of its `session.ended` row, in one audited write; false (and nothing written)
+    /// if the session was no longer active.
+    pub(super) async fn close_cut_short(&self, id: SessionId, found: &[Found], why: &str, ended: serde_json::Value) -> Result<bool, StoreError> {
         let now = clock::now();
         let mut tx = self.audit.begin().await?;
         for f in found {
             let channel = u32::try_from(f.rec.channel).unwrap_or_default();
             match &f.on_disk {
-                Ok(seal) => {
+                Ok((path, seal)) => {
+                    if *path != f.rec.path && !self.store.move_unsealed_recording(&mut tx, f.rec.id, path).await? {
+                        continue;
+                    }
                     if !self.store.seal_recording(&mut tx, f.rec.id, &seal.sha256, seal.bytes as i64, now).await? {
                         continue;
                     }
@@ -105,23 +124,23 @@ impl Sessions {
                         recording_id: f.rec.id,
                         channel,
                         what: f.what,
-                        path: f.rec.path.clone(),
+                        path: path.clone(),
                         sha256: seal.sha256.clone(),
                         bytes: seal.bytes,
                         events: seal.events,
                     };
-                    tx.append(Event::new(ACTOR, Kind::RecordingSealed, Subject::Session(id), seal_detail(&sealed, Some(NODE_CRASHED), false))).await?;
+                    tx.append(Event::new(ACTOR, Kind::RecordingSealed, Subject::Session(id), seal_detail(&sealed, Some(why), false))).await?;
                 }
                 Err(e) => {
-                    let detail = json!({ "channel": channel, "what": f.what, "path": f.rec.path, "error": format!("{NODE_CRASHED}; the recording is missing: {e}") });
+                    let detail = json!({ "channel": channel, "what": f.what, "path": f.rec.path, "error": format!("{why}; the recording is missing: {e}") });
                     tx.append(Event::new(ACTOR, Kind::RecordingFailed, Subject::Session(id), detail)).await?;
                 }
             }
         }
-        if !self.store.end_session(&mut tx, id, NODE_CRASHED, now).await? {
+        if !self.store.end_session(&mut tx, id, why, now).await? {
             return Ok(false);
         }
-        tx.append(Event::new(ACTOR, Kind::SessionEnded, Subject::Session(id), json!({ "reason": NODE_CRASHED, "node": self.node }))).await?;
+        tx.append(Event::new(ACTOR, Kind::SessionEnded, Subject::Session(id), ended)).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -9,6 +9,7 @@
 
 mod controls;
 mod devices;
+mod nodes;
 mod records;
 mod requests;
 mod retention;
@@ -21,6 +22,7 @@ mod web_sessions;
 
 pub use controls::SessionControl;
 pub use devices::{DeviceSettings, NewDevice};
+pub use nodes::{ExpiredLease, NodeLease};
 pub use records::*;
 pub use requests::Tally;
 pub use session_search::{SessionSearch, MAX_SESSIONS};

@@ -136,6 +136,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Points an unsealed recording at another file (the frozen copy of a lost node's
+    /// recording); false if it was sealed meanwhile.
+    pub async fn move_unsealed_recording(&self, conn: &mut AnyConnection, id: i64, path: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE recordings SET path = $1 WHERE id = $2 AND sealed_at IS NULL").bind(path).bind(id).execute(conn).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Stores a finished recording's hash and size; false if it was already sealed (a seal
     /// is never replaced).
     pub async fn seal_recording(&self, conn: &mut AnyConnection, id: i64, sha256: &str, bytes: i64, now: i64) -> Result<bool, StoreError> {

@@ -27,7 +27,7 @@ pub async fn run(listener: TcpListener, ctx: Context, sinks: Vec<Sink>, shutdown
         get(|axum::extract::State(s): axum::extract::State<Arc<(Context, Vec<Sink>)>>| async move {
             let (ctx, sinks) = &*s;
             metrics::get().set_recording_queue(i64::try_from(ctx.backlog.len()).unwrap_or(i64::MAX));
-            let body = scrape::scrape(metrics::get(), &ctx.store, ctx.sessions.node().as_str(), sinks).await;
+            let body = scrape::scrape(metrics::get(), &ctx.store, ctx.sessions.node().as_str(), sinks, &ctx.lease).await;
             ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
         }),
     );

@@ -154,6 +154,9 @@ pub async fn run_node(
 ) -> anyhow::Result<()> {
     let notifier = Notifier::from_config(&ctx.config, ctx.store.clone(), ctx.audit.clone()).context("notifications ([notify])")?;
     let exporter = Exporter::from_config(&ctx.config, ctx.store.clone()).context("SIEM export ([export])")?;
+    let lease = lease_settings(&ctx, &listeners)?;
+    ctx.lease.register(&ctx.store, &lease).await.with_context(|| format!("cannot register the lease of node {}", lease.node))?;
+    tracker.spawn(portcullis_core::lease::run(ctx.lease.clone(), ctx.store.clone(), ctx.sessions.clone(), lease, shutdown.clone()));
     let feed = ctx.audit.feed().clone();
     let changes = feed.subscribe();
     let feed_task = feed::spawn(ctx.store.clone(), feed, ctx.config.store.url.clone(), ctx.config.store.min_free_mib, ctx.config.session.control_poll.0, shutdown.clone());
@@ -196,10 +199,29 @@ pub async fn run_node(
         tracing::warn!(error = %e, "cannot sign the final audit checkpoint");
     }
     if drained {
+        // Given up only when every session of the node is closed in the store; otherwise it
+        // runs out and a surviving node closes them.
+        match ctx.lease.release(&ctx.store, ctx.sessions.node()).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("sessions of this node are still open in the store; its lease is kept, so that another node closes them once it runs out"),
+            Err(e) => tracing::warn!(error = %e, "cannot give up this node's lease"),
+        }
         // Waits for pooled connections to come back, so only once every task is done.
         ctx.store.close().await;
     }
     outcome
+}
+
+/// The node's lease: its id, the address of its web listener as other nodes reach it
+/// (`node.web_url`, by default the bound address), the heartbeat and the lease.
+fn lease_settings(ctx: &Context, listeners: &Listeners) -> anyhow::Result<portcullis_core::lease::LeaseSettings> {
+    let web = listeners.web.local_addr()?;
+    Ok(portcullis_core::lease::LeaseSettings {
+        node: ctx.sessions.node().clone(),
+        web_url: if ctx.config.node.web_url.is_empty() { format!("https://{web}") } else { ctx.config.node.web_url.clone() },
+        heartbeat: ctx.config.node.heartbeat.0,
+        lease: ctx.config.node.lease.0,
+    })
 }
 
 /// A service that stopped before shutdown was asked for is an error, even if it said Ok.

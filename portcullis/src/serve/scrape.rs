@@ -1,8 +1,8 @@
 //! What a scrape reads from the store rather than counts: live sessions on this node by
 //! device criticality, pending requests, the time to decision of decided requests, and each delivery cursor's lag behind the audit log
 //! (SIEM sinks and notification channels). A read that succeeds also marks the store as
-//! reached, which `store_contact_age_seconds` measures (the node has no heartbeat lease yet;
-//! this stands for one); a read that fails counts as a store error and keeps the old values.
+//! reached, which `store_contact_age_seconds` measures; a read that fails counts as a store
+//! error and keeps the old values. The node's heartbeat age is the lease's own figure.
 
 use portcullis_core::clock;
 use portcullis_core::domain::{Criticality, RequestState};
@@ -18,12 +18,13 @@ pub struct Sink {
 }
 
 /// Reads the store's figures into `m` and returns the text format.
-pub async fn scrape(m: &Metrics, store: &Store, node: &str, sinks: &[Sink]) -> String {
+pub async fn scrape(m: &Metrics, store: &Store, node: &str, sinks: &[Sink], lease: &portcullis_core::lease::Lease) -> String {
     match read(m, store, node, sinks).await {
         Ok(()) => m.note_store_ok(clock::now_ms()),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read the store"),
     }
     m.update_store_contact_age(clock::now_ms());
+    m.set_heartbeat_age(lease.age());
     m.encode()
 }
 

@@ -8,12 +8,16 @@
 //!
 //! A terminal held by this process comes from the live hub as the broker records it. A
 //! terminal held by another node (several nodes share the database and the recording store)
-//! is followed in its recording as that node writes it ([`super::live_tail`]), about a
-//! second behind.
+//! is served through a hop to that node ([`super::live_hop`]), which holds its frames in
+//! memory, and only so: its recording may be in a folder this node does not share. Only a
+//! session of a node with no lease row (started by an older version) is followed in its
+//! recording as that node writes it ([`super::live_tail`]), about a second behind.
 
 use super::access;
 use super::error::{ApiError, ErrorBody};
+use super::live_hop::Hop;
 use super::live_tail::Tail;
+use crate::auth::token::TokenKeys;
 use super::ApiPath;
 use crate::auth::{Authed, Watcher};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -26,6 +30,8 @@ use portcullis_core::domain::{SessionId, SessionState};
 use portcullis_core::live::{Frame, FrameKind, LiveHub, Watch};
 use portcullis_core::store::Store;
 use portcullis_core::webauth::WebAuth;
+use portcullis_core::Config;
+use std::sync::Arc;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
@@ -39,6 +45,9 @@ pub const RECHECK: Duration = Duration::from_secs(5);
 
 /// How often a terminal held by another node is looked for and its recording read.
 pub const TAIL_POLL: Duration = Duration::from_millis(250);
+
+/// How often a hop to the node running the session is tried while none is open.
+pub const HOP_RETRY: Duration = Duration::from_secs(1);
 
 /// Largest message accepted from a viewer (they have nothing to say).
 const MAX_INBOUND: usize = 1024;
@@ -57,7 +66,7 @@ pub async fn watch(
     State(store): State<Store>,
     State(audit): State<AuditLog>,
     State(webauth): State<WebAuth>,
-    State(live): State<LiveHub>,
+    State(Views { live, keys, config }): State<Views>,
     Watcher(a): Watcher,
     ApiPath(id): ApiPath<i64>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -70,7 +79,22 @@ pub async fn watch(
     audit
         .record(Event::new(a.name().as_str(), Kind::SessionWatched, Subject::Session(SessionId(id)), json!({ "via": a.via() })))
         .await?;
-    Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(Sources { store, webauth, live }, a, SessionId(id), socket)))
+    Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(Sources { store, webauth, live, keys, config }, a, SessionId(id), socket)))
+}
+
+/// Where terminals come from: this process's hub, and the hop to other nodes (the token key
+/// and this node's configuration).
+#[derive(Clone)]
+pub struct Views {
+    pub live: LiveHub,
+    pub keys: Arc<TokenKeys>,
+    pub config: Arc<Config>,
+}
+
+impl axum::extract::FromRef<crate::AppState> for Views {
+    fn from_ref(s: &crate::AppState) -> Views {
+        Views { live: s.ctx.live.clone(), keys: s.keys.clone(), config: s.ctx.config.clone() }
+    }
 }
 
 /// What a viewer's stream reads: the sign-in and session rows (checked again every
@@ -79,6 +103,10 @@ struct Sources {
     store: Store,
     webauth: WebAuth,
     live: LiveHub,
+    /// Sign hop tokens.
+    keys: Arc<TokenKeys>,
+    /// This node's id and the certificate hops are pinned to.
+    config: Arc<Config>,
 }
 
 /// The stream as one viewer sees it: one terminal from the first message to the last, on
@@ -149,6 +177,8 @@ enum Following {
     Here(u32),
     /// A terminal held by another node, from its recording as it is written.
     Elsewhere(i64, Tail),
+    /// A terminal held by another node, through a hop to it; `started` once its header came.
+    Hopped { started: bool },
 }
 
 /// A terminal recording of `id` being written by another node, if there is one.
@@ -208,7 +238,7 @@ async fn on_frame(view: &mut View, following: &mut Following, frame: Result<Fram
 /// Looks for a terminal held by another node, or reads what its recording gained.
 async fn on_poll(state: &Sources, view: &mut View, following: &mut Following, id: SessionId) -> Step {
     let ok = match following {
-        Following::Here(_) => true,
+        Following::Here(_) | Following::Hopped { .. } => true,
         Following::Nothing => match recorded_elsewhere(state, id).await {
             None => true,
             Some((n, path)) => match Tail::open(&path).await {
@@ -257,6 +287,62 @@ async fn open(view: &mut View, watch: &mut Watch) -> (bool, Following) {
     }
 }
 
+/// What trying a hop found.
+enum HopTry {
+    /// No other node with a lease runs the session: its recording may be followed instead.
+    NotElsewhere,
+    /// Another node runs it but did not answer (yet): tried again later, never followed in
+    /// a recording folder it may not share.
+    Failed,
+    Open(Hop),
+}
+
+/// A hop to the node running `id`, when another node with a lease runs it.
+async fn start_hop(state: &Sources, a: &Authed, id: SessionId) -> HopTry {
+    let lease = match state.store.lease_of_session(id).await {
+        Ok(Some(l)) if l.node != state.config.node.id && !l.lost => l,
+        Ok(_) => return HopTry::NotElsewhere,
+        Err(_) => return HopTry::Failed,
+    };
+    match Hop::open(&state.keys, &state.config.web.tls_cert, &lease.web_url, lease.node.as_str(), id, a.name().as_str()).await {
+        Ok(h) => HopTry::Open(h),
+        Err(e) => {
+            debug!(session = %id, node = %lease.node, error = %e, "cannot reach the node running the session yet");
+            HopTry::Failed
+        }
+    }
+}
+
+/// The next lines of the hop, if one is open (never returns otherwise).
+async fn hop_lines(hop: &mut Option<Hop>) -> Option<Vec<String>> {
+    match hop {
+        Some(h) => h.lines().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Shows lines that came through the hop: the first is the terminal's header.
+async fn on_hop(view: &mut View, following: &mut Following, lines: Vec<String>) -> Step {
+    let mut ok = true;
+    for line in lines {
+        ok = match following {
+            Following::Hopped { started: false } => {
+                *following = Following::Hopped { started: true };
+                view.switch(&line).await
+            }
+            _ => view.event(&line).await,
+        };
+        if !ok {
+            break;
+        }
+    }
+    if ok {
+        Step::Go
+    } else {
+        Step::Stop(None)
+    }
+}
+
 async fn stream(state: Sources, a: Authed, id: SessionId, socket: WebSocket) {
     let hub = state.live.clone();
     let mut watch = hub.watch(id);
@@ -267,10 +353,39 @@ async fn stream(state: Sources, a: Authed, id: SessionId, socket: WebSocket) {
     recheck.tick().await;
     let mut poll = tokio::time::interval(TAIL_POLL);
     let mut step = if opened { Step::Go } else { Step::Stop(None) };
+    let (mut hop, mut hop_tried): (Option<Hop>, Option<Instant>) = (None, None);
+    // Whether another node with a lease runs the session, as last seen.
+    let mut elsewhere = false;
     while let Step::Go = step {
         step = tokio::select! {
             frame = watch.frames.recv() => on_frame(&mut view, &mut following, frame, id).await,
-            _ = poll.tick() => on_poll(&state, &mut view, &mut following, id).await,
+            lines = hop_lines(&mut hop) => match lines {
+                Some(lines) => on_hop(&mut view, &mut following, lines).await,
+                None => {
+                    hop = None;
+                    following = Following::Nothing;
+                    Step::Go
+                }
+            },
+            _ = poll.tick() => {
+                if matches!(following, Following::Nothing) && hop_tried.is_none_or(|t| t.elapsed() >= HOP_RETRY) {
+                    hop_tried = Some(Instant::now());
+                    elsewhere = true;
+                    match start_hop(&state, &a, id).await {
+                        HopTry::Open(h) => {
+                            hop = Some(h);
+                            following = Following::Hopped { started: false };
+                        }
+                        HopTry::Failed => {}
+                        HopTry::NotElsewhere => elsewhere = false,
+                    }
+                }
+                if elsewhere && matches!(following, Following::Nothing) {
+                    Step::Go
+                } else {
+                    on_poll(&state, &mut view, &mut following, id).await
+                }
+            }
             msg = view.socket.recv() => match msg {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Step::Stop(None),
                 Some(Ok(_)) => Step::Go,

@@ -13,6 +13,7 @@ pub mod devices;
 pub use crate::api_error as error;
 pub mod evidence;
 pub mod live;
+pub mod live_hop;
 pub mod live_tail;
 pub mod openapi;
 pub mod recordings;

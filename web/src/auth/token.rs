@@ -35,6 +35,25 @@ pub struct Claims {
     pub iss: String,
 }
 
+/// `aud` of the node-to-node live view tokens.
+pub const HOP_AUDIENCE: &str = "portcullis-live-hop";
+/// Lifetime of a hop token, in seconds (it is used at once).
+pub const HOP_TTL: i64 = 30;
+
+/// What a hop token says: who watches which session on which node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HopClaims {
+    /// The viewer, as authorised by the node that asks.
+    pub sub: String,
+    pub session: i64,
+    /// The node asked (its `[node] id`); any other node refuses the token.
+    pub node: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub aud: String,
+    pub iss: String,
+}
+
 /// The keys, loaded once.
 pub struct TokenKeys {
     enc: EncodingKey,
@@ -117,6 +136,25 @@ impl TokenKeys {
         v.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
         v.leeway = 5;
         jsonwebtoken::decode::<Claims>(token, &self.dec, &v).ok().map(|d| d.claims)
+    }
+
+    /// A token for one hop of the live view to the node `node` running session `session`,
+    /// asked for on behalf of `viewer` (already authorised by the node that asks), valid
+    /// [`HOP_TTL`] seconds. Its audience is never accepted as a sign-in, nor a sign-in's here.
+    pub fn issue_hop(&self, viewer: &str, session: i64, node: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = clock::now();
+        let claims = HopClaims { sub: viewer.to_owned(), session, node: node.to_owned(), iat: now, exp: now + HOP_TTL, aud: HOP_AUDIENCE.to_owned(), iss: ISSUER.to_owned() };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
+    }
+
+    /// Checks a hop token: signature (HS256 only), expiry, audience and issuer.
+    pub fn verify_hop(&self, token: &str) -> Option<HopClaims> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_audience(&[HOP_AUDIENCE]);
+        v.set_issuer(&[ISSUER]);
+        v.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
+        v.leeway = 5;
+        jsonwebtoken::decode::<HopClaims>(token, &self.dec, &v).ok().map(|d| d.claims)
     }
 
     /// The CSRF token of a sign-in: an HMAC of its id, so it needs no storage and differs
