@@ -72,6 +72,20 @@ fn shipped_example_parses() {
 }
 
 #[test]
+fn shipped_node_example_parses() {
+    let text = include_str!("../../../deploy/portcullis.node.example.toml");
+    let keys = [("PORTCULLIS_S3_ACCESS_KEY_ID".to_owned(), "AKIAEXAMPLE".to_owned()), ("PORTCULLIS_S3_SECRET_ACCESS_KEY".to_owned(), "example-secret".to_owned())];
+    let c = Config::from_parts(text, Path::new("/etc/portcullis/portcullis.toml"), &keys).unwrap();
+    assert_eq!(c.node.id.to_string(), "broker-1");
+    assert_eq!(c.node.web_url, "https://broker-1.hospital.example:8443");
+    assert!(c.store.url.starts_with("postgres://"), "a node of several is on PostgreSQL");
+    assert_eq!(c.proxy.trusted.len(), 1);
+    assert!(c.recording.s3.is_some(), "recordings go to the bucket");
+    // Without the bucket's key in the environment the node refuses to start.
+    assert!(Config::from_parts(text, Path::new("/etc/portcullis/portcullis.toml"), &[]).is_err());
+}
+
+#[test]
 fn retention_section_and_environment() {
     let text = format!("{MINIMAL}[retention]\nrecordings_after = \"180d\"\naction = \"delete\"\n");
     let c = Config::from_parts(&text, Path::new("/d/p.toml"), &[]).unwrap();
