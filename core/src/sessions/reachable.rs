@@ -77,6 +77,8 @@ mod tests {
             retained: None,
             retained_at: None,
             archive_path: None,
+            object_key: None,
+            stored_at: None,
         };
         let reached = freeze(&rec).await.unwrap();
         // The paused writer resumes and appends to the file it had open.
