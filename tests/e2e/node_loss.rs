@@ -1,11 +1,12 @@
 //! Losing a node: two nodes on one PostgreSQL store behind a real HAProxy, each renewing its
 //! lease every second (lease 4 s). A vendor has a live terminal through HAProxy on one node.
 //!
-//! - `kill -9` of that node: the other notices the lease ran out, closes the session in the
-//!   record once (`node.lost`, then `session.ended` with `reason: node lost`, its recording
-//!   frozen and sealed as truncated), and the vendor reconnects through HAProxy, lands on the
-//!   survivor and reaches the device under the same grant, whose window is unchanged.
-//!   `session verify` and `audit verify` pass.
+//! - `kill -9` of that node, recordings going to a real S3 server (`s3s-fs`): the other
+//!   notices the lease ran out, closes the session in the record once (`node.lost`, then
+//!   `session.ended` with `reason: node lost`, its recording frozen from the shared recording
+//!   folder and sealed as truncated, then uploaded to the bucket by the survivor), and the
+//!   vendor reconnects through HAProxy, lands on the survivor and reaches the device under the
+//!   same grant, whose window is unchanged. `session verify` and `audit verify` pass.
 //! - Hostile: the node only pauses (SIGSTOP) for longer than its lease, is closed by the
 //!   survivor meanwhile, then resumes (SIGCONT). It must not bring the session back or close
 //!   it twice: its vendor is cut with the reason, nothing more is written about the session,
@@ -16,6 +17,7 @@ use crate::harness::broker::{id_of, number, Node};
 use crate::harness::haproxy::{Haproxy, NodeAddrs};
 use crate::harness::pg::TestDb;
 use crate::harness::proc;
+use crate::harness::s3::S3Server;
 use crate::harness::scenario::{Scenario, Setup, APPROVERS, VENDOR};
 use crate::harness::vendor::Interactive;
 use serde_json::Value;
@@ -34,14 +36,20 @@ struct Cluster {
     _db: TestDb,
 }
 
-fn cluster(device: &str) -> Cluster {
+fn cluster(device: &str, bucket: Option<&S3Server>) -> Cluster {
     let db = TestDb::create();
     let mut setup = Setup::new(device).store(&db.url).serve_env("PORTCULLIS_NODE_ID", "node-a");
-    for (k, v) in ENV {
+    // The bucket is every process's (the nodes' and the CLI's).
+    let extra: Vec<(String, String)> = bucket.map(S3Server::env).unwrap_or_default();
+    setup = setup.broker_env(&extra);
+    let mut env: Vec<(&str, &str)> = ENV.to_vec();
+    for (k, v) in &env {
         setup = setup.serve_env(k, v);
     }
+    env.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let s = setup.start();
-    let b = s.broker.another_node(&[ENV[0], ENV[1], ENV[2], ("PORTCULLIS_NODE_ID", "node-b")]);
+    env.push(("PORTCULLIS_NODE_ID", "node-b"));
+    let b = s.broker.another_node(&env);
     let nodes = [NodeAddrs { ssh: s.broker.ssh_addr(), web: s.broker.web_addr() }, NodeAddrs { ssh: b.ssh_addr(), web: b.web_addr() }];
     let hx = Haproxy::start(&nodes);
     Cluster { s, b, hx, _db: db }
@@ -108,7 +116,7 @@ fn rows_about(s: &Scenario, id: u64) -> Vec<Value> {
 /// Checks the record of the lost session: one `node.lost` naming it, one end as `node lost`
 /// by `system`, its terminal recording sealed as truncated from a frozen copy, and both
 /// verifications passing.
-fn check_record(s: &Scenario, session: u64, lost: &str) {
+fn check_record(s: &Scenario, session: u64, lost: &str, bucket: Option<&S3Server>) {
     let row = s.broker.sessions(false).into_iter().find(|r| id_of(r) == session).unwrap();
     assert_eq!(row["end_reason"], "node lost", "{row}");
     let nodes_lost = s.broker.audit_of_kind("node.lost");
@@ -126,10 +134,24 @@ fn check_record(s: &Scenario, session: u64, lost: &str) {
     // Sealed from a frozen copy of what had reached the recording folder.
     let frozen = d["path"].as_str().unwrap_or_default();
     assert!(frozen.ends_with("1.lost.cast"), "{d}");
-    assert!(std::fs::read_to_string(frozen).is_ok_and(|t| t.contains("before-the-loss-42")), "{d}");
-    // Nothing about the session after its end.
+    let held = match bucket {
+        // The survivor uploaded the sealed copy (and then removed it from the folder): the
+        // object is what the seal covers.
+        Some(s3) => {
+            let subject = format!("session:{session}");
+            let stored = s.broker.wait_for_audit("recording.stored", WAIT, |r| r["subject"] == subject.as_str());
+            assert_eq!(stored["detail"]["sha256"], d["sha256"], "{stored}");
+            let object = s3.object_file(stored["detail"]["key"].as_str().unwrap());
+            let sha = proc::tool("sha256sum", &[object.to_str().unwrap()]).split_whitespace().next().unwrap().to_owned();
+            assert_eq!(Some(sha.as_str()), d["sha256"].as_str(), "the object is not what the seal covers");
+            std::fs::read_to_string(&object)
+        }
+        None => std::fs::read_to_string(frozen),
+    };
+    assert!(held.is_ok_and(|t| t.contains("before-the-loss-42")), "{d}");
+    // Nothing about the session after its end but the sealed copy's upload.
     let end_seq = ended[0]["seq"].as_i64().unwrap();
-    let later: Vec<&Value> = about.iter().filter(|r| r["seq"].as_i64().unwrap() > end_seq).collect();
+    let later: Vec<&Value> = about.iter().filter(|r| r["seq"].as_i64().unwrap() > end_seq && r["kind"] != "recording.stored").collect();
     assert!(later.is_empty(), "rows about the session after its end: {later:?}");
     s.broker.cli_ok(&["session", "verify", &session.to_string()]);
     s.broker.cli_ok(&["audit", "verify"]);
@@ -156,7 +178,8 @@ fn reconnect_on_survivor(c: &Cluster, lost_server: &str, other: &str, old: &Valu
 
 #[test]
 fn kill_9_of_the_node_holding_a_session_the_survivor_closes_it_and_the_vendor_reconnects() {
-    let c = cluster("infusion-nl");
+    let s3 = S3Server::start();
+    let c = cluster("infusion-nl", Some(&s3));
     let (mut term, session, holder) = live_terminal(&c);
     let (pid, lost, other) = node_of(&c, &holder);
     signal("-KILL", pid);
@@ -164,12 +187,12 @@ fn kill_9_of_the_node_holding_a_session_the_survivor_closes_it_and_the_vendor_re
     let row = wait_closed_as_lost(&c.s, id_of(&session));
     assert_eq!(row["end_reason"], "node lost", "{row}");
     reconnect_on_survivor(&c, &holder, other, &session);
-    check_record(&c.s, id_of(&session), lost);
+    check_record(&c.s, id_of(&session), lost, Some(&s3));
 }
 
 #[test]
 fn a_node_that_only_paused_past_its_lease_neither_resurrects_nor_closes_twice() {
-    let c = cluster("infusion-np");
+    let c = cluster("infusion-np", None);
     let (mut term, session, holder) = live_terminal(&c);
     let (pid, lost, other) = node_of(&c, &holder);
     signal("-STOP", pid);
@@ -192,5 +215,5 @@ fn a_node_that_only_paused_past_its_lease_neither_resurrects_nor_closes_twice() 
     let subject = format!("session:{}", id_of(&session));
     let new_rows: Vec<Value> = c.s.broker.audit().into_iter().skip(rows_before).filter(|r| r["subject"] == subject.as_str() || r["kind"] == "node.lost").collect();
     assert!(new_rows.is_empty(), "written after the node resumed: {new_rows:?}");
-    check_record(&c.s, id_of(&session), lost);
+    check_record(&c.s, id_of(&session), lost, None);
 }
