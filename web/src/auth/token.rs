@@ -79,6 +79,17 @@ pub enum KeyError {
     Jwt(String),
 }
 
+/// What every token of this installation must satisfy: HS256 only (`none` and every other
+/// algorithm refused), `audience`, the issuer, the spec claims present, and 5 s of leeway.
+fn validation(audience: &str) -> Validation {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[ISSUER]);
+    v.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
+    v.leeway = 5;
+    v
+}
+
 impl TokenKeys {
     /// Reads the key file, creating it (mode 0600) on first start.
     pub fn load_or_create(path: &Path, ttl: Duration) -> Result<TokenKeys, KeyError> {
@@ -130,12 +141,7 @@ impl TokenKeys {
     /// Checks signature (HS256 only: `none` and every other algorithm are refused), expiry,
     /// audience and issuer.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_audience(&[AUDIENCE]);
-        v.set_issuer(&[ISSUER]);
-        v.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
-        v.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.dec, &v).ok().map(|d| d.claims)
+        jsonwebtoken::decode::<Claims>(token, &self.dec, &validation(AUDIENCE)).ok().map(|d| d.claims)
     }
 
     /// A token for one hop of the live view to the node `node` running session `session`,
@@ -149,12 +155,7 @@ impl TokenKeys {
 
     /// Checks a hop token: signature (HS256 only), expiry, audience and issuer.
     pub fn verify_hop(&self, token: &str) -> Option<HopClaims> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_audience(&[HOP_AUDIENCE]);
-        v.set_issuer(&[ISSUER]);
-        v.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
-        v.leeway = 5;
-        jsonwebtoken::decode::<HopClaims>(token, &self.dec, &v).ok().map(|d| d.claims)
+        jsonwebtoken::decode::<HopClaims>(token, &self.dec, &validation(HOP_AUDIENCE)).ok().map(|d| d.claims)
     }
 
     /// The CSRF token of a sign-in: an HMAC of its id, so it needs no storage and differs
