@@ -46,7 +46,7 @@ impl World {
         let signer = AuditSigner::from_pkcs8(&AuditSigner::generate_pkcs8().unwrap()).unwrap();
         let audit = AuditLog::new(store.clone(), signer, 100);
         let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
-        let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
+        let approvals = Approvals::new(store.clone(), audit.clone(), Policy::with_windows(config.policy.clone(), config.windows.clone()), config.approval.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0);
         let admin = Admin::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
         let sessions = Sessions::new(store.clone(), audit.clone(), NodeId::parse("test-node").unwrap());

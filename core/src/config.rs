@@ -13,6 +13,7 @@ use std::time::Duration;
 mod dur;
 mod env;
 mod export;
+mod maintenance;
 mod metrics;
 mod notify;
 mod oidc;
@@ -27,7 +28,8 @@ pub use metrics::MetricsConfig;
 pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use oidc::{OidcConfig, RoleRefusal};
-pub use policy::{PolicyConfig, PolicyRule};
+pub use maintenance::{MaintenanceConfig, WindowEntry};
+pub use policy::{OutsideWindow, PolicyConfig, PolicyRule};
 pub use proxy::ProxyConfig;
 pub use recording::{RecordingConfig, RecordingStore, S3Config, S3Credentials};
 pub use retention::{RetentionAction, RetentionConfig};
@@ -71,6 +73,12 @@ pub struct Config {
     pub approval: ApprovalConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// Maintenance windows as written (`[[maintenance.windows]]`).
+    #[serde(default)]
+    pub maintenance: MaintenanceConfig,
+    /// The same, checked (filled at load; not a file key).
+    #[serde(skip)]
+    pub windows: crate::maintenance::Windows,
     #[serde(default)]
     pub session: SessionConfig,
     #[serde(default)]
@@ -362,6 +370,7 @@ impl Config {
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.resolve_paths();
         config.check()?;
+        config.windows = config.maintenance.windows()?;
         // The PROXY header must come within the sign-in deadline too.
         config.proxy.header_timeout = config.proxy.header_timeout.min(config.ssh.preauth_timeout);
         Ok(config)

@@ -65,7 +65,7 @@ impl Context {
         let store = Store::open(&config.store.url).await?;
         let audit = AuditLog::new(store.clone(), signer, config.audit.checkpoint_every);
         let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
-        let approvals = Approvals::new(store.clone(), audit.clone(), Policy::new(config.policy.clone()), config.approval.clone());
+        let approvals = Approvals::new(store.clone(), audit.clone(), Policy::with_windows(config.policy.clone(), config.windows.clone()), config.approval.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0).with_sso(config.oidc.is_some());
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());

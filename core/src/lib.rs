@@ -23,6 +23,7 @@ pub mod feed;
 pub mod keyfile;
 pub mod lease;
 pub mod live;
+pub mod maintenance;
 pub mod metrics;
 
 pub mod net;

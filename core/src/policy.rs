@@ -1,10 +1,13 @@
 //! Approval policy: for a device's criticality and zone, how many distinct approvers a
-//! request needs, the longest window an approval may grant, and which roles may approve.
+//! request needs, the longest window an approval may grant, which roles may approve, and what
+//! a request outside the device's maintenance windows needs (the windows themselves are
+//! [`crate::maintenance`]'s, held here so a reload changes both at once).
 //! Enforced here, in the domain, for every way of deciding (SSH lobby, CLI, web), and shown
 //! to approvers by the same function so the page never disagrees with the rule.
 
-use crate::config::{PolicyConfig, PolicyRule};
-use crate::domain::{Criticality, Role, Zone};
+use crate::config::{OutsideWindow, PolicyConfig, PolicyRule};
+use crate::domain::{Criticality, DeviceName, Role, Zone};
+use crate::maintenance::{WindowStatus, Windows};
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -15,7 +18,14 @@ use std::time::Duration;
 pub struct Policy {
     /// The current version. A std lock: held only to clone or swap the `Arc`, never across an
     /// `.await`.
-    cfg: Arc<RwLock<Arc<PolicyConfig>>>,
+    cfg: Arc<RwLock<Arc<Version>>>,
+}
+
+/// One version of the policy: the rules and the maintenance windows, replaced together.
+#[derive(Debug)]
+struct Version {
+    rules: PolicyConfig,
+    windows: Windows,
 }
 
 /// What the policy says for one device.
@@ -27,6 +37,8 @@ pub struct Rule {
     pub max_minutes: i64,
     /// Roles that may approve or deny.
     pub approver_roles: Vec<Role>,
+    /// What a request needs while the device's maintenance windows are all closed.
+    pub outside_window: OutsideWindow,
 }
 
 impl Rule {
@@ -42,15 +54,20 @@ impl Rule {
 }
 
 impl Policy {
-    /// Builds it from configuration (already checked at load).
+    /// Builds it from configuration (already checked at load), with no maintenance windows.
     pub fn new(cfg: PolicyConfig) -> Self {
-        Self { cfg: Arc::new(RwLock::new(Arc::new(cfg))) }
+        Self::with_windows(cfg, Windows::default())
     }
 
-    /// Puts `cfg` (already checked at load) in force for every clone of this policy; the
+    /// Builds it from configuration with the maintenance windows (both checked at load).
+    pub fn with_windows(cfg: PolicyConfig, windows: Windows) -> Self {
+        Self { cfg: Arc::new(RwLock::new(Arc::new(Version { rules: cfg, windows }))) }
+    }
+
+    /// Puts `cfg` and `windows` (checked at load) in force for every clone of this policy; the
     /// decisions after it use the new version, those already made keep what they got.
-    pub fn replace(&self, cfg: PolicyConfig) {
-        let new = Arc::new(cfg);
+    pub fn replace(&self, cfg: PolicyConfig, windows: Windows) {
+        let new = Arc::new(Version { rules: cfg, windows });
         match self.cfg.write() {
             Ok(mut cur) => *cur = new,
             Err(poisoned) => *poisoned.into_inner() = new,
@@ -58,7 +75,7 @@ impl Policy {
     }
 
     /// The version in force.
-    fn current(&self) -> Arc<PolicyConfig> {
+    fn current(&self) -> Arc<Version> {
         match self.cfg.read() {
             Ok(cur) => cur.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -67,7 +84,8 @@ impl Policy {
 
     /// The rule for a device of `criticality` in `zone`.
     pub fn rule(&self, criticality: Criticality, zone: &Zone) -> Rule {
-        let cfg = self.current();
+        let version = self.current();
+        let cfg = &version.rules;
         let mut rule = Rule {
             approvals: i64::from(match criticality {
                 Criticality::LifeCritical => cfg.life_critical_approvals,
@@ -76,8 +94,9 @@ impl Policy {
             }),
             max_minutes: i64::from(cfg.max_minutes),
             approver_roles: cfg.approver_roles.clone(),
+            outside_window: cfg.outside_window,
         };
-        if let Some(o) = best_override(&cfg, criticality, zone) {
+        if let Some(o) = best_override(cfg, criticality, zone) {
             if let Some(n) = o.approvals {
                 rule.approvals = i64::from(n);
             }
@@ -86,6 +105,9 @@ impl Policy {
             }
             if let Some(r) = &o.approver_roles {
                 rule.approver_roles = r.clone();
+            }
+            if let Some(w) = o.outside_window {
+                rule.outside_window = w;
             }
         }
         // Separation of duties is not configurable away.
@@ -97,9 +119,22 @@ impl Policy {
 
     /// The longest window any rule allows (bounds input before the device is known).
     pub fn max_minutes_anywhere(&self) -> i64 {
-        let cfg = self.current();
+        let version = self.current();
+        let cfg = &version.rules;
         let over = cfg.rules.iter().filter_map(|r| r.max_minutes).max().unwrap_or(0);
         i64::from(cfg.max_minutes.max(over))
+    }
+}
+
+impl Policy {
+    /// Where a device stands against its maintenance windows at `at` (Unix seconds).
+    pub fn window_status(&self, device: &DeviceName, zone: &Zone, at: i64) -> WindowStatus {
+        self.current().windows.status(device, zone, at)
+    }
+
+    /// The maintenance windows in force.
+    pub fn windows(&self) -> Windows {
+        self.current().windows.clone()
     }
 }
 
@@ -143,7 +178,7 @@ mod tests {
         let p = Policy::new(PolicyConfig::default());
         let held = p.clone();
         assert_eq!(held.rule(Criticality::High, &zone("lab")).approvals, 1);
-        p.replace(PolicyConfig { high_approvals: 3, max_minutes: 30, ..PolicyConfig::default() });
+        p.replace(PolicyConfig { high_approvals: 3, max_minutes: 30, ..PolicyConfig::default() }, Windows::default());
         let r = held.rule(Criticality::High, &zone("lab"));
         assert_eq!((r.approvals, r.max_minutes), (3, 30));
         assert_eq!(held.max_minutes_anywhere(), 30);
@@ -152,9 +187,9 @@ mod tests {
     #[test]
     fn most_specific_rule_wins() {
         let rules = vec![
-            PolicyRule { zone: None, criticality: Some(Criticality::High), approvals: Some(2), max_minutes: None, approver_roles: None },
-            PolicyRule { zone: Some(zone("icu")), criticality: None, approvals: None, max_minutes: Some(60), approver_roles: Some(vec![Role::Admin]) },
-            PolicyRule { zone: Some(zone("icu")), criticality: Some(Criticality::High), approvals: Some(3), max_minutes: None, approver_roles: None },
+            PolicyRule { zone: None, criticality: Some(Criticality::High), approvals: Some(2), max_minutes: None, approver_roles: None, outside_window: None },
+            PolicyRule { zone: Some(zone("icu")), criticality: None, approvals: None, max_minutes: Some(60), approver_roles: Some(vec![Role::Admin]), outside_window: None },
+            PolicyRule { zone: Some(zone("icu")), criticality: Some(Criticality::High), approvals: Some(3), max_minutes: None, approver_roles: None, outside_window: None },
         ];
         let p = Policy::new(PolicyConfig { rules, ..PolicyConfig::default() });
         // zone + criticality beats zone alone: its unset fields fall back to the defaults.

@@ -3,9 +3,12 @@
 //! transaction that checks state, changes it and appends its audit row, so a decision and its
 //! record cannot part. Rules enforced here: nobody approves their own request; each approver
 //! counts once; life-critical devices need two distinct approvers (policy); a window never
-//! exceeds the policy maximum; a request nobody decided in time expires.
+//! exceeds the policy maximum; a request nobody decided in time expires; outside a device's
+//! maintenance windows a request is refused or needs one more approver (policy), and a grant
+//! made inside one ends when it closes.
 
 mod input;
+mod outside;
 
 pub use input::{minutes_text, reason, request_minutes, window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
 
@@ -15,6 +18,7 @@ use crate::config::ApprovalConfig;
 use crate::domain::{RequestId, RequestState, Username};
 use crate::policy::Policy;
 use crate::store::{GrantRecord, RequestRecord, Store, StoreError};
+use outside::WindowCheck;
 use serde_json::json;
 
 /// Longest reason accepted, in characters.
@@ -100,8 +104,17 @@ impl Approvals {
         channels.check_ports(&dev.tcp_ports).map_err(|e| ApprovalError::Invalid(e.0))?;
         let rule = self.policy.rule(dev.criticality, &dev.zone);
         input::request_minutes(minutes, rule.max_minutes).map_err(|e| ApprovalError::Invalid(format!("{device}: {e}")))?;
-        let need = rule.approvals;
         let now = clock::now();
+        let windows = WindowCheck::new(self.policy.window_status(device, &dev.zone, now), rule.outside_window);
+        if let Some(why) = windows.refusal(device.as_str()) {
+            self.audit
+                .record(Event::new(actor, Kind::RequestRefusedOutsideWindow, Subject::device(device), json!({
+                    "vendor": vendor, "why": why, "maintenance_window": windows.audit(), "peer": peer,
+                })))
+                .await?;
+            return Err(ApprovalError::NotAllowed(why));
+        }
+        let need = rule.approvals + windows.extra_approvers();
         let mut tx = self.audit.begin().await?;
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;
         self.store.set_request_channels(&mut tx, id, channels).await?;
@@ -110,7 +123,7 @@ impl Approvals {
         }
         tx.append(Event::new(actor, Kind::RequestCreated, Subject::Request(id), json!({
                 "device": device, "vendor": vendor, "minutes": minutes, "reason": reason, "channels": channels,
-                "required_approvals": need, "peer": peer,
+                "required_approvals": need, "peer": peer, "maintenance_window": windows.audit(),
             })))
             .await?;
         tx.commit().await?;
@@ -130,6 +143,9 @@ impl Approvals {
         let now = clock::now();
         let vendor_active = self.store.user_by_id(req.vendor_id).await?.is_some_and(|v| !v.disabled && !v.expired_at(now));
         let device_active = self.store.device_by_name(&req.device).await?.is_some_and(|d| !d.disabled);
+        // The windows at the start this approver asks for (a scheduled start may fall in the next window).
+        let asked_start = window.starts_at.unwrap_or(now).max(now);
+        let windows_now = WindowCheck::new(self.policy.window_status(&req.device, &req.zone, asked_start), rule.outside_window);
         let refusal = if who.disabled || who.expired_at(now) || !rule.may_approve(who.role) {
             let state = if who.disabled { ", disabled" } else if who.expired_at(now) { ", past its end date" } else { "" };
             Some(format!("{approver} may not approve requests for {} (role {}{state})", req.device, who.role))
@@ -144,7 +160,7 @@ impl Approvals {
         } else if req.approvals.contains(approver) {
             Some(format!("{approver} has already approved request #{id}; another approver is needed"))
         } else {
-            None
+            windows_now.refusal(req.device.as_str())
         };
         if let Some(msg) = refusal {
             self.audit_refusal(id, approver, &msg, via).await?;
@@ -180,7 +196,7 @@ impl Approvals {
             self.store.set_approval_channels(&mut tx, id, who.id, c).await?;
         }
         let tally = self.store.approval_tally(&mut tx, id).await?;
-        let need = req.required_approvals;
+        let need = req.required_approvals.max(rule.approvals + windows_now.extra_approvers());
         tx.append(Event::new(approver.as_str(), Kind::RequestApprovalRecorded, Subject::Request(id), json!({
                 "approvals": tally.count, "required": need, "via": via, "window_seconds": secs, "starts_at": starts_at,
                 "channels": channels.as_ref().unwrap_or(&req.channels),
@@ -190,6 +206,14 @@ impl Approvals {
             let requested = req.minutes * 60;
             let length = tally.min_seconds.map_or(requested, |s| s.min(requested)).min(rule.max_minutes * 60);
             let start = tally.latest_start.unwrap_or(now).max(now);
+            // Another approver's later start may have moved the grant out of the window.
+            let windows = WindowCheck::new(self.policy.window_status(&req.device, &req.zone, start), rule.outside_window);
+            if let Some(msg) = windows.refusal(req.device.as_str()) {
+                drop(tx);
+                self.audit_refusal(id, approver, &msg, via).await?;
+                return Err(ApprovalError::NotAllowed(msg));
+            }
+            let (ends_at, clipped) = windows.clip(start + length);
             let moved = self.store.set_request_state(&mut tx, id, RequestState::Pending, RequestState::Approved, approver.as_str(), None, now).await?;
             if !moved {
                 return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
@@ -200,11 +224,12 @@ impl Approvals {
                     ApprovalError::Conflict(format!("the approvers of request #{id} agreed to no common channel"))
                 })?;
             }
-            let grant = self.store.insert_grant_channels(&mut tx, &req, start, start + length, &granted).await?;
+            let grant = self.store.insert_grant_channels(&mut tx, &req, start, ends_at, &granted).await?;
             tx.append(Event::new(approver.as_str(), Kind::RequestApproved, Subject::Request(id), json!({
                 "grant": grant.id, "vendor": req.vendor, "device": req.device,
                 "channels": grant.channels, "requested_channels": req.channels,
                 "starts_at": grant.starts_at, "ends_at": grant.ends_at, "via": via,
+                "maintenance_window": windows.audit(), "clipped_to_window": clipped,
             })))
             .await?;
             ApproveOutcome::Granted(grant)

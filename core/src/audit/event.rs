@@ -102,6 +102,9 @@ kinds! {
     RequestRevoked = "request.revoked",
     /// A request nobody decided in time.
     RequestExpired = "request.expired",
+    /// A request refused because the device's maintenance windows are closed (policy
+    /// `outside_window = "refuse"`), with the next opening.
+    RequestRefusedOutsideWindow = "request.refused_outside_window",
     /// A brokered session started.
     SessionStarted = "session.started",
     /// A brokered session ended.
@@ -298,6 +301,7 @@ mod tests {
         (Kind::RequestDenied, "request.denied"),
         (Kind::RequestRevoked, "request.revoked"),
         (Kind::RequestExpired, "request.expired"),
+        (Kind::RequestRefusedOutsideWindow, "request.refused_outside_window"),
         (Kind::SessionStarted, "session.started"),
         (Kind::SessionEnded, "session.ended"),
         (Kind::SessionStopRequested, "session.stop_requested"),

@@ -17,6 +17,9 @@ pub struct PolicyConfig {
     pub max_minutes: u32,
     /// Roles whose members may approve and deny.
     pub approver_roles: Vec<Role>,
+    /// What a request for a device covered by maintenance windows needs while none is open
+    /// (`[[maintenance.windows]]`). Devices no window covers are never restricted.
+    pub outside_window: OutsideWindow,
     /// Overrides; the most specific matching rule wins (zone and criticality, then zone, then
     /// criticality), the first listed among equals.
     pub rules: Vec<PolicyRule>,
@@ -30,6 +33,7 @@ impl Default for PolicyConfig {
             standard_approvals: 1,
             max_minutes: 480,
             approver_roles: vec![Role::Approver, Role::Admin],
+            outside_window: OutsideWindow::default(),
             rules: Vec::new(),
         }
     }
@@ -44,6 +48,33 @@ pub struct PolicyRule {
     pub approvals: Option<u32>,
     pub max_minutes: Option<u32>,
     pub approver_roles: Option<Vec<Role>>,
+    pub outside_window: Option<OutsideWindow>,
+}
+
+/// What a request outside a device's maintenance windows needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutsideWindow {
+    /// Nothing more than inside: the window only clips grants made inside it.
+    Allow,
+    /// Refused, naming the next window. The default: a device given windows takes vendor work
+    /// only in them unless the policy says otherwise.
+    #[default]
+    Refuse,
+    /// One more distinct approver than the rule asks for.
+    ExtraApprover,
+    // A clinical sign-off (an account permission) is the mode still to come; it belongs here.
+}
+
+impl OutsideWindow {
+    /// The word written in the configuration and the audit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutsideWindow::Allow => "allow",
+            OutsideWindow::Refuse => "refuse",
+            OutsideWindow::ExtraApprover => "extra-approver",
+        }
+    }
 }
 
 impl PolicyConfig {

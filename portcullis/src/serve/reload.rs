@@ -1,5 +1,5 @@
 //! SIGHUP: a node re-reads its configuration file and puts the web listener's TLS certificate
-//! and the `[policy]` section in force, without dropping a session or a connection (new TLS
+//! and the `[policy]` and `[maintenance]` sections in force, without dropping a session or a connection (new TLS
 //! handshakes get the new certificate, open ones keep theirs; decisions after the reload use
 //! the new policy). Everything is loaded and checked first and applied only as a whole: a
 //! configuration, certificate or key that does not load is refused, logged, audited as
@@ -53,7 +53,7 @@ pub async fn reload(config: &Path, ctx: &Context, tls: &TlsCert) {
         Ok((cfg, pair)) => {
             let sha = pair.sha256();
             tls.put(pair);
-            ctx.approvals.policy().replace(cfg.policy.clone());
+            ctx.approvals.policy().replace(cfg.policy.clone(), cfg.windows.clone());
             tracing::info!(certificate_sha256 = %sha, "SIGHUP: reloaded the web certificate and the policy");
             Event::new("system", Kind::NodeReloaded, Subject::System, json!({ "node": node, "certificate_sha256": sha }))
         }
