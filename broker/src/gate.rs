@@ -3,7 +3,9 @@
 //! and waits — showing the request number and each approval as it lands — until an approver
 //! decides, the wait times out, or the vendor presses Ctrl-C. Anything non-interactive is
 //! refused with the command that files a request. A grant that does not name the channel
-//! (terminal, files) is refused with how to ask for it. No connection to the device is made
+//! (terminal, files) is refused with how to ask for it. Where maintenance windows cover the
+//! device, the vendor is told before filing whether one is open (until when) or which opens
+//! next, and on approval whether the grant ends with the window. No connection to the device is made
 //! here; the gate talks to the vendor through [`Dialog`], so it runs without a socket in tests.
 
 use crate::prompt::{Dialog, Line};
@@ -11,7 +13,8 @@ use crate::hint::Hints;
 use crate::state::{Conn, Entry};
 use portcullis_core::approvals::{minutes_text, request_minutes, RequestInput};
 use portcullis_core::clock;
-use portcullis_core::domain::{Channel, RequestId, RequestState};
+use portcullis_core::domain::{Channel, DeviceName, RequestId, RequestState, Zone};
+use portcullis_core::maintenance::WindowStatus;
 use portcullis_core::feed::ChangeRx;
 use portcullis_core::store::{DeviceRecord, GrantRecord, UserRecord};
 use portcullis_core::Context;
@@ -135,6 +138,9 @@ async fn new_request<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRec
     let max = ctx.approvals.policy().rule(dev.criticality, &dev.zone).max_minutes;
     let default = i64::from(ctx.config.approval.default_minutes).min(max);
     term.say(&format!("You have no current access to {} ({}, zone {}). An approver must grant it.\n", dev.name, dev.criticality, dev.zone)).await;
+    if let Some(line) = window_line(ctx, &dev.name, &dev.zone) {
+        term.say(&line).await;
+    }
     term.say("Give the ticket number and what you will do.\nReason: ").await;
     let Line::Text(reason) = term.read_line().await else { return None };
     let mut minutes = None;
@@ -167,6 +173,15 @@ async fn new_request<D: Dialog>(conn: &Caller<'_>, term: &mut D, dev: &DeviceRec
     }
 }
 
+/// The device's maintenance windows now, for a vendor about to file a request; none when no
+/// window covers it.
+pub(crate) fn window_line(ctx: &Context, device: &DeviceName, zone: &Zone) -> Option<String> {
+    match ctx.approvals.policy().window_status(device, zone, clock::now()) {
+        WindowStatus::Unrestricted => None,
+        status => Some(format!("Maintenance windows: {} is {}.\n", device, status.describe())),
+    }
+}
+
 async fn wait_for_decision<D: Dialog>(conn: &Caller<'_>, term: &mut D, id: RequestId) -> Option<GrantRecord> {
     let ctx = conn.ctx;
     let wait = ctx.config.approval.wait_timeout.0;
@@ -188,7 +203,11 @@ async fn wait_for_decision<D: Dialog>(conn: &Caller<'_>, term: &mut D, id: Reque
                 let now = clock::now();
                 match &grant {
                     Some(g) if g.is_current(now) => {
-                        term.say(&format!("request #{id} approved; access until {}. Connecting…\n", clock::rfc3339(g.ends_at))).await;
+                        let clipped = match ctx.approvals.policy().window_status(&req.device, &req.zone, g.starts_at) {
+                            WindowStatus::Inside(o) if o.ends_at == g.ends_at => format!(" (when maintenance window {} closes)", o.window),
+                            _ => String::new(),
+                        };
+                        term.say(&format!("request #{id} approved; access until {}{clipped}. Connecting…\n", clock::rfc3339(g.ends_at))).await;
                     }
                     Some(g) if g.starts_at > now => {
                         term.warn(&format!(

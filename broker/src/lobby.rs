@@ -252,8 +252,9 @@ async fn request(conn: &Conn, args: RequestArgs) -> Reply {
     let ctx = &conn.ctx;
     match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &device, &args.reason, args.minutes).channels(&args.channels).peer(&conn.peer)).await {
         Ok(r) => Reply::ok(format!(
-            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\nOnce approved, connect with:\n{}",
+            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\n{}Once approved, connect with:\n{}",
             r.id, r.device, r.minutes, r.channels, r.required_approvals,
+            crate::gate::window_line(ctx, &r.device, &r.zone).unwrap_or_default(),
             Hints::new(&conn.entry, &conn.user.username).channels(&r.device, &r.channels)
         )),
         Err(e) => Reply::err(format!("error: {e}\n")),

@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         audit::list, audit::verify,
     ),
     components(schemas(
-        error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView,
+        error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView, WindowView,
         RequestView, NewRequestBody, ApproveBody, ApproveView, DenyBody, SessionView, StopBody, UserView, NewUserBody,
         CreatedUserView, DeviceView, NewDeviceBody, CountView, audit::AuditRowView, audit::VerifyView,
         recordings::RecordingView, device_changes::DeviceEditBody, device_changes::CredentialBody,

@@ -3,7 +3,8 @@
 //! core's `Approvals` service, the same one the SSH lobby and the CLI call.
 
 use super::error::{ApiError, ErrorBody};
-use super::views::{ApproveBody, ApproveView, CountView, DenyBody, GrantView, NewRequestBody, RequestView};
+use super::views::{ApproveBody, ApproveView, CountView, DenyBody, GrantView, NewRequestBody, RequestView, WindowView};
+use portcullis_core::clock;
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Authed;
 use axum::extract::State;
@@ -43,7 +44,11 @@ pub async fn view(store: &Store, approvals: &Approvals, r: &RequestRecord) -> Re
         None
     };
     let rule = approvals.policy().rule(r.criticality, &r.zone);
-    Ok(RequestView::new(r, grant.as_ref(), &rule))
+    let mut view = RequestView::new(r, grant.as_ref(), &rule);
+    if r.state == RequestState::Pending {
+        view.maintenance_window = WindowView::of(&approvals.policy().window_status(&r.device, &r.zone, clock::now()));
+    }
+    Ok(view)
 }
 
 /// Lists requests matching the filters, newest first.

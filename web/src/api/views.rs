@@ -3,6 +3,7 @@
 //! except the enrolment secrets shown once in the answer that creates an account.
 
 use portcullis_core::clock;
+use portcullis_core::maintenance::WindowStatus;
 use portcullis_core::policy::Rule;
 use portcullis_core::store::{DeviceRecord, GrantRecord, RequestRecord, SessionRecord, UserRecord};
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,41 @@ pub struct PolicyView {
     pub approvals_required: i64,
     pub max_minutes: i64,
     pub approver_roles: Vec<String>,
+    /// What a request needs while the device's maintenance windows are closed: `allow`,
+    /// `refuse` or `extra-approver`.
+    pub outside_window: String,
+}
+
+/// Where a device stands against its maintenance windows now.
+#[derive(Serialize, ToSchema)]
+pub struct WindowView {
+    /// `inside` or `outside`.
+    pub state: String,
+    /// The open window, or the next one to open (none when none opens in two months).
+    pub window: Option<String>,
+    /// Its opening and closing (RFC 3339, UTC).
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    /// One line for a person, in the window's time zone and UTC.
+    pub text: String,
+}
+
+impl WindowView {
+    /// None when no window covers the device.
+    pub fn of(status: &WindowStatus) -> Option<WindowView> {
+        let (state, opening) = match status {
+            WindowStatus::Unrestricted => return None,
+            WindowStatus::Inside(o) => ("inside", Some(o)),
+            WindowStatus::Outside(next) => ("outside", next.as_ref()),
+        };
+        Some(WindowView {
+            state: state.to_owned(),
+            window: opening.map(|o| o.window.clone()),
+            starts_at: opening.map(|o| time(o.starts_at)),
+            ends_at: opening.map(|o| time(o.ends_at)),
+            text: status.describe(),
+        })
+    }
 }
 
 impl From<&Rule> for PolicyView {
@@ -101,6 +137,7 @@ impl From<&Rule> for PolicyView {
             approvals_required: r.approvals,
             max_minutes: r.max_minutes,
             approver_roles: r.approver_roles.iter().map(|r| r.to_string()).collect(),
+            outside_window: r.outside_window.as_str().to_owned(),
         }
     }
 }
@@ -129,6 +166,8 @@ pub struct RequestView {
     pub decision_note: Option<String>,
     pub grant: Option<GrantView>,
     pub policy: PolicyView,
+    /// For a pending request on a device with maintenance windows: open now, or the next.
+    pub maintenance_window: Option<WindowView>,
 }
 
 impl RequestView {
@@ -154,6 +193,7 @@ impl RequestView {
             decision_note: r.decision_note.clone(),
             grant: grant.map(GrantView::from),
             policy: PolicyView::from(rule),
+            maintenance_window: None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Devices, for admins: the list with the policy that applies to each, adding a device (its
+//! Devices, for admins: the list with the policy and maintenance windows that apply to each
+//! (the configured windows listed below it), adding a device (its
 //! address, login, password credential and pinned host key line) and disabling or enabling
 //! one; each device's own page ([`super::admin_device`]) changes it. Credentials go in and
 //! are sealed by the core; they are never shown.
@@ -41,6 +42,7 @@ fn device_row(approvals: &Approvals, admin: &Authed, d: &DeviceRecord) -> Markup
             td { (d.name.as_str()) br; small { (d.login) "@" (d.address) } }
             td { (criticality(d.criticality.as_str())) br; small { "zone " (d.zone.as_str()) } }
             td { (rule.approvals) " approver" @if rule.approvals != 1 { "s" } br; small { "≤ " (rule.max_minutes) " min" } }
+            td.window { (super::windows::device_cell(approvals, d)) }
             td { @if ports.is_empty() { "—" } @else { (ports.join(", ")) } }
             td { small.mono title=(fingerprint) { (short_fingerprint) } }
             td { span class={ "state state-" (if d.disabled { "disabled" } else { "active" }) } { (if d.disabled { "disabled" } else { "active" }) } }
@@ -97,10 +99,11 @@ async fn render(pages: Sources<'_>, admin: &Authed, notice: Notice, status: Stat
         h1 { "Devices" }
         div.scroll role="region" aria-label="Devices" tabindex="0" {
             table.devices {
-                thead { tr { th { "Device" } th { "Criticality" } th { "Policy" } th { "Ports" } th { "Host key" } th { "State" } th { span.sr-only { "Actions" } } } }
+                thead { tr { th { "Device" } th { "Criticality" } th { "Policy" } th { "Maintenance" } th { "Ports" } th { "Host key" } th { "State" } th { span.sr-only { "Actions" } } } }
                 tbody { @for d in &devices { (device_row(pages.approvals, admin, d)) } }
             }
         }
+        (super::windows::section(pages.approvals))
         (add_form(admin))
     };
     Ok((status, layout::page(pages.frame, admin, Tab::Devices, "Devices", notice, body).await).into_response())

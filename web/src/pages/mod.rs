@@ -26,6 +26,7 @@ mod session;
 mod sessions;
 mod sso;
 mod visitor;
+mod windows;
 
 use crate::state::AppState;
 use axum::routing::{get, post};

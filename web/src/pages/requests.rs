@@ -3,7 +3,8 @@
 //! one action (the window pre-filled with what was asked, an optional scheduled start) or deny
 //! with a reason; auditors see the same list without forms. The core refuses what the rules
 //! forbid (own request, a second approval by the same person, a decided request) and the page
-//! says so in plain words.
+//! says so in plain words. Where maintenance windows cover the device, the card says whether
+//! one is open (and that the grant ends with it) or which opens next.
 
 use super::error::PageError;
 use super::flash::FlashQuery;
@@ -97,6 +98,17 @@ fn request_card(user: &Authed, r: &RequestView) -> Markup {
                 dd {
                     span.tally { (r.approvals.len()) " of " (r.approvals_required) " approvals" }
                     @if !r.approvals.is_empty() { " — " span.approvers { (r.approvals.join(", ")) } }
+                }
+                @if let Some(w) = &r.maintenance_window {
+                    dt { "Maintenance window" }
+                    dd.maintenance-window data-state=(w.state) {
+                        (w.text)
+                        @if w.state == "inside" {
+                            br; span.hint { "An approval now grants access until the window closes, not past it." }
+                        } @else if r.policy.outside_window == "extra-approver" {
+                            br; span.hint { "Outside the window the policy asks for one more approver." }
+                        }
+                    }
                 }
             }
             @if decides(user) {
