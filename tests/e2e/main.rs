@@ -56,3 +56,4 @@ mod upgrade;
 mod vendor_lifecycle;
 mod files;
 mod window;
+mod maintenance;

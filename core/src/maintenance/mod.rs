@@ -1,5 +1,6 @@
 //! Maintenance windows: the agreed, recurring times at which vendors may work on a zone's or a
-//! device's equipment ("Tuesdays 02:00–04:00 Europe/Berlin", "first Sunday of the month").
+//! device's equipment ("Tuesdays 02:00–04:00 Europe/Berlin", "first Sunday of the month"),
+//! or a window agreed for one date.
 //! This module knows the windows and answers one question for the approvals domain, the lobby
 //! and the pages alike: for this device at this instant, is a window open (until when), or
 //! which opens next? What a request outside a window needs is the policy's
@@ -78,7 +79,7 @@ impl WindowStatus {
             WindowStatus::Unrestricted => "no maintenance window applies".to_owned(),
             WindowStatus::Inside(o) => format!("inside maintenance window {} until {}", o.window, o.until()),
             WindowStatus::Outside(Some(o)) => format!("outside its maintenance windows; the next: {}", o.describe()),
-            WindowStatus::Outside(None) => "outside its maintenance windows; none opens in the next two months".to_owned(),
+            WindowStatus::Outside(None) => "outside its maintenance windows; none is due to open".to_owned(),
         }
     }
 

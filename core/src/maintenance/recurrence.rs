@@ -1,6 +1,7 @@
 //! How often a maintenance window recurs, as written in the configuration's `every` key:
 //! `"day"`, one or more weekdays (`"tuesday"`, `"monday, thursday"`), or one weekday of the
-//! month (`"first sunday"`, `"2nd tuesday"`, `"last friday"`). Which calendar days match is
+//! month (`"first sunday"`, `"2nd tuesday"`, `"last friday"`), or one date (`"2027-03-28"`,
+//! a window that opens once). Which calendar days match is
 //! answered by `jiff`'s calendar, never by arithmetic of our own.
 
 use jiff::civil::{Date, Weekday};
@@ -15,6 +16,8 @@ pub enum Recurrence {
     Weekly(Vec<Weekday>),
     /// The `nth` such weekday of every month: 1 to 4, or -1 for the last.
     Monthly { nth: i8, weekday: Weekday },
+    /// Once, on this date.
+    Once(Date),
 }
 
 impl Recurrence {
@@ -24,6 +27,9 @@ impl Recurrence {
         let t = t.strip_suffix(" of the month").or_else(|| t.strip_suffix(" of every month")).unwrap_or(&t).trim().to_owned();
         if matches!(t.as_str(), "day" | "daily" | "every day") {
             return Ok(Recurrence::Daily);
+        }
+        if t.starts_with(|c: char| c.is_ascii_digit()) {
+            return t.parse::<Date>().map(Recurrence::Once).map_err(|_| format!("every = {text:?} is not a date such as \"2027-03-28\""));
         }
         let words: Vec<&str> = t.split_whitespace().collect();
         if let [ordinal, day] = words.as_slice() {
@@ -36,7 +42,7 @@ impl Recurrence {
             match weekday_of(part) {
                 Some(d) if !days.contains(&d) => days.push(d),
                 _ => return Err(format!(
-                    "every = {text:?} is not a recurrence; write \"day\", weekdays (\"tuesday\", \"monday, thursday\") or a weekday of the month (\"first sunday\", \"last friday\")"
+                    "every = {text:?} is not a recurrence; write \"day\", weekdays (\"tuesday\", \"monday, thursday\") or a weekday of the month (\"first sunday\", \"last friday\") or a date (\"2027-03-28\")"
                 )),
             }
         }
@@ -49,6 +55,7 @@ impl Recurrence {
             Recurrence::Daily => true,
             Recurrence::Weekly(days) => days.contains(&date.weekday()),
             Recurrence::Monthly { nth, weekday } => date.nth_weekday_of_month(*nth, *weekday).is_ok_and(|d| d == date),
+            Recurrence::Once(day) => *day == date,
         }
     }
 
@@ -78,6 +85,7 @@ impl fmt::Display for Recurrence {
                 };
                 write!(f, "{ord} {} of the month", name(*weekday))
             }
+            Recurrence::Once(day) => write!(f, "once on {day}"),
         }
     }
 }
@@ -148,6 +156,8 @@ mod tests {
             assert!(Recurrence::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Recurrence::parse("first sunday").unwrap().to_string(), "first Sunday of the month");
+        assert_eq!(Recurrence::parse("2027-03-28"), Ok(Recurrence::Once(date(2027, 3, 28))));
+        assert!(Recurrence::parse("2027-02-30").is_err());
     }
 
     #[test]

@@ -145,3 +145,18 @@ fn bad_entries_are_refused_naming_them() {
     let twice = MaintenanceConfig { windows: vec![entry("x", Some("icu"), None, "day", "02:00", "2h", "UTC"), entry("x", Some("lab"), None, "day", "02:00", "2h", "UTC")] };
     assert!(twice.windows().unwrap_err().to_string().contains("used twice"));
 }
+
+#[test]
+fn a_dated_window_opens_once_however_far_ahead() {
+    // Agreed months ahead for the night the clocks go forward.
+    let ws = windows(vec![entry("firmware", None, Some("pump-1"), "2027-03-28", "02:00", "2h", "Europe/Berlin")]);
+    let (pump, icu) = ("pump-1".parse().unwrap(), "icu".parse().unwrap());
+    match ws.status(&pump, &icu, utc(2026, 12, 1, 12, 0)) {
+        WindowStatus::Outside(Some(o)) => assert_eq!((o.starts_at, o.ends_at, o.local_start.as_str()), (utc(2027, 3, 28, 1, 0), utc(2027, 3, 28, 2, 0), "Sun 2027-03-28 03:00 CEST")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ws.status(&pump, &icu, utc(2027, 3, 28, 1, 30)), WindowStatus::Inside(_)));
+    let after = ws.status(&pump, &icu, utc(2027, 3, 28, 2, 0));
+    assert_eq!(after, WindowStatus::Outside(None), "over: the device stays closed");
+    assert_eq!(after.describe(), "outside its maintenance windows; none is due to open");
+}

@@ -75,6 +75,9 @@ impl WindowSpec {
 
     /// The opening that is running at `now` (Unix seconds) or, if none, the next one.
     pub fn current_or_next(&self, now: i64) -> Option<Opening> {
+        if let Recurrence::Once(day) = self.every {
+            return self.opening_on(day).filter(|o| o.ends_at > now);
+        }
         let today = Timestamp::from_second(now).ok()?.to_zoned_datetime(self.tz.clone()).date();
         // Start a week back (a long window opened days ago may still run) and look two months
         // ahead (a monthly window opens within five weeks).

@@ -24,6 +24,8 @@ pub struct Setup {
     /// For every command and server of the broker (see [`Broker::set_env`]).
     broker_env: Vec<(String, String)>,
     store_url: Option<String>,
+    /// Appended to the broker's `portcullis.toml` before it serves.
+    config: String,
 }
 
 impl Setup {
@@ -42,6 +44,7 @@ impl Setup {
             ],
             broker_env: Vec::new(),
             store_url: None,
+            config: String::new(),
         }
     }
 
@@ -76,6 +79,13 @@ impl Setup {
         self
     }
 
+    /// Appends TOML (sections such as `[[maintenance.windows]]`) to the configuration.
+    pub fn config(mut self, toml: &str) -> Setup {
+        self.config.push_str(toml);
+        self.config.push('\n');
+        self
+    }
+
     pub fn start(self) -> Scenario {
         let device = Device::start(&self.device_name);
         let mut broker = Broker::init_with_store(self.store_url.clone());
@@ -99,6 +109,11 @@ impl Setup {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        if !self.config.is_empty() {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new().append(true).open(&broker.config).expect("open the configuration");
+            file.write_all(format!("\n{}", self.config).as_bytes()).expect("append to the configuration");
+        }
         broker.serve(&env);
         Scenario {
             broker,

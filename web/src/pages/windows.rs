@@ -55,7 +55,7 @@ pub fn section(approvals: &Approvals) -> Markup {
                                         @match w.current_or_next(now) {
                                             Some(o) if o.starts_at <= now => { "open now, until " (o.until()) }
                                             Some(o) => { (o.describe()) }
-                                            None => { "none in the next two months" }
+                                            None => { "none is due to open" }
                                         }
                                     }
                                 }

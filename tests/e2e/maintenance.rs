@@ -1,0 +1,100 @@
+//! Maintenance windows with a real `ssh` vendor and a real `sshd` device: a device whose only
+//! window is closed refuses the request in the lobby and at the gate, naming the next opening
+//! in the window's time zone and in UTC — here a window agreed for the night of the next
+//! Europe/Berlin clock change, whose expected opening the test computes with `jiff`; a device
+//! whose window is open takes an approval, and the grant ends when the window closes. Windows
+//! are written from the current time, so the tests hold whenever they run.
+
+use crate::harness::broker::parse_request_id;
+use crate::harness::scenario::{Setup, APPROVERS};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use std::time::Duration;
+
+fn window(name: &str, device: &str, every: &str, start: &str, duration: &str, tz: &str) -> String {
+    format!("[[maintenance.windows]]\nname = \"{name}\"\ndevice = \"{device}\"\nevery = \"{every}\"\nstart = \"{start}\"\nduration = \"{duration}\"\ntime_zone = \"{tz}\"\n")
+}
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+#[test]
+fn a_closed_window_refuses_in_the_lobby_naming_the_next_opening_across_a_clock_change() {
+    // The night of the next Berlin clock change, 02:00 for two hours, as the hospital agreed.
+    let berlin = TimeZone::get("Europe/Berlin").unwrap();
+    let change = berlin.following(now()).next().expect("a next clock change").timestamp();
+    let day = change.to_zoned_datetime(berlin.clone()).date();
+    let opens = day.at(2, 0, 0, 0).to_zoned_datetime(berlin.clone()).unwrap();
+    let closes = day.at(4, 0, 0, 0).to_zoned_datetime(berlin.clone()).unwrap();
+    // 02:00 is skipped in spring (opens 03:00 summer time) and twice in autumn (the first).
+    let expected = format!(
+        "clock-change from {} to {} (Europe/Berlin), {} to {} UTC",
+        opens.strftime("%a %Y-%m-%d %H:%M %Z"),
+        closes.strftime("%H:%M %Z"),
+        opens.timestamp().strftime("%Y-%m-%d %H:%M"),
+        closes.timestamp().strftime("%H:%M"),
+    );
+    assert!(opens.offset() != closes.offset() || opens.strftime("%H:%M").to_string() == "03:00", "the window does not span the change: {expected}");
+
+    let s = Setup::new("pump-closed").config(&window("clock-change", "pump-closed", &day.to_string(), "02:00", "2h", "Europe/Berlin")).start();
+    let out = s.lobby("request pump-closed --minutes 30 --reason 'INC-9101 firmware update'");
+    out.assert_failure();
+    let text = out.all_text();
+    assert!(text.contains("pump-closed takes vendor access only in its maintenance windows"), "{}", out.describe());
+    assert!(text.contains(&expected), "the next opening is not named as {expected:?}:\n{}", out.describe());
+    assert!(parse_request_id(&text).is_none(), "a request was filed: {text}");
+    assert!(s.broker.requests(None).is_empty(), "a request was filed");
+
+    let row = s.broker.wait_for_audit("request.refused_outside_window", Duration::from_secs(30), |r| r["subject"] == "device:pump-closed");
+    assert_eq!(row["detail"]["maintenance_window"]["next"]["starts_at"].as_i64(), Some(opens.timestamp().as_second()), "{row}");
+    assert_eq!(row["detail"]["maintenance_window"]["next"]["ends_at"].as_i64(), Some(closes.timestamp().as_second()), "{row}");
+    assert_eq!(row["detail"]["maintenance_window"]["policy"], "refuse", "{row}");
+
+    // At the gate the vendor is told before typing a reason, and refused after.
+    let mut term = s.interactive(&[]);
+    let before = term.expect("Reason", Duration::from_secs(60));
+    assert!(before.contains("Maintenance windows: pump-closed is outside its maintenance windows; the next: ") && before.contains(&expected), "{before:?}");
+    term.send_line("INC-9102 firmware update");
+    term.expect("Minutes", Duration::from_secs(30));
+    term.send_line("30");
+    term.expect("takes vendor access only in its maintenance windows", Duration::from_secs(30));
+    term.wait_exit(Duration::from_secs(30));
+    assert_eq!(s.device.accepted(), 0, "the device was contacted");
+    assert!(s.broker.requests(None).is_empty(), "a request was filed at the gate");
+}
+
+#[test]
+fn an_open_window_clips_the_approved_grant_to_its_end() {
+    // A daily window in New York that opened five minutes ago for twenty minutes.
+    let started = now().as_second() - 300;
+    let local = Timestamp::from_second(started).unwrap().in_tz("America/New_York").unwrap();
+    let closes = started / 60 * 60 + 20 * 60;
+    let until = Timestamp::from_second(closes).unwrap().in_tz("America/New_York").unwrap().strftime("%H:%M %Z").to_string();
+    let s = Setup::new("pump-open").config(&window("morning-service", "pump-open", "day", &local.strftime("%H:%M").to_string(), "20m", "America/New_York")).start();
+
+    let mut term = s.interactive(&[]);
+    let before = term.expect("Reason", Duration::from_secs(60));
+    assert!(before.contains(&format!("pump-open is inside maintenance window morning-service until {until}")), "{before:?}");
+    term.send_line("INC-9201 replace battery");
+    term.expect("Minutes", Duration::from_secs(30));
+    term.send_line("120");
+    let text = term.expect("is waiting for approval", Duration::from_secs(30));
+    let id = parse_request_id(&text).unwrap_or_else(|| panic!("no request id: {text:?}"));
+
+    s.approve(id, APPROVERS[0], &[]).assert_success();
+    let said = term.expect("Connecting", Duration::from_secs(60));
+    assert!(said.contains("(when maintenance window morning-service closes)"), "{said:?}");
+    term.wait_for_shell(Duration::from_secs(60));
+
+    let row = s.broker.wait_for_audit("request.approved", Duration::from_secs(30), |r| r["subject"] == format!("request:{id}"));
+    assert_eq!(row["detail"]["ends_at"].as_i64(), Some(closes), "120 minutes asked; the grant ends with the window: {row}");
+    assert_eq!(row["detail"]["clipped_to_window"], true, "{row}");
+    assert_eq!(row["detail"]["maintenance_window"]["window"], "morning-service", "{row}");
+    // The vendor's own view says the same end.
+    let status = s.lobby("status");
+    let end = Timestamp::from_second(closes).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    assert!(status.stdout_text().contains(&format!("shell until {end}")), "{}", status.describe());
+    let created = s.broker.wait_for_audit("request.created", Duration::from_secs(30), |r| r["subject"] == format!("request:{id}"));
+    assert_eq!(created["detail"]["maintenance_window"]["state"], "inside", "{created}");
+}
