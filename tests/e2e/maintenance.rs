@@ -98,3 +98,38 @@ fn an_open_window_clips_the_approved_grant_to_its_end() {
     let created = s.broker.wait_for_audit("request.created", Duration::from_secs(30), |r| r["subject"] == format!("request:{id}"));
     assert_eq!(created["detail"]["maintenance_window"]["state"], "inside", "{created}");
 }
+
+#[test]
+fn the_pages_show_the_window_on_the_pending_card_and_the_devices_page() {
+    // The device's own window is open (closes in about a quarter of an hour); the zone's weekly
+    // Berlin window is listed too.
+    let started = now().as_second() - 300;
+    let local = Timestamp::from_second(started).unwrap().in_tz("Europe/Berlin").unwrap();
+    let closes = started / 60 * 60 + 20 * 60;
+    let until = Timestamp::from_second(closes).unwrap().in_tz("Europe/Berlin").unwrap().strftime("%H:%M %Z").to_string();
+    let zone_window = "[[maintenance.windows]]\nname = \"icu-tuesday\"\nzone = \"icu\"\nevery = \"tuesday\"\nstart = \"02:00\"\nduration = \"2h\"\ntime_zone = \"Europe/Berlin\"\n";
+    let s = Setup::new("ventilator-3")
+        .config(&window("ventilator-service", "ventilator-3", "day", &local.strftime("%H:%M").to_string(), "20m", "Europe/Berlin"))
+        .config(zone_window)
+        .start();
+    let id = s.request_via_lobby(90, "INC-9301 sensor calibration");
+    let ada = crate::harness::browser::web_user(&s.broker, "ada", "admin");
+    let mut env = crate::harness::browser::sign_in_env(&s.broker, &ada);
+    env.push(("REQUEST_ID", id.to_string()));
+    env.push(("DEVICE", "ventilator-3".to_owned()));
+    let out = crate::harness::browser::run("windows.mjs", &env);
+    let text = |k: &str| out[k].as_str().unwrap_or_default().to_owned();
+
+    assert_eq!(out["card_state"], "inside", "{out}");
+    assert!(text("card_window").contains(&format!("inside maintenance window ventilator-service until {until}")), "{out}");
+    assert!(text("card_window").contains("An approval now grants access until the window closes"), "{out}");
+    assert!(text("device_cell").contains("open: ventilator-service") && text("device_cell").contains(&until), "{out}");
+    assert_eq!(out["window_rows"], 2, "{out}");
+    let section = text("section");
+    assert!(section.contains("Tuesdays 02:00 for 2h (Europe/Berlin)") && section.contains("come from the configuration"), "{out}");
+    assert_eq!(out["violations"].as_array().map(Vec::len), Some(0), "axe-core: {out}");
+    assert!(text("flash").contains(&format!("#{id}")), "{out}");
+    let row = s.broker.wait_for_audit("request.approved", Duration::from_secs(30), |r| r["subject"] == format!("request:{id}"));
+    assert!(row["detail"]["via"].as_str().unwrap_or_default().starts_with("web"), "{row}");
+    assert_eq!(row["detail"]["ends_at"].as_i64(), Some(closes), "approved on the page, the grant ends with the window: {row}");
+}
