@@ -119,6 +119,36 @@ fn policy_rules_parse_and_unsafe_ones_are_refused() {
 }
 
 #[test]
+fn maintenance_windows_load_and_bad_ones_are_refused_by_name() {
+    // The example's commented windows, switched on.
+    let example = include_str!("../../../deploy/portcullis.example.toml");
+    let section = example.split_once("\n[maintenance]\n").and_then(|(_, rest)| rest.split_once("\n[session]")).map(|(m, _)| m).unwrap();
+    let on: String = section.lines().map(uncomment_setting).collect::<Vec<_>>().join("\n");
+    let text = format!("{MINIMAL}[policy]\noutside_window = \"extra-approver\"\n[[policy.rules]]\nzone = \"icu\"\noutside_window = \"refuse\"\n[maintenance]\n{on}");
+    let c = Config::from_parts(&text, Path::new("p.toml"), &[]).unwrap();
+    let names: Vec<&str> = c.windows.all().iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["icu-tuesday", "mri-monthly"]);
+    assert_eq!(c.windows.all()[1].describe(), "first Sunday of the month 06:00 for 4h (Europe/Berlin)");
+    let policy = crate::policy::Policy::with_windows(c.policy.clone(), c.windows.clone());
+    use crate::config::OutsideWindow;
+    assert_eq!(policy.rule(crate::domain::Criticality::High, &"icu".parse().unwrap()).outside_window, OutsideWindow::Refuse);
+    assert_eq!(policy.rule(crate::domain::Criticality::High, &"lab".parse().unwrap()).outside_window, OutsideWindow::ExtraApprover);
+    assert_eq!(Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap().policy.outside_window, OutsideWindow::Refuse, "the documented default");
+    let entry = |rest: &str| format!("[[maintenance.windows]]\nname = \"night\"\nzone = \"icu\"\nstart = \"02:00\"\n{rest}\n");
+    for (bad, why) in [
+        (entry("every = \"tuesday\"\nduration = \"2h\"\ntime_zone = \"Europe/Berln\""), "maintenance.windows[0] (\"night\"): time_zone = \"Europe/Berln\" is not an IANA time zone"),
+        (entry("every = \"someday\"\nduration = \"2h\"\ntime_zone = \"UTC\""), "(\"night\"): every = \"someday\" is not a recurrence"),
+        (entry("every = \"day\"\nduration = \"0m\"\ntime_zone = \"UTC\""), "(\"night\"): duration = \"0m\": a window lasts at least a minute"),
+        (entry("every = \"day\"\nduration = \"2days\"\ntime_zone = \"UTC\""), "(\"night\"): duration = \"2days\": a window recurring every day lasts at most 1day"),
+        (entry("every = \"day\"\nduration = \"1h\"\ntime_zone = \"UTC\"\nweekday = 1"), "unknown field"),
+        ("[policy]\noutside_window = \"maybe\"\n".to_owned(), "unknown variant"),
+    ] {
+        let err = Config::from_parts(&format!("{MINIMAL}{bad}"), Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn export_sinks_parse_and_bad_ones_are_refused() {
     // The example's commented sinks, switched on.
     let example = include_str!("../../../deploy/portcullis.example.toml");
