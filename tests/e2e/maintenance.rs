@@ -133,3 +133,27 @@ fn the_pages_show_the_window_on_the_pending_card_and_the_devices_page() {
     assert!(row["detail"]["via"].as_str().unwrap_or_default().starts_with("web"), "{row}");
     assert_eq!(row["detail"]["ends_at"].as_i64(), Some(closes), "approved on the page, the grant ends with the window: {row}");
 }
+
+#[test]
+fn a_reload_puts_new_windows_in_force() {
+    let s = Setup::new("pump-reload").start();
+    let first = s.lobby("request pump-reload --minutes 30 --reason 'INC-9401 before the windows'");
+    first.assert_success();
+    assert!(!first.all_text().contains("Maintenance windows"), "{}", first.describe());
+
+    // The hospital agrees a window that opens three hours from now; SIGHUP puts it in force.
+    let opens = now().as_second() + 3 * 3600;
+    let start = Timestamp::from_second(opens).unwrap().in_tz("Asia/Tokyo").unwrap().strftime("%H:%M").to_string();
+    {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().append(true).open(&s.broker.config).unwrap();
+        file.write_all(format!("\n{}", window("tokyo-evening", "pump-reload", "day", &start, "1h", "Asia/Tokyo")).as_bytes()).unwrap();
+    }
+    let hup = std::process::Command::new("kill").args(["-HUP", &s.broker.server_pid().to_string()]).status().unwrap();
+    assert!(hup.success());
+    s.broker.wait_for_audit("node.reloaded", Duration::from_secs(30), |_| true);
+
+    let out = s.lobby("request pump-reload --minutes 30 --reason 'INC-9402 after the reload'");
+    out.assert_failure();
+    assert!(out.all_text().contains("the next: tokyo-evening from ") && out.all_text().contains("JST (Asia/Tokyo)"), "{}", out.describe());
+}
