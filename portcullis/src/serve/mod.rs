@@ -8,7 +8,7 @@
 //! the backlog of writes that wait for the store, housekeeping, the approvers' notifier (when
 //! `[notify]` configures a channel), the SIEM exporter (one task per `[[export.sinks]]`
 //! entry), the broker and the web page until SIGINT/SIGTERM or until one of them fails.
-//! SIGHUP re-reads the web certificate and the policy ([`reload`]).
+//! SIGHUP re-reads the web certificate, the policy and the maintenance windows ([`reload`]).
 //! Every task is on one `TaskTracker` and watches one `CancellationToken`; draining is
 //! bounded by a grace timeout, and a final audit checkpoint is signed on the way out.
 

@@ -54,7 +54,7 @@ pub async fn reload(config: &Path, ctx: &Context, tls: &TlsCert) {
             let sha = pair.sha256();
             tls.put(pair);
             ctx.approvals.policy().replace(cfg.policy.clone(), cfg.windows.clone());
-            tracing::info!(certificate_sha256 = %sha, "SIGHUP: reloaded the web certificate and the policy");
+            tracing::info!(certificate_sha256 = %sha, "SIGHUP: reloaded the web certificate, the policy and the maintenance windows");
             Event::new("system", Kind::NodeReloaded, Subject::System, json!({ "node": node, "certificate_sha256": sha }))
         }
         Err(e) => {
