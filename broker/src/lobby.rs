@@ -215,6 +215,9 @@ async fn devices(conn: &Conn) -> Reply {
             _ => "-".into(),
         };
         out.push_str(&format!("{:<28} {:<14} {:<14} {}\n", d.name, d.criticality, d.zone, access));
+        if let Some(line) = crate::gate::window_line(ctx, &d.name, &d.zone) {
+            out.push_str(&format!("  {line}"));
+        }
     }
     Reply::ok(out)
 }

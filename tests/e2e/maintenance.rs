@@ -44,6 +44,8 @@ fn a_closed_window_refuses_in_the_lobby_naming_the_next_opening_across_a_clock_c
     assert!(text.contains("pump-closed takes vendor access only in its maintenance windows"), "{}", out.describe());
     assert!(text.contains(&expected), "the next opening is not named as {expected:?}:\n{}", out.describe());
     assert!(parse_request_id(&text).is_none(), "a request was filed: {text}");
+    let devices = s.lobby("devices");
+    assert!(devices.stdout_text().contains(&format!("Maintenance windows: pump-closed is outside its maintenance windows; the next: {expected}")), "{}", devices.describe());
     assert!(s.broker.requests(None).is_empty(), "a request was filed");
 
     let row = s.broker.wait_for_audit("request.refused_outside_window", Duration::from_secs(30), |r| r["subject"] == "device:pump-closed");

@@ -1,6 +1,6 @@
 //! The JSON API against a real store (SQLite and PostgreSQL): the happy path of an
 //! approver's day, and the hostile cases — forged, stale and revoked tokens, missing CSRF
-//! tokens and foreign origins, separation of duties, an approve/deny race, and SQL
+//! tokens and foreign origins, separation of duties, maintenance windows, an approve/deny race, and SQL
 //! metacharacters and oversized values in every field.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -412,4 +412,38 @@ async fn hostile_request_ids_are_replaced_by_our_own() {
     let a = api.send(req).await;
     assert_eq!(a.headers.get_all("x-request-id").iter().count(), 1);
     assert!(ours(a.headers["x-request-id"].to_str().unwrap()));
+}
+
+#[tokio::test]
+async fn maintenance_windows_hold_over_the_api() {
+    // pump-open's daily window opened five minutes ago for twenty; pump-shut's opens in three hours.
+    let now = portcullis_core::clock::now();
+    let hhmm = |t: i64| portcullis_core::clock::rfc3339(t)[11..16].to_owned();
+    let window = |name: &str, device: &str, start: &str| format!("[[maintenance.windows]]\nname = \"{name}\"\ndevice = \"{device}\"\nevery = \"day\"\nstart = \"{start}\"\nduration = \"20m\"\ntime_zone = \"UTC\"\n");
+    let extra = format!("{}{}", window("open-now", "pump-open", &hhmm(now - 300)), window("later", "pump-shut", &hhmm(now + 3 * 3600)));
+    for backend in ["sqlite", "postgres"] {
+        let api = Api::with_config(backend, &extra).await;
+        let vendor = api.user("jdoe", Role::Vendor).await;
+        api.user("nurse", Role::Approver).await;
+        api.user("boss", Role::Admin).await;
+        let open = api.device("pump-open", Criticality::Standard).await;
+        api.device("pump-shut", Criticality::Standard).await;
+        let (nurse, boss) = (api.login("nurse").await, api.login("boss").await);
+
+        // Filed by staff on the vendor's behalf: refused, naming the next opening.
+        let shut = api.bearer(&boss, Method::POST, "/api/v1/requests", Some(json!({"vendor": "jdoe", "device": "pump-shut", "reason": "INC-8 after a call", "minutes": 30}))).await;
+        assert_error(&shut, 403, "forbidden");
+        assert!(shut.body.to_string().contains("the next: later from "), "{backend}: {:?}", shut.body);
+
+        let id = api.request(&vendor, &open).await;
+        let shown = api.bearer(&nurse, Method::GET, &format!("/api/v1/requests/{id}"), None).await;
+        let closes = (now - 300) / 60 * 60 + 1200;
+        assert_eq!(shown.body["maintenance_window"]["state"], "inside", "{backend}: {:?}", shown.body);
+        assert_eq!(shown.body["maintenance_window"]["window"], "open-now");
+        assert_eq!(shown.body["maintenance_window"]["ends_at"], portcullis_core::clock::rfc3339(closes));
+        assert_eq!(shown.body["policy"]["outside_window"], "refuse");
+        let a = api.bearer(&nurse, Method::POST, &format!("/api/v1/requests/{id}/approve"), Some(json!({}))).await;
+        assert_eq!(a.status, StatusCode::OK, "{backend}: {:?}", a.body);
+        assert_eq!(a.body["grant"]["ends_at"], portcullis_core::clock::rfc3339(closes), "{backend}: 30 minutes asked, the window closes first");
+    }
 }

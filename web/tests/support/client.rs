@@ -58,12 +58,17 @@ impl Api {
     }
 
     pub async fn new(backend: &'static str) -> Api {
+        Self::with_config(backend, "").await
+    }
+
+    /// As [`Api::new`], with more configuration (TOML sections) appended.
+    pub async fn with_config(backend: &'static str, extra: &str) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             "sqlite" => format!("sqlite://{}", dir.path().join("p.db").display()),
             _ => super::fresh_pg_url().await,
         };
-        let ctx = super::context_with(dir.path(), &url, "[session]\nstop_grace = \"30s\"\n").await;
+        let ctx = super::context_with(dir.path(), &url, &format!("[session]\nstop_grace = \"30s\"\n{extra}")).await;
         let key = super::rand_key();
         let state = AppState::new(ctx, TokenKeys::from_bytes(&key, Duration::from_secs(900)).unwrap(), "test".into(), "9.9.9-test");
         let router = portcullis_web::router(state.clone());
