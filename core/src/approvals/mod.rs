@@ -103,6 +103,15 @@ impl Approvals {
         let need = rule.approvals;
         let now = clock::now();
         let mut tx = self.audit.begin().await?;
+        // Under the device's row lock, so that a containment ordered at this moment either
+        // settles this request or is seen here.
+        self.store.lock_device(&mut tx, dev.id).await?;
+        if let Some(c) = self.store.containment_over(&mut tx, dev.id).await? {
+            return Err(ApprovalError::NotAllowed(format!(
+                "{device} is contained ({}, containment #{} by {}: {}); no request can be made there until an admin lifts it",
+                c.scope, c.id, c.ordered_by, c.reason
+            )));
+        }
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;
         self.store.set_request_channels(&mut tx, id, channels).await?;
         if let Some(by) = input.filed_by.as_deref().filter(|by| *by != vendor.as_str()) {

@@ -23,6 +23,17 @@ pub struct SessionControl {
     pub stop: Option<(i64, String)>,
 }
 
+/// Whether a grant revoked at `revoked_at` cuts its session now. A grant is revoked as of a
+/// later time only by a containment, for a session it stops gracefully: that session keeps its
+/// announced deadline (`stop_at`); any other session of the grant is cut at once.
+pub fn revoked_now(revoked_at: Option<i64>, stop_at: Option<i64>, now: i64) -> bool {
+    match revoked_at {
+        None => false,
+        Some(at) if at > now => stop_at.is_none_or(|stop| stop > at),
+        Some(_) => true,
+    }
+}
+
 impl Store {
     /// The control state of every session still active on `node`, in one query, sorted by
     /// session id. Rows are read one at a time (streamed), so a read over thousands of
@@ -47,7 +58,7 @@ impl Store {
                 grant_id: GrantId(r.try_get("grant_id")?),
                 // An account past its end date is as good as disabled.
                 account_enabled: r.try_get::<i64, _>("disabled")? == 0 && r.try_get::<Option<i64>, _>("expires_at")?.is_none_or(|t| t > now),
-                revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                revoked: revoked_now(r.try_get("revoked_at")?, stop.as_ref().map(|(at, _)| *at), now),
                 revoked_by: r.try_get("revoked_by")?,
                 stop,
             });
