@@ -107,9 +107,10 @@ impl Approvals {
         // settles this request or is seen here.
         self.store.lock_device(&mut tx, dev.id).await?;
         if let Some(c) = self.store.containment_over(&mut tx, dev.id).await? {
+            // The vendor is told that, not the incident's reason: that is for the hospital.
             return Err(ApprovalError::NotAllowed(format!(
-                "{device} is contained ({}, containment #{} by {}: {}); no request can be made there until an admin lifts it",
-                c.scope, c.id, c.ordered_by, c.reason
+                "{device} is contained by the hospital ({}, containment #{}); no request can be made there until an admin lifts it",
+                c.scope, c.id
             )));
         }
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;

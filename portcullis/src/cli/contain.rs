@@ -27,7 +27,8 @@ pub enum ContainCmd {
         #[arg(value_parser = ["zone", "device"])]
         kind: String,
         /// The zone's or the device's name.
-        name: String,
+        #[arg(value_name = "NAME")]
+        target: String,
         #[command(flatten)]
         who: ActingAs,
         /// Why it may be lifted (several words allowed).
@@ -53,8 +54,8 @@ pub struct OrderArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// The admin account the order is made as (with its TOTP code).
-    #[arg(long = "as", value_name = "USER", required_unless_present = "dry_run")]
-    pub name: Option<portcullis_core::domain::Username>,
+    #[arg(long = "as", id = "as", value_name = "USER", required_unless_present = "dry_run")]
+    pub admin: Option<portcullis_core::domain::Username>,
     /// That account's current six-digit TOTP code; asked for when omitted on a terminal.
     #[arg(long, value_name = "DIGITS")]
     pub code: Option<String>,
@@ -76,7 +77,7 @@ pub struct OrderArgs {
 impl OrderArgs {
     /// The acting account, once `--as` is known to be given.
     pub fn acting(&self) -> Option<ActingAs> {
-        self.name.clone().map(|name| ActingAs { name, code: self.code.clone() })
+        self.admin.clone().map(|name| ActingAs { name, code: self.code.clone() })
     }
 }
 

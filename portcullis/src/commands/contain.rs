@@ -16,8 +16,8 @@ pub async fn run(ctx: &Context, cmd: ContainCmd) -> anyhow::Result<()> {
     match cmd {
         ContainCmd::Zone { name, order } => contain(ctx, &c, Scope::Zone(name), order).await,
         ContainCmd::Device { name, order } => contain(ctx, &c, Scope::Device(name), order).await,
-        ContainCmd::Lift { kind, name, who, reason, out } => {
-            let scope = Scope::parse(&kind, &name)?;
+        ContainCmd::Lift { kind, target, who, reason, out } => {
+            let scope = Scope::parse(&kind, &target)?;
             let via = cli_actor();
             proof::prove(ctx, &who, &via).await?;
             let id = c.lift(LiftInput::new(scope.clone(), &who.name, &join_words(&reason), &via)).await?;
