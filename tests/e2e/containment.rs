@@ -143,3 +143,49 @@ fn containing_a_zone_cuts_the_standard_session_and_gives_the_life_critical_one_i
     let again = lobby_request(&s, "ventilator-c", "INC-8805 after the incident");
     assert_eq!(state(b, again), "pending");
 }
+
+/// The admin's button and confirmation page in Chromium, on a zone with a running
+/// life-critical session: the page lists what stops (gracefully), is revoked and denied,
+/// requires the clinical confirmation (the server refuses the order without it), and the
+/// order made on the page warns the vendor and is one row naming the confirmation.
+#[test]
+fn an_admin_contains_a_zone_from_the_page_after_naming_the_clinical_confirmation() {
+    use crate::harness::browser::{self, assert_no_page_problems, sign_in_env, text, web_user};
+    let s = Setup::new("pump-page-c").criticality("life-critical").serve_env("PORTCULLIS_SESSION_STOP_GRACE", "5s").start();
+    let b = &s.broker;
+    let running = lobby_request(&s, "pump-page-c", "INC-8901 pump firmware");
+    approve(&s, running, 2, None);
+    let later = humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3600)).to_string();
+    let scheduled = lobby_request(&s, "pump-page-c", "INC-8902 calibration");
+    approve(&s, scheduled, 2, Some(&later));
+    let mut term = s.interactive(&[]);
+    term.wait_for_shell(Duration::from_secs(60));
+    let pending = lobby_request(&s, "pump-page-c", "INC-8903 logs");
+    let root = web_user(b, "root-web", "admin");
+
+    let mut env = sign_in_env(b, &root);
+    env.push(("DEVICE", "pump-page-c".to_owned()));
+    env.push(("ZONE", ZONE.to_owned()));
+    let out = browser::run("contain.mjs", &env);
+
+    assert_eq!(out["device_button"], "/admin/contain/device/pump-page-c", "{out}");
+    let c = &out["confirm"];
+    assert!(text(&c["heading"]).contains(&format!("zone {ZONE}")), "{out}");
+    assert_eq!((c["graceful"].as_u64(), c["revoke"].as_u64(), c["deny"].as_u64()), (Some(1), Some(2), Some(1)), "{out}");
+    assert!(text(&c["graceful_text"]).contains("life-critical"), "{out}");
+    assert!(text(&c["warning"]).contains("life-critical"), "{out}");
+    assert_eq!(c["confirmation_required"], true, "{out}");
+    assert!(text(&out["refused"]["error"]).contains("safe to disconnect"), "{out}");
+    assert!(text(&out["after"]["flash"]).contains("Containment #"), "{out}");
+    assert!(text(&out["after"]["contained"]).contains(&format!("zone {ZONE} is contained")), "{out}");
+    assert_no_page_problems(&out);
+
+    term.expect("is stopping this session", Duration::from_secs(30));
+    term.wait_exit(Duration::from_secs(60));
+    let rows = b.audit_of_kind("containment.ordered");
+    assert_eq!(rows.len(), 1, "the refused post was recorded too, or the order was not: {rows:?}");
+    let d = &rows[0]["detail"];
+    assert_eq!((rows[0]["actor"].as_str(), d["confirmed_by"].as_str()), (Some("root-web"), Some("Dr Ada Byron, ICU consultant on call")), "{d}");
+    assert!(d["via"].as_str().is_some_and(|v| v.starts_with("web ")), "{d}");
+    assert_eq!((state(b, running), state(b, scheduled), state(b, pending)), ("revoked".into(), "revoked".into(), "denied".into()));
+}
