@@ -110,6 +110,19 @@ mod tests {
         }
     }
 
+    /// A grant revoked now cuts its sessions; one revoked as of a later time (a containment's
+    /// graceful stop) spares only a session whose stop comes no later than that time.
+    #[test]
+    fn a_revocation_as_of_a_later_time_spares_only_the_session_stopping_by_then() {
+        use super::revoked_now;
+        let now = 1_000;
+        assert!(!revoked_now(None, None, now));
+        assert!(revoked_now(Some(now), None, now) && revoked_now(Some(now - 5), Some(now + 60), now));
+        assert!(!revoked_now(Some(now + 60), Some(now + 60), now), "the graceful session keeps its deadline");
+        assert!(revoked_now(Some(now + 60), None, now), "another session of the grant is cut at once");
+        assert!(revoked_now(Some(now + 60), Some(now + 900), now), "a later stop does not put the revocation off");
+    }
+
     /// An account past its end date controls its sessions as a disabled one does.
     #[tokio::test]
     async fn an_account_past_its_end_date_is_as_good_as_disabled() {
