@@ -177,6 +177,9 @@ impl Approvals {
         if !self.store.lock_pending_request(&mut tx, id).await? {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
         }
+        if let Some(c) = self.store.containment_over(&mut tx, req.device_id).await? {
+            return Err(ApprovalError::Conflict(format!("{} is contained ({}, containment #{}); its requests cannot be approved", req.device, c.scope, c.id)));
+        }
         match self.store.insert_approval(&mut tx, id, who.id, secs, starts_at, now).await {
             Err(StoreError::Exists(_)) => {
                 drop(tx);

@@ -282,3 +282,31 @@ async fn a_scope_without_devices_is_refused() {
         assert!(ward.w.store.containments(false, 10).await.unwrap().is_empty(), "{}", ward.w.name);
     }
 }
+
+/// A contained device cannot leave its containment by moving zone, nor can a device move
+/// into a contained zone; and a request pending in a contained scope (one that slipped in by
+/// any way) cannot be approved.
+#[tokio::test]
+async fn a_contained_scope_keeps_its_devices_takes_none_in_and_approves_nothing() {
+    for t in stores().await {
+        let ward = ward(&t).await;
+        let w = &ward.w;
+        ward.c.contain(ContainInput::new(icu(), &ward.root, "INC-9", "test").confirmed_by(Some("Dr Ada"))).await.unwrap();
+        let to = |zone: &str| crate::admin::devices::DeviceEdit { zone: Some(Zone::parse(zone).unwrap()), ..Default::default() };
+        for (device, zone) in [("pump-1", "lab"), ("lab-1", "icu")] {
+            let e = w.admin.edit_device(ACTOR, &device.parse().unwrap(), to(zone)).await.unwrap_err();
+            assert!(e.to_string().contains("zone icu is contained"), "{}: {device}: {e}", w.name);
+        }
+        assert_eq!(w.store.require_device(&"pump-1".parse().unwrap()).await.unwrap().zone.as_str(), "icu", "{}", w.name);
+        // lab-1's pending request, under a containment recorded without settling it.
+        let lab = Scope::Device("lab-1".parse().unwrap());
+        let mut tx = w.audit.begin().await.unwrap();
+        w.store.insert_containment(&mut tx, crate::store::NewContainment { scope: &lab, ordered_by: "root", reason: "x", confirmed_by: None, immediate: None, now: crate::clock::now() }).await.unwrap();
+        tx.append(crate::audit::Event::new("test", Kind::ContainmentOrdered, Subject::device("lab-1"), serde_json::json!({}))).await.unwrap();
+        tx.commit().await.unwrap();
+        let e = w.approvals.approve(ApprovalInput::new(ward.lab_pending, &"nurse".parse().unwrap(), "test")).await.unwrap_err();
+        assert!(matches!(e, ApprovalError::Conflict(ref m) if m.contains("is contained")), "{}: {e}", w.name);
+        assert_eq!(state(w, ward.lab_pending).await, RequestState::Pending, "{}", w.name);
+        assert!(w.store.grant_of_request(ward.lab_pending).await.unwrap().is_none(), "{}", w.name);
+    }
+}
