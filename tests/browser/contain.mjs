@@ -5,7 +5,7 @@
 // removed, as a hand-made post would) it is refused and nothing is contained; with it, the
 // order is made and the devices list shows the zone contained.
 // Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET, DEVICE, ZONE.
-import { BASE, main, need, newPage, shot, signIn, textOf } from './lib.mjs';
+import { BASE, axe, main, need, newPage, shot, signIn, textOf } from './lib.mjs';
 
 main(async (browser) => {
   const device = need('DEVICE');
@@ -30,6 +30,7 @@ main(async (browser) => {
     warning: await textOf(page, '.clinical-warning'),
     confirmation_required: await form.locator('input[name="confirmed_by"]').evaluate((e) => e.required),
   };
+  const violations = await axe(page);
   await form.locator('input[name="reason"]').fill('INC-8900 ransomware beacon on the ICU VLAN');
   await shot(page, 'contain-confirm', { phone: true });
 
@@ -48,5 +49,5 @@ main(async (browser) => {
   const after = { flash: await textOf(page, '.flash'), contained: await textOf(page, 'p.contained') };
   await shot(page, 'contain-done');
 
-  return { device_button: deviceButton, confirm, refused, after };
+  return { device_button: deviceButton, confirm, axe: violations, refused, after };
 });

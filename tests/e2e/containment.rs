@@ -92,6 +92,11 @@ fn containing_a_zone_cuts_the_standard_session_and_gives_the_life_critical_one_i
     assert_eq!(b.sessions(true).len(), 2, "a refused order stopped a session");
     vent.term.run_in_shell("echo refused-$((1+1))", Duration::from_secs(30));
 
+    // What it would do, without --as: changes nothing.
+    let plan = b.cli_json(&["contain", "zone", ZONE, "--dry-run", "--json"]);
+    assert_eq!((plan["devices"].as_u64(), plan["sessions"].as_array().map(Vec::len), plan["granted"].as_array().map(Vec::len), plan["pending"].as_array().map(Vec::len)), (Some(2), Some(2), Some(4), Some(2)), "{plan}");
+    assert!(b.audit_of_kind("containment.ordered").is_empty(), "a dry run was recorded");
+
     // The order.
     let out = contain(b, &admin, &["--confirmed-by", CONFIRMED]);
     out.assert_success();
@@ -175,6 +180,7 @@ fn an_admin_contains_a_zone_from_the_page_after_naming_the_clinical_confirmation
     assert!(text(&c["graceful_text"]).contains("life-critical"), "{out}");
     assert!(text(&c["warning"]).contains("life-critical"), "{out}");
     assert_eq!(c["confirmation_required"], true, "{out}");
+    assert_eq!(out["axe"], serde_json::json!([]), "accessibility violations on the confirmation page: {out}");
     assert!(text(&out["refused"]["error"]).contains("safe to disconnect"), "{out}");
     assert!(text(&out["after"]["flash"]).contains("Containment #"), "{out}");
     assert!(text(&out["after"]["contained"]).contains(&format!("zone {ZONE} is contained")), "{out}");

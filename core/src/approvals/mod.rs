@@ -3,7 +3,8 @@
 //! transaction that checks state, changes it and appends its audit row, so a decision and its
 //! record cannot part. Rules enforced here: nobody approves their own request; each approver
 //! counts once; life-critical devices need two distinct approvers (policy); a window never
-//! exceeds the policy maximum; a request nobody decided in time expires.
+//! exceeds the policy maximum; a request nobody decided in time expires; no request is filed
+//! or approved for a device under a containment in force (see [`crate::contain`]).
 
 mod input;
 
