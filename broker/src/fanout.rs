@@ -16,7 +16,8 @@
 
 use portcullis_core::domain::{GrantId, NodeId, SessionId};
 use portcullis_core::feed::ChangeRx;
-use portcullis_core::store::{SessionControl, Store, StoreError};
+use portcullis_core::clock;
+use portcullis_core::store::{revoked_now, SessionControl, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -248,16 +249,20 @@ impl Fanout {
             Ok(false) => return Verdict::Disabled,
             Err(_) => return Verdict::Unavailable,
         }
+        let rec = match self.query(store.session(id)).await {
+            Ok(rec) => rec,
+            Err(_) => return Verdict::Unavailable,
+        };
+        let stop_at = rec.as_ref().filter(|r| r.stop_requested_at.is_some()).map(|r| r.stop_at.unwrap_or(0));
         match self.query(store.grant(grant)).await {
-            Ok(Some(g)) if g.revoked_at.is_some() => return Verdict::Revoked(g.revoked_by.unwrap_or_default()),
+            Ok(Some(g)) if revoked_now(g.revoked_at, stop_at, clock::now()) => return Verdict::Revoked(g.revoked_by.unwrap_or_default()),
             Ok(Some(_)) => {}
             // Without the grant nothing says the session may go on.
             Ok(None) | Err(_) => return Verdict::Unavailable,
         }
-        match self.query(store.session(id)).await {
-            Ok(Some(rec)) if rec.stop_requested_at.is_some() => Verdict::Stop { at: rec.stop_at.unwrap_or(0), by: rec.stop_requested_by.unwrap_or_default() },
-            Ok(_) => Verdict::Fine,
-            Err(_) => Verdict::Unavailable,
+        match rec {
+            Some(rec) if rec.stop_requested_at.is_some() => Verdict::Stop { at: rec.stop_at.unwrap_or(0), by: rec.stop_requested_by.unwrap_or_default() },
+            _ => Verdict::Fine,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod backlog;
 pub mod clock;
 pub mod config;
+pub mod contain;
 pub mod context;
 pub mod cursor;
 pub mod domain;

@@ -7,6 +7,9 @@ use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, Re
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod contain;
+pub use contain::{ContainCmd, OrderArgs};
+
 /// Vendor remote-access broker for hospital networks.
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, about, max_term_width = 100)]
@@ -42,6 +45,9 @@ pub enum Command {
     /// Brokered sessions: list, stop.
     #[command(subcommand)]
     Session(SessionCmd),
+    /// Incident containment of a zone or a device: revoke, deny, stop; lift it afterwards.
+    #[command(subcommand)]
+    Contain(ContainCmd),
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCmd),

@@ -16,6 +16,7 @@ mod approval;
 mod backup;
 mod clients;
 mod cli_decisions;
+mod containment;
 mod demo;
 mod export;
 mod evidence;

@@ -145,6 +145,15 @@ impl Admin {
             return Err(AdminError::Invalid(format!("nothing to change: device {name} already has these settings")));
         }
         let mut tx = self.audit.begin().await?;
+        if zone != dev.zone {
+            // A contained device may not leave its containment by moving zone, nor may a
+            // device move into a contained zone with its grants still open.
+            self.store.lock_device(&mut tx, dev.id).await?;
+            let into = crate::domain::Scope::Zone(zone.clone());
+            if let Some(c) = self.store.containment_over(&mut tx, dev.id).await?.or(self.store.containment_in_force(&into).await?) {
+                return Err(AdminError::Invalid(format!("{} is contained (containment #{}): no device moves into or out of it until it is lifted", c.scope, c.id)));
+            }
+        }
         let settings = DeviceSettings { address: &address, login: &login, criticality, zone: &zone, tcp_ports: &ports };
         if !self.store.update_device_settings(&mut tx, dev.id, settings).await? {
             return Err(AdminError::NotFound(format!("device {name}")));

@@ -5,7 +5,8 @@
 //! counts once; life-critical devices need two distinct approvers (policy); a window never
 //! exceeds the policy maximum; a request nobody decided in time expires; outside a device's
 //! maintenance windows a request is refused or needs one more approver (policy), and a grant
-//! made inside one ends when it closes.
+//! made inside one ends when it closes; no request is filed or approved for a device under a
+//! containment in force (see [`crate::contain`]).
 
 mod input;
 mod outside;
@@ -116,6 +117,16 @@ impl Approvals {
         }
         let need = rule.approvals + windows.extra_approvers();
         let mut tx = self.audit.begin().await?;
+        // Under the device's row lock, so that a containment ordered at this moment either
+        // settles this request or is seen here.
+        self.store.lock_device(&mut tx, dev.id).await?;
+        if let Some(c) = self.store.containment_over(&mut tx, dev.id).await? {
+            // The vendor is told that, not the incident's reason: that is for the hospital.
+            return Err(ApprovalError::NotAllowed(format!(
+                "{device} is contained by the hospital ({}, containment #{}); no request can be made there until an admin lifts it",
+                c.scope, c.id
+            )));
+        }
         let id = self.store.insert_request(&mut tx, user.id, dev.id, reason, minutes, need, now).await?;
         self.store.set_request_channels(&mut tx, id, channels).await?;
         if let Some(by) = input.filed_by.as_deref().filter(|by| *by != vendor.as_str()) {
@@ -182,6 +193,9 @@ impl Approvals {
         let mut tx = self.audit.begin().await?;
         if !self.store.lock_pending_request(&mut tx, id).await? {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
+        }
+        if let Some(c) = self.store.containment_over(&mut tx, req.device_id).await? {
+            return Err(ApprovalError::Conflict(format!("{} is contained ({}, containment #{}); its requests cannot be approved", req.device, c.scope, c.id)));
         }
         match self.store.insert_approval(&mut tx, id, who.id, secs, starts_at, now).await {
             Err(StoreError::Exists(_)) => {

@@ -145,6 +145,12 @@ kinds! {
     EvidenceExported = "evidence.exported",
     /// A notification given up after its retries.
     NotifyFailed = "notify.failed",
+    /// An administrator contained a zone or a device: what it revoked, settled and stopped.
+    ContainmentOrdered = "containment.ordered",
+    /// An administrator lifted a containment: requests there may be made again.
+    ContainmentLifted = "containment.lifted",
+    /// A containment order or lifting refused (not an admin, disabled…).
+    ContainmentRefused = "containment.refused",
     /// The data folder initialised.
     SystemInitialised = "system.initialised",
     /// A backup taken: the audit head its snapshot holds and the manifest's SHA-256.
@@ -322,6 +328,9 @@ mod tests {
         (Kind::RecordingStoreFailed, "recording.store_failed"),
         (Kind::EvidenceExported, "evidence.exported"),
         (Kind::NotifyFailed, "notify.failed"),
+        (Kind::ContainmentOrdered, "containment.ordered"),
+        (Kind::ContainmentLifted, "containment.lifted"),
+        (Kind::ContainmentRefused, "containment.refused"),
         (Kind::SystemInitialised, "system.initialised"),
         (Kind::BackupTaken, "backup.taken"),
         (Kind::BackupRestored, "backup.restored"),

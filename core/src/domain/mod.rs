@@ -5,11 +5,13 @@ mod channels;
 mod enums;
 mod ids;
 mod names;
+mod scope;
 
 pub use channels::{Channel, ChannelSet};
 pub use enums::{Criticality, RequestState, Role, SessionState};
 pub use ids::{GrantId, RequestId, SessionId};
 pub use names::{DeviceName, NodeId, Username, Zone};
+pub use scope::Scope;
 
 /// A value that failed validation, with a message fit to show the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

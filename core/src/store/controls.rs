@@ -23,6 +23,17 @@ pub struct SessionControl {
     pub stop: Option<(i64, String)>,
 }
 
+/// Whether a grant revoked at `revoked_at` cuts its session now. A grant is revoked as of a
+/// later time only by a containment, for a session it stops gracefully: that session keeps its
+/// announced deadline (`stop_at`); any other session of the grant is cut at once.
+pub fn revoked_now(revoked_at: Option<i64>, stop_at: Option<i64>, now: i64) -> bool {
+    match revoked_at {
+        None => false,
+        Some(at) if at > now => stop_at.is_none_or(|stop| stop > at),
+        Some(_) => true,
+    }
+}
+
 impl Store {
     /// The control state of every session still active on `node`, in one query, sorted by
     /// session id. Rows are read one at a time (streamed), so a read over thousands of
@@ -47,7 +58,7 @@ impl Store {
                 grant_id: GrantId(r.try_get("grant_id")?),
                 // An account past its end date is as good as disabled.
                 account_enabled: r.try_get::<i64, _>("disabled")? == 0 && r.try_get::<Option<i64>, _>("expires_at")?.is_none_or(|t| t > now),
-                revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                revoked: revoked_now(r.try_get("revoked_at")?, stop.as_ref().map(|(at, _)| *at), now),
                 revoked_by: r.try_get("revoked_by")?,
                 stop,
             });
@@ -97,6 +108,19 @@ mod tests {
             w.sessions.end(ACTOR, id, "done").await.unwrap();
             assert!(w.store.session_controls(&node).await.unwrap().is_empty(), "{}", w.name);
         }
+    }
+
+    /// A grant revoked now cuts its sessions; one revoked as of a later time (a containment's
+    /// graceful stop) spares only a session whose stop comes no later than that time.
+    #[test]
+    fn a_revocation_as_of_a_later_time_spares_only_the_session_stopping_by_then() {
+        use super::revoked_now;
+        let now = 1_000;
+        assert!(!revoked_now(None, None, now));
+        assert!(revoked_now(Some(now), None, now) && revoked_now(Some(now - 5), Some(now + 60), now));
+        assert!(!revoked_now(Some(now + 60), Some(now + 60), now), "the graceful session keeps its deadline");
+        assert!(revoked_now(Some(now + 60), None, now), "another session of the grant is cut at once");
+        assert!(revoked_now(Some(now + 60), Some(now + 900), now), "a later stop does not put the revocation off");
     }
 
     /// An account past its end date controls its sessions as a disabled one does.

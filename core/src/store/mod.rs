@@ -7,6 +7,7 @@
 //! at `BEGIN` (so two processes never deadlock upgrading a read lock) and on PostgreSQL is a
 //! plain transaction whose row locks come from the first `UPDATE`.
 
+mod containments;
 mod controls;
 mod devices;
 mod nodes;
@@ -20,7 +21,8 @@ mod users;
 mod oidc_links;
 mod web_sessions;
 
-pub use controls::SessionControl;
+pub use containments::{ContainmentRecord, NewContainment, ScopeRequest, ScopeSession};
+pub use controls::{revoked_now, SessionControl};
 pub use devices::{DeviceSettings, NewDevice};
 pub use nodes::{ExpiredLease, NodeLease};
 pub use records::*;

@@ -8,6 +8,7 @@
 mod accounts;
 mod audit;
 mod backup;
+mod contain;
 mod device_changes;
 mod devices;
 mod evidence;
@@ -20,7 +21,7 @@ mod retention;
 mod sessions;
 mod users;
 
-use crate::cli::{Cli, Command, DeviceCmd, EvidenceCmd, RequestCmd, SessionCmd, UserCmd};
+use crate::cli::{Cli, Command, ContainCmd, DeviceCmd, EvidenceCmd, RequestCmd, SessionCmd, UserCmd};
 use crate::open::open;
 use anyhow::Context as _;
 use portcullis_core::Context;
@@ -51,6 +52,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let writes = !matches!(cmd, SessionCmd::List { .. } | SessionCmd::Show { .. } | SessionCmd::Verify { .. });
             let ctx = open(&config).await?;
             finish(&ctx, writes, sessions::run(&ctx, cmd).await).await
+        }
+        Command::Contain(cmd) => {
+            let writes = !matches!(cmd, ContainCmd::List { .. });
+            let ctx = open(&config).await?;
+            finish(&ctx, writes, contain::run(&ctx, cmd).await).await
         }
         Command::Audit(cmd) => {
             let ctx = open(&config).await?;

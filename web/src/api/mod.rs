@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod containments;
 pub mod device_changes;
 pub mod devices;
 /// The API's error answers ([`crate::api_error`], a leaf that the extractors use too).
@@ -83,6 +84,9 @@ pub fn router() -> Routes {
         .add(&["POST"], "/api/v1/devices/{name}/credential", post(device_changes::rotate))
         .add(&["POST"], "/api/v1/devices/{name}/host-key", post(device_changes::repin))
         .add(&["POST"], "/api/v1/device-inventory", post(device_changes::import))
+        .add(&["GET", "POST"], "/api/v1/containments", get(containments::list).post(containments::contain))
+        .add(&["GET"], "/api/v1/containments/preview", get(containments::preview))
+        .add(&["POST"], "/api/v1/containments/lift", post(containments::lift))
         .add(&["GET"], "/api/v1/audit", get(audit::list))
         .add(&["POST"], "/api/v1/audit/verify", post(audit::verify))
 }

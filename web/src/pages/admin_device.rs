@@ -85,6 +85,7 @@ async fn render(frame: &Frame, store: &Store, admin: &Authed, name: &DeviceName,
                 (layout::csrf(admin))
                 button.small type="submit" { (label) }
             }
+            " " a.button.small.contain href={ "/admin/contain/device/" (d.name.as_str()) } { "Contain…" }
             " " a href="/admin/devices" { "All devices" }
         }
         (settings_form(admin, &d))

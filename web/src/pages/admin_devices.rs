@@ -85,6 +85,28 @@ fn add_form(admin: &Authed) -> Markup {
     }
 }
 
+/// The zones of the devices, each with its "Contain…" button, and the containments in force.
+fn zones(devices: &[DeviceRecord], contained: &[portcullis_core::store::ContainmentRecord]) -> Markup {
+    let mut zones: Vec<&str> = devices.iter().map(|d| d.zone.as_str()).collect();
+    zones.sort_unstable();
+    zones.dedup();
+    html! {
+        section.zones aria-label="Zones" {
+            @for c in contained {
+                p.contained role="status" data-containment=(c.id) {
+                    strong { (c.scope) " is contained" } " (#" (c.id) ", by " (c.ordered_by) "): " (c.reason) " "
+                    a.button.small href={ "/admin/contain/" (c.scope.kind()) "/" (c.scope.name()) } { "Details / lift…" }
+                }
+            }
+            @if !zones.is_empty() {
+                p { "Zones: " @for z in &zones {
+                    span.zone data-zone=(z) { (z) " " a.button.small.contain href={ "/admin/contain/zone/" (z) } { "Contain zone " (z) "…" } } " "
+                } }
+            }
+        }
+    }
+}
+
 /// The services the devices page reads.
 #[derive(Clone, Copy)]
 struct Sources<'a> {
@@ -95,8 +117,10 @@ struct Sources<'a> {
 
 async fn render(pages: Sources<'_>, admin: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
     let devices = pages.store.list_devices().await.map_err(ApiError::from)?;
+    let contained = pages.store.containments(true, 500).await.map_err(ApiError::from)?;
     let body = html! {
         h1 { "Devices" }
+        (zones(&devices, &contained))
         div.scroll role="region" aria-label="Devices" tabindex="0" {
             table.devices {
                 thead { tr { th { "Device" } th { "Criticality" } th { "Policy" } th { "Maintenance" } th { "Ports" } th { "Host key" } th { "State" } th { span.sr-only { "Actions" } } } }

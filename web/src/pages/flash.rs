@@ -35,6 +35,8 @@ impl FlashQuery {
                 super::format::secs(self.secs.unwrap_or(0) as i64)
             ),
             ("stopped", Some(id)) => format!("Session {id} was stopped."),
+            ("contained", Some(id)) => format!("Containment #{id} ordered: grants revoked, pending requests denied, sessions stopping; new requests there are refused until it is lifted."),
+            ("contain-lifted", Some(id)) => format!("Containment #{id} lifted; requests there may be made again."),
             ("enrolled", _) => "Your password and authenticator are set. Welcome.".to_owned(),
             ("user-disabled", _) => format!("Account {} disabled; its sign-ins ended.", user?),
             ("user-enabled", _) => format!("Account {} enabled.", user?),

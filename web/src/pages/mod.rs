@@ -24,6 +24,7 @@ mod replay;
 mod requests;
 mod session;
 mod sessions;
+mod contain;
 mod sso;
 mod visitor;
 mod windows;
@@ -60,6 +61,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin_users::list).post(admin_users::create))
         .route("/admin/users/{name}", get(admin_user::show))
         .route("/admin/users/{name}/{action}", post(admin_user::change))
+        .route("/admin/contain/{kind}/{name}", get(contain::confirm).post(contain::order))
+        .route("/admin/contain/{kind}/{name}/lift", post(contain::lift))
         .route("/admin/devices", get(admin_devices::list).post(admin_devices::create))
         .route("/admin/devices/{name}", get(admin_device::show))
         .route("/admin/devices/{name}/{action}", post(admin_device::change))

@@ -49,7 +49,7 @@ impl Severity {
             return Severity::Warning;
         }
         let first = kind.split('.').next().unwrap_or(kind);
-        if matches!(first, "request" | "user" | "device" | "policy") || matches!(last, "stop_requested" | "revoked" | "disabled") {
+        if matches!(first, "request" | "user" | "device" | "policy" | "containment") || matches!(last, "stop_requested" | "revoked" | "disabled") {
             return Severity::Notice;
         }
         Severity::Info

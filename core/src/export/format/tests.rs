@@ -131,6 +131,9 @@ fn severities() {
     assert_eq!(Severity::of("auth.locked"), Severity::Warning);
     assert_eq!(Severity::of("channel.refused"), Severity::Warning);
     assert_eq!(Severity::of("request.approval_refused"), Severity::Warning);
+    assert_eq!(Severity::of("containment.ordered"), Severity::Notice);
+    assert_eq!(Severity::of("containment.lifted"), Severity::Notice);
+    assert_eq!(Severity::of("containment.refused"), Severity::Warning);
     assert_eq!(Severity::of("device.hostkey_mismatch"), Severity::Error);
     assert_eq!(Severity::of("sftp.aborted"), Severity::Error);
     assert_eq!(Severity::of("request.approved"), Severity::Notice);
