@@ -103,6 +103,8 @@ pub fn to_search(a: &Authed, q: &ListQuery) -> Result<SessionSearch, ApiError> {
         // The running sessions (no search) are every approver's to see and stop; any search
         // is narrowed to what the approver approved.
         approved_by: access::narrowed_to(a).filter(|_| q.is_search() || q.active == Some(false)),
+        // An auditor limited to zones finds, and sees running, only its zones' sessions.
+        zones: portcullis_core::viewing::search_zones(&a.session.user),
         before_id: q.before.filter(|b| *b > 0),
         limit: q.limit.unwrap_or(100),
     })

@@ -335,6 +335,8 @@ pub struct DeviceView {
     pub criticality: String,
     pub zone: String,
     pub tcp_ports: Vec<u16>,
+    /// Tagged `phi`: its recordings need the `phi` permission.
+    pub phi: bool,
     pub host_key: String,
     pub disabled: bool,
     pub created_at: String,
@@ -350,6 +352,7 @@ impl DeviceView {
             criticality: d.criticality.to_string(),
             zone: d.zone.to_string(),
             tcp_ports: d.tcp_ports.clone(),
+            phi: d.phi,
             host_key: d.host_key.clone(),
             disabled: d.disabled,
             created_at: time(d.created_at),
@@ -374,6 +377,9 @@ pub struct NewDeviceBody {
     pub zone: String,
     #[serde(default)]
     pub tcp_ports: Vec<u16>,
+    /// Tag the device `phi` (its screens can show patient data).
+    #[serde(default)]
+    pub phi: bool,
 }
 
 /// A count.

@@ -113,7 +113,7 @@ fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
                     }
                     (link(Tab::Sessions, "/sessions", "Sessions"))
                     (link(Tab::History, "/history", "History"))
-                    @if matches!(user.role(), Role::Auditor | Role::Admin) {
+                    @if matches!(user.role(), Role::Auditor | Role::Admin) && portcullis_core::viewing::whole_log(&user.session.user) {
                         (link(Tab::Audit, "/audit", "Audit log"))
                     }
                     @if user.role() == Role::Admin {
