@@ -119,7 +119,7 @@ fn device(fields: &[&str], base: &Path) -> Result<NewDeviceSpec, String> {
         return Err("give exactly one of password_file and key_file".into());
     }
     let credential = credential_from(password_file.as_deref(), key_file.as_deref()).map_err(|e| format!("{e:#}"))?;
-    Ok(NewDeviceSpec { name, address: (*address).to_owned(), login: (*login).to_owned(), credential, host_key: (*host_key).to_owned(), criticality, zone, tcp_ports })
+    Ok(NewDeviceSpec { name, address: (*address).to_owned(), login: (*login).to_owned(), credential, host_key: (*host_key).to_owned(), criticality, zone, tcp_ports, phi: false })
 }
 
 #[cfg(test)]
