@@ -228,6 +228,12 @@ pub struct SessionView {
     pub seconds_left: Option<i64>,
     pub stop_requested_by: Option<String>,
     pub stop_at: Option<String>,
+    /// The device is tagged `phi`: its recordings need the `phi` permission.
+    pub phi: bool,
+    /// Who opened its recordings (replay, download, live, export), oldest first; only in the
+    /// answer about one session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub viewed_by: Option<Vec<super::viewings::ViewingView>>,
 }
 
 impl From<&SessionRecord> for SessionView {
@@ -253,6 +259,8 @@ impl From<&SessionRecord> for SessionView {
             seconds_left: active.then(|| (s.window_ends_at - clock::now()).max(0)),
             stop_requested_by: s.stop_requested_by.clone(),
             stop_at: s.stop_at.map(time),
+            phi: s.phi,
+            viewed_by: None,
         }
     }
 }
@@ -281,6 +289,10 @@ pub struct UserView {
     pub expires_at: Option<String>,
     /// The end date has passed: every sign-in is refused.
     pub expired: bool,
+    /// The zones an auditor is limited to (empty: every zone).
+    pub zones: Vec<String>,
+    /// Permissions granted explicitly (`phi`).
+    pub permissions: Vec<String>,
 }
 
 impl From<&UserRecord> for UserView {
@@ -295,6 +307,8 @@ impl From<&UserRecord> for UserView {
             created_at: time(u.created_at),
             expires_at: u.expires_at.map(time),
             expired: u.expired_at(clock::now()),
+            zones: u.zones.iter().map(|z| z.to_string()).collect(),
+            permissions: u.permissions.to_string().split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
         }
     }
 }
@@ -313,6 +327,12 @@ pub struct NewUserBody {
     pub ssh_keys: Vec<String>,
     /// When the account stops working, RFC 3339 (e.g. a vendor's contract end).
     pub expires_at: Option<String>,
+    /// Auditors only: the zones it is limited to (empty: every zone).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Permissions granted (`phi`).
+    #[serde(default)]
+    pub permissions: Vec<String>,
 }
 
 /// A created account with what must be handed to its owner, shown once.
