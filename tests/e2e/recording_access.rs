@@ -63,7 +63,11 @@ fn phi_recordings_need_the_permission_and_a_zone_limited_auditor_sees_nothing_of
         env.push(("REQUESTS", requests.join("\n")));
         env.push(("NEEDLE", NEEDLE.to_owned()));
         env.push(("FORBIDDEN_TEXT", DEVICE.to_owned()));
-        browser::run("access.mjs", &env)
+        let out = browser::run("access.mjs", &env);
+        // The browser used the code of a step at or before now: another sign-in waits past it.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        s.broker.totp(&who.name).mark_used(now / 30);
+        out
     };
 
     // pat: the record, not the screens; each refusal on the record with the address.
@@ -98,6 +102,8 @@ fn phi_recordings_need_the_permission_and_a_zone_limited_auditor_sees_nothing_of
     // Granted phi (audited), pat replays it: on the record, and listed as a viewer.
     s.broker.cli_ok(&["user", "edit", "pat", "--grant", "phi"]);
     s.broker.wait_for_audit("user.access_changed", Duration::from_secs(10), |r| r["subject"] == "user:pat" && r["detail"]["changes"]["permissions"]["new"] == serde_json::json!(["phi"]));
+    // A second sign-in of pat needs a code it has not used yet.
+    s.broker.totp("pat").wait_past_used();
     let out = run(&pat);
     let cast = answer(&out, &requests[4]);
     assert_eq!((cast["status"].as_u64(), cast["has_needle"].as_bool()), (Some(200), Some(true)), "{out}");
