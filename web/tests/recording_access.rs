@@ -138,6 +138,13 @@ async fn a_zone_limited_auditor_cannot_find_open_replay_download_watch_or_export
         let sessions_page = api.call(Method::GET, "/sessions?state=all", &[("cookie", &cookie(&icu_only))], None).await;
         let html = sessions_page.body.as_str().unwrap();
         assert!(html.contains("pump-1") && !html.contains("ct-1") && !html.contains("INC-2"), "{html}");
+        // Nor its request: not in the lists, the history page, or by number.
+        let rad_request = api.state.ctx.store.session(portcullis_core::domain::SessionId(rad)).await.unwrap().unwrap().request_id.0;
+        let requests = api.bearer(&icu_only, Method::GET, "/api/v1/requests?state=approved", None).await;
+        assert!(!requests.body.to_string().contains("INC-2") && requests.body.to_string().contains("INC-1"), "{}: {}", api.backend, requests.body);
+        assert_error(&api.bearer(&icu_only, Method::GET, &format!("/api/v1/requests/{rad_request}"), None).await, 404, "not_found");
+        let history = api.call(Method::GET, "/history", &[("cookie", &cookie(&icu_only))], None).await;
+        assert!(history.status == 200 && !history.body.as_str().unwrap().contains("INC-2"), "{}", history.body);
         // The whole audit log would say who worked where: refused, on the page and the API.
         assert_error(&api.bearer(&icu_only, Method::GET, "/api/v1/audit", None).await, 403, "forbidden");
         assert_error(&api.bearer(&icu_only, Method::POST, "/api/v1/audit/verify", None).await, 403, "forbidden");
