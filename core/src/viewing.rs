@@ -16,7 +16,8 @@
 //! Each opening of a recording is one audit row written before the first byte leaves
 //! ([`Access::kind`]), and the "Viewed by" list of a session is read back from those rows.
 
-use crate::audit::Kind;
+use crate::audit::{AuditRow, Kind};
+use serde::Serialize;
 use crate::domain::{Permission, ZoneSet};
 use crate::store::UserRecord;
 
@@ -111,6 +112,43 @@ pub fn search_zones(user: &UserRecord) -> ZoneSet {
 /// may not: see the module's description).
 pub fn whole_log(user: &UserRecord) -> bool {
     user.zones.is_everywhere()
+}
+
+/// One opening of a session's recordings, as its audit row tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Viewing {
+    /// The account (or `cli:NAME` for the command line).
+    pub who: String,
+    /// `replay`, `download`, `live` or `export`.
+    pub what: &'static str,
+    /// When (Unix milliseconds).
+    pub at_ms: i64,
+    /// The web client's address as the server saw it, or `cli`.
+    pub from: String,
+    /// The recording, for a replay or a download.
+    pub channel: Option<i64>,
+    /// The audit row that holds it.
+    pub seq: i64,
+}
+
+/// The openings among a session's audit rows, oldest first: the "Viewed by" list, read from
+/// the log itself so it cannot say less than the log.
+pub fn viewings(rows: &[AuditRow]) -> Vec<Viewing> {
+    rows.iter()
+        .filter_map(|r| {
+            let access = Access::of_kind(&r.kind)?;
+            let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or_default();
+            let via = detail["via"].as_str().unwrap_or("");
+            Some(Viewing {
+                who: r.actor.clone(),
+                what: access.as_str(),
+                at_ms: r.ts,
+                from: via.strip_prefix("web ").unwrap_or(via).to_owned(),
+                channel: detail["channel"].as_i64(),
+                seq: r.seq,
+            })
+        })
+        .collect()
 }
 
 /// The message a refusal for want of `phi` shows.

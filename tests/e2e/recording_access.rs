@@ -109,6 +109,11 @@ fn phi_recordings_need_the_permission_and_a_zone_limited_auditor_sees_nothing_of
     assert_eq!((cast["status"].as_u64(), cast["has_needle"].as_bool()), (Some(200), Some(true)), "{out}");
     let replayed = s.broker.wait_for_audit("recording.replayed", Duration::from_secs(10), |r| r["actor"] == "pat");
     assert!(text(&replayed["detail"]["via"]).starts_with("web 127.0.0.1:"), "{replayed}");
+    // `session show` lists the viewer too, from the same rows.
+    let record = s.broker.cli_json(&["session", "show", &sid.to_string(), "--json"]);
+    let viewers: Vec<(&str, &str)> = record["viewed_by"].as_array().map(|a| a.iter().map(|v| (text(&v["who"]), text(&v["what"]))).collect()).unwrap_or_default();
+    assert!(viewers.contains(&("pat", "replay")), "{record}");
+    assert!(!viewers.iter().any(|(who, _)| *who == "zed"), "{record}");
     let shown = s.broker.cli_json(&["user", "show", "pat", "--json"]);
     assert_eq!(shown["permissions"], serde_json::json!(["phi"]), "{shown}");
 }

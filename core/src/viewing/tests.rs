@@ -70,3 +70,29 @@ fn each_opening_has_its_own_audit_kind_and_reads_back() {
     assert_eq!(Access::of_kind("session.started"), None);
     assert!(phi_message("pump-1").contains("phi permission"));
 }
+
+#[test]
+fn viewings_are_read_from_the_rows_of_openings_only() {
+    let row = |seq: i64, kind: &str, actor: &str, detail: &str| AuditRow {
+        seq,
+        ts: 1_000 * seq,
+        actor: actor.into(),
+        kind: kind.into(),
+        subject: "session:7".into(),
+        detail: detail.into(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    let rows = [
+        row(1, "session.started", "jdoe", "{}"),
+        row(2, "recording.replayed", "eve", r#"{"via":"web 10.1.2.3:50000","channel":1}"#),
+        row(3, "recording.access_refused", "mallory", r#"{"via":"web 10.9.9.9:1"}"#),
+        row(4, "session.watched", "nurse1", r#"{"via":"web [fd00::1]:443"}"#),
+        row(5, "evidence.exported", "cli:root", r#"{"via":"cli"}"#),
+        row(6, "recording.downloaded", "eve", r#"{"via":"web 10.1.2.3:50001","channel":2}"#),
+    ];
+    let got: Vec<(String, &str, String, Option<i64>, i64)> = viewings(&rows).into_iter().map(|v| (v.who, v.what, v.from, v.channel, v.seq)).collect();
+    let want = [("eve", "replay", "10.1.2.3:50000", Some(1), 2), ("nurse1", "live", "[fd00::1]:443", None, 4), ("cli:root", "export", "cli", None, 5), ("eve", "download", "10.1.2.3:50001", Some(2), 6)];
+    assert_eq!(got, want.map(|(a, b, c, d, e)| (a.to_owned(), b, c.to_owned(), d, e)));
+    assert_eq!(viewings(&rows)[0].at_ms, 2_000);
+}

@@ -130,9 +130,8 @@ pub async fn list(State(store): State<Store>, a: Authed, ApiQuery(q): ApiQuery<L
     responses((status = 200, body = SessionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(store): State<Store>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<SessionView>, ApiError> {
     let s = access::viewable(&store, &a, id).await?;
-    let rows = audit_rows(&store, s.id.0, s.request_id.0).await?;
     let mut view = SessionView::from(&s);
-    view.viewed_by = Some(super::viewings::of(&rows));
+    view.viewed_by = Some(super::viewings::of(&store, s.id.0).await?);
     Ok(Json(view))
 }
 

@@ -209,7 +209,7 @@ pub async fn show(State(frame): State<Frame>, State(store): State<Store>, State(
     let s = load(&store, &user, &id).await?;
     let rows = audit_rows(&store, s.id, s.request_id).await?;
     let recs = checked(&store, &recstore, s.id).await?;
-    let viewings = viewings::of(&rows);
+    let viewings = viewings::of(&store, s.id).await?;
     let phi_refused = s.phi && !user.session.user.permissions.has(Permission::Phi);
     let altered = recs.iter().any(|r| r.status == "mismatch" || r.status == "missing");
     let running = s.ended_at.is_none();
