@@ -2,7 +2,9 @@
 //! (the same check as `portcullis session verify`), and the files themselves (`.cast` for
 //! terminals, `.pcap` for tunnels and file transfer), streamed from disk so a large capture
 //! never sits in memory; a recording kept in the bucket is streamed from it, from any node. A file whose hash no longer matches is still served — an
-//! investigator may want to see what it says now — and the list says it was altered.
+//! investigator may want to see what it says now — and the list says it was altered. Each
+//! fetch of a file is an audit row (`recording.downloaded`, or `recording.replayed` for the
+//! replay page's player) committed before the first byte ([`deliver`]).
 
 use super::access;
 use super::error::{ApiError, ErrorBody};

@@ -2,7 +2,8 @@
 //! binary, so it works without the internet): speed and idle-time limit to choose, seeking,
 //! the recording's markers (the warnings the vendor was shown, the end) as a list to jump
 //! to, a download of the `.cast` file, and above it all whether the file still has the
-//! SHA-256 sealed in the audit log. The live view of a running session is here too: the
+//! SHA-256 sealed in the audit log. The player fetches the bytes from [`cast`], which writes
+//! the `recording.replayed` row first. The live view of a running session is here too: the
 //! same player fed by the session's websocket.
 
 use super::error::PageError;

@@ -1,7 +1,8 @@
 //! One session's record, for auditors, admins and the approvers who approved it: the request
 //! and its approvals, the grant's window and channels, every recording with its integrity
 //! (rechecked against the SHA-256 sealed in the audit log on each visit) and links to replay
-//! and download it, the files transferred, and the audit rows about the session and its
+//! and download it, who has viewed them (each replay, download, live view and export, from
+//! the audit log), the files transferred, and the audit rows about the session and its
 //! request. Auditors and admins export the evidence bundle from here.
 
 use super::error::PageError;
