@@ -81,9 +81,15 @@ fn merge(detail: &mut Value, extra: Value) {
     }
 }
 
-/// Whether `a` may see session `s` (for links on pages; no error).
-pub async fn may_view(store: &Store, a: &Authed, s: SessionId) -> bool {
-    viewable(store, a, s.0).await.is_ok()
+/// Whether `a` may see session `s`, on a device in `zone` (for links on pages; no error).
+pub async fn may_view(store: &Store, a: &Authed, s: SessionId, zone: &str) -> bool {
+    if !a.session.user.zones.covers(zone) {
+        return false;
+    }
+    match narrowed_to(a) {
+        None => VIEWERS.contains(&a.role()),
+        Some(user) => store.approved_session(user, s).await.unwrap_or(false),
+    }
 }
 
 /// Whether `a` may read the whole audit log (an auditor limited to zones may not: its rows
