@@ -167,5 +167,9 @@ async fn a_zone_limited_search_finds_only_its_zones_sessions() {
         assert!(s.phi && s.zone == "icu_a", "{}", w.name);
         let d: serde_json::Value = serde_json::from_str(&w.audit_of("device.edited").await[0].detail).unwrap();
         assert_eq!(d["changes"]["phi"], serde_json::json!({ "old": false, "new": true }));
+        // Tagged at enrolment: stored, and named in the creation row.
+        let spec = crate::admin::NewDeviceSpec { phi: true, ..World::device_spec("vent-1", crate::domain::Criticality::LifeCritical) };
+        assert!(w.admin.create_device(ACTOR, spec).await.unwrap().phi, "{}", w.name);
+        assert!(w.audit_of("device.created").await.last().unwrap().detail.contains("\"phi\":true"));
     }
 }
