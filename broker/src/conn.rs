@@ -201,7 +201,7 @@ struct StoreUnavailable;
 async fn wait_for_auth(rx: &mut mpsc::Receiver<ConnEvent>) -> Option<Result<(UserRecord, Target), StoreUnavailable>> {
     while let Some(ev) = rx.recv().await {
         match ev {
-            ConnEvent::Authenticated { user, target } => return Some(Ok((user, target))),
+            ConnEvent::Authenticated { user, target } => return Some(Ok((*user, target))),
             ConnEvent::Unavailable => return Some(Err(StoreUnavailable)),
             _ => {}
         }

@@ -11,7 +11,7 @@ use russh::Channel;
 /// What the handler tells the connection task.
 pub(crate) enum ConnEvent {
     /// Both factors passed.
-    Authenticated { user: UserRecord, target: Target },
+    Authenticated { user: Box<UserRecord>, target: Target },
     /// The sign-in cannot be checked because the store does not answer; the connection task
     /// tells the vendor and hangs up.
     Unavailable,

@@ -214,7 +214,7 @@ impl VendorHandler {
         match self.broker.ctx().auth.check_totp(&target.user, &code, &self.peer, "ssh").await {
             Ok(Ok(user)) => {
                 self.stage = Stage::Done;
-                if self.events.send(ConnEvent::Authenticated { user, target }).await.is_err() {
+                if self.events.send(ConnEvent::Authenticated { user: Box::new(user), target }).await.is_err() {
                     return Auth::reject();
                 }
                 metrics::get().sign_in(SignInChannel::Ssh, SignInOutcome::Success);

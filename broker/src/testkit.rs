@@ -75,6 +75,7 @@ impl World {
             criticality: Criticality::Standard,
             zone: Zone::parse("icu").unwrap(),
             tcp_ports: vec![443],
+            phi: false,
         };
         self.admin.create_device(ACTOR, spec).await.unwrap()
     }

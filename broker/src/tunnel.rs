@@ -326,6 +326,7 @@ mod tests {
             criticality: portcullis_core::domain::Criticality::High,
             zone: portcullis_core::domain::Zone::parse("icu").unwrap_or_else(|_| unreachable!()),
             tcp_ports: vec![104],
+            phi: false,
             disabled: false,
             created_at: 0,
         };

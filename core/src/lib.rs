@@ -39,6 +39,7 @@ pub mod shards;
 pub mod store;
 pub mod totp;
 pub mod vault;
+pub mod viewing;
 pub mod webauth;
 
 #[cfg(test)]

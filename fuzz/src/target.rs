@@ -61,6 +61,7 @@ fn device(address: &str) -> Option<DeviceRecord> {
         criticality: Criticality::High,
         zone: Zone::parse("fuzz").ok()?,
         tcp_ports: vec![104],
+        phi: false,
         disabled: false,
         created_at: 0,
     })

@@ -3,7 +3,7 @@
 //! (clap's default); nothing here ever prompts.
 
 use clap::{Args, Parser, Subcommand};
-use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, RequestState, Role, SessionId, Username, Zone};
+use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, Permission, RequestId, RequestState, Role, SessionId, Username, Zone, ZoneSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -158,6 +158,34 @@ pub enum UserCmd {
         /// end of that day, UTC) or an RFC 3339 time.
         #[arg(long, value_name = "DATE", value_parser = parse_end_date)]
         expires: Option<i64>,
+        /// Auditors only: the zones the account is limited to, comma separated (`icu,nicu`);
+        /// without it, the whole installation.
+        #[arg(long, value_name = "ZONE,…", value_parser = parse_zones)]
+        zones: Option<ZoneSet>,
+        /// Grant a permission (`phi`: replay, download, watch and export the sessions of
+        /// devices tagged phi); may be given several times. No role has one by itself.
+        #[arg(long = "grant", value_name = "PERMISSION")]
+        grant: Vec<Permission>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change the zones an auditor is limited to, or grant and revoke permissions (audited as
+    /// `user.access_changed`).
+    Edit {
+        /// Account name.
+        name: Username,
+        /// The zones the auditor is limited to from now on, comma separated (`icu,nicu`).
+        #[arg(long, value_name = "ZONE,…", value_parser = parse_zones, conflicts_with = "all_zones")]
+        zones: Option<ZoneSet>,
+        /// Lift the zone limit: the whole installation.
+        #[arg(long)]
+        all_zones: bool,
+        /// Grant a permission (`phi`); may be given several times.
+        #[arg(long = "grant", value_name = "PERMISSION")]
+        grant: Vec<Permission>,
+        /// Revoke a permission; may be given several times.
+        #[arg(long = "revoke", value_name = "PERMISSION")]
+        revoke: Vec<Permission>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -350,6 +378,13 @@ pub struct DeviceEditArgs {
     /// Remove every TCP port (terminal and file transfer only).
     #[arg(long)]
     pub no_tcp_ports: bool,
+    /// Tag the device `phi`: its screens can show patient data, so replaying, downloading,
+    /// watching or exporting its sessions needs the `phi` permission.
+    #[arg(long, conflicts_with = "no_phi")]
+    pub phi: bool,
+    /// Remove the `phi` tag.
+    #[arg(long)]
+    pub no_phi: bool,
     #[command(flatten)]
     pub out: JsonFlag,
 }
@@ -387,6 +422,10 @@ pub struct DeviceAddArgs {
     /// TCP port a grant may open with `ssh -L`; may be given several times.
     #[arg(long = "tcp-port", value_name = "N")]
     pub tcp_ports: Vec<u16>,
+    /// Tag the device `phi`: its screens can show patient data, so replaying, downloading,
+    /// watching or exporting its sessions needs the `phi` permission.
+    #[arg(long)]
+    pub phi: bool,
     #[command(flatten)]
     pub out: JsonFlag,
 }
@@ -592,6 +631,14 @@ pub fn join_words(words: &[String]) -> String {
 }
 
 /// Parses an account's end date (the rule is core's).
+fn parse_zones(s: &str) -> Result<ZoneSet, String> {
+    let zones = ZoneSet::parse(s).map_err(|e| e.to_string())?;
+    if zones.is_everywhere() {
+        return Err("name at least one zone (or use --all-zones to lift the limit)".into());
+    }
+    Ok(zones)
+}
+
 fn parse_end_date(s: &str) -> Result<i64, String> {
     portcullis_core::admin::input::parse_end_date(s)
 }

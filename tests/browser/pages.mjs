@@ -3,8 +3,8 @@
 // the audit log's row heights (they must not grow with the detail), and screenshots.
 //
 // Needs PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET (an admin, who may open every
-// page), SESSION_ID (a finished session with a recording), DEVICE and VENDOR (their own
-// admin pages).
+// page), SESSION_ID (a finished session with a recording), DEVICE, VENDOR and AUDITOR (their
+// own admin pages; the auditor's has the zones and the phi permission).
 import { axe, main, need, BASE, signIn, watch, shot } from './lib.mjs';
 
 const SESSION = need('SESSION_ID');
@@ -99,6 +99,7 @@ main(async (browser) => {
   await visit('admin-devices', `${BASE}/admin/devices`);
   await visit('admin-device', `${BASE}/admin/devices/${need('DEVICE')}`);
   await visit('admin-user', `${BASE}/admin/users/${need('VENDOR')}`);
+  await visit('admin-user-auditor', `${BASE}/admin/users/${need('AUDITOR')}`);
   await visit('not-found', `${BASE}/sessions/999999`);
   await ctx.close();
   return out;

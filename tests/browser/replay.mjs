@@ -2,7 +2,8 @@
 // replays its terminal recording: the player must show NEEDLE (text the vendor's command
 // printed) and the page must say whether the file still has its sealed SHA-256. Also
 // downloads the .cast through the page's link, jumps to the last marker, and exports the
-// evidence bundle to EVIDENCE_OUT. With SESSION_ID set it only opens that session's replay
+// evidence bundle to EVIDENCE_OUT, then reads the record's "Viewed by" list (each replay,
+// download and export, from the audit log). With SESSION_ID set it only opens that session's replay
 // and record (the altered-file case) and reports what they say.
 // Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET, DEVICE, NEEDLE,
 //      EVIDENCE_OUT (first mode) or SESSION_ID (second mode), SHOT (screenshot name).
@@ -98,6 +99,13 @@ main(async (browser) => {
   const saved = need('EVIDENCE_OUT');
   await download.saveAs(saved);
 
+  // Who has viewed it: the replay, the download and the export just made.
+  await page.goto(`${BASE}/sessions/${sessionId}`);
+  const viewedBy = await page.locator('table#viewed-by tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => ({ what: tr.dataset.what, cells: Array.from(tr.cells).map((c) => c.innerText.trim()) })));
+  await page.locator('h2', { hasText: 'Viewed by' }).scrollIntoViewIfNeeded();
+  await shot(page, 'viewed-by');
+
   return {
     session_id: sessionId,
     found,
@@ -110,5 +118,6 @@ main(async (browser) => {
     cast_status: cast.status(),
     cast_has_needle: castText.includes(needle),
     evidence_name: download.suggestedFilename(),
+    viewed_by: viewedBy,
   };
 });

@@ -2,7 +2,8 @@
 //! real broker with a real `sshd` device and a real `ssh` vendor: an auditor finds a session
 //! the vendor made in the same test, replays it (the player shows what the vendor's command
 //! printed), sees it verified, downloads the `.cast`, exports the evidence bundle (which
-//! `portcullis evidence verify` accepts); once a byte of the recording is changed the pages
+//! `portcullis evidence verify` accepts), and finds the replay, the download and the export
+//! as audit rows naming it and its address, listed under "Viewed by"; once a byte of the recording is changed the pages
 //! say it was altered. Live: what a vendor types into a running session reaches the
 //! auditor's view and a plain websocket, an approver who did not approve the session is
 //! refused both, and the view says when the session ends — also when the session is held by
@@ -63,6 +64,23 @@ fn auditor_finds_replays_and_verifies_a_real_session_and_sees_an_altered_recordi
     let verified = s.broker.cli(&["evidence", "verify", bundle.to_str().expect("utf-8 path")]);
     verified.assert_success();
     s.broker.wait_for_audit("evidence.exported", Duration::from_secs(10), |r| r["actor"] == "eve");
+
+    // The replay was an audit row naming the auditor, the session and the browser's address
+    // as the server saw it; so was the download of the .cast; and the record lists both.
+    let subject = format!("session:{session_id}");
+    let replayed = s.broker.wait_for_audit("recording.replayed", Duration::from_secs(10), |r| r["actor"] == "eve" && r["subject"] == subject);
+    let via = text(&replayed["detail"]["via"]).to_owned();
+    assert!(via.starts_with("web 127.0.0.1:"), "the replay row does not say where from: {replayed}");
+    assert_eq!((replayed["detail"]["channel"].as_u64(), replayed["detail"]["device"].as_str()), (Some(1), Some("infusion-7")), "{replayed}");
+    s.broker.wait_for_audit("recording.downloaded", Duration::from_secs(10), |r| r["actor"] == "eve" && r["subject"] == subject);
+    let viewed = out["viewed_by"].as_array().unwrap_or_else(|| panic!("no Viewed by list: {out}"));
+    let whats: Vec<&str> = viewed.iter().map(|v| text(&v["what"])).collect();
+    for what in ["replay", "download", "export"] {
+        assert!(whats.contains(&what), "the record does not list the {what}: {out}");
+    }
+    let replay_row = viewed.iter().find(|v| v["what"] == "replay").map(|v| v["cells"].clone()).unwrap_or_default();
+    assert_eq!(replay_row[0], "eve", "{out}");
+    assert!(text(&replay_row[3]).starts_with("127.0.0.1:"), "the record does not say where from: {out}");
 
     // One byte of the recording changed on disk: the replay and the record say so.
     let original = std::fs::read_to_string(&cast_path).expect("read the recording");

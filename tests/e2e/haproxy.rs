@@ -1,7 +1,8 @@
 //! Behind a real HAProxy (`deploy/haproxy.cfg`, TCP mode, `send-proxy-v2`): the broker trusts
 //! HAProxy's address (127.0.0.1) and takes the client's address from its PROXY v2 header, so
 //! the audit rows of a vendor's SSH sign-in (from 127.0.0.2) and of a staff web sign-in (from
-//! 127.0.0.3) carry those addresses, not HAProxy's. Hostile: a connection from the trusted
+//! 127.0.0.3) carry those addresses, not HAProxy's, and so does the row of an auditor's
+//! download of a recording (from 127.0.0.4). Hostile: a connection from the trusted
 //! address without a header is closed, and a header sent from an untrusted address is not
 //! honoured (the spoofed address appears nowhere).
 
@@ -46,6 +47,37 @@ fn through_haproxy_the_audit_rows_carry_the_clients_real_addresses() {
     for row in s.broker.audit() {
         assert!(!peer_of(&row).starts_with("127.0.0.1"), "a row carries HAProxy's address:\n{row}");
     }
+}
+
+#[test]
+fn through_haproxy_a_recordings_download_is_audited_with_the_auditors_real_address() {
+    let s = Setup::new("infusion-hy").serve_env("PORTCULLIS_PROXY_TRUSTED", "127.0.0.1/32").start();
+    let node = NodeAddrs { ssh: s.broker.ssh_addr(), web: s.broker.web_addr() };
+    let hx = Haproxy::start(&[node]);
+    // The vendor comes through HAProxy too (a direct connection from the trusted address
+    // without a header is closed).
+    let asked = s.vendor.exec(hx.ssh, VENDOR, &[], "request infusion-hy --minutes 30 --reason 'INC-7400 download through the proxy'");
+    asked.assert_success();
+    let id = crate::harness::broker::parse_request_id(&asked.all_text()).unwrap_or_else(|| panic!("{}", asked.describe()));
+    s.approve(id, crate::harness::scenario::APPROVERS[0], &[]).assert_success();
+    s.wait_request_state(id, "approved", WAIT);
+    s.vendor.exec(hx.ssh, &s.device_login(), &[], "echo through-the-proxy").assert_success();
+    let session = s.wait_session_ended(id, WAIT);
+    let sid = session["id"].as_u64().expect("session id");
+    s.broker.wait_for_audit("recording.sealed", WAIT, |r| r["subject"] == format!("session:{sid}"));
+
+    // An auditor at 127.0.0.4 signs in to the API and downloads the recording, through HAProxy.
+    let u = web_user(&s.broker, "dana", "auditor");
+    let url = base_url(hx.web);
+    let code = s.broker.totp("dana").next_code();
+    let body = serde_json::json!({ "username": u.name, "password": u.password, "code": code }).to_string();
+    let login = proc::tool("curl", &["-sk", "--interface", "127.0.0.4", "-H", "content-type: application/json", "-d", &body, &format!("{url}/api/v1/auth/login")]);
+    let token = serde_json::from_str::<Value>(&login).ok().and_then(|v| v["token"].as_str().map(str::to_owned)).unwrap_or_else(|| panic!("no token: {login}"));
+    let file = proc::tool("curl", &["-sk", "--interface", "127.0.0.4", "-H", &format!("authorization: Bearer {token}"), &format!("{url}/api/v1/sessions/{sid}/recordings/1")]);
+    assert!(file.contains("through-the-proxy"), "{file}");
+    let row = s.broker.wait_for_audit("recording.downloaded", WAIT, |r| r["actor"] == "dana");
+    let via = row["detail"]["via"].as_str().unwrap_or_default();
+    assert!(via.starts_with("web 127.0.0.4:"), "the download row does not name the auditor's address: {row}");
 }
 
 /// Hostile: from the trusted address, a connection without a PROXY header (a vendor going

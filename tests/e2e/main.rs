@@ -44,6 +44,7 @@ mod package;
 mod hostkey;
 mod recording;
 mod recording_s3;
+mod recording_access;
 mod session;
 mod store_loss;
 mod ssh_audit;

@@ -30,11 +30,15 @@ fn every_page_passes_axe_fits_1280_px_in_light_and_dark_and_audit_rows_stay_shor
     env.push(("SESSION_ID", session_id.to_string()));
     env.push(("DEVICE", "infusion-9".to_owned()));
     env.push(("VENDOR", VENDOR.to_owned()));
+    // An auditor limited to a zone: its account page has the zones and the phi permission.
+    web_user(&s.broker, "aud", "auditor");
+    s.broker.cli_ok(&["user", "edit", "aud", "--zones", "icu", "--grant", "phi"]);
+    env.push(("AUDITOR", "aud".to_owned()));
     let out = browser::run("pages.mjs", &env);
 
     assert!(out["revoke_buttons"].as_u64().unwrap_or(0) >= 1, "the active grant has no Revoke button in the history: {}", out["revoke_buttons"]);
     let pages = out["pages"].as_object().expect("pages");
-    assert_eq!(pages.len(), 24, "twelve pages in each theme: {:?}", pages.keys().collect::<Vec<_>>());
+    assert_eq!(pages.len(), 26, "thirteen pages in each theme: {:?}", pages.keys().collect::<Vec<_>>());
     let mut failures = Vec::new();
     for (name, page) in pages {
         let violations = page["violations"].as_array().expect("violations");

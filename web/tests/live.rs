@@ -3,7 +3,8 @@
 //! viewer — the recent screen first, then every event — and the hostile cases end the stream
 //! with the fitting close code: the viewer's sign-in ends (1008), a viewer that stops reading
 //! falls behind (1013, never buffered for), a viewer sends an oversized message, the session
-//! ends (1000). Whatever a viewer sends never reaches the session.
+//! ends (1000), the device is tagged phi for a viewer without the permission (1008). Each
+//! watch is audited before the first frame. Whatever a viewer sends never reaches the session.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -205,4 +206,31 @@ async fn the_stream_closes_normally_when_the_session_ends() {
     })
     .await
     .expect("the hub kept the ended session's feed");
+}
+
+#[tokio::test]
+async fn a_watch_is_audited_before_the_first_frame_and_ends_when_the_device_is_tagged_phi() {
+    use portcullis_core::admin::devices::DeviceEdit;
+    use portcullis_core::domain::DeviceName;
+    let Scene { api, server, id, qa, tap } = scene(80, 24).await;
+    tap.output(b"on-screen ");
+    let mut ws = server.watch(&qa, id).await;
+    text(&mut ws).await;
+    let rows = api.audit_of("session.watched").await;
+    assert_eq!(rows.len(), 1);
+    let d: serde_json::Value = serde_json::from_str(&rows[0].detail).unwrap();
+    assert!(d["via"].as_str().unwrap().starts_with("web 127.0.0.1:") && d["device"] == "pump-1", "{d}");
+    // Tagged phi while qa (without the permission) watches: the stream ends at the next check.
+    let pump = DeviceName::parse("pump-1").unwrap();
+    api.state.admin.edit_device("test", &pump, DeviceEdit { phi: Some(true), ..DeviceEdit::default() }).await.unwrap();
+    let (code, reason) = closed(&mut ws).await.expect("a close frame");
+    assert_eq!(code, CloseCode::Policy, "{reason}");
+    assert!(reason.contains("no longer watch"), "{reason}");
+    // And a new watch is refused before the upgrade, on the record.
+    let again = api.bearer(&qa, Method::GET, &format!("/api/v1/sessions/{id}/live"), None).await;
+    assert_eq!(again.status, 403, "{:?}", again.body);
+    let refused = api.audit_of("recording.access_refused").await;
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].detail.contains("\"what\":\"live\""), "{}", refused[0].detail);
+    assert_eq!(api.audit_of("session.watched").await.len(), 1);
 }

@@ -84,6 +84,7 @@ impl World {
             criticality,
             zone: Zone::parse("icu").unwrap(),
             tcp_ports: vec![],
+            phi: false,
         };
         self.state.admin.create_device("test", spec).await.unwrap();
         self.state.ctx.approvals.create_request(RequestInput::new(&vendor, &device, "INC-9 check", 30).peer("127.0.0.1:2")).await.unwrap().id
@@ -248,6 +249,7 @@ async fn an_approver_may_grant_fewer_channels_than_asked() {
         criticality: Criticality::High,
         zone: Zone::parse("radiology").unwrap(),
         tcp_ports: vec![104],
+        phi: false,
     };
     w.state.admin.create_device("test", spec).await.unwrap();
     let asked = portcullis_core::domain::ChannelSet::parse("shell,files,tcp:104").unwrap();

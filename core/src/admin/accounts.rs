@@ -7,7 +7,8 @@ use super::{Admin, AdminError, Enrolment};
 use crate::audit::{Event, Kind, Subject};
 use crate::auth::totp_owner;
 use crate::clock;
-use crate::domain::{Role, Username};
+use crate::domain::{Permission, PermissionSet, Role, Username, ZoneSet};
+use crate::store::UserRecord;
 use crate::totp::{self, Totp};
 use serde::Serialize;
 use serde_json::json;
@@ -23,7 +24,66 @@ pub struct UserKey {
     pub added_at: i64,
 }
 
+/// Changes to what an account may see; `None` and empty lists keep it as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccessEdit {
+    /// The zones an auditor is limited to (an empty set: every zone).
+    pub zones: Option<ZoneSet>,
+    pub grant: Vec<Permission>,
+    pub revoke: Vec<Permission>,
+}
+
+/// Refuses zones for any role but auditor (approvers are already limited to what they
+/// approved; an administrator could lift its own limit) and permissions for vendors, who
+/// never sign in on the web.
+pub fn check_access(role: Role, zones: &ZoneSet, permissions: &PermissionSet) -> Result<(), AdminError> {
+    if !zones.is_everywhere() && role != Role::Auditor {
+        return Err(AdminError::Invalid(format!("only auditor accounts are limited to zones; a {role} account is not")));
+    }
+    if !permissions.is_empty() && role == Role::Vendor {
+        return Err(AdminError::Invalid("vendor accounts never see recordings and take no permission".into()));
+    }
+    Ok(())
+}
+
 impl Admin {
+    /// Changes the zones an account is limited to and the permissions it holds, in one
+    /// audited write (`user.access_changed`, with the old and new value of what changed).
+    /// Refused when nothing would change. The account's open pages and live views see the
+    /// change at their next request or recheck.
+    pub async fn set_user_access(&self, actor: &str, name: &Username, edit: AccessEdit) -> Result<UserRecord, AdminError> {
+        let user = self.store.require_user(name).await?;
+        let zones = edit.zones.unwrap_or_else(|| user.zones.clone());
+        let mut permissions = user.permissions.clone();
+        for p in &edit.grant {
+            permissions = permissions.with(*p);
+        }
+        for p in &edit.revoke {
+            if edit.grant.contains(p) {
+                return Err(AdminError::Invalid(format!("{p} cannot be granted and revoked at once")));
+            }
+            permissions = permissions.without(*p);
+        }
+        check_access(user.role, &zones, &permissions)?;
+        let mut changes = serde_json::Map::new();
+        if zones != user.zones {
+            changes.insert("zones".into(), json!({ "old": user.zones, "new": zones }));
+        }
+        if permissions != user.permissions {
+            changes.insert("permissions".into(), json!({ "old": user.permissions, "new": permissions }));
+        }
+        if changes.is_empty() {
+            return Err(AdminError::Invalid(format!("nothing to change: {name} already has these zones and permissions")));
+        }
+        let mut tx = self.audit.begin().await?;
+        if !self.store.set_user_access(&mut tx, user.id, &zones, &permissions).await? {
+            return Err(AdminError::NotFound(format!("user {name}")));
+        }
+        tx.append(Event::new(actor, Kind::UserAccessChanged, Subject::user(name), json!({ "changes": changes }))).await?;
+        tx.commit().await?;
+        Ok(self.store.require_user(name).await?)
+    }
+
     /// An account's SSH keys, oldest first.
     pub async fn user_keys(&self, name: &Username) -> Result<Vec<UserKey>, AdminError> {
         let user = self.store.require_user(name).await?;

@@ -23,6 +23,8 @@ pub struct DeviceEdit {
     pub zone: Option<Zone>,
     /// The full new list of ports a grant may open (an empty list removes them all).
     pub tcp_ports: Option<Vec<u16>>,
+    /// Tag (`true`) or untag the device `phi`.
+    pub phi: Option<bool>,
 }
 
 /// How a new host key was found, for the audit row.
@@ -130,6 +132,7 @@ impl Admin {
         let ports = edit.tcp_ports.as_deref().map(input::check_ports).transpose().map_err(AdminError::Invalid)?.unwrap_or_else(|| dev.tcp_ports.clone());
         let criticality = edit.criticality.unwrap_or(dev.criticality);
         let zone = edit.zone.unwrap_or_else(|| dev.zone.clone());
+        let phi = edit.phi.unwrap_or(dev.phi);
         let mut changes = Map::new();
         let mut note = |field: &str, old: Value, new: Value| {
             if old != new {
@@ -141,6 +144,7 @@ impl Admin {
         note("criticality", json!(dev.criticality), json!(criticality));
         note("zone", json!(dev.zone), json!(zone));
         note("tcp_ports", json!(dev.tcp_ports), json!(ports));
+        note("phi", json!(dev.phi), json!(phi));
         if changes.is_empty() {
             return Err(AdminError::Invalid(format!("nothing to change: device {name} already has these settings")));
         }
@@ -154,7 +158,7 @@ impl Admin {
                 return Err(AdminError::Invalid(format!("{} is contained (containment #{}): no device moves into or out of it until it is lifted", c.scope, c.id)));
             }
         }
-        let settings = DeviceSettings { address: &address, login: &login, criticality, zone: &zone, tcp_ports: &ports };
+        let settings = DeviceSettings { address: &address, login: &login, criticality, zone: &zone, tcp_ports: &ports, phi };
         if !self.store.update_device_settings(&mut tx, dev.id, settings).await? {
             return Err(AdminError::NotFound(format!("device {name}")));
         }
@@ -236,6 +240,7 @@ impl Admin {
             criticality: p.spec.criticality,
             zone: &p.spec.zone,
             tcp_ports: &p.ports,
+            phi: p.spec.phi,
         };
         match self.store.insert_device(tx, new, clock::now()).await {
             Err(StoreError::Exists(what)) => return Err(AdminError::Exists(what)),
@@ -244,7 +249,7 @@ impl Admin {
         let mut detail = json!({
             "address": p.address, "login": p.login, "credential": p.spec.credential.kind(),
             "host_key_fingerprint": p.host_key.fingerprint, "criticality": p.spec.criticality,
-            "zone": p.spec.zone, "tcp_ports": p.ports,
+            "zone": p.spec.zone, "tcp_ports": p.ports, "phi": p.spec.phi,
         });
         if let (Some(d), Value::Object(more)) = (detail.as_object_mut(), extra) {
             d.extend(more);

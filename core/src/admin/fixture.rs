@@ -98,6 +98,7 @@ impl World {
             criticality,
             zone: Zone::parse("icu").unwrap(),
             tcp_ports: vec![443],
+            phi: false,
         }
     }
 

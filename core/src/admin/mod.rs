@@ -16,7 +16,7 @@ use crate::password;
 use crate::clock;
 use crate::config::AuthConfig;
 use crate::context::Context;
-use crate::domain::{Criticality, DeviceName, RequestState, Role, Username, Zone};
+use crate::domain::{Criticality, DeviceName, PermissionSet, RequestState, Role, Username, Zone, ZoneSet};
 use crate::store::{NewUser, Store, StoreError, UserRecord};
 use crate::totp::{self, Totp};
 use crate::vault::{Credential, Vault, VaultError};
@@ -89,12 +89,23 @@ pub struct NewUserSpec {
     pub password: Option<String>,
     /// When the account stops working (Unix seconds), e.g. the end of a vendor's contract.
     pub expires_at: Option<i64>,
+    /// Auditors only: the zones it is limited to (empty: every zone).
+    pub zones: ZoneSet,
+    /// Rights granted explicitly (not to vendors).
+    pub permissions: PermissionSet,
 }
 
 impl NewUserSpec {
     /// An account with no SSH key and a one-time password (web roles).
     pub fn new(name: Username, role: Role, org: impl Into<String>) -> Self {
-        Self { name, role, org: org.into(), ssh_keys: Vec::new(), password: None, expires_at: None }
+        Self { name, role, org: org.into(), ssh_keys: Vec::new(), password: None, expires_at: None, zones: ZoneSet::everywhere(), permissions: PermissionSet::default() }
+    }
+
+    /// Limited to these zones (auditors) and holding these permissions.
+    pub fn access(mut self, zones: ZoneSet, permissions: PermissionSet) -> Self {
+        self.zones = zones;
+        self.permissions = permissions;
+        self
     }
 
     /// Stops working at `expires_at` (Unix seconds).
@@ -138,6 +149,8 @@ pub struct NewDeviceSpec {
     pub zone: Zone,
     /// Ports a grant may open with `ssh -L` (besides the shell and file transfer).
     pub tcp_ports: Vec<u16>,
+    /// Tagged `phi`: its screens can show patient data.
+    pub phi: bool,
 }
 
 /// The administration service; clonable.
@@ -165,8 +178,9 @@ impl Admin {
     /// (stored as an Argon2id hash, to be changed at first sign-in) and may not have SSH keys.
     /// A given password (web roles only) is permanent, for automation, instead.
     pub async fn create_user(&self, actor: &str, spec: NewUserSpec) -> Result<(UserRecord, Enrolment), AdminError> {
-        let NewUserSpec { name, role, org, ssh_keys, password, expires_at } = spec;
+        let NewUserSpec { name, role, org, ssh_keys, password, expires_at, zones, permissions } = spec;
         let name = &name;
+        accounts::check_access(role, &zones, &permissions)?;
         if role == Role::Vendor && password.is_some() {
             return Err(AdminError::Invalid("vendor accounts sign in over SSH and take no password".into()));
         }
@@ -223,11 +237,15 @@ impl Admin {
         if expires_at.is_some() {
             self.store.set_user_expiry(&mut tx, id, expires_at).await?;
         }
+        if !zones.is_everywhere() || !permissions.is_empty() {
+            self.store.set_user_access(&mut tx, id, &zones, &permissions).await?;
+        }
         let fingerprints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
         let detail = json!({
             "role": role, "org": org, "ssh_keys": fingerprints,
             "one_time_password": one_time.is_some(), "password": hash.is_some(),
             "expires_at": expires_at.map(clock::rfc3339),
+            "zones": zones, "permissions": permissions,
         });
         tx.append(Event::new(actor, Kind::UserCreated, Subject::user(name), detail)).await?;
         tx.commit().await?;

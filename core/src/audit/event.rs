@@ -143,6 +143,15 @@ kinds! {
     RecordingStoreFailed = "recording.store_failed",
     /// An evidence bundle exported.
     EvidenceExported = "evidence.exported",
+    /// A terminal recording's bytes fetched by the replay page's player.
+    RecordingReplayed = "recording.replayed",
+    /// A recording's file downloaded (`.cast` or `.pcap`).
+    RecordingDownloaded = "recording.downloaded",
+    /// A replay, download, live view or evidence export refused (a `phi` device without the
+    /// permission).
+    RecordingAccessRefused = "recording.access_refused",
+    /// An account's zones or permissions changed.
+    UserAccessChanged = "user.access_changed",
     /// A notification given up after its retries.
     NotifyFailed = "notify.failed",
     /// An administrator contained a zone or a device: what it revoked, settled and stopped.
@@ -327,6 +336,10 @@ mod tests {
         (Kind::RecordingStored, "recording.stored"),
         (Kind::RecordingStoreFailed, "recording.store_failed"),
         (Kind::EvidenceExported, "evidence.exported"),
+        (Kind::RecordingReplayed, "recording.replayed"),
+        (Kind::RecordingDownloaded, "recording.downloaded"),
+        (Kind::RecordingAccessRefused, "recording.access_refused"),
+        (Kind::UserAccessChanged, "user.access_changed"),
         (Kind::NotifyFailed, "notify.failed"),
         (Kind::ContainmentOrdered, "containment.ordered"),
         (Kind::ContainmentLifted, "containment.lifted"),

@@ -100,6 +100,18 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// A right an account holds only when it is granted explicitly: no role carries one by
+    /// itself, an administrator included (least privilege: whoever enrols devices and accounts
+    /// has no need to see patients' screens, and may grant the right to whoever does, on the
+    /// record). New rights are added here as words.
+    Permission, "permission", {
+        /// Replay, download, watch and export the sessions of devices tagged `phi`, whose
+        /// screens can show patient data.
+        Phi => "phi",
+    }
+);
+
 impl Role {
     /// Whether this role may approve requests (policy may narrow this further).
     pub fn may_approve(self) -> bool {

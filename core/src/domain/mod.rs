@@ -1,14 +1,16 @@
 //! Typed domain values, validated at the edge (CLI arguments, SSH user names, HTTP bodies)
 //! so that the rest of the code never handles a raw string where a name or state is meant.
 
+mod access;
 mod channels;
 mod enums;
 mod ids;
 mod names;
 mod scope;
 
+pub use access::{PermissionSet, ZoneSet};
 pub use channels::{Channel, ChannelSet};
-pub use enums::{Criticality, RequestState, Role, SessionState};
+pub use enums::{Criticality, Permission, RequestState, Role, SessionState};
 pub use ids::{GrantId, RequestId, SessionId};
 pub use names::{DeviceName, NodeId, Username, Zone};
 pub use scope::Scope;

@@ -15,18 +15,20 @@ pub struct NewDevice<'a> {
     pub criticality: Criticality,
     pub zone: &'a Zone,
     pub tcp_ports: &'a [u16],
+    /// Tagged `phi`.
+    pub phi: bool,
 }
 
 const DEVICE_COLUMNS: &str =
-    "id, name, address, login, credential, host_key, criticality, zone, tcp_ports, disabled, created_at";
+    "id, name, address, login, credential, host_key, criticality, zone, tcp_ports, disabled, created_at, phi";
 
 impl Store {
     /// Enrols a device.
     pub async fn insert_device(&self, conn: &mut AnyConnection, d: NewDevice<'_>, now: i64) -> Result<i64, StoreError> {
         let ports = d.tcp_ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
         let r = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO devices (name, address, login, credential, host_key, criticality, zone, tcp_ports, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            "INSERT INTO devices (name, address, login, credential, host_key, criticality, zone, tcp_ports, created_at, phi) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(d.name.as_str())
         .bind(d.address)
@@ -37,6 +39,7 @@ impl Store {
         .bind(d.zone.as_str())
         .bind(ports)
         .bind(now)
+        .bind(i64::from(d.phi))
         .fetch_one(conn)
         .await;
         match r {
@@ -91,18 +94,20 @@ pub struct DeviceSettings<'a> {
     pub criticality: Criticality,
     pub zone: &'a Zone,
     pub tcp_ports: &'a [u16],
+    pub phi: bool,
 }
 
 impl Store {
     /// Replaces a device's settings; returns false if there is no such device.
     pub async fn update_device_settings(&self, conn: &mut AnyConnection, id: i64, s: DeviceSettings<'_>) -> Result<bool, StoreError> {
         let ports = s.tcp_ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
-        let r = sqlx::query("UPDATE devices SET address = $1, login = $2, criticality = $3, zone = $4, tcp_ports = $5 WHERE id = $6")
+        let r = sqlx::query("UPDATE devices SET address = $1, login = $2, criticality = $3, zone = $4, tcp_ports = $5, phi = $6 WHERE id = $7")
             .bind(s.address)
             .bind(s.login)
             .bind(s.criticality.as_str())
             .bind(s.zone.as_str())
             .bind(ports)
+            .bind(i64::from(s.phi))
             .bind(id)
             .execute(conn)
             .await?;

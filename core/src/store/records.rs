@@ -3,7 +3,7 @@
 //! corrupt row is an error, not a panic.
 
 use super::StoreError;
-use crate::domain::{ChannelSet, Criticality, DeviceName, GrantId, RequestId, RequestState, Role, SessionId, SessionState, Username, Zone};
+use crate::domain::{ChannelSet, Criticality, DeviceName, GrantId, PermissionSet, RequestId, RequestState, Role, SessionId, SessionState, Username, Zone, ZoneSet};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -36,6 +36,10 @@ pub struct UserRecord {
     pub created_at: i64,
     /// When the account stops working (Unix seconds), e.g. a vendor's contract end.
     pub expires_at: Option<i64>,
+    /// The zones an auditor is limited to; empty: every zone.
+    pub zones: ZoneSet,
+    /// Rights granted explicitly (`phi`); no role holds any by itself.
+    pub permissions: PermissionSet,
 }
 
 impl UserRecord {
@@ -59,6 +63,8 @@ impl UserRecord {
             locked_until: r.try_get("locked_until")?,
             created_at: r.try_get("created_at")?,
             expires_at: r.try_get("expires_at")?,
+            zones: ZoneSet::parse(&r.try_get::<String, _>("zones")?).map_err(|e| corrupt("user zones", e))?,
+            permissions: PermissionSet::parse(&r.try_get::<String, _>("permissions")?).map_err(|e| corrupt("user permissions", e))?,
         })
     }
 
@@ -85,6 +91,9 @@ pub struct DeviceRecord {
     pub tcp_ports: Vec<u16>,
     pub disabled: bool,
     pub created_at: i64,
+    /// Tagged `phi`: its screens can show patient data, so its recordings need the `phi`
+    /// permission.
+    pub phi: bool,
 }
 
 impl DeviceRecord {
@@ -107,6 +116,7 @@ impl DeviceRecord {
             tcp_ports,
             disabled: r.try_get::<i64, _>("disabled")? != 0,
             created_at: r.try_get("created_at")?,
+            phi: r.try_get::<i64, _>("phi")? != 0,
         })
     }
 }
@@ -229,6 +239,8 @@ pub struct SessionRecord {
     pub stop_requested_by: Option<String>,
     /// When the broker closes a session being stopped (graceful stops warn first).
     pub stop_at: Option<i64>,
+    /// The device is tagged `phi` (now, not when the session ran).
+    pub phi: bool,
 }
 
 impl SessionRecord {
@@ -254,6 +266,7 @@ impl SessionRecord {
             stop_requested_at: r.try_get("stop_requested_at")?,
             stop_requested_by: r.try_get("stop_requested_by")?,
             stop_at: r.try_get("stop_at")?,
+            phi: r.try_get::<i64, _>("phi")? != 0,
         })
     }
 }

@@ -6,7 +6,7 @@
 
 use super::sessions::SESSION_SELECT;
 use super::{like_escape, SessionRecord, Store, StoreError};
-use crate::domain::SessionState;
+use crate::domain::{SessionState, ZoneSet};
 
 /// Most sessions one search returns.
 pub const MAX_SESSIONS: i64 = 500;
@@ -31,6 +31,8 @@ pub struct SessionSearch {
     pub text: Option<String>,
     /// Only sessions whose request this user (id) approved.
     pub approved_by: Option<i64>,
+    /// Only sessions on devices in these zones (a zone-limited auditor); empty: every zone.
+    pub zones: ZoneSet,
     /// Only sessions numbered below this one (the next page).
     pub before_id: Option<i64>,
     pub limit: i64,
@@ -50,6 +52,14 @@ fn exact(v: &Option<String>) -> String {
 impl Store {
     /// The matching sessions, newest first.
     pub async fn search_sessions(&self, s: &SessionSearch) -> Result<Vec<SessionRecord>, StoreError> {
+        // A zone limit is one bound parameter per zone (at most `MAX_ZONES`), never text.
+        let zones: Vec<&str> = s.zones.iter().map(|z| z.as_str()).collect();
+        let in_zones = if zones.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..zones.len()).map(|i| format!("${}", 12 + i)).collect();
+            format!("AND d.zone IN ({}) ", marks.join(", "))
+        };
         let q = format!(
             "{SESSION_SELECT} \
              WHERE ($1 = '' OR LOWER(u.username) LIKE $1 ESCAPE '\\') \
@@ -62,9 +72,10 @@ impl Store {
                AND ($8 = '' OR LOWER(r.reason) LIKE $8 ESCAPE '\\') \
                AND ($9 = 0 OR EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = g.request_id AND a.approver_id = $9)) \
                AND ($10 = 0 OR s.id < $10) \
+               {in_zones}\
              ORDER BY s.id DESC LIMIT $11"
         );
-        let rows = sqlx::query(&q)
+        let mut query = sqlx::query(&q)
             .bind(contains(&s.vendor))
             .bind(exact(&s.org))
             .bind(contains(&s.device))
@@ -75,9 +86,11 @@ impl Store {
             .bind(contains(&s.text))
             .bind(s.approved_by.unwrap_or(0))
             .bind(s.before_id.unwrap_or(0))
-            .bind(s.limit.clamp(1, MAX_SESSIONS))
-            .fetch_all(self.pool())
-            .await?;
+            .bind(s.limit.clamp(1, MAX_SESSIONS));
+        for z in zones {
+            query = query.bind(z);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter().map(SessionRecord::from_row).collect()
     }
 

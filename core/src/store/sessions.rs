@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 
 pub(crate) const SESSION_SELECT: &str = "SELECT s.id, s.grant_id, g.request_id, u.username AS vendor, u.org AS vendor_org, \
     d.name AS device, d.zone AS zone, d.criticality AS criticality, r.reason AS reason, \
-    g.starts_at AS window_starts_at, g.ends_at AS window_ends_at, g.channels AS channels, s.peer, s.state, s.started_at, s.ended_at, s.end_reason, s.stop_requested_at, s.stop_requested_by, s.stop_at \
+    g.starts_at AS window_starts_at, g.ends_at AS window_ends_at, g.channels AS channels, s.peer, s.state, s.started_at, s.ended_at, s.end_reason, s.stop_requested_at, s.stop_requested_by, s.stop_at, d.phi AS phi \
     FROM sessions s JOIN grants g ON g.id = s.grant_id JOIN users u ON u.id = s.vendor_id JOIN devices d ON d.id = s.device_id \
     JOIN access_requests r ON r.id = g.request_id";
 

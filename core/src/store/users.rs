@@ -3,7 +3,7 @@
 //! connection and source address.
 
 use super::{is_unique_violation, Store, StoreError, UserRecord};
-use crate::domain::{Role, Username};
+use crate::domain::{PermissionSet, Role, Username, ZoneSet};
 use sqlx::AnyConnection;
 
 /// Fields of a new account.
@@ -24,7 +24,7 @@ pub struct FailureCount {
 }
 
 pub(super) const USER_COLUMNS: &str = "id, username, role, org, disabled, totp_secret, password_hash, \
-    password_must_change, totp_last_step, failed_attempts, locked_until, created_at, expires_at";
+    password_must_change, totp_last_step, failed_attempts, locked_until, created_at, expires_at, zones, permissions";
 
 impl Store {
     /// Creates an account.
@@ -106,6 +106,18 @@ impl Store {
     /// Sets or clears (`None`) an account's end date; returns false if there is no such account.
     pub async fn set_user_expiry(&self, conn: &mut AnyConnection, user_id: i64, expires_at: Option<i64>) -> Result<bool, StoreError> {
         let r = sqlx::query("UPDATE users SET expires_at = $1 WHERE id = $2").bind(expires_at).bind(user_id).execute(conn).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Sets the zones an account is limited to and the permissions it holds; returns false if
+    /// there is no such account.
+    pub async fn set_user_access(&self, conn: &mut AnyConnection, user_id: i64, zones: &ZoneSet, permissions: &PermissionSet) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE users SET zones = $1, permissions = $2 WHERE id = $3")
+            .bind(zones.to_string())
+            .bind(permissions.to_string())
+            .bind(user_id)
+            .execute(conn)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 

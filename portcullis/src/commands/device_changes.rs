@@ -22,7 +22,12 @@ pub async fn edit(ctx: &Context, args: DeviceEditArgs) -> anyhow::Result<()> {
         (false, false) => Some(args.tcp_ports.clone()),
         (false, true) => None,
     };
-    let change = DeviceEdit { address: args.address, login: args.login, criticality: args.criticality, zone: args.zone, tcp_ports };
+    let phi = match (args.phi, args.no_phi) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    let change = DeviceEdit { address: args.address, login: args.login, criticality: args.criticality, zone: args.zone, tcp_ports, phi };
     let device = Admin::from_context(ctx).edit_device(&cli_actor(), &args.name, change).await?;
     if args.out.json {
         return output::json(&DeviceRow::of(&device));

@@ -26,6 +26,8 @@ pub struct DeviceRow<'a> {
     criticality: Criticality,
     zone: &'a Zone,
     tcp_ports: &'a [u16],
+    /// Tagged `phi`.
+    phi: bool,
     disabled: bool,
     created_at: String,
 }
@@ -41,6 +43,7 @@ impl<'a> DeviceRow<'a> {
             criticality: d.criticality,
             zone: &d.zone,
             tcp_ports: &d.tcp_ports,
+            phi: d.phi,
             disabled: d.disabled,
             created_at: output::time(d.created_at),
         }
@@ -120,6 +123,7 @@ fn show(row: &DeviceRow, json: bool) -> anyhow::Result<()> {
         ("criticality", row.criticality.to_string()),
         ("zone", row.zone.to_string()),
         ("tcp ports", ports_text(row.tcp_ports)),
+        ("tags", if row.phi { "phi".into() } else { "-".into() }),
         ("status", if row.disabled { "disabled".into() } else { "active".into() }),
         ("host key", row.host_key.to_owned()),
         ("fingerprint", row.host_key_fingerprint.clone().unwrap_or_default()),
@@ -170,6 +174,7 @@ async fn add(ctx: &Context, args: DeviceAddArgs) -> anyhow::Result<()> {
         criticality: args.criticality,
         zone: args.zone.clone(),
         tcp_ports: args.tcp_ports.clone(),
+        phi: args.phi,
     };
     let device = Admin::from_context(ctx).create_device(&cli_actor(), spec).await?;
     let row = DeviceRow::of(&device);

@@ -57,16 +57,25 @@ pub async fn export(ctx: &Context, session: SessionId, output: &Path, allow_alte
         let _ = std::fs::remove_file(&partial);
         return Err(e).with_context(|| format!("cannot write {}", partial.display()));
     }
-    std::fs::rename(&partial, output).with_context(|| format!("cannot move the bundle to {}", output.display()))?;
-    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
-    // Who took a copy of which recordings is on the record, as for a download from the page.
-    let path = output.to_owned();
+    // Who took a copy of which recordings is on the record, as for a download from the page,
+    // before the bundle is put where it was asked for: if the row cannot be written, the
+    // partial file is removed and no bundle is left behind.
+    let bytes = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let path = partial.clone();
     let (sha256, _) = tokio::task::spawn_blocking(move || portcullis_recorder::sha256_file(&path))
         .await
         .context("the hashing task failed")?
-        .with_context(|| format!("cannot read back {}", output.display()))?;
-    let detail = serde_json::json!({ "via": "cli", "files": files, "bytes": bytes, "sha256": sha256, "output": output.display().to_string() });
-    ctx.audit.record(Event::new(cli_actor(), Kind::EvidenceExported, Subject::Session(session), detail)).await?;
+        .with_context(|| format!("cannot read back {}", partial.display()))?;
+    let about = ctx.store.session(session).await.ok().flatten();
+    let detail = serde_json::json!({
+        "via": "cli", "files": files, "bytes": bytes, "sha256": sha256, "output": output.display().to_string(),
+        "device": about.as_ref().map(|s| s.device.to_string()), "zone": about.as_ref().map(|s| s.zone.clone()),
+    });
+    if let Err(e) = ctx.audit.record(Event::new(cli_actor(), Kind::EvidenceExported, Subject::Session(session), detail)).await {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e).context("the export cannot be audited, so no bundle was written");
+    }
+    std::fs::rename(&partial, output).with_context(|| format!("cannot move the bundle to {}", output.display()))?;
     let shown = Exported { session_id: session, output: output.display().to_string(), files, bytes, key_id: ctx.audit.signer().key_id() };
     if json.json {
         return output::json(&shown);

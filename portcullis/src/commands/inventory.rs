@@ -7,7 +7,9 @@
 //! The file: a header line `name,address,login,criticality,zone,tcp_ports,host_key,password_file,key_file`,
 //! then one device per line; `tcp_ports` separated by spaces (may be empty); one of the two
 //! credential files per line, relative to the CSV's folder. Empty lines and lines starting
-//! with `#` are skipped. Fields are plain (no quoting): none of them may hold a comma.
+//! with `#` are skipped. Fields are plain (no quoting): none of them may hold a comma. A
+//! tenth column `tags` may follow `key_file` in the header: then each line has it too, empty
+//! or `phi` (the device's screens can show patient data).
 
 use super::devices::credential_from;
 use crate::caller::cli_actor;
@@ -21,6 +23,9 @@ use std::path::Path;
 
 /// The columns, in order.
 pub const HEADER: [&str; 9] = ["name", "address", "login", "criticality", "zone", "tcp_ports", "host_key", "password_file", "key_file"];
+
+/// The optional last column, after [`HEADER`]: the device's tags (`phi` or nothing).
+pub const TAGS: &str = "tags";
 
 /// The lines that could be read as devices, and the refusals of the others.
 #[derive(Debug, Default)]
@@ -72,6 +77,7 @@ pub async fn import(ctx: &Context, file: &Path, dry_run: bool, json: bool) -> an
 pub fn parse(text: &str, base: &Path) -> Parsed {
     let mut out = Parsed::default();
     let mut header_seen = false;
+    let mut with_tags = false;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let raw = raw.trim();
@@ -81,13 +87,21 @@ pub fn parse(text: &str, base: &Path) -> Parsed {
         let fields: Vec<&str> = raw.split(',').map(str::trim).collect();
         if !header_seen {
             header_seen = true;
-            if fields != HEADER {
-                out.errors.push(LineError { line, message: format!("the first line must be the header {}", HEADER.join(",")) });
+            with_tags = fields.len() == HEADER.len() + 1 && fields.last() == Some(&TAGS);
+            if fields[..fields.len().min(HEADER.len())] != HEADER || fields.len() != HEADER.len() + usize::from(with_tags) {
+                out.errors.push(LineError { line, message: format!("the first line must be the header {} (optionally followed by ,{TAGS})", HEADER.join(",")) });
                 return out;
             }
             continue;
         }
-        match device(&fields, base) {
+        let (fields, phi) = match tags(&fields, with_tags) {
+            Ok(v) => v,
+            Err(message) => {
+                out.errors.push(LineError { line, message });
+                continue;
+            }
+        };
+        match device(fields, base).map(|spec| NewDeviceSpec { phi, ..spec }) {
             Ok(spec) => out.rows.push((line, spec)),
             Err(message) => out.errors.push(LineError { line, message }),
         }
@@ -96,6 +110,21 @@ pub fn parse(text: &str, base: &Path) -> Parsed {
         out.errors.push(LineError { line: 1, message: format!("the file is empty: expected the header {}", HEADER.join(",")) });
     }
     out
+}
+
+/// Splits the `tags` column off a line of a file that has one; whether it says `phi`.
+fn tags<'a, 'b>(fields: &'a [&'b str], with_tags: bool) -> Result<(&'a [&'b str], bool), String> {
+    if !with_tags {
+        return Ok((fields, false));
+    }
+    let Some((last, rest)) = fields.split_last().filter(|_| fields.len() == HEADER.len() + 1) else {
+        return Err(format!("{} fields; expected {} ({},{TAGS})", fields.len(), HEADER.len() + 1, HEADER.join(",")));
+    };
+    match *last {
+        "" => Ok((rest, false)),
+        "phi" => Ok((rest, true)),
+        other => Err(format!("tags: {other:?} is not a tag (the only one is phi)")),
+    }
 }
 
 /// One device line.
@@ -119,7 +148,7 @@ fn device(fields: &[&str], base: &Path) -> Result<NewDeviceSpec, String> {
         return Err("give exactly one of password_file and key_file".into());
     }
     let credential = credential_from(password_file.as_deref(), key_file.as_deref()).map_err(|e| format!("{e:#}"))?;
-    Ok(NewDeviceSpec { name, address: (*address).to_owned(), login: (*login).to_owned(), credential, host_key: (*host_key).to_owned(), criticality, zone, tcp_ports })
+    Ok(NewDeviceSpec { name, address: (*address).to_owned(), login: (*login).to_owned(), credential, host_key: (*host_key).to_owned(), criticality, zone, tcp_ports, phi: false })
 }
 
 #[cfg(test)]
@@ -150,6 +179,26 @@ mod tests {
         assert!(refused[3].1.contains("not a port"), "{refused:?}");
         assert!(refused[4].1.contains("exactly one"), "{refused:?}");
         assert!(refused[5].1.contains("quoted"), "{refused:?}");
+    }
+
+    #[test]
+    fn a_tags_column_tags_devices_phi() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pump.pw"), "s3cret\n").unwrap();
+        let text = format!(
+            "{},tags\npump-1,10.0.0.1:22,svc,high,icu,,{KEY},pump.pw,,phi\npump-2,10.0.0.2:22,svc,high,icu,,{KEY},pump.pw,,\npump-3,10.0.0.3:22,svc,high,icu,,{KEY},pump.pw,,root\npump-4,10.0.0.4:22,svc,high,icu,,{KEY},pump.pw,\n",
+            HEADER.join(",")
+        );
+        let p = parse(&text, dir.path());
+        let read: Vec<(&str, bool)> = p.rows.iter().map(|(_, s)| (s.name.as_str(), s.phi)).collect();
+        assert_eq!(read, vec![("pump-1", true), ("pump-2", false)], "{p:?}");
+        let refused: Vec<(usize, &str)> = p.errors.iter().map(|e| (e.line, e.message.as_str())).collect();
+        assert_eq!(refused.iter().map(|r| r.0).collect::<Vec<_>>(), vec![4, 5], "{refused:?}");
+        assert!(refused[0].1.contains("not a tag") && refused[1].1.contains("9 fields"), "{refused:?}");
+        // Without the column, nothing is tagged.
+        let p = parse(&format!("{}\npump-1,10.0.0.1:22,svc,high,icu,,{KEY},pump.pw,\n", HEADER.join(",")), dir.path());
+        assert!(!p.rows[0].1.phi && p.errors.is_empty(), "{p:?}");
+        assert!(!parse(&format!("{},colour\n", HEADER.join(",")), dir.path()).errors.is_empty());
     }
 
     #[test]

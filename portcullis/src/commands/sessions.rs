@@ -1,4 +1,5 @@
-//! `portcullis session …`: list brokered sessions, show one with its recordings, and ask for
+//! `portcullis session …`: list brokered sessions, show one with its recordings and who has
+//! viewed them (from the audit log), and ask for
 //! one to be stopped. A stop is a
 //! request recorded in the store; whichever broker node holds the session sees it and ends
 //! the session: at once, or with `--graceful` after warning the vendor for `session.stop_grace`.
@@ -9,6 +10,7 @@ use portcullis_core::approvals::{StopInput, StopMode};
 use portcullis_core::domain::{DeviceName, RequestId, SessionId, SessionState, Username};
 use portcullis_core::store::{RecordingRecord, SessionRecord};
 use portcullis_core::evidence::integrity::{self, RecordingStatus};
+use portcullis_core::viewing;
 use portcullis_core::Context;
 use serde::Serialize;
 
@@ -78,14 +80,18 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
         SessionCmd::Show { id, out } => {
             let s = ctx.store.session(id).await?.ok_or_else(|| anyhow::anyhow!("no session {id}"))?;
             let recordings = ctx.store.recordings_of(id).await?;
+            let subject = format!("session:{}", id.0);
+            let viewed_by = viewing::viewings(&portcullis_core::audit::about(&ctx.store, [&subject, &subject]).await?);
             if out.json {
                 #[derive(Serialize)]
                 struct Shown<'a> {
                     #[serde(flatten)]
                     session: SessionRow<'a>,
                     recordings: &'a [RecordingRecord],
+                    /// Who replayed, downloaded, watched or exported it (from the audit log).
+                    viewed_by: &'a [viewing::Viewing],
                 }
-                return output::json(&Shown { session: SessionRow::of(&s), recordings: &recordings });
+                return output::json(&Shown { session: SessionRow::of(&s), recordings: &recordings, viewed_by: &viewed_by });
             }
             let row = SessionRow::of(&s);
             let mut text = format!(
@@ -110,6 +116,13 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> anyhow::Result<()> {
                 ]);
             }
             text.push_str(&t.render("(no recordings)"));
+            let mut v = Table::new(&["VIEWED BY", "WHAT", "WHEN", "FROM", "ROW"]);
+            for x in &viewed_by {
+                let what = x.channel.map_or_else(|| x.what.to_owned(), |c| format!("{} ({c})", x.what));
+                v.row(vec![x.who.clone(), what, output::time(x.at_ms.div_euclid(1000)), x.from.clone(), x.seq.to_string()]);
+            }
+            text.push('\n');
+            text.push_str(&v.render("(nobody has replayed, downloaded, watched or exported it)"));
             output::print(&text)?;
             Ok(())
         }

@@ -6,8 +6,9 @@ use anyhow::Context as _;
 use crate::caller::{cli_actor, read_arg_file};
 use crate::cli::UserCmd;
 use crate::output::{self, Table};
+use portcullis_core::admin::accounts::AccessEdit;
 use portcullis_core::admin::{Admin, Enrolment, NewUserSpec, input};
-use portcullis_core::domain::{Role, Username};
+use portcullis_core::domain::{PermissionSet, Role, Username, ZoneSet};
 use portcullis_core::store::UserRecord;
 use portcullis_core::{clock, Context};
 use serde::Serialize;
@@ -24,6 +25,10 @@ struct UserRow<'a> {
     locked_until: Option<String>,
     /// When the account stops working (its end date), if it has one.
     expires_at: Option<String>,
+    /// The zones an auditor is limited to (empty: every zone).
+    zones: &'a ZoneSet,
+    /// Permissions granted explicitly.
+    permissions: &'a PermissionSet,
     /// Vendors only: how many SSH keys it has (none: it cannot sign in).
     #[serde(skip_serializing_if = "Option::is_none")]
     ssh_key_count: Option<usize>,
@@ -41,6 +46,8 @@ impl<'a> UserRow<'a> {
             disabled: u.disabled,
             locked_until: u.locked_until.filter(|_| u.locked_at(now)).map(output::time),
             expires_at: u.expires_at.map(output::time),
+            zones: &u.zones,
+            permissions: &u.permissions,
             ssh_key_count: None,
             created_at: output::time(u.created_at),
             expired: u.expired_at(now),
@@ -91,11 +98,23 @@ pub struct Created<'a> {
 pub async fn run(ctx: &Context, cmd: UserCmd) -> anyhow::Result<()> {
     let admin = Admin::from_context(ctx);
     match cmd {
-        UserCmd::Add { name, role, org, ssh_keys, password_file, expires, out } => {
+        UserCmd::Add { name, role, org, ssh_keys, password_file, expires, zones, grant, out } => {
             let password = password_file.as_deref().map(read_password).transpose()?;
             let keys = key_lines(&ssh_keys)?;
-            let spec = NewUserSpec::new(name.clone(), role, org).ssh_keys(keys).password(password).expires_at(expires);
+            let spec = NewUserSpec::new(name.clone(), role, org)
+                .ssh_keys(keys)
+                .password(password)
+                .expires_at(expires)
+                .access(zones.unwrap_or_default(), PermissionSet::of(&grant));
             add(&admin, spec, out.json).await
+        }
+        UserCmd::Edit { name, zones, all_zones, grant, revoke, out } => {
+            let zones = if all_zones { Some(ZoneSet::everywhere()) } else { zones };
+            let user = admin.set_user_access(&cli_actor(), &name, AccessEdit { zones, grant, revoke }).await?;
+            let value = serde_json::json!({ "user": name, "zones": user.zones, "permissions": user.permissions });
+            let zones = if user.zones.is_everywhere() { "every zone".to_owned() } else { format!("zones {}", user.zones) };
+            let permissions = if user.permissions.is_empty() { "no permission".to_owned() } else { format!("permissions {}", user.permissions) };
+            done(out.json, value, &format!("user {name}: {zones}, {permissions}"))
         }
         UserCmd::Key(cmd) => super::accounts::keys(ctx, cmd).await,
         UserCmd::Expires { name, on, never: _, out } => super::accounts::expires(ctx, &name, on, out.json).await,
@@ -229,6 +248,12 @@ async fn show(ctx: &Context, name: &Username, json: bool) -> anyhow::Result<()> 
     t.row(vec!["role".into(), row.role.to_string()]);
     t.row(vec!["org".into(), row.org.to_owned()]);
     t.row(vec!["status".into(), row.status()]);
+    if !row.zones.is_everywhere() {
+        t.row(vec!["zones".into(), row.zones.to_string()]);
+    }
+    if !row.permissions.is_empty() {
+        t.row(vec!["permissions".into(), row.permissions.to_string()]);
+    }
     t.row(vec!["failed codes".into(), user.failed_attempts.to_string()]);
     t.row(vec!["created".into(), row.created_at.clone()]);
     for k in &keys {

@@ -86,6 +86,7 @@ async fn start_device(admin: &Admin, name: &str, flavour: &'static Flavour, crit
         criticality,
         zone: Zone::parse("icu")?,
         tcp_ports: Vec::new(),
+        phi: false,
     };
     admin.create_device(ACTOR, spec).await?;
     Ok(addr)

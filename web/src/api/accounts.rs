@@ -1,5 +1,6 @@
 //! An account's changes after enrolment, for admins: a vendor's SSH keys (list, add, remove —
-//! never the last one), its end date, and a new TOTP secret (shown once in the answer). Each
+//! never the last one), its end date, a new TOTP secret (shown once in the answer), and what
+//! it may see (an auditor's zones, permissions such as `phi`). Each
 //! is one call of the core administration service, checked and audited as from the CLI or the
 //! page.
 
@@ -10,7 +11,9 @@ use super::{ApiJson, ApiPath};
 use crate::auth::Authed;
 use axum::extract::State;
 use axum::Json;
+use portcullis_core::admin::accounts::AccessEdit;
 use portcullis_core::admin::Admin;
+use portcullis_core::domain::{Permission, ZoneSet};
 use portcullis_core::clock;
 use portcullis_core::store::Store;
 use serde::{Deserialize, Serialize};
@@ -123,4 +126,35 @@ pub async fn reset_totp(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPa
     let n = name(&n)?;
     let e = admin.reset_totp(&a.actor(), &n).await?;
     Ok(Json(TotpView { username: n.to_string(), totp_secret: e.totp_secret_base32.clone(), otpauth_uri: e.otpauth_uri.clone() }))
+}
+
+/// What an account may see: the zones an auditor is limited to, and permissions to grant or
+/// revoke. Fields left out keep their value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessBody {
+    /// The zones from now on (auditors only); an empty list lifts the limit.
+    pub zones: Option<Vec<String>>,
+    /// Permissions to grant (`phi`).
+    #[serde(default)]
+    pub grant: Vec<String>,
+    /// Permissions to revoke.
+    #[serde(default)]
+    pub revoke: Vec<String>,
+}
+
+/// Change the zones an auditor is limited to, or grant and revoke permissions (one audited
+/// write, `user.access_changed`).
+#[utoipa::path(post, operation_id = "set_users_access", path = "/api/v1/users/{name}/access", tag = "users", request_body = AccessBody,
+    params(("name" = String, Path, description = "user name")),
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn access(State(admin): State<Admin>, a: Authed, ApiPath(n): ApiPath<String>, ApiJson(b): ApiJson<AccessBody>) -> Result<Json<UserView>, ApiError> {
+    a.require(ADMINS, "manage users")?;
+    let n = name(&n)?;
+    let bad = |e: portcullis_core::domain::ParseError| ApiError::bad_request(e.to_string());
+    let zones = b.zones.map(|z| ZoneSet::parse(&z.join(","))).transpose().map_err(bad)?;
+    let words = |w: &[String]| w.iter().map(|p| Permission::parse(p.trim())).collect::<Result<Vec<_>, _>>();
+    let edit = AccessEdit { zones, grant: words(&b.grant).map_err(bad)?, revoke: words(&b.revoke).map_err(bad)? };
+    let user = admin.set_user_access(&a.actor(), &n, edit).await?;
+    Ok(Json(UserView::from(&user)))
 }

@@ -114,6 +114,7 @@ pub fn to_search(q: &AuditQuery) -> Result<Search, ApiError> {
     responses((status = 200, body = [AuditRowView]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(store): State<Store>, a: Authed, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Vec<AuditRowView>>, ApiError> {
     a.require(AUDITORS, "read the audit log")?;
+    super::access::require_whole_log(&a, "read the whole audit log")?;
     let rows = audit::search(&store, &to_search(&q)?).await?;
     Ok(Json(rows.iter().map(AuditRowView::from).collect()))
 }
@@ -140,5 +141,6 @@ pub async fn run_verify(store: &Store, log: &AuditLog) -> Result<VerifyView, Api
     responses((status = 200, body = VerifyView), (status = 403, body = ErrorBody)))]
 pub async fn verify(State(store): State<Store>, State(log): State<AuditLog>, a: Authed) -> Result<Json<VerifyView>, ApiError> {
     a.require(AUDITORS, "verify the audit log")?;
+    super::access::require_whole_log(&a, "verify the whole audit log")?;
     Ok(Json(run_verify(&store, &log).await?))
 }

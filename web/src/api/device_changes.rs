@@ -32,6 +32,8 @@ pub struct DeviceEditBody {
     pub zone: Option<String>,
     /// The full new list of ports a grant may open (empty: none).
     pub tcp_ports: Option<Vec<u16>>,
+    /// Tag (`true`) or untag (`false`) the device `phi`.
+    pub phi: Option<bool>,
 }
 
 /// A new credential: exactly one of a password and an OpenSSH private key.
@@ -87,6 +89,7 @@ pub async fn edit(
         criticality: b.criticality.as_deref().map(Criticality::parse).transpose().map_err(bad)?,
         zone: b.zone.as_deref().map(Zone::parse).transpose().map_err(bad)?,
         tcp_ports: b.tcp_ports,
+        phi: b.phi,
     };
     let d = admin.edit_device(&a.actor(), &name, change).await?;
     Ok(Json(view(&approvals, &d)))

@@ -38,6 +38,7 @@ pub(super) fn spec(b: NewDeviceBody) -> Result<NewDeviceSpec, ApiError> {
         criticality: Criticality::parse(&b.criticality).map_err(bad)?,
         zone: Zone::parse(&b.zone).map_err(bad)?,
         tcp_ports: b.tcp_ports,
+        phi: b.phi,
     })
 }
 

@@ -1,73 +1,38 @@
 //! Evidence bundles from the web: the same archive as `portcullis evidence export` (session,
 //! request, approvals, grant, recordings, the audit chain segment up to a signed checkpoint,
-//! a manifest signed with the audit key), streamed as a download while it is written, so a
-//! large recording never sits in memory. Exporting is for auditors and admins, and each
-//! completed export is itself an audit row (`evidence.exported`, with the bundle's SHA-256),
-//! so who took a copy of which recordings is on the record.
+//! a manifest signed with the audit key). The bundle is written to an unnamed temporary file
+//! (so a large recording never sits in memory), its row (`evidence.exported`, with the
+//! bundle's SHA-256, who and from where) is committed, and only then is the file sent: who
+//! took a copy of which recordings is on the record before the copy leaves. Exporting is for
+//! auditors and admins, within their zones, and a `phi` device's bundle needs the `phi`
+//! permission.
 
+use super::access;
 use super::error::{ApiError, ErrorBody};
 use super::ApiPath;
 use crate::auth::Authed;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::audit::{AuditLog, Event, Kind, Subject};
+use portcullis_core::audit::AuditLog;
+use portcullis_core::viewing::Access;
 use portcullis_core::clock;
 use portcullis_core::domain::SessionId;
 use portcullis_core::evidence::{self, EvidenceError};
-use portcullis_core::request_scope;
 use portcullis_core::store::Store;
 use serde_json::json;
 use portcullis_recorder::Hashing;
-use std::io::Write;
-use tokio::sync::mpsc;
+use std::io::{Seek, SeekFrom, Write};
+use tokio_util::io::ReaderStream;
 use tracing::error;
 
-/// Size of the pieces sent to the client.
-const PIECE: usize = 64 * 1024;
-
-/// Pieces waiting to be sent (the writer waits when the client reads slowly).
-const QUEUE: usize = 8;
-
-/// The blocking writer's end of the response body: buffers a piece and hands it to the body
-/// stream (waiting while the queue is full). Wrapped in a [`Hashing`] writer, so the audit row
-/// carries the SHA-256 of exactly what was sent.
-struct BodyWriter {
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    piece: Vec<u8>,
-}
-
-impl BodyWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.piece.is_empty() {
-            return Ok(());
-        }
-        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
-        self.tx
-            .blocking_send(Ok(Bytes::from(piece)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
-    }
-}
-
-impl Write for BodyWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.piece.extend_from_slice(buf);
-        if self.piece.len() >= PIECE {
-            self.send()?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
-/// Builds session `id`'s bundle for `a` and answers with it as it is written; the export is
-/// audited once complete.
+/// Builds session `id`'s bundle for `a`: written to an unnamed temporary file while it is
+/// hashed, then audited (`evidence.exported` with the bundle's SHA-256), and only then sent.
+/// If the row cannot be written, nothing of the bundle leaves.
 pub async fn export(store: &Store, recs: &portcullis_core::recstore::RecStore, audit: &AuditLog, a: &Authed, id: i64) -> Result<Response, ApiError> {
     a.require(super::audit::AUDITORS, "export evidence")?;
+    let s = access::opening(store, audit, a, id, Access::Export, json!({})).await?;
     let altered = evidence::altered_recordings(store, recs, SessionId(id)).await.map_err(|e| match e {
         e @ EvidenceError::NotFound(_) => ApiError::not_found(e.to_string()),
         other => ApiError::internal(other),
@@ -89,51 +54,27 @@ pub async fn export(store: &Store, recs: &portcullis_core::recstore::RecStore, a
         other => ApiError::internal(other),
     })?;
     let files = bundle.member_count();
-    let (tx, mut rx) = mpsc::channel(QUEUE);
     let signer = audit.signer().clone();
-    let failed = tx.clone();
-    let writing = tokio::task::spawn_blocking(move || {
-        let mut out = Hashing::new(BodyWriter { tx, piece: Vec::with_capacity(PIECE) });
+    let written = tokio::task::spawn_blocking(move || {
+        let file = tempfile::tempfile().map_err(|e| EvidenceError::Archive(e.to_string()))?;
+        let mut out = Hashing::new(std::io::BufWriter::new(file));
         evidence::write_bundle(&bundle, &signer, clock::now_ms(), &mut out)?;
         out.flush().map_err(|e| EvidenceError::Archive(e.to_string()))?;
-        let (_, sha256, bytes) = out.finish();
-        Ok::<_, EvidenceError>((sha256, bytes))
-    });
-    let audit = audit.clone();
-    let (actor, via) = (a.name().to_string(), a.via());
-    // The export's audit row is written after the answer has begun, by a task of its own:
-    // it is still this request's row, so it runs under the request's id.
-    let request = request_scope::current();
-    let finish = async move {
-        match writing.await {
-            Ok(Ok((sha256, bytes))) => {
-                let ev = Event::new(actor, Kind::EvidenceExported, Subject::Session(SessionId(id)), json!({ "via": via, "files": files, "bytes": bytes, "sha256": sha256 }));
-                if let Err(e) = audit.record(ev).await {
-                    error!(error = %e, session = id, "cannot audit an evidence export");
-                }
-            }
-            outcome => {
-                let why = match outcome {
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.to_string(),
-                    Ok(Ok(_)) => String::new(),
-                };
-                error!(error = %why, session = id, "evidence export failed");
-                // Ends the body with an error, so the client sees a failed download rather
-                // than a short file.
-                let _ = failed.send(Err(std::io::Error::other(why))).await;
-            }
-        }
-    };
-    tokio::spawn(async move {
-        match request {
-            Some(id) => request_scope::scope(id, finish).await,
-            None => finish.await,
-        }
-    });
-    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+        let (writer, sha256, bytes) = out.finish();
+        let mut file = writer.into_inner().map_err(|e| EvidenceError::Archive(e.to_string()))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| EvidenceError::Archive(e.to_string()))?;
+        Ok::<_, EvidenceError>((file, sha256, bytes))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let (file, sha256, bytes) = written.map_err(|e| {
+        error!(error = %e, session = id, "evidence export failed");
+        ApiError::internal(e)
+    })?;
+    access::record_opening(audit, a, &s, Access::Export, json!({ "files": files, "bytes": bytes, "sha256": sha256 })).await?;
+    let body = Body::from_stream(ReaderStream::new(tokio::fs::File::from_std(file)));
     let disposition = format!("attachment; filename=\"portcullis-session-{id}-evidence.tar.gz\"");
-    Ok(([(CONTENT_TYPE, "application/gzip".to_owned()), (CONTENT_DISPOSITION, disposition)], body).into_response())
+    Ok(([(CONTENT_TYPE, "application/gzip".to_owned()), (CONTENT_LENGTH, bytes.to_string()), (CONTENT_DISPOSITION, disposition)], body).into_response())
 }
 
 /// Export a session's evidence bundle (`.tar.gz`; check it offline with `portcullis evidence

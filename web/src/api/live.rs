@@ -25,7 +25,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use portcullis_core::audit::{AuditLog, Event, Kind, Subject};
+use portcullis_core::audit::AuditLog;
+use portcullis_core::viewing::{self, Access};
 use portcullis_core::domain::{SessionId, SessionState};
 use portcullis_core::live::{Frame, FrameKind, LiveHub, Watch};
 use portcullis_core::store::Store;
@@ -71,14 +72,13 @@ pub async fn watch(
     ApiPath(id): ApiPath<i64>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let s = access::viewable(&store, &a, id).await?;
+    let s = access::opening(&store, &audit, &a, id, Access::Live, json!({})).await?;
     if s.state == SessionState::Ended {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("session {id} has ended; replay its recordings instead")));
     }
     let ws = ws.map_err(|_| ApiError::bad_request("this address is a websocket; open it with a websocket client"))?;
-    audit
-        .record(Event::new(a.name().as_str(), Kind::SessionWatched, Subject::Session(SessionId(id)), json!({ "via": a.via() })))
-        .await?;
+    // The row is committed before the upgrade: no frame without it.
+    access::record_opening(&audit, &a, &s, Access::Live, json!({})).await?;
     Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(Sources { store, webauth, live, keys, config }, a, SessionId(id), socket)))
 }
 
@@ -156,13 +156,15 @@ impl View {
 
 /// Why the stream should stop, if it should.
 async fn still_allowed(state: &Sources, a: &Authed, id: SessionId) -> Option<(u16, &'static str)> {
-    match state.webauth.session(&a.session.id).await {
-        Ok(Some(_)) => {}
+    let user = match state.webauth.session(&a.session.id).await {
+        Ok(Some(w)) => w.user,
         Ok(None) => return Some((POLICY, "your sign-in has ended")),
         Err(_) => return Some((TRY_AGAIN, "the service is unavailable")),
-    }
+    };
     match state.store.session(id).await {
         Ok(Some(s)) if s.state == SessionState::Ended => Some((NORMAL, "session ended")),
+        // Zones or the phi permission taken away, or the device tagged phi, while watching.
+        Ok(Some(s)) if viewing::check(&user, &s.zone, s.phi, Access::Live).is_err() => Some((POLICY, "you may no longer watch this session")),
         Ok(Some(_)) => None,
         Ok(None) => Some((NORMAL, "session ended")),
         Err(_) => Some((TRY_AGAIN, "the service is unavailable")),

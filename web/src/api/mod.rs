@@ -22,6 +22,7 @@ pub mod requests;
 pub mod sessions;
 pub mod users;
 pub mod views;
+pub mod viewings;
 
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -77,6 +78,7 @@ pub fn router() -> Routes {
         .add(&["POST"], "/api/v1/users/{name}/keys/remove", post(accounts::remove_key))
         .add(&["POST"], "/api/v1/users/{name}/expiry", post(accounts::expiry))
         .add(&["POST"], "/api/v1/users/{name}/reset-totp", post(accounts::reset_totp))
+        .add(&["POST"], "/api/v1/users/{name}/access", post(accounts::access))
         .add(&["GET", "POST"], "/api/v1/devices", get(devices::list).post(devices::create))
         .add(&["GET", "PATCH"], "/api/v1/devices/{name}", get(devices::show).patch(device_changes::edit))
         .add(&["POST"], "/api/v1/devices/{name}/disable", post(device_changes::disable))

@@ -2,7 +2,9 @@
 //! (the same check as `portcullis session verify`), and the files themselves (`.cast` for
 //! terminals, `.pcap` for tunnels and file transfer), streamed from disk so a large capture
 //! never sits in memory; a recording kept in the bucket is streamed from it, from any node. A file whose hash no longer matches is still served — an
-//! investigator may want to see what it says now — and the list says it was altered.
+//! investigator may want to see what it says now — and the list says it was altered. Each
+//! fetch of a file is an audit row (`recording.downloaded`, or `recording.replayed` for the
+//! replay page's player) committed before the first byte ([`deliver`]).
 
 use super::access;
 use super::error::{ApiError, ErrorBody};
@@ -15,7 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use portcullis_core::evidence::integrity::{self, RecordingCheck};
 use portcullis_core::evidence::EvidenceError;
-use portcullis_core::recstore::{RecStore, RecStoreError};
+use portcullis_core::audit::AuditLog;
+use portcullis_core::recstore::{Opened, RecStore, RecStoreError};
+use portcullis_core::viewing::Access;
+use serde_json::json;
 use portcullis_core::store::{RecordingRecord, Store};
 use serde::Serialize;
 use tokio_util::io::ReaderStream;
@@ -119,34 +124,47 @@ pub async fn list(State(store): State<Store>, State(recs): State<RecStore>, a: A
     Ok(Json(checked(&store, &recs, id).await?))
 }
 
-/// Streams recording `channel` of session `id` as a download (the caller has checked access).
-pub async fn stream(store: &Store, recs: &RecStore, id: i64, channel: i64) -> Result<Response, ApiError> {
-    let all = store.recordings_of(portcullis_core::domain::SessionId(id)).await?;
-    let rec: &RecordingRecord = all
-        .iter()
-        .find(|r| r.channel == channel)
-        .ok_or_else(|| ApiError::not_found(format!("session {id} has no recording {channel}")))?;
-    let opened = recs.open(rec).await.map_err(|e| match e {
+/// Opens recording `channel` of session `id` for reading.
+async fn open(recs: &RecStore, rec: &RecordingRecord, id: i64, channel: i64) -> Result<Opened, ApiError> {
+    recs.open(rec).await.map_err(|e| match e {
         RecStoreError::Gone(_) => ApiError::new(axum::http::StatusCode::GONE, "gone", format!("recording {channel} of session {id} was deleted by the retention policy")),
         RecStoreError::Missing(_) => ApiError::not_found(format!("the file of recording {channel} of session {id} is missing")),
         other => ApiError::internal(other.to_string()),
-    })?;
+    })
+}
+
+/// The download answer: the file's type, length and name, and its bytes as they are read.
+fn respond(rec: &RecordingRecord, opened: Opened, id: i64, channel: i64) -> Response {
     let len = opened.len;
     let (content_type, ext) = if rec.kind == "asciicast" { ("application/x-asciicast", "cast") } else { ("application/vnd.tcpdump.pcap", "pcap") };
     let disposition = format!("attachment; filename=\"session-{id}-{channel}.{ext}\"");
-    Ok((
+    (
         [(CONTENT_TYPE, content_type.to_owned()), (CONTENT_LENGTH, len.to_string()), (CONTENT_DISPOSITION, disposition)],
         Body::from_stream(ReaderStream::new(opened.reader)),
     )
-        .into_response())
+        .into_response()
 }
 
-/// Download one recording (`.cast` or `.pcap`), as it is on disk now.
+/// Streams recording `channel` of session `id` to `a` after writing the row of this opening
+/// (`recording.downloaded` or `recording.replayed`): the file is opened first (so a missing
+/// file writes no row), then the row, then the first byte. A row that cannot be written
+/// sends nothing.
+pub async fn deliver(store: &Store, recs: &RecStore, audit: &AuditLog, a: &Authed, id: i64, channel: i64, access: Access) -> Result<Response, ApiError> {
+    let s = access::opening(store, audit, a, id, access, json!({ "channel": channel })).await?;
+    let all = store.recordings_of(s.id).await?;
+    let rec = all.iter().find(|r| r.channel == channel).ok_or_else(|| ApiError::not_found(format!("session {id} has no recording {channel}")))?;
+    let opened = open(recs, rec, id, channel).await?;
+    let detail = json!({ "channel": channel, "recording": rec.kind, "bytes": opened.len, "sealed_sha256": rec.sha256 });
+    access::record_opening(audit, a, &s, access, detail).await?;
+    Ok(respond(rec, opened, id, channel))
+}
+
+/// Download one recording (`.cast` or `.pcap`), as it is on disk now. Each download is an
+/// audit row (`recording.downloaded`) written before the first byte is sent.
 #[utoipa::path(get, operation_id = "download_recording", path = "/api/v1/sessions/{id}/recordings/{channel}", tag = "sessions",
     params(("id" = i64, Path, description = "session number"), ("channel" = i64, Path, description = "recording number within the session")),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
-pub async fn download(State(store): State<Store>, State(recs): State<RecStore>, a: Authed, ApiPath((id, channel)): ApiPath<(i64, i64)>) -> Result<Response, ApiError> {
-    access::viewable(&store, &a, id).await?;
-    stream(&store, &recs, id, channel).await
+pub async fn download(State(store): State<Store>, State(recs): State<RecStore>, State(audit): State<AuditLog>, a: Authed, ApiPath((id, channel)): ApiPath<(i64, i64)>) -> Result<Response, ApiError> {
+    deliver(&store, &recs, &audit, &a, id, channel, Access::Download).await
 }
 

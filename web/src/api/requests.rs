@@ -51,8 +51,10 @@ pub async fn view(store: &Store, approvals: &Approvals, r: &RequestRecord) -> Re
     Ok(view)
 }
 
-/// Lists requests matching the filters, newest first.
-pub async fn find(store: &Store, approvals: &Approvals, q: &ListQuery) -> Result<Vec<RequestView>, ApiError> {
+/// Lists requests matching the filters that `viewer` may see (an auditor limited to zones:
+/// those of its zones' devices), newest first.
+pub async fn find(store: &Store, approvals: &Approvals, viewer: &Authed, q: &ListQuery) -> Result<Vec<RequestView>, ApiError> {
+    let zones = &viewer.session.user.zones;
     let st = q.state.as_deref().filter(|s| !s.is_empty()).map(RequestState::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
     let vendor_id = match q.vendor.as_deref().filter(|s| !s.is_empty()) {
         Some(v) => {
@@ -68,7 +70,7 @@ pub async fn find(store: &Store, approvals: &Approvals, q: &ListQuery) -> Result
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let mut out = Vec::new();
     for r in store.list_requests(st, vendor_id, limit).await? {
-        if device.as_ref().is_none_or(|d| *d == r.device) {
+        if device.as_ref().is_none_or(|d| *d == r.device) && zones.covers(r.zone.as_str()) {
             out.push(view(store, approvals, &r).await?);
         }
     }
@@ -85,14 +87,19 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<RequestView>>, ApiError> {
     a.require(READERS, "read requests")?;
-    Ok(Json(find(&store, &approvals, &q).await?))
+    Ok(Json(find(&store, &approvals, &a, &q).await?))
 }
 
 /// Number of pending requests (the page's badge).
 #[utoipa::path(get, operation_id = "pending_count_requests", path = "/api/v1/requests/pending-count", tag = "requests",
     responses((status = 200, body = CountView), (status = 401, body = ErrorBody)))]
-pub async fn pending_count(State(store): State<Store>, a: Authed) -> Result<Json<CountView>, ApiError> {
+pub async fn pending_count(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed) -> Result<Json<CountView>, ApiError> {
     a.require(READERS, "read requests")?;
+    if !a.session.user.zones.is_everywhere() {
+        // Counted from what this auditor may see, so the badge says nothing of other zones.
+        let pending = find(&store, &approvals, &a, &ListQuery { state: Some("pending".into()), limit: Some(500), ..ListQuery::default() }).await?;
+        return Ok(Json(CountView { count: pending.len() as i64 }));
+    }
     Ok(Json(CountView { count: store.count_requests(RequestState::Pending).await? }))
 }
 
@@ -101,7 +108,12 @@ pub async fn pending_count(State(store): State<Store>, a: Authed) -> Result<Json
     responses((status = 200, body = RequestView), (status = 404, body = ErrorBody)))]
 pub async fn show(State(store): State<Store>, State(approvals): State<Approvals>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<RequestView>, ApiError> {
     a.require(READERS, "read requests")?;
-    let r = store.request(RequestId(id)).await?.ok_or_else(|| ApiError::not_found(format!("no request #{id}")))?;
+    let missing = || ApiError::not_found(format!("no request #{id}"));
+    let r = store.request(RequestId(id)).await?.ok_or_else(missing)?;
+    // Another zone's request is answered like one that does not exist.
+    if !a.session.user.zones.covers(r.zone.as_str()) {
+        return Err(missing());
+    }
     Ok(Json(view(&store, &approvals, &r).await?))
 }
 

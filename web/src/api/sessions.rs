@@ -103,6 +103,8 @@ pub fn to_search(a: &Authed, q: &ListQuery) -> Result<SessionSearch, ApiError> {
         // The running sessions (no search) are every approver's to see and stop; any search
         // is narrowed to what the approver approved.
         approved_by: access::narrowed_to(a).filter(|_| q.is_search() || q.active == Some(false)),
+        // An auditor limited to zones finds, and sees running, only its zones' sessions.
+        zones: portcullis_core::viewing::search_zones(&a.session.user),
         before_id: q.before.filter(|b| *b > 0),
         limit: q.limit.unwrap_or(100),
     })
@@ -128,7 +130,9 @@ pub async fn list(State(store): State<Store>, a: Authed, ApiQuery(q): ApiQuery<L
     responses((status = 200, body = SessionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn show(State(store): State<Store>, a: Authed, ApiPath(id): ApiPath<i64>) -> Result<Json<SessionView>, ApiError> {
     let s = access::viewable(&store, &a, id).await?;
-    Ok(Json(SessionView::from(&s)))
+    let mut view = SessionView::from(&s);
+    view.viewed_by = Some(super::viewings::of(&store, s.id.0).await?);
+    Ok(Json(view))
 }
 
 /// Parses a stop mode word.

@@ -46,7 +46,11 @@ pub async fn create(State(admin): State<Admin>, a: Authed, ApiJson(b): ApiJson<N
     let role = Role::parse(&b.role).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let actor = a.actor();
     let expires_at = super::accounts::end_date(b.expires_at.as_deref())?;
-    let (user, e) = admin.create_user(&actor, NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec()).expires_at(expires_at)).await?;
+    let bad = |e: portcullis_core::domain::ParseError| ApiError::bad_request(e.to_string());
+    let zones = portcullis_core::domain::ZoneSet::parse(&b.zones.join(",")).map_err(bad)?;
+    let permissions = portcullis_core::domain::PermissionSet::parse(&b.permissions.join(",")).map_err(bad)?;
+    let spec = NewUserSpec::new(n.clone(), role, &b.org).ssh_keys(b.ssh_keys.to_vec()).expires_at(expires_at).access(zones, permissions);
+    let (user, e) = admin.create_user(&actor, spec).await?;
     let vendor = role == Role::Vendor;
     Ok((
         StatusCode::CREATED,

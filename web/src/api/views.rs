@@ -268,6 +268,12 @@ pub struct SessionView {
     pub seconds_left: Option<i64>,
     pub stop_requested_by: Option<String>,
     pub stop_at: Option<String>,
+    /// The device is tagged `phi`: its recordings need the `phi` permission.
+    pub phi: bool,
+    /// Who opened its recordings (replay, download, live, export), oldest first; only in the
+    /// answer about one session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub viewed_by: Option<Vec<super::viewings::ViewingView>>,
 }
 
 impl From<&SessionRecord> for SessionView {
@@ -293,6 +299,8 @@ impl From<&SessionRecord> for SessionView {
             seconds_left: active.then(|| (s.window_ends_at - clock::now()).max(0)),
             stop_requested_by: s.stop_requested_by.clone(),
             stop_at: s.stop_at.map(time),
+            phi: s.phi,
+            viewed_by: None,
         }
     }
 }
@@ -321,6 +329,10 @@ pub struct UserView {
     pub expires_at: Option<String>,
     /// The end date has passed: every sign-in is refused.
     pub expired: bool,
+    /// The zones an auditor is limited to (empty: every zone).
+    pub zones: Vec<String>,
+    /// Permissions granted explicitly (`phi`).
+    pub permissions: Vec<String>,
 }
 
 impl From<&UserRecord> for UserView {
@@ -335,6 +347,8 @@ impl From<&UserRecord> for UserView {
             created_at: time(u.created_at),
             expires_at: u.expires_at.map(time),
             expired: u.expired_at(clock::now()),
+            zones: u.zones.iter().map(|z| z.to_string()).collect(),
+            permissions: u.permissions.to_string().split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
         }
     }
 }
@@ -353,6 +367,12 @@ pub struct NewUserBody {
     pub ssh_keys: Vec<String>,
     /// When the account stops working, RFC 3339 (e.g. a vendor's contract end).
     pub expires_at: Option<String>,
+    /// Auditors only: the zones it is limited to (empty: every zone).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Permissions granted (`phi`).
+    #[serde(default)]
+    pub permissions: Vec<String>,
 }
 
 /// A created account with what must be handed to its owner, shown once.
@@ -375,6 +395,8 @@ pub struct DeviceView {
     pub criticality: String,
     pub zone: String,
     pub tcp_ports: Vec<u16>,
+    /// Tagged `phi`: its recordings need the `phi` permission.
+    pub phi: bool,
     pub host_key: String,
     pub disabled: bool,
     pub created_at: String,
@@ -390,6 +412,7 @@ impl DeviceView {
             criticality: d.criticality.to_string(),
             zone: d.zone.to_string(),
             tcp_ports: d.tcp_ports.clone(),
+            phi: d.phi,
             host_key: d.host_key.clone(),
             disabled: d.disabled,
             created_at: time(d.created_at),
@@ -414,6 +437,9 @@ pub struct NewDeviceBody {
     pub zone: String,
     #[serde(default)]
     pub tcp_ports: Vec<u16>,
+    /// Tag the device `phi` (its screens can show patient data).
+    #[serde(default)]
+    pub phi: bool,
 }
 
 /// A count.

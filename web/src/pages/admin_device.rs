@@ -43,6 +43,8 @@ fn settings_form(admin: &Authed, d: &DeviceRecord) -> Markup {
                 label { "Zone" input name="zone" type="text" required value=(d.zone.as_str()) autocapitalize="none"; }
                 label { "TCP ports (comma separated)" input name="tcp_ports" type="text" value=(ports.join(", ")); }
             }
+            input type="hidden" name="phi_shown" value="1";
+            label.choice { input type="checkbox" name="phi" value="1" checked[d.phi]; span { "Tagged " strong { "phi" } ": its screens can show patient data, so replaying, downloading, watching or exporting its sessions needs the phi permission" } }
             button.primary type="submit" { "Save settings" }
         }
     }
@@ -118,6 +120,9 @@ pub struct DeviceForm {
     criticality: Option<String>,
     zone: Option<String>,
     tcp_ports: Option<String>,
+    /// Present when the settings form (with its phi checkbox) was sent.
+    phi_shown: Option<String>,
+    phi: Option<String>,
     password: Option<String>,
     host_key: Option<String>,
 }
@@ -145,6 +150,7 @@ impl DeviceForm {
             criticality: self.criticality.as_deref().map(Criticality::parse).transpose().map_err(|e| e.to_string())?,
             zone: self.zone.as_deref().map(|z| Zone::parse(z.trim())).transpose().map_err(|e| e.to_string())?,
             tcp_ports: ports,
+            phi: self.phi_shown.as_ref().map(|_| self.phi.is_some()),
         })
     }
 }

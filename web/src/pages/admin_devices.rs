@@ -80,6 +80,7 @@ fn add_form(admin: &Authed) -> Markup {
             }
             label { "Host key line (as in known_hosts, without the host name)" textarea name="host_key" rows="2" required placeholder="ssh-ed25519 AAAA…" {} }
             label { "TCP ports a grant may forward (comma separated, optional)" input name="tcp_ports" type="text" placeholder="443, 8080"; }
+            label.choice { input type="checkbox" name="phi" value="1"; span { "Tagged " strong { "phi" } ": its screens can show patient data" } }
             button.primary type="submit" { "Add device" }
         }
     }
@@ -159,6 +160,8 @@ pub struct NewDevice {
     zone: String,
     #[serde(default)]
     tcp_ports: String,
+    /// The phi checkbox (absent when unticked).
+    phi: Option<String>,
 }
 
 impl HasCsrf for NewDevice {
@@ -184,6 +187,7 @@ impl NewDevice {
             criticality: Criticality::parse(&self.criticality).map_err(|e| e.to_string())?,
             zone: Zone::parse(self.zone.trim()).map_err(|e| e.to_string())?,
             tcp_ports: ports,
+            phi: self.phi.is_some(),
         })
     }
 }

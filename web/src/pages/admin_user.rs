@@ -1,6 +1,7 @@
 //! One account, for admins: its role, organisation and state; a vendor's SSH keys with a form
 //! to add one and a button to remove each (never the last); the account's end date; a new
-//! TOTP secret (shown once, on the page that answers); disabling or enabling it. Each form
+//! TOTP secret (shown once, on the page that answers); what it may see of recordings (an
+//! auditor's zones, the `phi` permission); disabling or enabling it. Each form
 //! post is one call of the core administration service, checked and audited as from the CLI
 //! or the API.
 
@@ -18,10 +19,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use portcullis_core::admin::accounts::UserKey;
+use portcullis_core::admin::accounts::{AccessEdit, UserKey};
 use portcullis_core::admin::{input, Admin};
 use portcullis_core::clock;
-use portcullis_core::domain::{Role, Username};
+use portcullis_core::domain::{Permission, Role, Username, ZoneSet};
 use portcullis_core::store::UserRecord;
 use portcullis_core::webauth::TotpEnrolment;
 use serde::Deserialize;
@@ -69,6 +70,23 @@ fn expiry_form(admin: &Authed, u: &UserRecord) -> Markup {
     }
 }
 
+/// Zones (auditors) and permissions: what the account may see of sessions and recordings.
+fn access_form(admin: &Authed, u: &UserRecord) -> Markup {
+    let phi = u.permissions.has(Permission::Phi);
+    html! {
+        form #user-access .card method="post" action={ "/admin/users/" (u.username.as_str()) "/access" } {
+            h2 { "Recordings" }
+            (layout::csrf(admin))
+            @if u.role == Role::Auditor {
+                label { "Zones (comma separated; empty: the whole installation)" input name="zones" type="text" value=(u.zones.to_string()) placeholder="icu, nicu" autocapitalize="none"; }
+            }
+            input type="hidden" name="phi_shown" value="1";
+            label.choice { input type="checkbox" name="phi" value="1" checked[phi]; span { strong { "phi" } ": may replay, download, watch and export the sessions of devices tagged phi (patient data). No role has it by itself." } }
+            button type="submit" { "Save" }
+        }
+    }
+}
+
 fn totp_form(admin: &Authed, u: &UserRecord) -> Markup {
     html! {
         form #user-reset-totp .card method="post" action={ "/admin/users/" (u.username.as_str()) "/reset-totp" } {
@@ -102,6 +120,7 @@ async fn render(frame: &Frame, admin_svc: &Admin, store: &portcullis_core::store
         }
         @if u.role == Role::Vendor { (keys_card(admin, &u, &keys)) }
         (expiry_form(admin, &u))
+        @if u.role != Role::Vendor { (access_form(admin, &u)) }
         (totp_form(admin, &u))
     };
     Ok((status, layout::page(frame, admin, Tab::Users, u.username.as_str(), notice, body).await).into_response())
@@ -129,6 +148,23 @@ pub struct AccountForm {
     ssh_key: Option<String>,
     fingerprint: Option<String>,
     expires: Option<String>,
+    zones: Option<String>,
+    /// Present when the access form (with its phi checkbox) was sent.
+    phi_shown: Option<String>,
+    phi: Option<String>,
+}
+
+impl AccountForm {
+    /// The access form as a change: zones when the field was sent, `phi` granted when ticked
+    /// and revoked when not.
+    fn access(&self) -> Result<AccessEdit, String> {
+        let zones = self.zones.as_deref().map(ZoneSet::parse).transpose().map_err(|e| e.to_string())?;
+        let (mut grant, mut revoke) = (Vec::new(), Vec::new());
+        if self.phi_shown.is_some() {
+            if self.phi.is_some() { grant.push(Permission::Phi) } else { revoke.push(Permission::Phi) }
+        }
+        Ok(AccessEdit { zones, grant, revoke })
+    }
 }
 
 impl HasCsrf for AccountForm {
@@ -155,6 +191,10 @@ pub async fn change(
         "key-remove" => admin.remove_user_key(&actor, &name, form.fingerprint.as_deref().unwrap_or_default()).await.map(|()| "user-key-removed").map_err(ApiError::from),
         "expiry" => match form.expires.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(input::parse_end_date).transpose() {
             Ok(at) => admin.set_user_expiry(&actor, &name, at).await.map(|()| "user-expiry").map_err(ApiError::from),
+            Err(m) => Err(ApiError::bad_request(m)),
+        },
+        "access" => match form.access() {
+            Ok(edit) => admin.set_user_access(&actor, &name, edit).await.map(|_| "user-access").map_err(ApiError::from),
             Err(m) => Err(ApiError::bad_request(m)),
         },
         "reset-totp" => return reset_totp(&frame, &admin, &user, &actor, &name).await,

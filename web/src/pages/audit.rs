@@ -99,6 +99,7 @@ pub async fn list(
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     require(&user, AUDITORS, "read the audit log")?;
+    crate::api::access::require_whole_log(&user, "read the whole audit log")?;
     let q = q.map(|Query(q)| q).unwrap_or_default();
     render(&frame, &store, &user, q, None).await
 }
@@ -111,6 +112,7 @@ pub async fn verify(
     PageForm { user, .. }: PageForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     require(&user, AUDITORS, "verify the audit log")?;
+    crate::api::access::require_whole_log(&user, "verify the whole audit log")?;
     let v = run_verify(&store, &log).await?;
     render(&frame, &store, &user, AuditQuery::default(), Some(v)).await
 }

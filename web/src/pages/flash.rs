@@ -43,6 +43,7 @@ impl FlashQuery {
             ("user-key-added", _) => format!("Account {}: SSH key added.", user?),
             ("user-key-removed", _) => format!("Account {}: SSH key removed; it can no longer sign in with it.", user?),
             ("user-expiry", _) => format!("Account {}: end date changed.", user?),
+            ("user-access", _) => format!("Account {}: what it may see changed.", user?),
             ("device-disabled", _) => format!("Device {} disabled.", device?),
             ("device-enabled", _) => format!("Device {} enabled.", device?),
             ("device-added", _) => format!("Device {} added.", device?),

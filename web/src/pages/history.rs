@@ -50,7 +50,7 @@ pub async fn list(
         device: Some(f.device.trim().to_owned()).filter(|s| !s.is_empty()),
         limit: Some(300),
     };
-    let (rows, notice) = match find(&store, &approvals, &q).await {
+    let (rows, notice) = match find(&store, &approvals, &user, &q).await {
         Ok(rows) => (rows, Notice::flash(done)),
         Err(e) if e.status.is_client_error() => (Vec::new(), Notice::error(e.message)),
         Err(e) => return Err(e.into()),

@@ -91,8 +91,13 @@ pub fn bare(title: &str, body: Markup) -> Markup {
     }
 }
 
-/// The number of pending requests, for the badge (none shown if it cannot be read).
-async fn pending(frame: &Frame) -> Option<usize> {
+/// The number of pending requests, for the badge (none shown if it cannot be read). An
+/// auditor limited to zones gets its own count from the API (the page's script), never the
+/// installation's.
+async fn pending(frame: &Frame, user: &Authed) -> Option<usize> {
+    if !user.session.user.zones.is_everywhere() {
+        return None;
+    }
     frame.store.count_requests(RequestState::Pending).await.ok().map(|n| n.max(0) as usize)
 }
 
@@ -113,7 +118,7 @@ fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
                     }
                     (link(Tab::Sessions, "/sessions", "Sessions"))
                     (link(Tab::History, "/history", "History"))
-                    @if matches!(user.role(), Role::Auditor | Role::Admin) {
+                    @if matches!(user.role(), Role::Auditor | Role::Admin) && portcullis_core::viewing::whole_log(&user.session.user) {
                         (link(Tab::Audit, "/audit", "Audit log"))
                     }
                     @if user.role() == Role::Admin {
@@ -140,7 +145,7 @@ pub async fn page(frame: &Frame, user: &Authed, tab: Tab, title: &str, notice: N
 
 /// A page for a signed-in user with more in its head ([`assets`]).
 pub async fn page_with(frame: &Frame, user: &Authed, tab: Tab, title: &str, notice: Notice, extra_head: Markup, body: Markup) -> Markup {
-    let pending = pending(frame).await;
+    let pending = pending(frame, user).await;
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}", get(session::show))
         .route("/sessions/{id}/evidence", post(session::export))
         .route("/sessions/{id}/replay/{channel}", get(replay::show))
+        .route("/sessions/{id}/replay/{channel}/cast", get(replay::cast))
         .route("/sessions/{id}/live", get(replay::live))
         .route("/sessions/{id}/stop", get(sessions::confirm).post(sessions::stop))
         .route("/history", get(history::list))

@@ -2,15 +2,20 @@
 //! binary, so it works without the internet): speed and idle-time limit to choose, seeking,
 //! the recording's markers (the warnings the vendor was shown, the end) as a list to jump
 //! to, a download of the `.cast` file, and above it all whether the file still has the
-//! SHA-256 sealed in the audit log. The live view of a running session is here too: the
+//! SHA-256 sealed in the audit log. The player fetches the bytes from [`cast`], which writes
+//! the `recording.replayed` row first. The live view of a running session is here too: the
 //! same player fed by the session's websocket.
 
 use super::error::PageError;
 use super::layout::{self, Frame, Notice, Tab};
 use super::session::integrity;
-use super::sessions::load;
 use super::visitor::decides;
-use crate::api::recordings::{checked_one, RecordingView};
+use crate::api::access;
+use crate::api::recordings::{checked_one, deliver, RecordingView};
+use crate::api::views::SessionView;
+use portcullis_core::audit::AuditLog;
+use portcullis_core::viewing::Access;
+use serde_json::json;
 use crate::auth::PageUser;
 use crate::layers::PLAYER_CSP;
 use axum::extract::{Path, State};
@@ -101,15 +106,27 @@ fn verdict(r: &RecordingView) -> Markup {
     }
 }
 
+/// `GET /sessions/{id}/replay/{channel}/cast`: the bytes the page's player plays. Each fetch
+/// is one `recording.replayed` row, written before the first byte (the page itself shows
+/// only the file's markers and integrity, not its screens, and writes no row).
+pub async fn cast(State(store): State<Store>, State(recs): State<RecStore>, State(audit): State<AuditLog>, Path((id, channel)): Path<(String, String)>, PageUser(user): PageUser) -> Result<Response, PageError> {
+    let missing = || PageError::not_found(format!("session {id:?} has no recording {channel:?}"));
+    let (id, n) = (id.parse::<i64>().map_err(|_| missing())?, channel.parse::<i64>().map_err(|_| missing())?);
+    Ok(deliver(&store, &recs, &audit, &user, id, n, Access::Replay).await?)
+}
+
 /// `GET /sessions/{id}/replay/{channel}`.
 pub async fn show(
     State(frame): State<Frame>,
     State(store): State<Store>,
     State(recs): State<RecStore>,
+    State(audit): State<AuditLog>,
     Path((id, channel)): Path<(String, String)>,
     PageUser(user): PageUser,
 ) -> Result<Response, PageError> {
-    let s = load(&store, &user, &id).await?;
+    let sid = id.parse::<i64>().map_err(|_| PageError::not_found(format!("no session {id:?}")))?;
+    // A device tagged phi without the permission is refused (and audited) here already.
+    let s = SessionView::from(&access::opening(&store, &audit, &user, sid, Access::Replay, json!({ "channel": channel })).await?);
     let missing = || PageError::not_found(format!("session {} has no recording {channel:?}", s.id));
     let n = channel.parse::<i64>().map_err(|_| missing())?;
     let r = checked_one(&store, &recs, s.id, n).await?;
@@ -129,7 +146,7 @@ pub async fn show(
         @if path.is_none() {
             p.error { "The file was deleted by the retention policy; only its sealed hash remains." }
         } @else {
-            div #player .player data-cast=(r.url) data-idle="2" data-speed="1" data-cols=(f.cols) data-rows=(f.rows) {
+            div #player .player data-cast={ "/sessions/" (s.id) "/replay/" (n) "/cast" } data-idle="2" data-speed="1" data-cols=(f.cols) data-rows=(f.rows) {
                 p.player-fallback { "The player needs JavaScript. " a href=(r.url) download=(r.file_name(s.id)) { "Download the recording" } " and play it with " code { "asciinema play" } "." }
             }
             div.player-controls {
@@ -164,8 +181,9 @@ pub async fn show(
 }
 
 /// `GET /sessions/{id}/live`.
-pub async fn live(State(frame): State<Frame>, State(store): State<Store>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
-    let s = load(&store, &user, &id).await?;
+pub async fn live(State(frame): State<Frame>, State(store): State<Store>, State(audit): State<AuditLog>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+    let sid = id.parse::<i64>().map_err(|_| PageError::not_found(format!("no session {id:?}")))?;
+    let s = SessionView::from(&access::opening(&store, &audit, &user, sid, Access::Live, json!({})).await?);
     let body = html! {
         h1 { "Live: session " (s.id) " on " (s.device) }
         p.lead { (s.vendor) @if !s.vendor_org.is_empty() { " (" (s.vendor_org) ")" } " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }

@@ -140,7 +140,7 @@ struct Sources<'a> {
 /// The requests page with `notice` above it.
 async fn render(pages: Sources<'_>, user: &Authed, notice: Notice, status: StatusCode) -> Result<Response, PageError> {
     let q = ListQuery { state: Some("pending".into()), ..ListQuery::default() };
-    let mut pending = find(pages.store, pages.approvals, &q).await?;
+    let mut pending = find(pages.store, pages.approvals, user, &q).await?;
     pending.reverse(); // oldest first: who has waited longest is on top
     let body = html! {
         h1 { "Pending requests" }

@@ -1,7 +1,8 @@
 //! One session's record, for auditors, admins and the approvers who approved it: the request
 //! and its approvals, the grant's window and channels, every recording with its integrity
 //! (rechecked against the SHA-256 sealed in the audit log on each visit) and links to replay
-//! and download it, the files transferred, and the audit rows about the session and its
+//! and download it, who has viewed them (each replay, download, live view and export, from
+//! the audit log), the files transferred, and the audit rows about the session and its
 //! request. Auditors and admins export the evidence bundle from here.
 
 use super::error::PageError;
@@ -13,7 +14,9 @@ use crate::api::audit::{AuditRowView, AUDITORS};
 use crate::api::evidence;
 use crate::api::recordings::{checked, RecordingView};
 use crate::api::sessions::audit_rows;
+use crate::api::viewings::{self, ViewingView};
 use crate::api::views::SessionView;
+use portcullis_core::domain::Permission;
 use crate::auth::{CsrfOnly, PageForm, PageUser};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -176,11 +179,39 @@ fn summary(s: &SessionView) -> Markup {
     }
 }
 
+/// Who opened this session's recordings, from the audit rows (newest first).
+fn viewed_by(viewings: &[ViewingView]) -> Markup {
+    html! {
+        @if viewings.is_empty() {
+            p.empty #viewed-by { "Nobody has replayed, downloaded, watched or exported this session." }
+        } @else {
+            div.scroll role="region" aria-label="Viewed by" tabindex="0" {
+                table #viewed-by .viewed-by {
+                    thead { tr { th { "Who" } th { "What" } th { "When" } th { "From" } th { "Audit row" } } }
+                    tbody {
+                        @for v in viewings.iter().rev() {
+                            tr data-what=(v.what) {
+                                td { (v.who) }
+                                td { (v.what) @if let Some(c) = v.channel { " (channel " (c) ")" } }
+                                td { (format::utc(&v.when)) }
+                                td { (v.from) }
+                                td { (v.seq) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `GET /sessions/{id}`.
 pub async fn show(State(frame): State<Frame>, State(store): State<Store>, State(recstore): State<portcullis_core::recstore::RecStore>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
     let s = load(&store, &user, &id).await?;
     let rows = audit_rows(&store, s.id, s.request_id).await?;
     let recs = checked(&store, &recstore, s.id).await?;
+    let viewings = viewings::of(&store, s.id).await?;
+    let phi_refused = s.phi && !user.session.user.permissions.has(Permission::Phi);
     let altered = recs.iter().any(|r| r.status == "mismatch" || r.status == "missing");
     let running = s.ended_at.is_none();
     let body = html! {
@@ -189,6 +220,12 @@ pub async fn show(State(frame): State<Frame>, State(store): State<Store>, State(
             p.error role="alert" { "A recording of this session no longer matches the SHA-256 sealed in the audit log." }
         }
         (summary(&s))
+        @if s.phi {
+            p.hint.phi {
+                strong { "Tagged phi: " } "this device's screens can show patient data. Replaying, downloading, watching and exporting need the phi permission"
+                @if phi_refused { ", which your account does not have" } "; every opening is in the audit log and listed under Viewed by."
+            }
+        }
         div.record-actions {
             @if running {
                 a.button.watch href={ "/sessions/" (s.id) "/live" } { "Watch live" }
@@ -207,6 +244,8 @@ pub async fn show(State(frame): State<Frame>, State(store): State<Store>, State(
         (approvals(&rows))
         h2 { "Recordings" }
         (recordings(s.id, &recs))
+        h2 { "Viewed by" }
+        (viewed_by(&viewings))
         h2 { "Files transferred" }
         (files(&rows))
         h2 { "Audit rows" }

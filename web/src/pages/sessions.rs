@@ -128,7 +128,7 @@ pub async fn list(
     let mut q = q.map(|Query(q)| q).unwrap_or_default();
     let mut running = Vec::new();
     for s in find(&store, &user, &ListQuery { limit: Some(200), ..ListQuery::default() }).await? {
-        let viewable = access::may_view(&store, &user, SessionId(s.id)).await;
+        let viewable = access::may_view(&store, &user, SessionId(s.id), &s.zone).await;
         running.push((s, viewable));
     }
     // The search lists every state unless one is chosen; "all" is the form's word for that.

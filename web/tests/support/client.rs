@@ -130,6 +130,7 @@ impl Api {
             criticality: c,
             zone: Zone::parse("icu").unwrap(),
             tcp_ports: vec![],
+            phi: false,
         };
         let n = spec.name.clone();
         self.state.admin.create_device("test", spec).await.unwrap();

@@ -90,3 +90,86 @@ async fn a_totp_reset_makes_the_old_codes_worthless() {
         assert!(!rows[0].detail.contains(&enrolment.totp_secret_base32), "the secret reached the audit log");
     }
 }
+
+#[tokio::test]
+async fn an_auditors_zones_and_permissions_change_in_one_audited_write_and_only_where_they_mean_something() {
+    use crate::admin::accounts::AccessEdit;
+    use crate::domain::{Permission, ZoneSet};
+    for t in stores().await {
+        let w = World::new(&t);
+        let eve = w.user("eve", Role::Auditor).await;
+        let nurse = w.user("nurse", Role::Approver).await;
+        let jdoe = w.user("jdoe", Role::Vendor).await;
+        let icu = ZoneSet::parse("icu,nicu").unwrap();
+        let u = w.admin.set_user_access(ACTOR, &eve, AccessEdit { zones: Some(icu.clone()), grant: vec![Permission::Phi], revoke: vec![] }).await.unwrap();
+        assert_eq!((u.zones.to_string().as_str(), u.permissions.has(Permission::Phi)), ("icu,nicu", true), "{}", w.name);
+        let rows = w.audit_of("user.access_changed").await;
+        assert_eq!(rows.len(), 1, "{}", w.name);
+        assert_eq!((rows[0].actor.as_str(), rows[0].subject.as_str()), (ACTOR, "user:eve"));
+        let d: serde_json::Value = serde_json::from_str(&rows[0].detail).unwrap();
+        assert_eq!(d["changes"]["zones"], serde_json::json!({ "old": [], "new": ["icu", "nicu"] }));
+        assert_eq!(d["changes"]["permissions"], serde_json::json!({ "old": [], "new": ["phi"] }));
+        // Read back as the web layer reads a sign-in's account.
+        let back = w.store.require_user(&eve).await.unwrap();
+        assert_eq!((back.zones, back.permissions.has(Permission::Phi)), (icu, true));
+
+        // Revoking alone changes only the permission; the zone limit is lifted with an empty set.
+        w.admin.set_user_access(ACTOR, &eve, AccessEdit { revoke: vec![Permission::Phi], ..AccessEdit::default() }).await.unwrap();
+        let u = w.admin.set_user_access(ACTOR, &eve, AccessEdit { zones: Some(ZoneSet::everywhere()), ..AccessEdit::default() }).await.unwrap();
+        assert!(u.zones.is_everywhere() && u.permissions.is_empty());
+        let d: serde_json::Value = serde_json::from_str(&w.audit_of("user.access_changed").await[1].detail).unwrap();
+        assert!(d["changes"].get("zones").is_none() && d["changes"]["permissions"]["new"] == serde_json::json!([]), "{d}");
+
+        // Refused, and nothing written: zones for anyone but an auditor, a permission for a
+        // vendor, a change that changes nothing, a grant revoked at once.
+        let before = w.audit_of("user.access_changed").await.len();
+        let zones = || AccessEdit { zones: Some(ZoneSet::parse("icu").unwrap()), ..AccessEdit::default() };
+        let e = w.admin.set_user_access(ACTOR, &nurse, zones()).await.unwrap_err();
+        assert!(matches!(e, AdminError::Invalid(ref m) if m.contains("only auditor")), "{e:?}");
+        let e = w.admin.set_user_access(ACTOR, &jdoe, AccessEdit { grant: vec![Permission::Phi], ..AccessEdit::default() }).await.unwrap_err();
+        assert!(matches!(e, AdminError::Invalid(ref m) if m.contains("vendor")), "{e:?}");
+        let e = w.admin.set_user_access(ACTOR, &eve, AccessEdit::default()).await.unwrap_err();
+        assert!(matches!(e, AdminError::Invalid(ref m) if m.contains("nothing to change")), "{e:?}");
+        let e = w.admin.set_user_access(ACTOR, &eve, AccessEdit { grant: vec![Permission::Phi], revoke: vec![Permission::Phi], ..AccessEdit::default() }).await.unwrap_err();
+        assert!(matches!(e, AdminError::Invalid(_)), "{e:?}");
+        assert_eq!(w.audit_of("user.access_changed").await.len(), before, "{}", w.name);
+        assert!(w.store.require_user(&nurse).await.unwrap().zones.is_everywhere());
+
+        // An auditor may be enrolled with its zones; the creation row names them.
+        let spec = crate::admin::NewUserSpec::new(crate::domain::Username::parse("icu-audit").unwrap(), Role::Auditor, "").access(ZoneSet::parse("icu").unwrap(), Default::default());
+        let (u, _) = w.admin.create_user(ACTOR, spec).await.unwrap();
+        assert_eq!(u.zones.to_string(), "icu");
+        assert!(w.audit_of("user.created").await.last().unwrap().detail.contains("\"zones\":[\"icu\"]"));
+        let spec = crate::admin::NewUserSpec::new(crate::domain::Username::parse("boss2").unwrap(), Role::Admin, "").access(ZoneSet::parse("icu").unwrap(), Default::default());
+        assert!(w.admin.create_user(ACTOR, spec).await.is_err(), "an admin limited to zones could lift its own limit");
+    }
+}
+
+#[tokio::test]
+async fn a_zone_limited_search_finds_only_its_zones_sessions() {
+    use crate::admin::devices::DeviceEdit;
+    use crate::domain::{DeviceName, Zone, ZoneSet};
+    use crate::store::SessionSearch;
+    for t in stores().await {
+        let w = World::new(&t);
+        let (id, _) = w.started_session("10.0.0.9:5000").await;
+        let all = |zones: &str| SessionSearch { zones: ZoneSet::parse(zones).unwrap(), limit: 100, ..SessionSearch::default() };
+        let ids = |v: Vec<crate::store::SessionRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(w.store.search_sessions(&all("")).await.unwrap()), vec![id], "{}", w.name);
+        assert_eq!(ids(w.store.search_sessions(&all("icu")).await.unwrap()), vec![id]);
+        assert_eq!(ids(w.store.search_sessions(&all("nicu,radiology")).await.unwrap()), vec![]);
+        // `_` is a wildcard to LIKE, never to this filter.
+        let pump = DeviceName::parse("pump-1").unwrap();
+        w.admin.edit_device(ACTOR, &pump, DeviceEdit { zone: Some(Zone::parse("icu_a").unwrap()), phi: Some(true), ..DeviceEdit::default() }).await.unwrap();
+        assert_eq!(ids(w.store.search_sessions(&all("icuxa")).await.unwrap()), vec![], "{}", w.name);
+        assert_eq!(ids(w.store.search_sessions(&all("icu_a,x")).await.unwrap()), vec![id]);
+        let s = w.store.session(id).await.unwrap().unwrap();
+        assert!(s.phi && s.zone == "icu_a", "{}", w.name);
+        let d: serde_json::Value = serde_json::from_str(&w.audit_of("device.edited").await[0].detail).unwrap();
+        assert_eq!(d["changes"]["phi"], serde_json::json!({ "old": false, "new": true }));
+        // Tagged at enrolment: stored, and named in the creation row.
+        let spec = crate::admin::NewDeviceSpec { phi: true, ..World::device_spec("vent-1", crate::domain::Criticality::LifeCritical) };
+        assert!(w.admin.create_device(ACTOR, spec).await.unwrap().phi, "{}", w.name);
+        assert!(w.audit_of("device.created").await.last().unwrap().detail.contains("\"phi\":true"));
+    }
+}
