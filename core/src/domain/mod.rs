@@ -7,7 +7,7 @@ mod ids;
 mod names;
 
 pub use channels::{Channel, ChannelSet};
-pub use enums::{Criticality, RequestState, Role, SessionState};
+pub use enums::{AlertSeverity, Criticality, RequestState, Role, SessionState};
 pub use ids::{GrantId, RequestId, SessionId};
 pub use names::{DeviceName, NodeId, Username, Zone};
 
