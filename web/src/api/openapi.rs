@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header (the page).
 
 use super::views::*;
-use super::{accounts, audit, auth, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
+use super::{accounts, alerts, audit, auth, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         devices::list, devices::show, devices::create, device_changes::disable,
         device_changes::edit, device_changes::rotate, device_changes::repin, device_changes::enable, device_changes::import,
         audit::list, audit::verify,
+        alerts::list, alerts::acknowledge,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView, WindowView,
@@ -31,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         device_changes::HostKeyBody, device_changes::RepinView, device_changes::CredentialView,
         device_changes::ImportBody, device_changes::ImportError, device_changes::ImportView,
         accounts::KeyView, accounts::NewKeyBody, accounts::RemoveKeyBody, accounts::ExpiryBody, accounts::TotpView,
+        alerts::AlertItem,
     )),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = [])),

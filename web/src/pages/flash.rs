@@ -35,6 +35,7 @@ impl FlashQuery {
                 super::format::secs(self.secs.unwrap_or(0) as i64)
             ),
             ("stopped", Some(id)) => format!("Session {id} was stopped."),
+            ("acknowledged", Some(id)) => format!("Alert {id} acknowledged; your name is on it in the audit log."),
             ("enrolled", _) => "Your password and authenticator are set. Welcome.".to_owned(),
             ("user-disabled", _) => format!("Account {} disabled; its sign-ins ended.", user?),
             ("user-enabled", _) => format!("Account {} enabled.", user?),
