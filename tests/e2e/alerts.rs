@@ -25,22 +25,25 @@ const EXPECTED: &[(&str, u8, u8)] = &[
     ("alert.failed_codes", 5, 5),
 ];
 
-/// The configuration: a CEF sink to rsyslog, a maintenance window that is closed now with
-/// policy `allow`, working days that leave out today and tomorrow, and low thresholds.
+/// The configuration: a CEF sink to rsyslog and [`rules`].
 fn config(siem: &Rsyslog, device: &str) -> String {
+    format!("[[export.sinks]]\nname = \"siem\"\nformat = \"cef\"\ntarget = \"tcp://{}\"\n{}", siem.addr, rules(device))
+}
+
+/// A maintenance window on `device` that is closed now with policy `allow`, working days that
+/// leave out today and tomorrow, and low thresholds.
+fn rules(device: &str) -> String {
     let now = Timestamp::now();
     let opens = now.checked_add(jiff::SignedDuration::from_hours(6)).unwrap().in_tz("UTC").unwrap();
     let working_day = now.checked_add(jiff::SignedDuration::from_hours(48)).unwrap().in_tz("UTC").unwrap().weekday();
     let day = format!("{working_day:?}").to_lowercase();
     format!(
-        "[[export.sinks]]\nname = \"siem\"\nformat = \"cef\"\ntarget = \"tcp://{addr}\"\n\
-         [[maintenance.windows]]\nname = \"night-service\"\ndevice = \"{device}\"\nevery = \"day\"\nstart = \"{start}\"\nduration = \"1h\"\ntime_zone = \"UTC\"\n\
+        "[[maintenance.windows]]\nname = \"night-service\"\ndevice = \"{device}\"\nevery = \"day\"\nstart = \"{start}\"\nduration = \"1h\"\ntime_zone = \"UTC\"\n\
          [policy]\noutside_window = \"allow\"\n\
          [auth]\nmax_failures = 100\n\
          [alerts]\nbytes_per_session = 200000\nrefusal_burst = 3\nrefusal_window = \"10m\"\nfailed_codes = 3\nfailed_codes_window = \"10m\"\n\
          working_days = [\"{day}\"]\ntime_zone = \"UTC\"\nno_device = \"low\"\n\
          [alerts.zones]\nicu = \"critical\"\n",
-        addr = siem.addr,
         start = opens.strftime("%H:%M"),
     )
 }
@@ -106,4 +109,46 @@ fn each_rule_fires_once_with_its_severity_in_a_real_syslog_daemon() {
     assert_eq!(window[0]["detail"]["outside_window_policy"], "allow");
     let burst = s.broker.audit_of_kind("alert.refusal_burst");
     assert_eq!(burst[0]["detail"]["refusals"], 3, "{}", burst[0]);
+}
+
+/// The alerts page in Chromium: an approver sees the alerts of one session on a
+/// life-critical device, newest first, with their severity, and acknowledges one with its
+/// button; the acknowledgement is an audit row naming the approver, and the page then shows
+/// who acknowledged it, with no button left.
+#[test]
+fn the_alerts_page_lists_alerts_and_acknowledges_in_chromium() {
+    use crate::harness::browser::{assert_no_page_problems, run, sign_in_env, web_user};
+    let s = Setup::new("ventilator-7").criticality("life-critical").config(&rules("ventilator-7")).start();
+    let id = s.request_via_lobby(30, "INC-9501 flow sensor");
+    for who in APPROVERS {
+        s.approve(id, who, &[]).assert_success();
+    }
+    s.wait_request_state(id, "approved", WAIT);
+    s.exec_with(&["-o", "BindAddress=127.0.0.2"], "uptime").assert_success();
+    let window = s.broker.wait_for_audit("alert.outside_window", WAIT, |_| true);
+    s.broker.wait_for_audit("alert.unusual_hours", WAIT, |_| true);
+    s.broker.wait_for_audit("alert.new_source", WAIT, |_| true);
+    let seq = window["seq"].as_i64().unwrap();
+
+    let carol = web_user(&s.broker, "carol", "approver");
+    let mut env = sign_in_env(&s.broker, &carol);
+    env.push(("ALERT_SEQ", seq.to_string()));
+    let out = run("alerts.mjs", &env);
+    assert_no_page_problems(&out);
+    assert_eq!(out["violations"], serde_json::json!([]), "axe-core: {out}");
+    let listed = out["listed"].as_array().unwrap();
+    let seqs: Vec<i64> = listed.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs.len(), 3, "{out}");
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {seqs:?}");
+    let shown = listed.iter().find(|r| r["seq"] == seq).unwrap();
+    assert_eq!((shown["severity"].as_str(), shown["chip"].as_str(), shown["rule"].as_str()), (Some("critical"), Some("CRITICAL"), Some("outside_window")), "{out}");
+    assert!(shown["session_link"].as_str().is_some_and(|l| l.starts_with("/sessions/")), "{out}");
+    let source = listed.iter().find(|r| r["rule"] == "new_source").unwrap();
+    assert_eq!(source["severity"], "low", "an alert about the account alone takes no_device: {out}");
+    assert!(out["flash"].as_str().unwrap_or_default().contains(&format!("Alert {seq} acknowledged")), "{out}");
+    assert!(out["acked"].as_str().unwrap_or_default().contains("Acknowledged by carol"), "{out}");
+    assert_eq!(out["still_button"], 0, "{out}");
+    let ack = s.broker.wait_for_audit("alert.acknowledged", WAIT, |r| r["detail"]["alert_seq"] == seq);
+    assert_eq!(ack["actor"], "carol", "{ack}");
+    assert_eq!(ack["detail"]["severity"], "critical", "{ack}");
 }

@@ -39,7 +39,7 @@ fn rule_label(rule: &str) -> &'static str {
 fn facts(a: &AlertItem) -> serde_json::Value {
     let mut d = a.detail.clone();
     if let Some(o) = d.as_object_mut() {
-        for k in ["rule", "severity", "vendor", "device", "session"] {
+        for k in ["rule", "severity", "vendor", "device", "session", "criticality", "zone"] {
             o.remove(k);
         }
     }
@@ -50,9 +50,9 @@ fn row(user: &Authed, a: &AlertItem) -> Markup {
     html! {
         tr data-alert=(a.seq) data-severity=(a.severity) data-rule=(a.rule) {
             td { span class={ "sev sev-" (a.severity) } { (a.severity) } }
-            td { (rule_label(&a.rule)) br; code { (a.kind) } }
-            td { (a.vendor.clone().unwrap_or_default()) }
-            td {
+            td.rule { (rule_label(&a.rule)) br; small { code { (a.kind) } } }
+            td.vendor data-label="Vendor" { (a.vendor.clone().unwrap_or_default()) }
+            td.device data-label="Device" {
                 @if let Some(d) = &a.device {
                     (d)
                     @if let (Some(c), Some(z)) = (a.detail.get("criticality").and_then(|v| v.as_str()), a.detail.get("zone").and_then(|v| v.as_str())) {
@@ -60,15 +60,15 @@ fn row(user: &Authed, a: &AlertItem) -> Markup {
                     }
                 } @else { span.muted { "—" } }
             }
-            td {
+            td.session data-label="Session" {
                 @if let Some(s) = a.session { a href={ "/sessions/" (s) } { "Session " (s) } } @else { span.muted { "—" } }
             }
-            td.nowrap { time datetime=(a.time) { (format::utc_seconds_if_time(&a.time)) } }
-            td.detail { (detail::cell(&facts(a))) }
+            td.nowrap data-label="When" { time datetime=(a.time) title=(format::utc_seconds_if_time(&a.time)) { (format::utc(&a.time)) } }
+            td.detail data-label="What" { (detail::cell(&facts(a))) }
             td.ack {
                 @if let Some(by) = &a.acknowledged_by {
                     span.acked { "Acknowledged by " strong { (by) } }
-                    @if let Some(at) = &a.acknowledged_at { br; small { time datetime=(at) { (format::utc_seconds_if_time(at)) } } }
+                    @if let Some(at) = &a.acknowledged_at { br; small { time datetime=(at) { (format::utc(at)) } } }
                 } @else {
                     form.inline method="post" action={ "/alerts/" (a.seq) "/acknowledge" } {
                         (layout::csrf(user))
@@ -91,7 +91,7 @@ async fn render(frame: &Frame, alerts: &Alerts, user: &Authed, notice: Notice) -
         } @else {
             div.scroll role="region" aria-label="Alerts" tabindex="0" {
                 table.alerts {
-                    thead { tr { th { "Severity" } th { "Rule" } th { "Vendor" } th { "Device" } th { "Session" } th { "When" } th { "What" } th { "Acknowledged" } } }
+                    thead { tr { th { "Severity" } th { "Rule" } th { "Vendor" } th { "Device" } th { "Session" } th { "When" } th { "What" } th { "Status" } } }
                     tbody { @for a in &rows { (row(user, a)) } }
                 }
             }
