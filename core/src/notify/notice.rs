@@ -22,7 +22,7 @@ const MAX_TEXT_FIELD_CHARS: usize = 600;
 /// What approvers are told: a new access request, or an alert ([`AlertNotice`]).
 #[derive(Debug, Clone)]
 pub enum Notice {
-    Request(RequestNotice),
+    Request(Box<RequestNotice>),
     Alert(AlertNotice),
 }
 
@@ -37,7 +37,7 @@ pub struct RequestNotice {
 impl Notice {
     /// The notice of `request`.
     pub fn new(request: RequestRecord, public_url: &PublicUrl) -> Notice {
-        Notice::Request(RequestNotice { request, link: public_url.requests_page() })
+        Notice::Request(Box::new(RequestNotice { request, link: public_url.requests_page() }))
     }
 
     /// The webhook body.
