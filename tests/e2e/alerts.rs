@@ -151,4 +151,15 @@ fn the_alerts_page_lists_alerts_and_acknowledges_in_chromium() {
     let ack = s.broker.wait_for_audit("alert.acknowledged", WAIT, |r| r["detail"]["alert_seq"] == seq);
     assert_eq!(ack["actor"], "carol", "{ack}");
     assert_eq!(ack["detail"]["severity"], "critical", "{ack}");
+
+    // The command line reads the same list and acknowledges through the same rule: once.
+    let listed = s.broker.cli_json(&["alert", "list", "--json"]);
+    let acked = listed.as_array().unwrap().iter().find(|a| a["seq"] == seq).cloned().unwrap();
+    assert_eq!(acked["acknowledged_by"], "carol", "{listed}");
+    let again = s.broker.cli(&["alert", "ack", &seq.to_string()]);
+    assert!(!again.status.success() && again.stderr_text().contains(&format!("alert {seq} was already acknowledged by carol")), "{}", again.describe());
+    let other = source["seq"].as_i64().unwrap();
+    let done = s.broker.cli_json(&["alert", "ack", &other.to_string(), "--json"]);
+    assert!(done["acknowledged_by"].as_str().is_some_and(|b| b.starts_with("cli:")), "{done}");
+    assert_eq!(s.broker.audit_of_kind("alert.acknowledged").len(), 2, "the refused second acknowledgement wrote nothing");
 }
