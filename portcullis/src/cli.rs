@@ -586,6 +586,7 @@ pub enum AlertCmd {
     },
     /// Acknowledge alert SEQ (its audit row) as `cli:NAME`; refused if already acknowledged.
     Ack {
+        /// The alert's number: its audit row (`SEQ` in `alert list`).
         seq: i64,
         #[command(flatten)]
         out: JsonFlag,
