@@ -3,8 +3,9 @@
 //! lease, builds the notice from the request as stored (or the alert's row), sends it, and
 //! moves the cursor on (compare-and-swap). A temporary failure (the receiver down, a 5xx, a
 //! timeout) is retried with a doubling wait, the lease renewed before each attempt, until
-//! `notify.give_up_after`; a permanent one (the receiver refusing the payload) is not retried. Either way a notification given up is logged, audited as
-//! `notify.failed`, and skipped, so one bad notice never holds back the ones after it.
+//! `notify.give_up_after`; a permanent one (the receiver refusing the payload) is not retried.
+//! Either way a notification given up is logged, audited as `notify.failed`, and skipped, so
+//! one bad notice never holds back the ones after it.
 //! When nothing is left, the loop sleeps until the change feed moves (or, when another node
 //! holds the lease, until that lease runs out).
 
