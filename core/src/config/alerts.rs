@@ -27,7 +27,8 @@ pub struct AlertsConfig {
     pub new_source: bool,
     /// Rule 5: a session starts outside `working_days` / `working_hours` in `time_zone`.
     pub unusual_hours: bool,
-    /// `HH:MM-HH:MM`, local time; the end is exclusive.
+    /// `HH:MM-HH:MM`, local time; the end is exclusive; an end before the start runs overnight
+    /// (`19:00-07:00`, counted on the day it starts).
     pub working_hours: String,
     /// Weekdays in English (`monday` … `sunday`).
     pub working_days: Vec<String>,
@@ -114,7 +115,15 @@ impl WorkingHours {
         let Ok(ts) = jiff::Timestamp::from_second(at) else { return true };
         let local = ts.to_zoned_datetime(self.tz.clone());
         let time = local.time();
-        self.days.contains(&local.weekday()) && time >= self.start && time < self.end
+        if self.start < self.end {
+            return self.days.contains(&local.weekday()) && time >= self.start && time < self.end;
+        }
+        // Overnight hours (`19:00-07:00`) belong to the day they start on.
+        if time >= self.start {
+            self.days.contains(&local.weekday())
+        } else {
+            time < self.end && self.days.contains(&local.weekday().previous())
+        }
     }
 
     /// The local time of `at`, for the alert's detail (`2026-12-01T03:12:00+01:00[Europe/Berlin]`).
@@ -173,8 +182,8 @@ impl AlertsConfig {
         let (a, b) = self.working_hours.split_once('-').ok_or_else(|| format!("working_hours = {:?} is not \"HH:MM-HH:MM\"", self.working_hours))?;
         let time = |t: &str| t.trim().parse::<jiff::civil::Time>().map_err(|_| format!("working_hours = {:?}: {t:?} is not a time of day", self.working_hours));
         let (start, end) = (time(a)?, time(b)?);
-        if start >= end {
-            return Err(format!("working_hours = {:?}: the start must come before the end", self.working_hours));
+        if start == end {
+            return Err(format!("working_hours = {:?}: the start and the end are the same time", self.working_hours));
         }
         let mut days = Vec::new();
         for d in &self.working_days {
@@ -242,7 +251,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused_by_key() {
         for (text, key) in [
-            ("working_hours = \"19:00-07:00\"", "working_hours"),
+            ("working_hours = \"07:00-07:00\"", "working_hours"),
             ("working_hours = \"7\"", "working_hours"),
             ("working_days = [\"funday\"]", "working_days"),
             ("working_days = []", "working_days"),
@@ -271,6 +280,15 @@ mod tests {
         assert!(!h.contains(at("2026-12-01T06:30:00Z")), "07:30 in Berlin is before 08:00");
         assert!(!h.contains(at("2026-12-01T02:00:00Z")), "03:00 in Berlin");
         assert!(!h.contains(at("2026-12-05T10:00:00Z")), "a Saturday");
+        // A night shift: Monday 19:00 to Tuesday 07:00 is Monday's.
+        let mut night: AlertsConfig = toml::from_str("working_hours = \"19:00-07:00\"\nworking_days = [\"monday\"]").unwrap();
+        night.check().unwrap();
+        let n = night.hours.unwrap();
+        assert!(n.contains(at("2026-11-30T22:00:00Z")), "Monday 22:00");
+        assert!(n.contains(at("2026-12-01T06:59:00Z")), "Tuesday 06:59, still Monday's shift");
+        assert!(!n.contains(at("2026-12-01T07:00:00Z")), "Tuesday 07:00, the end is exclusive");
+        assert!(!n.contains(at("2026-12-01T22:00:00Z")), "Tuesday 22:00 is Tuesday's, not a working day");
+        assert!(!n.contains(at("2026-11-30T06:00:00Z")), "Monday 06:00 belongs to Sunday's shift");
         assert!(NotifyLevel::AtLeast(AlertSeverity::High).sends(AlertSeverity::Critical));
         assert!(!NotifyLevel::AtLeast(AlertSeverity::High).sends(AlertSeverity::Medium));
         assert!(!NotifyLevel::Off.sends(AlertSeverity::Critical));
