@@ -18,6 +18,8 @@
 #   - Debian's python3-aiosmtpd (run with /usr/bin/python3), the real SMTP server that the
 #     e-mail notification tests send to on loopback.
 #   - tshark, which must read tunnel recordings (pcap) back into the bytes sent;
+#   - Debian's rsyslog, the real syslog daemon the alert tests export to on loopback (run in
+#     the foreground with the test's own configuration);
 #   - Debian's prometheus (the server and promtool), which scrapes a node's /metrics on
 #     loopback and evaluates the shipped alert rules (deploy/prometheus/);
 #   - ssh-audit (PyPI), which audits the broker's SSH listener against a hardened policy;
@@ -61,6 +63,7 @@ command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+[[ -x /usr/sbin/rsyslogd ]] || missing+=(rsyslog)
 command -v plink >/dev/null 2>&1 || missing+=(putty-tools)
 command -v dbclient >/dev/null 2>&1 || missing+=(dropbear-bin)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)

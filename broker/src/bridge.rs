@@ -90,12 +90,13 @@ impl Ended {
 }
 
 /// Bridges until one side closes, the session is cancelled or the recording fails.
-/// The bytes are counted in the metrics under `kind`, one atomic add per chunk.
+/// The bytes are counted in the metrics under `kind` and for the session's byte alert
+/// ([`Conn::count_bytes`]), one atomic add each per chunk.
 pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Channel<client::Msg>, rec: &Tap, kind: StreamKind) -> Ended {
     let id = vendor.id();
     let (mut vr, vw) = vendor.split();
     let (mut dr, dw) = device.split();
-    let up = upstream(&mut vr, &dw, rec, kind);
+    let up = upstream(conn, &mut vr, &dw, rec, kind);
     let down = downstream(conn, id, &mut dr, &vw, rec, kind);
     tokio::pin!(up, down);
     let failed = rec.failed();
@@ -134,11 +135,12 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
 }
 
 /// From the vendor to the device: data (recorded first), EOF, window changes and signals.
-async fn upstream(vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, rec: &Tap, kind: StreamKind) -> Ended {
+async fn upstream(conn: &Conn, vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, rec: &Tap, kind: StreamKind) -> Ended {
     loop {
         match vr.wait().await {
             Some(ChannelMsg::Data { data }) => {
                 metrics::get().bytes(kind, Direction::ToDevice, data.len());
+                conn.count_bytes(data.len()).await;
                 if let Err(e) = rec.input(&data).await {
                     return e;
                 }
@@ -177,6 +179,7 @@ async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &C
         match dr.wait().await {
             Some(ChannelMsg::Data { data }) => {
                 metrics::get().bytes(kind, Direction::FromDevice, data.len());
+                conn.count_bytes(data.len()).await;
                 if let Err(e) = rec.output(&data).await {
                     return e;
                 }
@@ -186,6 +189,7 @@ async fn downstream(conn: &Conn, id: ChannelId, dr: &mut ChannelReadHalf, vw: &C
             }
             Some(ChannelMsg::ExtendedData { data, ext }) => {
                 metrics::get().bytes(kind, Direction::FromDevice, data.len());
+                conn.count_bytes(data.len()).await;
                 if let Err(e) = rec.output(&data).await {
                     return e;
                 }

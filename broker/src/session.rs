@@ -17,6 +17,7 @@ pub(crate) async fn open(conn: &Conn, grant: &GrantRecord, dev: &DeviceRecord) -
         match conn.ctx.sessions.start(SessionStart { user: &conn.user, grant, device: dev, peer: &conn.peer }).await {
             Ok(id) => {
                 Span::current().record("session", id.0);
+                conn.alert_started(id, dev).await;
                 Some(id)
             }
             Err(e) => {

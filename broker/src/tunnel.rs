@@ -251,6 +251,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
                     }
                     counts.to_device.fetch_add(data.len() as u64, Ordering::Relaxed);
                     metrics::get().bytes(StreamKind::Tunnel, metrics::Direction::ToDevice, data.len());
+                    conn.count_bytes(data.len()).await;
                 }
                 Some(ChannelMsg::Eof) => {
                     let _ = rec.fin(Direction::ToDevice).await;
@@ -282,6 +283,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
             }
             counts.from_device.fetch_add(n as u64, Ordering::Relaxed);
             metrics::get().bytes(StreamKind::Tunnel, metrics::Direction::FromDevice, n);
+            conn.count_bytes(n).await;
         }
     };
     tokio::pin!(up, down);

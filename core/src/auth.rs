@@ -70,6 +70,9 @@ pub struct AuthService {
     cfg: AuthConfig,
     /// Refusals per source and minute, shared by every clone.
     flood: flood::FloodGate,
+    /// Alert rules fed by sign-ins (new source) and wrong codes; none in tests that build
+    /// the service alone.
+    alerts: Option<crate::alerts::Alerts>,
 }
 
 /// The owner string a user's TOTP secret is sealed for.
@@ -80,7 +83,13 @@ pub fn totp_owner(user: &Username) -> String {
 impl AuthService {
     /// Builds the service.
     pub fn new(store: Store, vault: Vault, audit: AuditLog, cfg: AuthConfig) -> Self {
-        Self { store, vault, audit, cfg, flood: flood::FloodGate::default() }
+        Self { store, vault, audit, cfg, flood: flood::FloodGate::default(), alerts: None }
+    }
+
+    /// The same service, feeding `alerts` with sign-ins and wrong codes.
+    pub fn with_alerts(mut self, alerts: crate::alerts::Alerts) -> Self {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// First factor over SSH: is the key with `fingerprint` (SHA256:…) enrolled for this
@@ -162,6 +171,9 @@ impl AuthService {
             self.audit
                 .record(Event::new(name.as_str(), Kind::AuthLogin, Subject::user(name), json!({ "peer": peer, "via": via })))
                 .await?;
+            if let (Some(alerts), Role::Vendor) = (&self.alerts, user.role) {
+                alerts.signed_in(name.as_str(), peer, via).await?;
+            }
             return Ok(Ok(user));
         };
         let kind = if refusal == Refusal::Replayed { Kind::AuthTotpReplayed } else { Kind::AuthTotpFailed };
@@ -183,6 +195,9 @@ impl AuthService {
                 "peer": peer, "via": via, "failures": count.failed_attempts,
             })))
             .await?;
+        if let (Some(alerts), Kind::AuthTotpFailed) = (&self.alerts, kind) {
+            alerts.code_failed(name, peer).await?;
+        }
         if count.failed_attempts == i64::from(self.cfg.max_failures) {
             self.audit
                 .record(Event::new("system", Kind::AuthLocked, Subject::user(name), json!({

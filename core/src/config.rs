@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod alerts;
 mod dur;
 mod env;
 mod export;
@@ -22,6 +23,7 @@ mod proxy;
 mod recording;
 mod retention;
 mod startups;
+pub use alerts::{AlertsConfig, NotifyLevel, SeverityTable, WorkingHours};
 pub use dur::Dur;
 pub use startups::MaxStartups;
 pub use metrics::MetricsConfig;
@@ -79,6 +81,9 @@ pub struct Config {
     /// The same, checked (filled at load; not a file key).
     #[serde(skip)]
     pub windows: crate::maintenance::Windows,
+    /// Alert rules and severities (`[alerts]`).
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     #[serde(default)]
     pub session: SessionConfig,
     #[serde(default)]
@@ -371,6 +376,7 @@ impl Config {
         config.resolve_paths();
         config.check()?;
         config.windows = config.maintenance.windows()?;
+        config.alerts.check()?;
         // The PROXY header must come within the sign-in deadline too.
         config.proxy.header_timeout = config.proxy.header_timeout.min(config.ssh.preauth_timeout);
         Ok(config)

@@ -2,6 +2,7 @@
 //! one place: the store (migrated), the vault key, the audit signer, and the services built
 //! on them. Each member is itself a small clonable handle.
 
+use crate::alerts::Alerts;
 use crate::approvals::Approvals;
 use crate::audit::{AuditLog, AuditSigner};
 use crate::auth::AuthService;
@@ -39,6 +40,9 @@ pub struct Context {
     pub audit: AuditLog,
     pub auth: AuthService,
     pub approvals: Approvals,
+    /// Alert rules (`[alerts]`): sign-ins and wrong codes feed them through `auth`, the broker
+    /// feeds the rest.
+    pub alerts: Alerts,
     pub webauth: WebAuth,
     /// Session lifecycle: start, end, recording seals.
     pub sessions: Sessions,
@@ -64,12 +68,13 @@ impl Context {
         let signer = AuditSigner::from_pkcs8(&keyfile::read(&config.audit.signing_key)?)?;
         let store = Store::open(&config.store.url).await?;
         let audit = AuditLog::new(store.clone(), signer, config.audit.checkpoint_every);
-        let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone());
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::with_windows(config.policy.clone(), config.windows.clone()), config.approval.clone());
+        let alerts = Alerts::new(store.clone(), audit.clone(), config.alerts.clone(), approvals.policy().clone());
+        let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone()).with_alerts(alerts.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0).with_sso(config.oidc.is_some());
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
         let recstore = crate::recstore::RecStore::from_config(&config.recording)?;
-        Ok(Context { config, store, vault, audit, auth, approvals, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), recstore, lease: Default::default() })
+        Ok(Context { config, store, vault, audit, auth, approvals, alerts, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), recstore, lease: Default::default() })
     }
 }

@@ -7,6 +7,7 @@
 //! accept loop every listener runs (caps, backoff, draining) is here too, in [`net`].
 
 pub mod admin;
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod auth;

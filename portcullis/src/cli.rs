@@ -51,6 +51,9 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Alerts ranked by patient-safety impact: list, acknowledge.
+    #[command(subcommand)]
+    Alert(AlertCmd),
     /// Evidence bundles: export a session as one signed archive, verify one offline.
     #[command(subcommand)]
     Evidence(EvidenceCmd),
@@ -611,6 +614,25 @@ pub enum EvidenceCmd {
         /// Expected audit key id (16 hex digits).
         #[arg(long, value_name = "HEX")]
         key_id: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCmd {
+    /// The newest alerts, newest first, with their severity and who acknowledged them.
+    List {
+        /// At most this many (at most 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Acknowledge alert SEQ (its audit row) as `cli:NAME`; refused if already acknowledged.
+    Ack {
+        /// The alert's number: its audit row (`SEQ` in `alert list`).
+        seq: i64,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -12,6 +12,7 @@
 #[allow(dead_code)]
 mod harness;
 
+mod alerts;
 mod approval;
 mod backup;
 mod clients;

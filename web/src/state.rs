@@ -2,7 +2,7 @@
 //! services, the token keys and the few settings the pages show. Handlers never take it
 //! whole: each takes only the parts it uses (axum's `FromRef`), so a handler's signature says
 //! which services it touches. The parts are small clonable handles of [`portcullis_core`]
-//! (`Store`, `Approvals`, `AuditLog`, `WebAuth`, `Admin`, `LiveHub`, `Arc<Config>`), the
+//! (`Store`, `Approvals`, `Alerts`, `AuditLog`, `WebAuth`, `Admin`, `LiveHub`, `Arc<Config>`), the
 //! token keys, [`Site`], and two bundles: [`Gate`] (what checks who is asking) and
 //! [`crate::pages::Frame`] (what the frame of every page shows; built from the
 //! state in the pages module, which imports this one).
@@ -12,6 +12,7 @@ use crate::auth::Gate;
 use crate::sso::Sso;
 use axum::extract::FromRef;
 use portcullis_core::admin::Admin;
+use portcullis_core::alerts::Alerts;
 use portcullis_core::approvals::Approvals;
 use portcullis_core::audit::AuditLog;
 use portcullis_core::backlog::Backlog;
@@ -86,6 +87,7 @@ part! {
     Store => ctx.store;
     RecStore => ctx.recstore;
     Approvals => ctx.approvals;
+    Alerts => ctx.alerts;
     AuditLog => ctx.audit;
     WebAuth => ctx.webauth;
     LiveHub => ctx.live;

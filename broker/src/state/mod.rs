@@ -8,6 +8,7 @@
 //! Fail closed: a row about what the connection does (a tunnel, a file, a refusal) that cannot
 //! be written ends the whole session ([`Conn::audit_or_end`]); nothing goes on unaudited.
 
+mod alerting;
 mod refusals;
 mod tap;
 
@@ -24,7 +25,7 @@ use russh::ChannelId;
 use serde_json::json;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -98,6 +99,8 @@ pub(crate) struct Conn {
     next_channel: AtomicU32,
     /// What this connection was refused, from the handler and from tunnel requests alike.
     refusals: Mutex<Refusals>,
+    /// Bytes moved by the session, both ways, every channel and tunnel (rule `bytes_per_session`).
+    bytes: AtomicU64,
 }
 
 /// A bridged channel, as warnings need it.
@@ -129,6 +132,7 @@ impl Conn {
             end_reason: Mutex::new(None),
             next_channel: AtomicU32::new(0),
             refusals: Mutex::new(Refusals::default()),
+            bytes: AtomicU64::new(0),
         }
     }
 
@@ -213,6 +217,9 @@ impl Conn {
     /// row ([`Conn::refusal_summary`]), and a connection that keeps asking is ended.
     pub async fn refused(&self, what: &'static str, mut detail: serde_json::Value) {
         let verdict = self.refusals.lock().map(|mut r| r.note(what)).unwrap_or(Verdict::Cut);
+        if what != "env" {
+            self.alert_refused(what).await;
+        }
         match verdict {
             Verdict::Audit => {
                 if let Some(obj) = detail.as_object_mut() {

@@ -160,6 +160,21 @@ kinds! {
     ContainmentLifted = "containment.lifted",
     /// A containment order or lifting refused (not an admin, disabled…).
     ContainmentRefused = "containment.refused",
+
+    /// Alert: a session started on a device with maintenance windows while none was open.
+    AlertOutsideWindow = "alert.outside_window",
+    /// Alert: a session moved more bytes than `alerts.bytes_per_session` (once per session).
+    AlertBytesExceeded = "alert.bytes_exceeded",
+    /// Alert: a burst of refused channels or tunnels within `alerts.refusal_window`.
+    AlertRefusalBurst = "alert.refusal_burst",
+    /// Alert: a vendor signed in from a source address never seen for the account.
+    AlertNewSource = "alert.new_source",
+    /// Alert: a session started outside the configured working hours.
+    AlertUnusualHours = "alert.unusual_hours",
+    /// Alert: repeated wrong TOTP codes for one account within `alerts.failed_codes_window`.
+    AlertFailedCodes = "alert.failed_codes",
+    /// An alert acknowledged by an approver, auditor or administrator.
+    AlertAcknowledged = "alert.acknowledged",
     /// The data folder initialised.
     SystemInitialised = "system.initialised",
     /// A backup taken: the audit head its snapshot holds and the manifest's SHA-256.
@@ -344,6 +359,14 @@ mod tests {
         (Kind::ContainmentOrdered, "containment.ordered"),
         (Kind::ContainmentLifted, "containment.lifted"),
         (Kind::ContainmentRefused, "containment.refused"),
+
+        (Kind::AlertOutsideWindow, "alert.outside_window"),
+        (Kind::AlertBytesExceeded, "alert.bytes_exceeded"),
+        (Kind::AlertRefusalBurst, "alert.refusal_burst"),
+        (Kind::AlertNewSource, "alert.new_source"),
+        (Kind::AlertUnusualHours, "alert.unusual_hours"),
+        (Kind::AlertFailedCodes, "alert.failed_codes"),
+        (Kind::AlertAcknowledged, "alert.acknowledged"),
         (Kind::SystemInitialised, "system.initialised"),
         (Kind::BackupTaken, "backup.taken"),
         (Kind::BackupRestored, "backup.restored"),

@@ -204,6 +204,11 @@ impl PublicUrl {
     pub fn requests_page(&self) -> String {
         format!("{}/requests", self.0.as_str().trim_end_matches('/'))
     }
+
+    /// `PUBLIC_URL/alerts`, the alerts page.
+    pub fn alerts_page(&self) -> String {
+        format!("{}/alerts", self.0.as_str().trim_end_matches('/'))
+    }
 }
 
 /// An e-mail address, `addr@example.org` or `Name <addr@example.org>`.

@@ -69,6 +69,9 @@ fn shipped_example_parses() {
     c.notify.check().unwrap();
     assert_eq!(c.retention.recordings_after, None, "the example keeps recordings until told otherwise");
     assert_eq!(c.retention.archive_dir, Path::new("/var/lib/portcullis/archive"));
+    let icu: crate::domain::Zone = "icu".parse().unwrap();
+    assert_eq!(c.alerts.severity_for(Some((crate::domain::Criticality::Standard, &icu))), crate::domain::AlertSeverity::Critical, "the example's icu floor");
+    assert!(c.alerts.hours.as_ref().is_some_and(|h| h.days.len() == 5), "the example's working days load");
 }
 
 #[test]

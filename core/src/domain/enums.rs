@@ -75,6 +75,38 @@ word_enum!(
 );
 
 word_enum!(
+    /// How much an alert matters for patients, from a device's criticality and zone
+    /// (`[alerts.severity]`, `[alerts.zones]`). Ordered from the most to the least urgent.
+    AlertSeverity, "alert severity", {
+        /// A life-critical device or a zone that treats patients now: act at once.
+        Critical => "critical",
+        /// Clinically important equipment: act within the shift.
+        High => "high",
+        /// Standard equipment, or an alert about an account rather than a device.
+        Medium => "medium",
+        /// Worth a look.
+        Low => "low",
+    }
+);
+
+impl AlertSeverity {
+    /// Its rank: 0 for critical, 3 for low (a smaller number is more urgent).
+    pub fn rank(self) -> u8 {
+        match self {
+            AlertSeverity::Critical => 0,
+            AlertSeverity::High => 1,
+            AlertSeverity::Medium => 2,
+            AlertSeverity::Low => 3,
+        }
+    }
+
+    /// The more urgent of the two.
+    pub fn max(self, other: AlertSeverity) -> AlertSeverity {
+        if other.rank() < self.rank() { other } else { self }
+    }
+}
+
+word_enum!(
     /// Where an access request stands.
     RequestState, "request state", {
         /// Waiting for (more) approvals.

@@ -10,7 +10,7 @@ mod scope;
 
 pub use access::{PermissionSet, ZoneSet};
 pub use channels::{Channel, ChannelSet};
-pub use enums::{Criticality, Permission, RequestState, Role, SessionState};
+pub use enums::{AlertSeverity, Criticality, Permission, RequestState, Role, SessionState};
 pub use ids::{GrantId, RequestId, SessionId};
 pub use names::{DeviceName, NodeId, Username, Zone};
 pub use scope::Scope;

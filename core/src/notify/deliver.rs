@@ -1,19 +1,21 @@
-//! One channel's delivery loop. It follows the audit log's `request.created` rows after its
-//! cursor, in order: for each it takes the lease, builds the notice from the request as
-//! stored, sends it, and moves the cursor on (compare-and-swap). A temporary failure (the
-//! receiver down, a 5xx, a timeout) is retried with a doubling wait, the lease renewed before
-//! each attempt, until `notify.give_up_after`; a permanent one (the receiver refusing the
-//! payload) is not retried. Either way a notification given up is logged, audited as
-//! `notify.failed`, and skipped, so one bad notice never holds back the ones after it.
+//! One channel's delivery loop. It follows the audit log's `request.created` rows, and the
+//! alert rows at or above `alerts.notify`, after its cursor, in order: for each it takes the
+//! lease, builds the notice from the request as stored (or the alert's row), sends it, and
+//! moves the cursor on (compare-and-swap). A temporary failure (the receiver down, a 5xx, a
+//! timeout) is retried with a doubling wait, the lease renewed before each attempt, until
+//! `notify.give_up_after`; a permanent one (the receiver refusing the payload) is not retried.
+//! Either way a notification given up is logged, audited as `notify.failed`, and skipped, so
+//! one bad notice never holds back the ones after it.
 //! When nothing is left, the loop sleeps until the change feed moves (or, when another node
 //! holds the lease, until that lease runs out).
 
 use crate::cursor::{self, Claim};
-use super::notice::Notice;
+use super::notice::{AlertNotice, Notice};
 use super::{Channel, SendError};
 use crate::audit::{AuditLog, Event, Kind, Subject};
-use crate::config::{NotifyConfig, PublicUrl, MAX_RETRY_WAIT};
-use crate::domain::RequestId;
+use crate::alerts::Rule;
+use crate::config::{NotifyConfig, NotifyLevel, PublicUrl, MAX_RETRY_WAIT};
+use crate::domain::AlertSeverity;
 use crate::feed::ChangeRx;
 use crate::store::{Store, StoreError};
 use crate::clock;
@@ -36,6 +38,8 @@ pub(super) struct Worker {
     pub channel: Arc<Channel>,
     /// This process's name in lease columns.
     pub node: Arc<str>,
+    /// Which alerts are sent (`alerts.notify`).
+    pub alert_level: NotifyLevel,
 }
 
 /// Why a pass stopped.
@@ -51,6 +55,8 @@ enum Pass {
 /// What became of one notice.
 enum Outcome {
     Delivered,
+    /// An alert below `alerts.notify`: not sent, the cursor moves on.
+    Skipped,
     GaveUp { attempts: u32, error: String },
     /// The lease went to another node, or shutdown: leave the cursor alone.
     Interrupted,
@@ -106,22 +112,36 @@ impl Worker {
                 Claim::Held { seq } => seq,
                 Claim::Busy { until_ms } => return Ok(Pass::Busy(until_ms)),
             };
-            let Some((seq, subject)) = next_request_row(&self.store, at).await? else {
+            let Some(row) = next_row(&self.store, at).await? else {
                 cursor::release(&self.store, name, &self.node).await?;
                 return Ok(Pass::Idle);
             };
-            let request = match subject.parse::<Subject>() {
-                Ok(Subject::Request(id)) => Some(id),
+            let seq = row.seq;
+            let request = match row.subject.parse::<Subject>() {
+                Ok(Subject::Request(id)) if row.kind == "request.created" => Some(id),
                 _ => None,
             };
-            let outcome = match request {
-                Some(id) => self.deliver(id, shutdown).await?,
-                None => Outcome::GaveUp { attempts: 0, error: format!("audit row {seq} names no request ({subject:?})") },
+            let outcome = match (request, row.kind.as_str()) {
+                (Some(id), _) => match self.store.request(id).await? {
+                    Some(r) => self.deliver(&Notice::new(r, &self.public_url), shutdown).await?,
+                    None => Outcome::GaveUp { attempts: 0, error: format!("request #{id} is not in the store") },
+                },
+                (None, "request.created") => Outcome::GaveUp { attempts: 0, error: format!("audit row {seq} names no request ({:?})", row.subject) },
+                (None, kind) => {
+                    let detail: serde_json::Value = serde_json::from_str(&row.detail).unwrap_or_default();
+                    let severity = detail.get("severity").and_then(|s| s.as_str()).and_then(|s| AlertSeverity::parse(s).ok()).unwrap_or(AlertSeverity::Medium);
+                    if self.alert_level.sends(severity) {
+                        self.deliver(&Notice::Alert(AlertNotice::new(seq, row.ts, kind, detail, &self.public_url)), shutdown).await?
+                    } else {
+                        Outcome::Skipped
+                    }
+                }
             };
             match outcome {
-                Outcome::Delivered => tracing::info!(channel = name, request = %subject, "approvers notified"),
+                Outcome::Delivered => tracing::info!(channel = name, row = seq, kind = %row.kind, "approvers notified"),
+                Outcome::Skipped => {}
                 Outcome::GaveUp { attempts, error } => {
-                    tracing::error!(channel = name, request = %subject, attempts, %error, "notification given up");
+                    tracing::error!(channel = name, row = seq, kind = %row.kind, attempts, %error, "notification given up");
                     let detail = json!({ "channel": name, "attempts": attempts, "error": error, "audit_seq": seq });
                     let about = request.map_or(Subject::System, Subject::Request);
                     self.audit.record(Event::new("system", Kind::NotifyFailed, about, detail)).await?;
@@ -130,17 +150,13 @@ impl Worker {
                 Outcome::Interrupted => continue,
             }
             if !cursor::advance(&self.store, name, &self.node, at, seq, clock::now_ms()).await? {
-                tracing::warn!(channel = name, request = %subject, "notifications: another node moved the cursor meanwhile");
+                tracing::warn!(channel = name, row = seq, "notifications: another node moved the cursor meanwhile");
             }
         }
     }
 
-    /// Sends one request's notice, retrying temporary failures.
-    async fn deliver(&self, id: RequestId, shutdown: &CancellationToken) -> Result<Outcome, StoreError> {
-        let Some(request) = self.store.request(id).await? else {
-            return Ok(Outcome::GaveUp { attempts: 0, error: format!("request #{id} is not in the store") });
-        };
-        let notice = Notice::new(request, &self.public_url);
+    /// Sends one notice, retrying temporary failures.
+    async fn deliver(&self, notice: &Notice, shutdown: &CancellationToken) -> Result<Outcome, StoreError> {
         let first = Instant::now();
         let mut wait = self.cfg.retry_backoff.0;
         let mut attempts = 0u32;
@@ -151,7 +167,7 @@ impl Worker {
             attempts += 1;
             let sent = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(Outcome::Interrupted),
-                sent = tokio::time::timeout(self.cfg.timeout.0, self.channel.send(&notice)) => sent,
+                sent = tokio::time::timeout(self.cfg.timeout.0, self.channel.send(notice)) => sent,
             };
             let error = match sent {
                 Ok(Ok(())) => return Ok(Outcome::Delivered),
@@ -162,7 +178,7 @@ impl Worker {
             if first.elapsed() + wait > self.cfg.give_up_after.0 {
                 return Ok(Outcome::GaveUp { attempts, error: format!("still failing after {attempts} attempts: {error}") });
             }
-            tracing::warn!(channel = self.channel.name(), request = %id, attempts, %error, retry_in = ?wait, "notification failed; will retry");
+            tracing::warn!(channel = self.channel.name(), attempts, %error, retry_in = ?wait, "notification failed; will retry");
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(Outcome::Interrupted),
                 _ = tokio::time::sleep(wait) => {}
@@ -172,10 +188,19 @@ impl Worker {
     }
 }
 
-/// The first `request.created` row after `after`: its sequence number and subject.
-async fn next_request_row(store: &Store, after: i64) -> Result<Option<(i64, String)>, StoreError> {
-    Ok(sqlx::query_as("SELECT seq, subject FROM audit_log WHERE kind = 'request.created' AND seq > $1 ORDER BY seq LIMIT 1")
-        .bind(after)
-        .fetch_optional(store.pool())
-        .await?)
+/// A row the channel sends: a new request or an alert.
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    ts: i64,
+    kind: String,
+    subject: String,
+    detail: String,
+}
+
+/// The first `request.created` or alert row after `after`.
+async fn next_row(store: &Store, after: i64) -> Result<Option<Row>, StoreError> {
+    let alerts = Rule::ALL.iter().map(|r| format!("'{}'", r.kind().as_str())).collect::<Vec<_>>().join(", ");
+    let q = format!("SELECT seq, ts, kind, subject, detail FROM audit_log WHERE (kind = 'request.created' OR kind IN ({alerts})) AND seq > $1 ORDER BY seq LIMIT 1");
+    Ok(sqlx::query_as(&q).bind(after).fetch_optional(store.pool()).await?)
 }

@@ -1,5 +1,6 @@
-//! Telling approvers that a vendor is waiting. When an access request is created, its audit
-//! row (`request.created`) is the queue: each configured channel — a JSON webhook
+//! Telling approvers that a vendor is waiting, or that an alert fired. When an access request
+//! is created, its audit row (`request.created`) is the queue, and so are alert rows
+//! (`alert.*`, at or above the severity `alerts.notify` names): each configured channel — a JSON webhook
 //! ([`webhook`]), e-mail over SMTP ([`email`]) — follows those rows from a cursor kept in the
 //! database ([`crate::cursor`]) and sends a [`notice`] for each ([`deliver`]).
 //!
@@ -13,6 +14,7 @@
 //! after the channel first ran: a cursor is created at the audit head, never at zero, so
 //! turning notifications on does not replay history.
 
+mod alert_notice;
 mod deliver;
 mod email;
 mod notice;
@@ -20,7 +22,7 @@ mod webhook;
 
 pub use crate::cursor::position;
 pub use email::Email;
-pub use notice::{chat_escape, one_line, Notice};
+pub use notice::{chat_escape, one_line, AlertNotice, Notice, RequestNotice};
 pub use webhook::Webhook;
 
 use crate::audit::AuditLog;
@@ -83,6 +85,8 @@ pub struct Notifier {
     public_url: PublicUrl,
     channels: Vec<Arc<Channel>>,
     node: Arc<str>,
+    /// Which alerts are sent (`alerts.notify`).
+    alert_level: crate::config::NotifyLevel,
 }
 
 /// Wait before trying again to create the cursors when the store failed.
@@ -102,7 +106,7 @@ impl Notifier {
             channels.push(Arc::new(Channel::Email(Email::new(smtp, &config.base_dir, cfg.timeout.0)?)));
         }
         let node = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 6]>()));
-        Ok(Some(Notifier { store, audit, cfg: Arc::new(cfg.clone()), public_url, channels, node: node.into() }))
+        Ok(Some(Notifier { store, audit, cfg: Arc::new(cfg.clone()), public_url, channels, node: node.into(), alert_level: config.alerts.notify }))
     }
 
     /// The channels' names.
@@ -138,6 +142,7 @@ impl Notifier {
                 public_url: self.public_url.clone(),
                 channel: channel.clone(),
                 node: self.node.clone(),
+                alert_level: self.alert_level,
             };
             tasks.spawn(worker.run(changes.clone(), shutdown.clone()));
         }

@@ -1,4 +1,4 @@
-//! What approvers are told about a new access request, rendered for each channel: the JSON
+//! What approvers are told about a new access request (or an alert, [`AlertNotice`]), rendered for each channel: the JSON
 //! of a webhook (a `text` that Slack and Microsoft Teams incoming webhooks both show, plus
 //! the same facts as structured fields), and an e-mail's subject and plain-text body.
 //!
@@ -11,6 +11,7 @@
 use crate::clock;
 use crate::config::PublicUrl;
 use crate::store::RequestRecord;
+pub use super::alert_notice::AlertNotice;
 use serde_json::{json, Value};
 
 /// Longest subject line, in characters.
@@ -18,9 +19,16 @@ const MAX_SUBJECT_CHARS: usize = 140;
 /// Longest free-text value in the one-line `text`, in characters.
 const MAX_TEXT_FIELD_CHARS: usize = 600;
 
+/// What approvers are told: a new access request, or an alert ([`AlertNotice`]).
+#[derive(Debug, Clone)]
+pub enum Notice {
+    Request(Box<RequestNotice>),
+    Alert(AlertNotice),
+}
+
 /// One new access request, as told to approvers.
 #[derive(Debug, Clone)]
-pub struct Notice {
+pub struct RequestNotice {
     request: RequestRecord,
     /// The approvers' page, `PUBLIC_URL/requests`.
     link: String,
@@ -29,9 +37,35 @@ pub struct Notice {
 impl Notice {
     /// The notice of `request`.
     pub fn new(request: RequestRecord, public_url: &PublicUrl) -> Notice {
-        Notice { request, link: public_url.requests_page() }
+        Notice::Request(Box::new(RequestNotice { request, link: public_url.requests_page() }))
     }
 
+    /// The webhook body.
+    pub fn webhook_body(&self) -> Value {
+        match self {
+            Notice::Request(r) => r.webhook_body(),
+            Notice::Alert(a) => a.webhook_body(),
+        }
+    }
+
+    /// The e-mail subject: one line, whatever was typed.
+    pub fn subject(&self) -> String {
+        match self {
+            Notice::Request(r) => r.subject(),
+            Notice::Alert(a) => a.subject(),
+        }
+    }
+
+    /// The e-mail body (plain text).
+    pub fn email_body(&self) -> String {
+        match self {
+            Notice::Request(r) => r.email_body(),
+            Notice::Alert(a) => a.email_body(),
+        }
+    }
+}
+
+impl RequestNotice {
     /// The request's number.
     pub fn request_id(&self) -> crate::domain::RequestId {
         self.request.id

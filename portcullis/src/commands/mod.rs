@@ -6,6 +6,7 @@
 //! [`crate::setup`], never on this one.
 
 mod accounts;
+mod alerts;
 mod audit;
 mod backup;
 mod contain;
@@ -67,6 +68,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evidence(EvidenceCmd::Export { session, output, allow_altered, out }) => {
             let ctx = open(&config).await?;
             finish(&ctx, true, evidence::export(&ctx, session, &output, allow_altered, out).await).await
+        }
+        Command::Alert(cmd) => {
+            let ctx = open(&config).await?;
+            finish(&ctx, true, alerts::run(&ctx, cmd).await).await
         }
         Command::Retention(cmd) => {
             let ctx = open(&config).await?;

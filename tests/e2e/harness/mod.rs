@@ -3,7 +3,7 @@
 //! ([`browser`]), the real OpenSSH client as the
 //! vendor ([`vendor`]) with TOTP codes handed out like an authenticator app ([`totp`]),
 //! PostgreSQL databases per test ([`pg`]), a small filesystem to fill ([`smalldisk`]), an S3
-//! server ([`s3`]), an asciicast reader ([`cast`]), the Python SSH clients ([`python`]), the
+//! server ([`s3`]), a real syslog daemon as the SIEM ([`rsyslog`]), an asciicast reader ([`cast`]), the Python SSH clients ([`python`]), the
 //! Debian package built, installed and purged for real ([`debpkg`]), and the usual
 //! setup of all of them in one call ([`scenario`]).
 //!
@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod pg;
 pub mod proc;
 pub mod python;
+pub mod rsyslog;
 pub mod s3;
 pub mod scenario;
 pub mod smalldisk;

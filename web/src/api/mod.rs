@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod containments;
@@ -91,6 +92,8 @@ pub fn router() -> Routes {
         .add(&["POST"], "/api/v1/containments/lift", post(containments::lift))
         .add(&["GET"], "/api/v1/audit", get(audit::list))
         .add(&["POST"], "/api/v1/audit/verify", post(audit::verify))
+        .add(&["GET"], "/api/v1/alerts", get(alerts::list))
+        .add(&["POST"], "/api/v1/alerts/{seq}/acknowledge", post(alerts::acknowledge))
 }
 
 /// A JSON body; malformed JSON, unknown fields and oversized bodies become API errors.

@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header (the page).
 
 use super::views::*;
-use super::{accounts, audit, auth, containments, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
+use super::{accounts, alerts, audit, auth, containments, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         device_changes::edit, device_changes::rotate, device_changes::repin, device_changes::enable, device_changes::import,
         audit::list, audit::verify,
         containments::list, containments::preview, containments::contain, containments::lift,
+        alerts::list, alerts::acknowledge,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView, WindowView,
@@ -35,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         accounts::KeyView, accounts::NewKeyBody, accounts::RemoveKeyBody, accounts::ExpiryBody, accounts::TotpView,
         containments::ContainmentView, containments::ContainBody, containments::LiftBody, containments::PlanView,
         containments::PlanSessionView, containments::PlanRequestView, containments::ContainedView, containments::StoppedView,
+        alerts::AlertItem,
     )),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = [])),

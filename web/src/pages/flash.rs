@@ -37,6 +37,8 @@ impl FlashQuery {
             ("stopped", Some(id)) => format!("Session {id} was stopped."),
             ("contained", Some(id)) => format!("Containment #{id} ordered: grants revoked, pending requests denied, sessions stopping; new requests there are refused until it is lifted."),
             ("contain-lifted", Some(id)) => format!("Containment #{id} lifted; requests there may be made again."),
+
+            ("acknowledged", Some(id)) => format!("Alert {id} acknowledged; your name is on it in the audit log."),
             ("enrolled", _) => "Your password and authenticator are set. Welcome.".to_owned(),
             ("user-disabled", _) => format!("Account {} disabled; its sign-ins ended.", user?),
             ("user-enabled", _) => format!("Account {} enabled.", user?),

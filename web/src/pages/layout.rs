@@ -29,6 +29,7 @@ pub enum Tab {
     Users,
     Devices,
     Audit,
+    Alerts,
 }
 
 /// The lines shown above a page's content.
@@ -118,6 +119,9 @@ fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
                     }
                     (link(Tab::Sessions, "/sessions", "Sessions"))
                     (link(Tab::History, "/history", "History"))
+                    @if matches!(user.role(), Role::Approver | Role::Auditor | Role::Admin) {
+                        (link(Tab::Alerts, "/alerts", "Alerts"))
+                    }
                     @if matches!(user.role(), Role::Auditor | Role::Admin) && portcullis_core::viewing::whole_log(&user.session.user) {
                         (link(Tab::Audit, "/audit", "Audit log"))
                     }

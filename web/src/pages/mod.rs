@@ -7,6 +7,7 @@
 //! the pending badge are compiled into the binary and served from `/static/`.
 
 mod admin_device;
+mod alerts;
 mod admin_user;
 mod admin_devices;
 mod admin_users;
@@ -59,6 +60,8 @@ pub fn router() -> Router<AppState> {
         .route("/history", get(history::list))
         .route("/audit", get(audit::list))
         .route("/audit/verify", post(audit::verify))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{seq}/acknowledge", post(alerts::acknowledge))
         .route("/admin/users", get(admin_users::list).post(admin_users::create))
         .route("/admin/users/{name}", get(admin_user::show))
         .route("/admin/users/{name}/{action}", post(admin_user::change))

@@ -25,19 +25,19 @@ pub fn line(origin: &Origin, row: &AuditRow) -> String {
         ("cs3", &row.prev_hash),
         ("msg", &detail),
     ];
-    line_of(origin, &row.kind, &fields)
+    line_of(origin, &row.kind, Severity::of_row(&row.kind, &row.detail), &fields)
 }
 
-/// A CEF line about `kind` with the extension `fields`, in order (audit rows and signed
-/// checkpoints alike).
-pub fn line_of(origin: &Origin, kind: &str, fields: &[(&str, &str)]) -> String {
+/// A CEF line about `kind` at `severity` with the extension `fields`, in order (audit rows and
+/// signed checkpoints alike).
+pub fn line_of(origin: &Origin, kind: &str, severity: Severity, fields: &[(&str, &str)]) -> String {
     let name = kind.replace(['.', '_'], " ");
     let mut out = format!(
         "CEF:0|Portcullis|Portcullis|{}|{}|{}|{}|",
         header(&origin.version),
         header(kind),
         header(&name),
-        Severity::of(kind).cef()
+        severity.cef()
     );
     for (i, (key, value)) in fields.iter().enumerate() {
         let sep = if i == 0 { "" } else { " " };

@@ -11,7 +11,7 @@
 //! (beside `externalId` = seq, `cs2` hash, `cs4` key id, `cs5` signature). A receiver that
 //! recomputes the chain from JSON lines skips the lines whose `type` is `checkpoint`.
 
-use super::{cef, frame, syslog, Framing, Origin};
+use super::{cef, frame, syslog, Framing, Origin, Severity};
 use crate::audit::Checkpoint;
 use crate::config::ExportFormat;
 use serde::Serialize;
@@ -43,7 +43,7 @@ pub fn record(format: ExportFormat, framing: Framing, origin: &Origin, cp: &Chec
         ExportFormat::Jsonl => body,
         ExportFormat::Syslog => {
             let params = [("seq", seq.as_str()), ("hash", &cp.hash), ("kind", KIND), ("key_id", &cp.key_id), ("signature", &cp.signature)];
-            syslog::message_of(origin, cp.ts, KIND, &params, &body)
+            syslog::message_of(origin, cp.ts, KIND, Severity::of(KIND), &params, &body)
         }
         ExportFormat::Cef => {
             let ts = cp.ts.to_string();
@@ -59,7 +59,7 @@ pub fn record(format: ExportFormat, framing: Framing, origin: &Origin, cp: &Chec
                 ("msg", &body),
             ];
             let params = [("seq", seq.as_str()), ("hash", &cp.hash), ("kind", KIND)];
-            syslog::message_of(origin, cp.ts, KIND, &params, &cef::line_of(origin, KIND, &fields))
+            syslog::message_of(origin, cp.ts, KIND, Severity::of(KIND), &params, &cef::line_of(origin, KIND, Severity::of(KIND), &fields))
         }
     };
     frame(format, framing, text)

@@ -13,6 +13,7 @@ pub mod syslog;
 
 use crate::audit::AuditRow;
 use crate::config::ExportFormat;
+use crate::domain::AlertSeverity;
 
 /// How records are delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub enum Framing {
 /// RFC 5424 severities used for audit rows, from the most to the least urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// An alert about a life-critical device (or a zone raised to critical): act now.
+    Critical = 2,
     /// Something broke that protects patients or evidence (host key mismatch, recording failure).
     Error = 3,
     /// A refusal or a failure: wrong codes, locked accounts, refused channels.
@@ -55,9 +58,35 @@ impl Severity {
         Severity::Info
     }
 
+    /// The severity of a row: an alert (`alert.*`) carries its own, derived from the device's
+    /// criticality and zone ([`Severity::of_alert`]); every other row has its kind's.
+    pub fn of_row(kind: &str, detail: &str) -> Severity {
+        if kind.starts_with("alert.") && kind != "alert.acknowledged" {
+            let severity = serde_json::from_str::<serde_json::Value>(detail).ok().and_then(|d| d.get("severity").and_then(|s| s.as_str()).and_then(|s| AlertSeverity::parse(s).ok()));
+            // An alert row always names its severity; one that does not is still an alert.
+            return severity.map_or(Severity::Warning, Severity::of_alert);
+        }
+        if kind == "alert.acknowledged" {
+            return Severity::Notice;
+        }
+        Severity::of(kind)
+    }
+
+    /// An alert's severity in syslog's terms: critical → crit, high → err, medium → warning,
+    /// low → notice.
+    pub fn of_alert(s: AlertSeverity) -> Severity {
+        match s {
+            AlertSeverity::Critical => Severity::Critical,
+            AlertSeverity::High => Severity::Error,
+            AlertSeverity::Medium => Severity::Warning,
+            AlertSeverity::Low => Severity::Notice,
+        }
+    }
+
     /// CEF's 0–10 scale.
     pub fn cef(self) -> u8 {
         match self {
+            Severity::Critical => 10,
             Severity::Error => 9,
             Severity::Warning => 7,
             Severity::Notice => 5,

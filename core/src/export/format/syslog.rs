@@ -1,5 +1,6 @@
 //! RFC 5424 syslog messages: `<PRI>1 TIMESTAMP HOSTNAME portcullis PROCID MSGID [SD] MSG`.
-//! The facility is 13 (log audit); the severity follows the kind ([`super::Severity`]); MSGID
+//! The facility is 13 (log audit); the severity follows the kind, or for an alert its own
+//! ([`super::Severity::of_row`]); MSGID
 //! is the audit kind; the structured data element `portcullis@32473` carries the row's `seq`,
 //! `hash`, `kind`, `actor` and `subject`; MSG is the detail as compact JSON (or, for CEF, the
 //! CEF line). 32473 is the enterprise number reserved for documentation (RFC 5612):
@@ -30,13 +31,13 @@ pub const SD_ID: &str = "portcullis@32473";
 pub fn message(origin: &Origin, row: &AuditRow, msg: &str) -> String {
     let seq = row.seq.to_string();
     let params = [("seq", seq.as_str()), ("hash", &row.hash), ("kind", &row.kind), ("actor", &row.actor), ("subject", &row.subject)];
-    message_of(origin, row.ts, &row.kind, &params, msg)
+    message_of(origin, row.ts, &row.kind, Severity::of_row(&row.kind, &row.detail), &params, msg)
 }
 
 /// A message about `kind` at `ts_ms` whose structured-data element holds `params`, with `msg`
-/// as its free-form part (audit rows and signed checkpoints alike).
-pub fn message_of(origin: &Origin, ts_ms: i64, kind: &str, params: &[(&str, &str)], msg: &str) -> String {
-    let pri = FACILITY * 8 + Severity::of(kind) as u8;
+/// as its free-form part, at `severity` (audit rows and signed checkpoints alike).
+pub fn message_of(origin: &Origin, ts_ms: i64, kind: &str, severity: Severity, params: &[(&str, &str)], msg: &str) -> String {
+    let pri = FACILITY * 8 + severity as u8;
     let msgid = header_field(kind, 32);
     let mut out = format!("<{pri}>1 {} {} portcullis {} {msgid} [{SD_ID}", clock::rfc3339_ms(ts_ms), origin.hostname, std::process::id());
     for (name, value) in params {

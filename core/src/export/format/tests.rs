@@ -140,8 +140,26 @@ fn severities() {
     assert_eq!(Severity::of("user.created"), Severity::Notice);
     assert_eq!(Severity::of("auth.login"), Severity::Info);
     assert_eq!(Severity::of("session.started"), Severity::Info);
+    assert_eq!(Severity::of_row("auth.login", "{}"), Severity::Info, "rows other than alerts keep their kind's");
     assert_eq!(syslog::header_field("", 32), "-");
     assert_eq!(syslog::header_field("a b\u{e9}c", 32), "abc");
+}
+
+/// Each alert severity reaches syslog's PRI and CEF's header mapped (critical → crit/10,
+/// high → err/9, medium → warning/7, low → notice/5); facility 13 makes PRI 104 + severity.
+#[test]
+fn alert_rows_carry_their_own_severity() {
+    for (sev, pri, cef) in [("critical", 106, 10), ("high", 107, 9), ("medium", 108, 7), ("low", 109, 5)] {
+        let mut row = hostile();
+        row.kind = "alert.failed_codes".into();
+        row.detail = format!(r#"{{"rule":"failed_codes","severity":"{sev}"}}"#);
+        let text = String::from_utf8(record(ExportFormat::Syslog, Framing::Lines, &origin(), &row)).unwrap();
+        assert!(text.starts_with(&format!("<{pri}>1 ")), "{sev}: {text}");
+        let line = String::from_utf8(record(ExportFormat::Cef, Framing::Lines, &origin(), &row)).unwrap();
+        assert!(line.contains(&format!("|alert.failed_codes|alert failed codes|{cef}|")), "{sev}: {line}");
+    }
+    assert_eq!(Severity::of_row("alert.new_source", "not json"), Severity::Warning, "an alert without a readable severity is still a warning");
+    assert_eq!(Severity::of_row("alert.acknowledged", r#"{"severity":"critical"}"#), Severity::Notice, "an acknowledgement is a decision, not an alert");
 }
 
 mod checkpoints {

@@ -294,3 +294,36 @@ async fn webhook_and_email_run_side_by_side() {
     assert_eq!(request_ids(&rx.bodies()), vec![id.0]);
     node.stop().await;
 }
+
+/// Alerts reach the approvers' channels at or above `alerts.notify` (here `high`): a flood of
+/// refusals on a life-critical device makes one critical alert, so one notification; the
+/// medium alert of a flood of wrong codes (an account, no device) is not sent, and the cursor
+/// moves past it to the request filed after.
+#[tokio::test]
+async fn alerts_at_or_above_the_level_are_sent_once_each() {
+    for t in stores().await {
+        let s = site(&t).await;
+        let rx = Receiver::start(true).await;
+        let node = s.notifier(&config(Some(&rx.url), None)).await;
+        let mut alerts_cfg: crate::config::AlertsConfig = toml::from_str("failed_codes = 3\nrefusal_burst = 3").unwrap();
+        alerts_cfg.check().unwrap();
+        let alerts = crate::alerts::Alerts::new(s.world.store.clone(), s.world.audit.clone(), alerts_cfg, crate::policy::Policy::new(Default::default()));
+        for _ in 0..50 {
+            alerts.code_failed("jdoe", "10.0.0.1:1").await.unwrap();
+        }
+        let pump = s.world.store.require_device(&s.device).await.unwrap();
+        for _ in 0..50 {
+            alerts.refused("jdoe", None, Some(&pump), "direct-tcpip").await.unwrap();
+        }
+        let id = s.request("after the alerts").await;
+        rx.wait("the request after the alert", |r| r.bodies().iter().any(|b| b["portcullis"]["request"] == json!(id.0))).await;
+        let bodies = rx.bodies();
+        let events: Vec<&str> = bodies.iter().map(|b| b["portcullis"]["event"].as_str().unwrap_or("request.created")).collect();
+        assert_eq!(events, vec!["alert.refusal_burst", "request.created"], "{}: the medium failed_codes alert is below the level; the critical burst is sent once", t.name);
+        let alert = &bodies[0];
+        assert_eq!(alert["portcullis"]["detail"]["severity"], json!("critical"));
+        assert_eq!(alert["portcullis"]["url"], json!(format!("{PUBLIC}/alerts")));
+        assert!(alert["text"].as_str().unwrap().contains("critical alert refusal_burst: jdoe on infusion-pump-12"), "{}", alert["text"]);
+        node.stop().await;
+    }
+}
