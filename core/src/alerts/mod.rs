@@ -21,7 +21,7 @@ pub use store::{AckError, AlertView};
 use crate::audit::{AuditLog, Event, Kind, Subject};
 use crate::clock;
 use crate::config::AlertsConfig;
-use crate::domain::{AlertSeverity, SessionId};
+use crate::domain::{AlertSeverity, SessionId, ZoneSet};
 use crate::policy::Policy;
 use crate::store::{DeviceRecord, Store, StoreError};
 use crate::maintenance::WindowStatus;
@@ -217,15 +217,28 @@ impl Alerts {
     }
 
     /// The newest `limit` alerts, newest first, with their acknowledgement.
-    pub async fn list(&self, limit: u32) -> Result<Vec<AlertView>, StoreError> {
-        store::list(&self.inner.store, limit).await
+    pub async fn list(&self, zones: &ZoneSet, limit: u32) -> Result<Vec<AlertView>, StoreError> {
+        if zones.is_everywhere() {
+            return store::list(&self.inner.store, limit).await;
+        }
+        // A zone-limited reader sees only the alerts about its zones' devices: the others say
+        // who worked where. Filtered here, over the newest rows the store gives.
+        let rows = store::list(&self.inner.store, store::MOST).await?;
+        Ok(rows.into_iter().filter(|a| visible(zones, a)).take(limit as usize).collect())
     }
 
     /// Acknowledges alert `seq` as `by`: one audited write (`alert.acknowledged`). An alert
     /// is acknowledged once; a second attempt is refused with who acknowledged it and when.
-    pub async fn acknowledge(&self, seq: i64, by: &str) -> Result<AlertView, AckError> {
-        store::acknowledge(&self.inner.store, &self.inner.audit, seq, by).await
+    /// An alert outside `zones` is answered as one that does not exist.
+    pub async fn acknowledge(&self, seq: i64, by: &str, zones: &ZoneSet) -> Result<AlertView, AckError> {
+        store::acknowledge(&self.inner.store, &self.inner.audit, seq, by, |a| visible(zones, a)).await
     }
+}
+
+/// Whether an alert is within `zones`: every alert for an unlimited reader; for a limited one,
+/// only those naming a device in one of its zones.
+fn visible(zones: &ZoneSet, a: &AlertView) -> bool {
+    zones.is_everywhere() || a.detail.get("zone").and_then(serde_json::Value::as_str).is_some_and(|z| zones.covers(z))
 }
 
 /// The address part of a peer (`10.0.0.5:52344` → `10.0.0.5`, `[::1]:22` → `::1`).

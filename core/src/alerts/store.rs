@@ -86,10 +86,13 @@ fn view(r: &sqlx::any::AnyRow) -> Result<AlertView, StoreError> {
     })
 }
 
-/// The newest `limit` alerts (at most 1000), newest first.
+/// The most alerts one listing reads.
+pub(super) const MOST: u32 = 1000;
+
+/// The newest `limit` alerts (at most [`MOST`]), newest first.
 pub(super) async fn list(store: &Store, limit: u32) -> Result<Vec<AlertView>, StoreError> {
     let q = format!("{SELECT} WHERE a.kind IN ({}) ORDER BY a.seq DESC LIMIT $1", kinds_list());
-    let rows = sqlx::query(&q).bind(i64::from(limit.min(1000))).fetch_all(store.pool()).await?;
+    let rows = sqlx::query(&q).bind(i64::from(limit.min(MOST))).fetch_all(store.pool()).await?;
     rows.iter().map(view).collect()
 }
 
@@ -100,8 +103,8 @@ async fn one(store: &Store, seq: i64) -> Result<Option<AlertView>, StoreError> {
 }
 
 /// Acknowledges alert `seq` as `by` in one audited write.
-pub(super) async fn acknowledge(store: &Store, audit: &AuditLog, seq: i64, by: &str) -> Result<AlertView, AckError> {
-    let alert = one(store, seq).await?.ok_or(AckError::NotFound(seq))?;
+pub(super) async fn acknowledge(store: &Store, audit: &AuditLog, seq: i64, by: &str, visible: impl Fn(&AlertView) -> bool) -> Result<AlertView, AckError> {
+    let alert = one(store, seq).await?.filter(|a| visible(a)).ok_or(AckError::NotFound(seq))?;
     if let (Some(by), Some(at)) = (alert.acknowledged_by, alert.acknowledged_at) {
         return Err(AckError::Already { seq, by, at });
     }

@@ -17,6 +17,7 @@ fn device(name: &str, criticality: Criticality, zone: &str) -> DeviceRecord {
         zone: Zone::parse(zone).unwrap(),
         tcp_ports: Vec::new(),
         disabled: false,
+        phi: false,
         created_at: 0,
     }
 }
@@ -131,12 +132,12 @@ async fn acknowledge_is_one_audited_write_and_a_second_is_refused() {
         let alerts = Alerts::new(t.store.clone(), log.clone(), config("failed_codes = 2"), policy());
         alerts.code_failed("acme", "10.0.0.1:1").await.unwrap();
         let seq = alerts.code_failed("acme", "10.0.0.1:1").await.unwrap().unwrap();
-        let listed = alerts.list(50).await.unwrap();
+        let listed = alerts.list(&ZoneSet::everywhere(), 50).await.unwrap();
         assert_eq!((listed.len(), listed[0].seq, listed[0].rule.as_str(), listed[0].acknowledged_by.as_deref()), (1, seq, "failed_codes", None), "{}", t.name);
-        let acked = alerts.acknowledge(seq, "carol").await.unwrap();
+        let acked = alerts.acknowledge(seq, "carol", &ZoneSet::everywhere()).await.unwrap();
         assert_eq!(acked.acknowledged_by.as_deref(), Some("carol"));
         assert!(acked.acknowledged_at.is_some());
-        match alerts.acknowledge(seq, "dave").await {
+        match alerts.acknowledge(seq, "dave", &ZoneSet::everywhere()).await {
             Err(AckError::Already { by, .. }) => assert_eq!(by, "carol"),
             other => panic!("{}: {other:?}", t.name),
         }
@@ -145,9 +146,27 @@ async fn acknowledge_is_one_audited_write_and_a_second_is_refused() {
         assert_eq!(acks[0]["alert_seq"].as_i64(), Some(seq));
         // Only alerts can be acknowledged: the ack row itself, or any other row, is not one.
         let ack_seq = tail(&t.store, 1).await.unwrap()[0].seq;
-        assert!(matches!(alerts.acknowledge(ack_seq, "carol").await, Err(AckError::NotFound(_))));
-        assert!(matches!(alerts.acknowledge(999_999, "carol").await, Err(AckError::NotFound(_))));
-        assert_eq!(alerts.list(50).await.unwrap().len(), 1, "acknowledgements are not listed as alerts");
+        assert!(matches!(alerts.acknowledge(ack_seq, "carol", &ZoneSet::everywhere()).await, Err(AckError::NotFound(_))));
+        assert!(matches!(alerts.acknowledge(999_999, "carol", &ZoneSet::everywhere()).await, Err(AckError::NotFound(_))));
+        assert_eq!(alerts.list(&ZoneSet::everywhere(), 50).await.unwrap().len(), 1, "acknowledgements are not listed as alerts");
+    }
+}
+
+#[tokio::test]
+async fn a_zone_limited_reader_sees_and_acknowledges_only_its_zones_alerts() {
+    for t in stores().await {
+        let alerts = Alerts::new(t.store.clone(), audit_log(&t.store, 0), config("bytes_per_session = 1000\nfailed_codes = 2"), policy());
+        let icu = alerts.bytes_exceeded("acme", SessionId(1), &device("pump-1", Criticality::LifeCritical, "icu"), 2000).await.unwrap();
+        let lab = alerts.bytes_exceeded("acme", SessionId(2), &device("scope-1", Criticality::Standard, "lab"), 2000).await.unwrap();
+        alerts.code_failed("acme", "10.0.0.1:1").await.unwrap();
+        assert!(alerts.code_failed("acme", "10.0.0.1:1").await.unwrap().is_some(), "an alert without a device");
+        let limited = ZoneSet::parse("icu").unwrap();
+        let seen: Vec<i64> = alerts.list(&limited, 50).await.unwrap().iter().map(|a| a.seq).collect();
+        assert_eq!(seen, vec![icu], "{}: only the icu device's alert; no other zone's and none without a device", t.name);
+        assert!(alerts.list(&ZoneSet::everywhere(), 50).await.unwrap().iter().any(|a| a.seq == lab));
+        assert!(matches!(alerts.acknowledge(lab, "eve", &limited).await, Err(AckError::NotFound(_))), "{}: another zone's alert is answered as none", t.name);
+        assert!(rows_of(&t.store, Kind::AlertAcknowledged).await.is_empty());
+        alerts.acknowledge(icu, "eve", &limited).await.unwrap();
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::cli::AlertCmd;
 use crate::output::{self, Table};
 use portcullis_core::alerts::{AckError, AlertView};
+use portcullis_core::domain::ZoneSet;
 use portcullis_core::{clock, Context};
 
 fn row(a: &AlertView) -> Vec<String> {
@@ -21,7 +22,7 @@ pub async fn run(ctx: &Context, cmd: AlertCmd) -> anyhow::Result<()> {
     const HEAD: [&str; 8] = ["SEQ", "SEVERITY", "RULE", "VENDOR", "DEVICE", "SESSION", "AT", "ACKNOWLEDGED"];
     match cmd {
         AlertCmd::List { limit, out } => {
-            let alerts = ctx.alerts.list(limit).await?;
+            let alerts = ctx.alerts.list(&ZoneSet::everywhere(), limit).await?;
             if out.json {
                 return output::json(&alerts);
             }
@@ -32,7 +33,7 @@ pub async fn run(ctx: &Context, cmd: AlertCmd) -> anyhow::Result<()> {
             Ok(output::print(&t.render("(no alerts)"))?)
         }
         AlertCmd::Ack { seq, out } => {
-            let a = match ctx.alerts.acknowledge(seq, &crate::caller::cli_actor()).await {
+            let a = match ctx.alerts.acknowledge(seq, &crate::caller::cli_actor(), &ZoneSet::everywhere()).await {
                 Ok(a) => a,
                 Err(AckError::Already { seq, by, at }) => anyhow::bail!("alert {seq} was already acknowledged by {by} at {}", clock::rfc3339(at)),
                 Err(e) => return Err(e.into()),

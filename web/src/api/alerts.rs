@@ -83,7 +83,7 @@ impl From<AckError> for ApiError {
     responses((status = 200, body = [AlertItem]), (status = 403, body = ErrorBody)))]
 pub async fn list(State(alerts): State<Alerts>, a: Authed, ApiQuery(q): ApiQuery<AlertQuery>) -> Result<Json<Vec<AlertItem>>, ApiError> {
     a.require(ALERT_READERS, "read alerts")?;
-    let rows = alerts.list(q.limit.unwrap_or(100)).await?;
+    let rows = alerts.list(&a.session.user.zones, q.limit.unwrap_or(100)).await?;
     Ok(Json(rows.into_iter().map(AlertItem::from).collect()))
 }
 
@@ -93,6 +93,6 @@ pub async fn list(State(alerts): State<Alerts>, a: Authed, ApiQuery(q): ApiQuery
     responses((status = 200, body = AlertItem), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "already acknowledged")))]
 pub async fn acknowledge(State(alerts): State<Alerts>, a: Authed, ApiPath(seq): ApiPath<i64>) -> Result<Json<AlertItem>, ApiError> {
     a.require(ALERT_READERS, "acknowledge alerts")?;
-    let view = alerts.acknowledge(seq, a.name().as_str()).await?;
+    let view = alerts.acknowledge(seq, a.name().as_str(), &a.session.user.zones).await?;
     Ok(Json(view.into()))
 }

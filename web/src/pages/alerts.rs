@@ -81,7 +81,7 @@ fn row(user: &Authed, a: &AlertItem) -> Markup {
 }
 
 async fn render(frame: &Frame, alerts: &Alerts, user: &Authed, notice: Notice) -> Result<Response, PageError> {
-    let rows: Vec<AlertItem> = alerts.list(SHOWN).await.map_err(ApiError::from)?.into_iter().map(AlertItem::from).collect();
+    let rows: Vec<AlertItem> = alerts.list(&user.session.user.zones, SHOWN).await.map_err(ApiError::from)?.into_iter().map(AlertItem::from).collect();
     let open = rows.iter().filter(|a| a.acknowledged_by.is_none()).count();
     let body = html! {
         h1 { "Alerts" }
@@ -111,7 +111,7 @@ pub async fn list(State(frame): State<Frame>, State(alerts): State<Alerts>, Page
 pub async fn acknowledge(State(frame): State<Frame>, State(alerts): State<Alerts>, Path(seq): Path<String>, PageForm { user, .. }: PageForm<CsrfOnly>) -> Result<Response, PageError> {
     require(&user, ALERT_READERS, "acknowledge alerts")?;
     let seq: i64 = seq.parse().map_err(|_| PageError::from(ApiError::bad_request("not an alert number")))?;
-    match alerts.acknowledge(seq, user.name().as_str()).await {
+    match alerts.acknowledge(seq, user.name().as_str(), &user.session.user.zones).await {
         Ok(_) => Ok(Redirect::to(&format!("/alerts?done=acknowledged&id={seq}")).into_response()),
         Err(AckError::Already { by, at, .. }) => {
             let when = format::unix_seconds(at).unwrap_or_default();
