@@ -31,7 +31,8 @@ pub struct AlertNotice {
 impl AlertNotice {
     /// The notice of alert row `seq`.
     pub fn new(seq: i64, ts: i64, kind: &str, detail: Value, public_url: &PublicUrl) -> AlertNotice {
-        AlertNotice { seq, ts, kind: kind.to_owned(), detail, link: public_url.alerts_page() }
+        let link = if kind.starts_with("breakglass.") { public_url.breakglass_page() } else { public_url.alerts_page() };
+        AlertNotice { seq, ts, kind: kind.to_owned(), detail, link }
     }
 
     fn field(&self, key: &str) -> String {
@@ -44,6 +45,9 @@ impl AlertNotice {
 
     /// `critical alert failed_codes: acme on pump-1 (session 12)`.
     fn summary(&self) -> String {
+        if self.kind.starts_with("breakglass.") {
+            return self.breakglass_summary();
+        }
         let mut s = format!("{} alert {}: {}", self.field("severity"), self.field("rule"), self.field("vendor"));
         let device = self.field("device");
         if !device.is_empty() {
@@ -54,6 +58,16 @@ impl AlertNotice {
             s.push_str(&format!(" (session {session})"));
         }
         s
+    }
+
+    /// `BREAK-GLASS opened: acme on pump-1 (life-critical, zone icu), incident INC-7: reason`,
+    /// or the overdue review of one.
+    fn breakglass_summary(&self) -> String {
+        let what = if self.kind == "breakglass.review_overdue" { "review OVERDUE" } else { "opened" };
+        format!(
+            "BREAK-GLASS {what}: {} on {} ({}, zone {}), incident {}: {}",
+            self.field("vendor"), self.field("device"), self.field("criticality"), self.field("zone"), self.field("incident"), self.field("reason")
+        )
     }
 
     /// The webhook body: a `text` for chat tools and the facts as fields.
