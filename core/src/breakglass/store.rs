@@ -125,6 +125,7 @@ impl Store {
     }
 
     /// Adds one review and sets the outcome (in the write that locked the row).
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_break_glass_review(&self, conn: &mut AnyConnection, id: RequestId, reviewer: &str, verdict: &str, note: &str, now: i64, outcome: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO break_glass_reviews (request_id, reviewer, verdict, note, reviewed_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id.0)
