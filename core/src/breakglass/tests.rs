@@ -95,6 +95,13 @@ async fn two_distinct_reviewers_not_the_vendor_and_not_justified_disables() {
 
         let own = bg.review(id, &jdoe, Verdict::Justified, "it was needed", "cli").await.unwrap_err();
         assert!(matches!(own, BreakGlassError::NotAllowed(_)), "{}: {own}", w.name);
+        // An on-call engineer's account that may approve, holding the right, opens one too:
+        // it may not review its own.
+        let oncall = w.user("oncall", Role::Approver).await;
+        right(&w, &oncall).await;
+        let theirs = bg.open(ask(&oncall, &dev, Some(10))).await.unwrap().request;
+        let e = bg.review(theirs, &oncall, Verdict::Justified, "I was there", "web").await.unwrap_err();
+        assert!(e.to_string().contains("their own break-glass session"), "{}: {e}", w.name);
         let first = bg.review(id, &nurse, Verdict::Justified, "alarm confirmed", "web").await.unwrap();
         assert_eq!(first, Reviewed { outcome: "pending".into(), account_disabled: false }, "{}", w.name);
         let twice = bg.review(id, &nurse, Verdict::Justified, "again", "web").await.unwrap_err();
@@ -104,7 +111,7 @@ async fn two_distinct_reviewers_not_the_vendor_and_not_justified_disables() {
         let second = bg.review(id, &doc, Verdict::NotJustified, "no incident that night", "web").await.unwrap();
         assert_eq!(second, Reviewed { outcome: "not-justified".into(), account_disabled: true }, "{}", w.name);
         assert!(w.store.require_user(&jdoe).await.unwrap().disabled, "{}", w.name);
-        assert_eq!(w.audit_of("breakglass.review_refused").await.len(), 2, "{}", w.name);
+        assert_eq!(w.audit_of("breakglass.review_refused").await.len(), 3, "{}", w.name);
         let disabled = w.audit_of("user.disabled").await;
         assert_eq!(disabled.len(), 1, "{}", w.name);
         let reviewed = w.audit_of("breakglass.reviewed").await;
@@ -147,5 +154,9 @@ async fn two_justified_settle_it_and_an_overdue_review_escalates_once() {
         let rows = w.audit_of("breakglass.review_overdue").await;
         assert_eq!(rows.len(), 1, "{}", w.name);
         assert_eq!(rows[0].subject, format!("request:{late}"), "{}", w.name);
+        // A node that read the overdue list before the other's escalation committed finds the
+        // claim taken: the claim itself, not only the list, keeps it to one.
+        let mut tx = w.audit.begin().await.unwrap();
+        assert!(!w.store.claim_escalation(&mut tx, late, crate::clock::now()).await.unwrap(), "{}: escalated twice", w.name);
     }
 }
