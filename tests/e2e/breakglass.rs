@@ -107,7 +107,7 @@ fn break_glass_opens_a_recorded_session_without_approval_loudly_and_exports_its_
 }
 
 #[test]
-fn break_glass_is_refused_where_policy_forbids_it_and_under_containment() {
+fn break_glass_is_refused_where_policy_forbids_it() {
     let (url, _bodies) = crate::notify::receiver();
     let evidence = tempfile::tempdir().unwrap();
     let s = setup("pump-nobg", evidence.path(), &url).config("[[policy.rules]]\nzone = \"icu\"\nbreak_glass = false\n").start();
