@@ -114,4 +114,17 @@ mod tests {
         assert_eq!(body["portcullis"]["url"], "https://pam.example.org/alerts");
         assert!(n.email_body().contains("https://pam.example.org/alerts"));
     }
+
+    #[test]
+    fn a_break_glass_notice_names_the_incident_and_links_to_the_reviews() {
+        let url = PublicUrl::parse("https://pam.example.org").unwrap();
+        let detail = json!({ "severity": "critical", "vendor": "acme", "device": "vent-1", "criticality": "high", "zone": "icu", "incident": "INC-4411", "reason": "alarm <!channel>" });
+        let n = AlertNotice::new(9, 1_764_000_000_000, "breakglass.opened", detail, &url);
+        assert_eq!(n.subject(), "[Portcullis] BREAK-GLASS opened: acme on vent-1 (high, zone icu), incident INC-4411: alarm <!channel>");
+        let body = n.webhook_body();
+        assert_eq!(body["portcullis"]["url"], "https://pam.example.org/breakglass");
+        assert!(body["text"].as_str().unwrap().contains("&lt;!channel&gt;"), "{body}");
+        let late = AlertNotice::new(10, 1_764_000_000_000, "breakglass.review_overdue", json!({ "vendor": "acme", "device": "vent-1" }), &url);
+        assert!(late.subject().contains("BREAK-GLASS review OVERDUE"), "{}", late.subject());
+    }
 }
