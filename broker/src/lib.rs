@@ -31,6 +31,7 @@ mod bridge;
 mod channel;
 mod conn;
 mod device;
+mod emergency;
 mod events;
 mod fanout;
 #[doc(hidden)]

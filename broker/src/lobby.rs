@@ -13,13 +13,14 @@ use crate::state::Conn;
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel, ChannelSet, DeviceName};
 
-const HELP: &str = "Commands:
+const HELP_HEAD: &str = "Commands:
   devices                                       devices you can ask for, and your current access
   status                                        your requests and their state
   request DEVICE --minutes N --reason TEXT... [--shell] [--files] [--tcp PORT]...
                                                 ask for access to DEVICE for N minutes: a terminal
                                                 (the default), file transfer (sftp/scp), TCP ports
-  config                                        ~/.ssh/config blocks for the devices you have access to
+";
+const HELP_TAIL: &str = "  config                                        ~/.ssh/config blocks for the devices you have access to
   help                                          this text
   exit                                          leave
 ";
@@ -28,7 +29,7 @@ const HELP: &str = "Commands:
 fn help(conn: &Conn) -> String {
     let h = Hints::new(&conn.entry, &conn.user.username);
     let dev = "DEVICE";
-    let mut out = format!("{HELP}Once a request is approved, connect with:\n");
+    let mut out = format!("{HELP_HEAD}{}{HELP_TAIL}Once a request is approved, connect with:\n", crate::emergency::HELP);
     out.push_str(&h.channels(dev, &ChannelSet::shell()));
     if let Ok(files) = ChannelSet::parse("files") {
         out.push_str(&h.channels(dev, &files));
@@ -161,6 +162,7 @@ pub enum Command {
     Devices,
     Status,
     Request(RequestArgs),
+    BreakGlass(crate::emergency::BreakGlassArgs),
     Config,
     /// A line that cannot run, with the error to show (exit status 1).
     Invalid(String),
@@ -185,6 +187,10 @@ pub(crate) fn parse_line(line: &str) -> Command {
             Ok(args) => Command::Request(args),
             Err(e) => Command::Invalid(format!("error: {e}\n")),
         },
+        "break-glass" => match crate::emergency::parse(rest) {
+            Ok(args) => Command::BreakGlass(args),
+            Err(e) => Command::Invalid(format!("error: {e}\n")),
+        },
         other => Command::Unknown(other.to_owned()),
     }
 }
@@ -196,6 +202,10 @@ async fn execute(conn: &Conn, line: &str) -> Reply {
         Command::Devices => devices(conn).await,
         Command::Status => status(conn).await,
         Command::Request(args) => request(conn, args).await,
+        Command::BreakGlass(args) => {
+            let (text, status) = crate::emergency::execute(conn, args).await;
+            Reply { text, status }
+        }
         Command::Invalid(text) => Reply::err(text),
         Command::Unknown(other) => Reply { text: format!("unknown command {other:?}; type 'help'\n"), status: 127 },
     }

@@ -52,7 +52,8 @@ impl World {
         let sessions = Sessions::new(store.clone(), audit.clone(), NodeId::parse("test-node").unwrap());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
         let alerts = portcullis_core::alerts::Alerts::new(store.clone(), audit.clone(), config.alerts.clone(), approvals.policy().clone());
-        let ctx = Context { config: std::sync::Arc::new(config), store, vault, audit, auth, approvals, alerts, webauth, sessions, live: LiveHub::default(), backlog, shards: Default::default(), drain: Default::default(), recstore: portcullis_core::recstore::RecStore::local(), lease: Default::default() };
+        let breakglass = portcullis_core::breakglass::BreakGlass::new(store.clone(), audit.clone(), approvals.policy().clone(), config.breakglass.clone());
+        let ctx = Context { config: std::sync::Arc::new(config), store, vault, audit, auth, approvals, alerts, breakglass, webauth, sessions, live: LiveHub::default(), backlog, shards: Default::default(), drain: Default::default(), recstore: portcullis_core::recstore::RecStore::local(), lease: Default::default() };
         let approver = Username::parse("boss").unwrap();
         admin.create_user(ACTOR, NewUserSpec::new(approver.clone(), Role::Approver, "Hospital")).await.unwrap();
         World { ctx, admin, approver, _dir: dir }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod alerts;
+mod breakglass;
 mod dur;
 mod env;
 mod export;
@@ -24,6 +25,7 @@ mod recording;
 mod retention;
 mod startups;
 pub use alerts::{AlertsConfig, NotifyLevel, SeverityTable, WorkingHours};
+pub use breakglass::BreakGlassConfig;
 pub use dur::Dur;
 pub use startups::MaxStartups;
 pub use metrics::MetricsConfig;
@@ -31,7 +33,7 @@ pub use export::{ExportConfig, ExportFormat, ExportTarget, SinkConfig};
 pub use notify::{is_loopback_host, MailAddress, NotifyConfig, PublicUrl, SmtpConfig, SmtpMode, WebhookUrl, MAX_RETRY_WAIT};
 pub use oidc::{OidcConfig, RoleRefusal};
 pub use maintenance::{MaintenanceConfig, WindowEntry};
-pub use policy::{OutsideWindow, PolicyConfig, PolicyRule};
+pub use policy::{OutsideWindow, PolicyConfig, PolicyRule, MAX_BREAK_GLASS_MINUTES};
 pub use proxy::ProxyConfig;
 pub use recording::{RecordingConfig, RecordingStore, S3Config, S3Credentials};
 pub use retention::{RetentionAction, RetentionConfig};
@@ -84,6 +86,9 @@ pub struct Config {
     /// Alert rules and severities (`[alerts]`).
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Break-glass review time and evidence folder (`[breakglass]`).
+    #[serde(default)]
+    pub breakglass: BreakGlassConfig,
     #[serde(default)]
     pub session: SessionConfig,
     #[serde(default)]
@@ -393,6 +398,7 @@ impl Config {
             &mut self.audit.signing_key,
             &mut self.recording.dir,
             &mut self.retention.archive_dir,
+            &mut self.breakglass.evidence_dir,
         ] {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -421,6 +427,7 @@ impl Config {
             return Err(ConfigError::Invalid("node.web_url must start with https://".into()));
         }
         self.policy.check()?;
+        self.breakglass.check()?;
         self.notify.check()?;
         self.export.check()?;
         self.retention.check()?;

@@ -43,6 +43,8 @@ pub struct Context {
     /// Alert rules (`[alerts]`): sign-ins and wrong codes feed them through `auth`, the broker
     /// feeds the rest.
     pub alerts: Alerts,
+    /// Break-glass openings and their retrospective reviews (same policy as `approvals`).
+    pub breakglass: crate::breakglass::BreakGlass,
     pub webauth: WebAuth,
     /// Session lifecycle: start, end, recording seals.
     pub sessions: Sessions,
@@ -70,11 +72,12 @@ impl Context {
         let audit = AuditLog::new(store.clone(), signer, config.audit.checkpoint_every);
         let approvals = Approvals::new(store.clone(), audit.clone(), Policy::with_windows(config.policy.clone(), config.windows.clone()), config.approval.clone());
         let alerts = Alerts::new(store.clone(), audit.clone(), config.alerts.clone(), approvals.policy().clone());
+        let breakglass = crate::breakglass::BreakGlass::new(store.clone(), audit.clone(), approvals.policy().clone(), config.breakglass.clone());
         let auth = AuthService::new(store.clone(), vault.clone(), audit.clone(), config.auth.clone()).with_alerts(alerts.clone());
         let webauth = WebAuth::new(store.clone(), vault.clone(), audit.clone(), auth.clone(), config.auth.clone(), config.web.session_max.0).with_sso(config.oidc.is_some());
         let sessions = Sessions::new(store.clone(), audit.clone(), config.node.id.clone());
         let backlog = Backlog::new(sessions.clone(), audit.feed().clone());
         let recstore = crate::recstore::RecStore::from_config(&config.recording)?;
-        Ok(Context { config, store, vault, audit, auth, approvals, alerts, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), recstore, lease: Default::default() })
+        Ok(Context { config, store, vault, audit, auth, approvals, alerts, breakglass, webauth, sessions, live: LiveHub::default(), backlog, shards: Shards::default(), drain: Default::default(), recstore, lease: Default::default() })
     }
 }

@@ -12,6 +12,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod backlog;
+pub mod breakglass;
 pub mod clock;
 pub mod config;
 pub mod contain;

@@ -39,6 +39,10 @@ pub struct Rule {
     pub approver_roles: Vec<Role>,
     /// What a request needs while the device's maintenance windows are all closed.
     pub outside_window: OutsideWindow,
+    /// Whether break-glass (no prior approval) is allowed on the device.
+    pub break_glass: bool,
+    /// Longest break-glass session, in minutes.
+    pub break_glass_minutes: i64,
 }
 
 impl Rule {
@@ -95,6 +99,8 @@ impl Policy {
             max_minutes: i64::from(cfg.max_minutes),
             approver_roles: cfg.approver_roles.clone(),
             outside_window: cfg.outside_window,
+            break_glass: cfg.break_glass,
+            break_glass_minutes: i64::from(cfg.break_glass_minutes),
         };
         if let Some(o) = best_override(cfg, criticality, zone) {
             if let Some(n) = o.approvals {
@@ -109,11 +115,18 @@ impl Policy {
             if let Some(w) = o.outside_window {
                 rule.outside_window = w;
             }
+            if let Some(b) = o.break_glass {
+                rule.break_glass = b;
+            }
+            if let Some(m) = o.break_glass_minutes {
+                rule.break_glass_minutes = i64::from(m);
+            }
         }
         // Separation of duties is not configurable away.
         let floor = if criticality == Criticality::LifeCritical { 2 } else { 1 };
         rule.approvals = rule.approvals.max(floor);
         rule.max_minutes = rule.max_minutes.max(1);
+        rule.break_glass_minutes = rule.break_glass_minutes.clamp(1, i64::from(crate::config::MAX_BREAK_GLASS_MINUTES));
         rule
     }
 
@@ -187,9 +200,9 @@ mod tests {
     #[test]
     fn most_specific_rule_wins() {
         let rules = vec![
-            PolicyRule { zone: None, criticality: Some(Criticality::High), approvals: Some(2), max_minutes: None, approver_roles: None, outside_window: None },
-            PolicyRule { zone: Some(zone("icu")), criticality: None, approvals: None, max_minutes: Some(60), approver_roles: Some(vec![Role::Admin]), outside_window: None },
-            PolicyRule { zone: Some(zone("icu")), criticality: Some(Criticality::High), approvals: Some(3), max_minutes: None, approver_roles: None, outside_window: None },
+            PolicyRule { zone: None, criticality: Some(Criticality::High), approvals: Some(2), max_minutes: None, approver_roles: None, outside_window: None, break_glass: None, break_glass_minutes: None },
+            PolicyRule { zone: Some(zone("icu")), criticality: None, approvals: None, max_minutes: Some(60), approver_roles: Some(vec![Role::Admin]), outside_window: None, break_glass: None, break_glass_minutes: None },
+            PolicyRule { zone: Some(zone("icu")), criticality: Some(Criticality::High), approvals: Some(3), max_minutes: None, approver_roles: None, outside_window: None, break_glass: None, break_glass_minutes: None },
         ];
         let p = Policy::new(PolicyConfig { rules, ..PolicyConfig::default() });
         // zone + criticality beats zone alone: its unset fields fall back to the defaults.

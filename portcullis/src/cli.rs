@@ -165,7 +165,8 @@ pub enum UserCmd {
         /// without it, the whole installation.
         #[arg(long, value_name = "ZONE,…", value_parser = parse_zones)]
         zones: Option<ZoneSet>,
-        /// Grant a permission (`phi`: replay, download, watch and export the sessions of
+        /// Grant a permission (`break-glass`: open an emergency session without approval;
+        /// `phi`: replay, download, watch and export the sessions of
         /// devices tagged phi); may be given several times. No role has one by itself.
         #[arg(long = "grant", value_name = "PERMISSION")]
         grant: Vec<Permission>,
@@ -183,7 +184,7 @@ pub enum UserCmd {
         /// Lift the zone limit: the whole installation.
         #[arg(long)]
         all_zones: bool,
-        /// Grant a permission (`phi`); may be given several times.
+        /// Grant a permission (`phi`, `break-glass`); may be given several times.
         #[arg(long = "grant", value_name = "PERMISSION")]
         grant: Vec<Permission>,
         /// Revoke a permission; may be given several times.

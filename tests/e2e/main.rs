@@ -15,6 +15,7 @@ mod harness;
 mod alerts;
 mod approval;
 mod backup;
+mod breakglass;
 mod clients;
 mod cli_decisions;
 mod containment;

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// A one-thread HTTP/1.1 receiver: answers every request 200 and hands its body over.
-fn receiver() -> (String, mpsc::Receiver<Value>) {
+pub(crate) fn receiver() -> (String, mpsc::Receiver<Value>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();

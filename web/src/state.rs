@@ -13,6 +13,7 @@ use crate::sso::Sso;
 use axum::extract::FromRef;
 use portcullis_core::admin::Admin;
 use portcullis_core::alerts::Alerts;
+use portcullis_core::breakglass::BreakGlass;
 use portcullis_core::approvals::Approvals;
 use portcullis_core::audit::AuditLog;
 use portcullis_core::backlog::Backlog;
@@ -88,6 +89,7 @@ part! {
     RecStore => ctx.recstore;
     Approvals => ctx.approvals;
     Alerts => ctx.alerts;
+    BreakGlass => ctx.breakglass;
     AuditLog => ctx.audit;
     WebAuth => ctx.webauth;
     LiveHub => ctx.live;

@@ -40,8 +40,9 @@ pub fn check_access(role: Role, zones: &ZoneSet, permissions: &PermissionSet) ->
     if !zones.is_everywhere() && role != Role::Auditor {
         return Err(AdminError::Invalid(format!("only auditor accounts are limited to zones; a {role} account is not")));
     }
-    if !permissions.is_empty() && role == Role::Vendor {
-        return Err(AdminError::Invalid("vendor accounts never see recordings and take no permission".into()));
+    // A vendor (or on-call engineer's vendor account) may hold the break-glass right, nothing else.
+    if role == Role::Vendor && Permission::ALL.iter().any(|p| *p != Permission::BreakGlass && permissions.has(*p)) {
+        return Err(AdminError::Invalid("vendor accounts never see recordings; the only permission they take is break-glass".into()));
     }
     Ok(())
 }

@@ -175,6 +175,17 @@ kinds! {
     AlertFailedCodes = "alert.failed_codes",
     /// An alert acknowledged by an approver, auditor or administrator.
     AlertAcknowledged = "alert.acknowledged",
+    /// Break-glass: an emergency session's grant opened without a prior approval, with the
+    /// incident reference and reason (exported at critical severity; approvers notified).
+    BreakGlassOpened = "breakglass.opened",
+    /// Break-glass refused (no right, policy, containment, empty incident or reason).
+    BreakGlassRefused = "breakglass.refused",
+    /// One retrospective review of a break-glass session ("justified" or "not justified").
+    BreakGlassReviewed = "breakglass.reviewed",
+    /// A review refused (the vendor's own session, a second review by one approver, role).
+    BreakGlassReviewRefused = "breakglass.review_refused",
+    /// The two reviews were not in by the due time (written once per session; approvers notified).
+    BreakGlassReviewOverdue = "breakglass.review_overdue",
     /// The data folder initialised.
     SystemInitialised = "system.initialised",
     /// A backup taken: the audit head its snapshot holds and the manifest's SHA-256.
@@ -367,6 +378,11 @@ mod tests {
         (Kind::AlertUnusualHours, "alert.unusual_hours"),
         (Kind::AlertFailedCodes, "alert.failed_codes"),
         (Kind::AlertAcknowledged, "alert.acknowledged"),
+        (Kind::BreakGlassOpened, "breakglass.opened"),
+        (Kind::BreakGlassRefused, "breakglass.refused"),
+        (Kind::BreakGlassReviewed, "breakglass.reviewed"),
+        (Kind::BreakGlassReviewRefused, "breakglass.review_refused"),
+        (Kind::BreakGlassReviewOverdue, "breakglass.review_overdue"),
         (Kind::SystemInitialised, "system.initialised"),
         (Kind::BackupTaken, "backup.taken"),
         (Kind::BackupRestored, "backup.restored"),

@@ -209,6 +209,11 @@ impl PublicUrl {
     pub fn alerts_page(&self) -> String {
         format!("{}/alerts", self.0.as_str().trim_end_matches('/'))
     }
+
+    /// `PUBLIC_URL/breakglass`, the break-glass reviews page.
+    pub fn breakglass_page(&self) -> String {
+        format!("{}/breakglass", self.0.as_str().trim_end_matches('/'))
+    }
 }
 
 /// An e-mail address, `addr@example.org` or `Name <addr@example.org>`.

@@ -20,6 +20,11 @@ pub struct PolicyConfig {
     /// What a request for a device covered by maintenance windows needs while none is open
     /// (`[[maintenance.windows]]`). Devices no window covers are never restricted.
     pub outside_window: OutsideWindow,
+    /// Whether an account holding the `break-glass` right may open an emergency session
+    /// without a prior approval (see [`crate::breakglass`]).
+    pub break_glass: bool,
+    /// Longest break-glass session, in minutes (at most [`MAX_BREAK_GLASS_MINUTES`]).
+    pub break_glass_minutes: u32,
     /// Overrides; the most specific matching rule wins (zone and criticality, then zone, then
     /// criticality), the first listed among equals.
     pub rules: Vec<PolicyRule>,
@@ -34,6 +39,8 @@ impl Default for PolicyConfig {
             max_minutes: 480,
             approver_roles: vec![Role::Approver, Role::Admin],
             outside_window: OutsideWindow::default(),
+            break_glass: true,
+            break_glass_minutes: 60,
             rules: Vec::new(),
         }
     }
@@ -49,7 +56,15 @@ pub struct PolicyRule {
     pub max_minutes: Option<u32>,
     pub approver_roles: Option<Vec<Role>>,
     pub outside_window: Option<OutsideWindow>,
+    #[serde(default)]
+    pub break_glass: Option<bool>,
+    #[serde(default)]
+    pub break_glass_minutes: Option<u32>,
 }
+
+/// The short maximum of a break-glass session, whatever the configuration says: an emergency
+/// fix, not a way around approval.
+pub const MAX_BREAK_GLASS_MINUTES: u32 = 240;
 
 /// What a request outside a device's maintenance windows needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -91,6 +106,9 @@ impl PolicyConfig {
             return bad("policy approvals must be at least 1".into());
         }
         check_roles("policy.approver_roles", &self.approver_roles)?;
+        if !(1..=MAX_BREAK_GLASS_MINUTES).contains(&self.break_glass_minutes) {
+            return bad(format!("policy.break_glass_minutes must be from 1 to {MAX_BREAK_GLASS_MINUTES}"));
+        }
         for (i, r) in self.rules.iter().enumerate() {
             let at = format!("policy.rules[{i}]");
             if r.zone.is_none() && r.criticality.is_none() {
@@ -101,6 +119,9 @@ impl PolicyConfig {
             }
             if r.criticality == Some(Criticality::LifeCritical) && r.approvals.is_some_and(|n| n < 2) {
                 return bad(format!("{at}: life-critical devices need at least 2 approvers"));
+            }
+            if r.break_glass_minutes.is_some_and(|m| !(1..=MAX_BREAK_GLASS_MINUTES).contains(&m)) {
+                return bad(format!("{at}: break_glass_minutes must be from 1 to {MAX_BREAK_GLASS_MINUTES}"));
             }
             if let Some(roles) = &r.approver_roles {
                 check_roles(&format!("{at}.approver_roles"), roles)?;

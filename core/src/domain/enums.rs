@@ -141,6 +141,9 @@ word_enum!(
         /// Replay, download, watch and export the sessions of devices tagged `phi`, whose
         /// screens can show patient data.
         Phi => "phi",
+        /// Open an emergency session without a prior approval, stating an incident reference
+        /// and a reason; the only right a vendor account may hold (see [`crate::breakglass`]).
+        BreakGlass => "break-glass",
     }
 );
 

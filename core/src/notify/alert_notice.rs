@@ -31,7 +31,8 @@ pub struct AlertNotice {
 impl AlertNotice {
     /// The notice of alert row `seq`.
     pub fn new(seq: i64, ts: i64, kind: &str, detail: Value, public_url: &PublicUrl) -> AlertNotice {
-        AlertNotice { seq, ts, kind: kind.to_owned(), detail, link: public_url.alerts_page() }
+        let link = if kind.starts_with("breakglass.") { public_url.breakglass_page() } else { public_url.alerts_page() };
+        AlertNotice { seq, ts, kind: kind.to_owned(), detail, link }
     }
 
     fn field(&self, key: &str) -> String {
@@ -44,6 +45,9 @@ impl AlertNotice {
 
     /// `critical alert failed_codes: acme on pump-1 (session 12)`.
     fn summary(&self) -> String {
+        if self.kind.starts_with("breakglass.") {
+            return self.breakglass_summary();
+        }
         let mut s = format!("{} alert {}: {}", self.field("severity"), self.field("rule"), self.field("vendor"));
         let device = self.field("device");
         if !device.is_empty() {
@@ -54,6 +58,16 @@ impl AlertNotice {
             s.push_str(&format!(" (session {session})"));
         }
         s
+    }
+
+    /// `BREAK-GLASS opened: acme on pump-1 (life-critical, zone icu), incident INC-7: reason`,
+    /// or the overdue review of one.
+    fn breakglass_summary(&self) -> String {
+        let what = if self.kind == "breakglass.review_overdue" { "review OVERDUE" } else { "opened" };
+        format!(
+            "BREAK-GLASS {what}: {} on {} ({}, zone {}), incident {}: {}",
+            self.field("vendor"), self.field("device"), self.field("criticality"), self.field("zone"), self.field("incident"), self.field("reason")
+        )
     }
 
     /// The webhook body: a `text` for chat tools and the facts as fields.
@@ -99,5 +113,18 @@ mod tests {
         assert_eq!(body["portcullis"]["alert"], 7);
         assert_eq!(body["portcullis"]["url"], "https://pam.example.org/alerts");
         assert!(n.email_body().contains("https://pam.example.org/alerts"));
+    }
+
+    #[test]
+    fn a_break_glass_notice_names_the_incident_and_links_to_the_reviews() {
+        let url = PublicUrl::parse("https://pam.example.org").unwrap();
+        let detail = json!({ "severity": "critical", "vendor": "acme", "device": "vent-1", "criticality": "high", "zone": "icu", "incident": "INC-4411", "reason": "alarm <!channel>" });
+        let n = AlertNotice::new(9, 1_764_000_000_000, "breakglass.opened", detail, &url);
+        assert_eq!(n.subject(), "[Portcullis] BREAK-GLASS opened: acme on vent-1 (high, zone icu), incident INC-4411: alarm <!channel>");
+        let body = n.webhook_body();
+        assert_eq!(body["portcullis"]["url"], "https://pam.example.org/breakglass");
+        assert!(body["text"].as_str().unwrap().contains("&lt;!channel&gt;"), "{body}");
+        let late = AlertNotice::new(10, 1_764_000_000_000, "breakglass.review_overdue", json!({ "vendor": "acme", "device": "vent-1" }), &url);
+        assert!(late.subject().contains("BREAK-GLASS review OVERDUE"), "{}", late.subject());
     }
 }

@@ -130,7 +130,8 @@ impl Worker {
                 (None, kind) => {
                     let detail: serde_json::Value = serde_json::from_str(&row.detail).unwrap_or_default();
                     let severity = detail.get("severity").and_then(|s| s.as_str()).and_then(|s| AlertSeverity::parse(s).ok()).unwrap_or(AlertSeverity::Medium);
-                    if self.alert_level.sends(severity) {
+                    // Break-glass rows are always sent: every approver is told at once.
+                    if kind.starts_with("breakglass.") || self.alert_level.sends(severity) {
                         self.deliver(&Notice::Alert(AlertNotice::new(seq, row.ts, kind, detail, &self.public_url)), shutdown).await?
                     } else {
                         Outcome::Skipped
@@ -198,9 +199,9 @@ struct Row {
     detail: String,
 }
 
-/// The first `request.created` or alert row after `after`.
+/// The first `request.created`, alert or break-glass (opened, review overdue) row after `after`.
 async fn next_row(store: &Store, after: i64) -> Result<Option<Row>, StoreError> {
     let alerts = Rule::ALL.iter().map(|r| format!("'{}'", r.kind().as_str())).collect::<Vec<_>>().join(", ");
-    let q = format!("SELECT seq, ts, kind, subject, detail FROM audit_log WHERE (kind = 'request.created' OR kind IN ({alerts})) AND seq > $1 ORDER BY seq LIMIT 1");
+    let q = format!("SELECT seq, ts, kind, subject, detail FROM audit_log WHERE (kind = 'request.created' OR kind IN ({alerts}) OR kind IN ('breakglass.opened', 'breakglass.review_overdue')) AND seq > $1 ORDER BY seq LIMIT 1");
     Ok(sqlx::query_as(&q).bind(after).fetch_optional(store.pool()).await?)
 }

@@ -73,6 +73,13 @@ impl Store {
         Ok(Some(rec))
     }
 
+    /// One request as seen inside the write `conn` (without its approvers).
+    pub async fn request_in(&self, conn: &mut AnyConnection, id: RequestId) -> Result<RequestRecord, StoreError> {
+        let q = format!("{REQUEST_SELECT} WHERE r.id = $1");
+        let row = sqlx::query(&q).bind(id.0).fetch_optional(conn).await?;
+        row.as_ref().map(RequestRecord::from_row).transpose()?.ok_or_else(|| StoreError::NotFound(format!("request #{id}")))
+    }
+
     /// Like `request`, but a missing request is an error.
     pub async fn require_request(&self, id: RequestId) -> Result<RequestRecord, StoreError> {
         self.request(id).await?.ok_or_else(|| StoreError::NotFound(format!("request #{id}")))

@@ -94,11 +94,13 @@ impl Store {
         rows.iter().map(SessionRecord::from_row).collect()
     }
 
-    /// Whether user `approver` (id) approved the request behind `session`.
+    /// Whether user `approver` (id) approved the request behind `session`, or the session ran
+    /// under a break-glass grant (which every approver may review).
     pub async fn approved_session(&self, approver: i64, session: crate::domain::SessionId) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sessions s JOIN grants g ON g.id = s.grant_id \
-             JOIN approvals a ON a.request_id = g.request_id WHERE s.id = $1 AND a.approver_id = $2",
+            "SELECT COUNT(*) FROM sessions s JOIN grants g ON g.id = s.grant_id WHERE s.id = $1 AND (\
+             EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = g.request_id AND a.approver_id = $2) \
+             OR EXISTS (SELECT 1 FROM break_glass b WHERE b.request_id = g.request_id))",
         )
         .bind(session.0)
         .bind(approver)

@@ -166,6 +166,8 @@ pub async fn run_node(
         }
     });
     tracker.spawn(housekeeping::run(ctx.clone(), shutdown.clone()));
+    // Break-glass: overdue reviews escalated, ended sessions' evidence bundles written.
+    tracker.spawn(portcullis_core::breakglass::tasks::run(ctx.breakglass.clone(), ctx.recstore.clone(), shutdown.clone()));
     // Session ends and recording seals that met a store that did not answer.
     tracker.spawn(ctx.backlog.clone().run(shutdown.clone()));
     // Sealed recordings to the bucket, with `[recording] store = "s3"`.

@@ -1,6 +1,7 @@
 //! Who may see which session. Auditors and admins see every session. An approver sees the
 //! record of a session — its details, recordings, audit rows, live view — only if they
-//! approved its request, and finds only those in a search. The one exception is the list of
+//! approved its request, or if it ran under a break-glass grant (every approver may be one of
+//! its two reviewers), and finds only those in a search. The one exception is the list of
 //! running sessions with the stop button: every approver sees what is running and may stop
 //! it, because patient safety may need anyone on duty to end a session. Vendors never sign
 //! in on the web. Every route showing a session's record goes through [`viewable`].

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod breakglass;
 pub mod containments;
 pub mod device_changes;
 pub mod devices;
@@ -94,6 +95,9 @@ pub fn router() -> Routes {
         .add(&["POST"], "/api/v1/audit/verify", post(audit::verify))
         .add(&["GET"], "/api/v1/alerts", get(alerts::list))
         .add(&["POST"], "/api/v1/alerts/{seq}/acknowledge", post(alerts::acknowledge))
+        .add(&["GET"], "/api/v1/breakglass", get(breakglass::list))
+        .add(&["GET"], "/api/v1/breakglass/{id}", get(breakglass::show))
+        .add(&["POST"], "/api/v1/breakglass/{id}/review", post(breakglass::review))
 }
 
 /// A JSON body; malformed JSON, unknown fields and oversized bodies become API errors.

@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header (the page).
 
 use super::views::*;
-use super::{accounts, alerts, audit, auth, containments, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
+use super::{accounts, alerts, audit, auth, breakglass, containments, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         audit::list, audit::verify,
         containments::list, containments::preview, containments::contain, containments::lift,
         alerts::list, alerts::acknowledge,
+        breakglass::list, breakglass::show, breakglass::review,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView, WindowView,
@@ -37,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         containments::ContainmentView, containments::ContainBody, containments::LiftBody, containments::PlanView,
         containments::PlanSessionView, containments::PlanRequestView, containments::ContainedView, containments::StoppedView,
         alerts::AlertItem,
+        breakglass::BreakGlassView, breakglass::ReviewView, breakglass::ReviewBody, breakglass::ReviewedView,
     )),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = [])),

@@ -70,18 +70,22 @@ fn expiry_form(admin: &Authed, u: &UserRecord) -> Markup {
     }
 }
 
-/// Zones (auditors) and permissions: what the account may see of sessions and recordings.
+/// Zones (auditors) and permissions: what the account may see of sessions and recordings (`phi`, not for vendors) and whether it may open break-glass.
 fn access_form(admin: &Authed, u: &UserRecord) -> Markup {
     let phi = u.permissions.has(Permission::Phi);
     html! {
         form #user-access .card method="post" action={ "/admin/users/" (u.username.as_str()) "/access" } {
-            h2 { "Recordings" }
+            h2 { "Access" }
             (layout::csrf(admin))
             @if u.role == Role::Auditor {
                 label { "Zones (comma separated; empty: the whole installation)" input name="zones" type="text" value=(u.zones.to_string()) placeholder="icu, nicu" autocapitalize="none"; }
             }
-            input type="hidden" name="phi_shown" value="1";
-            label.choice { input type="checkbox" name="phi" value="1" checked[phi]; span { strong { "phi" } ": may replay, download, watch and export the sessions of devices tagged phi (patient data). No role has it by itself." } }
+            @if u.role != Role::Vendor {
+                input type="hidden" name="phi_shown" value="1";
+                label.choice { input type="checkbox" name="phi" value="1" checked[phi]; span { strong { "phi" } ": may replay, download, watch and export the sessions of devices tagged phi (patient data). No role has it by itself." } }
+            }
+            input type="hidden" name="break_glass_shown" value="1";
+            label.choice { input type="checkbox" name="break_glass" value="1" checked[u.permissions.has(Permission::BreakGlass)]; span { strong { "break-glass" } ": may open an emergency session without a prior approval, stating an incident and a reason; approvers are alerted and review it afterwards." } }
             button type="submit" { "Save" }
         }
     }
@@ -120,7 +124,7 @@ async fn render(frame: &Frame, admin_svc: &Admin, store: &portcullis_core::store
         }
         @if u.role == Role::Vendor { (keys_card(admin, &u, &keys)) }
         (expiry_form(admin, &u))
-        @if u.role != Role::Vendor { (access_form(admin, &u)) }
+        (access_form(admin, &u))
         (totp_form(admin, &u))
     };
     Ok((status, layout::page(frame, admin, Tab::Users, u.username.as_str(), notice, body).await).into_response())
@@ -152,6 +156,9 @@ pub struct AccountForm {
     /// Present when the access form (with its phi checkbox) was sent.
     phi_shown: Option<String>,
     phi: Option<String>,
+    /// Present when the access form (with its break-glass checkbox) was sent.
+    break_glass_shown: Option<String>,
+    break_glass: Option<String>,
 }
 
 impl AccountForm {
@@ -162,6 +169,9 @@ impl AccountForm {
         let (mut grant, mut revoke) = (Vec::new(), Vec::new());
         if self.phi_shown.is_some() {
             if self.phi.is_some() { grant.push(Permission::Phi) } else { revoke.push(Permission::Phi) }
+        }
+        if self.break_glass_shown.is_some() {
+            if self.break_glass.is_some() { grant.push(Permission::BreakGlass) } else { revoke.push(Permission::BreakGlass) }
         }
         Ok(AccessEdit { zones, grant, revoke })
     }

@@ -38,6 +38,8 @@ impl FlashQuery {
             ("contained", Some(id)) => format!("Containment #{id} ordered: grants revoked, pending requests denied, sessions stopping; new requests there are refused until it is lifted."),
             ("contain-lifted", Some(id)) => format!("Containment #{id} lifted; requests there may be made again."),
 
+            ("breakglass-reviewed", Some(id)) => format!("Your review of break-glass #{id} is recorded."),
+            ("breakglass-disabled", Some(id)) => format!("Break-glass #{id} reviewed as not justified: the vendor's account is disabled."),
             ("acknowledged", Some(id)) => format!("Alert {id} acknowledged; your name is on it in the audit log."),
             ("enrolled", _) => "Your password and authenticator are set. Welcome.".to_owned(),
             ("user-disabled", _) => format!("Account {} disabled; its sign-ins ended.", user?),

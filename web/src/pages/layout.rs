@@ -30,6 +30,7 @@ pub enum Tab {
     Devices,
     Audit,
     Alerts,
+    BreakGlass,
 }
 
 /// The lines shown above a page's content.
@@ -121,6 +122,7 @@ fn nav(user: &Authed, tab: Tab, pending: Option<usize>) -> Markup {
                     (link(Tab::History, "/history", "History"))
                     @if matches!(user.role(), Role::Approver | Role::Auditor | Role::Admin) {
                         (link(Tab::Alerts, "/alerts", "Alerts"))
+                        (link(Tab::BreakGlass, "/breakglass", "Break-glass"))
                     }
                     @if matches!(user.role(), Role::Auditor | Role::Admin) && portcullis_core::viewing::whole_log(&user.session.user) {
                         (link(Tab::Audit, "/audit", "Audit log"))

@@ -13,6 +13,7 @@ mod admin_devices;
 mod admin_users;
 mod assets;
 mod audit;
+mod breakglass;
 mod enrol;
 mod detail;
 mod error;
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
         .route("/audit/verify", post(audit::verify))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{seq}/acknowledge", post(alerts::acknowledge))
+        .route("/breakglass", get(breakglass::list))
+        .route("/breakglass/{id}/review", post(breakglass::review))
         .route("/admin/users", get(admin_users::list).post(admin_users::create))
         .route("/admin/users/{name}", get(admin_user::show))
         .route("/admin/users/{name}/{action}", post(admin_user::change))

@@ -53,6 +53,8 @@ async fn zone_rules_set_approver_roles_and_window_maximum() {
             max_minutes: Some(45),
             approver_roles: Some(vec![Role::Admin]),
             outside_window: None,
+            break_glass: None,
+            break_glass_minutes: None,
         }];
         let policy = Policy::new(PolicyConfig { rules, ..PolicyConfig::default() });
         let approvals = Approvals::new(w.store.clone(), w.audit.clone(), policy, ApprovalConfig::default());

@@ -69,6 +69,14 @@ impl Severity {
         if kind == "alert.acknowledged" {
             return Severity::Notice;
         }
+        // Break-glass: an opening is critical for the SIEM, an overdue review an error, a
+        // review a decision (a "not justified" also writes `user.disabled`).
+        match kind {
+            "breakglass.opened" => return Severity::Critical,
+            "breakglass.review_overdue" => return Severity::Error,
+            "breakglass.reviewed" => return Severity::Notice,
+            _ => {}
+        }
         Severity::of(kind)
     }
 

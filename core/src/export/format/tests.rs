@@ -162,6 +162,23 @@ fn alert_rows_carry_their_own_severity() {
     assert_eq!(Severity::of_row("alert.acknowledged", r#"{"severity":"critical"}"#), Severity::Notice, "an acknowledgement is a decision, not an alert");
 }
 
+/// A break-glass opening reaches the SIEM as critical (syslog crit, CEF 10) and an overdue
+/// review as an error, whatever their detail says; a review is a decision.
+#[test]
+fn break_glass_rows_are_critical_for_the_siem() {
+    for (kind, pri, cef) in [("breakglass.opened", 106, 10), ("breakglass.review_overdue", 107, 9)] {
+        let mut row = hostile();
+        row.kind = kind.into();
+        row.detail = r#"{"severity":"low","incident":"INC-1"}"#.into();
+        let text = String::from_utf8(record(ExportFormat::Syslog, Framing::Lines, &origin(), &row)).unwrap();
+        assert!(text.starts_with(&format!("<{pri}>1 ")), "{kind}: {text}");
+        let line = String::from_utf8(record(ExportFormat::Cef, Framing::Lines, &origin(), &row)).unwrap();
+        assert!(line.contains(&format!("|{kind}|")) && line.contains(&format!("|{cef}|")), "{kind}: {line}");
+    }
+    assert_eq!(Severity::of_row("breakglass.reviewed", "{}"), Severity::Notice);
+    assert_eq!(Severity::of_row("breakglass.refused", "{}"), Severity::Warning);
+}
+
 mod checkpoints {
     use super::super::checkpoint::{self, parse_line};
     use super::*;
