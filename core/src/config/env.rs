@@ -78,6 +78,8 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         }
         "SESSION_CONTROL_POLL" => c.session.control_poll = dur(var, v)?,
         "SESSION_STOP_GRACE" => c.session.stop_grace = dur(var, v)?,
+        "SESSION_MODERATOR_WAIT" => c.session.moderator_wait = dur(var, v)?,
+        "SESSION_MODERATOR_GRACE" => c.session.moderator_grace = dur(var, v)?,
         "RECORDING_DIR" => c.recording.dir = v.into(),
         "RECORDING_STORE" => c.recording.store = parse(var, v)?,
         "RECORDING_S3_BUCKET" => c.recording.s3.get_or_insert_with(Default::default).bucket = v.trim().into(),

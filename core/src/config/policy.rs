@@ -20,6 +20,9 @@ pub struct PolicyConfig {
     /// What a request for a device covered by maintenance windows needs while none is open
     /// (`[[maintenance.windows]]`). Devices no window covers are never restricted.
     pub outside_window: OutsideWindow,
+    /// Whether sessions need a moderator watching before the device connection opens (and
+    /// to keep typing): unset means on for `life-critical` devices, off for the others.
+    pub moderated: Option<bool>,
     /// Overrides; the most specific matching rule wins (zone and criticality, then zone, then
     /// criticality), the first listed among equals.
     pub rules: Vec<PolicyRule>,
@@ -34,6 +37,7 @@ impl Default for PolicyConfig {
             max_minutes: 480,
             approver_roles: vec![Role::Approver, Role::Admin],
             outside_window: OutsideWindow::default(),
+            moderated: None,
             rules: Vec::new(),
         }
     }
@@ -49,6 +53,7 @@ pub struct PolicyRule {
     pub max_minutes: Option<u32>,
     pub approver_roles: Option<Vec<Role>>,
     pub outside_window: Option<OutsideWindow>,
+    pub moderated: Option<bool>,
 }
 
 /// What a request outside a device's maintenance windows needs.

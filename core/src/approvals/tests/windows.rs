@@ -53,6 +53,7 @@ async fn zone_rules_set_approver_roles_and_window_maximum() {
             max_minutes: Some(45),
             approver_roles: Some(vec![Role::Admin]),
             outside_window: None,
+            moderated: None,
         }];
         let policy = Policy::new(PolicyConfig { rules, ..PolicyConfig::default() });
         let approvals = Approvals::new(w.store.clone(), w.audit.clone(), policy, ApprovalConfig::default());
