@@ -9,7 +9,8 @@
 //! there too. This is only the shared state, bounded by the sessions running here (a room
 //! nobody follows and nobody moderates is forgotten).
 
-use crate::domain::SessionId;
+use crate::domain::{Role, SessionId};
+use crate::policy::Rule;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
@@ -60,6 +61,23 @@ pub struct Left {
     pub gone: bool,
     /// Nobody moderates any more: the vendor's input is paused.
     pub last: bool,
+}
+
+/// Whether `user` (of `role`) may moderate a session of `vendor` on a device under `rule`,
+/// whose request was filed by `filed_by` (an approver filing for a vendor): an approver
+/// under the rule (or an admin) who is neither. The caller has checked that the user may
+/// see the session at all. `Err` says why not, for the refusal.
+pub fn may_moderate(user: &str, role: Role, rule: &Rule, vendor: &str, filed_by: Option<&str>) -> Result<(), &'static str> {
+    if !rule.moderated {
+        return Err("this session is not moderated");
+    }
+    if !(rule.may_approve(role) || role == Role::Admin) {
+        return Err("only an approver may moderate a session");
+    }
+    if user == vendor || filed_by == Some(user) {
+        return Err("you may not moderate a session you asked for");
+    }
+    Ok(())
 }
 
 /// The process's moderation rooms. Cheap to clone.
@@ -201,6 +219,17 @@ mod tests {
         let (_b, j) = rooms.join(s, "bob");
         assert_eq!(j, Joined { new_moderator: true, first: true, reopened: true });
         assert_eq!(rx.borrow().names(), "bob");
+    }
+
+    #[test]
+    fn only_an_approver_who_did_not_ask_may_moderate() {
+        let rule = Rule { approvals: 2, max_minutes: 60, approver_roles: vec![Role::Approver, Role::Admin], outside_window: Default::default(), moderated: true };
+        assert!(may_moderate("nurse", Role::Approver, &rule, "jdoe", None).is_ok());
+        assert!(may_moderate("jdoe", Role::Approver, &rule, "jdoe", None).is_err(), "the vendor itself");
+        assert!(may_moderate("nurse", Role::Approver, &rule, "jdoe", Some("nurse")).is_err(), "the approver who filed the request");
+        assert!(may_moderate("eve", Role::Vendor, &rule, "jdoe", None).is_err());
+        assert!(may_moderate("audrey", Role::Auditor, &rule, "jdoe", None).is_err());
+        assert!(may_moderate("nurse", Role::Approver, &Rule { moderated: false, ..rule }, "jdoe", None).is_err());
     }
 
     #[test]
