@@ -110,7 +110,7 @@
         .then(function (res) {
           if (!state) { return; }
           if (!res.ok) {
-            state.textContent = 'Refused: ' + (res.body.message || res.body.error || 'error');
+            state.textContent = 'Refused: ' + ((res.body.error && res.body.error.message) || 'error');
           } else if (res.body.input_open) {
             state.textContent = 'Vendor input resumed: it reaches the device (watched by ' + res.body.moderators.join(', ') + ').';
           } else {

@@ -72,6 +72,7 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "POLICY_HIGH_APPROVALS" => c.policy.high_approvals = parse(var, v)?,
         "POLICY_STANDARD_APPROVALS" => c.policy.standard_approvals = parse(var, v)?,
         "POLICY_MAX_MINUTES" => c.policy.max_minutes = parse(var, v)?,
+        "POLICY_MODERATED" => c.policy.moderated = Some(parse(var, v)?),
         "SESSION_WARN_BEFORE" => {
             c.session.warn_before = Dur::parse_list(v)
                 .map_err(|message| ConfigError::Env { var: var.into(), message })?
