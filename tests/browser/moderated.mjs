@@ -1,8 +1,7 @@
 // Moderated session. An approver who approved SESSION_ID (the moderator) opens its live page
 // while the vendor waits: the page says it waits for a moderator, then WAITING_FILE is
 // written and the script waits for GO_FILE (the test checked that the device was not
-// contacted). The moderator joins (an explicit button), the terminal must show that the
-// vendor was told (NAMED), then JOINED_FILE is written; the vendor types, the view must show
+// contacted). The moderator joins (an explicit button) and JOINED_FILE is written; the vendor types, the view must show
 // TYPED_NEEDLE; the moderator pauses input (PAUSED_FILE), waits for RESUME_FILE, resumes
 // (RESUMED_FILE), waits for LEAVE_FILE and leaves the page. Meanwhile an auditor
 // (AUDITOR_*) may watch but gets no join button, a moderating websocket is refused to them,
@@ -10,7 +9,7 @@
 // pause too.
 // Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET, AUDITOR_USER,
 //      AUDITOR_PASSWORD, AUDITOR_TOTP_SECRET, OTHER_USER, OTHER_PASSWORD, OTHER_TOTP_SECRET,
-//      SESSION_ID, NAMED, TYPED_NEEDLE, WAITING_FILE, GO_FILE, JOINED_FILE, PAUSED_FILE,
+//      SESSION_ID, TYPED_NEEDLE, WAITING_FILE, GO_FILE, JOINED_FILE, PAUSED_FILE,
 //      RESUME_FILE, RESUMED_FILE, LEAVE_FILE.
 import { existsSync, writeFileSync } from 'node:fs';
 import { BASE, main, need, newPage, problems, shot, signIn, textOf } from './lib.mjs';
@@ -78,8 +77,7 @@ main(async (browser) => {
   await page.locator('#join-moderator button').click();
   await page.waitForURL(`${BASE}/sessions/${id}/live?moderate=1`);
   await until(page, async () => (await textOf(page, '#live-state')) === 'Live', 'the live state');
-  const named = need('NAMED');
-  const joinedTerminal = await until(page, async () => { const t = await terminal(page); return t.includes(named) ? t : null; }, `${named} in the view`);
+  const joinedState = await until(page, async () => { const t = await textOf(page, '#moderation-state'); return t.startsWith('You are moderating') ? t : null; }, 'the moderating state');
   writeFileSync(need('JOINED_FILE'), 'joined');
   const typed = need('TYPED_NEEDLE');
   await until(page, async () => (await terminal(page)).includes(typed), `${typed} in the view`);
@@ -108,7 +106,7 @@ main(async (browser) => {
   problems.length = 0;
   problems.push(...kept);
   return {
-    waiting, join_buttons: joinButtons, join_label: joinLabel, joined_terminal: joinedTerminal,
+    waiting, join_buttons: joinButtons, join_label: joinLabel, joined_state: joinedState,
     paused, resumed, before_leaving: beforeLeaving, auditor: auditorView, other_pause: otherPause,
   };
 });

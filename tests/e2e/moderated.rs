@@ -55,7 +55,6 @@ fn the_device_opens_only_when_a_moderator_joins_and_input_pauses_when_they_leave
         ("OTHER_PASSWORD", otto.password.clone()),
         ("OTHER_TOTP_SECRET", otto.totp_secret.clone()),
         ("SESSION_ID", session_id.to_string()),
-        ("NAMED", "moderator joined: mona".to_owned()),
         ("TYPED_NEEDLE", "mod-42".to_owned()),
     ]);
     for (k, p) in [("WAITING_FILE", &waiting), ("GO_FILE", &go), ("JOINED_FILE", &joined), ("PAUSED_FILE", &paused), ("RESUME_FILE", &resume), ("RESUMED_FILE", &resumed), ("LEAVE_FILE", &leave)] {
@@ -108,7 +107,7 @@ fn the_device_opens_only_when_a_moderator_joins_and_input_pauses_when_they_leave
     assert!(text(&out["waiting"]).contains("waiting for a moderator"), "{out}");
     assert_eq!(out["join_buttons"], 1, "{out}");
     assert!(text(&out["join_label"]).contains("opens the device connection"), "{out}");
-    assert!(text(&out["joined_terminal"]).contains("moderator joined: mona"), "{out}");
+    assert!(text(&out["joined_state"]).contains("You are moderating"), "{out}");
     assert!(text(&out["paused"]).contains("paused by mona"), "{out}");
     assert_eq!(out["auditor"]["join_buttons"], 0, "{out}");
     assert!(text(&out["auditor"]["hint"]).contains("only an approver"), "{out}");

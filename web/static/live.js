@@ -57,6 +57,12 @@
     socket.addEventListener('open', function () {
       opened = true;
       if (!finished) { setState('Live'); }
+      // A moderator's view: the open stream is the moderator's presence.
+      var box = document.getElementById('moderation');
+      var said = document.getElementById('moderation-state');
+      if (box && said && box.dataset.moderating === '1') {
+        said.textContent = 'You are moderating: the device connection is open, and the vendor\'s input reaches it while you watch. Leaving this page pauses it.';
+      }
     });
     socket.addEventListener('close', function (ev) {
       if (finished) { return; }

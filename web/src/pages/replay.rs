@@ -208,10 +208,10 @@ pub async fn live(
             p.empty { "This session has ended. Replay it from the " a href={ "/sessions/" (s.id) } { "session record" } "." }
         } @else {
             @if moderated {
-                div #moderation .moderation data-session=(s.id) data-csrf=(user.csrf) {
+                div #moderation .moderation data-session=(s.id) data-csrf=(user.csrf) data-moderating=(if moderating { "1" } else { "0" }) {
                     p #moderation-state role="status" {
                         @if moderating && !room.opened {
-                            "Waiting — you are the moderator: the device connection opens as you join (now). The vendor's input reaches the device only while a moderator watches."
+                            "Waiting — you are the moderator: joining opens the device connection. The vendor's input reaches the device only while a moderator watches."
                         } @else if moderating {
                             "You are a moderator: the vendor's input reaches the device only while a moderator watches and none paused it. Leaving this page pauses it."
                         } @else if !room.opened {
