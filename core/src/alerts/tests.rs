@@ -17,6 +17,7 @@ fn device(name: &str, criticality: Criticality, zone: &str) -> DeviceRecord {
         zone: Zone::parse(zone).unwrap(),
         tcp_ports: Vec::new(),
         disabled: false,
+        phi: false,
         created_at: 0,
     }
 }
