@@ -12,10 +12,10 @@ use crate::harness::broker::number;
 use crate::harness::browser::{self, assert_no_page_problems, sign_in_env, text, web_user};
 use crate::harness::proc;
 use crate::harness::scenario::{Setup, APPROVERS};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
-fn wait_file(p: &PathBuf) {
+fn wait_file(p: &Path) {
     proc::poll(browser::SCRIPT_TIMEOUT, || p.exists().then_some(())).unwrap_or_else(|| panic!("{} never appeared", p.display()));
 }
 
