@@ -27,6 +27,9 @@ fn the_device_opens_only_when_a_moderator_joins_and_input_pauses_when_they_leave
         .serve_env("PORTCULLIS_SESSION_MODERATOR_GRACE", "8s")
         .start();
     let mona = web_user(&s.broker, "mona", "approver");
+    // The lobby tells the vendor before they ask.
+    let listed = s.lobby("devices").all_text();
+    assert!(listed.contains("moderated: the device is contacted only while an approver watches"), "{listed}");
     let id = s.request_via_lobby(30, "INC-9100 ventilator alarm log review");
     s.approve(id, "mona", &[]).assert_success();
     s.approve(id, APPROVERS[1], &[]).assert_success();
