@@ -102,7 +102,7 @@ pub(crate) struct Conn {
     /// Bytes moved by the session, both ways, every channel and tunnel (rule `bytes_per_session`).
     bytes: AtomicU64,
     /// A moderated session's vendor input is dropped, not forwarded: no moderator watches or
-    /// one paused it ([`crate::moderated`] sets it, the bridge reads it).
+    /// one paused it (the moderation follower sets it, the bridge reads it).
     pub input_paused: AtomicBool,
 }
 
