@@ -101,10 +101,12 @@ pub async fn watch(
         } else {
             None
         };
-        let who = a.clone();
+        let (who, rows) = (a.clone(), store.clone());
         stream(Sources { store, webauth, live, keys, config }, a, sid, socket).await;
         if let Some(p) = presence {
-            moderation::left(&audit, &who, sid, p.leave(), grace).await;
+            // A session that ended is not paused by its moderators' views closing after it.
+            let running = matches!(rows.session(sid).await, Ok(Some(s)) if s.state != SessionState::Ended);
+            moderation::left(&audit, &who, sid, p.leave(), grace, running).await;
         }
     }))
 }

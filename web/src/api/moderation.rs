@@ -73,16 +73,17 @@ pub async fn joined(audit: &AuditLog, a: &Authed, id: SessionId, j: Joined) -> R
     Ok(())
 }
 
-/// The rows of `a` leaving, and of input pausing when nobody is left (written after the
-/// leave: a view that closes cannot be kept open for want of a row).
-pub async fn left(audit: &AuditLog, a: &Authed, id: SessionId, l: Left, grace: std::time::Duration) {
+/// The rows of `a` leaving, and of input pausing when nobody is left of a session still
+/// `running` (written after the leave: a view that closes cannot be kept open for want of a
+/// row).
+pub async fn left(audit: &AuditLog, a: &Authed, id: SessionId, l: Left, grace: std::time::Duration, running: bool) {
     let who = a.name().as_str();
     if l.gone {
         if let Err(e) = audit.record(Event::new(who, Kind::SessionModeratorLeft, Subject::Session(id), json!({ "moderator": who, "via": a.via() }))).await {
             tracing::error!(error = %e, session = %id, "cannot audit a moderator leaving");
         }
     }
-    if l.last {
+    if l.last && running {
         let detail = json!({ "why": "no moderator is watching", "ends_after_seconds": grace.as_secs() });
         if let Err(e) = audit.record(Event::new("system", Kind::SessionInputPaused, Subject::Session(id), detail)).await {
             tracing::error!(error = %e, session = %id, "cannot audit the input pause");
