@@ -9,6 +9,7 @@ use crate::sftp::{Anomaly, SftpTap, Stop};
 use crate::state::{CastTap, Conn};
 use portcullis_core::metrics::{self, Direction, StreamKind};
 use russh::{client, server, Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Where a bridged channel's bytes are recorded.
@@ -32,6 +33,13 @@ impl Tap {
         match self {
             Tap::Cast(r) => r.output(data).await.map_err(|_| Ended::RecordingFailed),
             Tap::Sftp(t) => t.device_bytes(data).await.map_err(Ended::from),
+        }
+    }
+
+    /// A marker in a terminal's recording (an SFTP capture has none).
+    pub(crate) async fn marker(&self, label: &str) {
+        if let Tap::Cast(r) = self {
+            r.marker(label).await;
         }
     }
 
@@ -138,6 +146,9 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
 async fn upstream(conn: &Conn, vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<client::Msg>, rec: &Tap, kind: StreamKind) -> Ended {
     loop {
         match vr.wait().await {
+            // A moderated session without a moderator watching, or paused by one: the input
+            // is dropped (the vendor was told when it paused).
+            Some(ChannelMsg::Data { .. }) if conn.input_paused.load(Ordering::SeqCst) => {}
             Some(ChannelMsg::Data { data }) => {
                 metrics::get().bytes(kind, Direction::ToDevice, data.len());
                 conn.count_bytes(data.len()).await;

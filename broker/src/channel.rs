@@ -13,7 +13,8 @@ use crate::prompt::{PtyInfo, Term};
 use crate::recording::Started;
 use crate::sftp::{RowRx, SftpTap};
 use crate::state::{ActiveSession, Conn};
-use crate::{bridge, gate, lobby, recording, session};
+use crate::moderated::Waited;
+use crate::{bridge, gate, lobby, moderated, recording, session};
 use portcullis_core::audit::{Kind as AuditKind, Subject};
 use portcullis_core::clock;
 use portcullis_core::metrics::StreamKind;
@@ -103,6 +104,20 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
         }
     };
     let n = started.n;
+    // A moderated session: nothing reaches the device before a moderator watches.
+    let room = if conn.ctx.approvals.policy().rule(dev.criticality, &dev.zone).moderated {
+        match Box::pin(await_moderator(&conn, &mut term, &tap, session.id)).await {
+            Some(rx) => Some(rx),
+            None => {
+                term.exit(1).await;
+                drop(tap);
+                Box::pin(started.seal(&conn)).await;
+                return;
+            }
+        }
+    } else {
+        None
+    };
     // The recording exists before anything reaches the device.
     let dch = match Box::pin(connect_device(&conn, link, pty.as_ref(), &kind)).await {
         Ok(c) => c,
@@ -117,10 +132,17 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
     };
     let id = term.ch.id();
     drop(term);
-    conn.register(id, pty.is_some(), match &tap {
+    let cast = match &tap {
         Tap::Cast(c) => Some(c.clone()),
         Tap::Sftp(_) => None,
-    });
+    };
+    conn.register(id, pty.is_some(), cast.clone());
+    let followed = async {
+        if let Some(rx) = room {
+            moderated::follow(&conn, session.id, id, pty.is_some(), cast, rx).await;
+        }
+        std::future::pending::<()>().await
+    };
     info!(channel = n, "bridging");
     let subject = Subject::Session(session.id);
     let bridged = async {
@@ -129,7 +151,10 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
             Kind::Exec(_) => StreamKind::Exec,
             Kind::Sftp => StreamKind::Sftp,
         };
-        let ended = bridge::run(&conn, ch, dch, &tap, stream).await;
+        let ended = tokio::select! {
+            e = bridge::run(&conn, ch, dch, &tap, stream) => e,
+            () = followed => bridge::Ended::Cancelled,
+        };
         match tap {
             Tap::Sftp(t) => t.finish().await,
             Tap::Cast(c) => c.end(&conn.end_reason().unwrap_or_else(|| ended.describe().to_owned())).await,
@@ -152,6 +177,47 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
     conn.unregister(id);
     info!(channel = n, ?ended, "channel closed");
     Box::pin(started.seal(&conn)).await;
+}
+
+/// Waits for a moderator to join the live view of a moderated session. What the vendor
+/// types meanwhile is dropped (nothing typed unwatched reaches the device later); Ctrl-C
+/// gives up. `None` after telling the vendor why the session does not go on.
+async fn await_moderator(conn: &Conn, term: &mut Term<'_>, tap: &Tap, id: portcullis_core::domain::SessionId) -> Option<tokio::sync::watch::Receiver<portcullis_core::moderation::Room>> {
+    let wait = conn.ctx.config.session.moderator_wait.0;
+    tap.marker("waiting for a moderator").await;
+    term.warn(&moderated::waiting_text(id, wait)).await;
+    let waited = moderated::wait(conn, id);
+    tokio::pin!(waited);
+    let outcome = loop {
+        tokio::select! {
+            w = &mut waited => break w,
+            m = term.ch.wait() => match m {
+                Some(ChannelMsg::Data { data }) if data.contains(&3) => break Waited::Ended,
+                Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => break Waited::Ended,
+                Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
+                    if let Some(p) = term.pty.as_mut() {
+                        p.cols = col_width;
+                        p.rows = row_height;
+                    }
+                }
+                Some(_) => {}
+            },
+        }
+    };
+    match outcome {
+        Waited::Joined(rx) => Some(rx),
+        Waited::TimedOut => {
+            info!(session = %id, "no moderator joined in time");
+            tap.marker("no moderator joined in time").await;
+            term.warn(&format!("portcullis: no moderator joined within {} minutes, so the device was not contacted. Your grant stays valid for its window: connect again when a moderator can watch.\n", wait.as_secs().div_ceil(60))).await;
+            None
+        }
+        Waited::Ended => {
+            tap.marker("the vendor left before a moderator joined").await;
+            term.warn("portcullis: you left before a moderator joined; the device was not contacted.\n").await;
+            None
+        }
+    }
 }
 
 /// Checks the device and the command, passes the gate and opens the brokered session; `None`

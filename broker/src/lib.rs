@@ -41,6 +41,7 @@ mod handler;
 mod hint;
 mod kind;
 mod lobby;
+mod moderated;
 mod pace;
 mod prompt;
 mod recording;

@@ -228,8 +228,14 @@ async fn devices(conn: &Conn) -> Reply {
         if let Some(line) = crate::gate::window_line(ctx, &d.name, &d.zone) {
             out.push_str(&format!("  {line}"));
         }
+        out.push_str(&moderated_line(ctx, d.criticality, &d.zone).map(|l| format!("  {l}")).unwrap_or_default());
     }
     Reply::ok(out)
+}
+
+/// What the vendor is told about a moderated device (policy `moderated`), if it is one.
+fn moderated_line(ctx: &portcullis_core::context::Context, criticality: portcullis_core::domain::Criticality, zone: &portcullis_core::domain::Zone) -> Option<String> {
+    ctx.approvals.policy().rule(criticality, zone).moderated.then(|| "moderated: the device is contacted only while an approver watches the session live as moderator\n".to_owned())
 }
 
 async fn status(conn: &Conn) -> Reply {
@@ -265,9 +271,10 @@ async fn request(conn: &Conn, args: RequestArgs) -> Reply {
     let ctx = &conn.ctx;
     match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &device, &args.reason, args.minutes).channels(&args.channels).peer(&conn.peer)).await {
         Ok(r) => Reply::ok(format!(
-            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\n{}Once approved, connect with:\n{}",
+            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\n{}{}Once approved, connect with:\n{}",
             r.id, r.device, r.minutes, r.channels, r.required_approvals,
             crate::gate::window_line(ctx, &r.device, &r.zone).unwrap_or_default(),
+            moderated_line(ctx, r.criticality, &r.zone).unwrap_or_default(),
             Hints::new(&conn.entry, &conn.user.username).channels(&r.device, &r.channels)
         )),
         Err(e) => Reply::err(format!("error: {e}\n")),

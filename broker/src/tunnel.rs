@@ -85,6 +85,14 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         .await;
         return;
     };
+    // A moderated device: a tunnel opens only while a moderator watches and input is not
+    // paused (the vendor waits in a terminal for one to join; see `crate::moderated`).
+    if conn.ctx.approvals.policy().rule(dev.criticality, &dev.zone).moderated && !conn.ctx.live.moderation().get(session.id).input_open() {
+        let why = "this device is moderated: tunnels open only while a moderator watches the session and input is not paused";
+        reply.reject(prohibited(format!("portcullis: {why}"))).await;
+        conn.refused("direct-tcpip", json!({ "host": host, "port": port, "device": dev.name, "reason": why })).await;
+        return;
+    }
     let Some(target) = device_target(&dev, port) else {
         warn!(address = %dev.address, "the device's stored address has no host part");
         reply.reject(ChannelOpenFailure::ConnectFailed).await;

@@ -348,6 +348,10 @@ pub struct SessionConfig {
     pub control_poll: Dur,
     /// How long a graceful stop (the default on the web page) warns before closing.
     pub stop_grace: Dur,
+    /// How long a vendor on a moderated device waits for a moderator before giving up.
+    pub moderator_wait: Dur,
+    /// How long a moderated session goes on, input paused, after its last moderator left.
+    pub moderator_grace: Dur,
 }
 
 impl Default for SessionConfig {
@@ -356,6 +360,8 @@ impl Default for SessionConfig {
             warn_before: vec![Dur(Duration::from_secs(300)), Dur(Duration::from_secs(60))],
             control_poll: Dur(Duration::from_millis(500)),
             stop_grace: Dur(Duration::from_secs(60)),
+            moderator_wait: Dur(Duration::from_secs(600)),
+            moderator_grace: Dur(Duration::from_secs(120)),
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod lease;
 pub mod live;
 pub mod maintenance;
 pub mod metrics;
+pub mod moderation;
 
 pub mod net;
 pub mod notify;

@@ -12,6 +12,7 @@
 //! (the web crate's live-view hop), which answers from its own hub.
 
 use crate::domain::SessionId;
+use crate::moderation::Rooms;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -92,6 +93,8 @@ impl Feed {
 #[derive(Debug, Clone, Default)]
 pub struct LiveHub {
     feeds: Arc<Mutex<HashMap<i64, Arc<Feed>>>>,
+    /// Who moderates each moderated session watched here.
+    moderation: Rooms,
 }
 
 /// What a viewer gets: the open channels as they are now, then every later frame.
@@ -163,6 +166,11 @@ impl LiveHub {
     pub fn publishes(&self, session: SessionId, channel: u32) -> bool {
         let feed = self.feeds().get(&session.0).cloned();
         feed.is_some_and(|f| f.channels().contains_key(&channel))
+    }
+
+    /// The moderation rooms of the sessions held here ([`crate::moderation`]).
+    pub fn moderation(&self) -> &Rooms {
+        &self.moderation
     }
 
     /// Sessions with a feed (tests and diagnostics).

@@ -43,6 +43,9 @@ pub struct Rule {
     pub break_glass: bool,
     /// Longest break-glass session, in minutes.
     pub break_glass_minutes: i64,
+    /// Whether a session needs a moderator watching ([`crate::moderation`]): the device
+    /// connection opens only when one joins, and the vendor's input pauses when none is left.
+    pub moderated: bool,
 }
 
 impl Rule {
@@ -101,6 +104,7 @@ impl Policy {
             outside_window: cfg.outside_window,
             break_glass: cfg.break_glass,
             break_glass_minutes: i64::from(cfg.break_glass_minutes),
+            moderated: cfg.moderated.unwrap_or(criticality == Criticality::LifeCritical),
         };
         if let Some(o) = best_override(cfg, criticality, zone) {
             if let Some(n) = o.approvals {
@@ -120,6 +124,9 @@ impl Policy {
             }
             if let Some(m) = o.break_glass_minutes {
                 rule.break_glass_minutes = i64::from(m);
+            }
+            if let Some(m) = o.moderated {
+                rule.moderated = m;
             }
         }
         // Separation of duties is not configurable away.
@@ -200,9 +207,9 @@ mod tests {
     #[test]
     fn most_specific_rule_wins() {
         let rules = vec![
-            PolicyRule { zone: None, criticality: Some(Criticality::High), approvals: Some(2), max_minutes: None, approver_roles: None, outside_window: None, break_glass: None, break_glass_minutes: None },
-            PolicyRule { zone: Some(zone("icu")), criticality: None, approvals: None, max_minutes: Some(60), approver_roles: Some(vec![Role::Admin]), outside_window: None, break_glass: None, break_glass_minutes: None },
-            PolicyRule { zone: Some(zone("icu")), criticality: Some(Criticality::High), approvals: Some(3), max_minutes: None, approver_roles: None, outside_window: None, break_glass: None, break_glass_minutes: None },
+            PolicyRule { zone: None, criticality: Some(Criticality::High), approvals: Some(2), max_minutes: None, approver_roles: None, outside_window: None, break_glass: None, break_glass_minutes: None, moderated: None },
+            PolicyRule { zone: Some(zone("icu")), criticality: None, approvals: None, max_minutes: Some(60), approver_roles: Some(vec![Role::Admin]), outside_window: None, break_glass: None, break_glass_minutes: None, moderated: None },
+            PolicyRule { zone: Some(zone("icu")), criticality: Some(Criticality::High), approvals: Some(3), max_minutes: None, approver_roles: None, outside_window: None, break_glass: None, break_glass_minutes: None, moderated: None },
         ];
         let p = Policy::new(PolicyConfig { rules, ..PolicyConfig::default() });
         // zone + criticality beats zone alone: its unset fields fall back to the defaults.
@@ -215,5 +222,16 @@ mod tests {
         assert_eq!(lab_high.approvals, 2);
         assert!(lab_high.may_approve(Role::Approver) && !lab_high.may_approve(Role::Vendor));
         assert_eq!(p.max_minutes_anywhere(), 480);
+    }
+
+    #[test]
+    fn moderation_is_on_for_life_critical_by_default_and_rules_override_it() {
+        let p = Policy::new(PolicyConfig::default());
+        assert!(p.rule(Criticality::LifeCritical, &zone("icu")).moderated);
+        assert!(!p.rule(Criticality::High, &zone("icu")).moderated);
+        let rules = vec![PolicyRule { zone: Some(zone("lab")), criticality: None, approvals: None, max_minutes: None, approver_roles: None, outside_window: None, moderated: Some(true) }];
+        let p = Policy::new(PolicyConfig { moderated: Some(false), rules, ..PolicyConfig::default() });
+        assert!(!p.rule(Criticality::LifeCritical, &zone("icu")).moderated);
+        assert!(p.rule(Criticality::Standard, &zone("lab")).moderated);
     }
 }

@@ -37,6 +37,9 @@ impl Demo {
         let mut cmd = Command::new(portcullis_bin());
         cmd.arg("demo").arg("--data").arg(dir.path().join("data"));
         cmd.env("PORTCULLIS_SSH_LISTEN", "127.0.0.1:0").env("PORTCULLIS_WEB_LISTEN", "127.0.0.1:0");
+        // The ventilator is life-critical, so moderated by default; these tests drive its
+        // shell without a moderator (moderation has its own e2e test, `moderated`).
+        cmd.env("PORTCULLIS_POLICY_MODERATED", "false");
         let (mut child, output) = Capture::spawn(&mut cmd);
         if output.wait_for("Current codes", 0, Duration::from_secs(120)).is_none() {
             let _ = child.kill();

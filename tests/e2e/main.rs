@@ -61,3 +61,4 @@ mod vendor_lifecycle;
 mod files;
 mod window;
 mod maintenance;
+mod moderated;

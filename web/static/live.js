@@ -57,6 +57,12 @@
     socket.addEventListener('open', function () {
       opened = true;
       if (!finished) { setState('Live'); }
+      // A moderator's view: the open stream is the moderator's presence.
+      var box = document.getElementById('moderation');
+      var said = document.getElementById('moderation-state');
+      if (box && said && box.dataset.moderating === '1') {
+        said.textContent = 'You are moderating: the device connection is open, and the vendor\'s input reaches it while you watch. Leaving this page pauses it.';
+      }
     });
     socket.addEventListener('close', function (ev) {
       if (finished) { return; }
@@ -92,5 +98,32 @@
   player.addEventListener('ended', function () { if (!finished) { ended(); } });
   player.addEventListener('offline', function () {
     if (!finished) { setState('Disconnected: no stream from the server'); }
+  });
+})();
+
+// Moderator controls (a moderated session joined as moderator): pause and resume the
+// vendor's input through the API, with the sign-in's CSRF token; the answer is shown in
+// #moderation-state. The page stays where it is, so the moderating view stays open.
+(function () {
+  var box = document.getElementById('moderation');
+  var state = document.getElementById('moderation-state');
+  if (!box || typeof window.fetch !== 'function') { return; }
+  box.querySelectorAll('button[data-action]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      var url = '/api/v1/sessions/' + box.dataset.session + '/moderation/' + button.dataset.action;
+      fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': box.dataset.csrf } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+        .then(function (res) {
+          if (!state) { return; }
+          if (!res.ok) {
+            state.textContent = 'Refused: ' + ((res.body.error && res.body.error.message) || 'error');
+          } else if (res.body.input_open) {
+            state.textContent = 'Vendor input resumed: it reaches the device (watched by ' + res.body.moderators.join(', ') + ').';
+          } else {
+            state.textContent = 'Vendor input paused' + (res.body.paused_by ? ' by ' + res.body.paused_by : '') + ': nothing the vendor types reaches the device.';
+          }
+        })
+        .catch(function () { if (state) { state.textContent = 'Disconnected: the request did not reach the server'; } });
+    });
   });
 })();

@@ -146,6 +146,7 @@ async fn separation_of_duties_holds_over_the_api() {
         assert_eq!(shown.body["state"], "pending", "{}", api.backend);
         assert_eq!(shown.body["approvals"], json!(["nurse"]));
         assert_eq!(shown.body["policy"]["approvals_required"], 2);
+        assert_eq!(shown.body["policy"]["moderated"], true, "a life-critical device is moderated by default");
         // The refusals are in the audit log with who and from where.
         let refused = api.audit_of("request.approval_refused").await;
         assert_eq!(refused.len(), 1, "{}: {refused:?}", api.backend);

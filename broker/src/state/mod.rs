@@ -25,7 +25,7 @@ use russh::ChannelId;
 use serde_json::json;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -101,6 +101,9 @@ pub(crate) struct Conn {
     refusals: Mutex<Refusals>,
     /// Bytes moved by the session, both ways, every channel and tunnel (rule `bytes_per_session`).
     bytes: AtomicU64,
+    /// A moderated session's vendor input is dropped, not forwarded: no moderator watches or
+    /// one paused it (the moderation follower sets it, the bridge reads it).
+    pub input_paused: AtomicBool,
 }
 
 /// A bridged channel, as warnings need it.
@@ -133,6 +136,7 @@ impl Conn {
             next_channel: AtomicU32::new(0),
             refusals: Mutex::new(Refusals::default()),
             bytes: AtomicU64::new(0),
+            input_paused: AtomicBool::new(false),
         }
     }
 

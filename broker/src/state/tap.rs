@@ -43,6 +43,13 @@ impl CastTap {
         self.live.marker(label);
     }
 
+    /// A marker alone (a moderator joined or left, input paused or resumed): nothing is
+    /// added to the device's output.
+    pub async fn marker(&self, label: &str) {
+        let _ = self.rec.marker(label).await;
+        self.live.marker(label);
+    }
+
     /// Marks the end of the channel and closes the live feed.
     pub async fn end(&self, why: &str) {
         let label = format!("end: {why}");

@@ -113,6 +113,16 @@ kinds! {
     SessionStopRequested = "session.stop_requested",
     /// Somebody watched a session live.
     SessionWatched = "session.watched",
+    /// A moderator joined the live view of a moderated session (the first one opens the
+    /// device connection).
+    SessionModeratorJoined = "session.moderator_joined",
+    /// A moderator left the live view of a moderated session.
+    SessionModeratorLeft = "session.moderator_left",
+    /// The vendor's input to a moderated session was paused: by a moderator, or because no
+    /// moderator was left.
+    SessionInputPaused = "session.input_paused",
+    /// The vendor's input to a moderated session was resumed.
+    SessionInputResumed = "session.input_resumed",
     /// A channel, forwarding or environment request refused.
     ChannelRefused = "channel.refused",
     /// A tunnel opened to the device.
@@ -347,6 +357,10 @@ mod tests {
         (Kind::SessionEnded, "session.ended"),
         (Kind::SessionStopRequested, "session.stop_requested"),
         (Kind::SessionWatched, "session.watched"),
+        (Kind::SessionModeratorJoined, "session.moderator_joined"),
+        (Kind::SessionModeratorLeft, "session.moderator_left"),
+        (Kind::SessionInputPaused, "session.input_paused"),
+        (Kind::SessionInputResumed, "session.input_resumed"),
         (Kind::ChannelRefused, "channel.refused"),
         (Kind::TunnelOpened, "tunnel.opened"),
         (Kind::TunnelClosed, "tunnel.closed"),

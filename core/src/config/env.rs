@@ -75,12 +75,15 @@ pub(super) fn apply(c: &mut Config, var: &str, v: &str) -> Result<(), ConfigErro
         "POLICY_HIGH_APPROVALS" => c.policy.high_approvals = parse(var, v)?,
         "POLICY_STANDARD_APPROVALS" => c.policy.standard_approvals = parse(var, v)?,
         "POLICY_MAX_MINUTES" => c.policy.max_minutes = parse(var, v)?,
+        "POLICY_MODERATED" => c.policy.moderated = Some(parse(var, v)?),
         "SESSION_WARN_BEFORE" => {
             c.session.warn_before = Dur::parse_list(v)
                 .map_err(|message| ConfigError::Env { var: var.into(), message })?
         }
         "SESSION_CONTROL_POLL" => c.session.control_poll = dur(var, v)?,
         "SESSION_STOP_GRACE" => c.session.stop_grace = dur(var, v)?,
+        "SESSION_MODERATOR_WAIT" => c.session.moderator_wait = dur(var, v)?,
+        "SESSION_MODERATOR_GRACE" => c.session.moderator_grace = dur(var, v)?,
         "RECORDING_DIR" => c.recording.dir = v.into(),
         "RECORDING_STORE" => c.recording.store = parse(var, v)?,
         "RECORDING_S3_BUCKET" => c.recording.s3.get_or_insert_with(Default::default).bucket = v.trim().into(),

@@ -25,6 +25,9 @@ pub struct PolicyConfig {
     pub break_glass: bool,
     /// Longest break-glass session, in minutes (at most [`MAX_BREAK_GLASS_MINUTES`]).
     pub break_glass_minutes: u32,
+    /// Whether sessions need a moderator watching before the device connection opens (and
+    /// to keep typing): unset means on for `life-critical` devices, off for the others.
+    pub moderated: Option<bool>,
     /// Overrides; the most specific matching rule wins (zone and criticality, then zone, then
     /// criticality), the first listed among equals.
     pub rules: Vec<PolicyRule>,
@@ -41,6 +44,7 @@ impl Default for PolicyConfig {
             outside_window: OutsideWindow::default(),
             break_glass: true,
             break_glass_minutes: 60,
+            moderated: None,
             rules: Vec::new(),
         }
     }
@@ -60,6 +64,7 @@ pub struct PolicyRule {
     pub break_glass: Option<bool>,
     #[serde(default)]
     pub break_glass_minutes: Option<u32>,
+    pub moderated: Option<bool>,
 }
 
 /// The short maximum of a break-glass session, whatever the configuration says: an emergency

@@ -93,7 +93,7 @@ fn instructions(init: &Initialised, cast: &Cast, exe: &Path, ssh: SocketAddr, we
          \n\
          Two simulated devices, each with its own service shell and files:\n  \
          {pump} (infusion pump on {pump_addr}; high: one approver)\n  \
-         {vent} (ventilator on {vent_addr}; life-critical: two distinct approvers)\n\
+         {vent} (ventilator on {vent_addr}; life-critical: two distinct approvers, and a moderator\n   watching its live view before the device is contacted)\n\
          Broker SSH: {ssh} (host key {fp})    web page: https://{web}/\n\
          \n\
          1. In another terminal, connect as the vendor (or put {vent} in place of {pump}):\n\

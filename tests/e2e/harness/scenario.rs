@@ -41,6 +41,9 @@ impl Setup {
                     "PORTCULLIS_APPROVAL_WAIT_TIMEOUT".to_owned(),
                     "120s".to_owned(),
                 ),
+                // Moderation (on by default for life-critical devices) has its own tests
+                // (`moderated`); elsewhere a vendor reaches a life-critical device unwatched.
+                ("PORTCULLIS_POLICY_MODERATED".to_owned(), "false".to_owned()),
             ],
             broker_env: Vec::new(),
             store_url: None,

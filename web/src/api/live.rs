@@ -14,6 +14,9 @@
 //! recording as that node writes it ([`super::live_tail`]), about a second behind.
 
 use super::access;
+use super::moderation;
+use axum::extract::Query;
+use portcullis_core::approvals::Approvals;
 use super::error::{ApiError, ErrorBody};
 use super::live_hop::Hop;
 use super::live_tail::Tail;
@@ -63,23 +66,55 @@ const TRY_AGAIN: u16 = 1013;
     params(("id" = i64, Path, description = "session number")),
     responses((status = 101, description = "switching to the websocket stream"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[allow(clippy::too_many_arguments)]
 pub async fn watch(
     State(store): State<Store>,
     State(audit): State<AuditLog>,
     State(webauth): State<WebAuth>,
+    State(approvals): State<Approvals>,
     State(Views { live, keys, config }): State<Views>,
     Watcher(a): Watcher,
     ApiPath(id): ApiPath<i64>,
+    Query(q): Query<LiveQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let s = access::opening(&store, &audit, &a, id, Access::Live, json!({})).await?;
     if s.state == SessionState::Ended {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("session {id} has ended; replay its recordings instead")));
     }
+    let moderate = q.moderate.as_deref() == Some("1");
+    if moderate {
+        moderation::check(&store, &approvals, &config, &a, &s).await?;
+    }
     let ws = ws.map_err(|_| ApiError::bad_request("this address is a websocket; open it with a websocket client"))?;
     // The row is committed before the upgrade: no frame without it.
-    access::record_opening(&audit, &a, &s, Access::Live, json!({})).await?;
-    Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| stream(Sources { store, webauth, live, keys, config }, a, SessionId(id), socket)))
+    access::record_opening(&audit, &a, &s, Access::Live, json!({ "moderate": moderate })).await?;
+    let grace = config.session.moderator_grace.0;
+    Ok(ws.protocols([PROTOCOL]).max_message_size(MAX_INBOUND).on_upgrade(move |socket| async move {
+        let sid = SessionId(id);
+        // A moderator's view: joined (its row first) for as long as the stream runs.
+        let presence = if moderate {
+            match moderation::join(&audit, &a, live.moderation(), sid).await {
+                Some(p) => Some(p),
+                None => return,
+            }
+        } else {
+            None
+        };
+        let (who, rows) = (a.clone(), store.clone());
+        stream(Sources { store, webauth, live, keys, config }, a, sid, socket).await;
+        if let Some(p) = presence {
+            // A session that ended is not paused by its moderators' views closing after it.
+            let running = matches!(rows.session(sid).await, Ok(Some(s)) if s.state != SessionState::Ended);
+            moderation::left(&audit, &who, sid, p.leave(), grace, running).await;
+        }
+    }))
+}
+
+/// The live view's query: `moderate=1` joins as moderator of a moderated session.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LiveQuery {
+    pub moderate: Option<String>,
 }
 
 /// Where terminals come from: this process's hub, and the hop to other nodes (the token key

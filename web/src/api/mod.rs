@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod live;
 pub mod live_hop;
 pub mod live_tail;
+pub mod moderation;
 pub mod openapi;
 pub mod recordings;
 pub mod requests;
@@ -72,6 +73,8 @@ pub fn router() -> Routes {
         .add(&["GET"], "/api/v1/sessions/{id}/recordings/{channel}", get(recordings::download))
         .add(&["POST"], "/api/v1/sessions/{id}/evidence", post(evidence::create))
         .add(&["GET"], "/api/v1/sessions/{id}/live", get(live::watch))
+        .add(&["POST"], "/api/v1/sessions/{id}/moderation/pause", post(moderation::pause))
+        .add(&["POST"], "/api/v1/sessions/{id}/moderation/resume", post(moderation::resume))
         .add(&["GET", "POST"], "/api/v1/users", get(users::list).post(users::create))
         .add(&["GET"], "/api/v1/users/{name}", get(users::show))
         .add(&["POST"], "/api/v1/users/{name}/disable", post(users::disable))

@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header (the page).
 
 use super::views::*;
-use super::{accounts, alerts, audit, auth, breakglass, containments, device_changes, devices, error, evidence, live, recordings, requests, sessions, users};
+use super::{accounts, alerts, audit, auth, breakglass, containments, device_changes, devices, error, evidence, live, moderation, recordings, requests, sessions, users};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         serve,
         auth::login, auth::logout, auth::enrol, auth::refresh, auth::me,
         requests::list, requests::pending_count, requests::show, requests::create, requests::approve, requests::deny, requests::revoke,
-        sessions::list, sessions::show, sessions::stop, sessions::audit, recordings::list, recordings::download, evidence::create, live::watch,
+        sessions::list, sessions::show, sessions::stop, sessions::audit, recordings::list, recordings::download, evidence::create, live::watch, moderation::pause, moderation::resume,
         users::list, users::show, users::create, users::disable, users::enable,
         accounts::keys, accounts::add_key, accounts::remove_key, accounts::expiry, accounts::reset_totp, accounts::access,
         devices::list, devices::show, devices::create, device_changes::disable,
@@ -33,7 +33,7 @@ use utoipa::{Modify, OpenApi};
         recordings::RecordingView, device_changes::DeviceEditBody, device_changes::CredentialBody,
         device_changes::HostKeyBody, device_changes::RepinView, device_changes::CredentialView,
         device_changes::ImportBody, device_changes::ImportError, device_changes::ImportView,
-        super::viewings::ViewingView, accounts::AccessBody,
+        super::viewings::ViewingView, accounts::AccessBody, super::moderation::InputView,
         accounts::KeyView, accounts::NewKeyBody, accounts::RemoveKeyBody, accounts::ExpiryBody, accounts::TotpView,
         containments::ContainmentView, containments::ContainBody, containments::LiftBody, containments::PlanView,
         containments::PlanSessionView, containments::PlanRequestView, containments::ContainedView, containments::StoppedView,

@@ -97,6 +97,9 @@ pub struct PolicyView {
     /// What a request needs while the device's maintenance windows are closed: `allow`,
     /// `refuse` or `extra-approver`.
     pub outside_window: String,
+    /// Whether sessions need a moderator watching (the device connection opens only when one
+    /// joins the live view).
+    pub moderated: bool,
 }
 
 /// Where a device stands against its maintenance windows now.
@@ -138,6 +141,7 @@ impl From<&Rule> for PolicyView {
             max_minutes: r.max_minutes,
             approver_roles: r.approver_roles.iter().map(|r| r.to_string()).collect(),
             outside_window: r.outside_window.as_str().to_owned(),
+            moderated: r.moderated,
         }
     }
 }

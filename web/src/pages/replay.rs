@@ -11,6 +11,9 @@ use super::layout::{self, Frame, Notice, Tab};
 use super::session::integrity;
 use super::visitor::decides;
 use crate::api::access;
+use crate::api::live::LiveQuery;
+use crate::api::moderation::{self, Moderating};
+use axum::extract::Query;
 use crate::api::recordings::{checked_one, deliver, RecordingView};
 use crate::api::views::SessionView;
 use portcullis_core::audit::AuditLog;
@@ -180,24 +183,76 @@ pub async fn show(
     Ok(([(CONTENT_SECURITY_POLICY, PLAYER_CSP)], page).into_response())
 }
 
-/// `GET /sessions/{id}/live`.
-pub async fn live(State(frame): State<Frame>, State(store): State<Store>, State(audit): State<AuditLog>, Path(id): Path<String>, PageUser(user): PageUser) -> Result<Response, PageError> {
+/// `GET /sessions/{id}/live` (`?moderate=1`: as moderator of a moderated session).
+pub async fn live(
+    State(frame): State<Frame>,
+    State(store): State<Store>,
+    State(audit): State<AuditLog>,
+    State(m): State<Moderating>,
+    Path(id): Path<String>,
+    Query(q): Query<LiveQuery>,
+    PageUser(user): PageUser,
+) -> Result<Response, PageError> {
     let sid = id.parse::<i64>().map_err(|_| PageError::not_found(format!("no session {id:?}")))?;
-    let s = SessionView::from(&access::opening(&store, &audit, &user, sid, Access::Live, json!({})).await?);
+    let rec = access::opening(&store, &audit, &user, sid, Access::Live, json!({})).await?;
+    let moderated = moderation::moderated(&m.approvals, &rec);
+    let may_moderate = if moderated { moderation::check(&store, &m.approvals, &m.config, &user, &rec).await.map_err(|e| e.message) } else { Err(String::new()) };
+    let moderating = q.moderate.as_deref() == Some("1") && may_moderate.is_ok();
+    let room = m.live.moderation().get(rec.id);
+    let s = SessionView::from(&rec);
+    let ws = if moderating { format!("/api/v1/sessions/{}/live?moderate=1", s.id) } else { format!("/api/v1/sessions/{}/live", s.id) };
     let body = html! {
         h1 { "Live: session " (s.id) " on " (s.device) }
         p.lead { (s.vendor) @if !s.vendor_org.is_empty() { " (" (s.vendor_org) ")" } " · started " (super::format::utc(&s.started_at)) " · " a href={ "/sessions/" (s.id) } { "session record" } }
         @if s.ended_at.is_some() {
             p.empty { "This session has ended. Replay it from the " a href={ "/sessions/" (s.id) } { "session record" } "." }
         } @else {
+            @if moderated {
+                div #moderation .moderation data-session=(s.id) data-csrf=(user.csrf) data-moderating=(if moderating { "1" } else { "0" }) {
+                    p #moderation-state role="status" {
+                        @if moderating && !room.opened {
+                            "Waiting — you are the moderator: joining opens the device connection. The vendor's input reaches the device only while a moderator watches."
+                        } @else if moderating {
+                            "You are a moderator: the vendor's input reaches the device only while a moderator watches and none paused it. Leaving this page pauses it."
+                        } @else if !room.opened {
+                            "Moderated session: waiting for a moderator. The device connection opens only when a moderator joins."
+                        } @else if room.present() {
+                            "Moderated session: watched by " (room.names()) "."
+                        } @else {
+                            "Moderated session: no moderator is watching; the vendor's input is paused."
+                        }
+                    }
+                    @if moderating {
+                        div.actions {
+                            button #pause-input type="button" data-action="pause" { "Pause vendor input" }
+                            button #resume-input type="button" data-action="resume" { "Resume vendor input" }
+                        }
+                    } @else {
+                        @match &may_moderate {
+                            Ok(()) => {
+                                form #join-moderator method="get" action={ "/sessions/" (s.id) "/live" } {
+                                    input type="hidden" name="moderate" value="1";
+                                    button type="submit" { @if room.opened { "Join as moderator" } @else { "Join as moderator (opens the device connection)" } }
+                                }
+                            }
+                            Err(why) if !why.is_empty() => p.hint { "You may watch but not moderate: " (why) "." },
+                            Err(_) => {}
+                        }
+                    }
+                }
+            }
             p #live-state role="status" { "Connecting…" }
-            div #live .player data-ws={ "/api/v1/sessions/" (s.id) "/live" } data-cols="80" data-rows="24" {
+            div #live .player data-ws=(ws) data-cols="80" data-rows="24" {
                 p.player-fallback { "The live view needs JavaScript." }
             }
             @if decides(&user) && s.stop_requested_by.is_none() {
                 div.actions { a.stop.button.danger href={ "/sessions/" (s.id) "/stop" } { "Stop this session…" } }
             }
-            p.hint { "You only watch: nothing you type reaches the session. Watching is recorded in the audit log." }
+            @if moderating {
+                p.hint { "Nothing you type reaches the session. Joining, leaving, pausing and resuming are recorded in the recording and the audit log." }
+            } @else {
+                p.hint { "You only watch: nothing you type reaches the session. Watching is recorded in the audit log." }
+            }
         }
     };
     let head = layout::assets(&["player/asciinema-player.css"], &["player/asciinema-player.min.js", "live.js"]);

@@ -99,6 +99,10 @@ fn request_card(user: &Authed, r: &RequestView) -> Markup {
                     span.tally { (r.approvals.len()) " of " (r.approvals_required) " approvals" }
                     @if !r.approvals.is_empty() { " — " span.approvers { (r.approvals.join(", ")) } }
                 }
+                @if r.policy.moderated {
+                    dt { "Moderated" }
+                    dd.moderated { "Yes: the device connection opens only when an approver who did not ask for it joins the live view as moderator, and the vendor's input pauses when no moderator watches." }
+                }
                 @if let Some(w) = &r.maintenance_window {
                     dt { "Maintenance window" }
                     dd.maintenance-window data-state=(w.state) {

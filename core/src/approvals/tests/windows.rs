@@ -55,6 +55,7 @@ async fn zone_rules_set_approver_roles_and_window_maximum() {
             outside_window: None,
             break_glass: None,
             break_glass_minutes: None,
+            moderated: None,
         }];
         let policy = Policy::new(PolicyConfig { rules, ..PolicyConfig::default() });
         let approvals = Approvals::new(w.store.clone(), w.audit.clone(), policy, ApprovalConfig::default());
