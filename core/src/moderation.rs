@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn only_an_approver_who_did_not_ask_may_moderate() {
-        let rule = Rule { approvals: 2, max_minutes: 60, approver_roles: vec![Role::Approver, Role::Admin], outside_window: Default::default(), moderated: true };
+        let rule = Rule { approvals: 2, max_minutes: 60, approver_roles: vec![Role::Approver, Role::Admin], outside_window: Default::default(), moderated: true, break_glass: true, break_glass_minutes: 60 };
         assert!(may_moderate("nurse", Role::Approver, &rule, "jdoe", None).is_ok());
         assert!(may_moderate("jdoe", Role::Approver, &rule, "jdoe", None).is_err(), "the vendor itself");
         assert!(may_moderate("nurse", Role::Approver, &rule, "jdoe", Some("nurse")).is_err(), "the approver who filed the request");

@@ -229,7 +229,7 @@ mod tests {
         let p = Policy::new(PolicyConfig::default());
         assert!(p.rule(Criticality::LifeCritical, &zone("icu")).moderated);
         assert!(!p.rule(Criticality::High, &zone("icu")).moderated);
-        let rules = vec![PolicyRule { zone: Some(zone("lab")), criticality: None, approvals: None, max_minutes: None, approver_roles: None, outside_window: None, moderated: Some(true) }];
+        let rules = vec![PolicyRule { zone: Some(zone("lab")), criticality: None, approvals: None, max_minutes: None, approver_roles: None, outside_window: None, moderated: Some(true), break_glass: None, break_glass_minutes: None }];
         let p = Policy::new(PolicyConfig { moderated: Some(false), rules, ..PolicyConfig::default() });
         assert!(!p.rule(Criticality::LifeCritical, &zone("icu")).moderated);
         assert!(p.rule(Criticality::Standard, &zone("lab")).moderated);

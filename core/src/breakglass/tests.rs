@@ -63,7 +63,7 @@ async fn only_the_right_opens_it_clipped_to_the_maximum() {
 async fn policy_and_containment_refuse_it() {
     for t in stores().await {
         let w = World::new(&t);
-        let rule = PolicyRule { zone: None, criticality: Some(Criticality::LifeCritical), approvals: None, max_minutes: None, approver_roles: None, outside_window: None, break_glass: Some(false), break_glass_minutes: None };
+        let rule = PolicyRule { zone: None, criticality: Some(Criticality::LifeCritical), approvals: None, max_minutes: None, approver_roles: None, outside_window: None, break_glass: Some(false), break_glass_minutes: None, moderated: None };
         let bg = service(&w, PolicyConfig { rules: vec![rule], ..PolicyConfig::default() }, Duration::from_secs(3600));
         let jdoe = w.user("jdoe", Role::Vendor).await;
         right(&w, &jdoe).await;
