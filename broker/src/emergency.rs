@@ -5,10 +5,9 @@
 
 use crate::hint::Hints;
 use crate::state::Conn;
-use portcullis_core::approvals::minutes_text;
 use portcullis_core::breakglass::OpenInput;
 use portcullis_core::clock;
-use portcullis_core::domain::{Channel, ChannelSet, DeviceName};
+use portcullis_core::domain::{ChannelSet, DeviceName};
 
 /// A parsed `break-glass` command.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,52 +29,14 @@ pub(crate) const HELP: &str = "  break-glass DEVICE --incident REF --reason TEXT
 
 /// Parses the words after `break-glass`.
 pub(crate) fn parse(words: &[String]) -> Result<BreakGlassArgs, String> {
-    let (mut device, mut minutes) = (None, None);
-    let (mut incident, mut reason): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-    let mut channels: Vec<Channel> = Vec::new();
-    let mut i = 0;
-    while i < words.len() {
-        match words[i].as_str() {
-            "--minutes" | "-m" => {
-                let v = words.get(i + 1).ok_or("--minutes needs a number")?;
-                minutes = Some(minutes_text(v).map_err(|e| format!("--minutes: {e}"))?);
-                i += 2;
-            }
-            flag @ ("--incident" | "-i" | "--reason" | "-r") => {
-                let into = if matches!(flag, "--incident" | "-i") { &mut incident } else { &mut reason };
-                i += 1;
-                while i < words.len() && !words[i].starts_with("--") {
-                    into.push(words[i].clone());
-                    i += 1;
-                }
-            }
-            "--shell" => {
-                channels.push(Channel::Shell);
-                i += 1;
-            }
-            "--files" => {
-                channels.push(Channel::Files);
-                i += 1;
-            }
-            "--tcp" => {
-                let v = words.get(i + 1).ok_or("--tcp needs a port number")?;
-                channels.push(Channel::parse(&format!("tcp:{v}")).map_err(|e| format!("--tcp: {e}"))?);
-                i += 2;
-            }
-            w if w.starts_with('-') => return Err(format!("unknown option {w}")),
-            w if device.is_none() => {
-                device = Some(w.to_owned());
-                i += 1;
-            }
-            w => return Err(format!("unexpected word {w:?} (put the reason after --reason)")),
-        }
-    }
+    let w = crate::words::parse(words, &[("--incident", "-i"), ("--reason", "-r")])?;
+    let mut texts = w.texts.into_iter();
     Ok(BreakGlassArgs {
-        device: device.ok_or("which device? usage: break-glass DEVICE --incident REF --reason TEXT")?,
-        incident: incident.join(" "),
-        reason: reason.join(" "),
-        minutes,
-        channels: if channels.is_empty() { ChannelSet::shell() } else { ChannelSet::from_channels(channels).map_err(|e| e.0)? },
+        device: w.device.ok_or("which device? usage: break-glass DEVICE --incident REF --reason TEXT")?,
+        incident: texts.next().unwrap_or_default(),
+        reason: texts.next().unwrap_or_default(),
+        minutes: w.minutes,
+        channels: w.channels,
     })
 }
 

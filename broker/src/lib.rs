@@ -55,6 +55,7 @@ mod state;
 mod target;
 mod tunnel;
 mod window;
+mod words;
 
 #[cfg(test)]
 mod testkit;

@@ -7,11 +7,11 @@
 
 use crate::hint::Hints;
 use crate::kind::Kind;
-use portcullis_core::approvals::{minutes_text, RequestInput};
+use portcullis_core::approvals::RequestInput;
 use crate::prompt::{Line, Term};
 use crate::state::Conn;
 use portcullis_core::clock;
-use portcullis_core::domain::{Channel, ChannelSet, DeviceName};
+use portcullis_core::domain::{ChannelSet, DeviceName};
 
 const HELP_HEAD: &str = "Commands:
   devices                                       devices you can ask for, and your current access
@@ -107,51 +107,12 @@ pub struct RequestArgs {
 
 /// Parses the words after `request`.
 pub(crate) fn parse_request(words: &[String]) -> Result<RequestArgs, String> {
-    let mut device = None;
-    let mut minutes = None;
-    let mut reason: Vec<String> = Vec::new();
-    let mut channels: Vec<Channel> = Vec::new();
-    let mut i = 0;
-    while i < words.len() {
-        match words[i].as_str() {
-            "--minutes" | "-m" => {
-                let v = words.get(i + 1).ok_or("--minutes needs a number")?;
-                minutes = Some(minutes_text(v).map_err(|e| format!("--minutes: {e}"))?);
-                i += 2;
-            }
-            "--reason" | "-r" => {
-                i += 1;
-                while i < words.len() && !words[i].starts_with("--") {
-                    reason.push(words[i].clone());
-                    i += 1;
-                }
-            }
-            "--shell" => {
-                channels.push(Channel::Shell);
-                i += 1;
-            }
-            "--files" => {
-                channels.push(Channel::Files);
-                i += 1;
-            }
-            "--tcp" => {
-                let v = words.get(i + 1).ok_or("--tcp needs a port number")?;
-                channels.push(Channel::parse(&format!("tcp:{v}")).map_err(|e| format!("--tcp: {e}"))?);
-                i += 2;
-            }
-            w if w.starts_with('-') => return Err(format!("unknown option {w}")),
-            w if device.is_none() => {
-                device = Some(w.to_owned());
-                i += 1;
-            }
-            w => return Err(format!("unexpected word {w:?} (put the reason after --reason)")),
-        }
-    }
+    let w = crate::words::parse(words, &[("--reason", "-r")])?;
     Ok(RequestArgs {
-        device: device.ok_or("which device? usage: request DEVICE --minutes N --reason TEXT")?,
-        minutes: minutes.ok_or("--minutes N is required")?,
-        reason: reason.join(" "),
-        channels: if channels.is_empty() { ChannelSet::shell() } else { ChannelSet::from_channels(channels).map_err(|e| e.0)? },
+        device: w.device.ok_or("which device? usage: request DEVICE --minutes N --reason TEXT")?,
+        minutes: w.minutes.ok_or("--minutes N is required")?,
+        reason: w.texts.concat(),
+        channels: w.channels,
     })
 }
 
