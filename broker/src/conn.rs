@@ -36,22 +36,16 @@ const NOT_IN_TIME: &str = "authentication not completed in time";
 pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, unauth: OwnedSemaphorePermit, startup: Startup, shutdown: CancellationToken) {
     let deadline = tokio::time::Instant::now() + broker.ctx().config.ssh.preauth_timeout.0;
     let entry = entry_of(&broker.ctx().config.ssh, stream.local_addr().ok());
-    // A second handle on the socket, so the connection can be cut even when the SSH layer
-    // is stuck (a client that stalls before key exchange never reads a disconnect message).
-    let (stream, killer) = match split_off_killer(stream) {
-        Ok(x) => x,
-        Err(e) => {
-            debug!(error = %e, "cannot prepare the socket");
-            return;
-        }
-    };
+    // The connection can be cut even when the SSH layer is stuck (a client that stalls
+    // before key exchange never reads a disconnect message), without a second file.
+    let (stream, killer) = crate::cutoff::cuttable(crate::socket::buffered(stream));
     let (tx, mut rx) = mpsc::channel(32);
     let handler = VendorHandler::new(broker.clone(), peer.to_string(), tx);
     let started = tokio::select! {
-        r = tokio::time::timeout_at(deadline, Box::pin(russh::server::run_stream(broker.inner.ssh.clone(), crate::socket::buffered(stream), handler))) => r,
+        r = tokio::time::timeout_at(deadline, Box::pin(russh::server::run_stream(broker.inner.ssh.clone(), stream, handler))) => r,
         _ = shutdown.cancelled() => {
             startup.finish(Outcome::Interrupted);
-            let _ = killer.shutdown(std::net::Shutdown::Both);
+            killer.cut();
             return;
         }
     };
@@ -60,13 +54,13 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
         Ok(Err(e)) => {
             debug!(error = %e, "SSH handshake failed");
             startup.finish(Outcome::Failed);
-            let _ = killer.shutdown(std::net::Shutdown::Both);
+            killer.cut();
             return;
         }
         Err(_) => {
             debug!("no SSH handshake before the sign-in deadline");
             startup.finish(Outcome::GraceExceeded);
-            let _ = killer.shutdown(std::net::Shutdown::Both);
+            killer.cut();
             return;
         }
     };
@@ -87,7 +81,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
             startup.finish(outcome);
             let _ = handle.disconnect(Disconnect::ByApplication, why.into(), "en".into()).await;
             let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
-            let _ = killer.shutdown(std::net::Shutdown::Both);
+            killer.cut();
             return;
         }
     };
@@ -96,7 +90,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let Ok(_slot) = broker.inner.sessions.clone().try_acquire_owned() else {
         let _ = handle.disconnect(Disconnect::TooManyConnections, "the broker is at its session limit".into(), "en".into()).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), running).await;
-        let _ = killer.shutdown(std::net::Shutdown::Both);
+        killer.cut();
         return;
     };
     let span = Span::current();
@@ -110,7 +104,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
             Err(e) => {
                 error!(error = %e, "store unavailable");
                 let _ = handle.disconnect(Disconnect::ByApplication, UNAVAILABLE.into(), "en".into()).await;
-                let _ = killer.shutdown(std::net::Shutdown::Both);
+                killer.cut();
                 return;
             }
         },
@@ -123,7 +117,7 @@ pub(crate) async fn serve(broker: Broker, stream: TcpStream, peer: SocketAddr, u
     let reason = conn.end_reason().unwrap_or_default();
     let _ = handle.disconnect(Disconnect::ByApplication, reason, "en".into()).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
-    let _ = killer.shutdown(std::net::Shutdown::Both);
+    killer.cut();
 }
 
 /// Where this vendor reached the broker: the configured public host and port, each falling
@@ -185,13 +179,6 @@ async fn run_session(conn: &Arc<Conn>, fanout: Fanout, rx: &mut mpsc::Receiver<C
         Box::pin(l.disconnect()).await;
     }
     Box::pin(session::finish(conn)).await;
-}
-
-/// Returns the stream for russh and a duplicate handle that can shut the socket down.
-fn split_off_killer(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
-    let std_stream = stream.into_std()?;
-    let killer = std_stream.try_clone()?;
-    Ok((TcpStream::from_std(std_stream)?, killer))
 }
 
 /// The store could not check a sign-in, as the handler reported.

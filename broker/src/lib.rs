@@ -21,7 +21,8 @@
 //!   share: [`Broker`]), [`events`] (what the handler tells the connection task), [`kind`]
 //!   (what a session channel asks to run), [`fanout`] (the node's one reader of control
 //!   state), [`target`] (the SSH user name), [`prompt`]
-//!   (talking to a vendor before bridging), [`device`] (the client towards the device) and
+//!   (talking to a vendor before bridging), [`device`] (the client towards the device),
+//!   [`cutoff`] (a vendor's socket the connection can cut while the SSH layer owns it) and
 //!   [`sftp`] (watching file transfers).
 //!
 //! `fuzzing` (hidden) lets the fuzz targets reach the private parsers; nothing here uses it.
@@ -30,6 +31,7 @@ mod algorithms;
 mod bridge;
 mod channel;
 mod conn;
+mod cutoff;
 mod device;
 mod emergency;
 mod events;

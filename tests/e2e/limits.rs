@@ -5,6 +5,7 @@
 
 use crate::harness::broker::Broker;
 use crate::harness::proc::Capture;
+use crate::harness::scenario::Setup;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -62,4 +63,42 @@ fn a_hard_limit_too_low_for_max_sessions_is_reported() {
     assert_eq!((soft.as_str(), hard.as_str()), ("400", "400"));
     let text = out.text();
     assert!(text.contains("the open-file limit is too low for ssh.max_sessions"), "no warning:\n{text}");
+}
+
+/// What the process `pid` has open: the target of each of its file descriptors
+/// (`socket:[INODE]`, a path, `anon_inode:[eventpoll]`, …).
+fn open_file_targets(pid: u32) -> Vec<String> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap();
+    dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).map(|t| t.display().to_string()).collect()
+}
+
+/// Each idle session holds three files in the broker, as the open-file limit counts them
+/// (the vendor's socket, the device's socket, the recording), and no socket is held twice:
+/// a fourth file per session left the last sessions of 5,000 without a file under a hard
+/// limit of 20,000. Two sessions open, so that what the broker opens once on its first
+/// session (store connections) is not counted.
+#[test]
+fn an_idle_session_holds_three_files_and_no_socket_twice() {
+    let s = Setup::new("pump-files").start();
+    s.grant(30, "INC-4420 open files");
+    let pid = s.broker.server_pid();
+    // The listeners are held once per accepting runtime: only the sessions' files count.
+    let before = open_file_targets(pid);
+    let mut first = s.interactive(&[]);
+    first.wait_for_shell(Duration::from_secs(60));
+    let one = open_file_targets(pid);
+    let mut second = s.interactive(&[]);
+    second.wait_for_shell(Duration::from_secs(60));
+    let two = open_file_targets(pid);
+
+    let mut sockets: Vec<&String> = two.iter().filter(|t| t.starts_with("socket:") && !before.contains(t)).collect();
+    sockets.sort();
+    let twice: Vec<&&String> = sockets.windows(2).filter(|w| w[0] == w[1]).map(|w| &w[0]).collect();
+    assert!(twice.is_empty(), "sockets held by two descriptors each: {twice:?}\nopen: {two:?}");
+    assert!(two.len() <= one.len() + 3, "the second session added {} files, not 3:\nwith one: {one:?}\nwith two: {two:?}", two.len() - one.len());
+
+    first.send_line("exit");
+    first.wait_exit(Duration::from_secs(30));
+    second.send_line("exit");
+    second.wait_exit(Duration::from_secs(30));
 }
