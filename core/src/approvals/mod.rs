@@ -121,7 +121,14 @@ impl Approvals {
         // settles this request or is seen here.
         self.store.lock_device(&mut tx, dev.id).await?;
         if let Some(c) = self.store.containment_over(&mut tx, dev.id).await? {
-            // The vendor is told that, not the incident's reason: that is for the hospital.
+            // Nothing is filed: the refusal is its own row, written once the request's
+            // transaction is given up. The vendor is told that, not the incident's reason.
+            drop(tx);
+            self.audit
+                .record(Event::new(actor, Kind::RequestRefusedContained, Subject::device(device), json!({
+                    "vendor": vendor, "device": device, "containment": c.id, "scope": c.scope, "peer": peer,
+                })))
+                .await?;
             return Err(ApprovalError::NotAllowed(format!(
                 "{device} is contained by the hospital ({}, containment #{}); no request can be made there until an admin lifts it",
                 c.scope, c.id
@@ -195,7 +202,10 @@ impl Approvals {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
         }
         if let Some(c) = self.store.containment_over(&mut tx, req.device_id).await? {
-            return Err(ApprovalError::Conflict(format!("{} is contained ({}, containment #{}); its requests cannot be approved", req.device, c.scope, c.id)));
+            drop(tx);
+            let msg = format!("{} is contained ({}, containment #{}); its requests cannot be approved", req.device, c.scope, c.id);
+            self.audit_refusal(id, approver, &msg, via).await?;
+            return Err(ApprovalError::Conflict(msg));
         }
         match self.store.insert_approval(&mut tx, id, who.id, secs, starts_at, now).await {
             Err(StoreError::Exists(_)) => {
