@@ -62,7 +62,7 @@ async fn non_holders_alone_never_grant_and_the_holder_completes_it() {
 }
 
 #[tokio::test]
-async fn a_holder_first_still_waits_for_the_count_and_signs_off_alone_only_when_the_rule_allows() {
+async fn a_holder_approving_first_signs_off_once_the_count_is_reached() {
     for t in stores().await {
         let w = World::new(&t);
         let (a, vendor, dev) = outside(&w, Criticality::LifeCritical).await;
