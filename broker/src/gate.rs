@@ -5,18 +5,19 @@
 //! refused with the command that files a request. A grant that does not name the channel
 //! (terminal, files) is refused with how to ask for it. Where maintenance windows cover the
 //! device, the vendor is told before filing whether one is open (until when) or which opens
-//! next, and on approval whether the grant ends with the window. No connection to the device is made
+//! next, on approval whether the grant ends with the window, and while it waits whether the
+//! grant also needs a clinical sign-off (and who gave it). No connection to the device is made
 //! here; the gate talks to the vendor through [`Dialog`], so it runs without a socket in tests.
 
 use crate::prompt::{Dialog, Line};
 use crate::hint::Hints;
 use crate::state::{Conn, Entry};
-use portcullis_core::approvals::{minutes_text, request_minutes, RequestInput};
+use portcullis_core::approvals::{minutes_text, request_minutes, RequestInput, Signoff};
 use portcullis_core::clock;
 use portcullis_core::domain::{Channel, DeviceName, RequestId, RequestState, Zone};
 use portcullis_core::maintenance::WindowStatus;
 use portcullis_core::feed::ChangeRx;
-use portcullis_core::store::{DeviceRecord, GrantRecord, UserRecord};
+use portcullis_core::store::{DeviceRecord, GrantRecord, RequestRecord, UserRecord};
 use portcullis_core::Context;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -182,12 +183,25 @@ pub(crate) fn window_line(ctx: &Context, device: &DeviceName, zone: &Zone) -> Op
     }
 }
 
+/// `1 of 2 approvals`, then the clinical sign-off when the request needs one: what a vendor
+/// is told of a pending request (at the gate and in the lobby).
+pub(crate) fn approvals_text(req: &RequestRecord, signoff: Option<&Signoff>) -> String {
+    let tally = format!("{} of {} approvals", req.approvals.len(), req.required_approvals);
+    match signoff {
+        None => tally,
+        Some(Signoff { given_by: None }) => {
+            format!("{tally}; waiting for a clinical sign-off (outside the maintenance window an approver holding clinical-signoff must approve)")
+        }
+        Some(Signoff { given_by: Some(by) }) => format!("{tally}; clinical sign-off given by {by}"),
+    }
+}
+
 async fn wait_for_decision<D: Dialog>(conn: &Caller<'_>, term: &mut D, id: RequestId) -> Option<GrantRecord> {
     let ctx = conn.ctx;
     let wait = ctx.config.approval.wait_timeout.0;
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = conn.changes.clone();
-    let mut shown_approvals = usize::MAX;
+    let mut shown = String::new();
     term.say(&format!("request #{id} is waiting for approval… (Ctrl-C to give up; waiting up to {})\n", humantime::format_duration(wait))).await;
     loop {
         let req = match ctx.store.request(id).await {
@@ -229,10 +243,13 @@ async fn wait_for_decision<D: Dialog>(conn: &Caller<'_>, term: &mut D, id: Reque
                 return None;
             }
             RequestState::Pending => {
-                if req.approvals.len() != shown_approvals && !req.approvals.is_empty() {
-                    term.say(&format!("request #{id}: {} of {} approvals\n", req.approvals.len(), req.required_approvals)).await;
+                // The grant is decided in core whatever is shown; a failed look-up only shows less.
+                let signoff = ctx.approvals.signoff(&req).await.ok().flatten();
+                let text = approvals_text(&req, signoff.as_ref());
+                if text != shown && (!req.approvals.is_empty() || signoff.is_some()) {
+                    term.say(&format!("request #{id}: {text}\n")).await;
                 }
-                shown_approvals = req.approvals.len();
+                shown = text;
             }
         }
         tokio::select! {

@@ -211,7 +211,8 @@ async fn status(conn: &Conn) -> Reply {
     for r in reqs {
         let mut line = format!("request #{} {} {} ({} min, {}): {}", r.id, r.device, r.state, r.minutes, r.channels, r.reason);
         if r.state == portcullis_core::domain::RequestState::Pending {
-            line.push_str(&format!(" [{} of {} approvals]", r.approvals.len(), r.required_approvals));
+            let signoff = ctx.approvals.signoff(&r).await.ok().flatten();
+            line.push_str(&format!(" [{}]", crate::gate::approvals_text(&r, signoff.as_ref())));
         }
         if let Ok(Some(g)) = ctx.store.grant_of_request(r.id).await {
             if g.is_current(clock::now()) {
@@ -231,13 +232,17 @@ async fn request(conn: &Conn, args: RequestArgs) -> Reply {
     };
     let ctx = &conn.ctx;
     match ctx.approvals.create_request(RequestInput::new(&conn.user.username, &device, &args.reason, args.minutes).channels(&args.channels).peer(&conn.peer)).await {
-        Ok(r) => Reply::ok(format!(
-            "request #{} created for {} ({} min, {}), waiting for {} approval(s).\n{}{}Once approved, connect with:\n{}",
-            r.id, r.device, r.minutes, r.channels, r.required_approvals,
-            crate::gate::window_line(ctx, &r.device, &r.zone).unwrap_or_default(),
-            moderated_line(ctx, r.criticality, &r.zone).unwrap_or_default(),
-            Hints::new(&conn.entry, &conn.user.username).channels(&r.device, &r.channels)
-        )),
+        Ok(r) => {
+            let signoff = if matches!(ctx.approvals.signoff(&r).await, Ok(Some(_))) { " and a clinical sign-off" } else { "" };
+            Reply::ok(format!(
+                "request #{} created for {} ({} min, {}), waiting for {} approval(s){}.\n{}{}Once approved, connect with:\n{}",
+                r.id, r.device, r.minutes, r.channels, r.required_approvals,
+                signoff,
+                crate::gate::window_line(ctx, &r.device, &r.zone).unwrap_or_default(),
+                moderated_line(ctx, r.criticality, &r.zone).unwrap_or_default(),
+                Hints::new(&conn.entry, &conn.user.username).channels(&r.device, &r.channels)
+            ))
+        }
         Err(e) => Reply::err(format!("error: {e}\n")),
     }
 }

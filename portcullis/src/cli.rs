@@ -167,7 +167,9 @@ pub enum UserCmd {
         zones: Option<ZoneSet>,
         /// Grant a permission (`break-glass`: open an emergency session without approval;
         /// `phi`: replay, download, watch and export the sessions of
-        /// devices tagged phi); may be given several times. No role has one by itself.
+        /// devices tagged phi; `clinical-signoff`, approvers and admins only: an approval that
+        /// is the clinical sign-off outside maintenance windows); may be given several times.
+        /// No role has one by itself.
         #[arg(long = "grant", value_name = "PERMISSION")]
         grant: Vec<Permission>,
         #[command(flatten)]
@@ -184,7 +186,7 @@ pub enum UserCmd {
         /// Lift the zone limit: the whole installation.
         #[arg(long)]
         all_zones: bool,
-        /// Grant a permission (`phi`, `break-glass`); may be given several times.
+        /// Grant a permission (`phi`, `break-glass`, `clinical-signoff`); may be given several times.
         #[arg(long = "grant", value_name = "PERMISSION")]
         grant: Vec<Permission>,
         /// Revoke a permission; may be given several times.

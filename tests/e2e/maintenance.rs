@@ -3,7 +3,9 @@
 //! in the window's time zone and in UTC — here a window agreed for the night of the next
 //! Europe/Berlin clock change, whose expected opening the test computes with `jiff`; a device
 //! whose window is open takes an approval, and the grant ends when the window closes. Windows
-//! are written from the current time, so the tests hold whenever they run.
+//! are written from the current time, so the tests hold whenever they run. Under
+//! `outside_window = "clinical-signoff"` a vendor outside the window waits past the approvers'
+//! count until an approver holding `clinical-signoff` approves, and only then reaches the device.
 
 use crate::harness::broker::parse_request_id;
 use crate::harness::scenario::{Setup, APPROVERS};
@@ -158,4 +160,42 @@ fn a_reload_puts_new_windows_in_force() {
     let out = s.lobby("request pump-reload --minutes 30 --reason 'INC-9402 after the reload'");
     out.assert_failure();
     assert!(out.all_text().contains("the next: tokyo-evening from ") && out.all_text().contains("JST (Asia/Tokyo)"), "{}", out.describe());
+}
+
+#[test]
+fn outside_the_window_the_vendor_waits_for_the_clinical_signoff() {
+    // The device's only window opens in three hours; outside it the zone asks for a sign-off.
+    let opens = now().as_second() + 3 * 3600;
+    let start = Timestamp::from_second(opens).unwrap().strftime("%H:%M").to_string();
+    let s = Setup::new("pump-signoff")
+        .config(&window("night-service", "pump-signoff", "day", &start, "1h", "UTC"))
+        .config("[[policy.rules]]\nzone = \"icu\"\noutside_window = \"clinical-signoff\"\n")
+        .start();
+    s.broker.add_user("cne", "approver", None, None);
+    s.broker.cli_ok(&["user", "edit", "cne", "--grant", "clinical-signoff"]);
+    let vendor = s.broker.cli(&["user", "edit", crate::harness::scenario::VENDOR, "--grant", "clinical-signoff"]);
+    vendor.assert_failure();
+    assert!(vendor.all_text().contains("only approver and admin accounts hold it"), "{}", vendor.describe());
+
+    let (mut term, id) = s.interactive_request(30, "INC-9501 night firmware fix");
+    let first = s.approve(id, APPROVERS[0], &[]);
+    first.assert_success();
+    assert!(first.stdout_text().contains("waiting for a clinical sign-off"), "{}", first.describe());
+    // Told from the start, then again once the approval is in.
+    term.expect(&format!("request #{id}: 1 of 1 approvals; waiting for a clinical sign-off"), Duration::from_secs(30));
+    let second = s.approve(id, APPROVERS[1], &[]);
+    second.assert_failure();
+    assert!(second.all_text().contains(&format!("request #{id} needs a clinical sign-off: an approver holding clinical-signoff must approve")), "{}", second.describe());
+    assert_eq!(s.broker.request(id)["clinical_signoff"], serde_json::json!({ "given_by": null }), "request list --json");
+    assert_eq!(s.device.accepted(), 0, "the device was contacted before the sign-off");
+
+    s.approve(id, "cne", &[]).assert_success();
+    let said = term.expect("Connecting", Duration::from_secs(60));
+    assert!(said.contains(&format!("request #{id} approved")), "{said:?}");
+    term.wait_for_shell(Duration::from_secs(60));
+    let row = s.broker.wait_for_audit("request.approved", Duration::from_secs(30), |r| r["subject"] == format!("request:{id}"));
+    assert_eq!((row["actor"].as_str(), row["detail"]["clinical_signoff"].as_str()), (Some("cne"), Some("cne")), "{row}");
+    assert_eq!(row["detail"]["maintenance_window"]["policy"], "clinical-signoff", "{row}");
+    let refused = s.broker.wait_for_audit("request.approval_refused", Duration::from_secs(30), |r| r["subject"] == format!("request:{id}"));
+    assert_eq!(refused["actor"], APPROVERS[1], "{refused}");
 }

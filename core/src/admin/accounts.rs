@@ -34,11 +34,17 @@ pub struct AccessEdit {
 }
 
 /// Refuses zones for any role but auditor (approvers are already limited to what they
-/// approved; an administrator could lift its own limit) and permissions for vendors, who
-/// never sign in on the web.
+/// approved; an administrator could lift its own limit), permissions for vendors, who
+/// never sign in on the web, but break-glass, and the clinical sign-off for any account that
+/// does not approve.
 pub fn check_access(role: Role, zones: &ZoneSet, permissions: &PermissionSet) -> Result<(), AdminError> {
     if !zones.is_everywhere() && role != Role::Auditor {
         return Err(AdminError::Invalid(format!("only auditor accounts are limited to zones; a {role} account is not")));
+    }
+    if permissions.has(Permission::ClinicalSignoff) && !role.may_approve() {
+        return Err(AdminError::Invalid(format!(
+            "clinical-signoff is a sign-off given by approving: only approver and admin accounts hold it, not a {role} account"
+        )));
     }
     // A vendor (or on-call engineer's vendor account) may hold the break-glass right, nothing else.
     if role == Role::Vendor && Permission::ALL.iter().any(|p| *p != Permission::BreakGlass && permissions.has(*p)) {

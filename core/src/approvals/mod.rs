@@ -4,13 +4,17 @@
 //! record cannot part. Rules enforced here: nobody approves their own request; each approver
 //! counts once; life-critical devices need two distinct approvers (policy); a window never
 //! exceeds the policy maximum; a request nobody decided in time expires; outside a device's
-//! maintenance windows a request is refused or needs one more approver (policy), and a grant
-//! made inside one ends when it closes; no request is filed or approved for a device under a
-//! containment in force (see [`crate::contain`]).
+//! maintenance windows a request is refused, needs one more approver or needs a clinical
+//! sign-off (policy), and a grant made inside one ends when it closes; no request is filed or
+//! approved for a device under a containment in force (see [`crate::contain`]), and every
+//! refusal is in the audit log.
 
 mod input;
 mod outside;
+mod settle;
+mod signoff;
 
+pub use signoff::Signoff;
 pub use input::{minutes_text, reason, request_minutes, window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
 
 use crate::audit::{AuditLog, Event, Kind, Subject};
@@ -20,6 +24,7 @@ use crate::domain::{RequestId, RequestState, Username};
 use crate::policy::Policy;
 use crate::store::{GrantRecord, RequestRecord, Store, StoreError};
 use outside::WindowCheck;
+use settle::{Decider, Next};
 use serde_json::json;
 
 /// Longest reason accepted, in characters.
@@ -45,6 +50,9 @@ pub enum ApprovalError {
 pub enum ApproveOutcome {
     /// Recorded; more distinct approvers are needed.
     Recorded { have: i64, need: i64 },
+    /// Recorded; the approvals are enough, but the grant also needs a clinical sign-off
+    /// (an approver holding `clinical-signoff`) and none of them gives it.
+    AwaitingSignoff { have: i64, need: i64 },
     /// The last approval needed: the grant exists now.
     Granted(GrantRecord),
 }
@@ -121,7 +129,14 @@ impl Approvals {
         // settles this request or is seen here.
         self.store.lock_device(&mut tx, dev.id).await?;
         if let Some(c) = self.store.containment_over(&mut tx, dev.id).await? {
-            // The vendor is told that, not the incident's reason: that is for the hospital.
+            // Nothing is filed: the refusal is its own row, written once the request's
+            // transaction is given up. The vendor is told that, not the incident's reason.
+            drop(tx);
+            self.audit
+                .record(Event::new(actor, Kind::RequestRefusedContained, Subject::device(device), json!({
+                    "vendor": vendor, "device": device, "containment": c.id, "scope": c.scope, "peer": peer,
+                })))
+                .await?;
             return Err(ApprovalError::NotAllowed(format!(
                 "{device} is contained by the hospital ({}, containment #{}); no request can be made there until an admin lifts it",
                 c.scope, c.id
@@ -195,7 +210,10 @@ impl Approvals {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
         }
         if let Some(c) = self.store.containment_over(&mut tx, req.device_id).await? {
-            return Err(ApprovalError::Conflict(format!("{} is contained ({}, containment #{}); its requests cannot be approved", req.device, c.scope, c.id)));
+            drop(tx);
+            let msg = format!("{} is contained ({}, containment #{}); its requests cannot be approved", req.device, c.scope, c.id);
+            self.audit_refusal(id, approver, &msg, via).await?;
+            return Err(ApprovalError::Conflict(msg));
         }
         match self.store.insert_approval(&mut tx, id, who.id, secs, starts_at, now).await {
             Err(StoreError::Exists(_)) => {
@@ -211,44 +229,25 @@ impl Approvals {
         }
         let tally = self.store.approval_tally(&mut tx, id).await?;
         let need = req.required_approvals.max(rule.approvals + windows_now.extra_approvers());
-        tx.append(Event::new(approver.as_str(), Kind::RequestApprovalRecorded, Subject::Request(id), json!({
-                "approvals": tally.count, "required": need, "via": via, "window_seconds": secs, "starts_at": starts_at,
-                "channels": channels.as_ref().unwrap_or(&req.channels),
-            })))
-            .await?;
-        let outcome = if tally.count >= need {
-            let requested = req.minutes * 60;
-            let length = tally.min_seconds.map_or(requested, |s| s.min(requested)).min(rule.max_minutes * 60);
-            let start = tally.latest_start.unwrap_or(now).max(now);
-            // Another approver's later start may have moved the grant out of the window.
-            let windows = WindowCheck::new(self.policy.window_status(&req.device, &req.zone, start), rule.outside_window);
-            if let Some(msg) = windows.refusal(req.device.as_str()) {
+        let by = Decider { name: approver, id: who.id, via, now };
+        let next = match self.next_step(&mut tx, &req, &rule, &tally, need, &by).await {
+            Err(ApprovalError::NotAllowed(msg)) => {
                 drop(tx);
                 self.audit_refusal(id, approver, &msg, via).await?;
                 return Err(ApprovalError::NotAllowed(msg));
             }
-            let (ends_at, clipped) = windows.clip(start + length);
-            let moved = self.store.set_request_state(&mut tx, id, RequestState::Pending, RequestState::Approved, approver.as_str(), None, now).await?;
-            if !moved {
-                return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
-            }
-            let mut granted = req.channels.clone();
-            for narrowed in self.store.approval_channels(&mut tx, id).await? {
-                granted = granted.intersection(&narrowed).ok_or_else(|| {
-                    ApprovalError::Conflict(format!("the approvers of request #{id} agreed to no common channel"))
-                })?;
-            }
-            let grant = self.store.insert_grant_channels(&mut tx, &req, start, ends_at, &granted).await?;
-            tx.append(Event::new(approver.as_str(), Kind::RequestApproved, Subject::Request(id), json!({
-                "grant": grant.id, "vendor": req.vendor, "device": req.device,
-                "channels": grant.channels, "requested_channels": req.channels,
-                "starts_at": grant.starts_at, "ends_at": grant.ends_at, "via": via,
-                "maintenance_window": windows.audit(), "clipped_to_window": clipped,
+            other => other?,
+        };
+        tx.append(Event::new(approver.as_str(), Kind::RequestApprovalRecorded, Subject::Request(id), json!({
+                "approvals": tally.count, "required": need, "via": via, "window_seconds": secs, "starts_at": starts_at,
+                "channels": channels.as_ref().unwrap_or(&req.channels),
+                "awaiting_clinical_signoff": matches!(next, Next::AwaitingSignoff),
             })))
             .await?;
-            ApproveOutcome::Granted(grant)
-        } else {
-            ApproveOutcome::Recorded { have: tally.count, need }
+        let outcome = match next {
+            Next::Short => ApproveOutcome::Recorded { have: tally.count, need },
+            Next::AwaitingSignoff => ApproveOutcome::AwaitingSignoff { have: tally.count, need },
+            Next::Grant(terms) => ApproveOutcome::Granted(self.make_grant(&mut tx, &req, terms, &by).await?),
         };
         tx.commit().await?;
         Ok(outcome)

@@ -1,6 +1,6 @@
 //! What a device's maintenance windows do to a decision: outside them a request is refused
-//! (naming the next opening) or needs one more approver, as the policy says; inside one, the
-//! grant ends when the window closes. One helper for filing and approving, so both read the
+//! (naming the next opening), needs one more approver or needs a clinical sign-off, as the
+//! policy says; inside one, the grant ends when the window closes. One helper for filing and approving, so both read the
 //! windows the same way.
 
 use crate::config::OutsideWindow;
@@ -31,6 +31,11 @@ impl WindowCheck {
     /// Approvers needed beyond the rule's.
     pub fn extra_approvers(&self) -> i64 {
         i64::from(self.outside() && self.mode == OutsideWindow::ExtraApprover)
+    }
+
+    /// Whether a grant starting at this instant needs a clinical sign-off among its approvers.
+    pub fn needs_signoff(&self) -> bool {
+        self.outside() && self.mode == OutsideWindow::ClinicalSignoff
     }
 
     /// A grant's end: never past the end of the window it starts in. Also says whether it was cut.

@@ -105,6 +105,9 @@ kinds! {
     /// A request refused because the device's maintenance windows are closed (policy
     /// `outside_window = "refuse"`), with the next opening.
     RequestRefusedOutsideWindow = "request.refused_outside_window",
+    /// A request refused because its device is under a containment in force, naming the
+    /// containment (nothing is filed).
+    RequestRefusedContained = "request.refused_contained",
     /// A brokered session started.
     SessionStarted = "session.started",
     /// A brokered session ended.
@@ -353,6 +356,7 @@ mod tests {
         (Kind::RequestRevoked, "request.revoked"),
         (Kind::RequestExpired, "request.expired"),
         (Kind::RequestRefusedOutsideWindow, "request.refused_outside_window"),
+        (Kind::RequestRefusedContained, "request.refused_contained"),
         (Kind::SessionStarted, "session.started"),
         (Kind::SessionEnded, "session.ended"),
         (Kind::SessionStopRequested, "session.stop_requested"),

@@ -83,7 +83,9 @@ pub enum OutsideWindow {
     Refuse,
     /// One more distinct approver than the rule asks for.
     ExtraApprover,
-    // A clinical sign-off (an account permission) is the mode still to come; it belongs here.
+    /// Among the grant's distinct approvers, at least one holding the `clinical-signoff`
+    /// permission (on top of the rule's count).
+    ClinicalSignoff,
 }
 
 impl OutsideWindow {
@@ -93,6 +95,7 @@ impl OutsideWindow {
             OutsideWindow::Allow => "allow",
             OutsideWindow::Refuse => "refuse",
             OutsideWindow::ExtraApprover => "extra-approver",
+            OutsideWindow::ClinicalSignoff => "clinical-signoff",
         }
     }
 }

@@ -137,6 +137,11 @@ fn maintenance_windows_load_and_bad_ones_are_refused_by_name() {
     assert_eq!(policy.rule(crate::domain::Criticality::High, &"icu".parse().unwrap()).outside_window, OutsideWindow::Refuse);
     assert_eq!(policy.rule(crate::domain::Criticality::High, &"lab".parse().unwrap()).outside_window, OutsideWindow::ExtraApprover);
     assert_eq!(Config::from_parts(MINIMAL, Path::new("p.toml"), &[]).unwrap().policy.outside_window, OutsideWindow::Refuse, "the documented default");
+    let signoff = format!("{MINIMAL}[[policy.rules]]\nzone = \"icu\"\noutside_window = \"clinical-signoff\"\n");
+    let c = Config::from_parts(&signoff, Path::new("p.toml"), &[]).unwrap();
+    assert_eq!(c.policy.rules[0].outside_window, Some(OutsideWindow::ClinicalSignoff));
+    assert_eq!(OutsideWindow::ClinicalSignoff.as_str(), "clinical-signoff", "the audit's word is the configuration's");
+    assert!(Config::from_parts(&signoff.replace("clinical-signoff", "clinical_signoff"), Path::new("p.toml"), &[]).is_err());
     let entry = |rest: &str| format!("[[maintenance.windows]]\nname = \"night\"\nzone = \"icu\"\nstart = \"02:00\"\n{rest}\n");
     for (bad, why) in [
         (entry("every = \"tuesday\"\nduration = \"2h\"\ntime_zone = \"Europe/Berln\""), "maintenance.windows[0] (\"night\"): time_zone = \"Europe/Berln\" is not an IANA time zone"),

@@ -285,7 +285,7 @@ async fn a_scope_without_devices_is_refused() {
 
 /// A contained device cannot leave its containment by moving zone, nor can a device move
 /// into a contained zone; and a request pending in a contained scope (one that slipped in by
-/// any way) cannot be approved.
+/// any way) cannot be approved, and that refusal is in the log.
 #[tokio::test]
 async fn a_contained_scope_keeps_its_devices_takes_none_in_and_approves_nothing() {
     for t in stores().await {
@@ -306,7 +306,33 @@ async fn a_contained_scope_keeps_its_devices_takes_none_in_and_approves_nothing(
         tx.commit().await.unwrap();
         let e = w.approvals.approve(ApprovalInput::new(ward.lab_pending, &"nurse".parse().unwrap(), "test")).await.unwrap_err();
         assert!(matches!(e, ApprovalError::Conflict(ref m) if m.contains("is contained")), "{}: {e}", w.name);
+        let refused = w.audit_of("request.approval_refused").await;
+        assert!(refused.len() == 1 && refused[0].detail.contains("is contained"), "{}: the refusal is not in the log: {refused:?}", w.name);
         assert_eq!(state(w, ward.lab_pending).await, RequestState::Pending, "{}", w.name);
         assert!(w.store.grant_of_request(ward.lab_pending).await.unwrap().is_none(), "{}", w.name);
+    }
+}
+
+/// A request for a contained device is refused on the record: one `request.refused_contained`
+/// row naming the vendor, the device, the containment and where it came from, and no request
+/// left half-written.
+#[tokio::test]
+async fn a_refused_request_in_a_contained_scope_is_in_the_log() {
+    for t in stores().await {
+        let ward = ward(&t).await;
+        let w = &ward.w;
+        let mon = Scope::Device(ward.mon.device.clone());
+        ward.c.contain(ContainInput::new(mon.clone(), &ward.root, "INC-9", "test")).await.unwrap();
+        let order = ward.c.store.containment_in_force(&mon).await.unwrap().unwrap();
+        let before = w.store.list_requests(None, None, 100).await.unwrap().len();
+        let ask = RequestInput::new(&"jdoe".parse().unwrap(), &ward.mon.device, "INC-10 again", 30).peer("10.1.2.3:4444");
+        let e = w.approvals.create_request(ask).await.unwrap_err();
+        assert!(matches!(e, ApprovalError::NotAllowed(ref m) if m.contains("is contained")), "{}: {e}", w.name);
+        let rows = w.audit_of("request.refused_contained").await;
+        assert_eq!(rows.len(), 1, "{}", w.name);
+        let d: serde_json::Value = serde_json::from_str(&rows[0].detail).unwrap();
+        assert_eq!((rows[0].actor.as_str(), rows[0].subject.as_str()), ("jdoe", "device:mon-1"), "{}", w.name);
+        assert_eq!((d["vendor"].as_str(), d["device"].as_str(), d["containment"].as_i64(), d["peer"].as_str()), (Some("jdoe"), Some("mon-1"), Some(order.id), Some("10.1.2.3:4444")), "{}: {d}", w.name);
+        assert_eq!(w.store.list_requests(None, None, 100).await.unwrap().len(), before, "{}: a request was left behind", w.name);
     }
 }

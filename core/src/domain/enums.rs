@@ -144,6 +144,10 @@ word_enum!(
         /// Open an emergency session without a prior approval, stating an incident reference
         /// and a reason; the only right a vendor account may hold (see [`crate::breakglass`]).
         BreakGlass => "break-glass",
+        /// Give the clinical sign-off that a request outside its device's maintenance windows
+        /// needs under `outside_window = "clinical-signoff"`; only an account that approves
+        /// (approver, admin) may hold it.
+        ClinicalSignoff => "clinical-signoff",
     }
 );
 

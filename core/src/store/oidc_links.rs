@@ -1,7 +1,7 @@
 //! Single sign-on links: which account an OpenID identity (issuer, `sub`) signs in as. The
 //! pair is the key; an e-mail address or a name from the provider never finds an account.
 
-use super::users::USER_COLUMNS;
+use super::users::user_columns_of;
 use super::{is_unique_violation, Store, StoreError, UserRecord};
 use crate::domain::Role;
 use sqlx::AnyConnection;
@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 impl Store {
     /// The account linked to (`issuer`, `subject`), if any.
     pub async fn user_by_oidc(&self, issuer: &str, subject: &str) -> Result<Option<UserRecord>, StoreError> {
-        let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let cols = user_columns_of("u");
         let q = format!("SELECT {cols} FROM users u JOIN oidc_links l ON l.user_id = u.id WHERE l.issuer = $1 AND l.subject = $2");
         let row = sqlx::query(&q).bind(issuer).bind(subject).fetch_optional(self.pool()).await?;
         row.as_ref().map(UserRecord::from_row).transpose()

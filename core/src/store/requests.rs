@@ -105,6 +105,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The accounts that have approved request `id`, in the order they approved, as seen in
+    /// `conn` (a write transaction, or a connection of the pool).
+    pub async fn approver_accounts(&self, conn: &mut AnyConnection, id: RequestId) -> Result<Vec<super::UserRecord>, StoreError> {
+        let cols = super::users::user_columns_of("u");
+        let q = format!("SELECT {cols} FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.request_id = $1 ORDER BY a.created_at, u.username");
+        let rows = sqlx::query(&q).bind(id.0).fetch_all(conn).await?;
+        rows.iter().map(super::UserRecord::from_row).collect()
+    }
+
     async fn approvers_of(&self, id: RequestId) -> Result<Vec<Username>, StoreError> {
         let names: Vec<String> = sqlx::query_scalar(
             "SELECT u.username FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.request_id = $1 ORDER BY a.created_at, u.username",

@@ -26,6 +26,11 @@ pub struct FailureCount {
 pub(super) const USER_COLUMNS: &str = "id, username, role, org, disabled, totp_secret, password_hash, \
     password_must_change, totp_last_step, failed_attempts, locked_until, created_at, expires_at, zones, permissions";
 
+/// [`USER_COLUMNS`] of the table named `alias` in a join.
+pub(super) fn user_columns_of(alias: &str) -> String {
+    USER_COLUMNS.split(", ").map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 impl Store {
     /// Creates an account.
     pub async fn insert_user(&self, conn: &mut AnyConnection, u: NewUser<'_>, now: i64) -> Result<i64, StoreError> {

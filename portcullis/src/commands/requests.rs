@@ -8,7 +8,7 @@ use super::proof;
 use crate::caller::cli_actor;
 use crate::cli::{join_words, RequestCmd};
 use crate::output::{self, Table};
-use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, Window};
+use portcullis_core::approvals::{window_minutes, ApprovalInput, ApproveOutcome, Signoff, Window};
 use portcullis_core::domain::{ChannelSet, Criticality, DeviceName, RequestId, RequestState, Username, Zone};
 use portcullis_core::store::RequestRecord;
 use portcullis_core::Context;
@@ -33,6 +33,10 @@ pub struct RequestRow<'a> {
     pub granted_channels: Option<ChannelSet>,
     pub approvals: &'a [Username],
     pub required_approvals: i64,
+    /// For a pending request that needs a clinical sign-off (outside its device's maintenance
+    /// windows): who gave it, `null` while awaited; absent when none is needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clinical_signoff: Option<Signoff>,
     pub created_at: String,
 }
 
@@ -52,15 +56,21 @@ impl<'a> RequestRow<'a> {
             granted_channels: None,
             approvals: &r.approvals,
             required_approvals: r.required_approvals,
+            clinical_signoff: None,
             created_at: output::time(r.created_at),
         }
     }
 }
 
-/// `2/2 alice,bob`, or `0/1` with nobody yet.
+/// `2/2 alice,bob`, or `0/1` with nobody yet; then the clinical sign-off, when one is needed.
 fn approvals_text(r: &RequestRow) -> String {
     let names: Vec<&str> = r.approvals.iter().map(Username::as_str).collect();
-    format!("{}/{} {}", names.len(), r.required_approvals, names.join(",")).trim_end().to_owned()
+    let tally = format!("{}/{} {}", names.len(), r.required_approvals, names.join(",")).trim_end().to_owned();
+    match &r.clinical_signoff {
+        None => tally,
+        Some(Signoff { given_by: None }) => format!("{tally} + clinical sign-off awaited"),
+        Some(Signoff { given_by: Some(by) }) => format!("{tally} + clinical sign-off by {by}"),
+    }
 }
 
 /// Runs one `request` command.
@@ -154,9 +164,11 @@ pub async fn run(ctx: &Context, cmd: RequestCmd) -> anyhow::Result<()> {
     }
 }
 
-/// The row, with the granted channels filled in when a grant exists.
+/// The row, with the granted channels filled in when a grant exists and the clinical sign-off
+/// when a pending request needs one.
 async fn row_with_grant<'a>(ctx: &Context, r: &'a RequestRecord) -> anyhow::Result<RequestRow<'a>> {
     let mut row = RequestRow::of(r);
+    row.clinical_signoff = ctx.approvals.signoff(r).await?;
     if matches!(r.state, RequestState::Approved | RequestState::Revoked) {
         row.granted_channels = ctx.store.grant_of_request(r.id).await?.map(|g| g.channels);
     }
@@ -176,6 +188,9 @@ fn channels_text(r: &RequestRow) -> String {
 fn approve_json(id: RequestId, outcome: &ApproveOutcome) -> serde_json::Value {
     match outcome {
         ApproveOutcome::Recorded { have, need } => json!({ "id": id, "outcome": "recorded", "approvals": have, "required": need }),
+        ApproveOutcome::AwaitingSignoff { have, need } => {
+            json!({ "id": id, "outcome": "awaiting-clinical-signoff", "approvals": have, "required": need })
+        }
         ApproveOutcome::Granted(g) => json!({
             "id": id, "outcome": "approved", "grant": g.id, "starts_at": output::time(g.starts_at),
             "ends_at": output::time(g.ends_at), "channels": g.channels,
@@ -187,6 +202,9 @@ fn approve_json(id: RequestId, outcome: &ApproveOutcome) -> serde_json::Value {
 fn approve_text(id: RequestId, outcome: &ApproveOutcome) -> String {
     match outcome {
         ApproveOutcome::Recorded { have, need } => format!("approval recorded ({have} of {need})"),
+        ApproveOutcome::AwaitingSignoff { have, need } => format!(
+            "approval recorded ({have} of {need}); request #{id} is waiting for a clinical sign-off: an approver holding clinical-signoff must approve"
+        ),
         ApproveOutcome::Granted(g) if g.starts_at > portcullis_core::clock::now() => format!(
             "request #{id} approved: window from {} until {}, channels {}",
             output::time(g.starts_at),
@@ -210,6 +228,9 @@ mod tests {
         let g = GrantRecord { id: GrantId(1), request_id: RequestId(4), vendor_id: 1, device_id: 1, starts_at: 0, ends_at: 1200, channels: ChannelSet::shell(), revoked_at: None, revoked_by: None };
         assert_eq!(approve_json(RequestId(4), &ApproveOutcome::Granted(g.clone()))["ends_at"], "1970-01-01T00:20:00Z");
         assert_eq!(approve_json(RequestId(4), &ApproveOutcome::Recorded { have: 1, need: 2 })["outcome"], "recorded");
+        let waiting = ApproveOutcome::AwaitingSignoff { have: 1, need: 1 };
+        assert_eq!(approve_json(RequestId(4), &waiting)["outcome"], "awaiting-clinical-signoff");
+        assert!(approve_text(RequestId(4), &waiting).starts_with("approval recorded (1 of 1); request #4 is waiting for a clinical sign-off"));
         assert_eq!(approve_text(RequestId(4), &ApproveOutcome::Granted(g)), "request #4 approved: window until 1970-01-01T00:20:00Z, channels shell");
     }
 
@@ -251,5 +272,11 @@ mod tests {
         assert_eq!(v["created_at"], "1970-01-01T00:00:00Z");
         assert_eq!(v["channels"], "shell,tcp:104");
         assert_eq!(channels_text(&row), "shell,tcp:104");
+        let mut row = row;
+        row.clinical_signoff = Some(Signoff { given_by: None });
+        assert_eq!(approvals_text(&row), "1/2 alice + clinical sign-off awaited");
+        assert_eq!(serde_json::to_value(&row).unwrap()["clinical_signoff"], serde_json::json!({ "given_by": null }));
+        row.clinical_signoff = Some(Signoff { given_by: Some(Username::parse("cne").unwrap()) });
+        assert_eq!(approvals_text(&row), "1/2 alice + clinical sign-off by cne");
     }
 }

@@ -27,7 +27,7 @@ use utoipa::{Modify, OpenApi};
         breakglass::list, breakglass::show, breakglass::review,
     ),
     components(schemas(
-        error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView, WindowView,
+        error::ErrorBody, error::ErrorDetail, TokenView, EnrolmentView, LoginBody, EnrolBody, MeView, GrantView, PolicyView, WindowView, SignoffView,
         RequestView, NewRequestBody, ApproveBody, ApproveView, DenyBody, SessionView, StopBody, UserView, NewUserBody,
         CreatedUserView, DeviceView, NewDeviceBody, CountView, audit::AuditRowView, audit::VerifyView,
         recordings::RecordingView, device_changes::DeviceEditBody, device_changes::CredentialBody,

@@ -3,7 +3,7 @@
 //! core's `Approvals` service, the same one the SSH lobby and the CLI call.
 
 use super::error::{ApiError, ErrorBody};
-use super::views::{ApproveBody, ApproveView, CountView, DenyBody, GrantView, NewRequestBody, RequestView, WindowView};
+use super::views::{ApproveBody, ApproveView, CountView, DenyBody, GrantView, NewRequestBody, RequestView, SignoffView, WindowView};
 use portcullis_core::clock;
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Authed;
@@ -47,6 +47,7 @@ pub async fn view(store: &Store, approvals: &Approvals, r: &RequestRecord) -> Re
     let mut view = RequestView::new(r, grant.as_ref(), &rule);
     if r.state == RequestState::Pending {
         view.maintenance_window = WindowView::of(&approvals.policy().window_status(&r.device, &r.zone, clock::now()));
+        view.clinical_signoff = approvals.signoff(r).await?.map(SignoffView::from);
     }
     Ok(view)
 }
@@ -175,6 +176,9 @@ pub async fn approve(
     let out = approvals.approve(ApprovalInput::new(RequestId(id), a.name(), &a.via()).window(w).channels(c)).await?;
     Ok(Json(match out {
         ApproveOutcome::Recorded { have, need } => ApproveView { outcome: "recorded".into(), approvals: have, approvals_required: need, grant: None },
+        ApproveOutcome::AwaitingSignoff { have, need } => {
+            ApproveView { outcome: "awaiting-clinical-signoff".into(), approvals: have, approvals_required: need, grant: None }
+        }
         ApproveOutcome::Granted(g) => {
             let r = store.require_request(RequestId(id)).await?;
             ApproveView { outcome: "granted".into(), approvals: r.approvals.len() as i64, approvals_required: r.required_approvals, grant: Some(GrantView::from(&g)) }

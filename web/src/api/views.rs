@@ -2,6 +2,7 @@
 //! are RFC 3339 (UTC); secrets (credentials, password hashes, TOTP secrets) never appear,
 //! except the enrolment secrets shown once in the answer that creates an account.
 
+use portcullis_core::approvals::Signoff;
 use portcullis_core::clock;
 use portcullis_core::maintenance::WindowStatus;
 use portcullis_core::policy::Rule;
@@ -172,6 +173,22 @@ pub struct RequestView {
     pub policy: PolicyView,
     /// For a pending request on a device with maintenance windows: open now, or the next.
     pub maintenance_window: Option<WindowView>,
+    /// For a pending request that, granted now, needs a clinical sign-off (outside its
+    /// device's maintenance windows under `outside_window = "clinical-signoff"`).
+    pub clinical_signoff: Option<SignoffView>,
+}
+
+/// A pending request's clinical sign-off.
+#[derive(Serialize, ToSchema)]
+pub struct SignoffView {
+    /// The approver holding `clinical-signoff` whose approval gives it; `null` while awaited.
+    pub given_by: Option<String>,
+}
+
+impl From<Signoff> for SignoffView {
+    fn from(s: Signoff) -> Self {
+        SignoffView { given_by: s.given_by.map(|u| u.to_string()) }
+    }
 }
 
 impl RequestView {
@@ -198,6 +215,7 @@ impl RequestView {
             grant: grant.map(GrantView::from),
             policy: PolicyView::from(rule),
             maintenance_window: None,
+            clinical_signoff: None,
         }
     }
 }
@@ -230,7 +248,8 @@ pub struct ApproveBody {
 /// What an approval led to.
 #[derive(Serialize, ToSchema)]
 pub struct ApproveView {
-    /// `recorded` (more approvers needed) or `granted`.
+    /// `recorded` (more approvers needed), `awaiting-clinical-signoff` (enough approvers, but
+    /// none holding `clinical-signoff`, which the grant needs) or `granted`.
     pub outcome: String,
     pub approvals: i64,
     pub approvals_required: i64,

@@ -70,7 +70,7 @@ fn expiry_form(admin: &Authed, u: &UserRecord) -> Markup {
     }
 }
 
-/// Zones (auditors) and permissions: what the account may see of sessions and recordings (`phi`, not for vendors) and whether it may open break-glass.
+/// Zones (auditors) and permissions: what the account may see of sessions and recordings (`phi`, not for vendors), whether its approval is a clinical sign-off (approvers and admins) and whether it may open break-glass.
 fn access_form(admin: &Authed, u: &UserRecord) -> Markup {
     let phi = u.permissions.has(Permission::Phi);
     html! {
@@ -83,6 +83,10 @@ fn access_form(admin: &Authed, u: &UserRecord) -> Markup {
             @if u.role != Role::Vendor {
                 input type="hidden" name="phi_shown" value="1";
                 label.choice { input type="checkbox" name="phi" value="1" checked[phi]; span { strong { "phi" } ": may replay, download, watch and export the sessions of devices tagged phi (patient data). No role has it by itself." } }
+            }
+            @if u.role.may_approve() {
+                input type="hidden" name="clinical_signoff_shown" value="1";
+                label.choice { input type="checkbox" name="clinical_signoff" value="1" checked[u.permissions.has(Permission::ClinicalSignoff)]; span { strong { "clinical-signoff" } ": an approval by this account is the clinical sign-off that a request outside its device's maintenance windows needs where the policy says so." } }
             }
             input type="hidden" name="break_glass_shown" value="1";
             label.choice { input type="checkbox" name="break_glass" value="1" checked[u.permissions.has(Permission::BreakGlass)]; span { strong { "break-glass" } ": may open an emergency session without a prior approval, stating an incident and a reason; approvers are alerted and review it afterwards." } }
@@ -159,19 +163,26 @@ pub struct AccountForm {
     /// Present when the access form (with its break-glass checkbox) was sent.
     break_glass_shown: Option<String>,
     break_glass: Option<String>,
+    /// Present when the access form (with its clinical-signoff checkbox) was sent.
+    clinical_signoff_shown: Option<String>,
+    clinical_signoff: Option<String>,
 }
 
 impl AccountForm {
-    /// The access form as a change: zones when the field was sent, `phi` granted when ticked
-    /// and revoked when not.
+    /// The access form as a change: zones when the field was sent, each permission whose
+    /// checkbox was shown granted when ticked and revoked when not.
     fn access(&self) -> Result<AccessEdit, String> {
         let zones = self.zones.as_deref().map(ZoneSet::parse).transpose().map_err(|e| e.to_string())?;
         let (mut grant, mut revoke) = (Vec::new(), Vec::new());
-        if self.phi_shown.is_some() {
-            if self.phi.is_some() { grant.push(Permission::Phi) } else { revoke.push(Permission::Phi) }
-        }
-        if self.break_glass_shown.is_some() {
-            if self.break_glass.is_some() { grant.push(Permission::BreakGlass) } else { revoke.push(Permission::BreakGlass) }
+        let boxes = [
+            (&self.phi_shown, &self.phi, Permission::Phi),
+            (&self.break_glass_shown, &self.break_glass, Permission::BreakGlass),
+            (&self.clinical_signoff_shown, &self.clinical_signoff, Permission::ClinicalSignoff),
+        ];
+        for (shown, ticked, p) in boxes {
+            if shown.is_some() {
+                if ticked.is_some() { grant.push(p) } else { revoke.push(p) }
+            }
         }
         Ok(AccessEdit { zones, grant, revoke })
     }

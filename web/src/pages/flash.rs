@@ -28,6 +28,11 @@ impl FlashQuery {
                 self.have.unwrap_or(0),
                 self.need.unwrap_or(0)
             ),
+            ("awaiting-signoff", Some(id)) => format!(
+                "Your approval of request #{id} is recorded ({} of {}); it is waiting for a clinical sign-off: an approver holding clinical-signoff must approve.",
+                self.have.unwrap_or(0),
+                self.need.unwrap_or(0)
+            ),
             ("denied", Some(id)) => format!("Request #{id} denied; the vendor sees your reason."),
             ("revoked", Some(id)) => format!("Access of request #{id} revoked; its sessions are being closed."),
             ("stopping", Some(id)) => format!(

@@ -4,7 +4,8 @@
 //! with a reason; auditors see the same list without forms. The core refuses what the rules
 //! forbid (own request, a second approval by the same person, a decided request) and the page
 //! says so in plain words. Where maintenance windows cover the device, the card says whether
-//! one is open (and that the grant ends with it) or which opens next.
+//! one is open (and that the grant ends with it) or which opens next, and whether the grant
+//! needs a clinical sign-off there (and who gave it).
 
 use super::error::PageError;
 use super::flash::FlashQuery;
@@ -111,6 +112,16 @@ fn request_card(user: &Authed, r: &RequestView) -> Markup {
                             br; span.hint { "An approval now grants access until the window closes, not past it." }
                         } @else if r.policy.outside_window == "extra-approver" {
                             br; span.hint { "Outside the window the policy asks for one more approver." }
+                        }
+                    }
+                }
+                @if let Some(s) = &r.clinical_signoff {
+                    dt { "Clinical sign-off" }
+                    dd.clinical-signoff data-given=(s.given_by.is_some()) {
+                        @if let Some(by) = &s.given_by {
+                            "Given by " (by) "."
+                        } @else {
+                            "Needed: outside the maintenance window the grant needs an approval by an approver holding clinical-signoff."
                         }
                     }
                 }
@@ -263,6 +274,9 @@ pub async fn approve(
         Ok(ApproveOutcome::Granted(_)) => Ok(Redirect::to(&format!("/requests?done=granted&id={}", id.0)).into_response()),
         Ok(ApproveOutcome::Recorded { have, need }) => {
             Ok(Redirect::to(&format!("/requests?done=recorded&id={}&have={have}&need={need}", id.0)).into_response())
+        }
+        Ok(ApproveOutcome::AwaitingSignoff { have, need }) => {
+            Ok(Redirect::to(&format!("/requests?done=awaiting-signoff&id={}&have={have}&need={need}", id.0)).into_response())
         }
         Err(e) => refused(pages, &user, e.into()).await,
     }

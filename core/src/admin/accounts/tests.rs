@@ -145,6 +145,29 @@ async fn an_auditors_zones_and_permissions_change_in_one_audited_write_and_only_
     }
 }
 
+/// `clinical-signoff` is given by approving: an approver or an admin takes it; a vendor or an
+/// auditor is refused with a message that says why, and nothing is written.
+#[tokio::test]
+async fn only_accounts_that_approve_hold_the_clinical_signoff() {
+    use crate::admin::accounts::AccessEdit;
+    use crate::domain::Permission;
+    let signoff = || AccessEdit { grant: vec![Permission::ClinicalSignoff], ..AccessEdit::default() };
+    for t in stores().await {
+        let w = World::new(&t);
+        for (name, role) in [("jdoe", Role::Vendor), ("eve", Role::Auditor)] {
+            let u = w.user(name, role).await;
+            let e = w.admin.set_user_access(ACTOR, &u, signoff()).await.unwrap_err();
+            let want = format!("only approver and admin accounts hold it, not a {role} account");
+            assert!(matches!(e, AdminError::Invalid(ref m) if m.contains(&want)), "{}: {e:?}", w.name);
+        }
+        assert!(w.audit_of("user.access_changed").await.is_empty(), "{}", w.name);
+        for (name, role) in [("nurse", Role::Approver), ("root", Role::Admin)] {
+            let u = w.user(name, role).await;
+            assert!(w.admin.set_user_access(ACTOR, &u, signoff()).await.unwrap().permissions.has(Permission::ClinicalSignoff), "{}", w.name);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_zone_limited_search_finds_only_its_zones_sessions() {
     use crate::admin::devices::DeviceEdit;

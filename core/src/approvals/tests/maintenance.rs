@@ -13,21 +13,21 @@ use crate::policy::Policy;
 use crate::testdb::stores;
 use jiff::Timestamp;
 
-const PEER: &str = "127.0.0.1:50000";
+pub(super) const PEER: &str = "127.0.0.1:50000";
 
 /// A daily window in `tz` opening at the wall-clock minute of `opens_at` (Unix seconds).
-fn daily(name: &str, opens_at: i64, duration: &str, tz: &str) -> WindowEntry {
+pub(super) fn daily(name: &str, opens_at: i64, duration: &str, tz: &str) -> WindowEntry {
     let start = Timestamp::from_second(opens_at).unwrap().in_tz(tz).unwrap().strftime("%H:%M").to_string();
     WindowEntry { name: name.into(), zone: Some("icu".into()), device: None, every: "day".into(), start, duration: duration.into(), time_zone: tz.into() }
 }
 
-fn approvals(w: &World, entries: Vec<WindowEntry>, outside: Option<OutsideWindow>) -> Approvals {
+pub(super) fn approvals(w: &World, entries: Vec<WindowEntry>, outside: Option<OutsideWindow>) -> Approvals {
     let windows = MaintenanceConfig { windows: entries }.windows().unwrap();
     let cfg = PolicyConfig { outside_window: outside.unwrap_or_default(), ..PolicyConfig::default() };
     Approvals::new(w.store.clone(), w.audit.clone(), Policy::with_windows(cfg, windows), ApprovalConfig::default())
 }
 
-fn detail(row: &crate::audit::AuditRow) -> serde_json::Value {
+pub(super) fn detail(row: &crate::audit::AuditRow) -> serde_json::Value {
     serde_json::from_str(&row.detail).unwrap()
 }
 
