@@ -99,6 +99,8 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         let why = "this device is moderated: tunnels open only while a moderator watches the session and input is not paused";
         reply.reject(prohibited(format!("portcullis: {why}"))).await;
         conn.refused("direct-tcpip", json!({ "host": host, "port": port, "device": dev.name, "reason": why })).await;
+        drop(room);
+        conn.ctx.live.moderation().release(session.id);
         return;
     }
     let Some(target) = device_target(&dev, port) else {
@@ -265,7 +267,7 @@ const PAUSED: &str = "input paused";
 async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &PcapRecorder, counts: &Counts, mut room: Option<&mut watch::Receiver<Room>>) -> &'static str {
     let (mut vr, vw) = channel.split();
     let (mut tr, mut tw) = stream.into_split();
-    let paused = room.as_deref().map(watch::Receiver::clone);
+    let paused = room.as_deref().cloned();
     let up = async {
         loop {
             match vr.wait().await {

@@ -4,20 +4,9 @@
 // Env: PORTCULLIS_URL, WEB_USER, WEB_PASSWORD, WEB_TOTP_SECRET, SESSION_ID, JOINED_FILE,
 //      PAUSE_FILE, PAUSED_FILE, LEAVE_FILE.
 import { existsSync, writeFileSync } from 'node:fs';
-import { BASE, main, need, newPage, signIn, textOf } from './lib.mjs';
+import { BASE, main, need, newPage, signIn, textOf, until } from './lib.mjs';
 
-/** Polls `probe()` until it returns a truthy value; throws `what` after `ms`. */
-async function until(page, probe, what, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const file = (page, name) => until(page, async () => existsSync(need(name)), name);
+const file = (page, name) => until(page, async () => existsSync(need(name)), name, 90_000);
 
 main(async (browser) => {
   const id = need('SESSION_ID');
@@ -26,11 +15,11 @@ main(async (browser) => {
   await page.goto(`${BASE}/sessions/${id}/live`);
   await page.locator('#join-moderator button').click();
   await page.waitForURL(`${BASE}/sessions/${id}/live?moderate=1`);
-  await until(page, async () => (await textOf(page, '#moderation-state')).startsWith('You are moderating'), 'the moderating state');
+  await until(page, async () => ((await textOf(page, '#moderation-state')) || '').startsWith('You are moderating'), 'the moderating state');
   writeFileSync(need('JOINED_FILE'), 'joined');
   await file(page, 'PAUSE_FILE');
   await page.locator('#pause-input').click();
-  await until(page, async () => (await textOf(page, '#moderation-state')).includes('paused'), 'the pause');
+  await until(page, async () => ((await textOf(page, '#moderation-state')) || '').includes('paused'), 'the pause');
   writeFileSync(need('PAUSED_FILE'), 'paused');
   await file(page, 'LEAVE_FILE');
   await page.goto(`${BASE}/requests`);
