@@ -5,6 +5,7 @@
 //! bytes is a [`Tap`]: an asciicast recorder and live feed for terminals and commands, or the
 //! SFTP watcher (pcap recording plus per-file audit) for file transfer.
 
+use crate::moderated;
 use crate::sftp::{Anomaly, SftpTap, Stop};
 use crate::state::{CastTap, Conn};
 use portcullis_core::metrics::{self, Direction, StreamKind};
@@ -72,6 +73,9 @@ pub(crate) enum Ended {
     RecordingFailed,
     /// The SFTP watcher could no longer follow the transfer: its file audit would be wrong.
     FileAuditLost(Anomaly),
+    /// A file transfer of a moderated session whose vendor input paused: closed, since
+    /// dropping part of its packets would splice the rest into something else.
+    InputPaused,
 }
 
 impl From<Stop> for Ended {
@@ -93,6 +97,7 @@ impl Ended {
             Ended::Cancelled => "the session ended",
             Ended::RecordingFailed => "recording failed",
             Ended::FileAuditLost(a) => a.why(),
+            Ended::InputPaused => "input paused",
         }
     }
 }
@@ -134,6 +139,10 @@ pub(crate) async fn run(conn: &Conn, vendor: Channel<server::Msg>, device: Chann
             let msg = format!("\r\n[portcullis] the file transfer was stopped: {}. Nothing more was forwarded.\r\n", a.why());
             let _ = vw.extended_data_bytes(1, msg.into_bytes()).await;
         }
+        Ended::InputPaused => {
+            let msg = format!("\r\n[portcullis] {}\r\n", moderated::closed_text("file transfer"));
+            let _ = vw.extended_data_bytes(1, msg.into_bytes()).await;
+        }
         _ => {}
     }
     let _ = dw.close().await;
@@ -147,8 +156,12 @@ async fn upstream(conn: &Conn, vr: &mut ChannelReadHalf, dw: &ChannelWriteHalf<c
     loop {
         match vr.wait().await {
             // A moderated session without a moderator watching, or paused by one: the input
-            // is dropped (the vendor was told when it paused).
-            Some(ChannelMsg::Data { .. }) if conn.input_paused.load(Ordering::SeqCst) => {}
+            // is dropped (the vendor was told when it paused); a file transfer is closed.
+            Some(ChannelMsg::Data { .. }) if conn.input_paused.load(Ordering::SeqCst) => {
+                if matches!(rec, Tap::Sftp(_)) {
+                    return Ended::InputPaused;
+                }
+            }
             Some(ChannelMsg::Data { data }) => {
                 metrics::get().bytes(kind, Direction::ToDevice, data.len());
                 conn.count_bytes(data.len()).await;

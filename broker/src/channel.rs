@@ -106,7 +106,7 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
     let n = started.n;
     // A moderated session: nothing reaches the device before a moderator watches.
     let room = if conn.ctx.approvals.policy().rule(dev.criticality, &dev.zone).moderated {
-        match Box::pin(await_moderator(&conn, &mut term, &tap, session.id)).await {
+        match Box::pin(await_moderator(&conn, &mut term, &tap, session.id, &kind)).await {
             Some(rx) => Some(rx),
             None => {
                 term.exit(1).await;
@@ -137,11 +137,16 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
         Tap::Sftp(_) => None,
     };
     conn.register(id, pty.is_some(), cast.clone());
+    // A file transfer closes when input pauses; a terminal or command has its input dropped.
     let followed = async {
         if let Some(rx) = room {
-            moderated::follow(&conn, session.id, id, pty.is_some(), cast, rx).await;
+            let mut files = (kind == Kind::Sftp).then(|| rx.clone());
+            tokio::select! {
+                () = moderated::follow(&conn, session.id, id, pty.is_some(), cast, rx) => {}
+                () = moderated::until_paused(files.as_mut()) => return bridge::Ended::InputPaused,
+            }
         }
-        std::future::pending::<()>().await
+        std::future::pending::<bridge::Ended>().await
     };
     info!(channel = n, "bridging");
     let subject = Subject::Session(session.id);
@@ -153,7 +158,7 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
         };
         let ended = tokio::select! {
             e = bridge::run(&conn, ch, dch, &tap, stream) => e,
-            () = followed => bridge::Ended::Cancelled,
+            e = followed => e,
         };
         match tap {
             Tap::Sftp(t) => t.finish().await,
@@ -170,9 +175,17 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
         }
     };
     let (ended, ()) = tokio::join!(bridged, audited);
-    if let bridge::Ended::FileAuditLost(a) = ended {
-        warn!(channel = n, why = a.why(), "file transfer stopped");
-        Box::pin(conn.audit_or_end(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": a.why() }))).await;
+    match ended {
+        bridge::Ended::FileAuditLost(a) => {
+            warn!(channel = n, why = a.why(), "file transfer stopped");
+            Box::pin(conn.audit_or_end(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": a.why() }))).await;
+        }
+        bridge::Ended::InputPaused => {
+            info!(channel = n, "file transfer closed: input paused");
+            conn.notify_all(&moderated::closed_text("file transfer")).await;
+            Box::pin(conn.audit_or_end(AuditKind::SftpAborted, subject.clone(), json!({ "channel": n, "why": ended.describe() }))).await;
+        }
+        _ => {}
     }
     conn.unregister(id);
     info!(channel = n, ?ended, "channel closed");
@@ -181,9 +194,14 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
 
 /// Waits for a moderator to join the live view of a moderated session. What the vendor
 /// types meanwhile is dropped (nothing typed unwatched reaches the device later); Ctrl-C
-/// gives up. `None` after telling the vendor why the session does not go on.
-async fn await_moderator(conn: &Conn, term: &mut Term<'_>, tap: &Tap, id: portcullis_core::domain::SessionId) -> Option<tokio::sync::watch::Receiver<portcullis_core::moderation::Room>> {
+/// gives up. A file transfer is refused while input is paused ([`moderated::paused`]).
+/// `None` after telling the vendor why the session does not go on.
+async fn await_moderator(conn: &Conn, term: &mut Term<'_>, tap: &Tap, id: portcullis_core::domain::SessionId, kind: &Kind) -> Option<tokio::sync::watch::Receiver<portcullis_core::moderation::Room>> {
     let wait = conn.ctx.config.session.moderator_wait.0;
+    if *kind == Kind::Sftp && moderated::paused(&conn.ctx.live.moderation().get(id)) {
+        files_paused(conn, term).await;
+        return None;
+    }
     tap.marker("waiting for a moderator").await;
     term.warn(&moderated::waiting_text(id, wait)).await;
     let waited = moderated::wait(conn, id);
@@ -205,10 +223,15 @@ async fn await_moderator(conn: &Conn, term: &mut Term<'_>, tap: &Tap, id: portcu
         }
     };
     match outcome {
+        Waited::Joined(rx) if *kind == Kind::Sftp && moderated::paused(&rx.borrow()) => {
+            files_paused(conn, term).await;
+            None
+        }
         Waited::Joined(rx) => Some(rx),
         Waited::TimedOut => {
             info!(session = %id, "no moderator joined in time");
             tap.marker("no moderator joined in time").await;
+            Box::pin(conn.audit_or_end(AuditKind::SessionModeratorWaitExpired, Subject::Session(id), json!({ "waited_seconds": wait.as_secs(), "device_contacted": false }))).await;
             term.warn(&format!("portcullis: no moderator joined within {} minutes, so the device was not contacted. Your grant stays valid for its window: connect again when a moderator can watch.\n", wait.as_secs().div_ceil(60))).await;
             None
         }
@@ -218,6 +241,13 @@ async fn await_moderator(conn: &Conn, term: &mut Term<'_>, tap: &Tap, id: portcu
             None
         }
     }
+}
+
+/// Refuses a file transfer while a moderated session's input is paused.
+async fn files_paused(conn: &Conn, term: &mut Term<'_>) {
+    let why = "this device is moderated: file transfer opens only while a moderator watches the session and input is not paused";
+    term.warn(&format!("portcullis: {why}.\n")).await;
+    conn.refused("files", json!({ "reason": why })).await;
 }
 
 /// Checks the device and the command, passes the gate and opens the brokered session; `None`

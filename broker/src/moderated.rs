@@ -6,8 +6,10 @@
 //! or resumed (lines written to the vendor alone, kept in the recording as markers, never as
 //! device output), and keeps [`Conn::input_paused`] up to date for the bridge, which drops
 //! the vendor's input while it is set (dropped, not held: nothing typed unwatched reaches a
-//! life-critical device later). When the last moderator has been gone for
-//! `session.moderator_grace`, the session is stopped through the usual stop
+//! life-critical device later). A tunnel or file transfer is not dropped into but closed
+//! when input pauses, and none opens while it is paused ([`paused`], [`until_paused`]).
+//! When the last moderator has been gone for `session.moderator_grace` (a deadline fixed
+//! when the room emptied, [`Watch`]), the session is stopped through the usual stop
 //! ([`portcullis_core::approvals::Approvals::stop_session`], by `system`).
 
 use crate::state::{CastTap, Conn};
@@ -18,6 +20,7 @@ use russh::ChannelId;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// How the wait for a moderator ended.
@@ -42,29 +45,38 @@ pub(crate) fn waiting_text(id: SessionId, wait: Duration) -> String {
 pub(crate) async fn wait(conn: &Conn, id: SessionId) -> Waited {
     let mut rx = conn.ctx.live.moderation().subscribe(id);
     let wait = conn.ctx.config.session.moderator_wait.0;
-    let present = async {
-        loop {
-            if rx.borrow_and_update().present() {
-                return true;
-            }
-            if rx.changed().await.is_err() {
-                return false;
-            }
-        }
-    };
-    let outcome = tokio::select! {
-        p = present => if p { 1 } else { 2 },
-        _ = tokio::time::sleep(wait) => 0,
-        _ = conn.cancel.cancelled() => 2,
-    };
-    match outcome {
-        1 => {
-            conn.input_paused.store(!rx.borrow().input_open(), Ordering::SeqCst);
+    tokio::select! {
+        r = async { rx.wait_for(Room::present).await.map(|room| room.input_open()) } => {
+            let Ok(open) = r else { return Waited::Ended };
+            conn.input_paused.store(!open, Ordering::SeqCst);
             Waited::Joined(rx)
         }
-        0 => Waited::TimedOut,
-        _ => Waited::Ended,
+        () = tokio::time::sleep(wait) => Waited::TimedOut,
+        () = conn.cancel.cancelled() => Waited::Ended,
     }
+}
+
+/// Whether a moderated session's vendor input is paused now: a moderator was present once,
+/// and none is now or one paused it. No tunnel or file transfer opens then.
+pub(crate) fn paused(room: &Room) -> bool {
+    room.opened && !room.input_open()
+}
+
+/// Resolves once input is not open in the followed room (at once if it is not now, or if
+/// the room can no longer be followed); never without a room (an unmoderated session). A
+/// tunnel or file transfer races it and closes when it resolves.
+pub(crate) async fn until_paused(room: Option<&mut watch::Receiver<Room>>) {
+    match room {
+        Some(rx) => {
+            let _ = rx.wait_for(|r| !r.input_open()).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// What the vendor is told when a tunnel or file transfer closes because input paused.
+pub(crate) fn closed_text(what: &str) -> String {
+    format!("{what} closed: input is paused (no moderator is watching, or a moderator paused it); open it again once input resumes")
 }
 
 /// A line to the vendor of channel `ch` (stdout on a terminal, stderr otherwise), kept in
@@ -98,19 +110,78 @@ pub(crate) fn changes(old: &Room, new: &Room, grace: Duration) -> Vec<String> {
     out
 }
 
+/// What [`Watch::next`] saw.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// The room changed: its state now.
+    Changed(Room),
+    /// No moderator came back before the grace deadline.
+    GraceOver,
+    /// The room can no longer be followed.
+    Gone,
+}
+
+/// A room followed with its grace deadline: fixed when the room became empty (the last
+/// moderator left, or nobody was there when following began) and cleared only when a
+/// moderator is present again. Other changes (a pause toggled, a no-op leave) leave it as
+/// it is, so the session ends `grace` after the room emptied however busy it is meanwhile.
+pub(crate) struct Watch {
+    rx: watch::Receiver<Room>,
+    grace: Duration,
+    /// When the session is stopped for want of a moderator; `None` while one is present.
+    deadline: Option<Instant>,
+}
+
+impl Watch {
+    /// Starts following `rx`; its state now is [`Watch::room`].
+    pub(crate) fn new(mut rx: watch::Receiver<Room>, grace: Duration) -> Watch {
+        let present = rx.borrow_and_update().present();
+        Watch { rx, grace, deadline: (!present).then(|| Instant::now() + grace) }
+    }
+
+    /// The room as last seen.
+    pub(crate) fn room(&self) -> Room {
+        self.rx.borrow().clone()
+    }
+
+    /// The next change, or the deadline passing.
+    pub(crate) async fn next(&mut self) -> Seen {
+        let deadline = self.deadline;
+        tokio::select! {
+            r = self.rx.changed() => {
+                if r.is_err() {
+                    return Seen::Gone;
+                }
+                let now = self.rx.borrow_and_update().clone();
+                if now.present() {
+                    self.deadline = None;
+                } else if self.deadline.is_none() {
+                    self.deadline = Some(Instant::now() + self.grace);
+                }
+                Seen::Changed(now)
+            }
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Seen::GraceOver,
+        }
+    }
+}
+
 /// Follows the room while channel `ch` is bridged: tells the vendor, sets
-/// [`Conn::input_paused`], and stops the session after `session.moderator_grace` without a
-/// moderator. Returns when the room can no longer be followed (the caller races it with the
-/// bridge and drops it when the channel ends).
-pub(crate) async fn follow(conn: &Conn, id: SessionId, ch: ChannelId, pty: bool, cast: Option<CastTap>, mut rx: watch::Receiver<Room>) {
+/// [`Conn::input_paused`], and stops the session when the grace deadline passes without a
+/// moderator ([`Watch`]). Returns when the room can no longer be followed (the caller races
+/// it with the bridge and drops it when the channel ends).
+pub(crate) async fn follow(conn: &Conn, id: SessionId, ch: ChannelId, pty: bool, cast: Option<CastTap>, rx: watch::Receiver<Room>) {
     let grace = conn.ctx.config.session.moderator_grace.0;
-    let mut seen = rx.borrow_and_update().clone();
+    let mut room = Watch::new(rx, grace);
+    let mut seen = room.room();
     tell(conn, ch, pty, cast.as_ref(), &format!("moderator joined: {} watching this session", seen.names())).await;
     loop {
-        let alone = !seen.present();
-        let changed = tokio::select! {
-            r = rx.changed() => r.is_ok(),
-            _ = tokio::time::sleep(grace), if alone => {
+        let now = match room.next().await {
+            Seen::Changed(now) => now,
+            Seen::Gone => {
+                conn.input_paused.store(true, Ordering::SeqCst);
+                return;
+            }
+            Seen::GraceOver => {
                 info!(session = %id, "no moderator within the grace period; stopping the session");
                 tell(conn, ch, pty, cast.as_ref(), "no moderator joined in time: the session is stopped").await;
                 let stop = StopInput::new(id, "system", "no moderator watching").mode(StopMode::Immediate);
@@ -120,15 +191,9 @@ pub(crate) async fn follow(conn: &Conn, id: SessionId, ch: ChannelId, pty: bool,
                     warn!(session = %id, error = %e, "cannot request the stop; ending the connection");
                     conn.end("no moderator watching");
                 }
-                std::future::pending::<()>().await;
-                false
+                return std::future::pending().await;
             }
         };
-        if !changed {
-            conn.input_paused.store(true, Ordering::SeqCst);
-            return;
-        }
-        let now = rx.borrow_and_update().clone();
         conn.input_paused.store(!now.input_open(), Ordering::SeqCst);
         for line in changes(&seen, &now, grace) {
             tell(conn, ch, pty, cast.as_ref(), &line).await;
@@ -140,6 +205,7 @@ pub(crate) async fn follow(conn: &Conn, id: SessionId, ch: ChannelId, pty: bool,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_core::moderation::Rooms;
     use std::collections::BTreeMap;
 
     fn room(names: &[&str], paused_by: Option<&str>) -> Room {
@@ -155,5 +221,34 @@ mod tests {
         assert!(left[1].starts_with("input paused: no moderator is watching") && left[1].contains("120s"));
         assert_eq!(changes(&room(&["alice"], None), &room(&["alice"], Some("alice")), g), vec!["input paused by moderator alice; what you type is not sent to the device"]);
         assert_eq!(changes(&room(&["alice"], Some("alice")), &room(&["alice"], None), g), vec!["input resumed: alice watching"]);
+    }
+
+    /// The deadline is set when the room empties; a pause toggled meanwhile does not move it,
+    /// a moderator coming back clears it, and the next emptying sets a new one.
+    #[tokio::test(start_paused = true)]
+    async fn the_grace_deadline_is_fixed_when_the_room_empties() {
+        let rooms = Rooms::default();
+        let s = SessionId(9);
+        let grace = Duration::from_secs(10);
+        let (alice, _) = rooms.join(s, "alice");
+        let mut w = Watch::new(rooms.subscribe(s), grace);
+        alice.leave();
+        let emptied = Instant::now();
+        assert!(matches!(w.next().await, Seen::Changed(r) if !r.present()));
+        for step in [true, false] {
+            tokio::time::advance(Duration::from_secs(4)).await;
+            assert!(if step { rooms.pause(s, "alice") } else { rooms.resume(s) });
+            assert!(matches!(w.next().await, Seen::Changed(_)));
+        }
+        let over = tokio::time::timeout_at(emptied + grace + Duration::from_millis(1), w.next()).await;
+        assert_eq!(over, Ok(Seen::GraceOver), "the deadline moved with the room's other changes");
+
+        let (bob, _) = rooms.join(s, "bob");
+        assert!(matches!(w.next().await, Seen::Changed(r) if r.present()));
+        assert!(tokio::time::timeout(grace * 10, w.next()).await.is_err(), "a moderator is present: no deadline");
+        bob.leave();
+        let emptied = Instant::now();
+        assert!(matches!(w.next().await, Seen::Changed(_)));
+        assert_eq!(tokio::time::timeout_at(emptied + grace + Duration::from_millis(1), w.next()).await, Ok(Seen::GraceOver));
     }
 }

@@ -16,18 +16,22 @@
 //! never carries a byte.
 //!
 //! An admitted tunnel is recorded as pcap (created before the connection), both directions
-//! are counted, and it closes with the session (window end, revocation, stop).
+//! are counted, and it closes with the session (window end, revocation, stop). On a moderated
+//! device it opens only while input is open and closes when the vendor's input pauses (the
+//! last moderator left, or one paused it): `tunnel.closed` with reason `input paused`, and a
+//! notice on the vendor's terminals, kept in their recordings.
 //! Back-pressure: each direction reads a bounded chunk, records it (bounded queue) and
 //! writes it (the SSH window or the socket) before reading the next.
 
 use crate::events::TunnelRequest;
 use crate::state::Conn;
 use crate::hint::Hints;
-use crate::{recording, session};
+use crate::{moderated, recording, session};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::clock;
 use portcullis_core::metrics::{self, StreamKind};
 use portcullis_core::domain::{Channel as Granted, DeviceName};
+use portcullis_core::moderation::Room;
 use portcullis_core::store::{DeviceRecord, GrantRecord};
 use portcullis_recorder::pcap::{Direction, FlowEnds, PcapRecorder};
 use russh::server::Msg;
@@ -39,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
 
 /// How long connecting to the device's port may take.
@@ -86,11 +91,16 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         return;
     };
     // A moderated device: a tunnel opens only while a moderator watches and input is not
-    // paused (the vendor waits in a terminal for one to join; see `crate::moderated`).
-    if conn.ctx.approvals.policy().rule(dev.criticality, &dev.zone).moderated && !conn.ctx.live.moderation().get(session.id).input_open() {
+    // paused (the vendor waits in a terminal for one to join; see `crate::moderated`), and
+    // closes when input pauses. Followed from before the check, so no pause slips between.
+    let moderated = conn.ctx.approvals.policy().rule(dev.criticality, &dev.zone).moderated;
+    let mut room = moderated.then(|| conn.ctx.live.moderation().subscribe(session.id));
+    if room.as_mut().is_some_and(|rx| !rx.borrow_and_update().input_open()) {
         let why = "this device is moderated: tunnels open only while a moderator watches the session and input is not paused";
         reply.reject(prohibited(format!("portcullis: {why}"))).await;
         conn.refused("direct-tcpip", json!({ "host": host, "port": port, "device": dev.name, "reason": why })).await;
+        drop(room);
+        conn.ctx.live.moderation().release(session.id);
         return;
     }
     let Some(target) = device_target(&dev, port) else {
@@ -145,8 +155,14 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     reply.accept().await;
     info!(device = %dev.name, port, channel = n, "tunnel open");
     let counts = Counts::default();
-    let reason = bridge(&conn, channel, stream, &rec, &counts).instrument(tracing::Span::current()).await;
+    let reason = bridge(&conn, channel, stream, &rec, &counts, room.as_mut()).instrument(tracing::Span::current()).await;
     drop(rec);
+    if reason == PAUSED {
+        conn.notify_all(&moderated::closed_text(&format!("tunnel to {} port {port}", dev.name))).await;
+    }
+    if room.take().is_some() {
+        conn.ctx.live.moderation().release(session.id);
+    }
     conn.audit_or_end(Kind::TunnelClosed, subject, json!({
         "device": dev.name, "port": port, "channel": n, "reason": reason,
         "bytes_to_device": counts.to_device.load(Ordering::Relaxed),
@@ -242,14 +258,20 @@ struct Counts {
     from_device: AtomicU64,
 }
 
+/// Why a tunnel of a moderated session closed when its vendor input paused.
+const PAUSED: &str = "input paused";
+
 /// Moves bytes both ways until both sides have finished, either side closes, the recording
-/// fails or the session ends. Returns why it ended.
-async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &PcapRecorder, counts: &Counts) -> &'static str {
+/// fails, the session ends or, for a moderated session (`room`), the vendor's input pauses:
+/// no byte the vendor sends after the pause is forwarded. Returns why it ended.
+async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &PcapRecorder, counts: &Counts, mut room: Option<&mut watch::Receiver<Room>>) -> &'static str {
     let (mut vr, vw) = channel.split();
     let (mut tr, mut tw) = stream.into_split();
+    let paused = room.as_deref().cloned();
     let up = async {
         loop {
             match vr.wait().await {
+                Some(ChannelMsg::Data { .. }) if paused.as_ref().is_some_and(|r| !r.borrow().input_open()) => return PAUSED,
                 Some(ChannelMsg::Data { data }) => {
                     if rec.data(Direction::ToDevice, &data).await.is_err() {
                         return "recording failed";
@@ -307,6 +329,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
                 down_done = true;
             }
             _ = conn.cancel.cancelled() => break "session ended",
+            () = moderated::until_paused(room.as_deref_mut()) => break PAUSED,
         }
         if up_done && down_done {
             break "closed";

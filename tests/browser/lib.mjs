@@ -142,6 +142,17 @@ export async function textOf(scope, selector) {
   return (await el.count()) ? (await el.innerText()).trim() : null;
 }
 
+/** Polls `probe()` until it returns a truthy value, which it returns; throws `what` after `ms`. */
+export async function until(page, probe, what, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v) return v;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** Runs `body(browser)`, prints its result as JSON and exits 0; on failure exits 1. */
 export async function main(body) {
   let browser;

@@ -10,18 +10,7 @@
 //      OTHER_TOTP_SECRET, APPROVER_USER, APPROVER_PASSWORD, APPROVER_TOTP_SECRET,
 //      SESSION_ID, NEEDLE, TYPED, READY_FILE, SEEN_FILE.
 import { writeFileSync } from 'node:fs';
-import { BASE, main, need, newPage, problems, shot, signIn, textOf } from './lib.mjs';
-
-/** Polls `probe()` until it returns a truthy value; throws `what` after `ms`. */
-async function until(page, probe, what, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { BASE, main, need, newPage, problems, shot, signIn, textOf, until } from './lib.mjs';
 
 /** Opens a websocket to `path` from inside `page`; resolves to what happened. */
 function openSocket(page, path) {

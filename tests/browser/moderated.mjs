@@ -12,20 +12,9 @@
 //      SESSION_ID, TYPED_NEEDLE, WAITING_FILE, GO_FILE, JOINED_FILE, PAUSED_FILE,
 //      RESUME_FILE, RESUMED_FILE, LEAVE_FILE.
 import { existsSync, writeFileSync } from 'node:fs';
-import { BASE, main, need, newPage, problems, shot, signIn, textOf } from './lib.mjs';
+import { BASE, main, need, newPage, problems, shot, signIn, textOf, until } from './lib.mjs';
 
-/** Polls `probe()` until it returns a truthy value; throws `what` after `ms`. */
-async function until(page, probe, what, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const file = (page, name) => until(page, async () => existsSync(need(name)), name);
+const file = (page, name) => until(page, async () => existsSync(need(name)), name, 90_000);
 const terminal = (page) => page.locator('#live .ap-term-text').first().textContent().catch(() => '');
 
 /** Opens a websocket to `path` from inside `page`; resolves to what happened. */

@@ -121,6 +121,9 @@ kinds! {
     SessionModeratorJoined = "session.moderator_joined",
     /// A moderator left the live view of a moderated session.
     SessionModeratorLeft = "session.moderator_left",
+    /// Nobody joined a moderated session as moderator within `session.moderator_wait`: the
+    /// device was not contacted and the vendor was told.
+    SessionModeratorWaitExpired = "session.moderator_wait_expired",
     /// The vendor's input to a moderated session was paused: by a moderator, or because no
     /// moderator was left.
     SessionInputPaused = "session.input_paused",
@@ -363,6 +366,7 @@ mod tests {
         (Kind::SessionWatched, "session.watched"),
         (Kind::SessionModeratorJoined, "session.moderator_joined"),
         (Kind::SessionModeratorLeft, "session.moderator_left"),
+        (Kind::SessionModeratorWaitExpired, "session.moderator_wait_expired"),
         (Kind::SessionInputPaused, "session.input_paused"),
         (Kind::SessionInputResumed, "session.input_resumed"),
         (Kind::ChannelRefused, "channel.refused"),
