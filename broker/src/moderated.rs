@@ -144,10 +144,12 @@ impl Watch {
         self.rx.borrow().clone()
     }
 
-    /// The next change, or the deadline passing.
+    /// The next change, or the deadline passing (reported once). A moderator who joined
+    /// by the deadline counts: changes are looked at first.
     pub(crate) async fn next(&mut self) -> Seen {
         let deadline = self.deadline;
         tokio::select! {
+            biased;
             r = self.rx.changed() => {
                 if r.is_err() {
                     return Seen::Gone;
@@ -160,7 +162,10 @@ impl Watch {
                 }
                 Seen::Changed(now)
             }
-            () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Seen::GraceOver,
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                self.deadline = None;
+                Seen::GraceOver
+            }
         }
     }
 }
