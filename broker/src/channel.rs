@@ -196,7 +196,7 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
 /// types meanwhile is dropped (nothing typed unwatched reaches the device later); Ctrl-C
 /// gives up. A file transfer is refused while input is paused ([`moderated::paused`]).
 /// `None` after telling the vendor why the session does not go on.
-async fn await_moderator(conn: &Conn, term: &mut Term<'_>, tap: &Tap, id: portcullis_core::domain::SessionId, kind: &Kind) -> Option<tokio::sync::watch::Receiver<portcullis_core::moderation::Room>> {
+async fn await_moderator(conn: &Conn, term: &mut Term<'_>, tap: &Tap, id: portcullis_core::domain::SessionId, kind: &Kind) -> Option<portcullis_core::moderation::Following> {
     let wait = conn.ctx.config.session.moderator_wait.0;
     if *kind == Kind::Sftp && moderated::paused(&conn.ctx.live.moderation().get(id)) {
         files_paused(conn, term).await;

@@ -15,18 +15,17 @@
 use crate::state::{CastTap, Conn};
 use portcullis_core::approvals::{StopInput, StopMode};
 use portcullis_core::domain::SessionId;
-use portcullis_core::moderation::Room;
+use portcullis_core::moderation::{Following, Room};
 use russh::ChannelId;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// How the wait for a moderator ended.
 pub(crate) enum Waited {
     /// A moderator joined: the device connection may open.
-    Joined(watch::Receiver<Room>),
+    Joined(Following),
     /// Nobody joined within `session.moderator_wait`.
     TimedOut,
     /// The session ended meanwhile.
@@ -65,7 +64,7 @@ pub(crate) fn paused(room: &Room) -> bool {
 /// Resolves once input is not open in the followed room (at once if it is not now, or if
 /// the room can no longer be followed); never without a room (an unmoderated session). A
 /// tunnel or file transfer races it and closes when it resolves.
-pub(crate) async fn until_paused(room: Option<&mut watch::Receiver<Room>>) {
+pub(crate) async fn until_paused(room: Option<&mut Following>) {
     match room {
         Some(rx) => {
             let _ = rx.wait_for(|r| !r.input_open()).await;
@@ -126,7 +125,7 @@ pub(crate) enum Seen {
 /// moderator is present again. Other changes (a pause toggled, a no-op leave) leave it as
 /// it is, so the session ends `grace` after the room emptied however busy it is meanwhile.
 pub(crate) struct Watch {
-    rx: watch::Receiver<Room>,
+    rx: Following,
     grace: Duration,
     /// When the session is stopped for want of a moderator; `None` while one is present.
     deadline: Option<Instant>,
@@ -134,7 +133,7 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// Starts following `rx`; its state now is [`Watch::room`].
-    pub(crate) fn new(mut rx: watch::Receiver<Room>, grace: Duration) -> Watch {
+    pub(crate) fn new(mut rx: Following, grace: Duration) -> Watch {
         let present = rx.borrow_and_update().present();
         Watch { rx, grace, deadline: (!present).then(|| Instant::now() + grace) }
     }
@@ -174,7 +173,7 @@ impl Watch {
 /// [`Conn::input_paused`], and stops the session when the grace deadline passes without a
 /// moderator ([`Watch`]). Returns when the room can no longer be followed (the caller races
 /// it with the bridge and drops it when the channel ends).
-pub(crate) async fn follow(conn: &Conn, id: SessionId, ch: ChannelId, pty: bool, cast: Option<CastTap>, rx: watch::Receiver<Room>) {
+pub(crate) async fn follow(conn: &Conn, id: SessionId, ch: ChannelId, pty: bool, cast: Option<CastTap>, rx: Following) {
     let grace = conn.ctx.config.session.moderator_grace.0;
     let mut room = Watch::new(rx, grace);
     let mut seen = room.room();

@@ -31,7 +31,7 @@ use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::clock;
 use portcullis_core::metrics::{self, StreamKind};
 use portcullis_core::domain::{Channel as Granted, DeviceName};
-use portcullis_core::moderation::Room;
+use portcullis_core::moderation::Following;
 use portcullis_core::store::{DeviceRecord, GrantRecord};
 use portcullis_recorder::pcap::{Direction, FlowEnds, PcapRecorder};
 use russh::server::Msg;
@@ -43,7 +43,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
 
 /// How long connecting to the device's port may take.
@@ -99,8 +98,6 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
         let why = "this device is moderated: tunnels open only while a moderator watches the session and input is not paused";
         reply.reject(prohibited(format!("portcullis: {why}"))).await;
         conn.refused("direct-tcpip", json!({ "host": host, "port": port, "device": dev.name, "reason": why })).await;
-        drop(room);
-        conn.ctx.live.moderation().release(session.id);
         return;
     }
     let Some(target) = device_target(&dev, port) else {
@@ -160,9 +157,7 @@ pub(crate) async fn run(conn: Arc<Conn>, req: TunnelRequest) {
     if reason == PAUSED {
         conn.notify_all(&moderated::closed_text(&format!("tunnel to {} port {port}", dev.name))).await;
     }
-    if room.take().is_some() {
-        conn.ctx.live.moderation().release(session.id);
-    }
+    drop(room);
     conn.audit_or_end(Kind::TunnelClosed, subject, json!({
         "device": dev.name, "port": port, "channel": n, "reason": reason,
         "bytes_to_device": counts.to_device.load(Ordering::Relaxed),
@@ -264,7 +259,7 @@ const PAUSED: &str = "input paused";
 /// Moves bytes both ways until both sides have finished, either side closes, the recording
 /// fails, the session ends or, for a moderated session (`room`), the vendor's input pauses:
 /// no byte the vendor sends after the pause is forwarded. Returns why it ended.
-async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &PcapRecorder, counts: &Counts, mut room: Option<&mut watch::Receiver<Room>>) -> &'static str {
+async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &PcapRecorder, counts: &Counts, mut room: Option<&mut Following>) -> &'static str {
     let (mut vr, vw) = channel.split();
     let (mut tr, mut tw) = stream.into_split();
     let paused = room.as_deref().cloned();

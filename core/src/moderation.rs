@@ -6,12 +6,14 @@
 //! watching, and to drop the vendor's input while no moderator is present or one paused it.
 //!
 //! Who may moderate is the policy's and the web side's to decide; the audit rows are written
-//! there too. This is only the shared state, bounded by the sessions running here (a room
-//! nobody follows and nobody moderates is forgotten).
+//! there too. This is only the shared state, bounded by the sessions running here: a room is
+//! forgotten as soon as nobody follows it ([`Following`] is dropped, on whatever path the
+//! channel ends) and nobody moderates it.
 
 use crate::domain::{Role, SessionId};
 use crate::policy::Rule;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -92,13 +94,12 @@ impl Rooms {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn room(&self, s: SessionId) -> watch::Sender<Room> {
-        self.lock().entry(s.0).or_insert_with(|| watch::channel(Room::default()).0).clone()
-    }
-
-    /// Follows `s`'s room: its state now and every change.
-    pub fn subscribe(&self, s: SessionId) -> watch::Receiver<Room> {
-        self.room(s).subscribe()
+    /// Follows `s`'s room: its state now and every change, until the [`Following`] is
+    /// dropped. Subscribed under the lock, so a room being forgotten meanwhile cannot leave
+    /// the follower on a room nobody joins any more.
+    pub fn subscribe(&self, s: SessionId) -> Following {
+        let rx = self.lock().entry(s.0).or_insert_with(|| watch::channel(Room::default()).0).subscribe();
+        Following { rx, rooms: self.clone(), session: s }
     }
 
     /// The room of `s` as it is now.
@@ -108,9 +109,9 @@ impl Rooms {
 
     /// `name` opens a moderating view of `s`; it lasts until the [`Presence`] is left or dropped.
     pub fn join(&self, s: SessionId, name: &str) -> (Presence, Joined) {
-        let tx = self.room(s);
         let mut joined = Joined { new_moderator: false, first: false, reopened: false };
-        tx.send_modify(|r| {
+        let mut rooms = self.lock();
+        rooms.entry(s.0).or_insert_with(|| watch::channel(Room::default()).0).send_modify(|r| {
             joined.first = !r.present();
             joined.reopened = joined.first && r.opened;
             let n = r.moderators.entry(name.to_owned()).or_insert(0);
@@ -118,12 +119,14 @@ impl Rooms {
             *n += 1;
             r.opened = true;
         });
+        drop(rooms);
         (Presence { rooms: self.clone(), session: s, name: name.to_owned(), left: false }, joined)
     }
 
     fn leave(&self, s: SessionId, name: &str) -> Left {
         let mut left = Left { gone: false, last: false };
-        if let Some(tx) = self.lock().get(&s.0).cloned() {
+        let mut rooms = self.lock();
+        if let Some(tx) = rooms.get(&s.0) {
             tx.send_modify(|r| {
                 if let Some(n) = r.moderators.get_mut(name) {
                     *n = n.saturating_sub(1);
@@ -135,37 +138,81 @@ impl Rooms {
                 }
             });
         }
-        self.release(s);
+        forget_if_unused(&mut rooms, s);
         left
     }
 
-    /// `by` pauses the vendor's input; false if it was paused already.
+    /// `by` pauses the vendor's input; false if it was paused already or the session has no
+    /// room (nobody follows or moderates it here).
     pub fn pause(&self, s: SessionId, by: &str) -> bool {
-        self.room(s).send_if_modified(|r| {
-            if r.paused_by.is_some() {
-                return false;
-            }
-            r.paused_by = Some(by.to_owned());
-            true
+        self.lock().get(&s.0).is_some_and(|tx| {
+            tx.send_if_modified(|r| {
+                if r.paused_by.is_some() {
+                    return false;
+                }
+                r.paused_by = Some(by.to_owned());
+                true
+            })
         })
     }
 
     /// Resumes the vendor's input; false if no moderator had paused it.
     pub fn resume(&self, s: SessionId) -> bool {
-        self.room(s).send_if_modified(|r| r.paused_by.take().is_some())
-    }
-
-    /// Forgets `s`'s room if nobody follows or moderates it.
-    pub fn release(&self, s: SessionId) {
-        let mut rooms = self.lock();
-        if rooms.get(&s.0).is_some_and(|tx| tx.receiver_count() == 0 && !tx.borrow().present()) {
-            rooms.remove(&s.0);
-        }
+        self.lock().get(&s.0).is_some_and(|tx| tx.send_if_modified(|r| r.paused_by.take().is_some()))
     }
 
     /// Rooms held (tests and diagnostics).
     pub fn count(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// Removes `s`'s room if nobody follows or moderates it (called with the lock held).
+fn forget_if_unused(rooms: &mut HashMap<i64, watch::Sender<Room>>, s: SessionId) {
+    if rooms.get(&s.0).is_some_and(|tx| tx.receiver_count() == 0 && !tx.borrow().present()) {
+        rooms.remove(&s.0);
+    }
+}
+
+/// One follower of a session's room ([`Rooms::subscribe`]): a `watch::Receiver` of the room
+/// (through `Deref`), which forgets the room when dropped if it was the last follower and
+/// nobody moderates. Every path that ends a channel drops it, so no room outlives its session.
+#[derive(Debug)]
+pub struct Following {
+    rx: watch::Receiver<Room>,
+    rooms: Rooms,
+    session: SessionId,
+}
+
+impl Clone for Following {
+    fn clone(&self) -> Following {
+        // Cloned under the lock, like a subscription, so a concurrent drop counts it.
+        let _rooms = self.rooms.lock();
+        Following { rx: self.rx.clone(), rooms: self.rooms.clone(), session: self.session }
+    }
+}
+
+impl Deref for Following {
+    type Target = watch::Receiver<Room>;
+
+    fn deref(&self) -> &watch::Receiver<Room> {
+        &self.rx
+    }
+}
+
+impl DerefMut for Following {
+    fn deref_mut(&mut self) -> &mut watch::Receiver<Room> {
+        &mut self.rx
+    }
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        let mut rooms = self.rooms.lock();
+        // The receiver is let go under the lock (swapped for one of a closed channel), so two
+        // followers dropped at once on two threads cannot each see the other still counted.
+        drop(std::mem::replace(&mut self.rx, watch::channel(Room::default()).1));
+        forget_if_unused(&mut rooms, self.session);
     }
 }
 
@@ -196,6 +243,8 @@ impl Drop for Presence {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -240,8 +289,38 @@ mod tests {
         p.leave();
         assert_eq!(rooms.count(), 0);
         let rx = rooms.subscribe(SessionId(2));
+        assert_eq!(rooms.count(), 1);
         drop(rx);
-        rooms.release(SessionId(2));
+        assert_eq!(rooms.count(), 0, "the last follower dropped: the room is forgotten");
+    }
+
+    /// Every follower counts: the room stays while one is left or a moderator is present,
+    /// and goes with the last of them, however they end (a clone, a thread, a drop in an
+    /// error path).
+    #[test]
+    fn a_room_lasts_as_long_as_a_follower_or_a_moderator() {
+        let rooms = Rooms::default();
+        let s = SessionId(5);
+        let a = rooms.subscribe(s);
+        let b = a.clone();
+        let (p, _) = rooms.join(s, "alice");
+        drop(a);
+        assert_eq!(rooms.count(), 1, "one follower and a moderator are left");
+        p.leave();
+        assert_eq!(rooms.count(), 1, "one follower is left");
+        assert!(!rooms.pause(SessionId(6), "alice"), "pausing a session without a room makes none");
+        assert_eq!(rooms.count(), 1);
+        std::thread::spawn(move || drop(b)).join().unwrap();
         assert_eq!(rooms.count(), 0);
+
+        // Many followers dropped at once on several threads: the last one forgets the room.
+        for _ in 0..50 {
+            let followers: Vec<Following> = (0..8).map(|_| rooms.subscribe(s)).collect();
+            let threads: Vec<_> = followers.into_iter().map(|f| std::thread::spawn(move || drop(f))).collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(rooms.count(), 0);
+        }
     }
 }
