@@ -17,7 +17,7 @@ mod signoff;
 pub use signoff::Signoff;
 pub use input::{minutes_text, reason, request_minutes, window_minutes, ApprovalInput, RequestInput, StopInput, StopMode, Window};
 
-use crate::audit::{AuditLog, Event, Kind, Subject};
+use crate::audit::{AuditLog, AuditedWrite, Event, Kind, Subject};
 use crate::clock;
 use crate::config::ApprovalConfig;
 use crate::domain::{RequestId, RequestState, Username};
@@ -210,17 +210,13 @@ impl Approvals {
             return Err(ApprovalError::Conflict(format!("request #{id} was decided meanwhile")));
         }
         if let Some(c) = self.store.containment_over(&mut tx, req.device_id).await? {
-            drop(tx);
             let msg = format!("{} is contained ({}, containment #{}); its requests cannot be approved", req.device, c.scope, c.id);
-            self.audit_refusal(id, approver, &msg, via).await?;
-            return Err(ApprovalError::Conflict(msg));
+            return Err(self.refuse_within(tx, id, approver, via, ApprovalError::Conflict(msg)).await);
         }
         match self.store.insert_approval(&mut tx, id, who.id, secs, starts_at, now).await {
             Err(StoreError::Exists(_)) => {
-                drop(tx);
                 let msg = format!("{approver} has already approved request #{id}; another approver is needed");
-                self.audit_refusal(id, approver, &msg, via).await?;
-                return Err(ApprovalError::NotAllowed(msg));
+                return Err(self.refuse_within(tx, id, approver, via, ApprovalError::NotAllowed(msg)).await);
             }
             other => other?,
         }
@@ -231,11 +227,7 @@ impl Approvals {
         let need = req.required_approvals.max(rule.approvals + windows_now.extra_approvers());
         let by = Decider { name: approver, id: who.id, via, now };
         let next = match self.next_step(&mut tx, &req, &rule, &tally, need, &by).await {
-            Err(ApprovalError::NotAllowed(msg)) => {
-                drop(tx);
-                self.audit_refusal(id, approver, &msg, via).await?;
-                return Err(ApprovalError::NotAllowed(msg));
-            }
+            Err(refused @ ApprovalError::NotAllowed(_)) => return Err(self.refuse_within(tx, id, approver, via, refused).await),
             other => other?,
         };
         tx.append(Event::new(approver.as_str(), Kind::RequestApprovalRecorded, Subject::Request(id), json!({
@@ -364,6 +356,22 @@ impl Approvals {
             return Err(ApprovalError::Conflict(format!("request #{id} has expired")));
         }
         Ok(req)
+    }
+
+    /// Abandons the decision's transaction `tx`, then audits `refused` (a refusal with its
+    /// reason) as `who`'s refused decision on request `id`; returns it, or the audit's own
+    /// failure. The transaction goes first: it holds the store's write lock that the
+    /// refusal's row needs, and nothing it wrote may stay.
+    async fn refuse_within(&self, tx: AuditedWrite, id: RequestId, who: &Username, via: &str, refused: ApprovalError) -> ApprovalError {
+        drop(tx);
+        let why = match &refused {
+            ApprovalError::NotAllowed(m) | ApprovalError::Conflict(m) => m.clone(),
+            _ => return refused,
+        };
+        match self.audit_refusal(id, who, &why, via).await {
+            Ok(()) => refused,
+            Err(e) => e,
+        }
     }
 
     async fn audit_refusal(&self, id: RequestId, who: &Username, msg: &str, via: &str) -> Result<(), ApprovalError> {
