@@ -11,9 +11,10 @@
 
 use std::io;
 use std::pin::Pin;
+use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// `inner`, which can be cut with the returned [`Cutter`].
@@ -29,11 +30,8 @@ impl Cutter {
     /// From now on the stream reads as ended and refuses writes; whoever waits on it is woken.
     pub(crate) fn cut(&self) {
         self.0.cut.store(true, Ordering::SeqCst);
-        for slot in [&self.0.reader, &self.0.writer] {
-            if let Some(w) = lock(slot).take() {
-                w.wake();
-            }
-        }
+        self.0.reader.wake();
+        self.0.writer.wake();
     }
 }
 
@@ -42,10 +40,11 @@ impl Cutter {
 struct Switch {
     /// Set once, never cleared.
     cut: AtomicBool,
-    /// The task waiting to read, if any, woken by the cut.
-    reader: Mutex<Option<Waker>>,
+    /// The task waiting to read, if any, woken by the cut. An `AtomicWaker`, not a mutex:
+    /// it is stored on every read that waits, the vendor's hot path.
+    reader: AtomicWaker,
     /// The task waiting to write (the peer stopped reading), if any, woken by the cut.
-    writer: Mutex<Option<Waker>>,
+    writer: AtomicWaker,
 }
 
 impl Switch {
@@ -55,19 +54,11 @@ impl Switch {
 
     /// Remembers who waits in `slot`; true if the stream was cut meanwhile (the waiter must
     /// not wait then: the cut may have come before its waker was stored).
-    fn wait(&self, slot: &Mutex<Option<Waker>>, cx: &Context<'_>) -> bool {
-        let mut held = lock(slot);
-        if !held.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *held = Some(cx.waker().clone());
-        }
-        drop(held);
+    fn wait(&self, slot: &AtomicWaker, cx: &Context<'_>) -> bool {
+        // `register` keeps the stored waker when it would wake the same task.
+        slot.register(cx.waker());
         self.is_cut()
     }
-}
-
-/// A std mutex: held only to swap a waker, never across an await.
-fn lock(slot: &Mutex<Option<Waker>>) -> std::sync::MutexGuard<'_, Option<Waker>> {
-    slot.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn refused() -> io::Error {
