@@ -140,10 +140,18 @@ async fn device_channel(conn: Arc<Conn>, link: &LinkSlot, mut ch: Channel<Msg>, 
     // A file transfer closes when input pauses; a terminal or command has its input dropped.
     let followed = async {
         if let Some(rx) = room {
-            let mut files = (kind == Kind::Sftp).then(|| rx.clone());
-            tokio::select! {
-                () = moderated::follow(&conn, session.id, id, pty.is_some(), cast, rx) => {}
-                () = moderated::until_paused(files.as_mut()) => return bridge::Ended::InputPaused,
+            // Boxed: the follower's state is allocated for moderated sessions only, not carried
+            // by every channel's task (an idle session's memory is mostly such task state).
+            let paused = Box::pin(async {
+                let mut files = (kind == Kind::Sftp).then(|| rx.clone());
+                tokio::select! {
+                    () = moderated::follow(&conn, session.id, id, pty.is_some(), cast, rx) => false,
+                    () = moderated::until_paused(files.as_mut()) => true,
+                }
+            })
+            .await;
+            if paused {
+                return bridge::Ended::InputPaused;
             }
         }
         std::future::pending::<bridge::Ended>().await

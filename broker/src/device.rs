@@ -151,3 +151,16 @@ async fn connect_inner(dev: &DeviceRecord, cred: Credential) -> Result<DeviceLin
         Err(e) => Err(DeviceError::Connect(e.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Each queue of a device connection preallocates a block of 32 messages (tokio's mpsc),
+    /// four such queues per connection and one connection per session: russh's client message
+    /// must stay small. Inline, its authentication method (with a certificate) made it over
+    /// 500 bytes, 17 KiB per queue; the vendored russh boxes it (vendor/russh/PORTCULLIS-PATCH.md).
+    #[test]
+    fn a_device_connections_message_is_small() {
+        let size = std::mem::size_of::<russh::client::Msg>();
+        assert!(size <= 160, "russh::client::Msg is {size} bytes: a large variant is inline again");
+    }
+}

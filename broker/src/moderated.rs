@@ -189,7 +189,9 @@ pub(crate) async fn follow(conn: &Conn, id: SessionId, ch: ChannelId, pty: bool,
                 info!(session = %id, "no moderator within the grace period; stopping the session");
                 tell(conn, ch, pty, cast.as_ref(), "no moderator joined in time: the session is stopped").await;
                 let stop = StopInput::new(id, "system", "no moderator watching").mode(StopMode::Immediate);
-                if let Err(e) = conn.ctx.approvals.stop_session(stop).await {
+                // Boxed: a stop is rare, and inline its state would be carried by every
+                // moderated channel's task while it waits.
+                if let Err(e) = Box::pin(conn.ctx.approvals.stop_session(stop)).await {
                     // Already stopping (another channel asked first) or the store is away:
                     // then end this connection here.
                     warn!(session = %id, error = %e, "cannot request the stop; ending the connection");
