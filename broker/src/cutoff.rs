@@ -9,9 +9,9 @@
 //! sees the end of the stream and every write fails, and a read or write already waiting is
 //! woken to see it. The SSH task then ends and drops the socket, which closes it.
 
+use futures_util::task::AtomicWaker;
 use std::io;
 use std::pin::Pin;
-use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};

@@ -364,11 +364,8 @@ impl Approvals {
     /// refusal's row needs, and nothing it wrote may stay.
     async fn refuse_within(&self, tx: AuditedWrite, id: RequestId, who: &Username, via: &str, refused: ApprovalError) -> ApprovalError {
         drop(tx);
-        let why = match &refused {
-            ApprovalError::NotAllowed(m) | ApprovalError::Conflict(m) => m.clone(),
-            _ => return refused,
-        };
-        match self.audit_refusal(id, who, &why, via).await {
+        // A refusal's text is its message alone (`NotAllowed` and `Conflict` display as `{0}`).
+        match self.audit_refusal(id, who, &refused.to_string(), via).await {
             Ok(()) => refused,
             Err(e) => e,
         }
