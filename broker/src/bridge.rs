@@ -8,6 +8,7 @@
 use crate::moderated;
 use crate::sftp::{Anomaly, SftpTap, Stop};
 use crate::state::{CastTap, Conn};
+use bytes::Bytes;
 use portcullis_core::metrics::{self, Direction, StreamKind};
 use russh::{client, server, Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use std::sync::atomic::Ordering;
@@ -21,8 +22,9 @@ pub(crate) enum Tap {
 
 impl Tap {
     /// Records bytes from the vendor before they are forwarded; an error ends the channel
-    /// and the bytes are not forwarded (fail closed).
-    async fn input(&self, data: &[u8]) -> Result<(), Ended> {
+    /// and the bytes are not forwarded (fail closed). A capture holds the same buffer that is
+    /// forwarded, not a copy.
+    async fn input(&self, data: &Bytes) -> Result<(), Ended> {
         match self {
             Tap::Cast(r) => r.input(data).await.map_err(|_| Ended::RecordingFailed),
             Tap::Sftp(t) => t.vendor_bytes(data).await.map_err(Ended::from),
@@ -30,7 +32,7 @@ impl Tap {
     }
 
     /// Records bytes from the device before they are forwarded.
-    async fn output(&self, data: &[u8]) -> Result<(), Ended> {
+    async fn output(&self, data: &Bytes) -> Result<(), Ended> {
         match self {
             Tap::Cast(r) => r.output(data).await.map_err(|_| Ended::RecordingFailed),
             Tap::Sftp(t) => t.device_bytes(data).await.map_err(Ended::from),

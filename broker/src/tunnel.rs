@@ -27,6 +27,7 @@ use crate::events::TunnelRequest;
 use crate::state::Conn;
 use crate::hint::Hints;
 use crate::{moderated, recording, session};
+use bytes::{BufMut, BytesMut};
 use portcullis_core::audit::{Kind, Subject};
 use portcullis_core::clock;
 use portcullis_core::metrics::{self, StreamKind};
@@ -268,7 +269,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
             match vr.wait().await {
                 Some(ChannelMsg::Data { .. }) if paused.as_ref().is_some_and(|r| !r.borrow().input_open()) => return PAUSED,
                 Some(ChannelMsg::Data { data }) => {
-                    if rec.data(Direction::ToDevice, &data).await.is_err() {
+                    if rec.shared(Direction::ToDevice, data.clone()).await.is_err() {
                         return "recording failed";
                     }
                     if tw.write_all(&data).await.is_err() {
@@ -289,9 +290,13 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
         }
     };
     let down = async {
-        let mut buf = vec![0u8; CHUNK];
+        // Each chunk is read into a buffer of its own that the recording and the vendor's
+        // channel share: no copy, and no zero-filling before the read.
+        let mut buf = BytesMut::new();
         loop {
-            let n = match tr.read(&mut buf).await {
+            buf.reserve(CHUNK);
+            let mut room = (&mut buf).limit(CHUNK);
+            let n = match tr.read_buf(&mut room).await {
                 Ok(0) | Err(_) => {
                     let _ = rec.fin(Direction::FromDevice).await;
                     let _ = vw.eof().await;
@@ -299,11 +304,11 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
                 }
                 Ok(n) => n,
             };
-            let chunk = buf.get(..n).unwrap_or_default();
-            if rec.data(Direction::FromDevice, chunk).await.is_err() {
+            let chunk = buf.split().freeze();
+            if rec.shared(Direction::FromDevice, chunk.clone()).await.is_err() {
                 return "recording failed";
             }
-            if vw.data_bytes(chunk.to_vec()).await.is_err() {
+            if vw.data_bytes(chunk).await.is_err() {
                 return "vendor closed";
             }
             counts.from_device.fetch_add(n as u64, Ordering::Relaxed);

@@ -13,6 +13,7 @@
 //! Bytes that are not valid UTF-8 are stored as `\udc80`..`\udcff` escapes (see `escape`), so
 //! nothing the server or the user sent is lost or altered in the recording.
 
+mod direct;
 mod error;
 mod escape;
 #[doc(hidden)]

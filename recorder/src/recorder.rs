@@ -9,20 +9,21 @@
 //!
 //! The bridge records a chunk before forwarding it, so what can reach a device after the disk
 //! has stopped taking the recording is bounded: the bytes queued but not written
-//! ([`BYTE_BUDGET`]) plus the writer's buffer (64 KiB), about 1.1 MiB per terminal channel.
+//! ([`BYTE_BUDGET`]) plus the writer's buffers (64 KiB of lines, 256 KiB in the file's), about
+//! 1.1 MiB per terminal channel.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::fs::File;
-use tokio::io::AsyncWriteExt;
+use std::io::Write as _;
 use tokio::sync::mpsc::error::TrySendError;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::direct::DirectFile;
 use crate::seal::SealHasher;
-use crate::task::{Command, State, Stream, Writer};
+use crate::task::{Command, State, Stream, Writer, FILE_BUFFER};
 use crate::{CastHeader, RecorderError, Seal};
 
 /// Events the queue holds before senders wait. SSH channel packets are at most 32 KiB, so a
@@ -30,7 +31,7 @@ use crate::{CastHeader, RecorderError, Seal};
 pub const QUEUE_CAPACITY: usize = 1024;
 
 /// Bytes of events queued but not yet handed to the file, at most (see the module docs).
-pub const BYTE_BUDGET: usize = 1024 * 1024;
+pub const BYTE_BUDGET: usize = 768 * 1024;
 
 /// How long a send waits on a full queue before giving up with [`RecorderError::Stalled`].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,13 +66,10 @@ impl Recorder {
         header: CastHeader,
     ) -> Result<(Recorder, RecordingHandle), RecorderError> {
         let line = header.to_line()?;
-        let mut options = tokio::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let file = options
-            .open(path)
+        let owned = path.to_path_buf();
+        let file = tokio::task::spawn_blocking(move || DirectFile::create_new(&owned, FILE_BUFFER))
             .await
+            .map_err(|_| RecorderError::WriterGone)?
             .map_err(|e| RecorderError::io("create", path, e))?;
         match start(file, path, &line).await {
             Ok(pair) => Ok(pair),
@@ -202,27 +200,30 @@ impl RecordingHandle {
     }
 }
 
-/// Writes the header line to a freshly opened file, then starts the writer on it.
+/// Writes the header line to a freshly opened file and fsyncs it, then starts the writer on
+/// it.
 async fn start(
-    mut file: File,
+    file: DirectFile,
     path: &Path,
     header_line: &str,
 ) -> Result<(Recorder, RecordingHandle), RecorderError> {
-    let write_err = |e| RecorderError::io("write", path, e);
-    file.write_all(header_line.as_bytes())
-        .await
-        .map_err(write_err)?;
-    file.flush().await.map_err(write_err)?;
-    file.sync_all()
-        .await
-        .map_err(|e| RecorderError::io("fsync", path, e))?;
+    let line = header_line.to_owned();
+    let (file, written) = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        let written = file.write_all(line.as_bytes()).and_then(|()| file.flush()).map_err(|e| ("write", e));
+        let written = written.and_then(|()| file.sync_all().map_err(|e| ("fsync", e)));
+        (file, written)
+    })
+    .await
+    .map_err(|_| RecorderError::WriterGone)?;
+    written.map_err(|(action, e)| RecorderError::io(action, path, e))?;
     let mut seal = SealHasher::default();
     seal.update(header_line.as_bytes());
     Ok(spawn_writer(file, path.to_path_buf(), seal, SEND_TIMEOUT))
 }
 
 fn spawn_writer(
-    file: File,
+    file: DirectFile,
     path: PathBuf,
     seal: SealHasher,
     send_timeout: Duration,

@@ -79,6 +79,21 @@ impl<W: Write> Write for Hashing<W> {
         Ok(n)
     }
 
+    /// Hashes exactly the first bytes of `bufs` that `inner` took, across the slices.
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        let n = self.inner.write_vectored(bufs)?;
+        let mut left = n;
+        for buf in bufs {
+            if left == 0 {
+                break;
+            }
+            let took = buf.get(..left.min(buf.len())).unwrap_or_default();
+            self.passed(took);
+            left -= took.len();
+        }
+        Ok(n)
+    }
+
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
@@ -203,6 +218,53 @@ mod tests {
         let after = seal_file(&path).unwrap();
         assert_eq!(before.bytes, after.bytes);
         assert_ne!(before.sha256, after.sha256);
+    }
+
+    /// Takes at most 5 bytes per call, however many slices it is given.
+    struct Trickle(Vec<u8>);
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(5);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(5 - n);
+                self.0.extend_from_slice(&b[..take]);
+                n += take;
+                if n == 5 {
+                    break;
+                }
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn short_vectored_writes_hash_only_what_passed() {
+        let parts: [&[u8]; 3] = [b"abc", b"", b"defghijklmnopq"];
+        let mut w = Hashing::new(Trickle(Vec::new()));
+        let mut slices: Vec<std::io::IoSlice<'_>> = parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        let mut bufs = &mut slices[..];
+        let mut calls = 0;
+        while !bufs.is_empty() {
+            let n = w.write_vectored(bufs).unwrap();
+            std::io::IoSlice::advance_slices(&mut bufs, n);
+            calls += 1;
+        }
+        assert!(calls > 3, "the writer took the bytes a few at a time");
+        let (inner, sha256, bytes) = w.finish();
+        assert_eq!(inner.0, b"abcdefghijklmnopq");
+        assert_eq!(bytes, 17);
+        assert_eq!(sha256, hex::encode(Sha256::digest(b"abcdefghijklmnopq")));
     }
 
     #[test]

@@ -7,19 +7,23 @@
 //! publishes [`State::Failed`] and stops taking events, so the broker can end the session.
 //!
 //! An idle recording costs nothing: the write buffer grows with the lines written (up to
-//! [`WRITE_BUFFER`], then it is written out) and is given back when a timed flush finds the
-//! recording quiet, and the flush timer is armed only while written lines wait for it, so a
-//! terminal where nothing happens neither holds a buffer nor wakes its task.
+//! [`WRITE_BUFFER`], then it is written out) and is given back, with the file's own buffer,
+//! when a timed flush finds the recording quiet, and the flush timer is armed only while
+//! written lines wait for it, so a terminal where nothing happens neither holds a buffer nor
+//! wakes its task.
+//!
+//! The file is a [`DirectFile`] (written around the page cache, [`FILE_BUFFER`] bytes at a
+//! time); its writes run on the blocking pool, never on the session's thread.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::fs::File;
-use tokio::io::AsyncWriteExt;
+use std::io::Write as _;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
+use crate::direct::DirectFile;
 use crate::escape::{escape_str, StreamEncoder};
 use crate::seal::SealHasher;
 use crate::{RecorderError, Seal};
@@ -28,6 +32,10 @@ use crate::{RecorderError, Seal};
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Lines are handed to the file in chunks of this size while data keeps coming.
 const WRITE_BUFFER: usize = 64 * 1024;
+/// The file's buffer, written out in one direct write when full. With [`WRITE_BUFFER`] and
+/// [`crate::BYTE_BUDGET`] it makes what may pass unrecorded when the disk fails about
+/// 1.1 MiB per channel (README, security model).
+pub(crate) const FILE_BUFFER: usize = 256 * 1024;
 
 /// Which byte stream a data event belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +84,8 @@ pub(crate) enum State {
 }
 
 pub(crate) struct Writer {
-    file: File,
+    /// The file; taken only while one of its writes runs on the blocking pool.
+    file: Option<DirectFile>,
     /// Lines not yet handed to the file; empty (no allocation) while the recording is idle.
     buf: Vec<u8>,
     path: PathBuf,
@@ -91,9 +100,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// `seal` already holds the header line, which was written before the task started.
-    pub(crate) fn new(file: File, path: PathBuf, seal: SealHasher) -> Self {
+    pub(crate) fn new(file: DirectFile, path: PathBuf, seal: SealHasher) -> Self {
         Writer {
-            file,
+            file: Some(file),
             buf: Vec::new(),
             path,
             seal,
@@ -231,21 +240,40 @@ impl Writer {
         Ok(())
     }
 
-    /// Hands the buffered lines to the file (which writes them in the background).
+    /// Runs `op` on the file and the buffered lines on the blocking pool; `action` names it
+    /// in an error.
+    async fn on_file(&mut self, action: &'static str, op: fn(&mut DirectFile, &[u8]) -> std::io::Result<()>) -> Result<(), RecorderError> {
+        let mut file = self.file.take().ok_or(RecorderError::WriterGone)?;
+        let buf = std::mem::take(&mut self.buf);
+        let (file, buf, done) = tokio::task::spawn_blocking(move || {
+            let done = op(&mut file, &buf);
+            (file, buf, done)
+        })
+        .await
+        .map_err(|_| RecorderError::WriterGone)?;
+        self.file = Some(file);
+        self.buf = buf;
+        done.map_err(|e| RecorderError::io(action, &self.path, e))
+    }
+
+    /// Hands the buffered lines to the file.
     async fn write_out(&mut self) -> Result<(), RecorderError> {
         if !self.buf.is_empty() {
-            self.file.write_all(&self.buf).await.map_err(|e| RecorderError::io("write", &self.path, e))?;
+            self.on_file("write", |f, b| f.write_all(b)).await?;
             self.buf.clear();
         }
         Ok(())
     }
 
-    /// Writes and flushes what waits, and gives the buffer back: the recording may now stay
-    /// quiet for hours (a busy one grows a new one at once, which costs little next to its
+    /// Writes and flushes what waits, and gives the buffers back: the recording may now stay
+    /// quiet for hours (a busy one grows new ones at once, which costs little next to its
     /// traffic).
     async fn timed_flush(&mut self) -> Result<(), RecorderError> {
-        self.write_out().await?;
-        self.file.flush().await.map_err(|e| RecorderError::io("write", &self.path, e))?;
+        self.on_file("write", |f, b| {
+            f.write_all(b)?;
+            f.release()
+        })
+        .await?;
         self.flush_at = None;
         self.buf = Vec::new();
         Ok(())
@@ -261,18 +289,16 @@ impl Writer {
                 self.write_event(at, stream.code(), &data).await?;
             }
         }
-        self.write_out().await?;
-        let path = self.path;
-        let mut file = self.file;
-        file.flush()
-            .await
-            .map_err(|e| RecorderError::io("write", &path, e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| RecorderError::io("fsync", &path, e))?;
-        // Waits for any operation still in flight; dropping the std file closes it.
-        drop(file.into_std().await);
-        Ok(self.seal.finish(path))
+        self.on_file("write", |f, b| {
+            f.write_all(b)?;
+            f.flush()
+        })
+        .await?;
+        self.buf.clear();
+        self.on_file("fsync", |f, _| f.sync_all()).await?;
+        // Dropping the file closes it.
+        self.file = None;
+        Ok(self.seal.finish(self.path))
     }
 }
 

@@ -7,7 +7,7 @@ use super::*;
 async fn writer_on_temp() -> (tempfile::TempDir, PathBuf, Writer) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.cast");
-    let file = File::create(&path).await.unwrap();
+    let file = DirectFile::create_new(&path, FILE_BUFFER).unwrap();
     let w = Writer::new(file, path.clone(), SealHasher::default());
     (dir, path, w)
 }

@@ -16,6 +16,7 @@
 mod track;
 mod wire;
 
+use bytes::Bytes;
 use portcullis_recorder::pcap::{Direction, PcapRecorder};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
@@ -90,16 +91,16 @@ impl SftpTap {
 
     /// Bytes from the vendor's client: requests. Recorded, then parsed; an error means they
     /// must not be forwarded.
-    pub(crate) async fn vendor_bytes(&self, data: &[u8]) -> Result<(), Stop> {
-        self.rec.data(Direction::ToDevice, data).await.map_err(|_| Stop::Recording)?;
+    pub(crate) async fn vendor_bytes(&self, data: &Bytes) -> Result<(), Stop> {
+        self.rec.shared(Direction::ToDevice, data.clone()).await.map_err(|_| Stop::Recording)?;
         let rows = self.parse(data, true).map_err(Stop::Refused)?;
         self.emit(rows).await;
         Ok(())
     }
 
     /// Bytes from the device's server: responses.
-    pub(crate) async fn device_bytes(&self, data: &[u8]) -> Result<(), Stop> {
-        self.rec.data(Direction::FromDevice, data).await.map_err(|_| Stop::Recording)?;
+    pub(crate) async fn device_bytes(&self, data: &Bytes) -> Result<(), Stop> {
+        self.rec.shared(Direction::FromDevice, data.clone()).await.map_err(|_| Stop::Recording)?;
         let rows = self.parse(data, false).map_err(Stop::Refused)?;
         self.emit(rows).await;
         Ok(())

@@ -16,19 +16,21 @@ mod writer;
 pub use frame::{Direction, FlowEnds};
 
 use crate::{RecorderError, Seal};
+use bytes::Bytes;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
-/// Chunks that may wait for the writer, per recording.
-pub const PCAP_QUEUE: usize = 64;
+/// Chunks that may wait for the writer, per recording: with chunks of at most 32 KiB, 1 MiB,
+/// and as much again in the file's buffer (`writer::BUFFER`).
+pub const PCAP_QUEUE: usize = 32;
 /// How long a chunk may wait for room in the queue before the recording counts as stalled.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the writer thread is asked to do.
 #[derive(Debug)]
 pub(crate) enum Item {
-    Data { dir: Direction, at: SystemTime, bytes: Vec<u8> },
+    Data { dir: Direction, at: SystemTime, bytes: Bytes },
     Fin { dir: Direction, at: SystemTime },
 }
 
@@ -64,12 +66,21 @@ impl PcapRecorder {
         Ok((PcapRecorder { tx: tx.clone() }, PcapHandle { tx, done }))
     }
 
-    /// Records bytes sent in direction `dir`.
+    /// Records bytes sent in direction `dir` (a copy of them is queued).
     pub async fn data(&self, dir: Direction, bytes: &[u8]) -> Result<(), RecorderError> {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.send(Item::Data { dir, at: SystemTime::now(), bytes: bytes.to_vec() }).await
+        self.shared(dir, Bytes::copy_from_slice(bytes)).await
+    }
+
+    /// Records bytes sent in direction `dir` that the caller also forwards: the queue holds
+    /// a reference to the same buffer, not a copy (the tunnel's path).
+    pub async fn shared(&self, dir: Direction, bytes: Bytes) -> Result<(), RecorderError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.send(Item::Data { dir, at: SystemTime::now(), bytes }).await
     }
 
     /// Records that the side sending in `dir` closed its half (a FIN).
