@@ -8,20 +8,20 @@
 //! recordings from pushing the database's pages out of memory.
 //!
 //! [`DirectFile`] gathers bytes in one block-aligned buffer (its size set by the caller) and writes
-//! whole blocks with `O_DIRECT` through a second descriptor on the same file. A
-//! [`DirectFile::flush`] (a recording's timed flush, or its end) also writes the partial last
-//! block, through the ordinary descriptor, at its offset, and keeps it in the buffer; the
-//! next direct write covers that block again, and the kernel writes back and drops the cached
-//! copy of that range first, so the file always holds exactly the bytes written, in order.
-//! Where the file system refuses `O_DIRECT` (some network or older file systems), at open or
-//! on a later write, the file is written through the ordinary descriptor only: same bytes,
-//! same guarantees, the page cache's cost.
+//! whole blocks with `O_DIRECT`, set on the file's one descriptor (`fcntl`; a session holds
+//! no more descriptors than before). A [`DirectFile::flush`] (a recording's timed flush, or
+//! its end) also writes the partial last block, with `O_DIRECT` cleared, at its offset, and
+//! keeps it in the buffer; the next direct write covers that block again, and the kernel
+//! writes back and drops the cached copy of that range first, so the file always holds
+//! exactly the bytes written, in order. Where the file system refuses `O_DIRECT` (some
+//! network or older file systems), when it is set or on a later write, the file is written
+//! through the page cache only: same bytes, same guarantees, the page cache's cost.
 //!
 //! A quiet recording gives its buffer back ([`DirectFile::release`]): only the partial last
 //! block (under 4 KiB) is kept, and the buffer is taken again when bytes come.
 //!
-//! Written here rather than with a crate: what is needed is one aligned buffer and two
-//! descriptors, and the crates that offer direct I/O bring an async runtime or unsafe code of
+//! Written here rather than with a crate: what is needed is one aligned buffer and one flag,
+//! and the crates that offer direct I/O bring an async runtime or unsafe code of
 //! their own for it; the buffer's alignment is found with safe code ([`slice::align_offset`]).
 
 use std::fs::File;
@@ -44,11 +44,12 @@ pub const MAX_BUFFER: usize = 1024 * 1024;
 /// text). Dropping it without [`DirectFile::flush`] loses what the buffer holds.
 #[derive(Debug)]
 pub struct DirectFile {
-    /// The ordinary descriptor: the partial last block, fsync, and everything when `direct`
-    /// is `None`.
-    plain: File,
-    /// The same file opened with `O_DIRECT`, while the file system accepts it.
-    direct: Option<File>,
+    file: File,
+    /// Whether whole blocks may still go around the page cache (the file system took
+    /// `O_DIRECT` so far).
+    direct: bool,
+    /// Whether `O_DIRECT` is set on the descriptor now.
+    direct_now: bool,
     /// `size` bytes plus room to align them: the buffer is `mem[start..start + size]`.
     /// Empty while released.
     mem: Vec<u8>,
@@ -67,16 +68,31 @@ impl DirectFile {
     /// Creates `path` (mode 0600), which must not exist, with a buffer of `buffer` bytes
     /// (rounded to whole blocks, at most [`MAX_BUFFER`]).
     pub fn create_new(path: &Path, buffer: usize) -> std::io::Result<DirectFile> {
-        let plain = File::options().write(true).create_new(true).mode(0o600).open(path)?;
-        let direct = File::options().write(true).custom_flags(direct_flag()).open(path).ok();
-        Ok(DirectFile::over(plain, direct, buffer))
+        let file = File::options().write(true).create_new(true).mode(0o600).open(path)?;
+        Ok(DirectFile::over(file, true, buffer))
     }
 
-    /// Writes `plain`, an open file, from its start, and whole blocks through `direct` when
-    /// given (the same file opened with `O_DIRECT`).
-    pub(crate) fn over(plain: File, direct: Option<File>, buffer: usize) -> DirectFile {
+    /// Writes `file`, an open file, from its start; whole blocks around the page cache when
+    /// `direct` and the file system allows it.
+    pub(crate) fn over(file: File, direct: bool, buffer: usize) -> DirectFile {
         let size = buffer.clamp(BLOCK, MAX_BUFFER) / BLOCK * BLOCK;
-        DirectFile { plain, direct, mem: Vec::new(), start: 0, size, len: 0, held: Vec::new(), at: 0 }
+        DirectFile { file, direct, direct_now: false, mem: Vec::new(), start: 0, size, len: 0, held: Vec::new(), at: 0 }
+    }
+
+    /// Sets or clears `O_DIRECT` on the descriptor. A file system that refuses it turns
+    /// direct writes off for good.
+    fn set_direct(&mut self, on: bool) -> std::io::Result<()> {
+        if self.direct_now == on {
+            return Ok(());
+        }
+        let flags = rustix::fs::fcntl_getfl(&self.file)?;
+        let flags = if on { flags | rustix::fs::OFlags::DIRECT } else { flags - rustix::fs::OFlags::DIRECT };
+        match rustix::fs::fcntl_setfl(&self.file, flags) {
+            Ok(()) => self.direct_now = on,
+            Err(_) if on => self.direct = false,
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
     }
 
     /// Takes the buffer (again), with the partial last block held while it was released.
@@ -108,37 +124,34 @@ impl DirectFile {
 
     /// Whether whole blocks still go around the page cache.
     pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
+        self.direct
     }
 
     /// Writes out the whole blocks the buffer holds (all of it when not direct), keeping the
     /// partial last block at the start of the buffer.
     fn write_blocks(&mut self) -> std::io::Result<()> {
-        if self.mem.is_empty() {
+        if self.mem.is_empty() || self.len < BLOCK && self.direct {
             return Ok(());
         }
+        if self.direct {
+            self.set_direct(true)?;
+        }
+        let whole = if self.direct { self.len / BLOCK * BLOCK } else { self.len };
         let buf = self.mem.get(self.start..self.start + self.len).unwrap_or_default();
-        let whole = if self.direct.is_some() { self.len / BLOCK * BLOCK } else { self.len };
-        if whole == 0 {
-            return Ok(());
-        }
         let head = buf.get(..whole).unwrap_or_default();
-        match &self.direct {
-            Some(d) => {
-                if let Err(e) = d.write_all_at(head, self.at) {
-                    // The file system took the descriptor but not this write (alignment
-                    // rules stricter than BLOCK): the ordinary one writes the same bytes.
-                    if e.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()) {
-                        return Err(e);
-                    }
-                    self.direct = None;
-                    self.plain.write_all_at(buf, self.at)?;
-                    self.at += self.len as u64;
-                    self.len = 0;
-                    return Ok(());
-                }
+        if let Err(e) = self.file.write_all_at(head, self.at) {
+            // The file system took the flag but not this write (alignment rules stricter
+            // than BLOCK): the same bytes go through the page cache, from now on.
+            if !(self.direct_now && e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())) {
+                return Err(e);
             }
-            None => self.plain.write_all_at(head, self.at)?,
+            self.direct = false;
+            self.set_direct(false)?;
+            let buf = self.mem.get(self.start..self.start + self.len).unwrap_or_default();
+            self.file.write_all_at(buf, self.at)?;
+            self.at += self.len as u64;
+            self.len = 0;
+            return Ok(());
         }
         self.mem.copy_within(self.start + whole..self.start + self.len, self.start);
         self.at += whole as u64;
@@ -149,7 +162,7 @@ impl DirectFile {
     /// Flushes, then makes the file durable (`fsync`).
     pub fn sync_all(&mut self) -> std::io::Result<()> {
         self.flush()?;
-        self.plain.sync_all()
+        self.file.sync_all()
     }
 }
 
@@ -190,16 +203,12 @@ impl Write for DirectFile {
     fn flush(&mut self) -> std::io::Result<()> {
         self.write_blocks()?;
         if self.len > 0 && !self.mem.is_empty() {
+            self.set_direct(false)?;
             let tail = self.mem.get(self.start..self.start + self.len).unwrap_or_default();
-            self.plain.write_all_at(tail, self.at)?;
+            self.file.write_all_at(tail, self.at)?;
         }
         Ok(())
     }
-}
-
-/// `O_DIRECT` as `OpenOptionsExt::custom_flags` takes it.
-fn direct_flag() -> i32 {
-    i32::try_from(rustix::fs::OFlags::DIRECT.bits()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ async fn finished_recording_refuses_events_and_does_not_report_failure() {
 #[cfg(target_os = "linux")]
 async fn open_dev_full() -> Option<DirectFile> {
     let file = std::fs::OpenOptions::new().write(true).open("/dev/full").ok()?;
-    Some(DirectFile::over(file, None, FILE_BUFFER))
+    Some(DirectFile::over(file, false, FILE_BUFFER))
 }
 
 #[cfg(target_os = "linux")]

@@ -19,7 +19,7 @@ fn check(dir: &Path, steps: &[(usize, bool)], direct: bool) -> bool {
     let path = dir.join("rec");
     let mut f = DirectFile::create_new(&path, BUFFER).unwrap();
     if !direct {
-        f.direct = None;
+        f.direct = false;
     }
     let mut expected = Vec::new();
     for (i, &(n, flush)) in steps.iter().enumerate() {
@@ -126,4 +126,18 @@ fn the_file_is_private_to_its_owner() {
     let path = dir.path().join("rec");
     DirectFile::create_new(&path, BUFFER).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn one_descriptor_with_o_direct_set_only_for_whole_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec");
+    let mut f = DirectFile::create_new(&path, BUFFER).unwrap();
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).filter(|t| *t == path).count();
+    assert_eq!(fds(), 1);
+    f.write_all(&pattern(BUFFER + 10, 0)).unwrap();
+    assert!(f.direct_now, "the full buffer went out with O_DIRECT");
+    f.flush().unwrap();
+    assert!(!f.direct_now, "the partial block went through the page cache");
+    assert_eq!(fds(), 1);
 }
