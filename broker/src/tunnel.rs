@@ -269,7 +269,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
             match vr.wait().await {
                 Some(ChannelMsg::Data { .. }) if paused.as_ref().is_some_and(|r| !r.borrow().input_open()) => return PAUSED,
                 Some(ChannelMsg::Data { data }) => {
-                    if rec.shared(Direction::ToDevice, data.clone()).await.is_err() {
+                    if rec.data(Direction::ToDevice, data.clone()).await.is_err() {
                         return "recording failed";
                     }
                     if tw.write_all(&data).await.is_err() {
@@ -305,7 +305,7 @@ async fn bridge(conn: &Conn, channel: Channel<Msg>, stream: TcpStream, rec: &Pca
                 Ok(n) => n,
             };
             let chunk = buf.split().freeze();
-            if rec.shared(Direction::FromDevice, chunk.clone()).await.is_err() {
+            if rec.data(Direction::FromDevice, chunk.clone()).await.is_err() {
                 return "recording failed";
             }
             if vw.data_bytes(chunk).await.is_err() {

@@ -92,7 +92,7 @@ impl SftpTap {
     /// Bytes from the vendor's client: requests. Recorded, then parsed; an error means they
     /// must not be forwarded.
     pub(crate) async fn vendor_bytes(&self, data: &Bytes) -> Result<(), Stop> {
-        self.rec.shared(Direction::ToDevice, data.clone()).await.map_err(|_| Stop::Recording)?;
+        self.rec.data(Direction::ToDevice, data.clone()).await.map_err(|_| Stop::Recording)?;
         let rows = self.parse(data, true).map_err(Stop::Refused)?;
         self.emit(rows).await;
         Ok(())
@@ -100,7 +100,7 @@ impl SftpTap {
 
     /// Bytes from the device's server: responses.
     pub(crate) async fn device_bytes(&self, data: &Bytes) -> Result<(), Stop> {
-        self.rec.shared(Direction::FromDevice, data.clone()).await.map_err(|_| Stop::Recording)?;
+        self.rec.data(Direction::FromDevice, data.clone()).await.map_err(|_| Stop::Recording)?;
         let rows = self.parse(data, false).map_err(Stop::Refused)?;
         self.emit(rows).await;
         Ok(())

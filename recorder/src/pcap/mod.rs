@@ -66,17 +66,9 @@ impl PcapRecorder {
         Ok((PcapRecorder { tx: tx.clone() }, PcapHandle { tx, done }))
     }
 
-    /// Records bytes sent in direction `dir` (a copy of them is queued).
-    pub async fn data(&self, dir: Direction, bytes: &[u8]) -> Result<(), RecorderError> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        self.shared(dir, Bytes::copy_from_slice(bytes)).await
-    }
-
     /// Records bytes sent in direction `dir` that the caller also forwards: the queue holds
-    /// a reference to the same buffer, not a copy (the tunnel's path).
-    pub async fn shared(&self, dir: Direction, bytes: Bytes) -> Result<(), RecorderError> {
+    /// a reference to the same buffer, not a copy.
+    pub async fn data(&self, dir: Direction, bytes: Bytes) -> Result<(), RecorderError> {
         if bytes.is_empty() {
             return Ok(());
         }

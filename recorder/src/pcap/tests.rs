@@ -15,8 +15,8 @@ async fn writes_a_readable_capture_and_seals_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("1.pcap");
     let (rec, handle) = PcapRecorder::create(&path, ends()).await.unwrap();
-    rec.data(Direction::ToDevice, b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
-    rec.data(Direction::FromDevice, &vec![b'x'; 70_000]).await.unwrap();
+    rec.data(Direction::ToDevice, Bytes::from_static(b"GET / HTTP/1.0\r\n\r\n")).await.unwrap();
+    rec.data(Direction::FromDevice, Bytes::from(vec![b'x'; 70_000])).await.unwrap();
     rec.fin(Direction::ToDevice).await.unwrap();
     drop(rec);
     let seal = handle.finish().await.unwrap();
@@ -61,7 +61,7 @@ async fn a_capture_cut_short_is_sealed_with_its_whole_packets() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("1.pcap");
     let (rec, handle) = PcapRecorder::create(&path, ends()).await.unwrap();
-    rec.data(Direction::ToDevice, b"hello").await.unwrap();
+    rec.data(Direction::ToDevice, Bytes::from_static(b"hello")).await.unwrap();
     drop(rec);
     let seal = handle.finish().await.unwrap();
     assert_eq!(seal_capture_file(&path).unwrap(), seal, "a finished capture seals as its writer did");
