@@ -184,13 +184,19 @@ impl Write for DirectFile {
         Ok(n)
     }
 
-    /// Takes every slice, writing blocks out as the buffer fills.
+    /// Takes every slice, writing blocks out as the buffer fills. An error after some bytes
+    /// were taken reports those bytes (the error comes back on the next call), so a
+    /// [`crate::Hashing`] above hashes exactly what the buffer holds.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
         let mut n = 0;
         for b in bufs {
             let mut rest: &[u8] = b;
             while !rest.is_empty() {
-                let k = self.write(rest)?;
+                let k = match self.write(rest) {
+                    Ok(k) => k,
+                    Err(_) if n > 0 => return Ok(n),
+                    Err(e) => return Err(e),
+                };
                 rest = rest.get(k..).unwrap_or_default();
                 n += k;
             }

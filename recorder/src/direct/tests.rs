@@ -141,3 +141,15 @@ fn one_descriptor_with_o_direct_set_only_for_whole_blocks() {
     assert!(!f.direct_now, "the partial block went through the page cache");
     assert_eq!(fds(), 1);
 }
+
+#[test]
+fn a_vectored_write_that_fails_part_way_reports_what_it_took() {
+    // /dev/full takes writes into the buffer and refuses them when the buffer goes out.
+    let file = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let mut f = DirectFile::over(file, false, BLOCK);
+    let a = pattern(BLOCK - 10, 1);
+    let b = pattern(100, 2);
+    let n = f.write_vectored(&[IoSlice::new(&a), IoSlice::new(&b)]).unwrap();
+    assert_eq!(n, BLOCK, "the bytes that fitted before the failed write are reported");
+    assert!(f.write_vectored(&[IoSlice::new(&b[10..])]).is_err(), "the error comes back on the next call");
+}
