@@ -153,11 +153,17 @@ async fn read_pages(store: Store, pages: mpsc::Sender<Result<String, StoreError>
 }
 
 /// Walks the chain from row 1 to the first problem or the end.
+///
+/// The reader is not aborted when the check stops early: it is told (its channel closes) and
+/// awaited, so it finishes the one read it may be in. Aborting it could drop it half way
+/// through opening a connection, whose SQLite thread would go on to open the database files
+/// after the caller had closed the store (a refused restore then could not remove its folder).
 async fn walk(store: &Store, wanted: &HashSet<i64>) -> Result<Walk, StoreError> {
     let (tx, mut rx) = mpsc::channel(PAGES_AHEAD);
     let reader = tokio::spawn(read_pages(store.clone(), tx));
     let checked = check_pages(&mut rx, wanted).await;
-    reader.abort();
+    drop(rx);
+    reader.await.map_err(|e| StoreError::Corrupt(format!("reading audit rows: {e}")))?;
     checked
 }
 

@@ -143,7 +143,7 @@ impl Store {
         let migrator = migrator(backend);
         let known = known_version(migrator);
         if let Some(found) = applied_version(&pool).await.filter(|v| *v > known) {
-            pool.close().await;
+            close_fully(&pool).await;
             return Err(StoreError::TooNew { found, known });
         }
         migrator.run(&pool).await?;
@@ -193,10 +193,31 @@ impl Store {
         Ok(v.unwrap_or(0))
     }
 
-    /// Closes the pool (waits for connections to be returned).
+    /// Closes the pool and waits until every connection is closed.
     pub async fn close(&self) {
-        self.inner.pool.close().await;
+        close_fully(&self.inner.pool).await;
     }
+}
+
+/// Closes `pool` and waits until it holds no connection. sqlx 0.8's `Pool::close` can return
+/// with one still open: a connection on its way back to the pool lands in the idle queue after
+/// the last drain, or the permit count lets the wait end early (sqlx issue 3217, fixed after
+/// 0.8.6). An SQLite connection left so keeps the database files open after `close`: a
+/// refused restore could not remove its folder and a backup's snapshot kept its `-wal`.
+/// Closing again until the pool is empty finishes the job; the pause lets a returning
+/// connection arrive, and the bound keeps a connection held for ever elsewhere from hanging
+/// the caller.
+async fn close_fully(pool: &AnyPool) {
+    const PAUSE: Duration = Duration::from_millis(10);
+    const TRIES: u32 = 1000;
+    for _ in 0..TRIES {
+        pool.close().await;
+        if pool.size() == 0 {
+            return;
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    tracing::warn!(open = pool.size(), "the database pool still holds connections after closing it for 10 s");
 }
 
 /// The migrations of a back end.
