@@ -203,7 +203,8 @@ impl Store {
 /// with one still open: a connection on its way back to the pool lands in the idle queue after
 /// the last drain, or the permit count lets the wait end early (sqlx issue 3217, fixed after
 /// 0.8.6). An SQLite connection left so keeps the database files open after `close`: a
-/// refused restore could not remove its folder and a backup's snapshot kept its `-wal`.
+/// refused restore could not remove its folder (seen in CI), and a backup's snapshot could
+/// keep its `-wal`.
 /// Closing again until the pool is empty finishes the job; the pause lets a returning
 /// connection arrive, and the bound keeps a connection held for ever elsewhere from hanging
 /// the caller.
