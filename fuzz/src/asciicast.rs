@@ -52,7 +52,7 @@ fn record(data: &[u8]) {
     let chunks: Vec<&[u8]> = stream.chunks(usize::from(first % 8) + 1).collect();
     let mut text = header_line(&CastHeader::new(80, 24, 1_700_000_000)).unwrap_or_default();
     for event in escaped_events(&chunks) {
-        text.push_str(&format!("[0.000000, \"o\", \"{event}\"]\n"));
+        text.push_str(&format!("[0.000000, \"o\", \"{}\"]\n", utf8(event)));
     }
     let cast = parse_cast(&text);
     assert!(cast.is_ok(), "the reader refuses what the recorder wrote: {cast:?}\n{text}");
@@ -60,9 +60,16 @@ fn record(data: &[u8]) {
     assert_eq!(cast.output_bytes(), stream, "recorded and read back");
 }
 
+/// An escaped event's data as text; the escape must always be UTF-8.
+fn utf8(escaped: Vec<u8>) -> String {
+    let text = String::from_utf8(escaped);
+    assert!(text.is_ok(), "the escape is not UTF-8: {text:?}");
+    text.unwrap_or_default()
+}
+
 /// An event line as the recorder writes one, for any code and bytes.
 fn line(code: &str, data: &[u8]) -> String {
-    let code = escaped_events(&[code.as_bytes()]).concat();
-    let data = escaped_events(&[data]).concat();
+    let code = utf8(escaped_events(&[code.as_bytes()]).concat());
+    let data = utf8(escaped_events(&[data]).concat());
     format!("[0.000000, \"{code}\", \"{data}\"]\n")
 }

@@ -30,43 +30,81 @@ const fn plain_table() -> [bool; 256] {
 ///
 /// `"` and `\` are backslash-escaped, control characters below 0x20 and DEL (0x7f) use the
 /// short escapes where JSON has them and `\u00XX` otherwise; everything else is written as is.
-pub(crate) fn escape_str(text: &str, out: &mut String) {
+pub(crate) fn escape_str(text: &str, out: &mut Vec<u8>) {
     escape_into(text.as_bytes(), out, false);
 }
 
 /// Appends the escape of one ASCII byte that is not [`PLAIN`].
-fn escape_ascii(b: u8, out: &mut String) {
-    let short = match b {
-        b'"' => "\\\"",
-        b'\\' => "\\\\",
-        b'\n' => "\\n",
-        b'\r' => "\\r",
-        b'\t' => "\\t",
-        0x08 => "\\b",
-        0x0c => "\\f",
+fn escape_ascii(b: u8, out: &mut Vec<u8>) {
+    let short: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
         _ => return push_u_escape(u32::from(b), out),
     };
-    out.push_str(short);
+    out.extend_from_slice(short);
+}
+
+/// Every byte of a word set to `b`.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// The top bit of each byte of `v` that is zero. A byte above the first zero byte may be
+/// marked too (the borrow runs on), but never one below it, which is all [`plain_run`] needs.
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(splat(1)) & !v & splat(0x80)
+}
+
+/// The top bit of each byte of `w` (read little-endian, so byte 0 is the lowest) that is not
+/// [`PLAIN`], exact up to and including the first such byte: below 0x20 (subtracting 0x20
+/// borrows), 0x7f and above (adding 1 reaches the top bit, or it is set already), `"` or `\`.
+fn not_plain(w: u64) -> u64 {
+    let control = w.wrapping_sub(splat(0x20)) & !w;
+    let high = w.wrapping_add(splat(1)) | w;
+    (control | high) & splat(0x80) | zero_bytes(w ^ splat(b'"')) | zero_bytes(w ^ splat(b'\\'))
+}
+
+/// How many bytes at the start of `bytes` are [`PLAIN`], looked at eight at a time: terminal
+/// output is mostly long runs of them, and a byte at a time this scan was the escaper's
+/// largest cost. Written by hand because the word trick is a few lines, where a SIMD crate
+/// would bring unsafe code and per-target builds.
+fn plain_run(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut n = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let marks = not_plain(u64::from_le_bytes(w));
+        if marks != 0 {
+            return n + (marks.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    let tail = words.remainder();
+    n + tail.iter().position(|&b| !PLAIN[usize::from(b)]).unwrap_or(tail.len())
 }
 
 /// The escaper behind every public form, written for speed: terminal output is mostly
-/// printable ASCII, so runs of [`PLAIN`] bytes are found with a table and copied whole, and
-/// only the bytes around them are looked at one by one. A stretch of bytes of 0x80 and above
-/// (which a valid multi-byte character never leaves, since its bytes are all above 0x7f) is
-/// split into valid UTF-8, written as is, and invalid bytes, written as `\udcXX`.
+/// printable ASCII, so runs of [`PLAIN`] bytes are found a word at a time ([`plain_run`]) and
+/// copied whole, and only the bytes around them are looked at one by one. A stretch of bytes
+/// of 0x80 and above (which a valid multi-byte character never leaves, since its bytes are all
+/// above 0x7f) is split into valid UTF-8, written as is, and invalid bytes, written as
+/// `\udcXX`. Whatever it appends is valid UTF-8.
 ///
 /// With `hold_tail`, an incomplete but so far valid sequence at the very end is not written
 /// and is returned, for the next chunk of the stream to complete; otherwise it is escaped
 /// byte by byte and nothing is returned.
-fn escape_into<'a>(bytes: &'a [u8], out: &mut String, hold_tail: bool) -> &'a [u8] {
+fn escape_into<'a>(bytes: &'a [u8], out: &mut Vec<u8>, hold_tail: bool) -> &'a [u8] {
+    out.reserve(bytes.len());
     let mut rest = bytes;
     loop {
-        let run = rest.iter().position(|&b| !PLAIN[usize::from(b)]).unwrap_or(rest.len());
-        let (plain, after) = rest.split_at(run);
-        // Printable ASCII is valid UTF-8, so this always succeeds (and checks it quickly).
-        if let Ok(text) = std::str::from_utf8(plain) {
-            out.push_str(text);
-        }
+        let (plain, after) = rest.split_at(plain_run(rest));
+        out.extend_from_slice(plain);
         rest = after;
         let Some(&b) = rest.first() else {
             return &[];
@@ -80,7 +118,7 @@ fn escape_into<'a>(bytes: &'a [u8], out: &mut String, hold_tail: bool) -> &'a [u
         let (wide, after) = rest.split_at(end);
         let mut chunks = wide.utf8_chunks().peekable();
         while let Some(chunk) = chunks.next() {
-            out.push_str(chunk.valid());
+            out.extend_from_slice(chunk.valid().as_bytes());
             let invalid = chunk.invalid();
             if hold_tail && after.is_empty() && chunks.peek().is_none() && is_incomplete_prefix(invalid) {
                 return invalid;
@@ -93,7 +131,7 @@ fn escape_into<'a>(bytes: &'a [u8], out: &mut String, hold_tail: bool) -> &'a [u
 
 /// Appends `\udcXX` for each byte (each must be 0x80..=0xff; lower bytes are always valid UTF-8
 /// and never reach here, but are still escaped as `\u00XX` to stay lossless).
-fn escape_raw_bytes(bytes: &[u8], out: &mut String) {
+fn escape_raw_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     for &b in bytes {
         if b >= 0x80 {
             push_u_escape(0xdc00 + u32::from(b), out);
@@ -103,18 +141,18 @@ fn escape_raw_bytes(bytes: &[u8], out: &mut String) {
     }
 }
 
-fn push_u_escape(code: u32, out: &mut String) {
+fn push_u_escape(code: u32, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push_str("\\u");
+    out.extend_from_slice(b"\\u");
     for shift in [12u32, 8, 4, 0] {
         let nibble = ((code >> shift) & 0xf) as usize;
-        out.push(char::from(HEX.get(nibble).copied().unwrap_or(b'0')));
+        out.push(HEX.get(nibble).copied().unwrap_or(b'0'));
     }
 }
 
 /// Appends the escaped form of arbitrary bytes, with no carry-over: an incomplete sequence at the
 /// end is escaped byte by byte.
-pub(crate) fn escape_bytes(bytes: &[u8], out: &mut String) {
+pub(crate) fn escape_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     escape_into(bytes, out, false);
 }
 
@@ -133,7 +171,7 @@ pub(crate) struct StreamEncoder {
 impl StreamEncoder {
     /// Appends the escaped form of `pending + bytes` to `out`, except for an incomplete UTF-8
     /// sequence at the very end, which is held back for the next call.
-    pub(crate) fn encode(&mut self, bytes: &[u8], out: &mut String) {
+    pub(crate) fn encode(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         let joined;
         let data: &[u8] = if self.pending.is_empty() {
             bytes
@@ -148,7 +186,7 @@ impl StreamEncoder {
     }
 
     /// Appends the held tail (if any) as escaped bytes and clears it. Used when the stream ends.
-    pub(crate) fn flush(&mut self, out: &mut String) {
+    pub(crate) fn flush(&mut self, out: &mut Vec<u8>) {
         escape_bytes(&self.pending, out);
         self.pending.clear();
     }
@@ -166,9 +204,13 @@ mod tests {
     use super::*;
 
     fn esc(bytes: &[u8]) -> String {
-        let mut s = String::new();
+        let mut s = Vec::new();
         escape_bytes(bytes, &mut s);
-        s
+        String::from_utf8(s).expect("the escape is UTF-8")
+    }
+
+    fn text_of(out: &[u8]) -> &str {
+        std::str::from_utf8(out).expect("the escape is UTF-8")
     }
 
     #[test]
@@ -190,9 +232,9 @@ mod tests {
     #[test]
     fn escaped_valid_text_is_what_serde_json_reads() {
         let text = "say \"hi\"\\ \u{1b}[1m\u{7f}\u{0}é😀\u{2028}";
-        let mut body = String::new();
+        let mut body = Vec::new();
         escape_str(text, &mut body);
-        let back: String = serde_json::from_str(&format!("\"{body}\"")).unwrap();
+        let back: String = serde_json::from_str(&format!("\"{}\"", text_of(&body))).unwrap();
         assert_eq!(back, text);
     }
 
@@ -216,13 +258,13 @@ mod tests {
     fn split_emoji_is_written_whole() {
         let emoji = "😀".as_bytes();
         let mut enc = StreamEncoder::default();
-        let mut first = String::new();
+        let mut first = Vec::new();
         enc.encode(&[b'x', emoji[0], emoji[1]], &mut first);
-        assert_eq!(first, "x");
+        assert_eq!(text_of(&first), "x");
         assert_eq!(enc.pending_len(), 2);
-        let mut second = String::new();
+        let mut second = Vec::new();
         enc.encode(&emoji[2..], &mut second);
-        assert_eq!(second, "😀");
+        assert_eq!(text_of(&second), "😀");
         assert_eq!(enc.pending_len(), 0);
     }
 
@@ -230,34 +272,34 @@ mod tests {
     fn split_one_byte_at_a_time() {
         let text = "a€😀é";
         let mut enc = StreamEncoder::default();
-        let mut out = String::new();
+        let mut out = Vec::new();
         for b in text.as_bytes() {
             enc.encode(&[*b], &mut out);
             assert!(enc.pending_len() <= 3);
         }
         enc.flush(&mut out);
-        assert_eq!(out, text);
+        assert_eq!(text_of(&out), text);
     }
 
     #[test]
     fn held_tail_not_completed_is_escaped() {
         let mut enc = StreamEncoder::default();
-        let mut out = String::new();
+        let mut out = Vec::new();
         enc.encode(&[0xe2, 0x82], &mut out);
-        assert_eq!(out, "");
+        assert_eq!(text_of(&out), "");
         enc.encode(b"A", &mut out);
-        assert_eq!(out, "\\udce2\\udc82A");
+        assert_eq!(text_of(&out), "\\udce2\\udc82A");
         assert_eq!(enc.pending_len(), 0);
     }
 
     #[test]
     fn held_tail_flushed_at_end() {
         let mut enc = StreamEncoder::default();
-        let mut out = String::new();
+        let mut out = Vec::new();
         enc.encode(&[b'z', 0xf0, 0x9f, 0x98], &mut out);
-        assert_eq!(out, "z");
+        assert_eq!(text_of(&out), "z");
         enc.flush(&mut out);
-        assert_eq!(out, "z\\udcf0\\udc9f\\udc98");
+        assert_eq!(text_of(&out), "z\\udcf0\\udc9f\\udc98");
         assert_eq!(enc.pending_len(), 0);
     }
 
@@ -266,7 +308,7 @@ mod tests {
         // 0xff can never start a sequence, 0x80 is a stray continuation byte.
         for tail in [&[0xffu8][..], &[0x80], &[0xc0], &[0xed, 0xa0]] {
             let mut enc = StreamEncoder::default();
-            let mut out = String::new();
+            let mut out = Vec::new();
             enc.encode(tail, &mut out);
             assert_eq!(enc.pending_len(), 0, "{tail:?}");
             assert!(!out.is_empty());
@@ -276,11 +318,11 @@ mod tests {
     #[test]
     fn surrogate_prefix_is_held_then_escaped() {
         let mut enc = StreamEncoder::default();
-        let mut out = String::new();
+        let mut out = Vec::new();
         enc.encode(&[0xed], &mut out);
         assert_eq!(enc.pending_len(), 1);
         enc.encode(&[0xa0, 0x80], &mut out);
-        assert_eq!(out, "\\udced\\udca0\\udc80");
+        assert_eq!(text_of(&out), "\\udced\\udca0\\udc80");
     }
 
     /// The rule, one character at a time, as the fast escaper must apply it.
@@ -328,7 +370,7 @@ mod tests {
             let want = reference(&bytes);
             assert_eq!(esc(&bytes), want, "{bytes:?}");
             let mut enc = StreamEncoder::default();
-            let mut got = String::new();
+            let mut got = Vec::new();
             let mut rest = &bytes[..];
             while !rest.is_empty() {
                 let n = 1 + (next() % 17) as usize;
@@ -337,18 +379,45 @@ mod tests {
                 rest = after;
             }
             enc.flush(&mut got);
-            assert_eq!(got, want, "in chunks: {bytes:?}");
+            assert_eq!(text_of(&got), want, "in chunks: {bytes:?}");
+        }
+    }
+
+    /// The word-at-a-time scan against the table, byte by byte: every byte value at every place
+    /// in a word and across word ends, after plain bytes and after bytes that could make the
+    /// word trick borrow or carry into the next byte.
+    #[test]
+    fn plain_run_finds_the_first_byte_that_is_not_plain() {
+        let by_table = |bytes: &[u8]| bytes.iter().position(|&b| !PLAIN[usize::from(b)]).unwrap_or(bytes.len());
+        for b in 0..=255u8 {
+            for at in 0..20 {
+                for filler in [b'a', b' ', b'~', b'!', b'#', b'[', b']'] {
+                    let mut bytes = vec![filler; 20];
+                    bytes[at] = b;
+                    // What follows the byte must not change where the run ends.
+                    for after in [0x00, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff, b'"', b'\\'] {
+                        if let Some(next) = bytes.get_mut(at + 1) {
+                            *next = after;
+                        }
+                        assert_eq!(plain_run(&bytes), by_table(&bytes), "{bytes:?}");
+                        for start in 0..bytes.len() {
+                            let tail = &bytes[start..];
+                            assert_eq!(plain_run(tail), by_table(tail), "{tail:?}");
+                        }
+                    }
+                }
+            }
         }
     }
 
     #[test]
     fn empty_chunk_keeps_pending() {
         let mut enc = StreamEncoder::default();
-        let mut out = String::new();
+        let mut out = Vec::new();
         enc.encode(&[0xc3], &mut out);
         enc.encode(&[], &mut out);
         assert_eq!(enc.pending_len(), 1);
         enc.encode(&[0xa9], &mut out);
-        assert_eq!(out, "é");
+        assert_eq!(text_of(&out), "é");
     }
 }

@@ -15,7 +15,6 @@
 //! The file is a [`DirectFile`] (written around the page cache, [`FILE_BUFFER`] bytes at a
 //! time); its writes run on the blocking pool, never on the session's thread.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -83,6 +82,13 @@ pub(crate) enum State {
     Failed(String),
 }
 
+/// A line begun in the writer's buffer: where it starts, where its data starts, and its time.
+struct OpenLine {
+    start: usize,
+    data: usize,
+    micros: u64,
+}
+
 pub(crate) struct Writer {
     /// The file; taken only while one of its writes runs on the blocking pool.
     file: Option<DirectFile>,
@@ -93,7 +99,6 @@ pub(crate) struct Writer {
     output: StreamEncoder,
     input: StreamEncoder,
     last_micros: u64,
-    line: String,
     /// When lines written since the last flush must be flushed; `None` when nothing waits.
     flush_at: Option<Instant>,
 }
@@ -109,7 +114,6 @@ impl Writer {
             output: StreamEncoder::default(),
             input: StreamEncoder::default(),
             last_micros: 0,
-            line: String::new(),
             flush_at: None,
         }
     }
@@ -173,66 +177,60 @@ impl Writer {
         }
     }
 
-    fn encoder(&mut self, stream: Stream) -> &mut StreamEncoder {
-        match stream {
-            Stream::Output => &mut self.output,
-            Stream::Input => &mut self.input,
-        }
-    }
-
     async fn apply(&mut self, cmd: Command) -> Result<(), RecorderError> {
-        let mut data = String::new();
+        let (at, code) = match &cmd {
+            Command::Data { stream, at, .. } => (*at, stream.code()),
+            Command::Resize { at, .. } => (*at, "r"),
+            Command::Marker { at, .. } => (*at, "m"),
+        };
         // A data event's share of the byte budget, given back once it is written.
         let mut _held = None;
-        let (at, code) = match cmd {
-            Command::Data { stream, at, bytes, budget } => {
+        let line = self.open_line(at, code);
+        match cmd {
+            Command::Data { stream, bytes, budget, .. } => {
+                let encoder = match stream {
+                    Stream::Output => &mut self.output,
+                    Stream::Input => &mut self.input,
+                };
                 _held = Some(budget);
-                self.encoder(stream).encode(&bytes, &mut data);
-                if data.is_empty() {
+                encoder.encode(&bytes, &mut self.buf);
+                if self.buf.len() == line.data {
                     // Nothing to show yet (empty chunk, or only a held partial character).
+                    self.buf.truncate(line.start);
                     return Ok(());
                 }
-                (at, stream.code())
             }
-            Command::Resize { at, cols, rows } => {
-                data = format!("{cols}x{rows}");
-                (at, "r")
+            Command::Resize { cols, rows, .. } => {
+                let _ = write!(self.buf, "{cols}x{rows}");
             }
-            Command::Marker { at, label } => {
-                escape_str(&label, &mut data);
-                (at, "m")
-            }
-        };
-        self.write_event(at, code, &data).await
+            Command::Marker { label, .. } => escape_str(&label, &mut self.buf),
+        }
+        self.close_line(line).await
     }
 
-    /// Writes `[S.UUUUUU, "code", "data"]\n`; `data` is already escaped. Times never go back
-    /// (events from different clones may be queued slightly out of order).
-    async fn write_event(
-        &mut self,
-        at: Duration,
-        code: &str,
-        data: &str,
-    ) -> Result<(), RecorderError> {
+    /// Starts the line `[S.UUUUUU, "code", "` at the end of the buffer; the event's data is
+    /// escaped straight after it, so that it is not copied again. Times never go back (events
+    /// from different clones may be queued slightly out of order).
+    fn open_line(&mut self, at: Duration, code: &str) -> OpenLine {
         let micros = u64::try_from(at.as_micros())
             .unwrap_or(u64::MAX)
             .max(self.last_micros);
-        self.last_micros = micros;
-        self.line.clear();
+        let start = self.buf.len();
         let _ = write!(
-            self.line,
+            self.buf,
             "[{}.{:06}, \"{code}\", \"",
             micros / 1_000_000,
             micros % 1_000_000
         );
-        // The line goes into the buffer in three parts, so the (large) data is not first
-        // copied into a line of its own.
-        const END: &str = "\"]
-";
-        self.buf.extend_from_slice(self.line.as_bytes());
-        self.buf.extend_from_slice(data.as_bytes());
-        self.buf.extend_from_slice(END.as_bytes());
-        self.seal.update_line(&[self.line.as_bytes(), data.as_bytes(), END.as_bytes()]);
+        OpenLine { start, data: self.buf.len(), micros }
+    }
+
+    /// Ends the line `line` opened, hashes it, and hands the buffer to the file once it holds
+    /// [`WRITE_BUFFER`] bytes.
+    async fn close_line(&mut self, line: OpenLine) -> Result<(), RecorderError> {
+        self.buf.extend_from_slice(b"\"]\n");
+        self.last_micros = line.micros;
+        self.seal.update_line(&[self.buf.get(line.start..).unwrap_or_default()]);
         if self.buf.len() >= WRITE_BUFFER {
             self.write_out().await?;
         }
@@ -283,10 +281,15 @@ impl Writer {
     async fn close(mut self) -> Result<Seal, RecorderError> {
         let at = Duration::from_micros(self.last_micros);
         for stream in [Stream::Output, Stream::Input] {
-            let mut data = String::new();
-            self.encoder(stream).flush(&mut data);
-            if !data.is_empty() {
-                self.write_event(at, stream.code(), &data).await?;
+            let line = self.open_line(at, stream.code());
+            match stream {
+                Stream::Output => self.output.flush(&mut self.buf),
+                Stream::Input => self.input.flush(&mut self.buf),
+            }
+            if self.buf.len() == line.data {
+                self.buf.truncate(line.start);
+            } else {
+                self.close_line(line).await?;
             }
         }
         self.on_file("write", |f, b| {

@@ -183,9 +183,10 @@ mod tests {
         for _ in 0..500 {
             let len = rng.gen_range(0..64);
             let bytes: Vec<u8> = (0..len).map(|_| rng.gen::<u8>()).collect();
-            let mut body = String::from("\"");
+            let mut body = b"\"".to_vec();
             escape_bytes(&bytes, &mut body);
-            body.push('"');
+            body.push(b'"');
+            let body = String::from_utf8(body).unwrap();
             assert_eq!(parse(&body).unwrap(), bytes, "via {body}");
         }
     }
@@ -220,15 +221,15 @@ mod tests {
             while !rest.is_empty() {
                 let (chunk, tail) = rest.split_at(rng.gen_range(0..rest.len() + 1));
                 rest = tail;
-                let mut body = String::from("\"");
+                let mut body = b"\"".to_vec();
                 enc.encode(chunk, &mut body);
-                body.push('"');
-                decoded.extend(parse(&body).unwrap());
+                body.push(b'"');
+                decoded.extend(parse(&String::from_utf8(body).unwrap()).unwrap());
             }
-            let mut body = String::from("\"");
+            let mut body = b"\"".to_vec();
             enc.flush(&mut body);
-            body.push('"');
-            decoded.extend(parse(&body).unwrap());
+            body.push(b'"');
+            decoded.extend(parse(&String::from_utf8(body).unwrap()).unwrap());
             assert_eq!(decoded, stream);
         }
     }
