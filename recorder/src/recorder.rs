@@ -9,7 +9,7 @@
 //!
 //! The bridge records a chunk before forwarding it, so what can reach a device after the disk
 //! has stopped taking the recording is bounded: the bytes queued but not written
-//! ([`BYTE_BUDGET`]) plus the writer's buffers (64 KiB of lines, 256 KiB in the file's), about
+//! ([`BYTE_BUDGET`]) plus the writer's buffers (256 KiB of lines, 256 KiB in the file's), about
 //! 1.1 MiB per terminal channel.
 
 use std::future::Future;
@@ -31,7 +31,7 @@ use crate::{CastHeader, RecorderError, Seal};
 pub const QUEUE_CAPACITY: usize = 1024;
 
 /// Bytes of events queued but not yet handed to the file, at most (see the module docs).
-pub const BYTE_BUDGET: usize = 768 * 1024;
+pub const BYTE_BUDGET: usize = 576 * 1024;
 
 /// How long a send waits on a full queue before giving up with [`RecorderError::Stalled`].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);

@@ -17,9 +17,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 /// What may reach the vendor or the device after the disk stops taking a terminal recording
-/// (README, security model): 768 KiB queued plus the 64 KiB and 256 KiB write buffers.
+/// (README, security model): 576 KiB queued plus the two 256 KiB write buffers.
 /// Terminal output grows on the way (CR LF), so the check allows for that too.
-const TERMINAL_BOUND: u64 = 2 * (768 * 1024 + 64 * 1024 + 256 * 1024);
+const TERMINAL_BOUND: u64 = 2 * (576 * 1024 + 256 * 1024 + 256 * 1024);
 /// The same for SFTP: 32 queued chunks of at most 32 KiB, plus the 1 MiB buffer.
 const CAPTURE_BOUND: u64 = 32 * 32 * 1024 + 1024 * 1024;
 
