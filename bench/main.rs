@@ -14,7 +14,8 @@
 //! `PORTCULLIS_TEST_BIN=target/profiling/portcullis portcullis-bench [--bytes N]
 //! [--tunnel-bytes N] [--sftp-bytes N] [--rounds N] [--setup-runs N] [--idle N,N,...]
 //! [--raw FILE] [--only TEXT]` (bench/run.sh does this; `--only` keeps the paths whose name
-//! contains TEXT, to profile one).
+//! contains TEXT and leaves out the evidence and audit rows, so that a profile of the run is
+//! one path's).
 
 #[allow(dead_code)]
 #[path = "../tests/e2e/harness/mod.rs"]
@@ -127,8 +128,11 @@ fn main() {
         "-".to_owned(),
     ));
     let mut three = Vec::new();
-    evidence::rows(&broker, &mut three);
-    audit::rows(&mut three);
+    // One path asked for (to profile it): the evidence and audit rows would swamp it.
+    if o.sizes.only.is_empty() {
+        evidence::rows(&broker, &mut three);
+        audit::rows(&mut three);
+    }
     // Idle sessions at scale, on a fresh broker and device of their own.
     if o.idle.len() >= 2 {
         idle::rows(&o.idle, &mut three);

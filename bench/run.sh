@@ -11,7 +11,7 @@
 # of every path) go to target/bench/raw-TIME.tsv.
 # Extra arguments go to the driver: --bytes N, --tunnel-bytes N, --sftp-bytes N, --rounds N,
 # --setup-runs N, --idle N,N,... (idle-session counts; the slope between them is the memory per
-# session), --only TEXT (the bulk paths whose name holds TEXT).
+# session), --only TEXT (only the bulk paths whose name holds TEXT, without the evidence and audit rows).
 # Loopback only; it stops by itself. Not part of the test suite.
 set -euo pipefail
 
