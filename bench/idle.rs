@@ -27,7 +27,7 @@ mod client;
 #[path = "idle/device.rs"]
 mod device;
 
-use crate::procfs::rss_kib;
+use crate::procfs::{clock_ticks_per_second, cpu_ticks, rss_kib};
 use crate::harness::broker::{self, Broker};
 use crate::harness::vendor::Vendor;
 use std::net::SocketAddr;
@@ -215,22 +215,6 @@ fn wait_active(broker: &Broker, n: usize) {
 /// The number of rows in the audit log.
 fn audit_rows(broker: &Broker) -> usize {
     broker.audit().len()
-}
-
-/// User plus system CPU time of a process so far, in clock ticks (`/proc/PID/stat` fields 14
-/// and 15, counted after the command name, which may hold spaces).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
-    let rest = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state): utime is field 14, stime field 15.
-    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
-}
-
-/// `getconf CLK_TCK` (100 on Linux).
-fn clock_ticks_per_second() -> f64 {
-    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
 }
 
 /// Raises this process's open-file soft limit to the hard limit: it holds a client and a

@@ -27,6 +27,7 @@ mod paths;
 mod pool;
 mod procfs;
 mod route;
+mod stopwatch;
 mod table;
 mod transfer;
 

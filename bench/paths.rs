@@ -12,18 +12,24 @@
 //! - tunnel, both ways: `ssh -L` into a TCP sink, and out of a TCP source;
 //! - SFTP upload and download of a file (`sftp -b`);
 //! - connection setup: `ssh … true`, the median of N runs per route.
+//!
+//! Each path also gets a row of where the CPU went, over all its rounds: how busy the
+//! machine's cores were on each route, and on the broker's route the broker's own CPU time
+//! per transfer. A route that keeps every core busy is bound by the CPU the processes on it
+//! need together (client, sshd or broker, sink), not by waiting.
 
 use crate::harness::device::Device;
 use crate::harness::proc::{self, Capture};
 use crate::harness::tcp::Service;
 use crate::route::{Hosts, Route};
+use crate::procfs::clock_ticks_per_second;
+use crate::stopwatch::{self, Span, Stopwatch};
 use crate::table::Row;
 use crate::transfer;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 /// Printable text, as a terminal carries it: every byte is then recorded as itself.
 const TEXT: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -39,17 +45,24 @@ pub struct Sizes {
     pub only: String,
 }
 
+/// How one run of a path is timed: its seconds on a route.
+type Run<'a> = Box<dyn Fn(&Hosts, Route) -> f64 + 'a>;
+
 /// One measured path: its name, the routes it runs on, and how one run is timed.
 struct Bulk<'a> {
     name: String,
     bytes: u64,
     routes: &'static [Route],
-    run: Box<dyn Fn(&Hosts, Route) -> f64 + 'a>,
+    run: Run<'a>,
 }
 
-/// Best (lowest) seconds per route of one path.
+/// Best (lowest) seconds per route of one path, and where the CPU went over all its rounds.
 struct Cells {
     best: [f64; 3],
+    /// The clock ticks of the timed windows, per route.
+    ticks: [Span; 3],
+    /// Runs on the broker's route.
+    runs: usize,
 }
 
 const ALL: &[Route] = &Route::ALL;
@@ -65,7 +78,8 @@ pub fn measure(hosts: &Hosts, sink: &Service, source: &Service, s: &Sizes, raw: 
     transfer::make_file(&download, s.sftp_bytes);
     let mut paths = paths(s, hosts.device, work.path(), sink, source, &upload, &download);
     paths.retain(|p| p.name.contains(&s.only));
-    let mut cells: Vec<Cells> = paths.iter().map(|_| Cells { best: [f64::MAX; 3] }).collect();
+    stopwatch::watch_broker(hosts.broker.server_pid());
+    let mut cells: Vec<Cells> = paths.iter().map(|_| Cells { best: [f64::MAX; 3], ticks: [Span::default(); 3], runs: 0 }).collect();
     for round in 0..s.rounds {
         for (p, cell) in paths.iter().zip(cells.iter_mut()) {
             for (i, route) in Route::ALL.iter().enumerate() {
@@ -73,6 +87,8 @@ pub fn measure(hosts: &Hosts, sink: &Service, source: &Service, s: &Sizes, raw: 
                     continue;
                 }
                 let secs = (p.run)(hosts, *route);
+                cell.ticks[i].add(stopwatch::take_last().expect("the path stopped a stopwatch"));
+                cell.runs += usize::from(*route == Route::Broker);
                 eprintln!("round {round}: {} via {}: {secs:.2} s", p.name, route.label());
                 let _ = writeln!(raw, "{}\t{}\t{round}\t{secs:.4}", p.name, route.label());
                 cell.best[i] = cell.best[i].min(secs);
@@ -89,10 +105,21 @@ pub fn measure(hosts: &Hosts, sink: &Service, source: &Service, s: &Sizes, raw: 
             Row::new(format!("{} (MiB/s, best of {})", p.name, s.rounds), rate(c.best[0]), rate(c.best[1]), rate(c.best[2]), ratio)
         })
         .collect();
+    let hz = clock_ticks_per_second();
+    rows.extend(paths.iter().zip(&cells).map(|(p, c)| cpu_row(&p.name, c, hz)));
     if s.setup_runs > 0 {
         rows.push(setup(hosts, s.setup_runs, raw));
     }
     rows
+}
+
+/// Where the CPU went on one path: the cores' busy share per route, and the broker's CPU
+/// seconds per transfer beside its route's share.
+fn cpu_row(name: &str, c: &Cells, hz: f64) -> Row {
+    let busy = |t: &Span| t.busy_percent().map_or("-".to_owned(), |p| format!("{p:.0} %"));
+    let [d, j, b] = &c.ticks;
+    let broker = if c.runs == 0 { "-".to_owned() } else { format!("{} ({:.2} s)", busy(b), b.broker as f64 / hz / c.runs as f64) };
+    Row::new(format!("{name}: cores busy (Portcullis: and the broker's CPU-s per transfer)"), busy(d), busy(j), broker, "-".to_owned())
 }
 
 fn mib(bytes: u64) -> u64 {
@@ -180,7 +207,7 @@ fn fresh_socket(dir: &Path) -> std::path::PathBuf {
 /// deliver `want` bytes (at least, through a pty, which turns each `\n` into `\r\n`).
 fn drain(mut cmd: Command, want: u64, tty: bool) -> f64 {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     let mut child = cmd.spawn().expect("spawn");
     let errors = Capture::default();
     errors.pump(child.stderr.take().expect("stderr"));
@@ -195,7 +222,7 @@ fn drain(mut cmd: Command, want: u64, tty: bool) -> f64 {
         }
     }
     let status = child.wait().expect("wait");
-    let secs = start.elapsed().as_secs_f64();
+    let secs = watch.stop();
     assert!(status.success(), "{} failed: {status}\n{}", proc::describe_command(&cmd), errors.text());
     let enough = if tty { n >= want } else { n == want };
     assert!(enough, "{}: received {n} bytes, expected {want}", proc::describe_command(&cmd));
@@ -206,7 +233,7 @@ fn drain(mut cmd: Command, want: u64, tty: bool) -> f64 {
 /// returns the seconds from start to exit. The device must have counted every byte.
 fn feed(mut cmd: Command, bytes: u64) -> f64 {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     let mut child = cmd.spawn().expect("spawn");
     let errors = Capture::default();
     errors.pump(child.stderr.take().expect("stderr"));
@@ -226,7 +253,7 @@ fn feed(mut cmd: Command, bytes: u64) -> f64 {
     let mut out = String::new();
     child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
     let status = child.wait().expect("wait");
-    let secs = start.elapsed().as_secs_f64();
+    let secs = watch.stop();
     let _ = writer.join();
     assert!(status.success(), "{} failed: {status}\n{}", proc::describe_command(&cmd), errors.text());
     // The count is the last word: through a pty, what arrived before `stty raw -echo` took
@@ -263,9 +290,9 @@ fn setup(hosts: &Hosts, runs: usize, raw: &mut File) -> Row {
 /// their step, which is a sizeable part of a connection's setup.
 pub fn exact_secs(cmd: &mut Command) -> f64 {
     cmd.stdin(Stdio::null());
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     let out = cmd.output().unwrap_or_else(|e| panic!("{}: {e}", proc::describe_command(cmd)));
-    let secs = start.elapsed().as_secs_f64();
+    let secs = watch.stop();
     assert!(out.status.success(), "{} failed: {}\n{}", proc::describe_command(cmd), out.status, String::from_utf8_lossy(&out.stderr));
     secs
 }

@@ -3,7 +3,8 @@
 # bulk path (exec and terminal output and input, ssh -L both ways, SFTP upload and download)
 # and connection setup, each straight to a real sshd device, through a second sshd used as an
 # OpenSSH jump host (ProxyJump), and through the broker (recording everything), the routes
-# alternating round by round; then the evidence rows, the audit log (append rate with many
+# alternating round by round, with a row per path of how busy the cores were on each route
+# and the broker's CPU time per transfer; then the evidence rows, the audit log (append rate with many
 # writers, verify of 1,000,000 rows) and idle sessions at scale (200, 1,000, 5,000).
 # Builds the binary and the driver (bench/main.rs) first, with the `profiling` profile
 # (release code with line tables, in target/profiling/) so that `perf record -g` on the broker

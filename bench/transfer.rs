@@ -10,7 +10,8 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use crate::stopwatch::Stopwatch;
+use std::time::Duration;
 
 /// Seconds to push `bytes` through the forward at `socket` into `sink`.
 pub fn tunnel_secs(mut forward: Command, socket: &Path, sink: &Service, bytes: u64) -> f64 {
@@ -21,7 +22,7 @@ pub fn tunnel_secs(mut forward: Command, socket: &Path, sink: &Service, bytes: u
     proc::poll_until("the forwarded socket", Duration::from_secs(120), || socket.exists().then_some(()));
     let before = sink.received();
     let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7) as u8).collect();
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     let mut stream = UnixStream::connect(socket).expect("connect to the forward");
     let mut left = bytes;
     while left > 0 {
@@ -33,7 +34,7 @@ pub fn tunnel_secs(mut forward: Command, socket: &Path, sink: &Service, bytes: u
     proc::poll_until("the sink to receive everything", Duration::from_secs(1200), || {
         (sink.received() - before >= bytes).then_some(())
     });
-    let secs = start.elapsed().as_secs_f64();
+    let secs = watch.stop();
     let _ = child.kill();
     let _ = child.wait();
     secs
@@ -47,7 +48,7 @@ pub fn tunnel_read_secs(mut forward: Command, socket: &Path, bytes: u64) -> f64 
     let errors = Capture::default();
     errors.pump(child.stderr.take().expect("stderr"));
     proc::poll_until("the forwarded socket", Duration::from_secs(120), || socket.exists().then_some(()));
-    let start = Instant::now();
+    let watch = Stopwatch::start();
     let mut stream = UnixStream::connect(socket).expect("connect to the forward");
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
@@ -58,7 +59,7 @@ pub fn tunnel_read_secs(mut forward: Command, socket: &Path, bytes: u64) -> f64 
             Err(e) => panic!("tunnel read: {e}\n{}", errors.text()),
         }
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = watch.stop();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(n, bytes, "the tunnel delivered {n} of {bytes} bytes\n{}", errors.text());
