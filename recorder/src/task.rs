@@ -1,6 +1,10 @@
 //! The writer task: owns the recording file, turns queued events into asciicast lines, hashes
 //! what it writes, flushes periodically and on finish, and reports its outcome.
 //!
+//! The lines are hashed where they are written, on the blocking pool, each buffer just before
+//! its write, in the order of the writes: SHA-256 was a fifth of the session thread's work
+//! during bulk output, and there it held up the vendor's and the device's connections.
+//!
 //! It runs off the data path (spawned by [`crate::Recorder::create`]) and ends when the
 //! [`crate::RecordingHandle`] asks it to finish or when every `Recorder` clone is gone; either
 //! way it writes any held UTF-8 tails, flushes, fsyncs and closes the file. On an I/O error it
@@ -91,13 +95,20 @@ struct OpenLine {
     micros: u64,
 }
 
+/// The file and the hash of what was handed to it, which travel together to the blocking pool.
+struct Out {
+    file: DirectFile,
+    seal: SealHasher,
+}
+
 pub(crate) struct Writer {
-    /// The file; taken only while one of its writes runs on the blocking pool.
-    file: Option<DirectFile>,
+    /// The file and its hash; taken only while one of its writes runs on the blocking pool.
+    out: Option<Out>,
     /// Lines not yet handed to the file; empty (no allocation) while the recording is idle.
     buf: Vec<u8>,
+    /// Lines in `buf` (each ends with the one newline it holds).
+    lines: u64,
     path: PathBuf,
-    seal: SealHasher,
     output: StreamEncoder,
     input: StreamEncoder,
     last_micros: u64,
@@ -109,10 +120,10 @@ impl Writer {
     /// `seal` already holds the header line, which was written before the task started.
     pub(crate) fn new(file: DirectFile, path: PathBuf, seal: SealHasher) -> Self {
         Writer {
-            file: Some(file),
+            out: Some(Out { file, seal }),
             buf: Vec::new(),
+            lines: 0,
             path,
-            seal,
             output: StreamEncoder::default(),
             input: StreamEncoder::default(),
             last_micros: 0,
@@ -227,12 +238,12 @@ impl Writer {
         OpenLine { start, data: self.buf.len(), micros }
     }
 
-    /// Ends the line `line` opened, hashes it, and hands the buffer to the file once it holds
+    /// Ends the line `line` opened, and hands the buffer to the file once it holds
     /// [`WRITE_BUFFER`] bytes.
     async fn close_line(&mut self, line: OpenLine) -> Result<(), RecorderError> {
         self.buf.extend_from_slice(b"\"]\n");
         self.last_micros = line.micros;
-        self.seal.update_line(&[self.buf.get(line.start..).unwrap_or_default()]);
+        self.lines += 1;
         if self.buf.len() >= WRITE_BUFFER {
             self.write_out().await?;
         }
@@ -240,18 +251,21 @@ impl Writer {
         Ok(())
     }
 
-    /// Runs `op` on the file and the buffered lines on the blocking pool; `action` names it
-    /// in an error.
+    /// Hashes the buffered lines and runs `op` on the file with them, on the blocking pool;
+    /// `action` names it in an error. The lines count as hashed from then on: the caller
+    /// clears the buffer (or, on an error, the recording has failed and its hash is void).
     async fn on_file(&mut self, action: &'static str, op: fn(&mut DirectFile, &[u8]) -> std::io::Result<()>) -> Result<(), RecorderError> {
-        let mut file = self.file.take().ok_or(RecorderError::WriterGone)?;
+        let mut out = self.out.take().ok_or(RecorderError::WriterGone)?;
         let buf = std::mem::take(&mut self.buf);
-        let (file, buf, done) = tokio::task::spawn_blocking(move || {
-            let done = op(&mut file, &buf);
-            (file, buf, done)
+        let lines = std::mem::take(&mut self.lines);
+        let (out, buf, done) = tokio::task::spawn_blocking(move || {
+            out.seal.update_lines(&buf, lines);
+            let done = op(&mut out.file, &buf);
+            (out, buf, done)
         })
         .await
         .map_err(|_| RecorderError::WriterGone)?;
-        self.file = Some(file);
+        self.out = Some(out);
         self.buf = buf;
         done.map_err(|e| RecorderError::io(action, &self.path, e))
     }
@@ -302,8 +316,9 @@ impl Writer {
         self.buf.clear();
         self.on_file("fsync", |f, _| f.sync_all()).await?;
         // Dropping the file closes it.
-        self.file = None;
-        Ok(self.seal.finish(self.path))
+        let out = self.out.take().ok_or(RecorderError::WriterGone)?;
+        drop(out.file);
+        Ok(out.seal.finish(self.path))
     }
 }
 

@@ -122,16 +122,27 @@ async fn a_running_task_hands_lines_to_the_file_without_being_finished() {
     task.await.unwrap();
 }
 
-/// More than one buffer's worth is written out in order, byte for byte, and sealed as such.
+/// More than one buffer's worth is written out in order, byte for byte, and sealed as such:
+/// the seal the writer reports (hashed where each buffer is written, across full buffers, a
+/// timed flush and the close) is the one recomputed from the file.
 #[tokio::test]
 async fn a_burst_larger_than_the_buffer_is_written_whole_and_in_order() {
     let (_dir, path, mut w) = writer_on_temp().await;
     let chunk = vec![b'x'; 1000];
-    for i in 0..200u64 {
+    for i in 0..600u64 {
         w.apply(data(Stream::Output, i, &chunk)).await.unwrap();
+        if i == 300 {
+            w.timed_flush().await.unwrap();
+        }
     }
+    w.apply(data(Stream::Output, 700, &[b'a', 0xc3])).await.unwrap();
     let seal = w.close().await.unwrap();
     let text = std::fs::read(&path).unwrap();
+    assert!(text.len() > 2 * WRITE_BUFFER, "the burst fills the buffer more than twice");
     assert_eq!(text.len() as u64, seal.bytes);
-    assert_eq!(String::from_utf8(text).unwrap().lines().count(), 200);
+    assert_eq!(String::from_utf8(text).unwrap().lines().count(), 602);
+    let from_disk = crate::seal_file(&path).unwrap();
+    assert_eq!(seal.sha256, from_disk.sha256);
+    assert_eq!(seal.events, from_disk.events);
+    assert_eq!(seal.events, 601, "the first line counts as the header");
 }
