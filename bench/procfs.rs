@@ -1,5 +1,5 @@
-//! What the benchmark reads from `/proc`: a process's resident and peak memory and its CPU
-//! time, and how busy the machine's cores were.
+//! What the benchmark reads of a process from `/proc`: resident and peak memory, and CPU time
+//! (how busy the machine's cores were is read by `crate::stopwatch`).
 
 /// A `kB` field of a process's `/proc/PID/status` (`VmHWM`, `VmRSS`), if it can be read.
 pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
