@@ -260,6 +260,29 @@ async fn row_at_for_test(store: &Store, seq: i64) -> String {
     range(store, seq, seq).await.unwrap().remove(0).hash
 }
 
+/// Finding: the walk began after row 0, so a row numbered 0 or below, which an attacker with
+/// write access to the store can insert (the guards refuse only changes and deletions) and
+/// which is listed with the others, was never read, and the log still verified.
+#[tokio::test]
+async fn a_row_numbered_below_one_is_named() {
+    for seq in [0i64, -7] {
+        for t in stores().await {
+            let log = audit_log(&t.store, 100);
+            fill(&log, 3).await;
+            let (actor, kind, subject, detail) = ("approver", "request.approved", "request:1", "{}");
+            let hash = row_hash(seq, 1, actor, kind, subject, detail, GENESIS_HASH);
+            sqlx::query("INSERT INTO audit_log (seq, ts, actor, kind, subject, detail, prev_hash, hash) VALUES ($1, 1, $2, $3, $4, $5, $6, $7)")
+                .bind(seq).bind(actor).bind(kind).bind(subject).bind(detail).bind(GENESIS_HASH).bind(&hash)
+                .execute(t.store.pool())
+                .await
+                .unwrap();
+            let r = verify(&t.store, log.signer()).await.unwrap();
+            assert_eq!((r.ok, r.first_bad_seq), (false, Some(seq)), "{}: {r:?}", t.name);
+            assert_eq!(r.problem.as_deref(), Some(format!("row {seq} is outside the chain, whose rows are numbered from 1").as_str()), "{}", t.name);
+        }
+    }
+}
+
 /// Pages travel as JSON: text that JSON must escape, and text beyond ASCII, comes back to the
 /// hash byte for byte, and an edit of such a row is still named.
 #[tokio::test]
