@@ -93,7 +93,7 @@ impl<'r> RowRef<'r> {
     }
 }
 
-/// The `$2` lowest-numbered rows after row `$1`, as one JSON array, and the last row's number.
+/// The `$2` lowest-numbered rows from row `$1` on, as one JSON array, and the last row's number.
 /// The array's order is left to the database (the aggregate has no `ORDER BY`), and the
 /// check sorts each page once parsed. With an `ORDER BY` inside `json_group_array`, SQLite
 /// sorted every page a second time through a temporary B-tree; without it, its thread (the one
@@ -103,11 +103,11 @@ fn page_sql(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => {
             "SELECT COALESCE(json_group_array(json_array(seq, ts, actor, kind, subject, detail, prev_hash, hash)), '[]') AS page, MAX(seq) AS last \
-             FROM (SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2) AS p"
+             FROM (SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2) AS p"
         }
         Backend::Postgres => {
             "SELECT COALESCE(json_agg(json_build_array(seq, ts, actor, kind, subject, detail, prev_hash, hash))::text, '[]') AS page, MAX(seq) AS last \
-             FROM (SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2) AS p"
+             FROM (SELECT seq, ts, actor, kind, subject, detail, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2) AS p"
         }
     }
 }
@@ -145,12 +145,12 @@ struct Walk {
 /// listening (a problem was found) or a read fails.
 async fn read_pages(store: Store, pages: mpsc::Sender<Result<String, StoreError>>) {
     let sql = page_sql(store.backend());
-    // From the lowest number a row can have, not from 0: a row numbered below 1 is outside the
-    // chain, and must be read to be named.
-    let mut after = i64::MIN;
+    // From the lowest number a row can have (inclusive), not from 1: a row numbered below 1 is
+    // outside the chain, and must be read to be named.
+    let mut from = i64::MIN;
     loop {
         let page: Result<(String, Option<i64>), StoreError> =
-            sqlx::query_as(sql).bind(after).bind(PAGE).fetch_one(store.pool()).await.map_err(StoreError::from);
+            sqlx::query_as(sql).bind(from).bind(PAGE).fetch_one(store.pool()).await.map_err(StoreError::from);
         let (page, next) = match page {
             Ok((page, next)) => (Ok(page), next),
             Err(e) => (Err(e), None),
@@ -158,8 +158,9 @@ async fn read_pages(store: Store, pages: mpsc::Sender<Result<String, StoreError>
         if pages.send(page).await.is_err() {
             return;
         }
-        match next {
-            Some(next) => after = next,
+        // A page that ended at the highest number possible was the last one.
+        match next.and_then(|last| last.checked_add(1)) {
+            Some(next) => from = next,
             None => return,
         }
     }
