@@ -261,9 +261,9 @@ async fn row_at_for_test(store: &Store, seq: i64) -> String {
 }
 
 /// Finding: the walk began after row 0, so a row numbered 0 or below (down to the lowest
-/// number a row can have), which an attacker with
-/// write access to the store can insert (the guards refuse only changes and deletions) and
-/// which is listed with the others, was never read, and the log still verified.
+/// number a row can have), which an attacker with write access to the store can insert (the
+/// guards refuse only changes and deletions) and which is listed with the others, was never
+/// read, and the log still verified.
 #[tokio::test]
 async fn a_row_numbered_below_one_is_named() {
     for seq in [0i64, -7, i64::MIN] {

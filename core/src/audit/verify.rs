@@ -166,7 +166,8 @@ async fn read_pages(store: Store, pages: mpsc::Sender<Result<String, StoreError>
     }
 }
 
-/// Walks the chain from row 1 to the first problem or the end.
+/// Walks the chain from its lowest-numbered row (row 1 in a sound log) to the first problem or
+/// the end.
 ///
 /// The reader is not aborted when the check stops early: it is told (its channel closes) and
 /// awaited, so it finishes the one read it may be in. Aborting it could drop it half way
