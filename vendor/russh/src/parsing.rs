@@ -21,6 +21,17 @@ pub(crate) fn ensure_end(reader: &impl Reader) -> Result<(), crate::Error> {
     }
 }
 
+/// Decodes a length-prefixed `string` into `Bytes`, as `Bytes::decode` does, without filling
+/// the new allocation with zeros before copying into it (`Vec<u8>::decode`, under
+/// `Bytes::decode`, does both). Channel data takes this path: every byte a channel carries.
+pub(crate) fn decode_data(reader: &mut &[u8]) -> Result<bytes::Bytes, ssh_encoding::Error> {
+    reader.read_prefixed(|string: &mut &[u8]| {
+        let data = bytes::Bytes::copy_from_slice(string);
+        *string = &[];
+        Ok(data)
+    })
+}
+
 #[derive(Debug)]
 pub struct OpenChannelMessage {
     pub typ: ChannelType,

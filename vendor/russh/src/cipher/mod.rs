@@ -298,9 +298,15 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
     cipher: &mut (dyn OpeningKey + Send),
 ) -> Result<usize, Error> {
     if buffer.len == 0 {
-        let mut len = vec![0; cipher.packet_length_to_read_for_block_length()];
+        // At most one cipher block (16 bytes), on the stack rather than a new allocation for
+        // every packet.
+        let mut first_block = [0u8; 16];
+        let len = first_block
+            .get_mut(..cipher.packet_length_to_read_for_block_length())
+            .ok_or(Error::IndexOutOfBounds)?;
 
-        stream.read_exact(&mut len).await?;
+        stream.read_exact(len).await?;
+        let len = &*len;
         trace!("reading, len = {len:?}");
         {
             let seqn = buffer.seqn.0;
@@ -331,13 +337,22 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
         }
     }
 
-    buffer.buffer.resize(buffer.len + 4, 0);
     trace!("read_exact {:?}", buffer.len + 4);
 
     let l = cipher.packet_length_to_read_for_block_length();
 
-    #[allow(clippy::indexing_slicing)] // length checked
-    stream.read_exact(&mut buffer.buffer[l..]).await?;
+    // The rest of the packet is read into the buffer's spare capacity, which is not filled
+    // with zeros first (`resize` would write every byte of every packet once more before the
+    // read overwrites it). The first block is already in place.
+    let total = buffer.len + 4;
+    buffer.buffer.truncate(l);
+    buffer.buffer.reserve_exact(total.saturating_sub(l));
+    while buffer.buffer.len() < total {
+        let want = (total - buffer.buffer.len()) as u64;
+        if (&mut *stream).take(want).read_buf(&mut buffer.buffer).await? == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+    }
 
     trace!("read_exact done");
     let seqn = buffer.seqn.0;
@@ -413,5 +428,59 @@ mod tests {
         #[allow(clippy::indexing_slicing)]
         let payload = &buffer.buffer[5..n];
         assert_eq!(payload, [52]);
+    }
+}
+
+/// The read path takes the rest of each packet into the buffer's spare capacity (no zero
+/// fill): packets arriving a byte at a time, several packets through one reused buffer, and a
+/// stream that ends inside a packet.
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    fn keys() -> (Box<dyn SealingKey + Send>, Box<dyn OpeningKey + Send>) {
+        let cipher = chacha20poly1305::SshChacha20Poly1305Cipher {};
+        let key = [7u8; 64];
+        (
+            cipher.make_sealing_key(&key, &[], &[], &crate::mac::_NONE),
+            cipher.make_opening_key(&key, &[], &[], &crate::mac::_NONE),
+        )
+    }
+
+    fn sealed(payloads: &[&[u8]]) -> Vec<u8> {
+        let (mut sealing, _) = keys();
+        let mut out = SSHBuffer::new();
+        for p in payloads {
+            sealing.write(p, &mut out);
+        }
+        out.buffer
+    }
+
+    #[tokio::test]
+    async fn packets_arriving_a_byte_at_a_time_read_whole_through_one_buffer() {
+        let big: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let payloads: [&[u8]; 3] = [b"first", &big, b"third"];
+        let wire = sealed(&payloads);
+        let (mut far, mut near) = tokio::io::duplex(1);
+        let writer = tokio::spawn(async move { far.write_all(&wire).await });
+        let (_, mut opening) = keys();
+        let mut buffer = SSHBuffer::new();
+        for p in payloads {
+            let n = read(&mut near, &mut buffer, opening.as_mut()).await.unwrap();
+            assert_eq!(&buffer.buffer[5..n], p);
+        }
+        writer.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stream_ending_inside_a_packet_is_an_error() {
+        let wire = sealed(&[&[9u8; 1_000]]);
+        for cut in [2, 4, 5, 500, wire.len() - 1] {
+            let (_, mut opening) = keys();
+            let mut buffer = SSHBuffer::new();
+            let got = read(&mut &wire[..cut], &mut buffer, opening.as_mut()).await;
+            assert!(got.is_err(), "a packet cut after {cut} of {} bytes was accepted", wire.len());
+        }
     }
 }

@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::helpers::{AlgorithmExt, NameList};
 use crate::map_err;
-use crate::parsing::{ChannelOpenConfirmation, ChannelType, OpenChannelMessage, ensure_end};
+use crate::parsing::{ChannelOpenConfirmation, ChannelType, OpenChannelMessage, decode_data, ensure_end};
 
 impl Session {
     /// Returns false iff a request was rejected.
@@ -1447,11 +1447,11 @@ async fn reply_userauth_info_response(
 }
 
 impl Session {
-    async fn server_read_authenticated<H: Handler + Send, R: Reader>(
+    async fn server_read_authenticated<H: Handler + Send>(
         &mut self,
         handler: &mut H,
         msg: u8,
-        r: &mut R,
+        r: &mut &[u8],
     ) -> Result<(), H::Error> {
         match msg {
             msg::CHANNEL_OPEN => self.server_handle_channel_open(handler, r).await,
@@ -1499,7 +1499,7 @@ impl Session {
                     Some(map_err!(u32::decode(r))?)
                 };
                 trace!("handler.data {ext:?} {channel_num:?}");
-                let data = map_err!(Bytes::decode(r))?;
+                let data = map_err!(decode_data(r))?;
                 map_err!(ensure_end(r))?;
                 let target = self.target_window_size;
 
