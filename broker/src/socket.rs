@@ -14,7 +14,12 @@
 //! sessions hold none and the allocator hands the same memory to whichever session reads
 //! next. A busy stream keeps it while data keeps coming, and a read at least as large as the
 //! buffer goes straight to the socket.
+//!
+//! The socket is read into the buffer's unfilled capacity, not into zeroed memory: with the
+//! buffer given back whenever the socket runs dry, zeroing 34 KiB on every refill was 3.6 %
+//! of the broker's samples during terminal output, where the device sends smaller pieces.
 
+use bytes::{Buf, BytesMut};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -32,23 +37,18 @@ pub(crate) fn buffered(stream: TcpStream) -> ReadAhead<TcpStream> {
 /// A stream with a read-ahead buffer that exists only while there is something to read.
 pub(crate) struct ReadAhead<S> {
     inner: S,
-    /// Empty (no allocation) unless bytes are waiting or a read is under way.
-    buf: Vec<u8>,
-    /// The unread bytes are `buf[pos..end]`.
-    pos: usize,
-    end: usize,
+    /// The unread bytes; no allocation unless bytes are waiting or a read is under way.
+    buf: BytesMut,
 }
 
 impl<S> ReadAhead<S> {
     fn new(inner: S) -> Self {
-        ReadAhead { inner, buf: Vec::new(), pos: 0, end: 0 }
+        ReadAhead { inner, buf: BytesMut::new() }
     }
 
     /// Gives the buffer back to the allocator (only ever called with nothing unread in it).
     fn release(&mut self) {
-        self.buf = Vec::new();
-        self.pos = 0;
-        self.end = 0;
+        self.buf = BytesMut::new();
     }
 
     #[cfg(test)]
@@ -60,36 +60,35 @@ impl<S> ReadAhead<S> {
 impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.pos == this.end {
+        if this.buf.is_empty() {
             if out.remaining() >= READ_AHEAD {
                 this.release();
                 return Pin::new(&mut this.inner).poll_read(cx, out);
             }
-            if this.buf.is_empty() {
-                this.buf = vec![0; READ_AHEAD];
-            }
-            let mut ahead = ReadBuf::new(&mut this.buf);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut ahead) {
-                Poll::Ready(Ok(())) => {
-                    let read = ahead.filled().len();
-                    if read == 0 {
-                        // End of stream: nothing to hand over, nothing worth keeping.
-                        this.release();
-                        return Poll::Ready(Ok(()));
-                    }
-                    this.pos = 0;
-                    this.end = read;
-                }
-                other => {
-                    // Waiting (idle) or failed: hold nothing meanwhile.
+            // Allocates READ_AHEAD bytes, or takes the whole held allocation back from the
+            // front (nothing is unread, so nothing moves); never grows past that.
+            this.buf.reserve(READ_AHEAD);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.inner), cx, &mut this.buf) {
+                Poll::Ready(Ok(0)) => {
+                    // End of stream: nothing to hand over, nothing worth keeping.
                     this.release();
-                    return other;
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => {
+                    this.release();
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => {
+                    // Waiting (idle): hold nothing meanwhile.
+                    this.release();
+                    return Poll::Pending;
                 }
             }
         }
-        let n = out.remaining().min(this.end - this.pos);
-        out.put_slice(&this.buf[this.pos..this.pos + n]);
-        this.pos += n;
+        let n = out.remaining().min(this.buf.len());
+        out.put_slice(&this.buf[..n]);
+        this.buf.advance(n);
         Poll::Ready(Ok(()))
     }
 }

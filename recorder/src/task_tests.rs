@@ -100,7 +100,8 @@ async fn a_quiet_recording_flushes_then_holds_no_buffer_and_no_timer() {
 }
 
 /// Lines written by the running task reach the file within the flush interval, with the task
-/// still running (no finish asked for): a crash then loses at most that much.
+/// still running (no finish asked for): a crash then loses at most that much. So does a line
+/// written after that flush.
 #[tokio::test]
 async fn a_running_task_hands_lines_to_the_file_without_being_finished() {
     let (_dir, path, w) = writer_on_temp().await;
@@ -116,6 +117,16 @@ async fn a_running_task_hands_lines_to_the_file_without_being_finished() {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the line never reached the file");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The flush timer is moved, not made anew, for the next line: it must fire again.
+    tx.send(data(Stream::Output, 3_000, b"later line")).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if std::fs::read_to_string(&path).unwrap().contains("later line") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "a line after the first flush never reached the file");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(tx);

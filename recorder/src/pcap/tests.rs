@@ -74,3 +74,27 @@ async fn a_capture_cut_short_is_sealed_with_its_whole_packets() {
     assert_eq!(cut.events, seal.events - 1);
     assert_eq!((cut.bytes, cut.sha256.clone()), (bytes.len() as u64, crate::sha256_file(&path).unwrap().0));
 }
+
+/// A running capture hands its packets to the file within the flush interval, without being
+/// finished, and again for packets that come after that flush (the timer is moved, not made
+/// anew, so it must fire a second time).
+#[tokio::test]
+async fn a_running_capture_reaches_the_file_after_each_quiet_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("1.pcap");
+    let (rec, handle) = PcapRecorder::create(&path, ends()).await.unwrap();
+    let on_disk = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut seen = on_disk(&path);
+    for round in 0..2 {
+        rec.data(Direction::ToDevice, Bytes::from(vec![b'a' + round; 5_000])).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while on_disk(&path) <= seen + 5_000 {
+            assert!(std::time::Instant::now() < deadline, "round {round}: the packet never reached the file");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        seen = on_disk(&path);
+    }
+    drop(rec);
+    let seal = handle.finish().await.unwrap();
+    assert_eq!(seal.bytes, on_disk(&path));
+}

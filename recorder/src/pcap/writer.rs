@@ -128,14 +128,22 @@ impl Writer {
     /// the timer runs only while something waits.
     async fn drain(&mut self, rx: &mut mpsc::Receiver<Item>) -> Result<(), RecorderError> {
         let mut flush_at: Option<Instant> = None;
+        // One timer, moved when a flush is due again: a new one per item registered a timer
+        // per packet (see the asciicast writer's `pump`).
+        let flush = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(flush);
         loop {
             tokio::select! {
                 item = rx.recv() => {
                     let Some(item) = item else { return Ok(()) };
                     self.apply(item)?;
-                    flush_at.get_or_insert_with(|| Instant::now() + FLUSH_INTERVAL);
+                    if flush_at.is_none() {
+                        let at = Instant::now() + FLUSH_INTERVAL;
+                        flush.as_mut().reset(at);
+                        flush_at = Some(at);
+                    }
                 }
-                () = tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
+                () = &mut flush, if flush_at.is_some() => {
                     self.out.get_mut().release().map_err(|e| RecorderError::io("write", &self.path, e))?;
                     flush_at = None;
                 }

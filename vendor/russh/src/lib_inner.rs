@@ -555,6 +555,73 @@ pub(crate) fn future_or_pending<R, F: Future<Output = R>, T>(
     }
 }
 
+/// How late a session loop's rekey timer may fire rather than be moved (see [`rearm_rekey`]).
+const REKEY_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sets a session loop's one rekey timer for `due`, the time an automatic rekey is due
+/// (`None`: none is), where `armed` is the deadline the timer was last set to (`None`: not
+/// set, or it fired). The timer lives for the whole loop and is moved only when the rekey
+/// comes due more than [`REKEY_SLACK`] earlier than set; a new `sleep` on every turn of the
+/// loop registered and removed a timer for every packet (Portcullis change, see
+/// PORTCULLIS-PATCH.md). A timer that fires before the rekey is due (the last rekey moved
+/// the deadline later) only makes the loop check the limits once more, which it does after
+/// every turn anyway; the caller then clears `armed` and the timer is set again.
+pub(crate) fn rearm_rekey(
+    timer: Pin<&mut tokio::time::Sleep>,
+    armed: &mut Option<tokio::time::Instant>,
+    due: Option<tokio::time::Instant>,
+) {
+    match (due, *armed) {
+        (None, _) => *armed = None,
+        (Some(due), Some(at)) if at <= due + REKEY_SLACK => {}
+        (Some(due), _) => {
+            timer.reset(due);
+            *armed = Some(due);
+        }
+    }
+}
+
+#[cfg(test)]
+mod rearm_rekey_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{rearm_rekey, REKEY_SLACK};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// Set when first due, kept when the deadline moves later or jitters within the slack,
+    /// moved when the rekey comes due earlier, cleared when none is due; it fires when set.
+    #[tokio::test]
+    async fn the_rekey_timer_is_set_moved_only_earlier_and_fires() {
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed = None;
+        let start = Instant::now();
+        let hour = start + Duration::from_secs(3600);
+
+        rearm_rekey(timer.as_mut(), &mut armed, Some(hour));
+        assert_eq!(armed, Some(hour));
+        assert_eq!(timer.deadline(), hour);
+
+        rearm_rekey(timer.as_mut(), &mut armed, Some(hour - REKEY_SLACK / 2));
+        assert_eq!(armed, Some(hour), "moved for jitter within the slack");
+        rearm_rekey(timer.as_mut(), &mut armed, Some(hour + Duration::from_secs(60)));
+        assert_eq!(armed, Some(hour), "moved later: it fires early instead, harmlessly");
+
+        rearm_rekey(timer.as_mut(), &mut armed, Some(start));
+        assert_eq!(armed, Some(start), "a write limit reached must rekey now");
+        assert_eq!(timer.deadline(), start);
+        (&mut timer).await;
+
+        rearm_rekey(timer.as_mut(), &mut armed, None);
+        assert_eq!(armed, None);
+
+        let soon = Instant::now() + Duration::from_millis(50);
+        rearm_rekey(timer.as_mut(), &mut armed, Some(soon));
+        (&mut timer).await;
+        assert!(Instant::now() >= soon);
+    }
+}
+
 /// Pending channel-open state, passed through the reply handle to the session loop.
 #[derive(Debug)]
 #[doc(hidden)]

@@ -1422,6 +1422,11 @@ impl Session {
         let reading = start_reading(stream_read, buffer, opening_cipher);
         pin!(reading);
 
+        // One rekey timer for the whole loop, set by `rearm_rekey` (Portcullis change).
+        let rekey_timer = tokio::time::sleep(std::time::Duration::ZERO);
+        pin!(rekey_timer);
+        let mut rekey_at: Option<tokio::time::Instant> = None;
+
         #[allow(clippy::panic)] // false positive in select! macro
         while !self.common.disconnected {
             self.common.received_data = false;
@@ -1432,9 +1437,8 @@ impl Session {
             // application output in its bounded receivers while a channel is
             // window-blocked.
             let can_receive_outbound = !self.kex.active() && !self.common.has_any_pending_data();
-            let rekey_timer =
-                crate::future_or_pending(self.rekey_time_remaining(), tokio::time::sleep);
-            pin!(rekey_timer);
+            let rekey_due = self.rekey_time_remaining().map(|d| tokio::time::Instant::now() + d);
+            crate::rearm_rekey(rekey_timer.as_mut(), &mut rekey_at, rekey_due);
             tokio::select! {
                 r = &mut reading => {
                     let (stream_read, mut buffer, mut opening_cipher) = match r {
@@ -1477,8 +1481,9 @@ impl Session {
                     std::mem::swap(&mut opening_cipher, &mut self.common.remote_to_local);
                     reading.set(start_reading(stream_read, buffer, opening_cipher));
                 }
-                () = &mut rekey_timer => {
+                () = &mut rekey_timer, if rekey_at.is_some() => {
                     // The flush after the select sees the elapsed limit.
+                    rekey_at = None;
                     debug!("rekey time limit reached");
                 }
                 () = &mut keepalive_timer => {

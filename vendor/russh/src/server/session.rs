@@ -661,6 +661,11 @@ impl Session {
         pin!(reading);
         let mut is_reading = None;
 
+        // One rekey timer for the whole loop, set by `rearm_rekey` (Portcullis change).
+        let rekey_timer = tokio::time::sleep(std::time::Duration::ZERO);
+        pin!(rekey_timer);
+        let mut rekey_at: Option<tokio::time::Instant> = None;
+
         #[allow(clippy::panic)] // false positive in macro
         while !self.common.disconnected {
             self.common.received_data = false;
@@ -711,8 +716,8 @@ impl Session {
                 }
             }
 
-            let rekey_timer = future_or_pending(self.rekey_time_remaining(), tokio::time::sleep);
-            pin!(rekey_timer);
+            let rekey_due = self.rekey_time_remaining().map(|d| tokio::time::Instant::now() + d);
+            crate::rearm_rekey(rekey_timer.as_mut(), &mut rekey_at, rekey_due);
 
             tokio::select! {
                 r = &mut reading => {
@@ -763,8 +768,9 @@ impl Session {
                     }
                     reading.set(start_reading(stream_read, buffer, opening_cipher));
                 }
-                () = &mut rekey_timer => {
+                () = &mut rekey_timer, if rekey_at.is_some() => {
                     // The flush after the select sees the elapsed limit.
+                    rekey_at = None;
                     debug!("rekey time limit reached");
                 }
                 () = &mut keepalive_timer => {
