@@ -111,26 +111,21 @@ async fn a_running_task_hands_lines_to_the_file_without_being_finished() {
     let (done, _done_rx) = oneshot::channel();
     let task = tokio::spawn(w.run(rx, finish, state, done));
     tx.send(data(Stream::Output, 2_000, b"late line")).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if std::fs::read_to_string(&path).unwrap().contains("late line") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the line never reached the file");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_text(&path, "late line").await;
     // The flush timer is moved, not made anew, for the next line: it must fire again.
     tx.send(data(Stream::Output, 3_000, b"later line")).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if std::fs::read_to_string(&path).unwrap().contains("later line") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "a line after the first flush never reached the file");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_text(&path, "later line").await;
     drop(tx);
     task.await.unwrap();
+}
+
+/// Waits (up to 20 s, polling) until the file at `path` holds `text`.
+async fn wait_for_text(path: &std::path::Path, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(path).unwrap().contains(text) {
+        assert!(std::time::Instant::now() < deadline, "{text:?} never reached the file");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// More than one buffer's worth is written out in order, byte for byte, and sealed as such:
