@@ -573,7 +573,7 @@ pub(crate) fn rearm_rekey(
 ) {
     match (due, *armed) {
         (None, _) => *armed = None,
-        (Some(due), Some(at)) if at <= due + REKEY_SLACK => {}
+        (Some(due), Some(at)) if due.checked_add(REKEY_SLACK).is_none_or(|late| at <= late) => {}
         (Some(due), _) => {
             timer.reset(due);
             *armed = Some(due);
@@ -614,6 +614,13 @@ mod rearm_rekey_tests {
 
         rearm_rekey(timer.as_mut(), &mut armed, None);
         assert_eq!(armed, None);
+
+        // A deadline at the end of time is kept without overflowing.
+        let far = start.checked_add(Duration::from_secs(u64::MAX / 4)).unwrap_or(hour);
+        rearm_rekey(timer.as_mut(), &mut armed, Some(far));
+        rearm_rekey(timer.as_mut(), &mut armed, Some(far));
+        assert_eq!(armed, Some(far));
+        rearm_rekey(timer.as_mut(), &mut armed, None);
 
         let soon = Instant::now() + Duration::from_millis(50);
         rearm_rekey(timer.as_mut(), &mut armed, Some(soon));

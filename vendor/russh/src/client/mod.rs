@@ -1437,7 +1437,10 @@ impl Session {
             // application output in its bounded receivers while a channel is
             // window-blocked.
             let can_receive_outbound = !self.kex.active() && !self.common.has_any_pending_data();
-            let rekey_due = self.rekey_time_remaining().map(|d| tokio::time::Instant::now() + d);
+            // A limit too far to express as an instant is never due, as `sleep` treats it.
+            let rekey_due = self
+                .rekey_time_remaining()
+                .and_then(|d| tokio::time::Instant::now().checked_add(d));
             crate::rearm_rekey(rekey_timer.as_mut(), &mut rekey_at, rekey_due);
             tokio::select! {
                 r = &mut reading => {

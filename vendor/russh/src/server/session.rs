@@ -716,7 +716,10 @@ impl Session {
                 }
             }
 
-            let rekey_due = self.rekey_time_remaining().map(|d| tokio::time::Instant::now() + d);
+            // A limit too far to express as an instant is never due, as `sleep` treats it.
+            let rekey_due = self
+                .rekey_time_remaining()
+                .and_then(|d| tokio::time::Instant::now().checked_add(d));
             crate::rearm_rekey(rekey_timer.as_mut(), &mut rekey_at, rekey_due);
 
             tokio::select! {
