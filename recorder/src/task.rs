@@ -173,13 +173,9 @@ impl Writer {
         // recorded chunk, seen with `perf record -e syscalls:sys_enter_write`).
         let flush = tokio::time::sleep_until(Instant::now());
         tokio::pin!(flush);
-        let mut armed: Option<Instant> = None;
         loop {
-            if self.flush_at != armed {
-                if let Some(at) = self.flush_at {
-                    flush.as_mut().reset(at);
-                }
-                armed = self.flush_at;
+            if let Some(at) = self.flush_at.filter(|at| *at != flush.deadline()) {
+                flush.as_mut().reset(at);
             }
             tokio::select! {
                 cmd = rx.recv() => match cmd {
